@@ -1,0 +1,145 @@
+"""Shared input checks.  Every message names the argument and what was seen."""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "as_floating",
+    "as_rng",
+    "check_choice",
+    "check_finite",
+    "check_int",
+    "check_ndim",
+    "check_rank",
+    "check_square",
+    "check_symmetric",
+    "eps",
+    "is_complex",
+]
+
+
+def _describe(a: Any) -> str:
+    return f"shape {tuple(a.shape)}"
+
+
+def check_ndim(a: Any, name: str, ndim: int = 2) -> None:
+    """Raise ``ValueError`` unless ``a.ndim == ndim``."""
+    if a.ndim != ndim:
+        raise ValueError(
+            f"`{name}` must be a {ndim}-D array; got ndim={a.ndim} ({_describe(a)})."
+        )
+
+
+def check_square(a: Any, name: str) -> None:
+    """Raise ``ValueError`` unless ``a`` is a square matrix."""
+    check_ndim(a, name, 2)
+    if a.shape[0] != a.shape[1]:
+        raise ValueError(f"`{name}` must be a square matrix; got {_describe(a)}.")
+
+
+def is_complex(a: Any, xp: ModuleType) -> bool:
+    """True if ``a`` has a complex floating dtype."""
+    return xp.isdtype(a.dtype, "complex floating")
+
+
+def as_floating(a: Any, name: str, xp: ModuleType, *, allow_complex: bool = True) -> Any:
+    """Return ``a`` with a floating dtype.
+
+    Integer input is promoted to float64 (as ``numpy.linalg`` does); booleans
+    and other dtypes raise ``TypeError``.  No copy is made when ``a`` is
+    already floating.
+    """
+    dt = a.dtype
+    if xp.isdtype(dt, "real floating"):
+        return a
+    if xp.isdtype(dt, "complex floating"):
+        if allow_complex:
+            return a
+        raise TypeError(f"`{name}` must be real; got complex dtype {dt}.")
+    if xp.isdtype(dt, "integral"):
+        return xp.astype(a, xp.float64)
+    kinds = "real or complex floating" if allow_complex else "real floating"
+    raise TypeError(f"`{name}` must have a {kinds} (or integer) dtype; got {dt}.")
+
+
+def eps(dtype: Any, xp: ModuleType) -> float:
+    """Machine epsilon of a (real or complex) floating dtype."""
+    return float(xp.finfo(dtype).eps)
+
+
+def check_finite(a: Any, name: str, xp: ModuleType) -> None:
+    """Raise ``ValueError`` if ``a`` contains NaN or infinity (one host sync)."""
+    finite = xp.isfinite(a)
+    if not bool(xp.all(finite)):
+        bad = int(xp.sum(xp.astype(~finite, xp.int64)))
+        raise ValueError(f"`{name}` must contain only finite values; found {bad} NaN/Inf entries.")
+
+
+def check_symmetric(a: Any, name: str, xp: ModuleType, *, rtol: float | None = None) -> None:
+    """Raise ``ValueError`` unless ``a`` equals its conjugate transpose within ``rtol``.
+
+    The test is ``max|a - a^H| <= rtol * max|a|`` with ``rtol`` defaulting to
+    ``100 * n * eps``; the message reports the measured relative asymmetry.
+    """
+    check_square(a, name)
+    n = a.shape[0]
+    if rtol is None:
+        rtol = 100 * max(n, 1) * eps(a.dtype, xp)
+    at = xp.conj(a.mT) if is_complex(a, xp) else a.mT
+    scale = float(xp.max(xp.abs(a))) if n else 0.0
+    asym = float(xp.max(xp.abs(a - at))) if n else 0.0
+    if asym > rtol * scale:
+        rel = asym / scale
+        kind = "Hermitian" if is_complex(a, xp) else "symmetric"
+        raise ValueError(
+            f"`{name}` must be {kind}; max|a - a^H| / max|a| = {rel:.3g} exceeds rtol = {rtol:.3g}."
+        )
+
+
+def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None,
+              high_expr: str | None = None) -> int:
+    """Return ``value`` as ``int`` if it is an integer in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral | np.integer):
+        try:
+            value = operator.index(value)
+        except TypeError:
+            raise TypeError(f"`{name}` must be an integer; got {value!r}.") from None
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "" if low is None else f"at least {low}"
+        hi = "" if high is None else f"at most {high_expr + ' = ' if high_expr else ''}{high}"
+        rng = " and ".join(s for s in (lo, hi) if s)
+        raise ValueError(f"`{name}` must be an integer {rng}; got {value}.")
+    return value
+
+
+def check_rank(rank: Any, name: str, upper: int, upper_expr: str) -> int:
+    """Check a target rank: a positive integer at most ``upper``.
+
+    Example message: "`rank` must be an integer at least 1 and at most
+    min(m, n) = 40; got 57."
+    """
+    return check_int(rank, name, low=1, high=upper, high_expr=upper_expr)
+
+
+def check_choice(value: Any, name: str, choices: tuple) -> Any:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {choices}; got {value!r}.")
+    return value
+
+
+def as_rng(rng: Any) -> np.random.Generator:
+    """SPEC 7: ``None``, an integer seed, a ``SeedSequence`` or a ``Generator``."""
+    if isinstance(rng, np.random.RandomState):
+        raise TypeError("`rng` must be a numpy.random.Generator or a seed; got a legacy RandomState.")
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`rng` must be None, an integer seed or a numpy.random.Generator; got {rng!r}.") from exc

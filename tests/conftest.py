@@ -1,0 +1,59 @@
+"""The backend matrix: every test taking ``xp`` runs once per selected array library.
+
+Select with ``ORTHLA_XP`` (comma list of numpy, array_api_strict, torch, cupy);
+default: every installed one.  CuPy is skipped unless a CUDA device is usable;
+torch runs with float64 as its default dtype.
+"""
+
+import importlib
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "cupy")
+
+
+def _selected():
+    env = os.environ.get("ORTHLA_XP", "").strip()
+    if env:
+        names = tuple(s.strip() for s in env.split(",") if s.strip())
+        unknown = set(names) - set(ALL_BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"ORTHLA_XP: unknown backends {sorted(unknown)}; choose from {ALL_BACKENDS}")
+        return names
+    return tuple(b for b in ALL_BACKENDS if importlib.util.find_spec(b) is not None)
+
+
+def _cupy_usable():
+    try:
+        import cupy
+
+        return cupy.cuda.is_available()
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=_selected(), scope="session")
+def xp(request):
+    """Array namespace of one backend (array-api-compat wrapped where needed)."""
+    name = request.param
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed")
+    if name == "cupy" and not _cupy_usable():
+        pytest.skip("cupy is installed but no CUDA device is usable")
+    mod = importlib.import_module(name)
+    if name == "torch":
+        mod.set_default_dtype(mod.float64)
+    if name == "array_api_strict":
+        return mod
+    from array_api_compat import array_namespace
+
+    return array_namespace(mod.asarray(np.zeros(1)) if name != "torch" else mod.zeros(1))
+
+
+@pytest.fixture
+def needs_numba():
+    """Skip the test when numba is not installed (the nonumba session)."""
+    pytest.importorskip("numba")

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from orthla import _backend, _validate
+from orthla._backend import array_namespace, select_engine
+
+
+def test_lists_become_numpy():
+    xp = array_namespace([[1.0, 2.0]], None)
+    assert _backend.is_numpy(xp)
+
+
+def test_mixed_backends_raise():
+    strict = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match="one array library"):
+        array_namespace(np.ones(2), strict.ones(2))
+
+
+def test_select_engine_rules(xp):
+    assert select_engine("xp", xp) == "xp"
+    if _backend.is_numpy(xp) and _backend.numba_available():
+        assert select_engine("auto", xp) == "numba"
+    else:
+        assert select_engine("auto", xp) == "xp"
+    assert select_engine("auto", xp, has_numba_kernel=False) == "xp"
+    with pytest.raises(ValueError, match="not available for this function"):
+        select_engine("numba", xp, has_numba_kernel=False)
+
+
+def test_to_numpy_refuses_non_numpy():
+    strict = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match="must be a numpy.ndarray for the Numba engine"):
+        _backend.to_numpy(strict.ones(2), name="a")
+
+
+def test_from_numpy_keeps_namespace_and_device(xp):
+    like = xp.ones(3)
+    out = _backend.from_numpy(np.arange(3.0), xp, like=like)
+    assert array_namespace(out) is xp
+    assert _backend.device(out) == _backend.device(like)
+
+
+def test_capability_table_lists_mgs_qr():
+    caps = {c.name: c for c in _backend.capability_table()}
+    assert caps["mgs_qr"].numba and caps["mgs_qr"].family == "pivoting"
+
+
+def test_check_symmetric_reports_asymmetry(xp):
+    a = xp.asarray(np.array([[1.0, 2.0], [2.1, 1.0]]))
+    with pytest.raises(ValueError, match=r"`b` must be symmetric; max\|a - a\^H\| / max\|a\| = 0.0476"):
+        _validate.check_symmetric(a, "b", xp)
+    _validate.check_symmetric(xp.asarray(np.array([[1.0, 2.0], [2.0, 1.0]])), "b", xp)
+
+
+def test_check_square_and_rank():
+    with pytest.raises(ValueError, match=r"`a` must be a square matrix; got shape \(2, 3\)"):
+        _validate.check_square(np.ones((2, 3)), "a")
+    with pytest.raises(ValueError, match=r"`rank` must be an integer at least 1 and at most min\(m, n\) = 40; got 57"):
+        _validate.check_rank(57, "rank", 40, "min(m, n)")
+    with pytest.raises(TypeError, match="`rank` must be an integer; got 2.5"):
+        _validate.check_rank(2.5, "rank", 40, "min(m, n)")
+    assert _validate.check_rank(np.int64(3), "rank", 40, "min(m, n)") == 3
+
+
+def test_as_rng():
+    assert isinstance(_validate.as_rng(3), np.random.Generator)
+    g = np.random.default_rng(1)
+    assert _validate.as_rng(g) is g
+    with pytest.raises(TypeError, match="legacy RandomState"):
+        _validate.as_rng(np.random.RandomState(0))
