@@ -1,0 +1,137 @@
+"""Side-by-side comparison cases: orthla against the tool a user would pick instead.
+
+Each family lists its cases in ``orthla/<family>/_bench_cases.py`` as a function
+``cases() -> list[BenchCase]``.  The same cases drive ``python -m orthla bench``
+and the pytest-benchmark files in ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+FAMILIES = ("pivoting", "svdupdate", "tensor", "qmc", "kron")
+BACKENDS = ("numpy", "cupy", "torch")
+
+__all__ = ["BACKENDS", "FAMILIES", "BenchCase", "family_cases", "namespace_for", "run_case", "synchronize"]
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One comparison: the same inputs timed through orthla and through an anchor tool.
+
+    Attributes
+    ----------
+    name : str
+        Short label, e.g. ``"mgs_qr 2000x200"``.
+    setup : callable ``(xp, rng) -> inputs``
+        Builds the inputs in namespace ``xp`` (``rng`` is a NumPy Generator).
+    run_orthla : callable ``(inputs) -> output``
+        The orthla side.
+    anchors : dict of str to callable ``(inputs) -> output``
+        The tools a user would pick instead, by name (``"scipy.linalg.qr"``);
+        empty where no tool exists.
+    error : callable ``(inputs, output) -> float``
+        Accuracy reached by an output (relative error, orthogonality loss, ...).
+    error_name : str
+        What ``error`` measures, shown next to the numbers.
+    quick : bool
+        Part of ``--quick`` runs (small sizes, a few seconds in all).
+    backends : tuple of str
+        Backends the case runs on.
+    """
+
+    name: str
+    setup: Callable[[Any, np.random.Generator], Any]
+    run_orthla: Callable[[Any], Any]
+    anchors: dict[str, Callable[[Any], Any]]
+    error: Callable[[Any, Any], float]
+    error_name: str = "rel. error"
+    quick: bool = True
+    backends: tuple[str, ...] = ("numpy",)
+
+
+def family_cases(family: str) -> list[BenchCase] | None:
+    """The cases of ``family``, or ``None`` while the family has none yet."""
+    if family not in FAMILIES:
+        raise ValueError(f"`family` must be one of {FAMILIES}; got {family!r}.")
+    try:
+        mod = importlib.import_module(f"orthla.{family}._bench_cases")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"orthla.{family}", f"orthla.{family}._bench_cases"):
+            return None
+        raise
+    return list(mod.cases())
+
+
+def namespace_for(backend: str):
+    """Array namespace for a backend name, or raise ``ImportError``/``RuntimeError``."""
+    if backend == "numpy":
+        import array_api_compat.numpy as xp
+
+        return xp
+    if backend == "torch":
+        import array_api_compat.torch as xp
+
+        return xp
+    if backend == "cupy":
+        import cupy
+
+        if not cupy.cuda.is_available():
+            raise RuntimeError("cupy is installed but no CUDA device is usable")
+        import array_api_compat.cupy as xp
+
+        return xp
+    raise ValueError(f"`backend` must be one of {BACKENDS}; got {backend!r}.")
+
+
+def synchronize(xp) -> None:
+    """Wait for queued GPU work so that a clock reading means something."""
+    name = getattr(xp, "__name__", "")
+    if "cupy" in name:
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+    elif "torch" in name:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+
+def _time(fn: Callable[[], Any], xp, *, min_time: float, max_reps: int) -> tuple[float, Any]:
+    out = fn()  # warm-up: Numba compilation, CuPy kernel cache, BLAS pools
+    synchronize(xp)
+    best, total, reps = math.inf, 0.0, 0
+    while reps < max_reps and (total < min_time or reps < 2):
+        t0 = time.perf_counter()
+        out = fn()
+        synchronize(xp)
+        dt = time.perf_counter() - t0
+        best, total, reps = min(best, dt), total + dt, reps + 1
+    return best, out
+
+
+def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
+             min_time: float = 0.3, max_reps: int = 20) -> list[dict]:
+    """Time orthla and every anchor of ``case`` on the same inputs.
+
+    Returns one row per anchor (one row with no anchor if there is none):
+    best-of-repeats times in seconds and the error each side reached.
+    """
+    xp = namespace_for(backend)
+    inputs = case.setup(xp, np.random.default_rng(seed))
+    t_o, out_o = _time(lambda: case.run_orthla(inputs), xp, min_time=min_time, max_reps=max_reps)
+    base = {"case": case.name, "backend": backend, "orthla_s": t_o,
+            "orthla_err": float(case.error(inputs, out_o)), "error_name": case.error_name}
+    rows = []
+    for name, fn in case.anchors.items():
+        t_a, out_a = _time(lambda fn=fn: fn(inputs), xp, min_time=min_time, max_reps=max_reps)
+        rows.append({**base, "anchor": name, "anchor_s": t_a, "anchor_err": float(case.error(inputs, out_a))})
+    return rows or [{**base, "anchor": "-", "anchor_s": math.nan, "anchor_err": math.nan}]
