@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 
-import orthla  # noqa: E402
+import orthla
 
 project = "orthla"
 author = "The orthla developers"
