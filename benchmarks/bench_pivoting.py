@@ -1,8 +1,8 @@
 """orthla.pivoting against LAPACK (numpy/scipy) on the same inputs."""
 
-from conftest import parametrize_family, run_benchmark
+from conftest import parametrize_family
 
 
 @parametrize_family("pivoting")
-def test_pivoting(benchmark, case, backend, tool):
-    run_benchmark(benchmark, case, backend, tool)
+def test_pivoting(compare, case, backend, tool):
+    compare(case, backend, tool)

@@ -52,18 +52,28 @@ def _one_blas_thread():
         yield
 
 
-def run_benchmark(benchmark, case, backend, tool):
-    """Time one side of ``case``; group orthla with its anchors so ratios print side by side."""
-    xp = namespace_for(backend)
-    inputs = case.setup(xp, np.random.default_rng(0))
-    fn = case.run_orthla if tool == "orthla" else case.anchors[tool]
+@pytest.fixture
+def compare(benchmark):
+    """Runner timing one side of a case: warm-up first, GPU synchronised inside the timed call.
 
-    def call():
-        out = fn(inputs)
-        synchronize(xp)
-        return out
+    Usage in a family file: ``compare(case, backend, tool)``; results are grouped per case so
+    orthla and its anchors print side by side, and the error reached goes into ``extra_info``.
+    """
 
-    call()  # warm-up: Numba JIT, CuPy kernel cache
-    benchmark.group = f"{case.name} [{backend}]"
-    out = benchmark.pedantic(call, rounds=5 if case.quick else 3, warmup_rounds=1)
-    benchmark.extra_info.update(tool=tool, error=float(case.error(inputs, out)), error_name=case.error_name)
+    def run(case, backend, tool):
+        xp = namespace_for(backend)
+        inputs = case.setup(xp, np.random.default_rng(0))
+        fn = case.run_orthla if tool == "orthla" else case.anchors[tool]
+
+        def call():
+            out = fn(inputs)
+            synchronize(xp)
+            return out
+
+        call()  # warm-up: Numba JIT, CuPy kernel cache
+        benchmark.group = f"{case.name} [{backend}]"
+        out = benchmark.pedantic(call, rounds=5 if case.quick else 3, warmup_rounds=1)
+        benchmark.extra_info.update(tool=tool, error=float(case.error(inputs, out)),
+                                    error_name=case.error_name)
+
+    return run
