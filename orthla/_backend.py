@@ -9,7 +9,7 @@ dependency (numba, cupy, torch) at module import time.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -180,7 +180,6 @@ class Capability:
     numba: bool
     backends: tuple[str, ...] = ("numpy", "cupy", "torch", "array_api_strict")
     notes: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 #: Capability table, filled by :func:`capability` as modules are imported.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .._backend import array_namespace, capability, from_numpy, select_engine, to_numpy
+from .._backend import array_namespace, as_array, capability, from_numpy, select_engine, to_numpy
 from .._validate import as_floating, check_finite, check_ndim, is_complex
 
 __all__ = ["QRResult", "mgs_qr"]
@@ -88,7 +88,7 @@ def mgs_qr(a: Any, *, reorthogonalize: bool = True, engine: str = "auto") -> QRR
     True
     """
     xp = array_namespace(a)
-    a = xp.asarray(a) if not hasattr(a, "shape") else a
+    a = as_array(a, xp)
     check_ndim(a, "a", 2)
     a = as_floating(a, "a", xp)
     check_finite(a, "a", xp)
