@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 import pytest
+import scipy.linalg  # noqa: F401  (load SciPy's own OpenBLAS before threadpool_limits pins BLAS)
 from threadpoolctl import threadpool_limits
 
 from orthla._bench import BACKENDS, family_cases, namespace_for, synchronize

@@ -80,6 +80,7 @@ def _table(rows: list[dict]) -> str:
 
 
 def cmd_bench(args) -> int:
+    import scipy.linalg  # noqa: F401  (load SciPy's own OpenBLAS now, so the limit below pins it too)
     from threadpoolctl import threadpool_limits
 
     families = args.family or list(FAMILIES)
