@@ -2,6 +2,16 @@
 
 from ._jacobi_common import JacobiConvergenceWarning, JacobiInfo
 from ._jacobi_eigh import EighResult, jacobi_eigh
+from ._jacobi_svd import SVDResult, jacobi_svd
 from ._mgs import QRResult, mgs_qr
 
-__all__ = ["EighResult", "JacobiConvergenceWarning", "JacobiInfo", "QRResult", "jacobi_eigh", "mgs_qr"]
+__all__ = [
+    "EighResult",
+    "JacobiConvergenceWarning",
+    "JacobiInfo",
+    "QRResult",
+    "SVDResult",
+    "jacobi_eigh",
+    "jacobi_svd",
+    "mgs_qr",
+]
