@@ -3,6 +3,7 @@
 from ._jacobi_common import JacobiConvergenceWarning, JacobiInfo
 from ._jacobi_eigh import EighResult, jacobi_eigh
 from ._jacobi_svd import SVDResult, jacobi_svd
+from ._random_pivot import RandomPivotResult, pivot_potential, random_pivot_factorize
 from ._mgs import QRResult, mgs_qr
 
 __all__ = [
@@ -10,8 +11,11 @@ __all__ = [
     "JacobiConvergenceWarning",
     "JacobiInfo",
     "QRResult",
+    "RandomPivotResult",
     "SVDResult",
     "jacobi_eigh",
     "jacobi_svd",
     "mgs_qr",
+    "pivot_potential",
+    "random_pivot_factorize",
 ]
