@@ -4,13 +4,20 @@ from ._jacobi_common import JacobiConvergenceWarning, JacobiInfo
 from ._jacobi_eigh import EighResult, jacobi_eigh
 from ._jacobi_svd import SVDResult, jacobi_svd
 from ._random_pivot import RandomPivotResult, pivot_potential, random_pivot_factorize
+from ._kernel import KernelMatrix, NystromApproximation
+from ._rp_cholesky import RPCholeskyResult, rp_cholesky
+from ._rp_qr import RPQRResult, rp_qr
 from ._mgs import QRResult, mgs_qr
 
 __all__ = [
     "EighResult",
     "JacobiConvergenceWarning",
     "JacobiInfo",
+    "KernelMatrix",
+    "NystromApproximation",
     "QRResult",
+    "RPCholeskyResult",
+    "RPQRResult",
     "RandomPivotResult",
     "SVDResult",
     "jacobi_eigh",
@@ -18,4 +25,6 @@ __all__ = [
     "mgs_qr",
     "pivot_potential",
     "random_pivot_factorize",
+    "rp_cholesky",
+    "rp_qr",
 ]
