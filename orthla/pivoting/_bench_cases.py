@@ -6,7 +6,10 @@ from .._backend import is_numpy
 from .._bench import BenchCase
 from ._jacobi_eigh import jacobi_eigh
 from ._jacobi_svd import jacobi_svd
+from ._kernel import KernelMatrix
 from ._mgs import mgs_qr
+from ._rp_cholesky import rp_cholesky
+from ._rp_qr import rp_qr
 
 
 def _setup(m, n):
@@ -152,6 +155,79 @@ def _numpy_svd(inputs):
     return np.linalg.svd(inputs["a"], full_matrices=False)
 
 
+# --- rp_cholesky / rp_qr -------------------------------------------------------------------
+
+def smile(n, rng):
+    """A face: ring outline, arc mouth and two small dense eyes (clustered, uneven density)."""
+    n_eye, n_mouth = n // 40, n // 4
+    n_out = n - 2 * n_eye - n_mouth
+    t = rng.uniform(0, 2 * np.pi, n_out)
+    outline = np.stack([np.cos(t), np.sin(t)], axis=1)
+    t = rng.uniform(1.15 * np.pi, 1.85 * np.pi, n_mouth)
+    mouth = 0.55 * np.stack([np.cos(t), np.sin(t)], axis=1)
+    eyes = np.repeat(np.array([[-0.35, 0.35], [0.35, 0.35]]), n_eye, axis=0)
+    return np.concatenate([outline, mouth, eyes]) + 0.01 * rng.standard_normal((n, 2))
+
+
+def _kernel_setup(n, dim, rank, bandwidth, data="gaussian"):
+    def setup(xp, rng):
+        x = smile(n, rng) if data == "smile" else rng.standard_normal((n, dim))
+        return {"xp": xp, "x": xp.asarray(x), "x_host": x, "rank": rank, "h": bandwidth}
+
+    return setup
+
+
+def _rpchol(inputs):
+    k = KernelMatrix(inputs["x"], "gaussian", bandwidth=inputs["h"])
+    return rp_cholesky(k, inputs["rank"], rng=0).F
+
+
+def _sklearn_nystroem(inputs):
+    from sklearn.kernel_approximation import Nystroem
+
+    ny = Nystroem(kernel="rbf", gamma=1 / (2 * inputs["h"] ** 2), n_components=inputs["rank"], random_state=0)
+    return ny.fit_transform(inputs["x_host"])
+
+
+def _kernel_trace_error(inputs, z):
+    """tr(K - Z Z^T) / tr(K) for a feature matrix Z (tr K = N: unit diagonal)."""
+    from .._testing import to_host
+
+    z = to_host(z)
+    return float(1 - np.sum(z * z) / z.shape[0])
+
+
+def _nystroem_anchors():
+    import importlib.util
+
+    return {"sklearn Nystroem (uniform)": _sklearn_nystroem} if importlib.util.find_spec("sklearn") else {}
+
+
+def _decaying_setup(m, n, rank):
+    def setup(xp, rng):
+        u, _ = np.linalg.qr(rng.standard_normal((m, n)))
+        v, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        a = (u * np.logspace(0, -6, n)) @ v.T
+        return {"xp": xp, "a": xp.asarray(a), "a_host": a, "rank": rank}
+
+    return setup
+
+
+def _scipy_qrcp_basis(inputs):
+    import scipy.linalg
+
+    q, _, _ = scipy.linalg.qr(inputs["a"], mode="economic", pivoting=True, check_finite=False)
+    return q[:, : inputs["rank"]]
+
+
+def _projection_error(inputs, q):
+    """||a - Q Q^T a||_F / ||a||_F."""
+    from .._testing import to_host
+
+    q, a = to_host(q), inputs["a_host"]
+    return float(np.linalg.norm(a - q @ (q.T @ a)) / np.linalg.norm(a))
+
+
 def cases():
     out = []
     for m, n, quick in ((500, 50, True), (2000, 200, False), (4000, 400, False)):
@@ -181,4 +257,19 @@ def cases():
                  "numpy.linalg.svd": _numpy_svd},
         error=_relative_sv_error, error_name="column-graded: max relative singular value error vs mpmath",
         quick=True))
+    for n, dim, rank, h, data, quick in ((5000, 10, 100, 3.0, "gaussian", True),
+                                         (10000, 2, 100, 0.2, "smile", True),
+                                         (20000, 10, 200, 3.0, "gaussian", False),
+                                         (50000, 10, 1000, 3.0, "gaussian", False)):
+        out.append(BenchCase(
+            name=f"rp_cholesky {data} N={n} rank={rank}", setup=_kernel_setup(n, dim, rank, h, data),
+            run_orthla=_rpchol, anchors=_nystroem_anchors(), error=_kernel_trace_error,
+            error_name="kernel: relative trace error tr(K - FF^T)/tr(K)", quick=quick,
+            backends=("numpy", "cupy", "torch")))
+    for m, n, rank, quick in ((1000, 200, 40, True), (5000, 500, 100, False)):
+        out.append(BenchCase(
+            name=f"rp_qr {m}x{n} rank={rank}", setup=_decaying_setup(m, n, rank),
+            run_orthla=lambda i: rp_qr(i["a"], i["rank"], rng=0).Q,
+            anchors={"scipy.linalg.qr(pivoting=True)": _scipy_qrcp_basis}, error=_projection_error,
+            error_name="rp_qr: ||a - QQ^Ta||_F/||a||_F", quick=quick))
     return out
