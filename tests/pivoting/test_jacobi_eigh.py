@@ -197,12 +197,23 @@ def test_non_convergence_is_reported(xp):
 def test_input_not_modified(xp):
     a_np = hermitian(np.random.default_rng(9), 8, np.float64)
     a_np = a_np @ a_np + np.eye(8)
-    a_np.setflags(write=False)
-    before = a_np.copy()
+    a = xp.asarray(a_np.copy())
     for method in METHODS:
         for engine in ("auto", "xp"):
-            jacobi_eigh(xp.asarray(a_np), method=method, engine=engine)
-    np.testing.assert_array_equal(a_np, before)
+            jacobi_eigh(a, method=method, engine=engine)
+    np.testing.assert_array_equal(to_host(a), a_np)
+
+
+def test_readonly_numpy_input():
+    a = hermitian(np.random.default_rng(9), 8, np.float64)
+    a = a @ a + np.eye(8)
+    a.setflags(write=False)
+    before = a.copy()
+    for method in METHODS:
+        for engine in ("auto", "xp"):
+            w, v, _ = jacobi_eigh(a, method=method, engine=engine)
+            np.testing.assert_allclose(w, np.linalg.eigvalsh(before), rtol=1e-13)
+    np.testing.assert_array_equal(a, before)
 
 
 def test_integer_and_list_input():
