@@ -12,17 +12,17 @@ import warnings
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from orthla.pivoting import (  # noqa: E402
+from orthla.pivoting import (
     JacobiConvergenceWarning,
     KernelMatrix,
     random_pivot_factorize,
     rp_cholesky,
 )
-from orthla.pivoting._bench_cases import smile  # noqa: E402
+from orthla.pivoting._bench_cases import smile
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "_static")
 

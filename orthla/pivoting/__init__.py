@@ -3,11 +3,11 @@
 from ._jacobi_common import JacobiConvergenceWarning, JacobiInfo
 from ._jacobi_eigh import EighResult, jacobi_eigh
 from ._jacobi_svd import SVDResult, jacobi_svd
-from ._random_pivot import RandomPivotResult, pivot_potential, random_pivot_factorize
 from ._kernel import KernelMatrix, NystromApproximation
+from ._mgs import QRResult, mgs_qr
+from ._random_pivot import RandomPivotResult, pivot_potential, random_pivot_factorize
 from ._rp_cholesky import RPCholeskyResult, rp_cholesky
 from ._rp_qr import RPQRResult, rp_qr
-from ._mgs import QRResult, mgs_qr
 
 __all__ = [
     "EighResult",

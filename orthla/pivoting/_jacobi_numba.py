@@ -101,7 +101,7 @@ def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
         count += 1
         if not apply:
             continue
-        t, c, s = _angle(alpha, beta, absb)
+        _t, c, s = _angle(alpha, beta, absb)
         e = gamma / absb
         se = s * e
         sce = s * np.conj(e)

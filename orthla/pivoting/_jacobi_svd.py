@@ -8,7 +8,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy, select_engine
-from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_ndim, eps, is_complex
+from .._validate import (
+    as_floating,
+    as_rng,
+    check_choice,
+    check_finite,
+    check_int,
+    check_ndim,
+    eps,
+    is_complex,
+)
 from ._jacobi_common import PIVOTINGS, JacobiConvergenceWarning, JacobiInfo
 from ._jacobi_onesided import one_sided_jacobi
 

@@ -8,7 +8,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import array_namespace, capability
-from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_ndim, eps, is_complex
+from .._validate import (
+    as_floating,
+    as_rng,
+    check_choice,
+    check_finite,
+    check_int,
+    check_ndim,
+    eps,
+    is_complex,
+)
 from ._rp_cholesky import _sample, _sqnorm, _zero_at
 
 __all__ = ["RPQRResult", "rp_qr"]

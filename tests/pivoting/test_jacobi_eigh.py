@@ -186,7 +186,7 @@ def test_eigvals_only(xp):
 def test_non_convergence_is_reported(xp):
     a = xp.asarray(hermitian(np.random.default_rng(4), 12, np.float64))
     with pytest.warns(JacobiConvergenceWarning, match=r"did not converge in max_sweeps=1 sweeps"):
-        w, v, info = jacobi_eigh(a, max_sweeps=1)
+        _w, _v, info = jacobi_eigh(a, max_sweeps=1)
     assert not info.converged and info.sweeps == 1 and info.off_norm > info.tol
     with pytest.warns(JacobiConvergenceWarning):
         _, _, info = jacobi_eigh(xp.asarray(spd(np.random.default_rng(4), 12, np.float64)),
@@ -211,13 +211,13 @@ def test_readonly_numpy_input():
     before = a.copy()
     for method in METHODS:
         for engine in ("auto", "xp"):
-            w, v, _ = jacobi_eigh(a, method=method, engine=engine)
+            w, _v, _ = jacobi_eigh(a, method=method, engine=engine)
             np.testing.assert_allclose(w, np.linalg.eigvalsh(before), rtol=1e-13)
     np.testing.assert_array_equal(a, before)
 
 
 def test_integer_and_list_input():
-    w, v, _ = jacobi_eigh([[2, 1], [1, 2]])
+    w, _v, _ = jacobi_eigh([[2, 1], [1, 2]])
     assert isinstance(w, np.ndarray) and w.dtype == np.float64
     np.testing.assert_allclose(w, [1.0, 3.0], rtol=1e-15)
 

@@ -79,7 +79,7 @@ def test_column_graded_relative_accuracy_against_mpmath(precondition, pivoting):
     a = column_graded(seed=0)
     ref = mp_singular_values(a, dps=60)
     assert np.max(np.abs(np.linalg.svd(a, compute_uv=False) - ref) / ref) > 1e-6  # hard for gesdd
-    u, s, vh, info = jacobi_svd(a, precondition=precondition, pivoting=pivoting, rng=1)
+    u, s, vh, _info = jacobi_svd(a, precondition=precondition, pivoting=pivoting, rng=1)
     # Demmel-Veselic: O(n eps kappa(B)), kappa(B) ~ 6 here
     assert np.max(np.abs(s - ref) / ref) <= 1e-12
     check_svd(a, u, s, vh, np.finfo(float).eps, factor=10)
@@ -177,7 +177,7 @@ def test_readonly_numpy_input():
 
 
 def test_list_input():
-    u, s, vh, _ = jacobi_svd([[3, 0], [4, 5]])
+    _u, s, _vh, _ = jacobi_svd([[3, 0], [4, 5]])
     assert isinstance(s, np.ndarray) and s.dtype == np.float64
     np.testing.assert_allclose(s, [np.sqrt(45), np.sqrt(5)], rtol=1e-15)
 

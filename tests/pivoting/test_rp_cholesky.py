@@ -227,7 +227,7 @@ def _rp_qr_against_qrcp():
     u, _ = np.linalg.qr(rng.standard_normal((m, n)))
     v, _ = np.linalg.qr(rng.standard_normal((n, n)))
     a = (u * np.logspace(0, -6, n)) @ v.T
-    qr_ref, _, perm = scipy.linalg.qr(a, mode="economic", pivoting=True)
+    qr_ref, _, _perm = scipy.linalg.qr(a, mode="economic", pivoting=True)
     err_ref = np.linalg.norm(a - qr_ref[:, :k] @ (qr_ref[:, :k].T @ a))
     for method in ("accelerated", "simple"):
         q, r, piv, resid, early = rp_qr(a, k, method=method, rng=2)
@@ -241,14 +241,14 @@ def _rp_qr_against_qrcp():
         np.testing.assert_allclose(resid[-1], err**2, rtol=1e-8)
         assert resid[0] == pytest.approx(np.linalg.norm(a) ** 2) and np.all(np.diff(resid) <= 1e-12)
         # pivot order matches Gram-Schmidt on the selected columns
-        q_ref, r_ref = np.linalg.qr(a[:, piv])
+        q_ref, _r_ref = np.linalg.qr(a[:, piv])
         np.testing.assert_allclose(np.abs(q), np.abs(q_ref), atol=1e-8)
 
 
 def test_rp_qr_any_backend_complex_and_rank_deficient(xp):
     rng = np.random.default_rng(3)
     a = (rng.standard_normal((40, 5)) + 1j * rng.standard_normal((40, 5))) @ rng.standard_normal((5, 12))
-    q, r, piv, resid, early = rp_qr(xp.asarray(a), 8, rng=4)
+    q, r, _piv, _resid, early = rp_qr(xp.asarray(a), 8, rng=4)
     assert early and q.shape == (40, 5)
     assert_close(q @ r, a, xp=xp, rtol=0, atol=1e-12 * np.abs(a).max())
     qh = to_host(q)
