@@ -78,9 +78,15 @@ class KernelMatrix:
 
     def block(self, rows: Any, cols: Any) -> Any:
         """``K[rows][:, cols]`` for integer index arrays of the points' library."""
-        xp = self._xp
+        xp, h = self._xp, self.bandwidth
         x, y = xp.take(self.points, rows, axis=0), xp.take(self.points, cols, axis=0)
-        sq = xp.take(self._sqnorms, rows)[:, None] + xp.take(self._sqnorms, cols)[None, :] - 2 * (x @ y.mT)
+        sx, sy = xp.take(self._sqnorms, rows), xp.take(self._sqnorms, cols)
+        if self.kernel == "gaussian":
+            # exp(-(|x|^2 + |y|^2 - 2 x.y) / (2 h^2)), scaled before broadcasting: few full passes
+            c = 1 / (2 * h * h)
+            arg = (x @ y.mT) * (2 * c) - (sx * c)[:, None] - (sy * c)[None, :]
+            return xp.exp(xp.minimum(arg, xp.zeros_like(arg)))
+        sq = sx[:, None] + sy[None, :] - 2 * (x @ y.mT)
         return self._profile(xp.maximum(sq, xp.zeros_like(sq)))
 
     def columns(self, idx: Any) -> Any:
@@ -88,10 +94,13 @@ class KernelMatrix:
         xp = self._xp
         return self.block(xp.arange(self.points.shape[0], device=self.points.device), idx)
 
+    def rows(self, idx: Any) -> Any:
+        """``K[idx, :]``, shape (len(idx), N) (the transpose of :meth:`columns`, K being symmetric)."""
+        xp = self._xp
+        return self.block(idx, xp.arange(self.points.shape[0], device=self.points.device))
+
     def _profile(self, sq):
         xp, h = self._xp, self.bandwidth
-        if self.kernel == "gaussian":
-            return xp.exp(sq / (-2 * h * h))
         r = xp.sqrt(sq) / h
         if self.kernel == "laplace" or self.nu == 0.5:
             return xp.exp(-r)

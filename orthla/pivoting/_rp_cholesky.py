@@ -76,6 +76,16 @@ class _Operator:
             return self.xp.take(self.dense, idx, axis=1)
         return self.obj.columns(idx)
 
+    def rows_t(self, idx):
+        """``A[:, idx]^T`` (t x N): conj(A[idx, :]) for a Hermitian dense array."""
+        xp = self.xp
+        if self.dense is not None:
+            rows = xp.take(self.dense, idx, axis=0)
+            return xp.conj(rows) if is_complex(rows, xp) else rows
+        if hasattr(self.obj, "rows"):
+            return self.obj.rows(idx)
+        return self.obj.columns(idx).mT
+
     def block(self, rows, cols):
         if self.dense is not None:
             return self.xp.take(self.xp.take(self.dense, rows, axis=0), cols, axis=1)
@@ -245,17 +255,19 @@ def _run(op, kmax, rank, method, block_size, floor, rng, xp):
             piv_host = cand[accepted]
             piv = xp.asarray(piv_host, device=dev)
             low = xp.take(xp.stack(lcols, axis=1), xp.asarray(np.array(accepted), device=dev), axis=0)
+            # Everything in the transposed (t x N, row-major) layout of ft:
+            # G^T = A[:, piv]^T - conj(F[piv]) F^T, and the new rows of F^T are
+            # (G L^-H)^T = conj(L^-1) G^T; L is t x t, so its inverse is cheap.
             fp = xp.take(ft[:k, :], piv, axis=1)
-            g = op.columns(piv) - ft[:k, :].mT @ (xp.conj(fp) if is_complex(fp, xp) else fp)
-            # g L^-H, the new columns of F; L is t x t, so its inverse is cheap and the
-            # N x t product runs as one matrix-matrix multiply
-            new = g @ _h(xp.linalg.inv(low), xp)
-            ft[k : k + t, :] = new.mT
+            gt = op.rows_t(piv) - (xp.conj(fp) if is_complex(fp, xp) else fp).mT @ ft[:k, :]
+            linv = xp.linalg.inv(low)
+            newt = (xp.conj(linv) if is_complex(linv, xp) else linv) @ gt
+            ft[k : k + t, :] = newt
             pivots.extend(int(p) for p in piv_host)
-            d = d - _sqnorm(new, 1, xp)
+            d = d - _sqnorm(newt, 0, xp)
             d = _zero_at(xp.where(d < 0, xp.zeros_like(d), d), piv_host, xp)
             before = traces[-1]
-            traces.extend(max(before - float(c), 0.0) for c in xp.cumulative_sum(_sqnorm(new, 0, xp)))
+            traces.extend(max(before - float(c), 0.0) for c in xp.cumulative_sum(_sqnorm(newt, 1, xp)))
         residual = float(xp.sum(d))
         if accepted:
             traces[-1] = residual  # the downdated diagonal is the accurate record

@@ -144,6 +144,13 @@ def test_numerical_rank_stops_early(xp):
         res = rp_cholesky(xp.asarray(a), 10, method=method, rng=2)
         assert res.stopped_early and res.F.shape == (30, 4)
         assert_close(res.F @ res.F.mT, a, xp=xp, rtol=0, atol=1e-12 * np.abs(a).max())
+    rng = np.random.default_rng(5)
+    bc = rng.standard_normal((30, 4)) + 1j * rng.standard_normal((30, 4))
+    ac = bc @ bc.conj().T  # complex Hermitian PSD of rank 4
+    for method in METHODS:
+        res = rp_cholesky(xp.asarray(ac), 10, method=method, rng=2)
+        assert res.stopped_early and res.F.shape == (30, 4) and res.F.dtype == xp.complex128
+        assert_close(res.F @ xp.conj(res.F.mT), ac, xp=xp, rtol=0, atol=1e-12 * np.abs(ac).max())
     res = rp_cholesky(xp.asarray(np.eye(3)), 5, rng=0)  # rank larger than the matrix
     assert res.stopped_early and res.F.shape == (3, 3)
 
@@ -193,6 +200,8 @@ def test_kernel_matrix_formulas(xp):
         km = KernelMatrix(xp.asarray(x), kernel, bandwidth=2.0, nu=nu)
         assert km.shape == (2, 2)
         assert_close(km.columns(xp.asarray([1])), np.array([[val], [1.0]]), xp=xp, rtol=1e-14)
+        assert_close(km.rows(xp.asarray([1])), np.array([[val, 1.0]]), xp=xp, rtol=1e-14)
+        assert_close(km.block(xp.asarray([0, 1]), xp.asarray([1])), np.array([[val], [1.0]]), xp=xp, rtol=1e-14)
         assert_close(km.diag(), np.ones(2), xp=xp, rtol=0)
 
 
