@@ -240,7 +240,7 @@ def cases():
         out.append(BenchCase(
             name=f"jacobi_eigh {n}x{n}", setup=_sym_setup(n), run_orthla=lambda i: jacobi_eigh(i["a"]),
             anchors={"numpy.linalg.eigh": _numpy_eigh}, error=_eigh_error,
-            error_name="eigh: max(residual, ||V^TV-I||_F)", quick=quick, backends=("numpy", "cupy", "torch")))
+            error_name="eigh: max(residual, ||V^TV-I||_F)", quick=quick, backends=("numpy", "cupy")))
     out.append(BenchCase(
         name="jacobi_eigh graded SPD 40x40", setup=_graded_setup(40, 20),
         run_orthla=lambda i: jacobi_eigh(i["a"]), anchors={"numpy.linalg.eigh": _numpy_eigh},
@@ -265,7 +265,7 @@ def cases():
             name=f"rp_cholesky {data} N={n} rank={rank}", setup=_kernel_setup(n, dim, rank, h, data),
             run_orthla=_rpchol, anchors=_nystroem_anchors(), error=_kernel_trace_error,
             error_name="kernel: relative trace error tr(K - FF^T)/tr(K)", quick=quick,
-            backends=("numpy", "cupy", "torch")))
+            backends=("numpy", "cupy")))
     for m, n, rank, quick in ((1000, 200, 40, True), (5000, 500, 100, False)):
         out.append(BenchCase(
             name=f"rp_qr {m}x{n} rank={rank}", setup=_decaying_setup(m, n, rank),
