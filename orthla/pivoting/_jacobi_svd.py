@@ -149,6 +149,8 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     rng = as_rng(rng)
     m, n = a.shape
     cplx = is_complex(a, xp)
+    if min(m, n) == 0:
+        return _empty_svd(a, full_matrices, compute_uv, tol, xp)
     if m < n:  # work on a^H: a = (U' S V'^H)^H = V' S U'^H
         ah = xp.conj(a.mT) if cplx else a.mT
         u, s, vh, info = _tall_svd(ah, pivoting, precondition, full_matrices, compute_uv,
@@ -162,6 +164,18 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
         warnings.warn(
             f"jacobi_svd did not converge in max_sweeps={max_sweeps} sweeps: largest column "
             f"cosine {info.off_norm:.3g} > tol={info.tol:.3g}.", JacobiConvergenceWarning, stacklevel=2)
+    return SVDResult(u, s, vh, info)
+
+
+def _empty_svd(a, full_matrices, compute_uv, tol, xp):
+    m, n = a.shape
+    real = xp.real(a[:0, :0]).dtype
+    s = xp.zeros((0,), dtype=real, device=a.device)
+    info = JacobiInfo(True, 0, 0, 0.0, _tolerance(tol, max(m, 1), a.dtype, xp))
+    if not compute_uv:
+        return SVDResult(None, s, None, info)
+    u = xp.eye(m, dtype=a.dtype, device=a.device) if full_matrices else xp.zeros((m, 0), dtype=a.dtype, device=a.device)
+    vh = xp.eye(n, dtype=a.dtype, device=a.device) if full_matrices else xp.zeros((0, n), dtype=a.dtype, device=a.device)
     return SVDResult(u, s, vh, info)
 
 

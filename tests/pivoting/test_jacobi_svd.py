@@ -107,6 +107,15 @@ def test_exact_zero_singular_values_get_orthonormal_vectors(xp, precondition):
     check_svd(np.zeros((3, 2)), u, s, vh, np.finfo(float).eps, factor=10)
 
 
+@pytest.mark.parametrize("shape", [(0, 0), (3, 0), (0, 4)])
+def test_empty_input(xp, shape):
+    for full in (False, True):
+        u, s, vh, info = jacobi_svd(xp.zeros(shape), full_matrices=full)
+        ref_u, ref_s, ref_vh = np.linalg.svd(np.zeros(shape), full_matrices=full)
+        assert u.shape == ref_u.shape and s.shape == ref_s.shape and vh.shape == ref_vh.shape
+        assert info.converged
+
+
 def test_compute_uv_false(xp):
     a_np = matrix(np.random.default_rng(8), 9, 6, np.float64)
     u, s, vh, _ = jacobi_svd(xp.asarray(a_np), compute_uv=False)
