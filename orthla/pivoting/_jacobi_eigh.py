@@ -165,7 +165,7 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
     -----
     Two-sided Jacobi applies plane rotations ``a <- J^H a J`` chosen to zero
     ``a_pq``; a rotation is skipped when ``|a_pq| <= tol sqrt(|a_pp a_qq|)``.  Each
-    sweep costs about ``4 n^3`` flops (``8 n^3`` with eigenvectors); cyclic
+    sweep costs about ``3 n^3`` flops (``6 n^3`` with eigenvectors); cyclic
     orderings converge quadratically, typically in 6-10 sweeps.  Random-pair
     pivoting needs about twice the rotations of cyclic pivoting.
 

@@ -103,7 +103,7 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     all are mutually orthogonal; the singular values are then the column norms, the
     normalized columns are the left singular vectors and the accumulated rotations the
     right ones.  A sweep over all n(n-1)/2 pairs costs about ``6 m n^2`` flops
-    (plus ``6 n^3`` for the right vectors).  For ``a = B D`` with ``D`` diagonal
+    (plus ``3 n^3`` for the right vectors).  For ``a = B D`` with ``D`` diagonal
     (columns of very different scales) the computed singular values have relative
     error ``O(n eps kappa(B))`` whatever ``D`` is [1]_; LAPACK's bidiagonalization
     (``*gesdd``) only guarantees ``eps ||a||``.  QR with column pivoting is
