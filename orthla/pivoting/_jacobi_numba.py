@@ -1,0 +1,119 @@
+"""Numba kernels for two-sided and one-sided Jacobi (imported lazily).
+
+Matrices are Fortran-ordered so that the column updates, which carry the work,
+run over contiguous memory.  The rotation is the one of
+``_jacobi_common.rotation_xp``: ``J = [[c, s e], [-s conj(e), c]]``.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _angle(app, aqq, absb):
+    tau = (aqq - app) / (2.0 * absb)
+    t = 1.0 / (abs(tau) + np.hypot(1.0, tau))
+    if tau < 0.0:
+        t = -t
+    c = 1.0 / np.sqrt(1.0 + t * t)
+    return t, c, t * c
+
+
+@njit(cache=True)
+def two_sided_pairs(a, v, ps, qs, tol, want_v):
+    """Apply ``a <- J^H a J`` (and ``v <- v J``) for each pair in turn; return rotations done.
+
+    Columns p, q are updated with arithmetic (contiguous in Fortran order); rows
+    p, q are then copied from them (the result is Hermitian), and the 2x2 pivot
+    block is set to its exact diagonal form, as the relative-accuracy analysis
+    assumes.  (Applying a whole round of disjoint pairs as one column pass and one
+    row pass was measured no faster at n = 500.)
+    """
+    n = a.shape[0]
+    count = 0
+    for idx in range(ps.shape[0]):
+        p = ps[idx]
+        q = qs[idx]
+        app = a[p, p].real
+        aqq = a[q, q].real
+        apq = a[p, q]
+        absb = abs(apq)
+        if not absb > tol * np.sqrt(abs(app)) * np.sqrt(abs(aqq)):
+            continue
+        count += 1
+        t, c, s = _angle(app, aqq, absb)
+        e = apq / absb
+        se = s * e
+        sce = s * np.conj(e)
+        for k in range(n):
+            x = a[k, p]
+            y = a[k, q]
+            a[k, p] = c * x - sce * y
+            a[k, q] = se * x + c * y
+        for k in range(n):
+            a[p, k] = np.conj(a[k, p])
+            a[q, k] = np.conj(a[k, q])
+        a[p, p] = app - t * absb
+        a[q, q] = aqq + t * absb
+        a[p, q] = 0.0
+        a[q, p] = 0.0
+        if want_v:
+            for k in range(v.shape[0]):
+                x = v[k, p]
+                y = v[k, q]
+                v[k, p] = c * x - sce * y
+                v[k, q] = se * x + c * y
+    return count
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
+    """One-sided (Hestenes) Jacobi: orthogonalize columns p, q of ``g`` for each pair.
+
+    Returns ``(rotations, max_cos)``: rotations applied and the largest
+    ``|g_p^H g_q| / (||g_p|| ||g_q||)`` met before rotating.  With
+    ``apply=False`` nothing is modified (a convergence check).
+
+    ``reassoc`` lets LLVM vectorize the three dot products (measured 2x faster per
+    sweep at n = 500); NaN/Inf semantics are kept (no ``nnan``/``ninf``).
+    """
+    m = g.shape[0]
+    count = 0
+    worst = 0.0
+    for idx in range(ps.shape[0]):
+        p = ps[idx]
+        q = qs[idx]
+        alpha = 0.0
+        beta = 0.0
+        gamma = g[0, p] * 0.0
+        for k in range(m):
+            x = g[k, p]
+            y = g[k, q]
+            alpha += x.real * x.real + x.imag * x.imag
+            beta += y.real * y.real + y.imag * y.imag
+            gamma += np.conj(x) * y
+        absb = abs(gamma)
+        scale = np.sqrt(alpha) * np.sqrt(beta)
+        if absb > worst * scale:
+            worst = absb / scale
+        if not absb > tol * scale:
+            continue
+        count += 1
+        if not apply:
+            continue
+        _t, c, s = _angle(alpha, beta, absb)
+        e = gamma / absb
+        se = s * e
+        sce = s * np.conj(e)
+        for k in range(m):
+            x = g[k, p]
+            y = g[k, q]
+            g[k, p] = c * x - sce * y
+            g[k, q] = se * x + c * y
+        if want_v:
+            for k in range(v.shape[0]):
+                x = v[k, p]
+                y = v[k, q]
+                v[k, p] = c * x - sce * y
+                v[k, q] = se * x + c * y
+    return count, worst

@@ -1,0 +1,130 @@
+"""One-sided (Hestenes) Jacobi driver and a Cholesky factor that names its failing pivot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._backend import is_numpy, to_numpy
+from .._validate import is_complex
+from ._jacobi_common import JacobiInfo, round_robin, sweep_rounds
+
+
+def cholesky_factor(a: Any, xp: Any, use: str) -> Any:
+    """Lower Cholesky factor of Hermitian ``a``; ``LinAlgError`` naming the first non-positive pivot."""
+    if is_numpy(xp):
+        from scipy.linalg import get_lapack_funcs
+
+        a_np = np.asarray(a)
+        (potrf,) = get_lapack_funcs(("potrf",), (a_np,))
+        low, info = potrf(a_np, lower=1, clean=1, overwrite_a=0)
+        if info > 0:
+            _raise_not_pd(info - 1)
+        return low
+    try:
+        low = xp.linalg.cholesky(a)
+        ok = bool(xp.all(xp.isfinite(low)))
+    except Exception:  # each library signals failure its own way; locate the pivot below
+        ok = False
+    if not ok:
+        _raise_not_pd(_first_bad_pivot(a, xp))
+    return low
+
+
+def _raise_not_pd(j: int):
+    raise np.linalg.LinAlgError(
+        f"`a` is not positive definite: Cholesky pivot {j} (0-based) is not positive, i.e. the "
+        f"leading {j + 1}x{j + 1} block is not positive definite.")
+
+
+def _first_bad_pivot(a: Any, xp: Any) -> int:
+    # Error path only: a plain left-looking Cholesky with a host check per column.
+    n = a.shape[0]
+    cplx = is_complex(a, xp)
+    low = xp.zeros_like(a)
+    for j in range(n):
+        row = low[j, :j]
+        d = xp.real(a[j, j]) - xp.sum(xp.real(xp.conj(row) * row) if cplx else row * row)
+        if not bool(d > 0):
+            return j
+        col = a[j:, j] - low[j:, :j] @ (xp.conj(row) if cplx else row)
+        low[j:, j] = col / xp.astype(xp.sqrt(d), a.dtype)
+    return n - 1
+
+
+def one_sided_jacobi(g: Any, tol: float, max_sweeps: int, pivoting: str, rng: np.random.Generator,
+                     want_v: bool, use: str, xp: Any):
+    """Rotate the columns of ``g`` (m x n) until pairwise cosines are <= tol.
+
+    Returns ``(g J, J or None, JacobiInfo)`` with columns in the original order.
+    Convergence is a full pass over all pairs that rotates nothing: the sweep
+    itself for cyclic orders, an extra checking pass for random pairs.
+    """
+    n = g.shape[1]
+    if use == "numba":
+        run, finish = _numba_runner(g, want_v)
+    else:
+        run, finish = _xp_runner(g, want_v, xp)
+    rotations, sweeps, worst, converged = 0, 0, 0.0, n < 2
+    while not converged and sweeps < max_sweeps:
+        count, worst = run(sweep_rounds(n, pivoting, rng), tol, True)
+        rotations += count
+        sweeps += 1
+        if pivoting == "random":
+            count, worst = run(round_robin(n), tol, False)
+        converged = count == 0
+    gj, j = finish()
+    return gj, j, JacobiInfo(converged, sweeps, rotations, float(worst), tol)
+
+
+def _numba_runner(g, want_v):
+    from ._jacobi_numba import one_sided_pairs
+
+    w = np.array(to_numpy(g, name="a"), order="F", copy=True)
+    n = w.shape[1]
+    v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
+
+    def run(rounds, tol, apply):
+        ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
+        qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
+        count, worst = one_sided_pairs(w, v, ps, qs, tol, want_v, apply)
+        return int(count), float(worst)
+
+    def finish():
+        # the Numba engine only runs on NumPy input: no conversion needed
+        return w, (v if want_v else None)
+
+    return run, finish
+
+
+def _xp_runner(g, want_v, xp):
+    from ._jacobi_xp import Layout, one_sided_round
+
+    n = g.shape[1]
+    cplx = is_complex(g, xp)
+    state = {"g": xp.asarray(g, copy=True),
+             "v": xp.eye(n, dtype=g.dtype, device=g.device) if want_v else None}
+    layout = Layout(n, xp, g.device)
+
+    def run(rounds, tol, apply):
+        count = xp.zeros((), dtype=xp.int64, device=g.device)
+        worst = xp.zeros((), dtype=xp.real(state["g"][:0, :0]).dtype, device=g.device)
+        for ps, qs in rounds:
+            if len(ps) == 0:
+                continue
+            rel = layout.move(ps, qs)
+            state["g"] = xp.take(state["g"], rel, axis=1)
+            if state["v"] is not None:
+                state["v"] = xp.take(state["v"], rel, axis=1)
+            c, w = one_sided_round(state["g"], state["v"], len(ps), tol, cplx, xp, apply=apply)
+            count, worst = count + c, xp.maximum(worst, w)
+        return int(count), float(worst)
+
+    def finish():
+        back = layout.restore()
+        gj = xp.take(state["g"], back, axis=1)
+        j = xp.take(state["v"], back, axis=1) if want_v else None
+        return gj, j
+
+    return run, finish

@@ -1,0 +1,251 @@
+"""One-sided (Hestenes) Jacobi SVD with QR-with-column-pivoting preconditioning."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._backend import array_namespace, capability, is_numpy, select_engine
+from .._validate import (
+    as_floating,
+    as_rng,
+    check_choice,
+    check_finite,
+    check_int,
+    check_ndim,
+    eps,
+    is_complex,
+)
+from ._jacobi_common import PIVOTINGS, JacobiConvergenceWarning, JacobiInfo
+from ._jacobi_onesided import one_sided_jacobi
+
+__all__ = ["SVDResult", "jacobi_svd"]
+
+PRECONDITIONERS = ("qrcp", None)
+
+
+class SVDResult(NamedTuple):
+    """Result of :func:`jacobi_svd`: ``a = U @ diag(S) @ Vh``.
+
+    Attributes
+    ----------
+    U : array, shape (m, k) or (m, m), or None
+        Left singular vectors (``None`` when ``compute_uv=False``).
+    S : array, shape (k,)
+        Singular values in descending order, k = min(m, n), real.
+    Vh : array, shape (k, n) or (n, n), or None
+        Conjugate-transposed right singular vectors.
+    info : JacobiInfo
+        Sweeps, rotations, final largest column cosine, convergence flag.
+    """
+
+    U: Any
+    S: Any
+    Vh: Any
+    info: JacobiInfo
+
+
+@capability("pivoting", numba=True)
+def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "qrcp",
+               full_matrices: bool = False, compute_uv: bool = True, tol: float | None = None,
+               max_sweeps: int | None = None, rng: Any = None, engine: str = "auto") -> SVDResult:
+    """Singular value decomposition by one-sided (Hestenes) Jacobi.
+
+    Parameters
+    ----------
+    a : array_like, shape (m, n)
+        Real or complex matrix of any array-API library; integer input is
+        promoted to float64.  Never modified.
+    pivoting : {"cyclic", "random", "random-sweep"}, default "cyclic"
+        Order of the column pairs, as in :func:`jacobi_eigh`.
+    precondition : {"qrcp", None}, default "qrcp"
+        ``"qrcp"``: factor ``a P = Q R`` first and run Jacobi on ``R^H`` (Drmac-Veselic),
+        which needs far fewer sweeps.  On NumPy the factorization is LAPACK's QR with
+        column pivoting (``scipy.linalg.qr(pivoting=True)``); on other libraries the
+        columns are ordered by decreasing norm and factored by ``xp.linalg.qr``.
+        ``None``: Jacobi on ``a`` itself.
+    full_matrices : bool, default False
+        Return square ``U`` (m x m) and ``Vh`` (n x n) instead of the economy factors.
+    compute_uv : bool, default True
+        Compute the singular vectors; with False, ``U`` and ``Vh`` are ``None``.
+    tol : float, optional
+        Stop when every pair of columns has cosine ``|g_i^H g_j| / (||g_i|| ||g_j||)
+        <= tol``; default ``sqrt(m) * eps`` of the dtype (as LAPACK ``*gesvj``).
+    max_sweeps : int, optional
+        Sweeps before giving up (default 50).
+    rng : numpy.random.Generator, int or None
+        Randomness for the random pivotings (SPEC 7).
+    engine : {"auto", "numba", "xp"}, default "auto"
+        Numba kernel (NumPy input) or the batched array-API path (any backend).
+
+    Returns
+    -------
+    SVDResult
+        ``(U, S, Vh, info)`` in the namespace and on the device of ``a``.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` is not 2-D, has NaN/Inf, or an option is invalid.
+    TypeError
+        For a non-numeric dtype or mixed array libraries.
+
+    Warns
+    -----
+    JacobiConvergenceWarning
+        If the tolerance is not met within ``max_sweeps`` (``info.converged`` is False).
+
+    Notes
+    -----
+    One-sided Jacobi rotates pairs of columns ``g_p, g_q`` of the working matrix until
+    all are mutually orthogonal; the singular values are then the column norms, the
+    normalized columns are the left singular vectors and the accumulated rotations the
+    right ones.  A sweep over all n(n-1)/2 pairs costs about ``6 m n^2`` flops
+    (plus ``3 n^3`` for the right vectors).  For ``a = B D`` with ``D`` diagonal
+    (columns of very different scales) the computed singular values have relative
+    error ``O(n eps kappa(B))`` whatever ``D`` is [1]_; LAPACK's bidiagonalization
+    (``*gesdd``) only guarantees ``eps ||a||``.  QR with column pivoting is
+    columnwise backward stable, keeps that property, and makes ``R^H`` strongly
+    diagonally dominant so that few sweeps are needed [2]_.  Exactly zero singular
+    values get an orthonormal completion as their singular vectors.  Entries are
+    assumed to lie between about 1e-150 and 1e150 (squares are formed).
+
+    References
+    ----------
+    .. [1] J. Demmel, K. Veselic, "Jacobi's method is more accurate than QR",
+       SIAM J. Matrix Anal. Appl. 13 (1992).
+    .. [2] Z. Drmac, K. Veselic, "New fast and accurate Jacobi SVD algorithm I",
+       SIAM J. Matrix Anal. Appl. 29 (2008).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthla.pivoting import jacobi_svd
+    >>> a = np.array([[3.0, 0.0], [4.0, 5.0], [0.0, 0.0]])
+    >>> u, s, vh, info = jacobi_svd(a)
+    >>> np.round(s, 6)
+    array([6.708204, 2.236068])
+    >>> bool(np.allclose(u * s @ vh, a)), info.converged
+    (True, True)
+
+    Columns scaled over 30 orders of magnitude keep all their digits:
+
+    >>> b = np.array([[1.0, 1.0], [1.0, -1.0]]) * np.array([1.0, 1e-30])
+    >>> s = jacobi_svd(b, compute_uv=False).S
+    >>> [f"{x:.6e}" for x in s]
+    ['1.414214e+00', '1.414214e-30']
+    """
+    xp = array_namespace(a)
+    a = xp.asarray(a) if not hasattr(a, "shape") else a
+    check_ndim(a, "a", 2)
+    a = as_floating(a, "a", xp)
+    check_finite(a, "a", xp)
+    check_choice(pivoting, "pivoting", PIVOTINGS)
+    check_choice(precondition, "precondition", PRECONDITIONERS)
+    use = select_engine(engine, xp)
+    max_sweeps = 50 if max_sweeps is None else check_int(max_sweeps, "max_sweeps", low=1)
+    rng = as_rng(rng)
+    m, n = a.shape
+    cplx = is_complex(a, xp)
+    if min(m, n) == 0:
+        return _empty_svd(a, full_matrices, compute_uv, tol, xp)
+    if m < n:  # work on a^H: a = (U' S V'^H)^H = V' S U'^H
+        ah = xp.conj(a.mT) if cplx else a.mT
+        u, s, vh, info = _tall_svd(ah, pivoting, precondition, full_matrices, compute_uv,
+                                   tol, max_sweeps, rng, use, xp)
+        if compute_uv:
+            u, vh = (xp.conj(vh.mT) if cplx else vh.mT), (xp.conj(u.mT) if cplx else u.mT)
+    else:
+        u, s, vh, info = _tall_svd(a, pivoting, precondition, full_matrices, compute_uv,
+                                   tol, max_sweeps, rng, use, xp)
+    if not info.converged:
+        warnings.warn(
+            f"jacobi_svd did not converge in max_sweeps={max_sweeps} sweeps: largest column "
+            f"cosine {info.off_norm:.3g} > tol={info.tol:.3g}.", JacobiConvergenceWarning, stacklevel=2)
+    return SVDResult(u, s, vh, info)
+
+
+def _empty_svd(a, full_matrices, compute_uv, tol, xp):
+    m, n = a.shape
+    real = xp.real(a[:0, :0]).dtype
+    s = xp.zeros((0,), dtype=real, device=a.device)
+    info = JacobiInfo(True, 0, 0, 0.0, _tolerance(tol, max(m, 1), a.dtype, xp))
+    if not compute_uv:
+        return SVDResult(None, s, None, info)
+    u = xp.eye(m, dtype=a.dtype, device=a.device) if full_matrices else xp.zeros((m, 0), dtype=a.dtype, device=a.device)
+    vh = xp.eye(n, dtype=a.dtype, device=a.device) if full_matrices else xp.zeros((0, n), dtype=a.dtype, device=a.device)
+    return SVDResult(u, s, vh, info)
+
+
+def _tolerance(tol, m, dtype, xp):
+    if tol is None:
+        return float(np.sqrt(max(m, 1))) * eps(dtype, xp)
+    tol = float(tol)
+    if not (tol > 0 and np.isfinite(tol)):
+        raise ValueError(f"`tol` must be a positive finite number; got {tol!r}.")
+    return tol
+
+
+def _qrcp(a, xp):
+    """``a[:, perm] = Q R``; LAPACK's pivoted QR on NumPy, norm-sorted Householder QR elsewhere."""
+    if is_numpy(xp):
+        import scipy.linalg
+
+        q, r, perm = scipy.linalg.qr(np.asarray(a), mode="economic", pivoting=True, check_finite=False)
+        return q, r, perm
+    norms = xp.linalg.vector_norm(a, axis=0)
+    perm_x = xp.argsort(-norms, stable=True)
+    q, r = xp.linalg.qr(xp.take(a, perm_x, axis=1))
+    return q, r, perm_x
+
+
+def _tall_svd(a, pivoting, precondition, full_matrices, compute_uv, tol, max_sweeps, rng, use, xp):
+    m, n = a.shape
+    cplx = is_complex(a, xp)
+    tol = _tolerance(tol, m, a.dtype, xp)
+    if precondition == "qrcp" and n > 0:
+        q, r, perm = _qrcp(a, xp)
+        x = xp.conj(r.mT) if cplx else r.mT
+        g, w, info = one_sided_jacobi(x, tol, max_sweeps, pivoting, rng, compute_uv, use, xp)
+    else:
+        g, w, info = one_sided_jacobi(a, tol, max_sweeps, pivoting, rng, compute_uv and n > 0, use, xp)
+    s = xp.linalg.vector_norm(g, axis=0)
+    order = xp.argsort(-s, stable=True)
+    s = xp.take(s, order)
+    if not compute_uv:
+        return None, s, None, info
+    g = xp.take(g, order, axis=1)
+    w = xp.take(w, order, axis=1)
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    left = g / xp.astype(safe, g.dtype)[None, :]  # zero columns where s == 0, completed below
+    if precondition == "qrcp" and n > 0:
+        # a P = Q R, R^H W = left S  =>  a = (Q W) S (P left)^H
+        u = q @ w
+        if is_numpy(xp):
+            inv = np.empty_like(perm)
+            inv[perm] = np.arange(n)
+            v = xp.take(left, xp.asarray(inv), axis=0)
+        else:
+            v = xp.take(left, xp.argsort(perm), axis=0)
+        if bool(xp.any(s == 0)):  # completion of the right vectors too: rows of `left` vanish
+            v = _complete(v, s, n, xp)
+    else:
+        u, v = left, w
+    u = _complete(u, s, m if full_matrices else n, xp)
+    vh = xp.conj(v.mT) if cplx else v.mT
+    return u, s, vh, info
+
+
+def _complete(u, s, ncols, xp):
+    """Replace columns for s == 0 (and append up to ``ncols``) by an orthonormal completion."""
+    m, k = u.shape
+    r = int(xp.sum(xp.astype(s > 0, xp.int64)))
+    if r == k and ncols == k:
+        return u
+    if r == 0:
+        basis = xp.eye(m, dtype=u.dtype, device=u.device)
+    else:
+        basis, _ = xp.linalg.qr(u[:, :r], mode="complete")  # columns r: span the complement
+    return xp.concat([u[:, :r], basis[:, r:ncols]], axis=1)
