@@ -1,0 +1,17 @@
+"""Symmetric tensor decomposition: the subspace power method and helpers."""
+
+from ._cp import ComponentMatch, LowRankTensor, cp_to_tensor, match_components, random_low_rank
+from ._spm import SPMResult, TensorWarning, spm
+from ._symmetric import symmetrize
+
+__all__ = [
+    "ComponentMatch",
+    "LowRankTensor",
+    "SPMResult",
+    "TensorWarning",
+    "cp_to_tensor",
+    "match_components",
+    "random_low_rank",
+    "spm",
+    "symmetrize",
+]
