@@ -19,6 +19,8 @@ __all__ = ["SPMResult", "TensorWarning", "spm"]
 
 #: Columns closer than this |cos| to an accepted factor count as duplicates (about 2.6 degrees).
 DUPLICATE_COS = 0.999
+#: Objective values this close to the best start count as ties.
+TIE_TOL = 1e-9
 
 
 class TensorWarning(UserWarning):
@@ -466,7 +468,9 @@ def _extract_one(V, idx_cols, w_dev, E, idx_np, w_np, gen, d, n_tries, max_resta
                                                  xp.asarray(X0, dtype=dtype, device=dev), **opts)
             F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
         F = np.where(done, F, -np.inf) if done.any() else np.asarray(F, dtype=np.float64)
-        j = int(np.argmax(F))
+        # Values within rounding of the best are ties: take the first, so the choice
+        # does not depend on the engine or the BLAS thread count.
+        j = int(np.argmax(F >= F.max() - TIE_TOL))
         x = X[:, j]
         x = x / xp.linalg.vector_norm(x)
         dup = False
