@@ -2,16 +2,19 @@
 
 from ._cp import ComponentMatch, LowRankTensor, cp_to_tensor, match_components, random_low_rank
 from ._spm import SPMResult, TensorWarning, spm
+from ._sshopm import SSHOPMResult, sshopm
 from ._symmetric import symmetrize
 
 __all__ = [
     "ComponentMatch",
     "LowRankTensor",
     "SPMResult",
+    "SSHOPMResult",
     "TensorWarning",
     "cp_to_tensor",
     "match_components",
     "random_low_rank",
     "spm",
+    "sshopm",
     "symmetrize",
 ]
