@@ -35,7 +35,9 @@ def _khatri_rao(mats: list, xp) -> Any:
 
 @capability("tensor", numba=False)
 def cp_to_tensor(weights: Any, factors: Any, *, order: int | None = None) -> Any:
-    """Dense tensor ``sum_r weights[r] * a_r^(1) (x) a_r^(2) (x) ... (x) a_r^(m)``.
+    """Dense tensor from CP weights and factors (symmetric, or one factor matrix per mode).
+
+    Forms ``sum_r weights[r] * a_r^(1) (x) a_r^(2) (x) ... (x) a_r^(m)``.
 
     Parameters
     ----------
