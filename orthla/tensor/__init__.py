@@ -1,6 +1,7 @@
 """Symmetric tensor decomposition: the subspace power method and helpers."""
 
 from ._cp import ComponentMatch, LowRankTensor, cp_to_tensor, match_components, random_low_rank
+from ._mspm import MSPMResult, mspm
 from ._spm import SPMResult, TensorWarning, spm
 from ._sshopm import SSHOPMResult, sshopm
 from ._symmetric import symmetrize
@@ -8,11 +9,13 @@ from ._symmetric import symmetrize
 __all__ = [
     "ComponentMatch",
     "LowRankTensor",
+    "MSPMResult",
     "SPMResult",
     "SSHOPMResult",
     "TensorWarning",
     "cp_to_tensor",
     "match_components",
+    "mspm",
     "random_low_rank",
     "spm",
     "sshopm",

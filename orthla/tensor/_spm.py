@@ -21,6 +21,8 @@ __all__ = ["SPMResult", "TensorWarning", "spm"]
 DUPLICATE_COS = 0.999
 #: Objective values this close to the best start count as ties.
 TIE_TOL = 1e-9
+#: A fit counts as good when residual <= FIT_FACTOR * truncation error + FIT_SLACK.
+FIT_FACTOR, FIT_SLACK = 3.0, 1e-9
 
 
 class TensorWarning(UserWarning):
@@ -41,8 +43,11 @@ class SPMResult:
     rank : int
         Number of components extracted.
     success : bool
-        True when every component converged, no duplicate was found and the
-        rank is within SPM's generic identifiability limit.
+        True when every component converged, no duplicate was found, the
+        rank is within SPM's generic identifiability limit, and the fit is
+        good: ``residual <= 3 * e_R + 1e-9`` where ``e_R`` is the relative
+        error of the best rank-R approximation of the flattening (so noise
+        does not count as failure, missed components do).
     message : str
         What went wrong when ``success`` is False ("" otherwise).
     residual : float
@@ -192,6 +197,12 @@ def _householder(u, xp):
     return v, 2.0 / float(xp.sum(v * v))
 
 
+def truncation_error(spectrum: np.ndarray, rank: int) -> float:
+    """Relative Frobenius error of the best rank-``rank`` approximation of the flattening."""
+    total = float(np.sum(spectrum**2))
+    return math.sqrt(float(np.sum(spectrum[rank:] ** 2)) / total)
+
+
 def _choose_rank(spectrum: np.ndarray, rank_tol: float) -> int:
     """Relative threshold, then the largest ratio gap among the eigenvalues kept."""
     kept = int(np.sum(spectrum > rank_tol * spectrum[0]))
@@ -272,7 +283,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     -----
     TensorWarning
         When ``success`` is False: a component did not converge, a duplicate
-        could not be avoided, or the rank exceeds the identifiable limit.
+        could not be avoided, the rank exceeds the identifiable limit, or the
+        fit is poor.
 
     Notes
     -----
@@ -439,6 +451,11 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     if R > limit:
         problems.append(f"rank {R} exceeds SPM's generic identifiability limit {limit} for "
                         f"order {m}, d = {d}; the components are not determined by T")
+    floor = truncation_error(spectrum, R)
+    if residual > FIT_FACTOR * floor + FIT_SLACK:
+        problems.append(f"poor fit: relative residual {residual:.2e} while the rank-{R} truncation of "
+                        f"the flattening leaves {floor:.2e}; components were missed or the rank exceeds "
+                        "what the flattening can show")
     message = "; ".join(problems)
     if message:
         warnings.warn(f"spm: {message}.", TensorWarning, stacklevel=2)
