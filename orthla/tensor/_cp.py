@@ -126,12 +126,14 @@ class LowRankTensor(NamedTuple):
 
     Attributes
     ----------
-    tensor : array, shape (d,) * order
-        ``sum_r weights[r] a_r^(x order)`` plus the requested noise.
+    tensor : array
+        The CP tensor plus the requested noise.
     weights : array, shape (rank,)
         Standard normal (signed) weights.
-    factors : array, shape (d, rank)
-        Unit-norm columns with independent Gaussian directions.
+    factors : array, shape (d, rank), or list of arrays
+        Unit-norm columns with independent Gaussian directions: one matrix for
+        a symmetric tensor, a list with one (d_j x rank) matrix per block when
+        ``symmetry`` is given.
     """
 
     tensor: Any
@@ -140,20 +142,27 @@ class LowRankTensor(NamedTuple):
 
 
 @capability("tensor", numba=False)
-def random_low_rank(d: int, rank: int, *, order: int, noise: float = 0.0, rng: Any = None,
-                    xp: Any = None, device: Any = None) -> LowRankTensor:
-    """Seeded random symmetric tensor of CP rank ``rank`` (test generator).
+def random_low_rank(d: Any, rank: int, *, order: int | None = None, symmetry: Any = None,
+                    noise: float = 0.0, rng: Any = None, xp: Any = None,
+                    device: Any = None) -> LowRankTensor:
+    """Seeded random low-rank symmetric or partially symmetric tensor (test generator).
 
     Parameters
     ----------
-    d : int
-        Dimension of each mode (>= 1).
+    d : int or tuple of int
+        Dimension of each mode; with ``symmetry``, one dimension per block (an
+        int means the same for all blocks).
     rank : int
         Number of rank-one terms (>= 1).
-    order : int
-        Tensor order m (>= 2).
+    order : int, optional
+        Order m >= 2 of a symmetric tensor ``sum_r w_r a_r^(x m)``.  Give
+        either ``order`` or ``symmetry``.
+    symmetry : tuple of int, optional
+        Block sizes ``(k_1, ..., k_p)`` of a partially symmetric tensor
+        ``sum_r w_r a_r^(1)(x k_1) (x) ... (x) a_r^(p)(x k_p)``, blocks on
+        consecutive modes (as for :func:`mspm`).
     noise : float, default 0.0
-        Relative Frobenius size of added symmetric Gaussian noise:
+        Relative Frobenius size of added Gaussian noise with the same symmetry:
         ``||E||_F = noise * ||T_clean||_F``.
     rng : numpy.random.Generator, int or None
         Source of randomness (SPEC 7).  The same seed gives the same tensor
@@ -172,16 +181,17 @@ def random_low_rank(d: int, rank: int, *, order: int, noise: float = 0.0, rng: A
     Raises
     ------
     ValueError
-        If ``d``, ``rank`` or ``order`` are out of range or ``noise`` is negative.
+        If sizes are out of range, both or neither of ``order`` and
+        ``symmetry`` are given, or ``noise`` is negative.
     TypeError
-        If they are not integers, or ``rng`` is not a valid seed.
+        If sizes are not integers, or ``rng`` is not a valid seed.
 
     Notes
     -----
     Factors are ``g / ||g||`` with ``g ~ N(0, I_d)``; weights are ``N(0, 1)``.
     Everything is drawn with NumPy on the host (float64) and moved to ``xp``
-    once, so results do not depend on the backend.  The noise is
-    ``symmetrize(G)`` for a Gaussian ``G``, scaled to the requested size.
+    once, so results do not depend on the backend.  The noise is a Gaussian
+    tensor averaged over the permutations within each block, then scaled.
 
     Examples
     --------
@@ -191,26 +201,50 @@ def random_low_rank(d: int, rank: int, *, order: int, noise: float = 0.0, rng: A
     ((5, 5, 5, 5), (3,), (5, 3))
     >>> bool(abs((A**2).sum(axis=0) - 1).max() < 1e-15)
     True
+    >>> T, w, (A, B) = random_low_rank((4, 3), 2, symmetry=(2, 1), rng=0)
+    >>> T.shape, A.shape, B.shape
+    ((4, 4, 3), (4, 2), (3, 2))
     """
-    d = check_int(d, "d", low=1)
     rank = check_int(rank, "rank", low=1)
-    order = check_int(order, "order", low=2)
+    if (order is None) == (symmetry is None):
+        raise ValueError("give exactly one of `order` (symmetric tensor) and `symmetry` (block sizes).")
+    if order is not None:
+        order = check_int(order, "order", low=2)
+        blocks = (order,)
+        dims = (check_int(d, "d", low=1),)
+    else:
+        blocks = tuple(check_int(k, "symmetry", low=1) for k in symmetry)
+        if not blocks:
+            raise ValueError("`symmetry` must list at least one block size; got ().")
+        dd = (d,) * len(blocks) if isinstance(d, int | np.integer) else tuple(d)
+        if len(dd) != len(blocks):
+            raise ValueError(f"`d` must give one dimension per block of symmetry={blocks}; got {dd}.")
+        dims = tuple(check_int(x, "d", low=1) for x in dd)
     noise = float(noise)
     if not noise >= 0.0:
         raise ValueError(f"`noise` must be a non-negative relative size; got {noise}.")
     gen = as_rng(rng)
-    a = gen.standard_normal((d, rank))
-    a /= np.linalg.norm(a, axis=0)
+    mats = []
+    for dj in dims:
+        a = gen.standard_normal((dj, rank))
+        mats.append(a / np.linalg.norm(a, axis=0))
     w = gen.standard_normal(rank)
-    T = cp_to_tensor(w, a, order=order)
+    T = cp_to_tensor(w, [a for a, k in zip(mats, blocks, strict=True) for _ in range(k)])
     if noise > 0.0:
         import array_api_compat.numpy as npx
 
-        E = _symmetrize_xp(gen.standard_normal(T.shape), npx)
+        E = gen.standard_normal(T.shape)
+        first = 0
+        for k in blocks:
+            E = _symmetrize_xp(E, npx, tuple(range(first, first + k)))
+            first += k
         T = T + E * (noise * np.linalg.norm(T) / np.linalg.norm(E))
     if xp is None:
         import array_api_compat.numpy as xp
-    return LowRankTensor(*(xp.asarray(x, device=device) for x in (T, w, a)))
+    factors = mats[0] if order is not None else mats
+    move = lambda x: xp.asarray(x, device=device)  # noqa: E731
+    return LowRankTensor(move(T), move(w),
+                         move(factors) if order is not None else [move(a) for a in factors])
 
 
 class ComponentMatch(NamedTuple):

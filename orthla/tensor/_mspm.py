@@ -430,7 +430,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         problems.append(f"rank {R} exceeds the generic identifiability limit {limit} of the flattening "
                         f"for symmetry={symmetry}, dims={tuple(dims)}")
     floor = truncation_error(spectrum, R)
-    if residual > FIT_FACTOR * floor + FIT_SLACK:
+    if residual > FIT_FACTOR * floor + max(FIT_SLACK, 1e3 * eps(dtype, xp)):
         problems.append(f"poor fit: relative residual {residual:.2e} while the rank-{R} truncation of "
                         f"the flattening leaves {floor:.2e}; components were missed or the rank exceeds "
                         "what the flattening can show")

@@ -45,7 +45,7 @@ class SPMResult:
     success : bool
         True when every component converged, no duplicate was found, the
         rank is within SPM's generic identifiability limit, and the fit is
-        good: ``residual <= 3 * e_R + 1e-9`` where ``e_R`` is the relative
+        good: ``residual <= 3 e_R + max(1e-9, 1000 eps)`` where ``e_R`` is the relative
         error of the best rank-R approximation of the flattening (so noise
         does not count as failure, missed components do).
     message : str
@@ -452,7 +452,7 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         problems.append(f"rank {R} exceeds SPM's generic identifiability limit {limit} for "
                         f"order {m}, d = {d}; the components are not determined by T")
     floor = truncation_error(spectrum, R)
-    if residual > FIT_FACTOR * floor + FIT_SLACK:
+    if residual > FIT_FACTOR * floor + max(FIT_SLACK, 1e3 * eps(dtype, xp)):
         problems.append(f"poor fit: relative residual {residual:.2e} while the rank-{R} truncation of "
                         f"the flattening leaves {floor:.2e}; components were missed or the rank exceeds "
                         "what the flattening can show")

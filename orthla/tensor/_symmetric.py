@@ -67,16 +67,19 @@ def compressed_flattening(T: Any, n: int, xp) -> tuple[Any, np.ndarray, np.ndarr
     return M * xp.asarray(scale, dtype=T.dtype, device=dev), (idx_n, w_n), (idx_r, w_r)
 
 
-def _symmetrize_xp(T: Any, xp) -> Any:
+def _symmetrize_xp(T: Any, xp, modes: tuple[int, ...] | None = None) -> Any:
+    """Average of ``T`` over all permutations of ``modes`` (default: every mode)."""
     # Coset recursion: averaging over S_k equals averaging, over k transpositions
-    # (j, k-1), of the average over S_{k-1}; m^2/2 passes over T instead of m!.
+    # (j, k-1), of the average over S_{k-1}; k^2/2 passes over T instead of k!.
     m = T.ndim
+    modes = tuple(range(m)) if modes is None else tuple(modes)
     S = T
-    for k in range(2, m + 1):
+    for k in range(2, len(modes) + 1):
         acc = S
         for j in range(k - 1):
             perm = list(range(m))
-            perm[j], perm[k - 1] = perm[k - 1], perm[j]
+            a, b = modes[j], modes[k - 1]
+            perm[a], perm[b] = perm[b], perm[a]
             acc = acc + xp.permute_dims(S, tuple(perm))
         S = acc / k
     return S
