@@ -204,12 +204,26 @@ def truncation_error(spectrum: np.ndarray, rank: int) -> float:
 
 
 def _choose_rank(spectrum: np.ndarray, rank_tol: float) -> int:
-    """Relative threshold, then the largest ratio gap among the eigenvalues kept."""
+    """Relative threshold, then the largest ratio gap among the values kept.
+
+    When nothing falls below the threshold (a numerically full-rank flattening,
+    as noise makes a tall one), the largest gap that is followed by something
+    like a noise floor (at least 3 values within a factor 2, flatter than the
+    gap) is used; without one the full size is returned (an exact tensor of
+    that rank).
+    """
     kept = int(np.sum(spectrum > rank_tol * spectrum[0]))
-    padded = np.append(spectrum[: kept + 1], 0.0) if kept == spectrum.size else spectrum[: kept + 1]
-    with np.errstate(divide="ignore"):
-        ratios = padded[:kept] / padded[1 : kept + 1]
-    return int(np.argmax(ratios)) + 1
+    if kept < spectrum.size:
+        ratios = spectrum[:kept] / spectrum[1 : kept + 1]
+        return int(np.argmax(ratios)) + 1
+    if spectrum.size < 2:
+        return int(spectrum.size)
+    ratios = spectrum[:-1] / spectrum[1:]
+    for k in np.argsort(-ratios, kind="stable"):
+        tail = spectrum[k + 1 :]
+        if tail.size >= 3 and tail[0] <= 2 * tail[-1] and ratios[k] > tail[0] / tail[-1]:
+            return int(k) + 1
+    return int(spectrum.size)
 
 
 @capability("tensor", numba=True, notes="power iteration in a Numba kernel on NumPy input")
@@ -229,7 +243,9 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         array-API library.  Integer input is promoted to float64.  Never modified.
     rank : int, optional
         Number of components.  Default: chosen from the flattening's spectrum
-        (relative threshold ``rank_tol``, then the largest gap).
+        (relative threshold ``rank_tol``, then the largest gap; if nothing is
+        below the threshold, the largest gap followed by a flat noise floor
+        of at least 3 values, else the full flattening size).
     rank_tol : float, default 1e-4
         Eigenvalues (singular values for odd m) below ``rank_tol`` times the
         largest are treated as zero when choosing the rank.
