@@ -2,8 +2,10 @@
 
 orthla's ``spm`` against tensorly (``parafac``, the CP-ALS a user would pick, and
 ``symmetric_parafac_power_iteration``, its symmetric method), on the same
-noiseless random symmetric tensors with the rank given to every tool.  tensorly
-is an optional anchor: it is left out when it is not installed.
+noiseless random symmetric tensors with the rank given to every tool; and
+``mspm`` on partially symmetric (2, 1) tensors against ``parafac``.  The error is
+measured against the clean tensor.  tensorly is an optional anchor: it is left
+out when it is not installed.
 """
 
 import importlib.util
@@ -12,15 +14,29 @@ import numpy as np
 
 from .._bench import BenchCase
 from ._cp import cp_to_tensor, random_low_rank
+from ._mspm import MSPMResult, mspm
 from ._spm import SPMResult, spm
 
 
 def _setup(m, d, R):
     def setup(xp, rng):
         T, w, A = random_low_rank(d, R, order=m, rng=rng)
-        return {"xp": xp, "T": xp.asarray(T), "T_host": T, "m": m, "R": R}
+        return {"xp": xp, "T": xp.asarray(T), "T_host": T, "clean": T, "m": m, "R": R}
 
     return setup
+
+
+def _setup_partial(dims, R, noise):
+    def setup(xp, rng):
+        T, w, (A, B) = random_low_rank(dims, R, symmetry=(2, 1), noise=noise, rng=rng)
+        return {"xp": xp, "T": xp.asarray(T), "T_host": T, "clean": cp_to_tensor(w, [A, A, B]),
+                "R": R}
+
+    return setup
+
+
+def _run_mspm(inputs):
+    return mspm(inputs["T"], symmetry=(2, 1), rank=inputs["R"], rng=0)
 
 
 def _run_spm(inputs):
@@ -41,11 +57,14 @@ def _tensorly_symmetric(inputs):
 
 
 def _error(inputs, out):
-    """Relative reconstruction error ||T - T_hat||_F / ||T||_F, on the host in float64."""
+    """Relative error ||T_clean - T_hat||_F / ||T_clean||_F, on the host in float64."""
     from .._testing import to_host
 
-    T, m = inputs["T_host"], inputs["m"]
-    if isinstance(out, SPMResult):
+    T, m = inputs["clean"], inputs.get("m")
+    if isinstance(out, MSPMResult):
+        A, B = (to_host(f) for f in out.factors)
+        rec = cp_to_tensor(to_host(out.weights), [A, A, B])
+    elif isinstance(out, SPMResult):
         rec = cp_to_tensor(to_host(out.weights), to_host(out.factors), order=m)
     elif isinstance(out, tuple) and len(out) == 2 and np.ndim(out[1]) == 2:
         rec = cp_to_tensor(np.asarray(out[0]), np.asarray(out[1]), order=m)  # symmetric power iteration
@@ -72,6 +91,13 @@ def cases():
                                   (6, 8, 100, False, False), (4, 40, 200, False, True)):
         out.append(BenchCase(
             name=f"spm m={m} d={d} R={R}", setup=_setup(m, d, R), run_orthla=_run_spm,
-            anchors=_anchors(heavy), error=_error, error_name="rel. reconstruction error",
+            anchors=_anchors(heavy), error=_error, error_name="rel. error vs clean tensor",
             quick=quick, backends=("numpy", "cupy", "torch")))
+    parafac = {"tensorly.parafac": _tensorly_parafac} if _anchors(False) else {}
+    for dims, R, noise, quick in (((20, 10), 15, 0.0, True), ((100, 50), 80, 0.01, False)):
+        out.append(BenchCase(
+            name=f"mspm (2,1) {dims[0]}x{dims[0]}x{dims[1]} R={R} noise={noise:g}",
+            setup=_setup_partial(dims, R, noise), run_orthla=_run_mspm, anchors=parafac,
+            error=_error, error_name="rel. error vs clean tensor", quick=quick,
+            backends=("numpy", "cupy", "torch")))
     return out

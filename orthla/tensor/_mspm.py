@@ -23,7 +23,9 @@ __all__ = ["MSPMResult", "mspm"]
 
 @dataclass(frozen=True)
 class MSPMResult:
-    """Result of :func:`mspm`: ``T ~= sum_i w_i a_i^(1)(x k_1) (x) ... (x) a_i^(p)(x k_p)``.
+    """Result of :func:`mspm`: weights and one factor matrix per symmetry block.
+
+    ``T ~= sum_i w_i a_i^(1)(x k_1) (x) ... (x) a_i^(p)(x k_p)``.
 
     Attributes
     ----------
