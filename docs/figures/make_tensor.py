@@ -23,7 +23,7 @@ def rank_sweep(d=10, m=4):
     ranks = np.arange(5, 56, 5)
     angles, errors, ok = [], [], []
     for R in ranks:
-        T, w, A = random_low_rank(d, R, order=m, rng=int(R))
+        T, _w, A = random_low_rank(d, R, order=m, rng=int(R))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TensorWarning)
             res = spm(T, rank=R, rng=0)

@@ -20,7 +20,7 @@ from ._spm import SPMResult, spm
 
 def _setup(m, d, R):
     def setup(xp, rng):
-        T, w, A = random_low_rank(d, R, order=m, rng=rng)
+        T, _w, _A = random_low_rank(d, R, order=m, rng=rng)
         return {"xp": xp, "T": xp.asarray(T), "T_host": T, "clean": T, "m": m, "R": R}
 
     return setup

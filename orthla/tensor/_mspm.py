@@ -14,9 +14,18 @@ import numpy as np
 from .._backend import array_namespace, capability, select_engine
 from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_rank, eps
 from ._cp import host_copy
-from ._spm import (DUPLICATE_COS, FIT_FACTOR, FIT_SLACK, TIE_TOL, TensorWarning, _choose_rank,
-                   _deflate, sym_coords, truncation_error)
-from ._symmetric import asymmetry, sym_indices
+from ._spm import (
+    DUPLICATE_COS,
+    FIT_FACTOR,
+    FIT_SLACK,
+    TIE_TOL,
+    TensorWarning,
+    _choose_rank,
+    _deflate,
+    sym_coords,
+    truncation_error,
+)
+from ._symmetric import sym_indices
 
 __all__ = ["MSPMResult", "mspm"]
 
@@ -107,7 +116,7 @@ def _choose_split(symmetry, dims):
     return best[1], best[2], best[3]
 
 
-def _block_gradients(V, Z, left, SL_blocks, X, which, xp):
+def _block_gradients(Z, left, SL_blocks, X, which, xp):
     """Half-gradient ``grad_(x_j) F / (2 l_j)`` for block positions ``which`` at one point."""
     t = Z.shape[1]
     Zt = xp.reshape(Z, (*left.sizes, t))
@@ -172,7 +181,7 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit):
     gnorm = xp.full(t, math.inf, dtype=V.dtype, device=dev)
     for it in range(max_iter + 1):
         SLb = left.block_coords(X)
-        G = _block_gradients(V, V @ A, left, SLb, X, range(nb), xp)
+        G = _block_gradients(V @ A, left, SLb, X, range(nb), xp)
         gn = xp.sqrt(sum(xp.sum((G[b] - X[left.blocks[b]] * F[None, :]) ** 2, axis=0) for b in range(nb)))
         improved = gn < 0.999 * best
         best = xp.where(improved, gn, best)
@@ -187,7 +196,7 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit):
             j = left.blocks[b]
             if b > 0:
                 SLb = left.block_coords(X)
-                G = _block_gradients(V, V @ A, left, SLb, X, [b], xp)
+                G = _block_gradients(V @ A, left, SLb, X, [b], xp)
             fixed = float(left.counts[b] - 1)
             gamma = fixed * xp.sqrt(xp.clip(1.0 - F, 0.0, None)) if adaptive else fixed
             Xn = list(X)

@@ -65,7 +65,7 @@ def test_cp_to_tensor_errors():
 
 def test_random_low_rank_is_seeded_and_well_formed(xp):
     T, w, A = random_low_rank(5, 4, order=3, rng=7, xp=xp)
-    T2, w2, A2 = random_low_rank(5, 4, order=3, rng=np.random.default_rng(7))
+    T2, w2, _A2 = random_low_rank(5, 4, order=3, rng=np.random.default_rng(7))
     assert_close(T, T2, xp=xp, rtol=0, atol=0)
     assert_close(w, w2, xp=xp, rtol=0, atol=0)
     np.testing.assert_allclose(np.linalg.norm(to_host(A), axis=0), 1.0, rtol=1e-15)

@@ -2,8 +2,15 @@ import numpy as np
 import pytest
 
 from orthla._testing import to_host
-from orthla.tensor import (MSPMResult, TensorWarning, cp_to_tensor, match_components, mspm,
-                           random_low_rank, spm)
+from orthla.tensor import (
+    MSPMResult,
+    TensorWarning,
+    cp_to_tensor,
+    match_components,
+    mspm,
+    random_low_rank,
+    spm,
+)
 from orthla.tensor._mspm import _choose_split
 
 
@@ -53,7 +60,7 @@ def test_on_every_backend(xp):
 
 
 def test_symmetric_block_agrees_with_spm():
-    T, w, A = random_low_rank(6, 7, order=4, rng=4)
+    T, _w, _A = random_low_rank(6, 7, order=4, rng=4)
     a = mspm(T, symmetry=(4,), rng=0)
     b = spm(T, rng=0)
     assert a.split == (2,)

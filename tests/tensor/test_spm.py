@@ -3,8 +3,15 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from orthla._testing import to_host
-from orthla.tensor import (SPMResult, TensorWarning, cp_to_tensor, match_components,
-                           random_low_rank, spm, symmetrize)
+from orthla.tensor import (
+    SPMResult,
+    TensorWarning,
+    cp_to_tensor,
+    match_components,
+    random_low_rank,
+    spm,
+    symmetrize,
+)
 from orthla.tensor._spm import identifiable_limit
 
 
@@ -162,7 +169,7 @@ def test_input_not_modified(xp):
 
 
 def test_float32_input():
-    T, w, A = random_low_rank(6, 5, order=4, rng=2)
+    T, _w, A = random_low_rank(6, 5, order=4, rng=2)
     res = spm(T.astype(np.float32), rng=0)
     assert res.factors.dtype == np.float32 and res.rank == 5 and res.success
     assert match_components(A, res.factors).angle_deg.max() < 0.05
@@ -203,7 +210,7 @@ def test_errors(xp):
 
 
 def test_assume_symmetric_skips_the_check():
-    T, w, A = random_low_rank(5, 4, order=4, rng=3)
+    T, _w, A = random_low_rank(5, 4, order=4, rng=3)
     T2 = T.copy()
     T2[0, 1, 2, 3] += 1e-6
     with pytest.raises(ValueError, match="measured asymmetry"):
