@@ -383,7 +383,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         raise ValueError("`T` must be nonzero; got the zero tensor.")
     size_limit = min(M.shape)
     if rank is None:
-        R = _choose_rank(spectrum, float(rank_tol))
+        R = _choose_rank(spectrum, float(rank_tol), max(M.shape))
     else:
         R = check_rank(rank, "rank", size_limit, "the flattening size")
         numerical = int(np.sum(spectrum > 10 * size_limit * eps(dtype, xp) * spectrum[0]))

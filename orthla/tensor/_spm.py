@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace, capability, select_engine
+from .._backend import array_namespace, capability, is_numpy, select_engine
 from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_rank, eps
 from ._cp import host_copy
 from ._symmetric import check_cubical, check_symmetric_tensor, compressed_flattening
@@ -21,6 +21,8 @@ __all__ = ["SPMResult", "TensorWarning", "spm"]
 DUPLICATE_COS = 0.999
 #: Objective values this close to the best start count as ties.
 TIE_TOL = 1e-9
+#: Steps between convergence checks (host syncs) of the array-API engine off NumPy.
+SYNC_EVERY = 8
 #: A fit counts as good when residual <= FIT_FACTOR * truncation error + FIT_SLACK.
 FIT_FACTOR, FIT_SLACK = 3.0, 1e-9
 
@@ -109,7 +111,7 @@ def sym_coords(X, idx_cols, w, xp):
     return S * w[:, None]
 
 
-def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit):
+def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, exact_tol=TIE_TOL):
     """Batched shifted power iteration (array-API engine); the Numba kernel mirrors it per column.
 
     ``E`` (d x nN) scatters the n partial derivatives of each monomial back to
@@ -142,6 +144,8 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit):
     X = X0
     A, F = evaluate(X)
     dev = X.device
+    on_host = is_numpy(xp)
+    check_every = 1 if on_host else SYNC_EVERY
     done = xp.zeros(t, dtype=xp.bool, device=dev)
     iters = xp.zeros(t, dtype=xp.int64, device=dev)
     best = xp.full(t, math.inf, dtype=X.dtype, device=dev)
@@ -156,7 +160,10 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit):
         conv = (gn <= tol) | ((stall >= stall_limit) & (best <= 1e3 * tol))
         gnorm = xp.where(done, gnorm, gn)
         done = done | conv
-        if it == max_iter or bool(xp.all(done)):
+        # Stop early once a start is an exact component (F <= 1: none can do better).
+        # Off NumPy the flags are read every few steps only: each read is a host sync.
+        if it == max_iter or (it % check_every == 0
+                              and bool(xp.all(done) | xp.any(done & (F >= 1.0 - exact_tol)))):
             break
         gamma = fixed * xp.sqrt(xp.clip(1.0 - F, 0.0, None)) if adaptive else fixed
         Xn = normalize(G + gamma * X)
@@ -164,7 +171,7 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit):
         if adaptive:
             # Safeguard: the fixed shift n - 1 makes every step an ascent step.
             worse = Fn < F
-            if bool(xp.any(worse & ~done)):
+            if not on_host or bool(xp.any(worse & ~done)):
                 Xf = normalize(G + fixed * X)
                 Af, Ff = evaluate(Xf)
                 Xn = xp.where(worse[None, :], Xf, Xn)
@@ -178,13 +185,13 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit):
     return X, F, iters, done, gnorm
 
 
-def _power_numba(V, idx_np, w_np, X0, *, max_iter, tol, adaptive, stall_limit):
+def _power_numba(V, idx_np, w_np, X0, *, max_iter, tol, adaptive, stall_limit, exact_tol=TIE_TOL):
     from ._spm_numba import spm_power_tries
 
     V64 = np.ascontiguousarray(V, dtype=np.float64)
     X, F, iters, done, gnorm = spm_power_tries(
         V64, np.ascontiguousarray(V64.T), idx_np, np.asarray(w_np, dtype=np.float64),
-        np.asarray(X0, dtype=np.float64), max_iter, tol, adaptive, stall_limit)
+        np.asarray(X0, dtype=np.float64), max_iter, tol, adaptive, stall_limit, exact_tol)
     return X.astype(V.dtype, copy=False), F, iters, done, gnorm
 
 
@@ -203,25 +210,31 @@ def truncation_error(spectrum: np.ndarray, rank: int) -> float:
     return math.sqrt(float(np.sum(spectrum[rank:] ** 2)) / total)
 
 
-def _choose_rank(spectrum: np.ndarray, rank_tol: float) -> int:
+def _choose_rank(spectrum: np.ndarray, rank_tol: float, long_side: int) -> int:
     """Relative threshold, then the largest ratio gap among the values kept.
 
     When nothing falls below the threshold (a numerically full-rank flattening,
-    as noise makes a tall one), the largest gap that is followed by something
-    like a noise floor (at least 3 values within a factor 2, flatter than the
-    gap) is used; without one the full size is returned (an exact tensor of
-    that rank).
+    as noise makes a tall one), the largest gap followed by a noise floor is
+    used: at least 3 values whose spread is within 1.5 times the
+    Marchenko-Pastur spread ``(sqrt(L) + sqrt(q)) / (sqrt(L) - sqrt(q))`` of q
+    noise singular values of an L x q Gaussian block, and smaller than the gap.
+    Without one the full size is returned (an exact tensor of that rank).
     """
     kept = int(np.sum(spectrum > rank_tol * spectrum[0]))
     if kept < spectrum.size:
         ratios = spectrum[:kept] / spectrum[1 : kept + 1]
         return int(np.argmax(ratios)) + 1
-    if spectrum.size < 2:
+    if spectrum.size < 4:
         return int(spectrum.size)
     ratios = spectrum[:-1] / spectrum[1:]
+    root_l = math.sqrt(long_side)
     for k in np.argsort(-ratios, kind="stable"):
         tail = spectrum[k + 1 :]
-        if tail.size >= 3 and tail[0] <= 2 * tail[-1] and ratios[k] > tail[0] / tail[-1]:
+        root_q = math.sqrt(tail.size)
+        if tail.size < 3 or root_q >= root_l:
+            continue
+        spread = tail[0] / tail[-1]
+        if spread <= 1.5 * (root_l + root_q) / (root_l - root_q) and ratios[k] > spread:
             return int(k) + 1
     return int(spectrum.size)
 
@@ -244,8 +257,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     rank : int, optional
         Number of components.  Default: chosen from the flattening's spectrum
         (relative threshold ``rank_tol``, then the largest gap; if nothing is
-        below the threshold, the largest gap followed by a flat noise floor
-        of at least 3 values, else the full flattening size).
+        below the threshold, the largest gap followed by a noise floor of
+        at least 3 values, else the full flattening size).
     rank_tol : float, default 1e-4
         Eigenvalues (singular values for odd m) below ``rank_tol`` times the
         largest are treated as zero when choosing the rank.
@@ -259,7 +272,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         Power steps per start.
     n_tries : int, default 3
         Random starts per component, iterated together; the converged one with
-        the largest F is kept.
+        the largest F is kept (the batch stops as soon as one start reaches an
+        exact component, F = 1 to within 1e-9).
     max_restarts : int, default 3
         Fresh batches of starts drawn when no start converged or the best one
         duplicates a component already found.
@@ -276,7 +290,9 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         Random starts (SPEC 7); a seed gives reproducible results.
     engine : {"auto", "numba", "xp"}, default "auto"
         Power iteration in a Numba kernel (NumPy input) or through the
-        array-API path (any backend; starts batched as matrix products).
+        array-API path (any backend; starts batched as matrix products; off
+        NumPy the convergence flags are read every 8 steps, not every step, to
+        limit host synchronisations).
 
     Returns
     -------
@@ -386,7 +402,7 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     size_limit = min(M.shape)
     size_expr = f"min(C(d+{n - 1}, {n}), C(d+{m - n - 1}, {m - n}))" if m % 2 else f"C(d+{n - 1}, {n})"
     if rank is None:
-        R = _choose_rank(spectrum, rank_tol)
+        R = _choose_rank(spectrum, rank_tol, max(M.shape))
     else:
         R = check_rank(rank, "rank", size_limit, f"the flattening size {size_expr}")
         numerical = int(np.sum(spectrum > 10 * size_limit * eps(dtype, xp) * spectrum[0]))

@@ -42,13 +42,15 @@ def _step(G, X, gamma, Xn):
 
 
 @njit(cache=True)
-def spm_power_tries(V, V_T, idx, w, X0, max_iter, tol, adaptive, stall_limit):
+def spm_power_tries(V, V_T, idx, w, X0, max_iter, tol, adaptive, stall_limit, exact_tol):
     """Shifted power iteration on F(x) = ||V^T s(x)||^2 for all columns of ``X0`` at once.
 
     ``V`` (N x R, C order) and ``V_T`` (its C-ordered transpose) span the
     current subspace; ``idx``/``w`` are the multi-index table and sqrt
     multiplicities of Sym^n.  The starts are iterated together so the two
     products with ``V`` per step are small GEMMs (one pass over ``V``).
+    The batch stops early once a start has converged to F >= 1 - exact_tol (an
+    exact component: F <= 1, so no start can do better).
     Returns the final points (d x t), objectives, iteration counts,
     convergence flags and Riemannian gradient norms; every decision is taken
     per column exactly as in ``_power_xp`` (``_spm.py``).
@@ -87,8 +89,10 @@ def spm_power_tries(V, V_T, idx, w, X0, max_iter, tol, adaptive, stall_limit):
                     G[idx[I, p], j] += loo
         G /= n
         all_done = True
+        exact = False
         for j in range(t):
             if done[j]:
+                exact = exact or F[j] >= 1.0 - exact_tol
                 continue
             gn = 0.0
             for k in range(d):
@@ -103,9 +107,10 @@ def spm_power_tries(V, V_T, idx, w, X0, max_iter, tol, adaptive, stall_limit):
             gnorm[j] = gn
             if gn <= tol or (stall[j] >= stall_limit and best[j] <= 1e3 * tol):
                 done[j] = True
+                exact = exact or F[j] >= 1.0 - exact_tol
             else:
                 all_done = False
-        if it == max_iter or all_done:
+        if it == max_iter or all_done or exact:
             break
         for j in range(t):
             gamma[j] = fixed * np.sqrt(max(0.0, 1.0 - F[j])) if adaptive else fixed
