@@ -231,3 +231,18 @@ def test_numba_engine_refuses_other_backends():
     T = random_low_rank(3, 2, order=3, rng=0, xp=strict).tensor
     with pytest.raises(ValueError, match="engine='numba' needs NumPy input"):
         spm(T, engine="numba")
+
+
+def test_rank_rule_on_synthetic_spectra():
+    from orthla.tensor._spm import _choose_rank
+
+    signal = np.array([5.0, 3.0, 2.0, 1.5, 1.0])
+    # Values below the threshold are dropped, then the largest gap decides.
+    assert _choose_rank(np.r_[signal, 1e-9, 1e-10], 1e-4, 100) == 5
+    assert _choose_rank(np.r_[signal, 1e-3, 1e-9], 1e-4, 100) == 6  # 1e-3 is above 1e-4 * 5
+    assert _choose_rank(np.r_[signal, 1e-3, 1e-9], 1e-3, 100) == 5
+    # Numerically full rank: a noise floor (flat within the Marchenko-Pastur spread) after a gap.
+    floor = np.array([0.05, 0.048, 0.046, 0.045, 0.044])
+    assert _choose_rank(np.r_[signal, floor], 1e-4, 1000) == 5
+    # ... but signal-like decay after the largest gap means the tensor has full rank.
+    assert _choose_rank(np.r_[signal, 0.3, 0.1, 0.03], 1e-4, 1000) == 8
