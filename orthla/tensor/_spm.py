@@ -243,7 +243,7 @@ def _choose_rank(spectrum: np.ndarray, rank_tol: float, long_side: int) -> int:
 def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str = "adaptive",
         max_iter: int = 5000, n_tries: int = 3, max_restarts: int = 3, grad_tol: float = 1e-14,
         assume_symmetric: bool = False, sym_rtol: float | None = None, rng: Any = None,
-        engine: str = "auto") -> SPMResult:
+        engine: str = "auto", order: int | None = None) -> SPMResult:
     """Symmetric CP decomposition by the subspace power method (SPM).
 
     Finds ``T ~= sum_i lambda_i a_i^(x m)`` with unit vectors ``a_i`` and signed
@@ -251,9 +251,10 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
 
     Parameters
     ----------
-    T : array, shape (d,) * m
+    T : array, shape (d,) * m, or (d**ceil(m/2), d**floor(m/2)) with ``order``
         Dense real symmetric tensor of order m >= 3 (odd or even) of any
-        array-API library.  Integer input is promoted to float64.  Never modified.
+        array-API library, or its row-major flattening (then give ``order``).
+        Integer input is promoted to float64.  Never modified.
     rank : int, optional
         Number of components.  Default: chosen from the flattening's spectrum
         (relative threshold ``rank_tol``, then the largest gap; if nothing is
@@ -288,6 +289,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         ``100 m eps``.
     rng : numpy.random.Generator, int or None
         Random starts (SPEC 7); a seed gives reproducible results.
+    order : int, optional
+        Tensor order m when ``T`` is passed as its 2-D flattening.
     engine : {"auto", "numba", "xp"}, default "auto"
         Power iteration in a Numba kernel (NumPy input) or through the
         array-API path (any backend; starts batched as matrix products; off
@@ -364,6 +367,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     """
     xp = array_namespace(T)
     T = xp.asarray(T) if not hasattr(T, "shape") else T
+    if order is not None:
+        T = _unflatten(T, check_int(order, "order", low=3), xp)
     check_cubical(T, "T", min_order=3)
     T = as_floating(T, "T", xp, allow_complex=False)
     check_finite(T, "T", xp)
@@ -494,6 +499,20 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     return SPMResult(weights=lam, factors=A, rank=R, success=not problems, message=message,
                      residual=residual, spectrum=spectrum, identifiable_limit=limit,
                      timings=timings, **stats)
+
+
+def _unflatten(T, m, xp):
+    """View a (d**ceil(m/2), d**floor(m/2)) flattening as the order-m tensor (no copy)."""
+    n = (m + 1) // 2
+    if T.ndim != 2:
+        raise ValueError(f"`T` must be a 2-D flattening when `order` is given; got ndim={T.ndim}.")
+    d = round(T.shape[1] ** (1.0 / (m - n))) if T.shape[1] else 0
+    if d < 1 or T.shape != (d**n, d ** (m - n)):
+        raise ValueError(
+            f"`T` must have shape (d**{n}, d**{m - n}) for a flattening of order {m}; "
+            f"got shape {tuple(T.shape)}."
+        )
+    return xp.reshape(T, (d,) * m)
 
 
 def _diag(v, xp):

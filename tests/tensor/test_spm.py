@@ -246,3 +246,14 @@ def test_rank_rule_on_synthetic_spectra():
     assert _choose_rank(np.r_[signal, floor], 1e-4, 1000) == 5
     # ... but signal-like decay after the largest gap means the tensor has full rank.
     assert _choose_rank(np.r_[signal, 0.3, 0.1, 0.03], 1e-4, 1000) == 8
+
+
+def test_flattening_input(xp):
+    T, w, A = random_low_rank(5, 4, order=5, rng=6)
+    flat = xp.asarray(T.reshape(5**3, 5**2))
+    res = spm(flat, order=5, rng=0)
+    _check_exact(res, w, A, 5)
+    with pytest.raises(ValueError, match=r"`T` must have shape \(d\*\*3, d\*\*2\) for a flattening of order 5; got shape \(25, 125\)"):
+        spm(xp.asarray(T.reshape(25, 125)), order=5)
+    with pytest.raises(ValueError, match="`order` must be an integer at least 3; got 2"):
+        spm(flat, order=2)
