@@ -80,6 +80,9 @@ class _Side:
         self.cols = [[xp.asarray(np.ascontiguousarray(idx[:, q]), device=dev) for q in range(idx.shape[1])]
                      for idx, _ in self.tables]
         self.w = [xp.asarray(w, dtype=dtype, device=dev) for _, w in self.tables]
+        # One-hot scatter matrices (d_j x N_j) per block and position, so gradients are GEMMs.
+        self.onehots = [[_onehot(idx[:, q], dims[j], dtype, dev, xp) for q in range(idx.shape[1])]
+                        for j, (idx, _) in zip(self.blocks, self.tables, strict=True)]
         self.xp = xp
 
     @property
@@ -134,15 +137,14 @@ def _block_gradients(Z, left, SL_blocks, X, which, xp):
         n = left.counts[b]
         Y = Y * left.w[b][:, None]
         Xs = [xp.take(X[j], c, axis=0) for c in left.cols[b]]
-        G = xp.zeros(X[j].shape, dtype=X[j].dtype, device=X[j].device)
-        d = X[j].shape[0]
+        G = None
         for p in range(n):
             loo = Y
             for q in range(n):
                 if q != p:
                     loo = loo * Xs[q]
-            onehot = _onehot(left.tables[b][0][:, p], d, X[j].dtype, X[j].device, xp)
-            G = G + onehot @ loo
+            term = left.onehots[b][p] @ loo
+            G = term if G is None else G + term
         out[b] = G / n
     return out
 
