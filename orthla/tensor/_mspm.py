@@ -75,6 +75,7 @@ class _Side:
     def __init__(self, counts, dims, xp, dtype, dev):
         self.blocks = [j for j, c in enumerate(counts) if c > 0]
         self.counts = [counts[j] for j in self.blocks]
+        self.dims = [dims[j] for j in self.blocks]
         self.tables = [sym_indices(dims[j], counts[j]) for j in self.blocks]
         self.sizes = [t[0].shape[0] for t in self.tables]
         self.cols = [[xp.asarray(np.ascontiguousarray(idx[:, q]), device=dev) for q in range(idx.shape[1])]
@@ -84,6 +85,12 @@ class _Side:
         self.onehots = [[_onehot(idx[:, q], dims[j], dtype, dev, xp) for q in range(idx.shape[1])]
                         for j, (idx, _) in zip(self.blocks, self.tables, strict=True)]
         self.xp = xp
+
+    @property
+    def stacked(self):
+        if not hasattr(self, "_stacked"):
+            self._stacked = _stacked_tables(self)
+        return self._stacked
 
     @property
     def size(self):
@@ -155,7 +162,7 @@ def _onehot(col, d, dtype, dev, xp):
     return xp.asarray(E, dtype=dtype, device=dev)
 
 
-def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit):
+def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit, exact_tol=TIE_TOL):
     """Block Gauss-Seidel shifted power iteration on F = ||V^T (x_1^(x l_1) (x) ...)||^2.
 
     Each block step is the SPM step for that block with the others fixed (shift
@@ -191,7 +198,8 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit):
         conv = (gn <= tol) | ((stall >= stall_limit) & (best <= 1e3 * tol))
         gnorm = xp.where(done, gnorm, gn)
         done = done | conv
-        if it == max_iter or bool(xp.all(done)):
+        # Stop early once a start is an exact component (F <= 1: none can do better).
+        if it == max_iter or bool(xp.all(done) | xp.any(done & (F >= 1.0 - exact_tol))):
             break
         active = ~done
         for b in range(nb):
@@ -218,6 +226,38 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit):
             F = xp.where(active, Fn, F)
         iters = iters + xp.astype(active, xp.int64)
     return X, F, iters, done, gnorm
+
+
+def _stacked_tables(left):
+    """Multi-index table of the left coordinates over the stacked block variables.
+
+    Entry I of the Kronecker product (row-major over blocks) is the monomial
+    ``w_I prod_q x_stacked[idx[I, q]]``; returns ``idx`` (N x sum l_b), ``w``,
+    the block row offsets ``starts`` and the counts ``l_b``.
+    """
+    starts = np.zeros(len(left.blocks) + 1, dtype=np.int64)
+    idx, w = np.zeros((1, 0), dtype=np.int64), np.ones(1)
+    for b, (tb, wb) in enumerate(left.tables):
+        starts[b + 1] = starts[b] + left.dims[b]
+        n_prev, n_b = idx.shape[0], tb.shape[0]
+        idx = np.concatenate([np.repeat(idx, n_b, axis=0), np.tile(tb + starts[b], (n_prev, 1))], axis=1)
+        w = (w[:, None] * wb[None, :]).reshape(-1)
+    return np.ascontiguousarray(idx), w, starts, np.asarray(left.counts, dtype=np.int64)
+
+
+def _power_blocks_numba(V, left, X0, **opts):
+    from ._mspm_numba import mspm_power_tries
+
+    idx, w, starts, counts = left.stacked
+    V64 = np.ascontiguousarray(V, dtype=np.float64)
+    Xs = np.concatenate([np.asarray(X0[j], dtype=np.float64) for j in left.blocks], axis=0)
+    X, F, iters, done, gnorm = mspm_power_tries(
+        V64, np.ascontiguousarray(V64.T), idx, w, starts, counts, Xs, opts["max_iter"], opts["tol"],
+        opts["adaptive"], opts["stall_limit"], opts.get("exact_tol", TIE_TOL))
+    out = list(X0)
+    for b, j in enumerate(left.blocks):
+        out[j] = X[starts[b]:starts[b + 1]].astype(V.dtype, copy=False)
+    return out, F, iters, done, gnorm
 
 
 def _check_partial_symmetry(T, symmetry, xp, rtol):
@@ -252,7 +292,7 @@ def _batched_asymmetry(Tb, k, xp):
     return max(float(xp.max(xp.abs(Tb - xp.permute_dims(Tb, p)))) for p in (swap, cycle)) / scale
 
 
-@capability("tensor", numba=False, notes="array-API engine; starts batched as matrix products")
+@capability("tensor", numba=True, notes="block power iteration in a Numba kernel on NumPy input")
 def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 1e-4,
          shift: str = "adaptive", max_iter: int = 5000, n_tries: int = 3, max_restarts: int = 3,
          grad_tol: float = 1e-14, assume_symmetric: bool = False, sym_rtol: float | None = None,
@@ -278,8 +318,9 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         Skip the within-block symmetry check.
     sym_rtol : float, optional
         Allowed relative asymmetry within a block (default ``100 m eps``).
-    engine : {"auto", "xp"}, default "auto"
-        Only the array-API engine exists (``"numba"`` raises ``ValueError``).
+    engine : {"auto", "numba", "xp"}, default "auto"
+        Block power iteration in a Numba kernel (NumPy input) or through the
+        array-API path (any backend; starts batched as matrix products).
 
     Returns
     -------
@@ -296,6 +337,8 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         numerical rank, or an option is out of range.
     TypeError
         If ``T`` is complex or non-numeric.
+    ImportError
+        If ``engine="numba"`` and numba is not installed.
 
     Warns
     -----
@@ -366,7 +409,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     max_restarts = check_int(max_restarts, "max_restarts", low=0)
     if not 0.0 < float(rank_tol) < 1.0:
         raise ValueError(f"`rank_tol` must be in (0, 1); got {rank_tol}.")
-    select_engine(engine, xp, has_numba_kernel=False)
+    use = select_engine(engine, xp)
     gen = as_rng(rng)
     if not assume_symmetric:
         _check_partial_symmetry(T, symmetry, xp, sym_rtol)
@@ -405,7 +448,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     duplicates = 0
     for k in range(R):
         t0 = time.perf_counter()
-        xs, rec = _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp)
+        xs, rec = _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp, use)
         timings["power"] += time.perf_counter() - t0
         for key in stats:
             stats[key][k] = rec[key]
@@ -482,7 +525,7 @@ def _flatten(T, symmetry, dims, left, right, xp):
     return M * xp.asarray(np.outer(wl, wr), dtype=T.dtype, device=dev)
 
 
-def _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp):
+def _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp, use):
     dev, dtype = V.device, V.dtype
     best = None
     for restart in range(max_restarts + 1):
@@ -490,8 +533,11 @@ def _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp):
         for d in dims:
             x = gen.standard_normal((d, n_tries))
             X0.append(xp.asarray(x / np.linalg.norm(x, axis=0), dtype=dtype, device=dev))
-        X, F, iters, done, gnorm = _power_blocks(V, left, X0, **opts)
-        F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
+        if use == "numba":
+            X, F, iters, done, gnorm = _power_blocks_numba(V, left, X0, **opts)
+        else:
+            X, F, iters, done, gnorm = _power_blocks(V, left, X0, **opts)
+            F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
         F = np.where(done, F, -np.inf) if done.any() else np.asarray(F, dtype=np.float64)
         j = int(np.argmax(F >= F.max() - TIE_TOL))
         xs = [Xb[:, j] / xp.linalg.vector_norm(Xb[:, j]) for Xb in X]

@@ -121,5 +121,45 @@ def test_errors(xp):
         mspm(xp.asarray(bad), symmetry=(2, 1))
     with pytest.raises(ValueError, match=r"`rank` must be an integer at least 1 and at most the flattening size = 4; got 5"):
         mspm(T, symmetry=(2, 1), rank=5)
-    with pytest.raises(ValueError, match="engine='numba' is not available"):
+    with pytest.raises(ValueError, match="`engine` must be one of"):
+        mspm(T, symmetry=(2, 1), engine="gpu")
+
+
+def test_numba_engine_refuses_other_backends():
+    strict = pytest.importorskip("array_api_strict")
+    T = random_low_rank((3, 2), 2, symmetry=(2, 1), rng=0, xp=strict).tensor
+    with pytest.raises(ValueError, match="engine='numba' needs NumPy input"):
         mspm(T, symmetry=(2, 1), engine="numba")
+
+
+def test_engines_agree(needs_numba):
+    T, _, _ = random_low_rank((6, 3, 4), 6, symmetry=(2, 1, 1), rng=2)
+    rn = mspm(T, symmetry=(2, 1, 1), rng=3, engine="numba")
+    rx = mspm(T, symmetry=(2, 1, 1), rng=3, engine="xp")
+    for fn, fx in zip(rn.factors, rx.factors, strict=True):
+        np.testing.assert_allclose(fn, fx, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(rn.weights, rx.weights, rtol=1e-11)
+
+
+def test_numba_kernel_matches_xp_block_loop(needs_numba):
+    import array_api_compat.numpy as npx
+
+    from orthla.tensor._mspm import _power_blocks, _power_blocks_numba, _Side
+
+    rng = np.random.default_rng(0)
+    dims = [5, 3, 4]
+    left = _Side((2, 1, 1), dims, npx, np.float64, "cpu")
+    V, _ = np.linalg.qr(rng.standard_normal((left.size, 12)))
+    X0 = []
+    for d in dims:
+        x = rng.standard_normal((d, 3))
+        X0.append(x / np.linalg.norm(x, axis=0))
+    for adaptive in (True, False):
+        opts = {"max_iter": 30, "tol": 1e-13, "adaptive": adaptive, "stall_limit": 50}
+        out_n = _power_blocks_numba(V, left, X0, **opts)
+        out_x = _power_blocks(V, left, [x.copy() for x in X0], **opts)
+        for xn, xx in zip(out_n[0], out_x[0], strict=True):
+            np.testing.assert_allclose(xn, xx, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(out_n[1], out_x[1], rtol=1e-13)
+        np.testing.assert_array_equal(out_n[2], out_x[2])
+        np.testing.assert_array_equal(out_n[3], out_x[3])
