@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
@@ -26,6 +27,7 @@ from ._spm import (
     truncation_error,
 )
 from ._symmetric import sym_indices
+from ._threads import single_thread_blas
 
 __all__ = ["MSPMResult", "mspm"]
 
@@ -446,29 +448,31 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
                                                    ("objective", np.float64), ("grad_norm", np.float64),
                                                    ("converged", bool))}
     duplicates = 0
-    for k in range(R):
-        t0 = time.perf_counter()
-        xs, rec = _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp, use)
-        timings["power"] += time.perf_counter() - t0
-        for key in stats:
-            stats[key][k] = rec[key]
-        duplicates += rec["duplicate"]
+    # The Numba loops make small GEMMs: single-threaded BLAS (see _threads.py).
+    with single_thread_blas() if use == "numba" else contextlib.nullcontext():
+        for k in range(R):
+            t0 = time.perf_counter()
+            xs, rec = _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp, use)
+            timings["power"] += time.perf_counter() - t0
+            for key in stats:
+                stats[key][k] = rec[key]
+            duplicates += rec["duplicate"]
 
-        t0 = time.perf_counter()
-        cols = [x[:, None] for x in xs]
-        alpha = V.mT @ left.coords(cols)[:, 0]
-        beta = W.mT @ right.coords(cols)[:, 0]
-        lam = 1.0 / float(xp.sum(beta * (C @ alpha)))
-        xs, lam = _canonical_signs(xs, lam, symmetry, xp)
-        for j, x in enumerate(xs):
-            found[j].append(x)
-        weights.append(lam)
-        if k + 1 < R:
+            t0 = time.perf_counter()
             cols = [x[:, None] for x in xs]
             alpha = V.mT @ left.coords(cols)[:, 0]
             beta = W.mT @ right.coords(cols)[:, 0]
-            V, W, C = _deflate(V, W, C, alpha, beta, xp)
-        timings["deflation"] += time.perf_counter() - t0
+            lam = 1.0 / float(xp.sum(beta * (C @ alpha)))
+            xs, lam = _canonical_signs(xs, lam, symmetry, xp)
+            for j, x in enumerate(xs):
+                found[j].append(x)
+            weights.append(lam)
+            if k + 1 < R:
+                cols = [x[:, None] for x in xs]
+                alpha = V.mT @ left.coords(cols)[:, 0]
+                beta = W.mT @ right.coords(cols)[:, 0]
+                V, W, C = _deflate(V, W, C, alpha, beta, xp)
+            timings["deflation"] += time.perf_counter() - t0
 
     factors = [xp.stack(f, axis=1) for f in found]
     lam = xp.asarray(np.asarray(weights), dtype=dtype, device=dev)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -14,6 +15,7 @@ from .._backend import array_namespace, capability, is_numpy, select_engine
 from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_rank, eps
 from ._cp import host_copy
 from ._symmetric import check_cubical, check_symmetric_tensor, compressed_flattening
+from ._threads import single_thread_blas
 
 __all__ = ["SPMResult", "TensorWarning", "spm"]
 
@@ -446,32 +448,34 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
                                                    ("objective", np.float64), ("grad_norm", np.float64),
                                                    ("converged", bool))}
     duplicates = 0
-    for k in range(R):
-        t0 = time.perf_counter()
-        x, rec = _extract_one(V, idx_cols, w_dev, E if use == "xp" else None, idx_n, w_n,
-                              gen, d, n_tries, max_restarts, factors, use, opts, xp)
-        timings["power"] += time.perf_counter() - t0
-        for key in stats:
-            stats[key][k] = rec[key]
-        duplicates += rec["duplicate"]
+    # The Numba loops make small GEMMs: single-threaded BLAS (see _threads.py).
+    with single_thread_blas() if use == "numba" else contextlib.nullcontext():
+        for k in range(R):
+            t0 = time.perf_counter()
+            x, rec = _extract_one(V, idx_cols, w_dev, E if use == "xp" else None, idx_n, w_n,
+                                  gen, d, n_tries, max_restarts, factors, use, opts, xp)
+            timings["power"] += time.perf_counter() - t0
+            for key in stats:
+                stats[key][k] = rec[key]
+            duplicates += rec["duplicate"]
 
-        t0 = time.perf_counter()
-        xcol = x[:, None]
-        alpha = V.mT @ sym_coords(xcol, idx_cols, w_dev, xp)[:, 0]
-        beta = alpha if W is None else W.mT @ sym_coords(xcol, idx_cols_r, w_dev_r, xp)[:, 0]
-        lam = 1.0 / float(xp.sum(beta * (C @ alpha)))
-        if m % 2 and lam < 0:
-            x, lam, alpha, beta = -x, -lam, alpha * (-1) ** n, beta * (-1) ** (m - n)
-        elif m % 2 == 0:
-            # Canonical sign for even order: largest-magnitude entry positive.
-            j = int(xp.argmax(xp.abs(x)))
-            if float(x[j]) < 0:
-                x = -x
-        factors.append(x)
-        weights.append(lam)
-        if k + 1 < R:
-            V, W, C = _deflate(V, W, C, alpha, beta, xp)
-        timings["deflation"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            xcol = x[:, None]
+            alpha = V.mT @ sym_coords(xcol, idx_cols, w_dev, xp)[:, 0]
+            beta = alpha if W is None else W.mT @ sym_coords(xcol, idx_cols_r, w_dev_r, xp)[:, 0]
+            lam = 1.0 / float(xp.sum(beta * (C @ alpha)))
+            if m % 2 and lam < 0:
+                x, lam, alpha, beta = -x, -lam, alpha * (-1) ** n, beta * (-1) ** (m - n)
+            elif m % 2 == 0:
+                # Canonical sign for even order: largest-magnitude entry positive.
+                j = int(xp.argmax(xp.abs(x)))
+                if float(x[j]) < 0:
+                    x = -x
+            factors.append(x)
+            weights.append(lam)
+            if k + 1 < R:
+                V, W, C = _deflate(V, W, C, alpha, beta, xp)
+            timings["deflation"] += time.perf_counter() - t0
 
     A = xp.stack(factors, axis=1)
     lam = xp.asarray(np.asarray(weights), dtype=dtype, device=dev)
