@@ -558,6 +558,7 @@ def _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp, use
             best = (xs, rec)
         if rec["converged"] and not dup:
             break
+    best[1]["restarts"] = restart  # extra batches drawn, whichever batch was kept
     return best
 
 

@@ -555,6 +555,7 @@ def _extract_one(V, idx_cols, w_dev, E, idx_np, w_np, gen, d, n_tries, max_resta
             best = (x, rec)
         if rec["converged"] and not dup:
             break
+    best[1]["restarts"] = restart  # extra batches drawn, whichever batch was kept
     return best
 
 

@@ -257,3 +257,29 @@ def test_flattening_input(xp):
         spm(xp.asarray(T.reshape(25, 125)), order=5)
     with pytest.raises(ValueError, match="`order` must be an integer at least 3; got 2"):
         spm(flat, order=2)
+
+
+def test_duplicate_guard_redraws_and_reports():
+    import array_api_compat.numpy as npx
+
+    from orthla.tensor._spm import _extract_one, sym_coords
+    from orthla.tensor._symmetric import sym_indices
+
+    d, n = 5, 2
+    idx, w = sym_indices(d, n)
+    a = np.random.default_rng(0).standard_normal(d)
+    a /= np.linalg.norm(a)
+    cols = [idx[:, p].copy() for p in range(n)]
+    s = sym_coords(a[:, None], cols, w, npx)
+    V = s / np.linalg.norm(s)  # the subspace holds a^(x 2) only: every start converges to +-a
+    E = np.zeros((d, n * idx.shape[0]))
+    for p in range(n):
+        E[idx[:, p], p * idx.shape[0] + np.arange(idx.shape[0])] = 1.0
+    opts = {"max_iter": 500, "tol": 1e-13, "adaptive": True, "stall_limit": 50}
+    gen = np.random.default_rng(1)
+    x, rec = _extract_one(V, cols, w, E, idx, w, gen, d, 2, 2, [], "xp", opts, npx)
+    assert rec["converged"] and not rec["duplicate"] and rec["restarts"] == 0
+    assert abs(abs(x @ a) - 1) < 1e-12
+    # With a already accepted, every batch is a duplicate: fresh batches are drawn, then it is reported.
+    x, rec = _extract_one(V, cols, w, E, idx, w, gen, d, 2, 2, [a], "xp", opts, npx)
+    assert rec["duplicate"] and rec["restarts"] == 2
