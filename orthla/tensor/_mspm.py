@@ -387,6 +387,8 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     """
     xp = array_namespace(T)
     T = xp.asarray(T) if not hasattr(T, "shape") else T
+    if isinstance(symmetry, int | np.integer) or not hasattr(symmetry, "__iter__"):
+        raise TypeError(f"`symmetry` must be a tuple of block sizes, e.g. (2, 1); got {symmetry!r}.")
     symmetry = tuple(check_int(k, "symmetry", low=1) for k in symmetry)
     if sum(symmetry) != T.ndim:
         raise ValueError(f"`symmetry` must sum to T.ndim = {T.ndim}; got {symmetry}.")
@@ -411,6 +413,8 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     max_restarts = check_int(max_restarts, "max_restarts", low=0)
     if not 0.0 < float(rank_tol) < 1.0:
         raise ValueError(f"`rank_tol` must be in (0, 1); got {rank_tol}.")
+    if not float(grad_tol) > 0.0:
+        raise ValueError(f"`grad_tol` must be positive; got {grad_tol}.")
     use = select_engine(engine, xp)
     gen = as_rng(rng)
     if not assume_symmetric:

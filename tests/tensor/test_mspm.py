@@ -123,6 +123,10 @@ def test_errors(xp):
         mspm(T, symmetry=(2, 1), rank=5)
     with pytest.raises(ValueError, match="`engine` must be one of"):
         mspm(T, symmetry=(2, 1), engine="gpu")
+    with pytest.raises(TypeError, match="`symmetry` must be a tuple of block sizes"):
+        mspm(T, symmetry=3)
+    with pytest.raises(ValueError, match="`grad_tol` must be positive"):
+        mspm(T, symmetry=(2, 1), grad_tol=0.0)
 
 
 def test_numba_engine_refuses_other_backends():
