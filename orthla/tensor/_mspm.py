@@ -312,8 +312,8 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         Dense real tensor; block j spans ``k_j`` consecutive modes of equal size d_j.
         Never modified.
     symmetry : tuple of int
-        Block sizes, summing to ``T.ndim``; at least one must be 2 or more
-        (see Notes).
+        Block sizes, summing to ``T.ndim``; at least one must be 2 or more,
+        or ``(1, 1, 1)`` for a general order-3 tensor (see Notes).
     rank, rank_tol, shift, max_iter, n_tries, max_restarts, grad_tol, rng
         As in :func:`spm`; ``max_iter`` counts sweeps over the blocks.
     assume_symmetric : bool, default False
@@ -333,7 +333,8 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     Raises
     ------
     ValueError
-        If ``symmetry`` does not match ``T`` or has only blocks of size 1, a
+        If ``symmetry`` does not match ``T`` or has only blocks of size 1 (other
+        than ``(1, 1, 1)``), a
         block is not cubical or not symmetric (with the measured asymmetry),
         ``T`` has NaN/Inf or is zero, ``rank`` exceeds the flattening's size or
         numerical rank, or an option is out of range.
@@ -361,8 +362,14 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     each block step is the SPM step of :func:`spm` (so each step ascends with
     the fixed shift ``l_j - 1``) [1]_, [2]_.  Weights and two-reflector
     Householder deflation are as in :func:`spm`.  Every block must appear on
-    the left, and the right side must be nonempty, so symmetry types made only
-    of blocks of size 1 (a general tensor) are not supported here.
+    the left and the right side must be nonempty, which needs a block of size
+    2 or more.  A general order-3 tensor ``sum_i w_i a_i (x) b_i (x) c_i``
+    (``symmetry=(1, 1, 1)``) uses two flattenings sharing the smallest mode a:
+    ``(a b) x c`` for the power iteration on ``(a_i, b_i)``, and ``(a c) x b``,
+    where ``c_i`` is the top left singular vector of ``V_2`` contracted with
+    ``a_i``; both are deflated with each component, and ranks up to
+    ``min(d_b, d_c)`` are identifiable.  General tensors of order above 3 are
+    not supported.
 
     References
     ----------
@@ -392,10 +399,10 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     symmetry = tuple(check_int(k, "symmetry", low=1) for k in symmetry)
     if sum(symmetry) != T.ndim:
         raise ValueError(f"`symmetry` must sum to T.ndim = {T.ndim}; got {symmetry}.")
-    if max(symmetry) < 2:
+    if max(symmetry) < 2 and symmetry != (1, 1, 1):
         raise ValueError(
-            f"`symmetry` must have a block of size at least 2 for mspm; got {symmetry} "
-            "(general tensors with all blocks of size 1 are not supported)."
+            f"`symmetry` must have a block of size at least 2, or be (1, 1, 1); got {symmetry} "
+            "(general tensors of order above 3 are not supported)."
         )
     offsets = np.cumsum((0, *symmetry))
     dims = []
@@ -421,6 +428,17 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         _check_partial_symmetry(T, symmetry, xp, sym_rtol)
 
     dev, dtype = T.device, T.dtype
+    if symmetry == (1, 1, 1):
+        from ._mspm3 import mspm_order3
+
+        tol = max(float(grad_tol), 8 * math.sqrt(math.prod(sorted(dims)[:2])) * eps(dtype, xp))
+        opts = {"max_iter": max_iter, "tol": tol, "adaptive": shift == "adaptive", "stall_limit": 50}
+        out = mspm_order3(T, rank=rank, rank_tol=float(rank_tol), opts=opts, n_tries=n_tries,
+                          max_restarts=max_restarts, gen=gen, use=use, xp=xp)
+        return _result(out["weights"], out["factors"], out["rank"], out["split"], out["residual"],
+                       out["spectrum"], out["limit"], out["timings"], out["stats"], out["duplicates"],
+                       symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
+                       dtype=dtype, xp=xp)
     timings = {"extraction": 0.0, "power": 0.0, "deflation": 0.0}
     t0 = time.perf_counter()
     lcounts, rcounts, limit = _choose_split(symmetry, dims)
@@ -484,6 +502,14 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     SR = right.coords(factors)
     residual = float(xp.linalg.matrix_norm(M - (SL * lam[None, :]) @ SR.mT) / xp.linalg.matrix_norm(M))
 
+    return _result(lam, factors, R, lcounts, residual, spectrum, limit, timings, stats, duplicates,
+                   symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
+                   dtype=dtype, xp=xp)
+
+
+def _result(lam, factors, R, split, residual, spectrum, limit, timings, stats, duplicates, *,
+            symmetry, dims, max_iter, max_restarts, dtype, xp):
+    """Collect what went wrong (if anything), warn, and build the MSPMResult."""
     problems = []
     if not stats["converged"].all():
         problems.append(f"{int(np.sum(~stats['converged']))} of {R} components did not converge "
@@ -500,8 +526,8 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
                         "what the flattening can show")
     message = "; ".join(problems)
     if message:
-        warnings.warn(f"mspm: {message}.", TensorWarning, stacklevel=2)
-    return MSPMResult(weights=lam, factors=factors, rank=R, split=lcounts, success=not problems,
+        warnings.warn(f"mspm: {message}.", TensorWarning, stacklevel=3)
+    return MSPMResult(weights=lam, factors=factors, rank=R, split=split, success=not problems,
                       message=message, residual=residual, spectrum=spectrum, identifiable_limit=limit,
                       timings=timings, **stats)
 
@@ -552,8 +578,8 @@ def _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp, use
         dup = False
         if found[0]:
             cos = None
-            for b, x in enumerate(xs):
-                c = xp.abs(xp.stack(found[b], axis=1).mT @ x)
+            for b in left.blocks:  # only the blocks the power method determines
+                c = xp.abs(xp.stack(found[b], axis=1).mT @ xs[b])
                 cos = c if cos is None else xp.minimum(cos, c)
             dup = float(xp.max(cos)) > DUPLICATE_COS
         rec = {"iterations": int(iters[j]), "restarts": restart, "objective": float(F[j]),

@@ -1,3 +1,5 @@
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -48,6 +50,26 @@ def test_exact_recovery_partial_symmetry(symmetry, dims, R):
     _check_exact(res, w, factors, symmetry)
     if any(k % 2 for k in symmetry):
         assert np.all(res.weights > 0)  # the sign moves into an odd block
+
+
+@pytest.mark.parametrize(("dims", "R"), [((5, 6, 7), 5), ((4, 10, 12), 10), ((9, 3, 8), 3)])
+def test_general_order3_two_flattenings(dims, R):
+    # No symmetric block: the smallest mode is shared by two flattenings; R may exceed it.
+    T, w, factors = random_low_rank(dims, R, symmetry=(1, 1, 1), rng=sum(dims))
+    res = mspm(T, symmetry=(1, 1, 1), rng=0)
+    assert res.identifiable_limit == min(sorted(dims)[1:])
+    _check_exact(res, w, factors, (1, 1, 1))
+    assert np.all(res.weights > 0)
+
+
+def test_general_order3_engines_and_backends(xp):
+    T, w, factors = random_low_rank((4, 6, 5), 5, symmetry=(1, 1, 1), rng=8)
+    res = mspm(xp.asarray(T), symmetry=(1, 1, 1), rng=0, engine="xp")
+    _check_exact(res, w, factors, (1, 1, 1))
+    if xp.__name__.endswith("numpy") and importlib.util.find_spec("numba"):
+        rn = mspm(T, symmetry=(1, 1, 1), rng=0, engine="numba")
+        for fn, fx in zip(rn.factors, res.factors, strict=True):
+            np.testing.assert_allclose(fn, fx, rtol=0, atol=1e-11)
 
 
 def test_on_every_backend(xp):
@@ -111,8 +133,8 @@ def test_errors(xp):
     T = xp.asarray(random_low_rank((4, 3), 2, symmetry=(2, 1), rng=0).tensor)
     with pytest.raises(ValueError, match=r"`symmetry` must sum to T.ndim = 3; got \(2, 2\)"):
         mspm(T, symmetry=(2, 2))
-    with pytest.raises(ValueError, match="must have a block of size at least 2"):
-        mspm(T, symmetry=(1, 1, 1))
+    with pytest.raises(ValueError, match=r"must have a block of size at least 2, or be \(1, 1, 1\)"):
+        mspm(xp.ones((2, 2, 2, 2)), symmetry=(1, 1, 1, 1))
     with pytest.raises(ValueError, match=r"block 0 of `symmetry`=\(2, 1\) must have equal dimensions; got \(4, 5\)"):
         mspm(xp.ones((4, 5, 3)), symmetry=(2, 1))
     bad = np.random.default_rng(0).standard_normal((4, 4, 3))
