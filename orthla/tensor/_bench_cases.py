@@ -26,17 +26,21 @@ def _setup(m, d, R):
     return setup
 
 
-def _setup_partial(dims, R, noise):
+def _modes(factors, symmetry):
+    return [f for f, k in zip(factors, symmetry, strict=True) for _ in range(k)]
+
+
+def _setup_partial(symmetry, dims, R, noise):
     def setup(xp, rng):
-        T, w, (A, B) = random_low_rank(dims, R, symmetry=(2, 1), noise=noise, rng=rng)
-        return {"xp": xp, "T": xp.asarray(T), "T_host": T, "clean": cp_to_tensor(w, [A, A, B]),
-                "R": R}
+        T, w, factors = random_low_rank(dims, R, symmetry=symmetry, noise=noise, rng=rng)
+        return {"xp": xp, "T": xp.asarray(T), "T_host": T, "R": R, "symmetry": symmetry,
+                "clean": cp_to_tensor(w, _modes(factors, symmetry))}
 
     return setup
 
 
 def _run_mspm(inputs):
-    return mspm(inputs["T"], symmetry=(2, 1), rank=inputs["R"], rng=0)
+    return mspm(inputs["T"], symmetry=inputs["symmetry"], rank=inputs["R"], rng=0)
 
 
 def _run_spm(inputs):
@@ -62,8 +66,8 @@ def _error(inputs, out):
 
     T, m = inputs["clean"], inputs.get("m")
     if isinstance(out, MSPMResult):
-        A, B = (to_host(f) for f in out.factors)
-        rec = cp_to_tensor(to_host(out.weights), [A, A, B])
+        rec = cp_to_tensor(to_host(out.weights), _modes([to_host(f) for f in out.factors],
+                                                        inputs["symmetry"]))
     elif isinstance(out, SPMResult):
         rec = cp_to_tensor(to_host(out.weights), to_host(out.factors), order=m)
     elif isinstance(out, tuple) and len(out) == 2 and np.ndim(out[1]) == 2:
@@ -94,10 +98,13 @@ def cases():
             anchors=_anchors(heavy), error=_error, error_name="rel. error vs clean tensor",
             quick=quick, backends=("numpy", "cupy", "torch")))
     parafac = {"tensorly.parafac": _tensorly_parafac} if _anchors(False) else {}
-    for dims, R, noise, quick in (((20, 10), 15, 0.0, True), ((100, 50), 80, 0.01, False)):
+    for sym, dims, R, noise, quick in (((2, 1), (20, 10), 15, 0.0, True),
+                                       ((1, 1, 1), (10, 20, 20), 15, 0.0, True),
+                                       ((2, 1), (100, 50), 80, 0.01, False)):
+        shape = "x".join(str(d) for d, k in zip(dims, sym, strict=True) for _ in range(k))
         out.append(BenchCase(
-            name=f"mspm (2,1) {dims[0]}x{dims[0]}x{dims[1]} R={R} noise={noise:g}",
-            setup=_setup_partial(dims, R, noise), run_orthla=_run_mspm, anchors=parafac,
+            name=f"mspm {str(sym).replace(' ', '')} {shape} R={R} noise={noise:g}",
+            setup=_setup_partial(sym, dims, R, noise), run_orthla=_run_mspm, anchors=parafac,
             error=_error, error_name="rel. error vs clean tensor", quick=quick,
             backends=("numpy", "cupy", "torch")))
     return out
