@@ -1,4 +1,4 @@
-"""Symmetric tensor decomposition: the subspace power method and helpers."""
+"""Symmetric and partially symmetric CP decomposition (SPM, MSPM), tensor eigenpairs (SS-HOPM), helpers."""
 
 from ._cp import ComponentMatch, LowRankTensor, cp_to_tensor, match_components, random_low_rank
 from ._mspm import MSPMResult, mspm
