@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace, capability, select_engine
+from .._backend import array_namespace, capability, is_numpy, select_engine
 from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_rank, eps
 from ._cp import host_copy
 from ._spm import (
     DUPLICATE_COS,
     FIT_FACTOR,
     FIT_SLACK,
+    SYNC_EVERY,
     TIE_TOL,
     TensorWarning,
     _choose_rank,
@@ -185,6 +186,8 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit, exact_to
         return Y / xp.linalg.vector_norm(Y, axis=0)[None, :]
 
     A, F = objective(X)
+    on_host = is_numpy(xp)
+    check_every = 1 if on_host else SYNC_EVERY
     done = xp.zeros(t, dtype=xp.bool, device=dev)
     iters = xp.zeros(t, dtype=xp.int64, device=dev)
     best = xp.full(t, math.inf, dtype=V.dtype, device=dev)
@@ -201,7 +204,9 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit, exact_to
         gnorm = xp.where(done, gnorm, gn)
         done = done | conv
         # Stop early once a start is an exact component (F <= 1: none can do better).
-        if it == max_iter or bool(xp.all(done) | xp.any(done & (F >= 1.0 - exact_tol))):
+        # Off NumPy the flags are read every few sweeps only: each read is a host sync.
+        if it == max_iter or (it % check_every == 0
+                              and bool(xp.all(done) | xp.any(done & (F >= 1.0 - exact_tol)))):
             break
         active = ~done
         for b in range(nb):
@@ -216,7 +221,7 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit, exact_to
             An, Fn = objective(Xn)
             if adaptive and fixed > 0:
                 worse = Fn < F
-                if bool(xp.any(worse & active)):
+                if not on_host or bool(xp.any(worse & active)):
                     Xf = list(X)
                     Xf[j] = normalize(G[b] + fixed * X[j])
                     Af, Ff = objective(Xf)
