@@ -199,7 +199,7 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit, exact_to
         gn = xp.sqrt(sum(xp.sum((G[b] - X[left.blocks[b]] * F[None, :]) ** 2, axis=0) for b in range(nb)))
         improved = gn < 0.999 * best
         best = xp.where(improved, gn, best)
-        stall = xp.where(improved, 0, stall + 1)
+        stall = xp.where(improved, xp.zeros_like(stall), stall + 1)
         conv = (gn <= tol) | ((stall >= stall_limit) & (best <= 1e3 * tol))
         gnorm = xp.where(done, gnorm, gn)
         done = done | conv

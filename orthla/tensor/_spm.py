@@ -158,7 +158,7 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, ex
         gn = xp.linalg.vector_norm(G - X * F[None, :], axis=0)
         improved = gn < 0.999 * best
         best = xp.where(improved, gn, best)
-        stall = xp.where(improved, 0, stall + 1)
+        stall = xp.where(improved, xp.zeros_like(stall), stall + 1)
         conv = (gn <= tol) | ((stall >= stall_limit) & (best <= 1e3 * tol))
         gnorm = xp.where(done, gnorm, gn)
         done = done | conv
