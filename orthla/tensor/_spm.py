@@ -1,0 +1,590 @@
+"""Subspace power method (SPM) for the CP decomposition of symmetric tensors."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._backend import array_namespace, capability, is_numpy, select_engine
+from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_rank, eps
+from ._cp import host_copy
+from ._symmetric import check_cubical, check_symmetric_tensor, compressed_flattening
+from ._threads import single_thread_blas
+
+__all__ = ["SPMResult", "TensorWarning", "spm"]
+
+#: Columns closer than this |cos| to an accepted factor count as duplicates (about 2.6 degrees).
+DUPLICATE_COS = 0.999
+#: Objective values this close to the best start count as ties.
+TIE_TOL = 1e-9
+#: Steps between convergence checks (host syncs) of the array-API engine off NumPy.
+SYNC_EVERY = 8
+#: A fit counts as good when residual <= FIT_FACTOR * truncation error + FIT_SLACK.
+FIT_FACTOR, FIT_SLACK = 3.0, 1e-9
+
+
+class TensorWarning(UserWarning):
+    """A decomposition of :mod:`orthla.tensor` did not fully succeed (see the result's ``message``)."""
+
+
+@dataclass(frozen=True)
+class SPMResult:
+    """Result of :func:`spm`: ``T ~= sum_i weights[i] * factors[:, i]^(x m)``.
+
+    Attributes
+    ----------
+    weights : array, shape (rank,)
+        Signed weights lambda_i, in the namespace and on the device of ``T``.
+        For odd order the sign is moved into the factor, so weights are positive.
+    factors : array, shape (d, rank)
+        Unit-norm components a_i, same namespace and device.
+    rank : int
+        Number of components extracted.
+    success : bool
+        True when every component converged, no duplicate was found, the
+        rank is within SPM's generic identifiability limit, and the fit is
+        good: ``residual <= 3 e_R + max(1e-9, 1000 eps)`` where ``e_R`` is the relative
+        error of the best rank-R approximation of the flattening (so noise
+        does not count as failure, missed components do).
+    message : str
+        What went wrong when ``success`` is False ("" otherwise).
+    residual : float
+        Relative reconstruction error ``||T - sum_i w_i a_i^(x m)||_F / ||T||_F``,
+        measured on the compressed flattening (no d**m tensor is formed).
+    iterations, restarts : numpy.ndarray of int, shape (rank,)
+        Power steps of the accepted start, and extra batches of starts drawn
+        (after non-convergence or a duplicate), per component.
+    objective : numpy.ndarray, shape (rank,)
+        Final F(a_i) = ||P_V a_i^(x n)||^2 (1 for an exact component).
+    grad_norm : numpy.ndarray, shape (rank,)
+        Final Riemannian gradient norm of the power iteration.
+    converged : numpy.ndarray of bool, shape (rank,)
+        Per-component convergence flag.
+    spectrum : numpy.ndarray
+        Magnitudes of the flattening's eigenvalues (even order) or singular
+        values (odd order), descending, used for the rank choice.
+    identifiable_limit : int
+        Largest rank SPM can identify generically for this (m, d).
+    timings : dict of str to float
+        Seconds spent in ``extraction`` (flattening + eigendecomposition),
+        ``power`` and ``deflation``.
+    """
+
+    weights: Any
+    factors: Any
+    rank: int
+    success: bool
+    message: str
+    residual: float
+    iterations: np.ndarray
+    restarts: np.ndarray
+    objective: np.ndarray
+    grad_norm: np.ndarray
+    converged: np.ndarray
+    spectrum: np.ndarray
+    identifiable_limit: int
+    timings: dict = field(default_factory=dict)
+
+
+def identifiable_limit(m: int, d: int) -> int:
+    """Generic rank limit of SPM: dim Sym^n - d, and for odd order also dim Sym^(m-n).
+
+    Above ``C(d+n-1, n) - d`` the span of ``a_i^(x n)`` meets the Veronese variety
+    in extra points, so components are no longer determined by the subspace.
+    """
+    n = (m + 1) // 2
+    limit = math.comb(d + n - 1, n) - d
+    if m % 2:
+        limit = min(limit, math.comb(d + m - n - 1, m - n))
+    return max(limit, 1)
+
+
+def sym_coords(X, idx_cols, w, xp):
+    """Isometric Sym^n coordinates of x^(x n) for each column x of ``X`` (N x t)."""
+    S = xp.take(X, idx_cols[0], axis=0)
+    for col in idx_cols[1:]:
+        S = S * xp.take(X, col, axis=0)
+    return S * w[:, None]
+
+
+def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, exact_tol=TIE_TOL):
+    """Batched shifted power iteration (array-API engine); the Numba kernel mirrors it per column.
+
+    ``E`` (d x nN) scatters the n partial derivatives of each monomial back to
+    the d coordinates, so the gradient is one GEMM and needs no scatter-add.
+    """
+    xp = array_namespace(V)
+    n = len(idx_cols)
+    fixed = float(n - 1)
+    t = X0.shape[1]
+
+    def evaluate(X):
+        A = V.mT @ sym_coords(X, idx_cols, w, xp)
+        return A, xp.sum(A * A, axis=0)
+
+    def gradient(X, A):
+        Y = (V @ A) * w[:, None]
+        Xs = [xp.take(X, col, axis=0) for col in idx_cols]
+        parts = []
+        for p in range(n):
+            loo = Y
+            for q in range(n):
+                if q != p:
+                    loo = loo * Xs[q]
+            parts.append(loo)
+        return (E @ xp.concat(parts, axis=0)) / n
+
+    def normalize(X):
+        return X / xp.linalg.vector_norm(X, axis=0)[None, :]
+
+    X = X0
+    A, F = evaluate(X)
+    dev = X.device
+    on_host = is_numpy(xp)
+    check_every = 1 if on_host else SYNC_EVERY
+    done = xp.zeros(t, dtype=xp.bool, device=dev)
+    iters = xp.zeros(t, dtype=xp.int64, device=dev)
+    best = xp.full(t, math.inf, dtype=X.dtype, device=dev)
+    stall = xp.zeros(t, dtype=xp.int64, device=dev)
+    gnorm = xp.full(t, math.inf, dtype=X.dtype, device=dev)
+    for it in range(max_iter + 1):
+        G = gradient(X, A)
+        gn = xp.linalg.vector_norm(G - X * F[None, :], axis=0)
+        improved = gn < 0.999 * best
+        best = xp.where(improved, gn, best)
+        stall = xp.where(improved, xp.zeros_like(stall), stall + 1)
+        conv = (gn <= tol) | ((stall >= stall_limit) & (best <= 1e3 * tol))
+        gnorm = xp.where(done, gnorm, gn)
+        done = done | conv
+        # Stop early once a start is an exact component (F <= 1: none can do better).
+        # Off NumPy the flags are read every few steps only: each read is a host sync.
+        if it == max_iter or (it % check_every == 0
+                              and bool(xp.all(done) | xp.any(done & (F >= 1.0 - exact_tol)))):
+            break
+        gamma = fixed * xp.sqrt(xp.clip(1.0 - F, 0.0, None)) if adaptive else fixed
+        Xn = normalize(G + gamma * X)
+        An, Fn = evaluate(Xn)
+        if adaptive:
+            # Safeguard: the fixed shift n - 1 makes every step an ascent step.
+            worse = Fn < F
+            if not on_host or bool(xp.any(worse & ~done)):
+                Xf = normalize(G + fixed * X)
+                Af, Ff = evaluate(Xf)
+                Xn = xp.where(worse[None, :], Xf, Xn)
+                An = xp.where(worse[None, :], Af, An)
+                Fn = xp.where(worse, Ff, Fn)
+        active = ~done
+        X = xp.where(active[None, :], Xn, X)
+        A = xp.where(active[None, :], An, A)
+        F = xp.where(active, Fn, F)
+        iters = iters + xp.astype(active, xp.int64)
+    return X, F, iters, done, gnorm
+
+
+def _power_numba(V, idx_np, w_np, X0, *, max_iter, tol, adaptive, stall_limit, exact_tol=TIE_TOL):
+    from ._spm_numba import spm_power_tries
+
+    V64 = np.ascontiguousarray(V, dtype=np.float64)
+    X, F, iters, done, gnorm = spm_power_tries(
+        V64, np.ascontiguousarray(V64.T), idx_np, np.asarray(w_np, dtype=np.float64),
+        np.asarray(X0, dtype=np.float64), max_iter, tol, adaptive, stall_limit, exact_tol)
+    return X.astype(V.dtype, copy=False), F, iters, done, gnorm
+
+
+def _householder(u, xp):
+    """``(v, beta)`` with ``(I - beta v v^T) u = -sign(u_0) ||u|| e_1``."""
+    alpha = xp.linalg.vector_norm(u)
+    e1 = xp.asarray(np.eye(1, u.shape[0])[0], dtype=u.dtype, device=u.device)
+    sign = 1.0 if float(u[0]) >= 0 else -1.0
+    v = u + sign * alpha * e1
+    return v, 2.0 / float(xp.sum(v * v))
+
+
+def truncation_error(spectrum: np.ndarray, rank: int) -> float:
+    """Relative Frobenius error of the best rank-``rank`` approximation of the flattening."""
+    total = float(np.sum(spectrum**2))
+    return math.sqrt(float(np.sum(spectrum[rank:] ** 2)) / total)
+
+
+def _choose_rank(spectrum: np.ndarray, rank_tol: float, long_side: int) -> int:
+    """Relative threshold, then the largest ratio gap among the values kept.
+
+    When nothing falls below the threshold (a numerically full-rank flattening,
+    as noise makes a tall one), the largest gap followed by a noise floor is
+    used: at least 3 values whose spread is within 1.5 times the
+    Marchenko-Pastur spread ``(sqrt(L) + sqrt(q)) / (sqrt(L) - sqrt(q))`` of q
+    noise singular values of an L x q Gaussian block, and smaller than the gap.
+    Without one the full size is returned (an exact tensor of that rank).
+    """
+    kept = int(np.sum(spectrum > rank_tol * spectrum[0]))
+    if kept < spectrum.size:
+        ratios = spectrum[:kept] / spectrum[1 : kept + 1]
+        return int(np.argmax(ratios)) + 1
+    if spectrum.size < 4:
+        return int(spectrum.size)
+    ratios = spectrum[:-1] / spectrum[1:]
+    root_l = math.sqrt(long_side)
+    for k in np.argsort(-ratios, kind="stable"):
+        tail = spectrum[k + 1 :]
+        root_q = math.sqrt(tail.size)
+        if tail.size < 3 or root_q >= root_l:
+            continue
+        spread = tail[0] / tail[-1]
+        if spread <= 1.5 * (root_l + root_q) / (root_l - root_q) and ratios[k] > spread:
+            return int(k) + 1
+    return int(spectrum.size)
+
+
+@capability("tensor", numba=True, notes="power iteration in a Numba kernel on NumPy input")
+def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str = "adaptive",
+        max_iter: int = 5000, n_tries: int = 3, max_restarts: int = 3, grad_tol: float = 1e-14,
+        assume_symmetric: bool = False, sym_rtol: float | None = None, rng: Any = None,
+        engine: str = "auto", order: int | None = None) -> SPMResult:
+    """Symmetric CP decomposition by the subspace power method (SPM).
+
+    Finds ``T ~= sum_i lambda_i a_i^(x m)`` with unit vectors ``a_i`` and signed
+    weights, one component at a time, without knowing the rank.
+
+    Parameters
+    ----------
+    T : array, shape (d,) * m, or (d**ceil(m/2), d**floor(m/2)) with ``order``
+        Dense real symmetric tensor of order m >= 3 (odd or even) of any
+        array-API library, or its row-major flattening (then give ``order``).
+        Integer input is promoted to float64.  Never modified.
+    rank : int, optional
+        Number of components.  Default: chosen from the flattening's spectrum
+        (relative threshold ``rank_tol``, then the largest gap; if nothing is
+        below the threshold, the largest gap followed by a noise floor of
+        at least 3 values, else the full flattening size).
+    rank_tol : float, default 1e-4
+        Eigenvalues (singular values for odd m) below ``rank_tol`` times the
+        largest are treated as zero when choosing the rank.
+    shift : {"adaptive", "fixed"}, default "adaptive"
+        Shift gamma of the power step ``x <- (grad F(x)/2n + gamma x)/||.||``:
+        ``"fixed"`` uses ``gamma = n - 1`` (every step ascends); ``"adaptive"``
+        uses ``gamma = (n - 1) sqrt(1 - F(x))``, which vanishes at an exact
+        component and converges much faster, falling back to the fixed shift on
+        any step that would decrease F.
+    max_iter : int, default 5000
+        Power steps per start.
+    n_tries : int, default 3
+        Random starts per component, iterated together; the converged one with
+        the largest F is kept (the batch stops as soon as one start reaches an
+        exact component, F = 1 to within 1e-9).
+    max_restarts : int, default 3
+        Fresh batches of starts drawn when no start converged or the best one
+        duplicates a component already found.
+    grad_tol : float, default 1e-14
+        Stop a start when the Riemannian gradient norm ``||g - F(x) x||`` is
+        below ``max(grad_tol, 8 n sqrt(N) eps)`` (the rounding floor), or has
+        stalled within a factor 1000 of it.
+    assume_symmetric : bool, default False
+        Skip the symmetry check (the upper "triangle" of ``T`` is then what is used).
+    sym_rtol : float, optional
+        Allowed relative asymmetry ``max|T - T^sigma| / max|T|``; default
+        ``100 m eps``.
+    rng : numpy.random.Generator, int or None
+        Random starts (SPEC 7); a seed gives reproducible results.
+    order : int, optional
+        Tensor order m when ``T`` is passed as its 2-D flattening.
+    engine : {"auto", "numba", "xp"}, default "auto"
+        Power iteration in a Numba kernel (NumPy input) or through the
+        array-API path (any backend; starts batched as matrix products; off
+        NumPy the convergence flags are read every 8 steps, not every step, to
+        limit host synchronisations).
+
+    Returns
+    -------
+    SPMResult
+        Weights, factors, rank, success flag and per-component statistics.
+
+    Raises
+    ------
+    ValueError
+        If ``T`` has order < 3, is not cubical, not symmetric (the message gives
+        the measured asymmetry), contains NaN/Inf or is zero; if ``rank``
+        exceeds the size or the numerical rank of the flattening; if an option
+        is out of range.
+    TypeError
+        If ``T`` is complex or non-numeric, or ``rng`` is invalid.
+    ImportError
+        If ``engine="numba"`` and numba is not installed.
+
+    Warns
+    -----
+    TensorWarning
+        When ``success`` is False: a component did not converge, a duplicate
+        could not be avoided, the rank exceeds the identifiable limit, or the
+        fit is poor.
+
+    Notes
+    -----
+    Let ``n = ceil(m/2)``, ``N = C(d+n-1, n)``.  The flattening of ``T`` on
+    ``Sym^n x Sym^(m-n)``, in isometric coordinates (distinct sorted
+    multi-indices scaled by sqrt(multiplicity)), is ``M = A_n L A_(m-n)^T`` with
+    ``A_k = [a_i^(x k)]``.  Its eigendecomposition (even m; SVD for odd m),
+    truncated to the rank, gives a basis ``V`` of ``span{a_i^(x n)}`` and
+    ``C = D^(-1)`` [1]_.  The components are the global maxima (F = 1) of
+    ``F(x) = ||V^T x^(x n)||^2`` on the sphere, found by the shifted power
+    method of Kolda and Mayo [2]_; with the fixed shift ``n - 1``,
+    ``F + (n-1)||x||^(2n)`` is convex, so F increases monotonically.  The
+    weight is ``lambda = 1/(beta^T C alpha)`` with ``alpha = V^T a^(x n)``,
+    ``beta = W^T a^(x (m-n))``.  Deflation removes the component from the
+    factored flattening with Householder reflectors (one for even m, two for
+    odd m) that send ``C alpha`` and ``C^T beta`` to ``e_1``: ``V <- (V H)[:, 1:]``,
+    ``C <- (H C H)[1:, 1:]``.  T is never re-formed.
+
+    Cost: ``O(N^3)`` (even) or ``O(N N' ^2)`` (odd) for the decomposition,
+    ``O(N R)`` per power step and ``O(N R)`` per deflation.  For a noiseless
+    tensor of rank ``R <= identifiable_limit`` with generic components the
+    result is exact to rounding: components within ``O(kappa eps)`` where
+    kappa grows with the conditioning of ``A_n``.
+
+    References
+    ----------
+    .. [1] J. Kileel, J. M. Pereira, "Subspace power method for symmetric tensor
+       decomposition", Numerical Algorithms (2025), arXiv:1912.04007.
+    .. [2] T. G. Kolda, J. R. Mayo, "Shifted power method for computing tensor
+       eigenpairs", SIAM J. Matrix Anal. Appl. 32 (2011) 1095-1124.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthla.tensor import spm, random_low_rank, match_components
+    >>> T, w, A = random_low_rank(6, 4, order=4, rng=1)
+    >>> res = spm(T, rng=0)
+    >>> res.rank, res.success, bool(res.residual < 1e-12)
+    (4, True, True)
+    >>> match = match_components(A, res.factors)
+    >>> bool(match.angle_deg.max() < 1e-6)
+    True
+    >>> bool(np.allclose(np.sort(res.weights), np.sort(w)))
+    True
+    """
+    xp = array_namespace(T)
+    T = xp.asarray(T) if not hasattr(T, "shape") else T
+    if order is not None:
+        T = _unflatten(T, check_int(order, "order", low=3), xp)
+    check_cubical(T, "T", min_order=3)
+    T = as_floating(T, "T", xp, allow_complex=False)
+    check_finite(T, "T", xp)
+    check_choice(shift, "shift", ("adaptive", "fixed"))
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    n_tries = check_int(n_tries, "n_tries", low=1)
+    max_restarts = check_int(max_restarts, "max_restarts", low=0)
+    rank_tol, grad_tol = float(rank_tol), float(grad_tol)
+    if not 0.0 < rank_tol < 1.0:
+        raise ValueError(f"`rank_tol` must be in (0, 1); got {rank_tol}.")
+    if not grad_tol > 0.0:
+        raise ValueError(f"`grad_tol` must be positive; got {grad_tol}.")
+    use = select_engine(engine, xp)
+    gen = as_rng(rng)
+    if not assume_symmetric:
+        check_symmetric_tensor(T, "T", xp, rtol=sym_rtol)
+
+    m, d = T.ndim, T.shape[0]
+    n = (m + 1) // 2
+    dev, dtype = T.device, T.dtype
+    timings = {"extraction": 0.0, "power": 0.0, "deflation": 0.0}
+
+    t0 = time.perf_counter()
+    M, (idx_n, w_n), (idx_r, w_r) = compressed_flattening(T, n, xp)
+    if m % 2 == 0:
+        vals, vecs = xp.linalg.eigh(M)
+        order = xp.argsort(-xp.abs(vals))
+        vals, vecs = xp.take(vals, order), xp.take(vecs, order, axis=1)
+        spectrum = np.abs(host_copy(vals, xp)).astype(np.float64)
+    else:
+        U, S, Wt = xp.linalg.svd(M, full_matrices=False)
+        spectrum = host_copy(S, xp).astype(np.float64)
+    timings["extraction"] = time.perf_counter() - t0
+    if spectrum[0] == 0.0:
+        raise ValueError("`T` must be nonzero; got the zero tensor.")
+    size_limit = min(M.shape)
+    size_expr = f"min(C(d+{n - 1}, {n}), C(d+{m - n - 1}, {m - n}))" if m % 2 else f"C(d+{n - 1}, {n})"
+    if rank is None:
+        R = _choose_rank(spectrum, rank_tol, max(M.shape))
+    else:
+        R = check_rank(rank, "rank", size_limit, f"the flattening size {size_expr}")
+        numerical = int(np.sum(spectrum > 10 * size_limit * eps(dtype, xp) * spectrum[0]))
+        if R > numerical:
+            raise ValueError(
+                f"`rank` must be at most the numerical rank of the flattening of `T`, "
+                f"{numerical}; got {R}."
+            )
+
+    if m % 2 == 0:
+        V = vecs[:, :R]
+        W = None
+        lam_top = vals[:R]
+    else:
+        V = U[:, :R]
+        W = Wt[:R, :].mT
+        lam_top = S[:R]
+    C = _diag(1.0 / lam_top, xp)
+
+    idx_cols = [xp.asarray(np.ascontiguousarray(idx_n[:, p]), device=dev) for p in range(n)]
+    w_dev = xp.asarray(w_n, dtype=dtype, device=dev)
+    if m % 2:
+        idx_cols_r = [xp.asarray(np.ascontiguousarray(idx_r[:, p]), device=dev) for p in range(m - n)]
+        w_dev_r = xp.asarray(w_r, dtype=dtype, device=dev)
+    N = idx_n.shape[0]
+    tol = max(grad_tol, 8 * n * math.sqrt(N) * eps(dtype, xp))
+    opts = {"max_iter": max_iter, "tol": tol, "adaptive": shift == "adaptive", "stall_limit": 50}
+    if use == "xp":
+        E_np = np.zeros((d, n * N))
+        for p in range(n):
+            E_np[idx_n[:, p], p * N + np.arange(N)] = 1.0
+        E = xp.asarray(E_np, dtype=dtype, device=dev)
+
+    factors, weights = [], []
+    stats = {k: np.zeros(R, dtype=t) for k, t in (("iterations", np.int64), ("restarts", np.int64),
+                                                   ("objective", np.float64), ("grad_norm", np.float64),
+                                                   ("converged", bool))}
+    duplicates = 0
+    # The Numba loops make small GEMMs: single-threaded BLAS (see _threads.py).
+    with single_thread_blas() if use == "numba" else contextlib.nullcontext():
+        for k in range(R):
+            t0 = time.perf_counter()
+            x, rec = _extract_one(V, idx_cols, w_dev, E if use == "xp" else None, idx_n, w_n,
+                                  gen, d, n_tries, max_restarts, factors, use, opts, xp)
+            timings["power"] += time.perf_counter() - t0
+            for key in stats:
+                stats[key][k] = rec[key]
+            duplicates += rec["duplicate"]
+
+            t0 = time.perf_counter()
+            xcol = x[:, None]
+            alpha = V.mT @ sym_coords(xcol, idx_cols, w_dev, xp)[:, 0]
+            beta = alpha if W is None else W.mT @ sym_coords(xcol, idx_cols_r, w_dev_r, xp)[:, 0]
+            lam = 1.0 / float(xp.sum(beta * (C @ alpha)))
+            if m % 2 and lam < 0:
+                x, lam, alpha, beta = -x, -lam, alpha * (-1) ** n, beta * (-1) ** (m - n)
+            elif m % 2 == 0:
+                # Canonical sign for even order: largest-magnitude entry positive.
+                j = int(xp.argmax(xp.abs(x)))
+                if float(x[j]) < 0:
+                    x = -x
+            factors.append(x)
+            weights.append(lam)
+            if k + 1 < R:
+                V, W, C = _deflate(V, W, C, alpha, beta, xp)
+            timings["deflation"] += time.perf_counter() - t0
+
+    A = xp.stack(factors, axis=1)
+    lam = xp.asarray(np.asarray(weights), dtype=dtype, device=dev)
+    residual = _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp)
+
+    limit = identifiable_limit(m, d)
+    problems = []
+    if not stats["converged"].all():
+        bad = int(np.sum(~stats["converged"]))
+        problems.append(f"{bad} of {R} components did not converge within max_iter={max_iter} "
+                        f"and {max_restarts} restarts")
+    if duplicates:
+        problems.append(f"{duplicates} components duplicate an earlier one (|cos| > {DUPLICATE_COS})")
+    if R > limit:
+        problems.append(f"rank {R} exceeds SPM's generic identifiability limit {limit} for "
+                        f"order {m}, d = {d}; the components are not determined by T")
+    floor = truncation_error(spectrum, R)
+    if residual > FIT_FACTOR * floor + max(FIT_SLACK, 1e3 * eps(dtype, xp)):
+        problems.append(f"poor fit: relative residual {residual:.2e} while the rank-{R} truncation of "
+                        f"the flattening leaves {floor:.2e}; components were missed or the rank exceeds "
+                        "what the flattening can show")
+    message = "; ".join(problems)
+    if message:
+        warnings.warn(f"spm: {message}.", TensorWarning, stacklevel=2)
+    return SPMResult(weights=lam, factors=A, rank=R, success=not problems, message=message,
+                     residual=residual, spectrum=spectrum, identifiable_limit=limit,
+                     timings=timings, **stats)
+
+
+def _unflatten(T, m, xp):
+    """View a (d**ceil(m/2), d**floor(m/2)) flattening as the order-m tensor (no copy)."""
+    n = (m + 1) // 2
+    if T.ndim != 2:
+        raise ValueError(f"`T` must be a 2-D flattening when `order` is given; got ndim={T.ndim}.")
+    d = round(T.shape[1] ** (1.0 / (m - n))) if T.shape[1] else 0
+    if d < 1 or T.shape != (d**n, d ** (m - n)):
+        raise ValueError(
+            f"`T` must have shape (d**{n}, d**{m - n}) for a flattening of order {m}; "
+            f"got shape {tuple(T.shape)}."
+        )
+    return xp.reshape(T, (d,) * m)
+
+
+def _diag(v, xp):
+    n = v.shape[0]
+    eye = xp.eye(n, dtype=v.dtype, device=v.device)
+    return eye * v[None, :]
+
+
+def _extract_one(V, idx_cols, w_dev, E, idx_np, w_np, gen, d, n_tries, max_restarts, found, use,
+                 opts, xp):
+    """Run batches of random starts until a converged, non-duplicate maximizer is found."""
+    dev, dtype = V.device, V.dtype
+    best = None
+    for restart in range(max_restarts + 1):
+        X0 = gen.standard_normal((d, n_tries))
+        X0 /= np.linalg.norm(X0, axis=0)
+        if use == "numba":
+            X, F, iters, done, gnorm = _power_numba(V, idx_np, w_np, X0, **opts)
+        else:
+            X, F, iters, done, gnorm = _power_xp(V, idx_cols, w_dev, E,
+                                                 xp.asarray(X0, dtype=dtype, device=dev), **opts)
+            F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
+        F = np.where(done, F, -np.inf) if done.any() else np.asarray(F, dtype=np.float64)
+        # Values within rounding of the best are ties: take the first, so the choice
+        # does not depend on the engine or the BLAS thread count.
+        j = int(np.argmax(F >= F.max() - TIE_TOL))
+        x = X[:, j]
+        x = x / xp.linalg.vector_norm(x)
+        dup = False
+        if found:
+            prev = xp.stack(found, axis=1)
+            dup = float(xp.max(xp.abs(prev.mT @ x))) > DUPLICATE_COS
+        rec = {"iterations": int(iters[j]), "restarts": restart, "objective": float(F[j]),
+               "grad_norm": float(gnorm[j]), "converged": bool(done[j]), "duplicate": dup}
+        if best is None or (rec["converged"] and not dup):
+            best = (x, rec)
+        if rec["converged"] and not dup:
+            break
+    best[1]["restarts"] = restart  # extra batches drawn, whichever batch was kept
+    return best
+
+
+def _deflate(V, W, C, alpha, beta, xp):
+    """Remove one component from the factored flattening ``V C^{-1} W^T`` (see spm Notes)."""
+    vw, bw = _householder(C @ alpha, xp)
+    if W is None:
+        vv, bv = vw, bw
+    else:
+        vv, bv = _householder(C.mT @ beta, xp)
+    # C <- H_W C H_V, then drop the first row and column.
+    C = C - bw * vw[:, None] * (vw @ C)[None, :]
+    C = C - bv * (C @ vv)[:, None] * vv[None, :]
+    V = V - bv * (V @ vv)[:, None] * vv[None, :]
+    if W is not None:
+        W = W - bw * (W @ vw)[:, None] * vw[None, :]
+        W = W[:, 1:]
+    return V[:, 1:], W, C[1:, 1:]
+
+
+def _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp):
+    """``||M - S_n(A) diag(lam) S_(m-n)(A)^T||_F / ||M||_F`` in isometric coordinates."""
+    dev, dtype = M.device, M.dtype
+
+    def coords(idx, w):
+        cols = [xp.asarray(np.ascontiguousarray(idx[:, p]), device=dev) for p in range(idx.shape[1])]
+        return sym_coords(A, cols, xp.asarray(w, dtype=dtype, device=dev), xp)
+
+    Sn = coords(idx_n, w_n)
+    Sr = Sn if idx_r.shape == idx_n.shape else coords(idx_r, w_r)
+    diff = M - (Sn * lam[None, :]) @ Sr.mT
+    return float(xp.linalg.matrix_norm(diff) / xp.linalg.matrix_norm(M))

@@ -1,0 +1,293 @@
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from orthla._testing import to_host
+from orthla.tensor import (
+    SPMResult,
+    TensorWarning,
+    cp_to_tensor,
+    match_components,
+    random_low_rank,
+    spm,
+    symmetrize,
+)
+from orthla.tensor._spm import identifiable_limit
+
+
+def _check_exact(res, w, A, m, *, angle_deg=1e-5, weight_tol=1e-9):
+    """The issue's exact-recovery criteria: components, signed weights, reconstruction."""
+    assert isinstance(res, SPMResult)
+    assert res.success and res.message == ""
+    assert res.rank == A.shape[1]
+    F = to_host(res.factors)
+    lam = to_host(res.weights)
+    np.testing.assert_allclose(np.linalg.norm(F, axis=0), 1.0, rtol=1e-14)
+    match = match_components(A, F)
+    assert sorted(match.index.tolist()) == list(range(A.shape[1]))  # no duplicates, none lost
+    assert match.angle_deg.max() < angle_deg
+    # lambda a^(x m) is invariant under (a, lambda) -> (-a, (-1)^m lambda).
+    np.testing.assert_allclose(lam[match.index] * match.sign**m, w, rtol=0, atol=weight_tol * np.abs(w).max())
+    T = cp_to_tensor(w, A, order=m)
+    rec = cp_to_tensor(lam, F, order=m)
+    assert np.linalg.norm(rec - T) <= 1e-12 * np.linalg.norm(T)
+    assert res.residual <= 1e-12
+
+
+@pytest.mark.parametrize(("m", "d", "R"), [(3, 10, 8), (4, 10, 30), (5, 6, 18), (6, 5, 25)])
+def test_exact_recovery_orders_3_to_6(m, d, R):
+    T, w, A = random_low_rank(d, R, order=m, rng=100 + m)
+    res = spm(T, rank=R, rng=0)
+    _check_exact(res, w, A, m)
+    if m % 2:
+        assert np.all(res.weights > 0)  # odd order: the sign lives in the factor
+    else:
+        assert np.any(res.weights < 0) and np.any(res.weights > 0)  # signed weights kept
+    assert res.objective.min() > 1 - 1e-12
+    assert set(res.timings) == {"extraction", "power", "deflation"}
+
+
+def test_exact_recovery_on_every_backend(xp):
+    T, w, A = random_low_rank(6, 8, order=4, rng=5)
+    Tx = xp.asarray(T)
+    res = spm(Tx, rng=1, engine="xp")
+    assert type(res.factors) is type(Tx) and res.factors.device == Tx.device
+    assert res.factors.dtype == Tx.dtype and res.weights.dtype == Tx.dtype
+    _check_exact(res, w, A, 4)
+    res3 = spm(xp.asarray(random_low_rank(5, 4, order=3, rng=6).tensor), rng=1, engine="xp")
+    assert res3.success and res3.rank == 4 and res3.residual < 1e-12
+
+
+def test_unknown_rank_found_exactly():
+    for m, d, R in ((4, 12, 40), (3, 9, 9), (5, 5, 12)):
+        T, w, A = random_low_rank(d, R, order=m, rng=11)
+        res = spm(T, rng=2)
+        assert res.rank == R
+        _check_exact(res, w, A, m)
+
+
+def test_rank_threshold_and_gap():
+    # A weight below rank_tol * the largest eigenvalue is cut by the threshold ...
+    T, w, A = random_low_rank(8, 5, order=4, rng=3)
+    w = np.array([1.0, -0.8, 0.5, 0.3, 1e-7])
+    T = cp_to_tensor(w, A, order=4)
+    assert spm(T, rng=0).rank == 4
+    assert spm(T, rng=0, rank_tol=1e-9).rank == 5
+
+
+def test_noise_robustness():
+    sigma = 1e-2
+    T, w, A = random_low_rank(15, 30, order=4, noise=sigma, rng=22)  # smallest |weight| 0.08, above the noise
+    clean = cp_to_tensor(w, A, order=4)
+    res = spm(T, rng=0)
+    assert res.rank == 30 and res.success
+    rec = cp_to_tensor(res.weights, res.factors, order=4)
+    assert np.linalg.norm(rec - clean) <= sigma * np.linalg.norm(clean)
+    match = match_components(A, res.factors)
+    assert match.angle_deg.max() <= 5.0
+    # Residual against the noisy input is about the noise level.
+    assert 0.1 * sigma < res.residual < 2 * sigma
+
+
+def test_rank_beyond_identifiable_limit_is_reported():
+    d = 6
+    assert identifiable_limit(4, d) == d * (d - 1) // 2
+    T, _, _ = random_low_rank(d, 17, order=4, rng=4)
+    with pytest.warns(TensorWarning, match="exceeds SPM's generic identifiability limit 15"):
+        res = spm(T, rng=0, max_iter=300)
+    assert res.rank == 17
+    assert not res.success and "identifiability" in res.message
+
+
+def test_nonconvergence_is_reported():
+    T, _, _ = random_low_rank(8, 10, order=4, rng=8)
+    with pytest.warns(TensorWarning, match=r"did not converge within max_iter=2"):
+        res = spm(T, rng=0, max_iter=2, max_restarts=0)
+    assert not res.success and not res.converged.all()
+
+
+def test_fixed_shift_recovers_and_needs_more_steps():
+    T, w, A = random_low_rank(7, 12, order=4, rng=9)
+    fixed = spm(T, rng=0, shift="fixed")
+    adaptive = spm(T, rng=0)
+    _check_exact(fixed, w, A, 4)
+    assert fixed.iterations.sum() > adaptive.iterations.sum()
+
+
+def test_seeded_reproducibility_and_blas_threads():
+    T, _, _ = random_low_rank(10, 20, order=4, rng=12)
+    with threadpool_limits(limits=1):
+        r1 = spm(T, rng=5)
+    with threadpool_limits(limits=2):
+        r2 = spm(T, rng=np.random.default_rng(5))
+    np.testing.assert_allclose(r1.factors, r2.factors, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r1.weights, r2.weights, rtol=1e-12)
+    np.testing.assert_array_equal(r1.restarts, r2.restarts)
+
+
+def test_engines_agree(needs_numba):
+    T, _, _ = random_low_rank(7, 12, order=4, rng=13)
+    rn = spm(T, rng=3, engine="numba")
+    rx = spm(T, rng=3, engine="xp")
+    np.testing.assert_allclose(rn.factors, rx.factors, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(rn.weights, rx.weights, rtol=1e-11)
+    # Rounding differs between the kernels, so stopping can differ by a few steps.
+    assert np.abs(rn.iterations - rx.iterations).max() <= 0.1 * rx.iterations.max() + 3
+
+
+def test_numba_kernel_matches_xp_power_loop(needs_numba):
+    import array_api_compat.numpy as npx
+
+    from orthla.tensor._spm import _power_numba, _power_xp
+    from orthla.tensor._symmetric import sym_indices
+
+    rng = np.random.default_rng(0)
+    d, n, R = 6, 2, 9
+    idx, w = sym_indices(d, n)
+    V, _ = np.linalg.qr(rng.standard_normal((idx.shape[0], R)))
+    X0 = rng.standard_normal((d, 4))
+    X0 /= np.linalg.norm(X0, axis=0)
+    E = np.zeros((d, n * idx.shape[0]))
+    for p in range(n):
+        E[idx[:, p], p * idx.shape[0] + np.arange(idx.shape[0])] = 1.0
+    for adaptive in (True, False):
+        opts = {"max_iter": 40, "tol": 1e-13, "adaptive": adaptive, "stall_limit": 50}
+        out_n = _power_numba(V, idx, w, X0, **opts)
+        out_x = _power_xp(npx.asarray(V), [idx[:, p].copy() for p in range(n)], w, E, X0, **opts)
+        np.testing.assert_allclose(out_n[0], out_x[0], rtol=0, atol=1e-12)  # points
+        np.testing.assert_allclose(out_n[1], out_x[1], rtol=1e-13)  # objectives
+        np.testing.assert_array_equal(out_n[2], out_x[2])  # iteration counts
+        np.testing.assert_array_equal(out_n[3], out_x[3])  # convergence flags
+
+
+def test_input_not_modified(xp):
+    T, _, _ = random_low_rank(5, 3, order=4, rng=1)
+    Tx = xp.asarray(T.copy())
+    for engine in ("auto", "xp"):
+        spm(Tx, rng=0, engine=engine)
+    np.testing.assert_array_equal(to_host(Tx), T)
+
+
+def test_readonly_numpy_input():
+    T, _, A = random_low_rank(5, 3, order=4, rng=1)
+    T.setflags(write=False)
+    for engine in ("auto", "xp"):
+        res = spm(T, rng=0, engine=engine)
+        assert res.success and match_components(A, res.factors).angle_deg.max() < 1e-6
+
+
+def test_float32_input():
+    T, _w, A = random_low_rank(6, 5, order=4, rng=2)
+    res = spm(T.astype(np.float32), rng=0)
+    assert res.factors.dtype == np.float32 and res.rank == 5 and res.success
+    assert match_components(A, res.factors).angle_deg.max() < 0.05
+
+
+def test_errors(xp):
+    with pytest.raises(ValueError, match=r"`T` must be a tensor of order at least 3; got ndim=2"):
+        spm(xp.asarray(np.eye(3)))
+    with pytest.raises(ValueError, match=r"`T` must be cubical .* got shape \(2, 2, 3\)"):
+        spm(xp.ones((2, 2, 3)))
+    T = np.random.default_rng(0).standard_normal((3, 3, 3))
+    S = symmetrize(T)
+    asym = np.max(np.abs(T - np.transpose(T, (1, 0, 2)))) / np.abs(T).max()
+    with pytest.raises(ValueError, match=rf"measured asymmetry .* = {asym:.3g} exceeds sym_rtol"):
+        spm(xp.asarray(T))
+    bad = S.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="`T` must contain only finite values; found 1 NaN/Inf"):
+        spm(xp.asarray(bad))
+    with pytest.raises(ValueError, match=r"`rank` must be an integer at least 1 and at most the flattening size min\(C\(d\+1, 2\), C\(d\+0, 1\)\) = 3; got 4"):
+        spm(xp.asarray(S), rank=4)
+    S4 = symmetrize(np.random.default_rng(1).standard_normal((2, 2, 2, 2)))
+    with pytest.raises(ValueError, match=r"at most the flattening size C\(d\+1, 2\) = 3; got 5"):
+        spm(xp.asarray(S4), rank=5)
+    low = cp_to_tensor(np.array([1.0, 2.0]), np.eye(3)[:, :2], order=4)
+    with pytest.raises(ValueError, match=r"`rank` must be at most the numerical rank of the flattening of `T`, 2; got 3"):
+        spm(xp.asarray(low), rank=3)
+    with pytest.raises(ValueError, match="`T` must be nonzero"):
+        spm(xp.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="`shift` must be one of"):
+        spm(xp.asarray(S), shift="big")
+    with pytest.raises(ValueError, match="`engine` must be one of"):
+        spm(xp.asarray(S), engine="cuda")
+    with pytest.raises(ValueError, match=r"`rank_tol` must be in \(0, 1\)"):
+        spm(xp.asarray(S), rank_tol=2.0)
+    with pytest.raises(TypeError, match="`T` must be real"):
+        spm(np.ones((2, 2, 2), dtype=complex))
+
+
+def test_assume_symmetric_skips_the_check():
+    T, _w, A = random_low_rank(5, 4, order=4, rng=3)
+    T2 = T.copy()
+    T2[0, 1, 2, 3] += 1e-6
+    with pytest.raises(ValueError, match="measured asymmetry"):
+        spm(T2)
+    # The perturbed entry lies on a sorted multi-index, so it is used: the tensor SPM
+    # sees is symmetric but no longer of rank 4, and the poor fit is reported.
+    with pytest.warns(TensorWarning, match="poor fit: relative residual"):
+        res = spm(T2, assume_symmetric=True, rank=4, rng=0)
+    assert match_components(A, res.factors).angle_deg.max() < 1e-2
+    assert not res.success and 1e-8 < res.residual < 1e-5
+    with pytest.warns(TensorWarning, match="poor fit"):
+        res = spm(T2, sym_rtol=1e-5, rank=4, rng=0)
+    assert res.rank == 4
+
+
+def test_numba_engine_refuses_other_backends():
+    strict = pytest.importorskip("array_api_strict")
+    T = random_low_rank(3, 2, order=3, rng=0, xp=strict).tensor
+    with pytest.raises(ValueError, match="engine='numba' needs NumPy input"):
+        spm(T, engine="numba")
+
+
+def test_rank_rule_on_synthetic_spectra():
+    from orthla.tensor._spm import _choose_rank
+
+    signal = np.array([5.0, 3.0, 2.0, 1.5, 1.0])
+    # Values below the threshold are dropped, then the largest gap decides.
+    assert _choose_rank(np.r_[signal, 1e-9, 1e-10], 1e-4, 100) == 5
+    assert _choose_rank(np.r_[signal, 1e-3, 1e-9], 1e-4, 100) == 6  # 1e-3 is above 1e-4 * 5
+    assert _choose_rank(np.r_[signal, 1e-3, 1e-9], 1e-3, 100) == 5
+    # Numerically full rank: a noise floor (flat within the Marchenko-Pastur spread) after a gap.
+    floor = np.array([0.05, 0.048, 0.046, 0.045, 0.044])
+    assert _choose_rank(np.r_[signal, floor], 1e-4, 1000) == 5
+    # ... but signal-like decay after the largest gap means the tensor has full rank.
+    assert _choose_rank(np.r_[signal, 0.3, 0.1, 0.03], 1e-4, 1000) == 8
+
+
+def test_flattening_input(xp):
+    T, w, A = random_low_rank(5, 4, order=5, rng=6)
+    flat = xp.asarray(T.reshape(5**3, 5**2))
+    res = spm(flat, order=5, rng=0)
+    _check_exact(res, w, A, 5)
+    with pytest.raises(ValueError, match=r"`T` must have shape \(d\*\*3, d\*\*2\) for a flattening of order 5; got shape \(25, 125\)"):
+        spm(xp.asarray(T.reshape(25, 125)), order=5)
+    with pytest.raises(ValueError, match="`order` must be an integer at least 3; got 2"):
+        spm(flat, order=2)
+
+
+def test_duplicate_guard_redraws_and_reports():
+    import array_api_compat.numpy as npx
+
+    from orthla.tensor._spm import _extract_one, sym_coords
+    from orthla.tensor._symmetric import sym_indices
+
+    d, n = 5, 2
+    idx, w = sym_indices(d, n)
+    a = np.random.default_rng(0).standard_normal(d)
+    a /= np.linalg.norm(a)
+    cols = [idx[:, p].copy() for p in range(n)]
+    s = sym_coords(a[:, None], cols, w, npx)
+    V = s / np.linalg.norm(s)  # the subspace holds a^(x 2) only: every start converges to +-a
+    E = np.zeros((d, n * idx.shape[0]))
+    for p in range(n):
+        E[idx[:, p], p * idx.shape[0] + np.arange(idx.shape[0])] = 1.0
+    opts = {"max_iter": 500, "tol": 1e-13, "adaptive": True, "stall_limit": 50}
+    gen = np.random.default_rng(1)
+    x, rec = _extract_one(V, cols, w, E, idx, w, gen, d, 2, 2, [], "xp", opts, npx)
+    assert rec["converged"] and not rec["duplicate"] and rec["restarts"] == 0
+    assert abs(abs(x @ a) - 1) < 1e-12
+    # With a already accepted, every batch is a duplicate: fresh batches are drawn, then it is reported.
+    x, rec = _extract_one(V, cols, w, E, idx, w, gen, d, 2, 2, [a], "xp", opts, npx)
+    assert rec["duplicate"] and rec["restarts"] == 2
