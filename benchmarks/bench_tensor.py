@@ -1,8 +1,8 @@
 """orthla.tensor (spm) against tensorly (parafac, symmetric power iteration) on the same inputs."""
 
-from conftest import parametrize_family, run_benchmark
+from conftest import parametrize_family
 
 
 @parametrize_family("tensor")
-def test_tensor(benchmark, case, backend, tool):
-    run_benchmark(benchmark, case, backend, tool)
+def test_tensor(compare, case, backend, tool):
+    compare(case, backend, tool)
