@@ -158,7 +158,7 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
         s2 = s_all**2
         if energy is not None:
             cum = np.cumsum(np.asarray([float(v) for v in s2]))
-            rank = int(np.searchsorted(cum, energy * cum[-1] * (1 - 1e-12))) + 1
+            rank = int(np.searchsorted(cum, energy * cum[-1])) + 1
             rank = min(rank, kmax)
         err2 = float(xp.sum(s2[rank:])) if rank < kmax else 0.0
         u, s, vh = u[:, :rank], s_all[:rank], vh[:rank, :]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -187,7 +188,10 @@ class KronOperator:
             if is_numpy(xp):
                 import scipy.linalg
 
-                lu, piv = scipy.linalg.lu_factor(a, check_finite=False, overwrite_a=False)
+                with warnings.catch_warnings():
+                    # An exactly singular factor is reported below, with its index, as LinAlgError.
+                    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+                    lu, piv = scipy.linalg.lu_factor(a, check_finite=False, overwrite_a=False)
                 d = np.abs(np.diagonal(lu))
                 if d.min() <= n * eps(a.dtype, xp) * d.max():
                     raise _singular(k, f"min|U_ii| / max|U_ii| = {d.min() / d.max():.3g}")
