@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import scipy.linalg
-
-from orthla.kron import KronConvergenceWarning, KronEigh, KronOperator
-from orthla._testing import assert_close, to_host
-
 from _kron_helpers import exp_kernel, kron_all, rbf, spd
+
+from orthla._testing import assert_close, to_host
+from orthla.kron import KronConvergenceWarning, KronEigh, KronOperator
 
 EPS = np.finfo(float).eps
 

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import scipy.linalg
-
-from orthla.kron import GridGP, KronConvergenceWarning
-from orthla._testing import assert_close, to_host
-
 from _kron_helpers import kron_all, rbf
+
+from orthla._testing import assert_close, to_host
+from orthla.kron import GridGP, KronConvergenceWarning
 
 
 def _grid_problem(rng, sizes, tsizes, ells):

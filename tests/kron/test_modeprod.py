@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
-from orthla.kron import mode_product, multi_mode_product
-from orthla._testing import assert_close
-
 from _kron_helpers import kron_all
+
+from orthla._testing import assert_close
+from orthla.kron import mode_product, multi_mode_product
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2, -1])

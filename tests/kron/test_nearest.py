@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from orthla.kron import nearest_kron
 from orthla._testing import to_host
+from orthla.kron import nearest_kron
 
 
 def _sum_of_kron(rng, r, sb, sc):

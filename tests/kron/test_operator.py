@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import scipy.linalg
-
-from orthla.kron import KronEigh, KronOperator
-from orthla._testing import assert_close, to_host
-
 from _kron_helpers import kron_all, spd
+
+from orthla._testing import assert_close, to_host
+from orthla.kron import KronEigh, KronOperator
 
 EPS = np.finfo(float).eps
 

@@ -3,8 +3,8 @@ import pytest
 import scipy.sparse
 import scipy.sparse.linalg
 
-from orthla.kron import poisson_solve
 from orthla._testing import assert_close, to_host
+from orthla.kron import poisson_solve
 
 
 def _laplacian(dims, hs):

@@ -3,11 +3,10 @@ import functools
 import numpy as np
 import pytest
 import scipy.linalg
-
-from orthla.kron import kron_sum_solve, solve_lyapunov, solve_sylvester
-from orthla._testing import assert_close, to_host
-
 from _kron_helpers import kron_sum_dense, spd
+
+from orthla._testing import assert_close, to_host
+from orthla.kron import kron_sum_solve, solve_lyapunov, solve_sylvester
 
 EPS = np.finfo(float).eps
 
