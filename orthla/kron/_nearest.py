@@ -46,7 +46,7 @@ def _shape2(v, name):
     return out
 
 
-@capability("kron", numba=False)
+@capability("kron", numba=False, notes="svds path: NumPy only")
 def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank: int | None = None,
                  energy: float | None = None, method: str = "auto", rng: Any = None) -> NearestKron:
     """Best Kronecker-rank-``r`` approximation ``A ≈ sum_i kron(B_i, C_i)`` (KPSVD).
@@ -158,8 +158,8 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
         s2 = s_all**2
         if energy is not None:
             cum = np.cumsum(np.asarray([float(v) for v in s2]))
-            rank = int(np.searchsorted(cum, energy * cum[-1])) + 1
-            rank = min(rank, kmax)
+            # energy = 1 keeps every term (the cumulative sum can reach its total early by rounding).
+            rank = kmax if energy >= 1 else min(int(np.searchsorted(cum, energy * cum[-1])) + 1, kmax)
         err2 = float(xp.sum(s2[rank:])) if rank < kmax else 0.0
         u, s, vh = u[:, :rank], s_all[:rank], vh[:rank, :]
     # Deterministic signs: the largest-magnitude entry of each vec(B_i) is real positive.

@@ -38,7 +38,7 @@ def _singular(k: int, detail: str) -> np.linalg.LinAlgError:
     return np.linalg.LinAlgError(f"factor {k} is singular to working precision ({detail}).")
 
 
-@capability("kron", numba=False)
+@capability("kron", numba=False, notes="as_linear_operator: NumPy only")
 class KronOperator:
     """Kronecker product ``A = A_1 ⊗ A_2 ⊗ ... ⊗ A_d`` as an operator, never formed.
 

@@ -28,7 +28,7 @@ def _spacings(h, d):
     return out
 
 
-@capability("kron", numba=False)
+@capability("kron", numba=False, notes="DST on NumPy; dense sine transforms elsewhere")
 def poisson_solve(f: Any, h: float | Sequence[float] = 1.0, *, bc: str = "dirichlet") -> Any:
     """Solve the discrete Poisson equation ``-Δ_h u = f`` on a regular grid.
 

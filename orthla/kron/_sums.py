@@ -31,7 +31,7 @@ def _check_denominators(den, xp, what):
             f"max = {dmax:.3g}.")
 
 
-@capability("kron", numba=False)
+@capability("kron", numba=False, notes="non-symmetric factors: NumPy only (SciPy)")
 def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any:
     """Solve ``(A_1 ⊕ A_2 ⊕ ... ⊕ A_d + shift I) x = b`` by fast diagonalization.
 
@@ -159,7 +159,7 @@ def _check_matrix(a, name, xp):
     return a
 
 
-@capability("kron", numba=False)
+@capability("kron", numba=False, notes="non-symmetric input: NumPy only (SciPy Bartels-Stewart)")
 def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     """Solve the Sylvester equation ``A X + X B = C``.
 
@@ -246,7 +246,7 @@ def _sylvester_eigh(a, b, c, xp):
     return u @ (((_ct(u, xp) @ c) @ v) / den) @ _ct(v, xp)
 
 
-@capability("kron", numba=False)
+@capability("kron", numba=False, notes="non-symmetric input: NumPy only (SciPy Bartels-Stewart)")
 def solve_lyapunov(a: Any, q: Any, *, method: str = "auto") -> Any:
     """Solve the continuous Lyapunov equation ``A X + X A^H = Q``.
 
