@@ -51,7 +51,7 @@ def _conj_t(a, xp):
 class KronEigh:
     """Eigendecompositions of symmetric factors ``K_k = Q_k diag(l_k) Q_k^H``, cached.
 
-    Represents ``K = K_1 ⊗ ... ⊗ K_d = Q diag(l) Q^H`` with ``Q = Q_1 ⊗ ... ⊗ Q_d``
+    Represents ``K = K_1 ⊗ ⋯ ⊗ K_d = Q diag(l) Q^H`` with ``Q = Q_1 ⊗ ⋯ ⊗ Q_d``
     and ``l = kron(l_1, ..., l_d)``, and solves shifted systems with it:
     ``(K + s D) x = y`` for a scalar shift ``s`` and an optional positive
     Kronecker-structured diagonal ``D = diag(kron(d_1, ..., d_d))``.

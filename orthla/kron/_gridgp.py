@@ -32,9 +32,9 @@ class GridGPPrediction(NamedTuple):
 
 @capability("kron", numba=False)
 class GridGP:
-    """Exact GP regression with a product kernel on a grid ``x_1 × ... × x_d``.
+    """Exact GP regression with a product kernel on a grid ``x_1 × ⋯ × x_d``.
 
-    The training covariance is ``K = K_1 ⊗ ... ⊗ K_d`` (row-major, like ``numpy.kron``:
+    The training covariance is ``K = K_1 ⊗ ⋯ ⊗ K_d`` (row-major, like ``numpy.kron``:
     the targets ``y`` are ordered as ``Y.reshape(-1)`` for ``Y`` of shape ``(n_1, ..., n_d)``)
     plus i.i.d. noise ``noise * I``.
 
@@ -78,8 +78,8 @@ class GridGP:
     Full grid: ``alpha = Q (Λ + s2)^{-1} Q^T y`` with :class:`KronEigh`, set-up
     ``O(sum n_k^3)``, then ``O(N sum n_k)``.  The log marginal likelihood is
     ``-y^T alpha / 2 - log det(K + s2 I) / 2 - N log(2 pi) / 2``.  Posterior mean on a test
-    grid: ``(K*_1 ⊗ ... ⊗ K*_d) alpha``; posterior variance, exactly, from
-    ``diag(K**) - (W_1∘W_1 ⊗ ... ⊗ W_d∘W_d) (Λ + s2)^{-1}`` with ``W_k = K*_k Q_k`` [1]_.
+    grid: ``(K*_1 ⊗ ⋯ ⊗ K*_d) alpha``; posterior variance, exactly, from
+    ``diag(K**) - (W_1∘W_1 ⊗ ⋯ ⊗ W_d∘W_d) (Λ + s2)^{-1}`` with ``W_k = K*_k Q_k`` [1]_.
     All steps are array-API operations, hence differentiable on torch.
 
     References
@@ -163,7 +163,7 @@ class GridGP:
         return -0.5 * fit - 0.5 * k * self.eigh.logdet(shift=self.noise) - 0.5 * k * n * math.log(2 * math.pi)
 
     def predict(self, cross: Sequence[Any], *, test_diag: Sequence[Any] | None = None) -> GridGPPrediction:
-        """Posterior mean (and variance) on the test grid ``t_1 × ... × t_d``.
+        """Posterior mean (and variance) on the test grid ``t_1 × ⋯ × t_d``.
 
         Parameters
         ----------

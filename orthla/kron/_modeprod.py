@@ -106,10 +106,10 @@ def _order(mats: Sequence[Any]) -> list[int]:
 
 @capability("kron", numba=False)
 def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | None = None) -> Any:
-    """Apply one matrix per axis: ``x ×_0 A_0 ×_1 A_1 ... `` (``None`` skips an axis).
+    """Apply one matrix per axis: ``x ×_0 A_0 ×_1 A_1 ⋯ `` (``None`` skips an axis).
 
     With row-major vectorization ``vec(x) = x.reshape(-1)`` this is the Kronecker
-    matrix-vector product ``(A_0 ⊗ A_1 ⊗ ... ⊗ A_{d-1}) vec(x)``, the same as
+    matrix-vector product ``(A_0 ⊗ A_1 ⊗ ⋯ ⊗ A_{d-1}) vec(x)``, the same as
     ``numpy.kron(A_0, numpy.kron(A_1, ...)) @ x.reshape(-1)``.
 
     Parameters

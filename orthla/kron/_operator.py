@@ -22,11 +22,11 @@ class KronSVD(NamedTuple):
     Attributes
     ----------
     U : KronOperator
-        Left singular vectors, ``U_1 ⊗ ... ⊗ U_d`` with orthonormal columns.
+        Left singular vectors, ``U_1 ⊗ ⋯ ⊗ U_d`` with orthonormal columns.
     s : array, shape (r,)
         Singular values in Kronecker order ``kron(s_1, ..., s_d)``, not sorted.
     Vh : KronOperator
-        Right singular vectors (conjugate-transposed), ``Vh_1 ⊗ ... ⊗ Vh_d``.
+        Right singular vectors (conjugate-transposed), ``Vh_1 ⊗ ⋯ ⊗ Vh_d``.
     """
 
     U: Any
@@ -40,7 +40,7 @@ def _singular(k: int, detail: str) -> np.linalg.LinAlgError:
 
 @capability("kron", numba=False, notes="as_linear_operator: NumPy only")
 class KronOperator:
-    """Kronecker product ``A = A_1 ⊗ A_2 ⊗ ... ⊗ A_d`` as an operator, never formed.
+    """Kronecker product ``A = A_1 ⊗ A_2 ⊗ ⋯ ⊗ A_d`` as an operator, never formed.
 
     Parameters
     ----------
@@ -69,9 +69,9 @@ class KronOperator:
     Notes
     -----
     Vectorization is row-major, as ``numpy.kron`` and ``x.reshape(-1)``:
-    ``A @ x`` equals ``vec(X ×_1 A_1 ×_2 ... ×_d A_d)`` for ``X = x.reshape(n_1, ..., n_d)``.
+    ``A @ x`` equals ``vec(X ×_1 A_1 ×_2 ⋯ ×_d A_d)`` for ``X = x.reshape(n_1, ..., n_d)``.
     In column-major (Fortran/MATLAB) vectorization the same matrix reads
-    ``(A_d ⊗ ... ⊗ A_1) vec_F(X)``; for two factors ``(A ⊗ B) vec(X) = vec(A X B^T)``.
+    ``(A_d ⊗ ⋯ ⊗ A_1) vec_F(X)``; for two factors ``(A ⊗ B) vec(X) = vec(A X B^T)``.
 
     ``A @ x`` costs ``2 sum_k m_k * (size before step k)`` flops (``2 N sum n_k``
     for square factors) as ``d`` GEMMs (see :func:`multi_mode_product`); a matrix of
@@ -132,12 +132,12 @@ class KronOperator:
 
     @property
     def T(self) -> KronOperator:
-        """Transpose ``A_1^T ⊗ ... ⊗ A_d^T`` (no conjugation)."""
+        """Transpose ``A_1^T ⊗ ⋯ ⊗ A_d^T`` (no conjugation)."""
         return KronOperator([f if isinstance(f, int) else f.mT for f in self.factors])
 
     @property
     def H(self) -> KronOperator:
-        """Conjugate transpose ``A_1^H ⊗ ... ⊗ A_d^H``."""
+        """Conjugate transpose ``A_1^H ⊗ ⋯ ⊗ A_d^H``."""
         xp = self._xp
         return KronOperator([f if isinstance(f, int) else xp.conj(f.mT) if
                              xp.isdtype(f.dtype, "complex floating") else f.mT for f in self.factors])
@@ -262,7 +262,7 @@ class KronOperator:
     def lstsq(self, b: Any) -> Any:
         """Least-squares solution of ``A x ≈ b`` via per-factor QR.
 
-        Uses ``(A_1 ⊗ ... ⊗ A_d)^+ = A_1^+ ⊗ ... ⊗ A_d^+``: for tall full-column-rank
+        Uses ``(A_1 ⊗ ⋯ ⊗ A_d)^+ = A_1^+ ⊗ ⋯ ⊗ A_d^+``: for tall full-column-rank
         factors this is the unique least-squares solution, for wide full-row-rank
         factors the minimum-norm solution.
 
@@ -286,7 +286,7 @@ class KronOperator:
         return self._apply(b, "b", pinv, self._dims_out, self._dims_in)
 
     def inv(self) -> KronOperator:
-        """The inverse ``A_1^{-1} ⊗ ... ⊗ A_d^{-1}`` as a KronOperator (explicit factor inverses).
+        """The inverse ``A_1^{-1} ⊗ ⋯ ⊗ A_d^{-1}`` as a KronOperator (explicit factor inverses).
 
         Raises
         ------

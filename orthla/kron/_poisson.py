@@ -59,7 +59,7 @@ def poisson_solve(f: Any, h: float | Sequence[float] = 1.0, *, bc: str = "dirich
     The 1-D operator ``T_n = tridiag(-1, 2, -1) / h^2`` has the orthonormal sine
     eigenvectors ``S_jk = sqrt(2/(n+1)) sin(pi j k / (n+1))`` and eigenvalues
     ``(4/h^2) sin^2(pi k / (2(n+1)))``, so the Laplacian (a Kronecker sum) is
-    diagonalized by ``S_1 ⊗ ... ⊗ S_d``: ``u = S (S f / (l_1 ⊕ ... ⊕ l_d))``.
+    diagonalized by ``S_1 ⊗ ⋯ ⊗ S_d``: ``u = S (S f / (l_1 ⊕ ⋯ ⊕ l_d))``.
     On NumPy the transforms are the type-I DST of ``scipy.fft`` (``O(N log N)``);
     on other backends they are dense mode products (``O(N sum n_k)``, GEMM speed on a
     GPU).  The result is the exact discrete solution up to ``O(eps cond)``, with

@@ -33,9 +33,9 @@ def _check_denominators(den, xp, what):
 
 @capability("kron", numba=False, notes="non-symmetric factors: NumPy only (SciPy)")
 def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any:
-    """Solve ``(A_1 ⊕ A_2 ⊕ ... ⊕ A_d + shift I) x = b`` by fast diagonalization.
+    """Solve ``(A_1 ⊕ A_2 ⊕ ⋯ ⊕ A_d + shift I) x = b`` by fast diagonalization.
 
-    The Kronecker sum is ``A_1 ⊕ ... ⊕ A_d = sum_k I ⊗ ... ⊗ A_k ⊗ ... ⊗ I``
+    The Kronecker sum is ``A_1 ⊕ ⋯ ⊕ A_d = sum_k I ⊗ ⋯ ⊗ A_k ⊗ ⋯ ⊗ I``
     (row-major vectorization, as ``numpy.kron``); for two factors
     ``(A ⊕ B) vec(X) = vec(A X + X B^T)``.
 
@@ -67,7 +67,7 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
     Notes
     -----
     Symmetric (Hermitian) factors: ``A_k = Q_k diag(l_k) Q_k^H`` and
-    ``x = Q diag(1 / (l_1 ⊕ ... ⊕ l_d + s)) Q^H b``; ``O(sum n_k^3 + 4 N sum n_k)`` flops,
+    ``x = Q diag(1 / (l_1 ⊕ ⋯ ⊕ l_d + s)) Q^H b``; ``O(sum n_k^3 + 4 N sum n_k)`` flops,
     relative error about ``eps * cond`` (backward stable factors) [1]_.  Otherwise, on
     NumPy: two factors go through Bartels-Stewart (:func:`solve_sylvester`); more factors
     through eigenvector bases ``V_k`` (complex), refused when
