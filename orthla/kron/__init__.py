@@ -7,6 +7,7 @@ from ._modeprod import mode_product, multi_mode_product
 from ._nearest import NearestKron, nearest_kron
 from ._operator import KronOperator, KronSVD
 from ._poisson import poisson_solve
+from ._sumkron import sum_kron_solve
 from ._sums import kron_sum_solve, solve_lyapunov, solve_sylvester
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "poisson_solve",
     "solve_lyapunov",
     "solve_sylvester",
+    "sum_kron_solve",
 ]

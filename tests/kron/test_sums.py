@@ -3,10 +3,10 @@ import functools
 import numpy as np
 import pytest
 import scipy.linalg
-from _kron_helpers import kron_sum_dense, spd
+from _kron_helpers import kron_all, kron_sum_dense, spd
 
 from orthla._testing import assert_close, to_host
-from orthla.kron import kron_sum_solve, solve_lyapunov, solve_sylvester
+from orthla.kron import kron_sum_solve, solve_lyapunov, solve_sylvester, sum_kron_solve
 
 EPS = np.finfo(float).eps
 
@@ -153,3 +153,33 @@ def test_general_sylvester_needs_numpy():
         solve_sylvester(a, strict.eye(2), strict.ones((2, 2)))
     with pytest.raises(TypeError, match="non-symmetric Lyapunov equations"):
         solve_lyapunov(a, strict.ones((2, 2)))
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_sum_kron_solve_against_dense(xp, d):
+    rng = np.random.default_rng(38)
+    dims = (4, 3, 5)[:d]
+    amats = [spd(rng, n) - 0.3 * np.eye(n) for n in dims]  # symmetric, indefinite
+    mmats = [spd(rng, n, cond=50) for n in dims]
+    dense = kron_all(amats) + kron_all(mmats)
+    y = rng.standard_normal((dense.shape[0], 2))
+    ref = np.linalg.solve(dense, y)
+    x = sum_kron_solve([xp.asarray(a) for a in amats], [xp.asarray(m) for m in mmats], xp.asarray(y))
+    cond = np.linalg.cond(dense) * max(np.linalg.cond(m) for m in mmats)
+    assert_close(x, ref, xp=xp, rtol=0, atol=20 * cond * EPS * np.abs(ref).max())
+    x1 = sum_kron_solve([xp.asarray(a) for a in amats], [xp.asarray(m) for m in mmats], xp.asarray(y[:, 0]))
+    assert_close(x1, ref[:, 0], xp=xp, rtol=0, atol=20 * cond * EPS * np.abs(ref).max())
+
+
+def test_sum_kron_solve_errors(xp):
+    eye2 = xp.asarray(np.eye(2))
+    with pytest.raises(ValueError, match=r"`second\[0\]` must be symmetric positive definite"):
+        sum_kron_solve([eye2], [xp.asarray(-np.eye(2))], xp.ones((2,)))
+    with pytest.raises(ValueError, match=r"`first\[0\]` must be symmetric \(Hermitian\)"):
+        sum_kron_solve([xp.asarray(np.array([[1.0, 2.0], [0.0, 1.0]]))], [eye2], xp.ones((2,)))
+    with pytest.raises(ValueError, match="must have the same number of factors; got 2 and 1"):
+        sum_kron_solve([eye2, eye2], [eye2], xp.ones((4,)))
+    with pytest.raises(ValueError, match=r"`second\[0\]` must have the order of `first\[0\]` \(2\)"):
+        sum_kron_solve([eye2], [xp.asarray(np.eye(3))], xp.ones((2,)))
+    with pytest.raises(np.linalg.LinAlgError, match="the two-term Kronecker sum is singular"):
+        sum_kron_solve([xp.asarray(-np.eye(2))], [eye2], xp.ones((2,)))
