@@ -139,7 +139,7 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
     use_svds = method == "svds" or (method == "auto" and rank is not None and is_numpy(xp)
                                     and min(p, q) > 256 and 3 * rank < kmax)
     cplx = xp.isdtype(a.dtype, "complex floating")
-    anorm2 = float(xp.sum(xp.abs(a) ** 2))
+    anorm2 = float(xp.linalg.vector_norm(a)) ** 2
     if use_svds:
         if not is_numpy(xp):
             raise TypeError(f"method='svds' needs NumPy input (scipy.sparse.linalg); got {xp.__name__}.")
@@ -149,7 +149,7 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
 
         gen = as_rng(rng)
         v0 = gen.standard_normal(kmax)
-        u, s, vh = svds(np.ascontiguousarray(r), k=rank, v0=v0.astype(r.dtype))
+        u, s, vh = svds(r, k=rank, v0=v0.astype(r.dtype))
         order = np.argsort(s)[::-1]
         u, s, vh = u[:, order], s[order], vh[order, :]
         err2 = max(anorm2 - float(np.sum(s**2)), 0.0)
