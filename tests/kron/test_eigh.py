@@ -150,3 +150,18 @@ def test_kronoperator_eigh_agrees(xp):
     a = KronOperator(_to(xp, mats)).eigh().solve(xp.asarray(y), shift=0.0)
     b = KronOperator(_to(xp, mats)).solve(xp.asarray(y))
     assert_close(a, to_host(b), xp=xp, rtol=1e-12)
+
+
+def test_pcg_warm_start(xp):
+    rng = np.random.default_rng(28)
+    mats = [spd(rng, 4), spd(rng, 5)]
+    v = rng.uniform(0.1, 1.0, 20)
+    y = rng.standard_normal(20)
+    ref = np.linalg.solve(kron_all(mats) + np.diag(v), y)
+    ke = KronEigh(_to(xp, mats))
+    res = ke.solve_diag(xp.asarray(y), xp.asarray(v), x0=xp.asarray(ref), tol=1e-10)
+    assert res.converged and res.iterations == 0
+    cold = ke.solve_diag(xp.asarray(y), xp.asarray(v), tol=1e-12)
+    warm = ke.solve_diag(xp.asarray(y), xp.asarray(v), x0=xp.asarray(ref + 1e-3), tol=1e-12)
+    assert warm.converged and cold.converged
+    assert_close(warm.x, ref, xp=xp, rtol=1e-9)
