@@ -58,6 +58,13 @@ def _is_identity_spec(f: Any) -> bool:
     return f is None or (isinstance(f, numbers.Integral | np.integer) and not isinstance(f, bool))
 
 
+def real_dtype(dtype: Any, xp: ModuleType) -> Any:
+    """The real floating dtype matching ``dtype`` (float64 for complex128, ...)."""
+    if xp.isdtype(dtype, "complex floating"):
+        return xp.float32 if dtype == xp.complex64 else xp.float64
+    return dtype
+
+
 def rows(f: Any) -> int:
     return f if isinstance(f, int) else int(f.shape[0])
 

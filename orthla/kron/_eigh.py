@@ -16,6 +16,7 @@ from ._common import (
     is_symmetric,
     kron_vectors,
     operand,
+    real_dtype,
 )
 
 __all__ = ["KronEigh", "PCGResult"]
@@ -157,7 +158,7 @@ class KronEigh:
         xp = self._xp
         arrays = self._arrays()
         dt = xp.result_type(*arrays) if arrays else xp.float64
-        return xp.real(xp.ones(1, dtype=dt)).dtype if xp.isdtype(dt, "complex floating") else dt
+        return real_dtype(dt, xp)
 
     def _check_noise(self, noise):
         if noise is None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
 from .._validate import eps
-from ._common import as_factor_list, cols, cycle_modes, kron_vectors, operand, rows
+from ._common import as_factor_list, cols, cycle_modes, kron_vectors, operand, real_dtype, rows
 
 __all__ = ["KronOperator", "KronSVD"]
 
@@ -349,11 +349,13 @@ class KronOperator:
         """
         xp = self._xp
         us, ss, vhs = [], [], []
+        arrays = self._arrays()
+        dev = arrays[0].device if arrays else None
         for f in self.factors:
             if isinstance(f, int):
-                us.append(f), vhs.append(f)
-                ss.append(xp.ones((f,), dtype=xp.real(xp.ones(1, dtype=self.dtype)).dtype,
-                                  device=self._arrays()[0].device if self._arrays() else None))
+                us.append(f)
+                vhs.append(f)
+                ss.append(xp.ones((f,), dtype=real_dtype(self.dtype, xp), device=dev))
                 continue
             u, s, vh = xp.linalg.svd(f, full_matrices=False)
             us.append(u), ss.append(s), vhs.append(vh)
