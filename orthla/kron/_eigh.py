@@ -321,9 +321,10 @@ class KronEigh:
         -----
         Each iteration costs one Kronecker matvec and one preconditioner solve
         (``6 N sum n_k`` flops) plus one host synchronisation for the stopping test.
-        The preconditioned operator is ``(K + cD)^{-1}(K + diag v)``, whose eigenvalues lie in
-        ``[min(v/(cD)), max(v/(cD))]`` clipped around 1, so few iterations are needed
-        when ``v`` varies moderately.
+        The preconditioned operator is ``(K + cD)^{-1}(K + diag v)``; its eigenvalues are
+        Rayleigh quotients ``(x^T K x + x^T V x) / (x^T K x + c x^T D x)`` and so lie in
+        ``[min(1, min v/(cD)), max(1, max v/(cD))]``: the iteration count is bounded by the
+        spread of ``v`` around ``c D``, not by the conditioning of ``K``.
         """
         xp = array_namespace(y, diag, *self._arrays())
         n = self.shape[0]
