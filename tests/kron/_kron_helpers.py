@@ -1,6 +1,7 @@
 """Reference data for the kron tests (NumPy, fixed seeds)."""
 
 import numpy as np
+import pytest
 
 
 def kron_all(mats):
@@ -35,3 +36,20 @@ def kron_sum_dense(mats):
         parts[k] = m
         total = total + kron_all(parts)
     return total
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """Run each test with one BLAS thread.
+
+    On the shared 2-core machines a 2-thread OpenBLAS is many times slower than one
+    thread for mid-size LAPACK calls (a 1000 x 1000 Cholesky took seconds); imported
+    into every kron test module so that it applies there.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # threadpoolctl is optional; tests stay correct without it
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

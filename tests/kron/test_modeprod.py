@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from _kron_helpers import kron_all
+from _kron_helpers import kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
 
 from orthla._testing import assert_close
 from orthla.kron import mode_product, multi_mode_product

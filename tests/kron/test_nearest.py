@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from _kron_helpers import one_blas_thread  # noqa: F401  (autouse fixture)
 
 from orthla._testing import to_host
 from orthla.kron import nearest_kron

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import scipy.linalg
-from _kron_helpers import kron_all, spd
+from _kron_helpers import kron_all, one_blas_thread, spd  # noqa: F401  (autouse fixture)
 
 from orthla._testing import assert_close, to_host
 from orthla.kron import KronEigh, KronOperator

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 import scipy.sparse.linalg
+from _kron_helpers import one_blas_thread  # noqa: F401  (autouse fixture)
 
 from orthla._testing import assert_close, to_host
 from orthla.kron import poisson_solve

@@ -3,7 +3,7 @@ import functools
 import numpy as np
 import pytest
 import scipy.linalg
-from _kron_helpers import kron_all, kron_sum_dense, spd
+from _kron_helpers import kron_all, kron_sum_dense, one_blas_thread, spd  # noqa: F401  (autouse fixture)
 
 from orthla._testing import assert_close, to_host
 from orthla.kron import kron_sum_solve, solve_lyapunov, solve_sylvester, sum_kron_solve
