@@ -80,7 +80,8 @@ class GridGP:
     ``-y^T alpha / 2 - log det(K + s2 I) / 2 - N log(2 pi) / 2``.  Posterior mean on a test
     grid: ``(K*_1 ⊗ ⋯ ⊗ K*_d) alpha``; posterior variance, exactly, from
     ``diag(K**) - (W_1∘W_1 ⊗ ⋯ ⊗ W_d∘W_d) (Λ + s2)^{-1}`` with ``W_k = K*_k Q_k`` [1]_.
-    All steps are array-API operations, hence differentiable on torch.
+    The full-grid path uses only array-API operations (eigh, matmul, log), so on torch
+    gradients can flow through ``alpha`` and the likelihood; no test covers torch yet.
 
     References
     ----------

@@ -306,7 +306,7 @@ class KronOperator:
         Returns
         -------
         0-d array
-            In the factors' namespace (differentiable where the backend is).
+            In the factors' namespace.
 
         Raises
         ------
