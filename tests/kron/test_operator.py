@@ -190,3 +190,21 @@ def test_mixed_libraries_refused():
         KronOperator([np.eye(2), strict.eye(2)])
     with pytest.raises(TypeError, match="one array library"):
         KronOperator([np.eye(2)]) @ strict.ones((2,))
+
+
+def test_batch_of_several_axes(xp):
+    rng = np.random.default_rng(19)
+    mats = [spd(rng, 3), rng.standard_normal((2, 4))]
+    dense = kron_all(mats)
+    b = rng.standard_normal((12, 2, 3))
+    y = KronOperator(_to(xp, mats)) @ xp.asarray(b)
+    assert y.shape == (6, 2, 3)
+    assert_close(y, np.einsum("ij,jkl->ikl", dense, b), xp=xp, rtol=1e-13)
+    sq = [spd(rng, 3), spd(rng, 2)]
+    c = rng.standard_normal((6, 2, 2))
+    x = KronOperator(_to(xp, sq)).solve(xp.asarray(c))
+    ref = np.linalg.solve(kron_all(sq), c.reshape(6, -1)).reshape(c.shape)
+    assert_close(x, ref, xp=xp, rtol=1e-11)
+    x = KronEigh(_to(xp, sq)).solve(xp.asarray(c), shift=0.5)
+    ref = np.linalg.solve(kron_all(sq) + 0.5 * np.eye(6), c.reshape(6, -1)).reshape(c.shape)
+    assert_close(x, ref, xp=xp, rtol=1e-11)
