@@ -123,8 +123,25 @@ class KronOperator:
         return xp.reshape(y, (math.prod(dims_out), *b.shape[1:]))
 
     def __matmul__(self, b: Any) -> Any:
-        """``A @ b`` for ``b`` of shape ``(N,)`` or ``(N, k)`` (or ``(N, *batch)``)."""
+        """``A @ b`` for ``b`` of shape ``(N,)`` or ``(N, k)`` (or ``(N, *batch)``).
+
+        For another KronOperator with matching factor sizes the product is again a
+        Kronecker product, ``(A_1 B_1) ⊗ ⋯ ⊗ (A_d B_d)``, returned as a KronOperator.
+        """
+        if isinstance(b, KronOperator):
+            return self._compose(b)
         return self._apply(b, "b", self.factors, self._dims_in, self._dims_out)
+
+    def _compose(self, other: KronOperator) -> KronOperator:
+        if len(other.factors) != len(self.factors) or other._dims_out != self._dims_in:
+            raise ValueError(
+                "Kronecker products compose factor by factor; the column sizes "
+                f"{' x '.join(map(str, self._dims_in))} of the left operand must equal the row sizes "
+                f"{' x '.join(map(str, other._dims_out))} of the right operand.")
+        out = []
+        for a, b in zip(self.factors, other.factors, strict=True):
+            out.append(b if isinstance(a, int) else a if isinstance(b, int) else a @ b)
+        return KronOperator(out)
 
     def matvec(self, b: Any) -> Any:
         """Same as ``self @ b``."""

@@ -208,3 +208,14 @@ def test_batch_of_several_axes(xp):
     x = KronEigh(_to(xp, sq)).solve(xp.asarray(c), shift=0.5)
     ref = np.linalg.solve(kron_all(sq) + 0.5 * np.eye(6), c.reshape(6, -1)).reshape(c.shape)
     assert_close(x, ref, xp=xp, rtol=1e-11)
+
+
+def test_composition_is_factorwise(xp):
+    rng = np.random.default_rng(29)
+    a = [rng.standard_normal((3, 4)), 2, rng.standard_normal((2, 2))]
+    b = [rng.standard_normal((4, 5)), rng.standard_normal((2, 3)), 2]
+    ab = KronOperator(_to(xp, a)) @ KronOperator(_to(xp, b))
+    assert isinstance(ab, KronOperator) and ab.shape == (12, 30)
+    assert_close(ab.to_dense(), kron_all(a) @ kron_all(b), xp=xp, rtol=1e-12)
+    with pytest.raises(ValueError, match="the column sizes 4 x 2 x 2 of the left operand must equal the row sizes 4 x 3 x 2"):
+        KronOperator(_to(xp, a)) @ KronOperator(_to(xp, [b[0], rng.standard_normal((3, 3)), 2]))
