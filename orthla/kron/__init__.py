@@ -1,0 +1,30 @@
+"""Kronecker-structured operators and exact structured solvers."""
+
+from ._common import KronConvergenceWarning
+from ._eigh import KronEigh, PCGResult
+from ._gridgp import GridGP, GridGPPrediction
+from ._modeprod import mode_product, multi_mode_product
+from ._nearest import NearestKron, nearest_kron
+from ._operator import KronOperator, KronSVD
+from ._poisson import poisson_solve
+from ._sumkron import sum_kron_solve
+from ._sums import kron_sum_solve, solve_lyapunov, solve_sylvester
+
+__all__ = [
+    "GridGP",
+    "GridGPPrediction",
+    "KronConvergenceWarning",
+    "KronEigh",
+    "KronOperator",
+    "KronSVD",
+    "NearestKron",
+    "PCGResult",
+    "kron_sum_solve",
+    "mode_product",
+    "multi_mode_product",
+    "nearest_kron",
+    "poisson_solve",
+    "solve_lyapunov",
+    "solve_sylvester",
+    "sum_kron_solve",
+]

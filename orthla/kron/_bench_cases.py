@@ -1,0 +1,284 @@
+"""Comparison cases for ``python -m orthla bench kron`` and ``benchmarks/bench_kron.py``.
+
+Anchors: pykronecker (when installed) for Kronecker matvecs and the hand-built
+eigenbasis solve a pykronecker user writes; SciPy for Sylvester/Lyapunov, sparse
+Poisson and dense solves; a single GEMM with the same flop count as the Kronecker
+matvec, ``2 N sum n_k``, is listed as "GEMM floor" (the time BLAS needs for those flops).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import math
+
+import numpy as np
+
+from .._bench import BenchCase
+from ._eigh import KronEigh
+from ._nearest import nearest_kron
+from ._operator import KronOperator
+from ._poisson import poisson_solve
+from ._sums import kron_sum_solve, solve_sylvester
+
+_NAN = float("nan")
+
+
+def _pykronecker():
+    if importlib.util.find_spec("pykronecker") is None:
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints its backend on import
+        import pykronecker
+    return pykronecker
+
+
+def _spd(rng, n, cond=100.0):
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    a = (q * np.logspace(0, -math.log10(cond), n)) @ q.T
+    return (a + a.T) / 2
+
+
+# -- Kronecker matvec ----------------------------------------------------------------------
+def _matvec_setup(d, n, k):
+    def setup(xp, rng):
+        mats = [rng.standard_normal((n, n)) for _ in range(d)]
+        shape = (n**d,) if k == 1 else (n**d, k)
+        x = rng.standard_normal(shape)
+        # Reference contracted in the reverse mode order (independent rounding).
+        ref = x.reshape(*(n,) * d, -1)
+        for ax in reversed(range(d)):
+            ref = np.moveaxis(np.tensordot(mats[ax], ref, axes=([1], [ax])), 0, ax)
+        ref = ref.reshape(shape)
+        # Same flop count as the Kronecker matvec: (N k / n) x n times n x (d n).
+        ga = rng.standard_normal((n**d * k // n, n))
+        gb = rng.standard_normal((n, d * n))
+        return {"op": KronOperator(mats), "mats": mats, "x": x, "ref": ref, "gemm": (ga, gb)}
+
+    return setup
+
+
+def _matvec_error(inputs, out):
+    if out is None:
+        return _NAN
+    return float(np.linalg.norm(out - inputs["ref"]) / np.linalg.norm(inputs["ref"]))
+
+
+def _pyk_matvec(inputs):
+    pyk = _pykronecker()
+    op = inputs.setdefault("pyk", pyk.KroneckerProduct(inputs["mats"]))
+    return op @ inputs["x"]
+
+
+def _gemm_floor(inputs):
+    ga, gb = inputs["gemm"]
+    ga @ gb
+    return None
+
+
+def _matvec_cases():
+    out = []
+    for d, n, k, quick in ((3, 64, 1, True), (5, 16, 1, True), (3, 64, 8, False), (5, 16, 8, False)):
+        anchors = {"GEMM floor (2N sum n_k flops)": _gemm_floor}
+        if _pykronecker() is not None:
+            anchors["pykronecker.KroneckerProduct"] = _pyk_matvec
+        out.append(BenchCase(
+            name=f"KronOperator @ x, {d} x {n}x{n}, N={n**d}, {k} rhs", setup=_matvec_setup(d, n, k),
+            run_orthla=lambda i: i["op"] @ i["x"], anchors=anchors, error=_matvec_error,
+            error_name="matvec: rel. error vs reverse-order tensordot", quick=quick))
+    return out
+
+
+# -- shifted solve + logdet ----------------------------------------------------------------
+def _shifted_setup(d, n, k, s2=1e-3):
+    def setup(xp, rng):
+        x = np.linspace(0, 1, n)
+        mats = [np.exp(-np.abs(x[:, None] - x[None, :]) / (0.2 + 0.1 * j)) for j in range(d)]
+        y = rng.standard_normal((n**d,) if k == 1 else (n**d, k))
+        return {"mats": mats, "y": y, "s2": s2, "op": KronOperator(mats)}
+
+    return setup
+
+
+def _orthla_shifted(inputs):
+    ke = KronEigh(inputs["mats"])
+    return ke.solve(inputs["y"], shift=inputs["s2"]), float(ke.logdet(shift=inputs["s2"]))
+
+
+def _pyk_shifted(inputs):
+    pyk = _pykronecker()
+    vals, vecs = zip(*(np.linalg.eigh(a) for a in inputs["mats"]), strict=True)
+    q = pyk.KroneckerProduct(list(vecs))
+    lam = vals[0]
+    for v in vals[1:]:
+        lam = np.multiply.outer(lam, v).reshape(-1)
+    lam = lam + inputs["s2"]
+    y = inputs["y"]
+    z = (q.T @ y) / (lam if y.ndim == 1 else lam[:, None])
+    return q @ z, float(np.sum(np.log(lam)))
+
+
+def _shifted_error(inputs, out):
+    x, _ = out
+    y = inputs["y"]
+    r = inputs["op"] @ x + inputs["s2"] * x - y
+    return float(np.linalg.norm(r) / np.linalg.norm(y))
+
+
+def _shifted_cases():
+    out = []
+    for d, n, k, quick in ((3, 64, 1, True), (5, 16, 1, False), (3, 64, 8, False)):
+        anchors = {} if _pykronecker() is None else {"pykronecker (hand-built eigenbasis)": _pyk_shifted}
+        out.append(BenchCase(
+            name=f"KronEigh solve+logdet, {d} x {n}, N={n**d}, {k} rhs", setup=_shifted_setup(d, n, k),
+            run_orthla=_orthla_shifted, anchors=anchors, error=_shifted_error,
+            error_name="shifted solve: rel. residual", quick=quick))
+    return out
+
+
+# -- Sylvester -----------------------------------------------------------------------------
+def _sylvester_setup(n, symmetric):
+    def setup(xp, rng):
+        if symmetric:
+            a, b = _spd(rng, n), _spd(rng, n)
+        else:
+            a = rng.standard_normal((n, n)) / math.sqrt(n) + 2 * np.eye(n)
+            b = rng.standard_normal((n, n)) / math.sqrt(n) + 2 * np.eye(n)
+        return {"a": a, "b": b, "c": rng.standard_normal((n, n))}
+
+    return setup
+
+
+def _sylvester_error(inputs, x):
+    a, b, c = inputs["a"], inputs["b"], inputs["c"]
+    r = a @ x + x @ b - c
+    return float(np.linalg.norm(r) / ((np.linalg.norm(a) + np.linalg.norm(b)) * np.linalg.norm(x)))
+
+
+def _scipy_sylvester(inputs):
+    import scipy.linalg
+
+    return scipy.linalg.solve_sylvester(inputs["a"], inputs["b"], inputs["c"])
+
+
+def _sylvester_cases():
+    out = []
+    for n, sym, quick in ((200, True, True), (500, True, False), (1000, True, False),
+                          (200, False, True), (500, False, False)):
+        out.append(BenchCase(
+            name=f"solve_sylvester n={n} {'symmetric' if sym else 'general'}",
+            setup=_sylvester_setup(n, sym),
+            run_orthla=lambda i: solve_sylvester(i["a"], i["b"], i["c"]),
+            anchors={"scipy.linalg.solve_sylvester": _scipy_sylvester}, error=_sylvester_error,
+            error_name="Sylvester: ||AX+XB-C|| / ((||A||+||B||) ||X||)", quick=quick))
+    return out
+
+
+# -- Poisson -------------------------------------------------------------------------------
+def _poisson_setup(n):
+    def setup(xp, rng):
+        import scipy.sparse
+
+        h = 1.0 / (n + 1)
+        t = scipy.sparse.diags([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1]) / h**2
+        eye = scipy.sparse.identity(n)
+        lap = scipy.sparse.csc_matrix(scipy.sparse.kron(t, eye) + scipy.sparse.kron(eye, t))
+        return {"f": rng.standard_normal((n, n)), "h": h, "lap": lap}
+
+    return setup
+
+
+def _poisson_error(inputs, u):
+    f = inputs["f"].reshape(-1)
+    return float(np.linalg.norm(inputs["lap"] @ u.reshape(-1) - f) / np.linalg.norm(f))
+
+
+def _spsolve(inputs):
+    from scipy.sparse.linalg import spsolve
+
+    return spsolve(inputs["lap"], inputs["f"].reshape(-1)).reshape(inputs["f"].shape)
+
+
+def _poisson_cases():
+    return [BenchCase(name=f"poisson_solve 2-D n={n} (N={n * n})", setup=_poisson_setup(n),
+                      run_orthla=lambda i: poisson_solve(i["f"], i["h"]),
+                      anchors={"scipy.sparse.linalg.spsolve": _spsolve}, error=_poisson_error,
+                      error_name="Poisson: rel. residual", quick=quick)
+            for n, quick in ((255, True), (1023, False))]
+
+
+# -- Kronecker sum, nearest Kronecker product ----------------------------------------------
+def _kron_sum_setup(n):
+    def setup(xp, rng):
+        mats = [_spd(rng, n), _spd(rng, n)]
+        dense = np.kron(mats[0], np.eye(n)) + np.kron(np.eye(n), mats[1]) + 0.1 * np.eye(n * n)
+        return {"mats": mats, "dense": dense, "b": rng.standard_normal(n * n)}
+
+    return setup
+
+
+def _kron_sum_error(inputs, x):
+    return float(np.linalg.norm(inputs["dense"] @ x - inputs["b"]) / np.linalg.norm(inputs["b"]))
+
+
+def _dense_solve(inputs):
+    import scipy.linalg
+
+    return scipy.linalg.solve(inputs["dense"], inputs["b"], assume_a="pos", check_finite=False)
+
+
+def _nearest_setup(nb, nc):
+    def setup(xp, rng):
+        terms = [(rng.standard_normal((nb, nb)), rng.standard_normal((nc, nc))) for _ in range(3)]
+        a = sum(np.kron(b, c) * 2.0**-j for j, (b, c) in enumerate(terms))
+        a = a + 1e-3 * rng.standard_normal(a.shape)
+        return {"a": a, "nb": nb, "nc": nc}
+
+    return setup
+
+
+def _nearest_error(inputs, res):
+    b, c = res[0], res[1]
+    approx = sum(np.kron(b[i], c[i]) for i in range(b.shape[0]))
+    return float(np.linalg.norm(inputs["a"] - approx) / np.linalg.norm(inputs["a"]))
+
+
+def _hand_vlp(inputs):
+    """What a user writes from the Van Loan-Pitsianis paper: rearrange, dense SVD, truncate."""
+    a, nb, nc = inputs["a"], inputs["nb"], inputs["nc"]
+    r = a.reshape(nb, nc, nb, nc).transpose(0, 2, 1, 3).reshape(nb * nb, nc * nc)
+    u, s, vh = np.linalg.svd(r, full_matrices=False)
+    root = np.sqrt(s[:3])
+    return (u[:, :3] * root).T.reshape(3, nb, nb), (vh[:3] * root[:, None]).reshape(3, nc, nc)
+
+
+def _hand_vlp_svds(inputs):
+    """The same by hand with scipy.sparse.linalg.svds (the route for large matrices)."""
+    from scipy.sparse.linalg import svds
+
+    a, nb, nc = inputs["a"], inputs["nb"], inputs["nc"]
+    r = a.reshape(nb, nc, nb, nc).transpose(0, 2, 1, 3).reshape(nb * nb, nc * nc)
+    u, s, vh = svds(r, k=3, v0=np.ones(min(r.shape)))
+    root = np.sqrt(s)
+    return (u * root).T.reshape(3, nb, nb), (vh * root[:, None]).reshape(3, nc, nc)
+
+
+def _other_cases():
+    return [
+        BenchCase(name="kron_sum_solve 2 x 50 (N=2500) vs dense", setup=_kron_sum_setup(50),
+                  run_orthla=lambda i: kron_sum_solve(i["mats"], i["b"], shift=0.1),
+                  anchors={"scipy.linalg.solve (dense)": _dense_solve}, error=_kron_sum_error,
+                  error_name="Kronecker sum: rel. residual", quick=True),
+        BenchCase(name="nearest_kron 1024x1024 rank 3", setup=_nearest_setup(32, 32),
+                  run_orthla=lambda i: nearest_kron(i["a"], (32, 32), (32, 32), rank=3, rng=0),
+                  anchors={"numpy.linalg.svd of R(A) (hand-written)": _hand_vlp}, error=_nearest_error,
+                  error_name="nearest_kron: rel. Frobenius error", quick=True),
+        BenchCase(name="nearest_kron 4096x4096 rank 3 (svds)", setup=_nearest_setup(64, 64),
+                  run_orthla=lambda i: nearest_kron(i["a"], (64, 64), (64, 64), rank=3, rng=0),
+                  anchors={"scipy svds of R(A) (hand-written)": _hand_vlp_svds}, error=_nearest_error,
+                  error_name="nearest_kron: rel. Frobenius error", quick=False),
+    ]
+
+
+def cases() -> list[BenchCase]:
+    return [*_matvec_cases(), *_shifted_cases(), *_sylvester_cases(), *_poisson_cases(), *_other_cases()]

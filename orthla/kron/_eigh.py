@@ -1,0 +1,391 @@
+"""KronEigh: cached factor eigendecompositions for shifted Kronecker solves and log-determinants."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from .._backend import array_namespace, capability
+from .._validate import as_floating, check_finite, check_int, check_ndim
+from ._common import (
+    KronConvergenceWarning,
+    as_factor_list,
+    cycle_modes,
+    is_symmetric,
+    kron_vectors,
+    operand,
+    real_dtype,
+)
+
+__all__ = ["KronEigh", "PCGResult"]
+
+
+class PCGResult(NamedTuple):
+    """Result of :meth:`KronEigh.solve_diag` (preconditioned conjugate gradients).
+
+    Attributes
+    ----------
+    x : array
+        The iterate reached (the solution when ``converged``).
+    converged : bool
+        Whether every column reached ``||b - A x|| <= tol ||b||``.
+    iterations : int
+        Iterations run.
+    residual : float
+        Largest relative residual ``||b - A x|| / ||b||`` over the columns,
+        recomputed from ``x`` at the end (not the recurrence).
+    """
+
+    x: Any
+    converged: bool
+    iterations: int
+    residual: float
+
+
+def _conj_t(a, xp):
+    return xp.conj(a.mT) if xp.isdtype(a.dtype, "complex floating") else a.mT
+
+
+@capability("kron", numba=False)
+class KronEigh:
+    """Eigendecompositions of symmetric factors ``K_k = Q_k diag(l_k) Q_k^H``, cached.
+
+    Represents ``K = K_1 ⊗ ⋯ ⊗ K_d = Q diag(l) Q^H`` with ``Q = Q_1 ⊗ ⋯ ⊗ Q_d``
+    and ``l = kron(l_1, ..., l_d)``, and solves shifted systems with it:
+    ``(K + s D) x = y`` for a scalar shift ``s`` and an optional positive
+    Kronecker-structured diagonal ``D = diag(kron(d_1, ..., d_d))``.
+
+    Parameters
+    ----------
+    factors : sequence of arrays or int
+        Symmetric (Hermitian) square factors of one array-API library; an integer
+        ``n`` is the identity ``I_n``.
+    noise : sequence of 1-D arrays, optional
+        Positive per-factor diagonals ``d_k`` (length ``n_k``) of a Kronecker
+        diagonal ``D``.  Default: ``D = I``.
+    rtol : float, optional
+        Symmetry tolerance, ``max|K_k - K_k^H| <= rtol max|K_k|``; default
+        ``100 n_k eps``.
+
+    Attributes
+    ----------
+    factor_eigenvalues : list of arrays
+        Eigenvalues of the (noise-scaled) factors, ascending.
+    factor_eigenvectors : list of arrays or int
+        Orthonormal eigenvectors (an int for identity factors).
+    shape : tuple of int
+        ``(N, N)``.
+
+    Raises
+    ------
+    ValueError
+        If a factor is not square, not symmetric (the measured asymmetry is reported),
+        or a noise vector has the wrong length or a non-positive entry.
+    TypeError
+        If the inputs mix array libraries or are not numeric.
+
+    Notes
+    -----
+    With noise, the symmetrised factors ``D_k^{-1/2} K_k D_k^{-1/2}`` are
+    diagonalized (``K + s D = D^{1/2} (K~ + s I) D^{1/2}``), so the solve stays exact.
+    Set-up costs ``O(sum n_k^3)``; each solve is two Kronecker matvecs,
+    ``4 N sum n_k`` flops, and :meth:`logdet` is ``O(N)``.  The computed solution
+    has relative error about ``eps * d * cond(K + s D)`` because each factor
+    eigendecomposition is backward stable [1]_.
+
+    References
+    ----------
+    .. [1] Y. Saatci, "Scalable inference for structured Gaussian process models",
+       PhD thesis, University of Cambridge (2011), chapter 5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthla.kron import KronEigh
+    >>> t = np.linspace(0, 1, 5)
+    >>> k1 = np.exp(-(t[:, None] - t[None, :]) ** 2)
+    >>> ke = KronEigh([k1, k1])
+    >>> y = np.ones(25)
+    >>> x = ke.solve(y, shift=0.1)
+    >>> dense = np.kron(k1, k1) + 0.1 * np.eye(25)
+    >>> bool(np.allclose(dense @ x, y)), bool(np.isclose(ke.logdet(shift=0.1), np.linalg.slogdet(dense)[1]))
+    (True, True)
+    """
+
+    def __init__(self, factors: Sequence[Any], *, noise: Sequence[Any] | None = None,
+                 rtol: float | None = None):
+        self.factors, xp = as_factor_list(factors, square=True)
+        self._xp = xp
+        self._dims = [f if isinstance(f, int) else int(f.shape[0]) for f in self.factors]
+        self.shape = (math.prod(self._dims),) * 2
+        for k, f in enumerate(self.factors):
+            if not isinstance(f, int):
+                ok, rel = is_symmetric(f, xp, rtol)
+                if not ok:
+                    raise ValueError(
+                        f"`factors[{k}]` must be symmetric (Hermitian); max|K - K^H| / max|K| = "
+                        f"{rel:.3g} exceeds the tolerance.")
+        self._sqrt_noise = self._check_noise(noise)
+        vals, vecs = [], []
+        for k, f in enumerate(self.factors):
+            dev = self._device()
+            if isinstance(f, int):
+                vals.append(xp.ones((f,), dtype=self._real_dtype(), device=dev))
+                vecs.append(f)
+                continue
+            if self._sqrt_noise is not None:
+                s = self._sqrt_noise[k]
+                f = f / (s[:, None] * s[None, :])
+                f = (f + _conj_t(f, xp)) / 2  # exact symmetry for eigh
+            w, v = xp.linalg.eigh(f)
+            vals.append(w)
+            vecs.append(v)
+        self.factor_eigenvalues = vals
+        self.factor_eigenvectors = vecs
+        self._eigenvalues = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _arrays(self):
+        return [f for f in self.factors if not isinstance(f, int)]
+
+    def _device(self):
+        arrays = self._arrays()
+        return arrays[0].device if arrays else None
+
+    def _real_dtype(self):
+        xp = self._xp
+        arrays = self._arrays()
+        dt = xp.result_type(*arrays) if arrays else xp.float64
+        return real_dtype(dt, xp)
+
+    def _check_noise(self, noise):
+        if noise is None:
+            return None
+        xp = self._xp
+        if len(noise) != len(self.factors):
+            raise ValueError(f"`noise` must have one diagonal per factor ({len(self.factors)}); "
+                             f"got {len(noise)}.")
+        out = []
+        for k, (d, n) in enumerate(zip(noise, self._dims, strict=True)):
+            label = f"noise[{k}]"
+            d = xp.asarray(d) if not hasattr(d, "shape") else d
+            check_ndim(d, label, 1)
+            d = as_floating(d, label, xp, allow_complex=False)
+            check_finite(d, label, xp)
+            if d.shape[0] != n:
+                raise ValueError(f"`{label}` must have length {n} (the order of factor {k}); "
+                                 f"got {d.shape[0]}.")
+            dmin = float(xp.min(d))
+            if dmin <= 0:
+                raise ValueError(f"`{label}` must be positive; its smallest entry is {dmin:.3g}.")
+            out.append(xp.sqrt(d))
+        return out
+
+    @property
+    def eigenvalues(self) -> Any:
+        """All ``N`` eigenvalues ``kron(l_1, ..., l_d)`` (of the noise-scaled operator), unsorted."""
+        if self._eigenvalues is None:
+            self._eigenvalues = kron_vectors(self.factor_eigenvalues, self._xp)
+        return self._eigenvalues
+
+    def _shifted(self, shift):
+        xp = self._xp
+        lam = self.eigenvalues + shift
+        lmin = float(xp.min(lam))
+        if lmin <= 0:
+            raise ValueError(
+                f"K + shift*D must be positive definite; its smallest eigenvalue (after scaling "
+                f"by D) is {lmin:.3g} with shift = {shift:.3g}.")
+        return lam
+
+    def _q(self, x, xp, adjoint):
+        funcs = []
+        for v in self.factor_eigenvectors:
+            if isinstance(v, int):
+                funcs.append(None)
+            else:
+                m = _conj_t(v, xp) if adjoint else v
+                funcs.append(lambda y, m=m: y.mT @ m.mT)
+        return cycle_modes(x, self._dims, funcs, xp)
+
+    def _scale(self, x, xp, inverse):
+        if self._sqrt_noise is None:
+            return x
+        s = kron_vectors(self._sqrt_noise, xp)
+        s = 1 / s if inverse else s
+        s = xp.reshape(s, (*self._dims, *([1] * (x.ndim - len(self._dims)))))
+        return x * s
+
+    def _check_shift(self, shift):
+        shift = float(shift)
+        if not math.isfinite(shift):
+            raise ValueError(f"`shift` must be finite; got {shift}.")
+        return shift
+
+    # -- public API --------------------------------------------------------------------------
+    def solve(self, y: Any, shift: float = 0.0) -> Any:
+        """Solve ``(K + shift * D) x = y`` exactly in the eigenbasis.
+
+        Parameters
+        ----------
+        y : array, shape (N,) or (N, k)
+            Right-hand side(s), solved in one pass.
+        shift : float, default 0
+            Scalar multiplying ``D`` (``I`` without noise), e.g. a noise variance.
+
+        Returns
+        -------
+        array
+            ``x`` with the shape of ``y``.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` does not match ``N`` or ``K + shift D`` is not positive definite
+            (the smallest shifted eigenvalue is reported).
+        """
+        shift = self._check_shift(shift)
+        xp = array_namespace(y, *self._arrays())
+        y = operand(y, xp, "y", self.shape[0], self._dims)
+        lam = self._shifted(shift)
+        x = xp.reshape(y, (*self._dims, *y.shape[1:]))
+        x = self._scale(x, xp, inverse=True)
+        z = self._q(x, xp, adjoint=True)
+        lam = xp.reshape(lam, (*self._dims, *([1] * (y.ndim - 1))))
+        z = self._q(z / lam, xp, adjoint=False)
+        z = self._scale(z, xp, inverse=True)
+        return xp.reshape(z, y.shape)
+
+    def logdet(self, shift: float = 0.0) -> Any:
+        """``log det (K + shift * D)`` as a 0-d array.
+
+        Raises
+        ------
+        ValueError
+            If ``K + shift D`` is not positive definite.
+        """
+        xp = self._xp
+        lam = self._shifted(self._check_shift(shift))
+        out = xp.sum(xp.log(lam))
+        if self._sqrt_noise is not None:
+            n = self.shape[0]
+            for s, nk in zip(self._sqrt_noise, self._dims, strict=True):
+                out = out + (n // nk) * 2 * xp.sum(xp.log(s))
+        return out
+
+    def __matmul__(self, x: Any) -> Any:
+        """``K @ x`` with the original factors (no noise, no shift)."""
+        from ._operator import KronOperator
+
+        return KronOperator(self.factors) @ x
+
+    def solve_diag(self, y: Any, diag: Any, *, tol: float = 1e-10, maxiter: int | None = None,
+                   precond_shift: float | None = None, x0: Any = None) -> PCGResult:
+        """Solve ``(K + diag(v)) x = y`` for a general positive diagonal by preconditioned CG.
+
+        Parameters
+        ----------
+        y : array, shape (N,) or (N, k)
+            Right-hand side(s); the columns iterate together.
+        diag : array, shape (N,)
+            Positive diagonal ``v`` (for example per-point noise variances).
+        tol : float, default 1e-10
+            Stop when every column has ``||y - A x|| <= tol ||y||``.
+        maxiter : int, optional
+            Iteration cap; default ``max(100, 10 * sqrt(N))``.
+        precond_shift : float, optional
+            The preconditioner is ``(K + c D)^{-1}`` applied exactly through the
+            eigenbasis; default ``c = mean(v)`` (``D`` from ``noise``, else ``I``).
+        x0 : array, optional
+            Starting guess (default zeros).
+
+        Returns
+        -------
+        PCGResult
+            ``x``, ``converged``, ``iterations`` and the true final relative ``residual``.
+
+        Raises
+        ------
+        ValueError
+            For shape mismatches, a non-positive ``diag`` or ``tol``.
+
+        Warns
+        -----
+        KronConvergenceWarning
+            When ``maxiter`` is reached before ``tol``; the result then has
+            ``converged=False`` and the residual reached.  Never silent.
+
+        Notes
+        -----
+        Each iteration costs one Kronecker matvec and one preconditioner solve
+        (``6 N sum n_k`` flops) plus one host synchronisation for the stopping test.
+        The preconditioned operator is ``(K + cD)^{-1}(K + diag v)``; its eigenvalues are
+        Rayleigh quotients ``(x^T K x + x^T V x) / (x^T K x + c x^T D x)`` and so lie in
+        ``[min(1, min v/(cD)), max(1, max v/(cD))]``: the iteration count is bounded by the
+        spread of ``v`` around ``c D``, not by the conditioning of ``K``.
+        """
+        xp = array_namespace(y, diag, *self._arrays())
+        n = self.shape[0]
+        y = operand(y, xp, "y", n, self._dims)
+        v = xp.asarray(diag) if not hasattr(diag, "shape") else diag
+        check_ndim(v, "diag", 1)
+        v = as_floating(v, "diag", xp, allow_complex=False)
+        check_finite(v, "diag", xp)
+        if v.shape[0] != n:
+            raise ValueError(f"`diag` must have length N = {n}; got {v.shape[0]}.")
+        vmin = float(xp.min(v))
+        if vmin <= 0:
+            raise ValueError(f"`diag` must be positive; its smallest entry is {vmin:.3g}.")
+        tol = float(tol)
+        if not tol > 0:
+            raise ValueError(f"`tol` must be positive; got {tol}.")
+        if maxiter is None:
+            maxiter = max(100, int(10 * math.sqrt(n)))
+        maxiter = check_int(maxiter, "maxiter", low=1)
+        c = float(xp.mean(v)) if precond_shift is None else float(precond_shift)
+        self._shifted(c)  # preconditioner must be SPD
+        vcol = v if y.ndim == 1 else xp.reshape(v, (n, *([1] * (y.ndim - 1))))
+        op = lambda z: self @ z + vcol * z  # noqa: E731
+        return pcg(op, lambda r: self.solve(r, shift=c), y, xp, tol=tol, maxiter=maxiter, x0=x0)
+
+
+def pcg(op, precond, b, xp, *, tol, maxiter, x0=None) -> PCGResult:
+    """Preconditioned CG on every column of ``b`` at once (column-wise step sizes)."""
+    def dot(a, c):
+        s = xp.sum(xp.conj(a) * c if xp.isdtype(a.dtype, "complex floating") else a * c, axis=0)
+        return xp.real(s) if xp.isdtype(s.dtype, "complex floating") else s
+
+    bnorm = xp.sqrt(dot(b, b))
+    bnorm = xp.where(bnorm > 0, bnorm, xp.ones_like(bnorm))
+    x = xp.zeros_like(b) if x0 is None else xp.asarray(x0, copy=True)
+    r = b - op(x) if x0 is not None else xp.asarray(b, copy=True)
+    z = precond(r)
+    p = z
+    rz = dot(r, z)
+    it = 0
+    rel = float(xp.max(xp.sqrt(dot(r, r)) / bnorm))
+    while rel > tol and it < maxiter:
+        ap = op(p)
+        pap = dot(p, ap)
+        alpha = rz / xp.where(pap != 0, pap, xp.ones_like(pap))
+        x = x + alpha * p
+        r = r - alpha * ap
+        it += 1
+        rel = float(xp.max(xp.sqrt(dot(r, r)) / bnorm))
+        if rel <= tol:
+            break
+        z = precond(r)
+        rz_new = dot(r, z)
+        beta = rz_new / xp.where(rz != 0, rz, xp.ones_like(rz))
+        rz = rz_new
+        p = z + beta * p
+    true = b - op(x)
+    res = float(xp.max(xp.sqrt(dot(true, true)) / bnorm))
+    converged = res <= tol * 10 and rel <= tol  # recurrence and true residual both small
+    if not converged:
+        warnings.warn(
+            f"PCG stopped after {it} iterations with relative residual {res:.3g} > tol = {tol:.3g}; "
+            "raise maxiter or loosen tol.", KronConvergenceWarning, stacklevel=3)
+    return PCGResult(x, converged, it, res)

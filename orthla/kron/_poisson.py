@@ -1,0 +1,109 @@
+"""Poisson equation on a regular grid with Dirichlet boundaries, through the sine transform."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .._backend import array_namespace, capability, is_numpy
+from .._validate import as_floating, check_choice, check_finite
+from ._modeprod import multi_mode_product
+
+__all__ = ["poisson_solve"]
+
+BCS = ("dirichlet",)
+
+
+def _spacings(h, d):
+    hs = list(h) if isinstance(h, Sequence) else [h] * d
+    if len(hs) != d:
+        raise ValueError(f"`h` must be a scalar or have one spacing per axis ({d}); got {len(hs)}.")
+    out = []
+    for v in hs:
+        v = float(v)
+        if not (v > 0 and math.isfinite(v)):
+            raise ValueError(f"`h` must be positive and finite; got {v}.")
+        out.append(v)
+    return out
+
+
+@capability("kron", numba=False, notes="DST on NumPy; dense sine transforms elsewhere")
+def poisson_solve(f: Any, h: float | Sequence[float] = 1.0, *, bc: str = "dirichlet") -> Any:
+    """Solve the discrete Poisson equation ``-Δ_h u = f`` on a regular grid.
+
+    The standard second-order (3/5/7-point) Laplacian on the interior points of a box,
+    with homogeneous Dirichlet boundary values (``u = 0`` just outside ``f``).
+
+    Parameters
+    ----------
+    f : array, shape (n_1, ..., n_d)
+        Right-hand side at the interior grid points; ``d >= 1`` (1-3 in practice).
+    h : float or sequence of float, default 1
+        Grid spacing, one for all axes or one per axis.
+    bc : {"dirichlet"}
+        Boundary condition (only homogeneous Dirichlet is implemented).
+
+    Returns
+    -------
+    array
+        ``u`` with the shape of ``f``.
+
+    Raises
+    ------
+    ValueError
+        For an empty or 0-d ``f``, NaN/Inf, bad spacings or an unknown ``bc``.
+
+    Notes
+    -----
+    The 1-D operator ``T_n = tridiag(-1, 2, -1) / h^2`` has the orthonormal sine
+    eigenvectors ``S_jk = sqrt(2/(n+1)) sin(pi j k / (n+1))`` and eigenvalues
+    ``(4/h^2) sin^2(pi k / (2(n+1)))``, so the Laplacian (a Kronecker sum) is
+    diagonalized by ``S_1 ⊗ ⋯ ⊗ S_d``: ``u = S (S f / (l_1 ⊕ ⋯ ⊕ l_d))``.
+    On NumPy the transforms are the type-I DST of ``scipy.fft`` (``O(N log N)``);
+    on other backends they are dense mode products (``O(N sum n_k)``, GEMM speed on a
+    GPU).  The result is the exact discrete solution up to ``O(eps cond)``, with
+    ``cond ~ (n/pi)^2``; the discretization error is ``O(h^2)`` for smooth solutions.
+
+    References
+    ----------
+    .. [1] C. Van Loan, "Computational Frameworks for the Fast Fourier Transform",
+       SIAM (1992), section 4.5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthla.kron import poisson_solve
+    >>> u = poisson_solve(np.ones(3), h=0.25)
+    >>> np.round(u, 6)
+    array([0.09375, 0.125  , 0.09375])
+    """
+    xp = array_namespace(f)
+    f = xp.asarray(f) if not hasattr(f, "shape") else f
+    if f.ndim == 0 or math.prod(f.shape) == 0:
+        raise ValueError(f"`f` must be a non-empty array with at least one axis; got shape {tuple(f.shape)}.")
+    f = as_floating(f, "f", xp)
+    check_finite(f, "f", xp)
+    check_choice(bc, "bc", BCS)
+    dims = [int(n) for n in f.shape]
+    hs = _spacings(h, len(dims))
+    rdt = xp.real(f[(0,) * f.ndim]).dtype if xp.isdtype(f.dtype, "complex floating") else f.dtype
+    dev = f.device
+    lam = None
+    for ax, (n, hk) in enumerate(zip(dims, hs, strict=True)):
+        k = xp.arange(1, n + 1, dtype=rdt, device=dev)
+        lk = (4 / hk**2) * xp.sin(math.pi * k / (2 * (n + 1))) ** 2
+        shape = [1] * len(dims)
+        shape[ax] = n
+        lk = xp.reshape(lk, tuple(shape))
+        lam = lk if lam is None else lam + lk
+    if is_numpy(xp):
+        import scipy.fft
+
+        fhat = scipy.fft.dstn(f, type=1, norm="ortho")
+        return scipy.fft.idstn(fhat / lam, type=1, norm="ortho")
+    sines = []
+    for n in dims:
+        j = xp.arange(1, n + 1, dtype=rdt, device=dev)
+        sines.append(math.sqrt(2 / (n + 1)) * xp.sin((math.pi / (n + 1)) * j[:, None] * j[None, :]))
+    return multi_mode_product(multi_mode_product(f, sines) / lam, sines)
