@@ -1,8 +1,8 @@
 """orthla.kron against pykronecker, SciPy and dense NumPy on the same inputs."""
 
-from conftest import parametrize_family, run_benchmark
+from conftest import parametrize_family
 
 
 @parametrize_family("kron")
-def test_kron(benchmark, case, backend, tool):
-    run_benchmark(benchmark, case, backend, tool)
+def test_kron(compare, case, backend, tool):
+    compare(case, backend, tool)

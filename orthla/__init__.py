@@ -6,7 +6,20 @@ array_api_strict) and return arrays of the same library on the same device.
 
 __version__ = "0.1.0.dev0"
 
-from . import pivoting, tensor
+from . import kron, pivoting, tensor
+from .kron import (
+    GridGP,
+    KronEigh,
+    KronOperator,
+    kron_sum_solve,
+    mode_product,
+    multi_mode_product,
+    nearest_kron,
+    poisson_solve,
+    solve_lyapunov,
+    solve_sylvester,
+    sum_kron_solve,
+)
 from .pivoting import (
     KernelMatrix,
     NystromApproximation,
@@ -37,7 +50,10 @@ from .tensor import (
 
 __all__ = [
     "ComponentMatch",
+    "GridGP",
     "KernelMatrix",
+    "KronEigh",
+    "KronOperator",
     "LowRankTensor",
     "MSPMResult",
     "NystromApproximation",
@@ -49,17 +65,26 @@ __all__ = [
     "cp_to_tensor",
     "jacobi_eigh",
     "jacobi_svd",
+    "kron",
+    "kron_sum_solve",
     "match_components",
     "mgs_qr",
+    "mode_product",
     "mspm",
+    "multi_mode_product",
+    "nearest_kron",
     "pivot_potential",
     "pivoting",
+    "poisson_solve",
     "random_low_rank",
     "random_pivot_factorize",
     "rp_cholesky",
     "rp_qr",
+    "solve_lyapunov",
+    "solve_sylvester",
     "spm",
     "sshopm",
+    "sum_kron_solve",
     "symmetrize",
     "tensor",
 ]

@@ -53,6 +53,17 @@ def xp(request):
     return array_namespace(mod.asarray(np.zeros(1)) if name != "torch" else mod.zeros(1))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """One BLAS thread for the whole run: on 2-core CI machines a 2-thread OpenBLAS was measured
+    3-60x slower for mid-size LAPACK calls.  SciPy's own OpenBLAS is loaded first so it is pinned too."""
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture
 def needs_numba():
     """Skip the test when numba is not installed (the nonumba session)."""
