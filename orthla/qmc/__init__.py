@@ -1,6 +1,7 @@
 """Quasi-Monte Carlo point sets: lattices, digital nets (Sobol'), Halton, and their randomizations."""
 
 from ._cbc import CBCResult, cbc_lattice
+from ._digital import DigitalNet, Sobol
 from ._lattice import Lattice
 
-__all__ = ["CBCResult", "Lattice", "cbc_lattice"]
+__all__ = ["CBCResult", "DigitalNet", "Lattice", "Sobol", "cbc_lattice"]
