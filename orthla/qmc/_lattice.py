@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import capability
+from .._backend import capability, select_engine
 from .._validate import check_choice, check_int
 from ._cbc import M_MAX
 from ._engine import PointEngine
@@ -37,7 +37,7 @@ def _bit_reverse(i: Any, bits: int, xp: Any) -> Any:
     return out
 
 
-@capability("qmc", numba=False)
+@capability("qmc", numba=True)
 class Lattice(PointEngine):
     """Rank-1 extensible lattice in base 2, optionally randomly shifted.
 
@@ -58,6 +58,9 @@ class Lattice(PointEngine):
         vector, and for a user vector 20 (at most 31).
     replications : int, optional
         Number of independent shifts; points then have shape ``(R, n, d)``.
+    engine : {"auto", "numba", "xp"}, default "auto"
+        ``"numba"``: one fused pass per point (NumPy).  ``"xp"``: vectorized
+        array-API expressions (any backend, the GPU path).
     rng : numpy.random.Generator or int, optional
         Source of the shifts (SPEC 7).
     xp : namespace, optional
@@ -130,8 +133,8 @@ class Lattice(PointEngine):
 
     def __init__(self, d: int, *, generating_vector: Any = "orthla-3600", order: str = "natural",
                  randomize: str | bool = "shift", m_max: int | None = None,
-                 replications: int | None = None, rng: Any = None, xp: Any = None,
-                 device: Any = None, dtype: Any = None) -> None:
+                 replications: int | None = None, engine: str = "auto", rng: Any = None,
+                 xp: Any = None, device: Any = None, dtype: Any = None) -> None:
         if isinstance(generating_vector, str):
             check_choice(generating_vector, "generating_vector", tuple(SHIPPED_LATTICE_VECTORS))
             g = _shipped_vector(generating_vector)
@@ -151,6 +154,7 @@ class Lattice(PointEngine):
         self.m_max = default_m if m_max is None else check_int(m_max, "m_max", low=1, high=M_MAX)
         self.generating_vector = np.asarray(g[: self.d], dtype=np.int64) % (2**self.m_max)
         self.randomize = check_choice(randomize, "randomize", ("shift", False))
+        self.engine = select_engine(engine, self.xp)
         self._max_points = 2**self.m_max
         self._capacity_hint = "raise m_max or use a vector built for more points"
         if randomize == "shift":
@@ -166,6 +170,9 @@ class Lattice(PointEngine):
                     "order='linear' gives a whole lattice of n = 2^m points in one draw from the "
                     f"start; got n = {n} after {start} points. Use order='natural' for extensible draws."
                 )
+        if self.engine == "numba":
+            return self._generate_numba(start, n)
+        if self.order == "linear":
             bits = n.bit_length() - 1
             k = self._indices(0, n)
         else:
@@ -188,3 +195,14 @@ class Lattice(PointEngine):
         else:
             y = xp.stack([y] * self._R)
         return self._finish(y)
+
+    def _generate_numba(self, start: int, n: int) -> np.ndarray:
+        from ._lattice_numba import lattice_points
+
+        linear = self.order == "linear"
+        bits = n.bit_length() - 1 if linear else self.m_max
+        g = self.generating_vector % (2**bits)
+        out = np.empty((self._R, n, self.d))
+        for r in range(self._R):
+            lattice_points(g, self.shift[r], start, bits, not linear, self.order == "gray", out[r])
+        return self._finish(out)

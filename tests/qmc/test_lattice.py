@@ -133,3 +133,23 @@ def test_errors():
         Lattice(2, dtype=np.int64)
     with pytest.raises(TypeError, match="`rng` must be"):
         Lattice(2, rng="seed")
+
+
+@pytest.mark.parametrize("order", ["natural", "gray", "linear"])
+@pytest.mark.parametrize("randomize", ["shift", False])
+def test_numba_engine_matches_xp_engine(needs_numba, order, randomize):
+    kw = dict(order=order, randomize=randomize, rng=3, replications=2)
+    a, b = Lattice(7, engine="numba", **kw), Lattice(7, engine="xp", **kw)
+    np.testing.assert_array_equal(a.random(256), b.random(256))
+    if order != "linear":
+        np.testing.assert_array_equal(a.random(100), b.random(100))
+    g = [1, 2**30 + 3, 2**29 + 5]  # integer path of the xp engine
+    a = Lattice(3, generating_vector=g, m_max=31, engine="numba", **kw)
+    b = Lattice(3, generating_vector=g, m_max=31, engine="xp", **kw)
+    np.testing.assert_array_equal(a.random(128), b.random(128))
+
+
+def test_numba_engine_refuses_other_backends():
+    strict = pytest.importorskip("array_api_strict")
+    with pytest.raises(ValueError, match="engine='numba' needs NumPy input"):
+        Lattice(2, engine="numba", xp=strict)
