@@ -130,13 +130,13 @@ class Halton(PointEngine):
 
     def _generate(self, start: int, n: int) -> Any:
         if self.engine == "numba":
-            out = self._generate_numba(start, n)
-        else:
-            out = self._generate_xp(start, n)
+            return self._finish(self._generate_numba(start, n))
         xp = self.xp
-        # A sum of K scrambled digits may round up to 1.0; keep [0, 1).
-        below_one = xp.asarray(1.0 - 2.0**-53, dtype=xp.float64, device=self.device)
-        return self._finish(xp.where(out >= 1, below_one, out))
+        out = self._generate_xp(start, n)
+        if self._scrambled:  # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
+            below_one = xp.asarray(1.0 - 2.0**-53, dtype=xp.float64, device=self.device)
+            out = xp.where(out >= 1, below_one, out)
+        return self._finish(out)
 
     def _generate_numba(self, start: int, n: int) -> np.ndarray:
         from ._halton_numba import halton_points
@@ -144,12 +144,12 @@ class Halton(PointEngine):
         K = self._ndigits
         perm_off = np.concatenate([[0], np.cumsum(K * self.bases)[:-1]]).astype(np.int64)
         lms_off = np.concatenate([[0], np.cumsum(K * K)[:-1]]).astype(np.int64)
-        out = np.empty((self._R, n, self.d))
+        out = np.empty((self._R, self.d, n))  # dimension-major: each kernel row is contiguous
         for r in range(self._R):
             perm = np.concatenate([p[r].ravel() for p in self.permutations])
             lms = np.concatenate([m[r].ravel() for m in self.lms_matrices])
             halton_points(self.bases, K, perm_off, perm, lms_off, lms, self._scrambled, start, out[r])
-        return out
+        return np.swapaxes(out, 1, 2)  # a view, as SciPy returns
 
     def _generate_xp(self, start: int, n: int) -> Any:
         xp = self.xp

@@ -21,7 +21,7 @@ def _divmod(q, b, inv_b):
 
 @njit(cache=True)
 def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start, out):
-    """Fill ``out`` (n, d) with radical inverses of ``start + i`` in ``bases[j]``.
+    """Fill ``out`` (d, n), one contiguous row per dimension, with radical inverses of ``start + i`` in ``bases[j]``.
 
     Unscrambled: SciPy's loop, digit by digit while the quotient is positive,
     with the weight ``1/b`` divided by ``b`` after each digit (so the floats
@@ -33,7 +33,8 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
     (a wrap from ``b - 1`` to 0 is ``+1 mod b``), amortized ``O(K)`` additions
     per point and no divisions.
     """
-    n, d = out.shape
+    d, n = out.shape
+    below_one = 1.0 - 2.0**-53
     kmax = ndigits.max() if d else 0
     a = np.zeros(kmax, dtype=np.int64)
     s = np.zeros(kmax, dtype=np.int64)
@@ -51,7 +52,7 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
                     q, r = _divmod(q, b, inv_b)
                     x += r * wk
                     wk /= b
-                out[i, j] = x
+                out[j, i] = x
             continue
         L = lms[lms_off[j] : lms_off[j] + K * K].reshape((K, K))
         P = perm[perm_off[j] : perm_off[j] + K * b].reshape((K, b))
@@ -81,4 +82,5 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
             x = 0.0
             for r in range(K):
                 x += P[r, s[r]] * w[r]
-            out[i, j] = x
+            # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
+            out[j, i] = x if x < 1.0 else below_one

@@ -1,0 +1,132 @@
+"""Comparison cases for ``python -m orthla bench qmc`` and ``benchmarks/bench_qmc.py``.
+
+Generators are compared with scipy.stats.qmc (Sobol', Halton) and, when it is
+installed, QMCPy (lattice, digital net, Halton), on the same sizes.  The error
+column is the relative error of one randomized estimate of
+``int exp(sum_j x_j / j^2) dx`` over [0, 1)^d (exact: ``prod_j j^2 (e^(1/j^2) - 1)``),
+a sanity check that every side produced a valid point set; exactness against the
+published definitions is covered by the tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import numpy as np
+
+from .._bench import BenchCase
+from ._cbc import cbc_lattice
+from ._digital import Sobol
+from ._halton import Halton
+from ._lattice import Lattice
+
+_SEED = 20261123
+
+
+def _has(mod: str) -> bool:
+    return importlib.util.find_spec(mod) is not None
+
+
+def _setup(m, d):
+    def setup(xp, rng):
+        c = 1.0 / np.arange(1, d + 1) ** 2
+        return {"xp": xp, "m": m, "d": d, "c": c, "exact": float(np.prod(np.expm1(c) / c))}
+
+    return setup
+
+
+def _integration_error(inputs, out):
+    from .._testing import to_host
+
+    x = to_host(out)
+    est = float(np.mean(np.exp(x @ inputs["c"])))
+    return abs(est - inputs["exact"]) / inputs["exact"]
+
+
+def _quiet(fn):
+    def run(inputs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(inputs)
+
+    return run
+
+
+def _scipy_sobol(scramble):
+    def run(i):
+        import scipy.stats.qmc as q
+
+        return q.Sobol(i["d"], scramble=scramble, rng=_SEED).random_base2(i["m"])
+
+    return _quiet(run)
+
+
+def _scipy_halton(i):
+    import scipy.stats.qmc as q
+
+    return q.Halton(i["d"], scramble=True, rng=_SEED).random(2 ** i["m"])
+
+
+def _qmcpy(kind, randomize):
+    def run(i):
+        import qmcpy
+
+        cls = {"lattice": qmcpy.Lattice, "net": qmcpy.DigitalNetB2, "halton": qmcpy.Halton}[kind]
+        return cls(i["d"], randomize=randomize, seed=_SEED).gen_samples(2 ** i["m"])
+
+    return _quiet(run)
+
+
+def _anchors(*pairs):
+    return {name: fn for name, fn, needs in pairs if _has(needs)}
+
+
+def _cbc_error(inputs, out):
+    # worst-case error of the last dimension relative to the 1-D one: shows the size reached
+    return float(out.worst_case_error[-1])
+
+
+def cases():
+    out = []
+    sizes = ((14, 100, True), (20, 100, False))
+    for m, d, quick in sizes:
+        tag = f"2^{m} x {d}"
+        out.append(BenchCase(
+            name=f"Lattice shift {tag}", setup=_setup(m, d),
+            run_orthla=lambda i: Lattice(i["d"], rng=_SEED, xp=i["xp"]).random_base2(i["m"]),
+            anchors=_anchors(("qmcpy.Lattice(shift)", _qmcpy("lattice", "SHIFT"), "qmcpy"),
+                             ("scipy Sobol(scramble)", _scipy_sobol(True), "scipy")),
+            error=_integration_error, error_name="rel. integration error", quick=quick,
+            backends=("numpy", "cupy", "torch")))
+        out.append(BenchCase(
+            name=f"Sobol LMS+DS {tag}", setup=_setup(m, d),
+            run_orthla=lambda i: Sobol(i["d"], rng=_SEED, xp=i["xp"]).random_base2(i["m"]),
+            anchors=_anchors(("scipy Sobol(scramble)", _scipy_sobol(True), "scipy"),
+                             ("qmcpy.DigitalNetB2(LMS DS)", _qmcpy("net", "LMS DS"), "qmcpy")),
+            error=_integration_error, error_name="rel. integration error", quick=quick,
+            backends=("numpy", "cupy", "torch")))
+        out.append(BenchCase(
+            name=f"Sobol unrandomized gray {tag}", setup=_setup(m, d),
+            run_orthla=lambda i: Sobol(i["d"], randomize=False, order="gray",
+                                       xp=i["xp"]).random_base2(i["m"]),
+            anchors=_anchors(("scipy Sobol(scramble=False)", _scipy_sobol(False), "scipy")),
+            error=_integration_error, error_name="rel. integration error", quick=quick,
+            backends=("numpy", "cupy", "torch")))
+    for m, d, quick in ((12, 100, True), (16, 100, False)):
+        tag = f"2^{m} x {d}"
+        for rz, qrz in (("dp", "DP"), ("lms-dp", "LMS DP")):
+            out.append(BenchCase(
+                name=f"Halton {rz} {tag}", setup=_setup(m, d),
+                run_orthla=lambda i, rz=rz: Halton(i["d"], randomize=rz, rng=_SEED,
+                                                   xp=i["xp"]).random(2 ** i["m"]),
+                anchors=_anchors(("scipy Halton(scramble)", _scipy_halton, "scipy"),
+                                 (f"qmcpy.Halton({qrz})", _qmcpy("halton", qrz), "qmcpy")),
+                error=_integration_error, error_name="rel. integration error", quick=quick,
+                backends=("numpy", "cupy", "torch")))
+    for m, d, quick in ((16, 50, True), (20, 200, False)):
+        out.append(BenchCase(
+            name=f"cbc_lattice 2^{m}, d={d}", setup=_setup(m, d),
+            run_orthla=lambda i: cbc_lattice(2 ** i["m"], i["d"], weights=1.0 / np.arange(1, i["d"] + 1) ** 2),
+            anchors={}, error=_cbc_error, error_name="worst-case error (CBC)", quick=quick))
+    return out
