@@ -1,8 +1,23 @@
-"""Quasi-Monte Carlo point sets: lattices, digital nets (Sobol'), Halton, and their randomizations."""
+"""Quasi-Monte Carlo point sets: lattices, digital nets (Sobol'), Halton, their randomizations,
+shift-invariant kernels and fast Gram algebra on lattices."""
 
 from ._cbc import CBCResult, cbc_lattice
 from ._digital import DigitalNet, Sobol
+from ._fastgram import FastGram
 from ._halton import Halton
+from ._kernels import ShiftInvariantKernel
 from ._lattice import Lattice
+from ._transforms import fftbr, ifftbr
 
-__all__ = ["CBCResult", "DigitalNet", "Halton", "Lattice", "Sobol", "cbc_lattice"]
+__all__ = [
+    "CBCResult",
+    "DigitalNet",
+    "FastGram",
+    "Halton",
+    "Lattice",
+    "ShiftInvariantKernel",
+    "Sobol",
+    "cbc_lattice",
+    "fftbr",
+    "ifftbr",
+]

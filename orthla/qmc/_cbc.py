@@ -9,8 +9,9 @@ import numpy as np
 
 from .._backend import capability
 from .._validate import check_int
+from ._bernoulli import ALPHA_MAX, korobov_omega
 
-__all__ = ["CBCResult", "cbc_lattice", "korobov_omega"]
+__all__ = ["CBCResult", "cbc_lattice"]
 
 #: Largest supported exponent: k * z stays below 2^62 in int64 arithmetic.
 M_MAX = 31
@@ -30,26 +31,6 @@ class CBCResult(NamedTuple):
 
     generating_vector: Any
     worst_case_error: Any
-
-
-def korobov_omega(x: np.ndarray, alpha: int) -> np.ndarray:
-    """``(-1)^(alpha+1) (2 pi)^(2 alpha) / (2 alpha)! * B_{2 alpha}(x)`` for x in [0, 1].
-
-    The one-dimensional shift-invariant kernel of the Korobov space of
-    smoothness ``alpha`` minus its constant term: ``sum_{h != 0} e^{2 pi i h x} / |h|^(2 alpha)``.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if alpha == 1:
-        b = x * x - x + 1.0 / 6.0
-    elif alpha == 2:
-        b = x * x * (x * x - 2.0 * x + 1.0) - 1.0 / 30.0
-    elif alpha == 3:
-        x2 = x * x
-        b = x2 * x2 * (x2 - 3.0 * x + 2.5) - 0.5 * x2 + 1.0 / 42.0
-    else:  # pragma: no cover - guarded by the caller
-        raise ValueError(f"`alpha` must be 1, 2 or 3; got {alpha}.")
-    c = (-1.0) ** (alpha + 1) * (2.0 * math.pi) ** (2 * alpha) / math.factorial(2 * alpha)
-    return c * b
 
 
 def _as_weights(weights: Any, d: int) -> np.ndarray:
@@ -95,7 +76,7 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
         Dimension, at least 1.
     weights : float or array_like, shape (d,), default 1.0
         Positive product weights ``gamma_j`` of the Korobov space.
-    alpha : {1, 2, 3}, default 1
+    alpha : {1, 2, 3, 4, 5}, default 1
         Smoothness of the Korobov space (the kernel uses ``B_{2 alpha}``).
     extensible : bool, default False
         If True, choose each component to minimise the largest ratio
@@ -112,7 +93,7 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     ------
     ValueError
         If ``n`` is not a power of two in range, ``d < 1``, ``alpha`` is not
-        1, 2 or 3, or the weights are not positive.
+        in 1..5, or the weights are not positive.
 
     Notes
     -----
@@ -156,7 +137,7 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     if n & (n - 1):
         raise ValueError(f"`n` must be a power of two (2^m points); got {n}.")
     d = check_int(d, "d", low=1)
-    alpha = check_int(alpha, "alpha", low=1, high=3)
+    alpha = check_int(alpha, "alpha", low=1, high=ALPHA_MAX)
     gamma = _as_weights(weights, d)
     k = np.arange(n, dtype=np.int64)
     p = np.ones(n)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from orthla.qmc import cbc_lattice
-from orthla.qmc._cbc import korobov_omega
+from orthla.qmc._bernoulli import korobov_omega
 
 
 def _sq_error_dense(z, n, gamma, alpha):
@@ -15,7 +15,7 @@ def _sq_error_dense(z, n, gamma, alpha):
     return k.mean() - 1.0
 
 
-@pytest.mark.parametrize("alpha", [1, 2, 3])
+@pytest.mark.parametrize("alpha", [1, 2, 3, 4, 5])
 def test_omega_is_the_fourier_series(alpha):
     # omega_alpha(x) = sum_{h != 0} exp(2 pi i h x) / |h|^(2 alpha) = 2 sum_{h>=1} cos(2 pi h x) / h^(2 alpha)
     x = np.linspace(0, 1, 7)
@@ -96,8 +96,8 @@ def test_errors():
         cbc_lattice(100, 2)
     with pytest.raises(ValueError, match="`d` must be an integer at least 1; got 0"):
         cbc_lattice(64, 0)
-    with pytest.raises(ValueError, match="`alpha` must be an integer at least 1 and at most 3; got 4"):
-        cbc_lattice(64, 2, alpha=4)
+    with pytest.raises(ValueError, match="`alpha` must be an integer at least 1 and at most 5; got 6"):
+        cbc_lattice(64, 2, alpha=6)
     with pytest.raises(ValueError, match="`weights` must be positive"):
         cbc_lattice(64, 2, weights=[1.0, -1.0])
     with pytest.raises(ValueError, match="length at least d = 3"):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from orthla.qmc import Lattice
-from orthla.qmc._cbc import korobov_omega
+from orthla.qmc._bernoulli import korobov_omega
 from orthla.qmc._lattice import _shipped_vector
 from orthla._testing import assert_close, to_host
 
