@@ -18,7 +18,9 @@ import numpy as np
 from .._bench import BenchCase
 from ._cbc import cbc_lattice
 from ._digital import Sobol
+from ._fastgram import FastGram
 from ._halton import Halton
+from ._kernels import ShiftInvariantKernel
 from ._lattice import Lattice
 
 _SEED = 20261123
@@ -87,6 +89,50 @@ def _cbc_error(inputs, out):
     return float(out.worst_case_error[-1])
 
 
+def _gram_setup(m, d, dense):
+    def setup(xp, rng):
+        x = Lattice(d, rng=_SEED, xp=xp).random(2**m)
+        kern = ShiftInvariantKernel(d, alpha=2, weights=1.0 / np.arange(1, d + 1) ** 2)
+        y = xp.asarray(rng.standard_normal(2**m))
+        inputs = {"xp": xp, "x": x, "kernel": kern, "y": y, "noise": 1e-8}
+        if dense:
+            from .._testing import to_host
+
+            inputs["A"] = to_host(kern(x)) + 1e-8 * np.eye(2**m)
+        return inputs
+
+    return setup
+
+
+def _fastgram_solve(i):
+    return FastGram(i["x"], i["kernel"], noise=i["noise"]).solve(i["y"])
+
+
+def _dense_solve(i):
+    import scipy.linalg
+
+    from .._testing import to_host
+
+    a = to_host(i["kernel"](i["x"])) + i["noise"] * np.eye(i["x"].shape[0])
+    return scipy.linalg.cho_solve(scipy.linalg.cho_factor(a, check_finite=False), to_host(i["y"]),
+                                  check_finite=False)
+
+
+def _dense_residual(inputs, out):
+    from .._testing import to_host
+
+    y = to_host(inputs["y"])
+    return float(np.linalg.norm(inputs["A"] @ to_host(out) - y) / np.linalg.norm(y))
+
+
+def _fast_residual(inputs, out):
+    from .._testing import to_host
+
+    g = FastGram(inputs["x"], inputs["kernel"], noise=inputs["noise"])
+    y = to_host(inputs["y"])
+    return float(np.linalg.norm(to_host(g.matvec(out)) - y) / np.linalg.norm(y))
+
+
 def cases():
     out = []
     sizes = ((14, 100, True), (20, 100, False))
@@ -129,4 +175,13 @@ def cases():
             name=f"cbc_lattice 2^{m}, d={d}", setup=_setup(m, d),
             run_orthla=lambda i: cbc_lattice(2 ** i["m"], i["d"], weights=1.0 / np.arange(1, i["d"] + 1) ** 2),
             anchors={}, error=_cbc_error, error_name="worst-case error (CBC)", quick=quick))
+    for m, quick in ((10, True), (12, False)):
+        out.append(BenchCase(
+            name=f"FastGram solve n=2^{m}, d=5", setup=_gram_setup(m, 5, True), run_orthla=_fastgram_solve,
+            anchors={"dense scipy cho_solve": _dense_solve}, error=_dense_residual,
+            error_name="||A z - y|| / ||y|| (dense A)", quick=quick, backends=("numpy", "cupy", "torch")))
+    out.append(BenchCase(
+        name="FastGram solve n=2^20, d=5", setup=_gram_setup(20, 5, False), run_orthla=_fastgram_solve,
+        anchors={}, error=_fast_residual, error_name="||A z - y|| / ||y|| (A by FFT)", quick=False,
+        backends=("numpy", "cupy", "torch")))
     return out
