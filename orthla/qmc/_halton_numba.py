@@ -55,6 +55,7 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
                 out[j, i] = x
             continue
         L = lms[lms_off[j] : lms_off[j] + K * K].reshape((K, K))
+        Lt = np.ascontiguousarray(L.T)  # column c of L contiguous for the carry updates
         P = perm[perm_off[j] : perm_off[j] + K * b].reshape((K, b))
         wk = 1.0 / b
         q = start
@@ -62,6 +63,11 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
             w[k] = wk
             wk /= b
             q, a[k] = _divmod(q, b, inv_b)
+        # digit value times weight, rounded once exactly as in SciPy's `x += perm * w`
+        PW = np.empty((K, b))
+        for r in range(K):
+            for v in range(b):
+                PW[r, v] = P[r, v] * w[r]
         for r in range(K):
             acc = 0
             for k in range(r + 1):
@@ -71,8 +77,9 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
             if i > 0:
                 c = 0
                 while c < K:
+                    col = Lt[c]
                     for r in range(c, K):
-                        v = s[r] + L[r, c]
+                        v = s[r] + col[r]
                         s[r] = v - b if v >= b else v
                     a[c] += 1
                     if a[c] < b:
@@ -81,6 +88,6 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
                     c += 1
             x = 0.0
             for r in range(K):
-                x += P[r, s[r]] * w[r]
+                x += PW[r, s[r]]
             # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
             out[j, i] = x if x < 1.0 else below_one
