@@ -33,6 +33,17 @@ class FastGram:
     n : int, optional
         Number of points when ``x`` is an engine.
 
+    Methods
+    -------
+    matvec(y)
+        ``(K + noise I) y``.
+    solve(y)
+        ``(K + noise I)^{-1} y``.
+    logdet()
+        ``log det(K + noise I)``.
+    double(x_next=None)
+        The same algebra for ``2n`` points, reusing this transform.
+
     Attributes
     ----------
     eigenvalues : array, shape (n,)
@@ -91,7 +102,9 @@ class FastGram:
         noise = float(noise)
         if not math.isfinite(noise) or noise < 0:
             raise ValueError(f"`noise` must be a non-negative finite float; got {noise}.")
+        self._engine = None
         if isinstance(x, Lattice):
+            self._engine = x
             x = self._points_from_engine(x, n)
         elif hasattr(x, "random") and hasattr(x, "reset"):
             raise ValueError(f"FastGram with a ShiftInvariantKernel needs lattice points; got a "
@@ -110,13 +123,71 @@ class FastGram:
         check_unit_cube(x, "x", xp)
         self.n, self.noise, self.kernel, self._xp = n, noise, kernel, xp
         self._check_lattice(x, xp)
-        t = x - x[:1, :]
-        t = t - xp.floor(t)
-        first_col = kernel.shift_function(t, xp)  # K(x_i, x_0), natural order
+        self._x = x
         # Eigenvalues of the circulant: DFT of the first column in linear order.
-        idx = bit_reversal_indices(n, xp, x.device)
-        lam = xp.fft.fft(xp.astype(xp.take(first_col, idx), _complex(x.dtype, xp)))
-        self.eigenvalues = xp.real(lam)
+        self._lam = xp.fft.fft(self._linear_column(x, x[:1, :]))
+        self.eigenvalues = xp.real(self._lam)
+
+    def _linear_column(self, pts: Any, x0: Any) -> Any:
+        """``K(pts_i, x0)`` for natural-order points, permuted to linear order, as complex."""
+        xp = self._xp
+        t = pts - x0
+        t = t - xp.floor(t)
+        col = self.kernel.shift_function(t, xp)
+        idx = bit_reversal_indices(pts.shape[0], xp, pts.device)
+        return xp.astype(xp.take(col, idx), _complex(pts.dtype, xp))
+
+    def double(self, x_next: Any = None) -> FastGram:
+        """The Gram algebra of the first ``2n`` points, reusing this one's transform.
+
+        Parameters
+        ----------
+        x_next : array, shape (n, d), optional
+            Points ``n..2n-1`` of the same lattice in natural order; taken from
+            the engine when this object was built from one.
+
+        Returns
+        -------
+        FastGram
+            For ``2n`` points, same kernel and noise.
+
+        Raises
+        ------
+        ValueError
+            ``x_next`` missing (built from points) or of the wrong shape, or the
+            ``2n`` points not a lattice in natural order.
+
+        Notes
+        -----
+        In linear order the even points of the ``2n``-point lattice are the
+        ``n``-point lattice and the odd ones are the new natural-order half, so
+        the length-``2n`` DFT is one radix-2 butterfly of the stored length-``n``
+        DFT and the DFT of the new half's kernel column: ``O(n d)`` kernel
+        evaluations plus one FFT of length ``n``.
+        """
+        xp, n = self._xp, self.n
+        if x_next is None:
+            if self._engine is None:
+                raise ValueError("`x_next` (points n..2n-1 in natural order) is required when "
+                                 "FastGram was built from points rather than a Lattice engine.")
+            if 2 * n > 2**self._engine.m_max:
+                raise ValueError(f"cannot double to {2 * n} points: the engine holds 2^{self._engine.m_max}.")
+            x_next = self._engine._generate(n, n)[0, ...]
+        x_next = xp.asarray(x_next) if not hasattr(x_next, "shape") else x_next
+        if tuple(x_next.shape) != (n, self.kernel.d):
+            raise ValueError(f"`x_next` must have shape (n, d) = ({n}, {self.kernel.d}); got {tuple(x_next.shape)}.")
+        check_unit_cube(x_next, "x_next", xp)
+        x2 = xp.concat([self._x, xp.astype(x_next, self._x.dtype)], axis=0)
+        new = object.__new__(FastGram)
+        new.n, new.noise, new.kernel, new._xp, new._engine = 2 * n, self.noise, self.kernel, xp, self._engine
+        new._check_lattice(x2, xp)
+        new._x = x2
+        odd = xp.fft.fft(new._linear_column(x_next, self._x[:1, :]))
+        k = xp.arange(n, dtype=xp.float64, device=x2.device)
+        twiddle = xp.exp(xp.astype(k * (-math.pi / n), odd.dtype) * 1j)
+        new._lam = xp.concat([self._lam + twiddle * odd, self._lam - twiddle * odd])
+        new.eigenvalues = xp.real(new._lam)
+        return new
 
     @staticmethod
     def _points_from_engine(engine: Lattice, n: int | None) -> Any:

@@ -138,3 +138,29 @@ def test_fastgram_from_engine_and_refusals():
         g.solve(np.ones(64))
     with pytest.raises(ValueError, match="increase `noise`"):
         g.logdet()
+
+
+def test_double_reuses_the_first_half(xp):
+    k = ShiftInvariantKernel(3, alpha=[1, 2, 3], weights=[1.0, 0.5, 0.2])
+    eng = Lattice(3, rng=8, xp=xp)
+    x = eng.random(256)
+    g = FastGram(x[:128, :], k, noise=1e-5)
+    g2 = g.double(x[128:, :])
+    ref = FastGram(x, k, noise=1e-5)
+    assert g2.n == 256
+    assert_close(g2.eigenvalues, to_host(ref.eigenvalues), xp=xp, rtol=1e-12,
+                 atol=1e-12 * float(np.max(to_host(ref.eigenvalues))))
+    y = xp.asarray(np.random.default_rng(0).standard_normal(256))
+    assert_close(g2.solve(y), to_host(ref.solve(y)), xp=xp, rtol=1e-10, atol=1e-10)
+    # from an engine: no points to pass; repeated doubling
+    ge = FastGram(Lattice(3, rng=8, xp=xp), k, n=64, noise=1e-5).double().double()
+    assert_close(ge.eigenvalues, to_host(ref.eigenvalues), xp=xp, rtol=1e-12,
+                 atol=1e-12 * float(np.max(to_host(ref.eigenvalues))))
+    with pytest.raises(ValueError, match="`x_next` .* is required"):
+        g.double()
+    with pytest.raises(ValueError, match=r"`x_next` must have shape \(n, d\) = \(128, 3\)"):
+        g.double(x[128:200, :])
+    with pytest.raises(ValueError, match="not a lattice"):
+        g.double(xp.asarray(np.random.default_rng(1).random((128, 3))))
+    with pytest.raises(ValueError, match=r"cannot double to 32 points: the engine holds 2\^4"):
+        FastGram(Lattice(3, m_max=4), k, n=16).double()
