@@ -7,7 +7,7 @@ from ._fastgram import FastGram
 from ._halton import Halton
 from ._kernels import ShiftInvariantKernel
 from ._lattice import Lattice
-from ._transforms import fftbr, ifftbr
+from ._transforms import fftbr, fwht, ifftbr
 
 __all__ = [
     "CBCResult",
@@ -19,5 +19,6 @@ __all__ = [
     "Sobol",
     "cbc_lattice",
     "fftbr",
+    "fwht",
     "ifftbr",
 ]

@@ -61,7 +61,11 @@ def _gray(i: Any) -> Any:
     return i ^ (i >> 1)
 
 
-@capability("qmc", numba=True)
+_NO_TORCH = dict(backends=("numpy", "cupy", "array_api_strict"),
+                 notes="torch lacks uint64 bit operations")
+
+
+@capability("qmc", numba=True, **_NO_TORCH)
 class DigitalNet(PointEngine):
     """Digital sequence in base 2 with digital shift and linear matrix scrambling.
 
@@ -257,7 +261,7 @@ class DigitalNet(PointEngine):
         return self._finish(self._bits_to_float(x))
 
 
-@capability("qmc", numba=True)
+@capability("qmc", numba=True, **_NO_TORCH)
 class Sobol(DigitalNet):
     """Sobol' sequence: :class:`DigitalNet` with the Joe-Kuo 21201-dimension matrices.
 

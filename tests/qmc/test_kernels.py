@@ -4,7 +4,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from orthla.qmc import FastGram, Halton, Lattice, ShiftInvariantKernel, Sobol, cbc_lattice, fftbr, ifftbr
+from orthla.qmc import FastGram, Halton, Lattice, ShiftInvariantKernel, Sobol, cbc_lattice, fftbr, fwht, ifftbr
 from orthla.qmc._bernoulli import bernoulli_coefficients, korobov_omega
 from orthla._testing import assert_close, to_host
 
@@ -164,3 +164,34 @@ def test_double_reuses_the_first_half(xp):
         g.double(xp.asarray(np.random.default_rng(1).random((128, 3))))
     with pytest.raises(ValueError, match=r"cannot double to 32 points: the engine holds 2\^4"):
         FastGram(Lattice(3, m_max=4), k, n=16).double()
+
+
+@pytest.mark.parametrize("shape_axis", [((16,), -1), ((3, 8), 1), ((32, 2), 0)])
+def test_fwht_is_the_orthonormal_hadamard_transform(xp, shape_axis):
+    import scipy.linalg
+
+    shape, axis = shape_axis
+    y = np.random.default_rng(4).standard_normal(shape)
+    n = shape[axis]
+    H = scipy.linalg.hadamard(n) / np.sqrt(n)
+    ref = np.moveaxis(np.moveaxis(y, axis, -1) @ H.T, -1, axis)
+    out = fwht(xp.asarray(y), axis=axis, engine="xp")
+    assert_close(out, ref, xp=xp, rtol=0, atol=4 * np.log2(n) * np.finfo(float).eps * np.abs(y).max() * np.sqrt(n))
+    assert_close(fwht(out, axis=axis, engine="xp"), y, xp=xp, rtol=0, atol=1e-14)
+
+
+def test_fwht_numba_matches_xp(needs_numba):
+    y = np.random.default_rng(5).standard_normal((5, 64))
+    y.setflags(write=False)
+    np.testing.assert_allclose(fwht(y, engine="numba"), fwht(y, engine="xp"), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(fwht(y.T, axis=0, engine="numba"), fwht(y, engine="xp").T, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(fwht(np.array([3, 1]), engine="numba"), np.array([4, 2]) / np.sqrt(2))
+
+
+def test_fwht_errors(xp):
+    with pytest.raises(ValueError, match="must have a power-of-two length along axis 0; got 6"):
+        fwht(xp.ones(6))
+    with pytest.raises(TypeError, match="`y` must be real"):
+        fwht(xp.asarray(np.ones(4, dtype=complex)))
+    with pytest.raises(ValueError, match="`axis` must be an integer at least -1 and at most 0; got 1"):
+        fwht(xp.ones(4), axis=1)
