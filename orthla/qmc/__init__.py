@@ -3,6 +3,7 @@ shift-invariant kernels and fast Gram algebra on lattices."""
 
 from ._cbc import CBCResult, cbc_lattice
 from ._digital import DigitalNet, Sobol
+from ._dsi import DigitalShiftInvariantKernel
 from ._fastgram import FastGram
 from ._halton import Halton
 from ._kernels import ShiftInvariantKernel
@@ -12,6 +13,7 @@ from ._transforms import fftbr, fwht, ifftbr
 __all__ = [
     "CBCResult",
     "DigitalNet",
+    "DigitalShiftInvariantKernel",
     "FastGram",
     "Halton",
     "Lattice",
