@@ -18,6 +18,7 @@ import numpy as np
 from .._bench import BenchCase
 from ._cbc import cbc_lattice
 from ._digital import Sobol
+from ._dsi import DigitalShiftInvariantKernel
 from ._fastgram import FastGram
 from ._halton import Halton
 from ._kernels import ShiftInvariantKernel
@@ -89,19 +90,29 @@ def _cbc_error(inputs, out):
     return float(out.worst_case_error[-1])
 
 
-def _gram_setup(m, d, dense):
+def _gram_setup(m, d, dense, kind):
     def setup(xp, rng):
-        x = Lattice(d, rng=_SEED, xp=xp).random(2**m)
-        kern = ShiftInvariantKernel(d, alpha=2, weights=1.0 / np.arange(1, d + 1) ** 2)
+        if kind == "lattice":
+            x = Lattice(d, rng=_SEED, xp=xp).random(2**m)
+            kern = ShiftInvariantKernel(d, alpha=2, weights=1.0 / np.arange(1, d + 1) ** 2)
+        else:
+            x = Sobol(d, rng=_SEED, xp=xp).random(2**m)
+            kern = DigitalShiftInvariantKernel(d, alpha=2, weights=1.0 / np.arange(1, d + 1) ** 2)
         y = xp.asarray(rng.standard_normal(2**m))
         inputs = {"xp": xp, "x": x, "kernel": kern, "y": y, "noise": 1e-8}
+        # ||A||_2 = largest eigenvalue, from the fast transform (exact up to rounding)
+        inputs["norm_A"] = float(np.max(_host(FastGram(x, kern, noise=1e-8).eigenvalues))) + 1e-8
         if dense:
-            from .._testing import to_host
-
-            inputs["A"] = to_host(kern(x)) + 1e-8 * np.eye(2**m)
+            inputs["A"] = _host(kern(x)) + 1e-8 * np.eye(2**m)
         return inputs
 
     return setup
+
+
+def _host(a):
+    from .._testing import to_host
+
+    return to_host(a)
 
 
 def _fastgram_solve(i):
@@ -111,26 +122,19 @@ def _fastgram_solve(i):
 def _dense_solve(i):
     import scipy.linalg
 
-    from .._testing import to_host
-
-    a = to_host(i["kernel"](i["x"])) + i["noise"] * np.eye(i["x"].shape[0])
-    return scipy.linalg.cho_solve(scipy.linalg.cho_factor(a, check_finite=False), to_host(i["y"]),
+    a = _host(i["kernel"](i["x"])) + i["noise"] * np.eye(i["x"].shape[0])
+    return scipy.linalg.cho_solve(scipy.linalg.cho_factor(a, check_finite=False), _host(i["y"]),
                                   check_finite=False)
 
 
-def _dense_residual(inputs, out):
-    from .._testing import to_host
-
-    y = to_host(inputs["y"])
-    return float(np.linalg.norm(inputs["A"] @ to_host(out) - y) / np.linalg.norm(y))
-
-
-def _fast_residual(inputs, out):
-    from .._testing import to_host
-
-    g = FastGram(inputs["x"], inputs["kernel"], noise=inputs["noise"])
-    y = to_host(inputs["y"])
-    return float(np.linalg.norm(to_host(g.matvec(out)) - y) / np.linalg.norm(y))
+def _backward_error(inputs, out):
+    """Normwise backward error ||A z - y|| / (||A||_2 ||z|| + ||y||), A applied densely or by transform."""
+    z, y = _host(out), _host(inputs["y"])
+    if "A" in inputs:
+        az = inputs["A"] @ z
+    else:
+        az = _host(FastGram(inputs["x"], inputs["kernel"], noise=inputs["noise"]).matvec(out))
+    return float(np.linalg.norm(az - y) / (inputs["norm_A"] * np.linalg.norm(z) + np.linalg.norm(y)))
 
 
 def cases():
@@ -175,13 +179,12 @@ def cases():
             name=f"cbc_lattice 2^{m}, d={d}", setup=_setup(m, d),
             run_orthla=lambda i: cbc_lattice(2 ** i["m"], i["d"], weights=1.0 / np.arange(1, i["d"] + 1) ** 2),
             anchors={}, error=_cbc_error, error_name="worst-case error (CBC)", quick=quick))
-    for m, quick in ((10, True), (12, False)):
-        out.append(BenchCase(
-            name=f"FastGram solve n=2^{m}, d=5", setup=_gram_setup(m, 5, True), run_orthla=_fastgram_solve,
-            anchors={"dense scipy cho_solve": _dense_solve}, error=_dense_residual,
-            error_name="||A z - y|| / ||y|| (dense A)", quick=quick, backends=("numpy", "cupy", "torch")))
-    out.append(BenchCase(
-        name="FastGram solve n=2^20, d=5", setup=_gram_setup(20, 5, False), run_orthla=_fastgram_solve,
-        anchors={}, error=_fast_residual, error_name="||A z - y|| / ||y|| (A by FFT)", quick=False,
-        backends=("numpy", "cupy", "torch")))
+    for kind, label in (("lattice", "FastGram(SI, lattice)"), ("net", "FastGram(DSI, Sobol')")):
+        for m, quick, dense in ((10, True, True), (12, False, True), (20, False, False)):
+            out.append(BenchCase(
+                name=f"{label} solve n=2^{m}, d=5", setup=_gram_setup(m, 5, dense, kind),
+                run_orthla=_fastgram_solve,
+                anchors={"dense: form K + scipy cho_solve": _dense_solve} if dense else {},
+                error=_backward_error, error_name="backward err ||Az-y||/(||A|| ||z||+||y||)",
+                quick=quick, backends=("numpy", "cupy", "torch") if kind == "lattice" else ("numpy", "cupy")))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -28,6 +29,11 @@ def first_primes(d: int) -> np.ndarray:
         if sieve[p]:
             sieve[p * p :: p] = False
     return np.flatnonzero(sieve)[:d].astype(np.int64)
+
+
+@functools.cache
+def _strict_lower(K: int) -> np.ndarray:
+    return np.tril(np.ones((K, K), dtype=np.int64), -1)
 
 
 def _digits_needed(b: int) -> int:
@@ -115,9 +121,12 @@ class Halton(PointEngine):
         self.permutations, self.lms_matrices = [], []
         for b, K in zip(self.bases.tolist(), self._ndigits.tolist(), strict=True):
             if self.randomize in ("lms-dp", "lms"):
-                low = np.tril(self.rng.integers(0, b, size=(R, K, K)), -1)
-                diag = self.rng.integers(1, b, size=(R, K))
-                self.lms_matrices.append(low + diag[:, :, None] * np.eye(K, dtype=np.int64))
+                # unit lower-triangular over Z_b: random below, random nonzero diagonal
+                mat = self.rng.integers(0, b, size=(R, K, K))
+                mat *= _strict_lower(K)
+                diag = np.arange(K)
+                mat[:, diag, diag] = self.rng.integers(1, b, size=(R, K))
+                self.lms_matrices.append(mat)
             else:
                 self.lms_matrices.append(np.broadcast_to(np.eye(K, dtype=np.int64), (R, K, K)).copy())
             perm = np.broadcast_to(np.arange(b, dtype=np.int64), (R, K, b))
