@@ -57,6 +57,26 @@ def _lms(cols: np.ndarray, t: int, rng: np.random.Generator, reps: int) -> np.nd
     return out
 
 
+def _interlace(cols: np.ndarray, t: int, alpha: int) -> tuple[np.ndarray, int]:
+    """Digit interlacing of alpha consecutive matrices (Dick's higher-order nets).
+
+    Digit ``r`` (0-based) of output dimension ``j`` is digit ``r // alpha`` of input
+    dimension ``j alpha + r mod alpha``; the leading ``t // alpha`` digits of each input
+    are used, giving ``alpha (t // alpha)`` output digits.
+    """
+    if alpha == 1:
+        return cols, t
+    t_in = t // alpha
+    t_out = alpha * t_in
+    d = cols.shape[0] // alpha
+    out = np.zeros((d, cols.shape[1]), dtype=np.uint64)
+    for r in range(t_out):
+        q, k = r % alpha, r // alpha
+        digit = (cols[q : d * alpha : alpha] >> np.uint64(t - 1 - k)) & np.uint64(1)
+        out |= digit << np.uint64(t_out - 1 - r)
+    return out, t_out
+
+
 def _gray(i: Any) -> Any:
     return i ^ (i >> 1)
 
@@ -86,8 +106,13 @@ class DigitalNet(PointEngine):
         Linear matrix scrambling (LMS) and/or a digital shift (DS), drawn
         independently per replication.
     t : int, default 63
-        Output digits (bits) per coordinate, ``1 <= t <= 63``.  LMS fills all
-        ``t`` digits; floats keep the leading 53.
+        Digits (bits) per coordinate of the generating matrices, ``1 <= t <= 63``.
+        LMS fills all output digits; floats keep the leading 53.
+    alpha : int, default 1
+        Interlacing factor: ``alpha > 1`` builds a higher-order (order ``alpha``)
+        net by interlacing the digits of ``alpha`` consecutive base dimensions
+        [3]_, with ``alpha (t // alpha)`` output digits (62 for ``t = 63,
+        alpha = 2``).
     return_binary : bool, default False
         Return the ``t``-bit integers (uint64) instead of floats.
     engine : {"auto", "numba", "xp"}, default "auto"
@@ -104,13 +129,16 @@ class DigitalNet(PointEngine):
     digital_shift : numpy.ndarray of uint64, shape (R, d)
         The digital shifts (zeros without DS).
     t : int
-        Output digits.
+        Output digits (``alpha (t // alpha)`` of the requested ``t``).
+    alpha : int
+        Interlacing factor.
 
     Raises
     ------
     ValueError
-        Unknown ``order``/``randomize``/matrix name, ``d`` beyond the matrices,
-        ``t`` out of range or too small for the matrices, too many points.
+        Unknown ``order``/``randomize``/matrix name, ``d`` beyond the matrices
+        (``d alpha`` base dimensions are needed), ``t`` out of range or too small
+        for the matrices, ``alpha`` not in ``1..t``, too many points.
     TypeError
         Bad ``dtype``, ``rng`` or ``generating_matrices`` dtype.
 
@@ -134,6 +162,9 @@ class DigitalNet(PointEngine):
        14 (1998).
     .. [2] S. Joe, F. Y. Kuo, "Constructing Sobol sequences with better
        two-dimensional projections", SIAM J. Sci. Comput. 30 (2008).
+    .. [3] J. Dick, "Explicit constructions of quasi-Monte Carlo rules for the
+       numerical integration of high-dimensional periodic functions", SIAM J.
+       Numer. Anal. 45 (2007).
 
     Examples
     --------
@@ -151,10 +182,12 @@ class DigitalNet(PointEngine):
     _orders = ("natural", "gray")
 
     def __init__(self, d: int, *, generating_matrices: Any = "joe-kuo-21201", order: str = "natural",
-                 randomize: str | bool = "lms-ds", t: int = 63, return_binary: bool = False,
-                 engine: str = "auto", replications: int | None = None, rng: Any = None,
-                 xp: Any = None, device: Any = None, dtype: Any = None) -> None:
+                 randomize: str | bool = "lms-ds", t: int = 63, alpha: int = 1,
+                 return_binary: bool = False, engine: str = "auto", replications: int | None = None,
+                 rng: Any = None, xp: Any = None, device: Any = None, dtype: Any = None) -> None:
         t = check_int(t, "t", low=1, high=63)
+        alpha = check_int(alpha, "alpha", low=1, high=t, high_expr="t")
+        self.alpha = alpha
         if isinstance(generating_matrices, str):
             check_choice(generating_matrices, "generating_matrices", ("joe-kuo-21201",))
             d_max, hint = 21201, " in the Joe-Kuo direction numbers; pass your own `generating_matrices` for more"
@@ -167,20 +200,23 @@ class DigitalNet(PointEngine):
             if np.any(mats < 0):
                 raise ValueError("`generating_matrices` must hold non-negative t-bit integers.")
             d_max, hint = mats.shape[0], " in the given generating matrices"
+        if alpha > 1:
+            hint += f" (interlacing alpha = {alpha} uses {alpha} of them per dimension)"
         super().__init__(d, order=order, replications=replications, rng=rng, xp=xp,
-                         device=device, dtype=dtype, d_max=d_max, d_max_hint=hint)
+                         device=device, dtype=dtype, d_max=d_max // alpha, d_max_hint=hint)
         self.randomize = check_choice(randomize, "randomize", _RANDOMIZE)
         self.return_binary = bool(return_binary)
         self.engine = select_engine(engine, self.xp)
-        self.t = t
         if mats is None:
-            cols = _joe_kuo(self.d, t)[:, : min(t, _M_CAP)]
+            cols = _joe_kuo(self.d * alpha, t)[:, : min(t, _M_CAP)]
         else:
-            cols = mats[: self.d].astype(np.uint64)
+            cols = mats[: self.d * alpha].astype(np.uint64)
             width = _bit_length(cols)
             if width > t:
                 raise ValueError(f"`t` = {t} is too small for the generating matrices, whose columns "
                                  f"have up to {width} bits; pass t >= {width}.")
+        cols, t = _interlace(cols, t, alpha)
+        self.t = t
         m = cols.shape[1]
         self._max_points = 2**m
         self._capacity_hint = f"the generating matrices have {m} columns"

@@ -158,3 +158,44 @@ def test_generic_matrices_and_errors():
     with pytest.raises(ValueError, match="engine='numba' needs NumPy input"):
         strict = pytest.importorskip("array_api_strict")
         Sobol(2, engine="numba", xp=strict)
+
+
+def test_interlacing_follows_the_digit_definition():
+    t, alpha, m = 12, 3, 5
+    rng = np.random.default_rng(8)
+    base = rng.integers(0, 2**t, size=(2 * alpha, m), dtype=np.uint64)
+    eng = DigitalNet(2, generating_matrices=base, t=t, alpha=alpha, randomize=False)
+    assert eng.t == 12 and eng.alpha == 3
+    C = eng.generating_matrices[0]
+    for j in range(2):
+        for k in range(m):
+            digits_in = [format(int(base[j * alpha + q, k]), f"0{t}b") for q in range(alpha)]
+            expect = "".join(digits_in[r % alpha][r // alpha] for r in range(alpha * (t // alpha)))
+            assert format(int(C[j, k]), f"0{eng.t}b") == expect
+
+
+def test_higher_order_nets_converge_faster():
+    c = np.array([2.0, 1.5])
+    exact = float(np.prod(np.expm1(c) / c))
+    rates = {}
+    for alpha in (1, 2):
+        rmse = []
+        for m in (6, 14):
+            x = Sobol(2, alpha=alpha, randomize="ds", rng=1, replications=16).random_base2(m)
+            rmse.append(np.sqrt(np.mean((np.exp(x @ c).mean(axis=1) - exact) ** 2)))
+        rates[alpha] = np.log2(rmse[0] / rmse[1]) / 8
+    assert rates[1] < 1.3  # digital shift only: about n^-1
+    assert rates[2] > 1.8  # order-2 net: close to n^-2 and beyond for this smooth integrand
+
+
+def test_interlaced_engines_agree(needs_numba):
+    a = Sobol(3, alpha=2, rng=2, engine="numba").random(100)
+    b = Sobol(3, alpha=2, rng=2, engine="xp").random(100)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_interlacing_errors():
+    with pytest.raises(ValueError, match=r"`d` = 10601 exceeds the 10600 dimensions available .*interlacing alpha = 2"):
+        Sobol(10601, alpha=2)
+    with pytest.raises(ValueError, match="`alpha` must be an integer at least 1 and at most t = 8; got 9"):
+        Sobol(2, t=8, alpha=9)
