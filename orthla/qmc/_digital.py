@@ -15,7 +15,10 @@ __all__ = ["DigitalNet", "Sobol"]
 
 #: Index bits kept for a digital sequence: up to 2^32 points.
 _M_CAP = 32
-_RANDOMIZE = ("lms-ds", "ds", "lms", False)
+_RANDOMIZE = ("lms-ds", "ds", "lms", "nus", False)
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+_MASK64 = 2**64 - 1
 
 
 @functools.cache
@@ -77,6 +80,19 @@ def _interlace(cols: np.ndarray, t: int, alpha: int) -> tuple[np.ndarray, int]:
     return out, t_out
 
 
+def _mix64_xp(z: Any, xp: Any) -> Any:
+    """splitmix64 finalizer on uint64 arrays (wrapping multiplication)."""
+    z = (z ^ (z >> 30)) * xp.asarray(_MIX1, dtype=xp.uint64)
+    z = (z ^ (z >> 27)) * xp.asarray(_MIX2, dtype=xp.uint64)
+    return z ^ (z >> 31)
+
+
+def _mix64_int(z: int) -> int:
+    z = ((z ^ (z >> 30)) * _MIX1) & _MASK64
+    z = ((z ^ (z >> 27)) * _MIX2) & _MASK64
+    return z ^ (z >> 31)
+
+
 def _gray(i: Any) -> Any:
     return i ^ (i >> 1)
 
@@ -102,9 +118,9 @@ class DigitalNet(PointEngine):
     order : {"natural", "gray"}, default "natural"
         Natural: point ``i`` uses the binary digits of ``i``.  Gray: those of
         ``i XOR (i >> 1)`` (SciPy's order); the sets of the first ``2^m`` points agree.
-    randomize : {"lms-ds", "ds", "lms", False}, default "lms-ds"
-        Linear matrix scrambling (LMS) and/or a digital shift (DS), drawn
-        independently per replication.
+    randomize : {"lms-ds", "ds", "lms", "nus", False}, default "lms-ds"
+        Linear matrix scrambling (LMS) and/or a digital shift (DS), or Owen's
+        nested uniform scrambling (NUS), drawn independently per replication.
     t : int, default 63
         Digits (bits) per coordinate of the generating matrices, ``1 <= t <= 63``.
         LMS fills all output digits; floats keep the leading 53.
@@ -153,6 +169,12 @@ class DigitalNet(PointEngine):
     unit lower-triangular and uniformly random below the diagonal, and DS XORs a
     uniform ``t``-bit shift [1]_; both keep the ``(t, m, s)``-net property of every
     block of ``2^m`` points, and the scrambled points are uniform on [0, 1)^d.
+    NUS [4]_ flips digit ``r`` of a coordinate by a random bit that depends on the
+    point's leading ``r - 1`` digits (a random binary tree of flips); the tree is
+    defined lazily by a 64-bit hash (splitmix64) of a per-digit random key and the
+    digit prefix, so the sequence stays consistent across draws at ``O(t)`` work
+    per coordinate.  NUS keeps the net property but not the linear structure, so
+    :class:`FastGram` refuses NUS points.
     Unrandomized Gray-order points equal ``scipy.stats.qmc.Sobol(d, scramble=False)``
     bit for bit.
 
@@ -165,6 +187,8 @@ class DigitalNet(PointEngine):
     .. [3] J. Dick, "Explicit constructions of quasi-Monte Carlo rules for the
        numerical integration of high-dimensional periodic functions", SIAM J.
        Numer. Anal. 45 (2007).
+    .. [4] A. B. Owen, "Randomly permuted (t, m, s)-nets and (t, s)-sequences",
+       in Monte Carlo and Quasi-Monte Carlo Methods in Scientific Computing (1995).
 
     Examples
     --------
@@ -229,6 +253,13 @@ class DigitalNet(PointEngine):
             self.digital_shift = self.rng.integers(0, 2**t, size=(R, self.d), dtype=np.uint64)
         else:
             self.digital_shift = np.zeros((R, self.d), dtype=np.uint64)
+        if self.randomize == "nus":
+            # One 64-bit key per (replication, dimension, digit): the hash of key XOR prefix
+            # decides each node of Owen's random tree of digit flips.
+            seeds = self.rng.integers(0, 2**63, size=(R, self.d), dtype=np.uint64)
+            self._nus_keys = np.array([[[_mix64_int(int(s) ^ ((r + 1) * 0x9E3779B97F4A7C15 & _MASK64))
+                                         for r in range(t)] for s in row] for row in seeds],
+                                      dtype=np.uint64)
         self._device_cache = None
 
     # ------------------------------------------------------------------
@@ -261,16 +292,18 @@ class DigitalNet(PointEngine):
         return self._generate_xp(start, n)
 
     def _generate_numba(self, start: int, n: int) -> np.ndarray:
-        from ._digital_numba import walk_binary, walk_points
+        from ._digital_numba import owen_scramble, walk_binary, walk_points
 
         mats = self.generating_matrices
         steps = mats if self.order == "gray" else np.bitwise_xor.accumulate(mats, axis=2)
         x0 = self._point_integers(start)
-        if self.return_binary:
+        if self.return_binary or self.randomize == "nus":
             out = np.empty((self._R, n, self.d), dtype=np.uint64)
             for r in range(self._R):
                 walk_binary(np.ascontiguousarray(steps[r]), x0[r], start, out[r])
-            return out
+                if self.randomize == "nus":
+                    owen_scramble(out[r], self._nus_keys[r], self.t)
+            return out if self.return_binary else self._finish(self._bits_to_float(out))
         shift = max(self.t - 53, 0)
         out = np.empty((self._R, n, self.d), dtype=np.float64)
         for r in range(self._R):
@@ -292,9 +325,21 @@ class DigitalNet(PointEngine):
         for b in range((start + n - 1).bit_length()):
             on = ((i >> b) & 1) == 1
             x = x ^ xp.where(on[None, :, None], mats[:, None, :, b], zero)
+        if self.randomize == "nus":
+            x = self._owen_xp(x)
         if self.return_binary:
             return xp.asarray(x, copy=True)
         return self._finish(self._bits_to_float(x))
+
+    def _owen_xp(self, x: Any) -> Any:
+        xp, t = self.xp, self.t
+        keys = self._to_device(self._nus_keys)  # (R, d, t)
+        out = x
+        for r in range(t):
+            prefix = (x >> (t - r)) if r > 0 else xp.zeros_like(x)
+            h = _mix64_xp(keys[:, None, :, r] ^ prefix, xp)
+            out = out ^ ((h >> 63) << (t - 1 - r))
+        return out
 
 
 @capability("qmc", numba=True, **_NO_TORCH)

@@ -164,6 +164,9 @@ class FastGram:
         if self._kind == "lattice" and engine.order != "natural":
             raise ValueError(f"FastGram needs a lattice in natural order (bit-reversed FFT); the engine "
                              f"uses order={engine.order!r}.")
+        if self._kind == "net" and engine.randomize == "nus":
+            raise ValueError("FastGram needs the linear structure of a digital net; NUS (Owen) scrambling "
+                             "destroys it. Use randomize='lms-ds', 'lms', 'ds' or False.")
         if n < 1 or n & (n - 1):
             raise ValueError(f"`n` must be a power of two; got {n}.")
         if n > engine._max_points:

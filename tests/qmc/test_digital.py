@@ -87,7 +87,7 @@ def _t_value(xbin, m, t_bits):
     return m
 
 
-@pytest.mark.parametrize("randomize", [False, "lms", "ds", "lms-ds"])
+@pytest.mark.parametrize("randomize", [False, "lms", "ds", "lms-ds", "nus"])
 def test_randomized_nets_keep_their_t_value(randomize):
     m = 8
     x = DigitalNet(3, randomize=randomize, rng=1, return_binary=True, replications=2).random_base2(m)
@@ -99,7 +99,7 @@ def test_randomized_nets_keep_their_t_value(randomize):
 
 
 @pytest.mark.parametrize("order", ["natural", "gray"])
-@pytest.mark.parametrize("randomize", [False, "lms-ds"])
+@pytest.mark.parametrize("randomize", [False, "lms-ds", "nus"])
 @pytest.mark.parametrize("binary", [False, True])
 def test_numba_engine_matches_xp_engine(needs_numba, order, randomize, binary):
     kw = dict(order=order, randomize=randomize, return_binary=binary, replications=2)
@@ -145,7 +145,7 @@ def test_generic_matrices_and_errors():
         DigitalNet(1, generating_matrices=eye, t=10).random(1025)
     with pytest.raises(ValueError, match=r"`d` = 21202 exceeds the 21201 dimensions"):
         Sobol(21202)
-    with pytest.raises(ValueError, match=r"`randomize` must be one of \('lms-ds', 'ds', 'lms', False\); got 'owen'"):
+    with pytest.raises(ValueError, match=r"`randomize` must be one of \('lms-ds', 'ds', 'lms', 'nus', False\); got 'owen'"):
         Sobol(2, randomize="owen")
     with pytest.raises(ValueError, match=r"`order` must be one of \('natural', 'gray'\); got 'linear'"):
         Sobol(2, order="linear")
@@ -199,3 +199,30 @@ def test_interlacing_errors():
         Sobol(10601, alpha=2)
     with pytest.raises(ValueError, match="`alpha` must be an integer at least 1 and at most t = 8; got 9"):
         Sobol(2, t=8, alpha=9)
+
+
+def test_nus_is_a_nested_digit_flip(xp):
+    t = 63
+    plain = to_host(Sobol(3, randomize=False, return_binary=True, xp=xp).random(512))
+    y = to_host(Sobol(3, randomize="nus", rng=5, return_binary=True, xp=xp).random(512))
+    flips = plain ^ y
+    for r in (0, 1, 3, 6, 9, 20):
+        # the flips of the leading r + 1 digits depend only on the leading r digits of the point
+        prefix = plain >> np.uint64(t - r) if r else np.zeros_like(plain)
+        head = flips >> np.uint64(t - r - 1)
+        for j in range(3):
+            seen = {}
+            for p, h in zip(prefix[:, j].tolist(), head[:, j].tolist(), strict=True):
+                assert seen.setdefault(p, h) == h
+    # and they are not all equal (a real scramble, not a digital shift)
+    assert len({int(v) for v in (flips[:, 0] >> np.uint64(t - 10))}) > 1
+
+
+def test_nus_converges_faster_than_monte_carlo():
+    c = np.array([1.0, 0.5, 0.25])
+    exact = float(np.prod(np.expm1(c) / c))
+    rmse = []
+    for m in (6, 12):
+        x = Sobol(3, randomize="nus", rng=9, replications=16).random_base2(m)
+        rmse.append(np.sqrt(np.mean((np.exp(x @ c).mean(axis=1) - exact) ** 2)))
+    assert np.log2(rmse[0] / rmse[1]) / 6 > 1.2  # Owen: n^-3/2 for smooth integrands; MC: n^-1/2

@@ -139,6 +139,10 @@ def test_dsi_refusals_and_errors():
         FastGram(Lattice(2, rng=0).random(64), k)
     with pytest.raises(ValueError, match="is not a base-2 digital net"):
         FastGram(Halton(2, rng=0).random(64), k)
+    with pytest.raises(ValueError, match="NUS \\(Owen\\) scrambling destroys it"):
+        FastGram(Sobol(2, randomize="nus"), k, n=64)
+    with pytest.raises(ValueError, match="is not a base-2 digital net"):
+        FastGram(Sobol(2, randomize="nus", rng=1).random(64), k)
     with pytest.raises(ValueError, match=r"`alpha` must hold integers in 1..4"):
         DigitalShiftInvariantKernel(2, alpha=5)
     with pytest.raises(ValueError, match="`t` must be an integer at least 1 and at most 63; got 64"):
