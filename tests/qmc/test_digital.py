@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.stats.qmc as sqmc
 
-from orthla.qmc import DigitalNet, Sobol
 from orthla._testing import assert_close, to_host
+from orthla.qmc import DigitalNet, Sobol
 
 
 def _gf2_matvec_reference(C, bits_of_k, t):

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
+from orthla._testing import assert_close, to_host
 from orthla.qmc import DigitalNet, DigitalShiftInvariantKernel, FastGram, Halton, Lattice, Sobol
 from orthla.qmc._dsi import walsh_kernel_1d
-from orthla._testing import assert_close, to_host
 
 T = 10
 VALUES = (0, 1, 5, 300, 512, 777, 1023)

@@ -2,10 +2,9 @@ import numpy as np
 import pytest
 import scipy.stats.qmc as sqmc
 
+from orthla._testing import assert_close, to_host
 from orthla.qmc import Halton
 from orthla.qmc._halton import first_primes
-from orthla._testing import assert_close, to_host
-
 
 
 def _digits(i, b, K):

@@ -4,9 +4,19 @@ import mpmath
 import numpy as np
 import pytest
 
-from orthla.qmc import FastGram, Halton, Lattice, ShiftInvariantKernel, Sobol, cbc_lattice, fftbr, fwht, ifftbr
-from orthla.qmc._bernoulli import bernoulli_coefficients, korobov_omega
 from orthla._testing import assert_close, to_host
+from orthla.qmc import (
+    FastGram,
+    Halton,
+    Lattice,
+    ShiftInvariantKernel,
+    Sobol,
+    cbc_lattice,
+    fftbr,
+    fwht,
+    ifftbr,
+)
+from orthla.qmc._bernoulli import bernoulli_coefficients, korobov_omega
 
 
 @pytest.mark.parametrize("n", [2, 4, 6, 8, 10])

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from orthla._testing import assert_close, to_host
 from orthla.qmc import Lattice
 from orthla.qmc._bernoulli import korobov_omega
 from orthla.qmc._lattice import _shipped_vector
-from orthla._testing import assert_close, to_host
 
 G = np.array([1, 433461, 315689, 441789, 501101])  # any odd integers below 2^20
 
