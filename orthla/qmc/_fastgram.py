@@ -28,7 +28,7 @@ class FastGram:
         ``n`` (its first ``n`` points of the first replication are used):
 
         - with a :class:`ShiftInvariantKernel`: a (shifted) rank-1 lattice in
-          natural order (``Lattice(..., order="natural")``);
+          natural or linear order (``Lattice(..., order="natural")``);
         - with a :class:`DigitalShiftInvariantKernel`: a base-2 digital net in
           natural or Gray order, unrandomized, digitally shifted and/or
           LMS-scrambled (:class:`DigitalNet`, :class:`Sobol`), as floats or as
@@ -63,7 +63,7 @@ class FastGram:
     ------
     ValueError
         ``n`` not a power of two; points without the structure the kernel needs
-        (a Gray-order or Halton point set with a shift-invariant kernel, a
+        (a Gray-order lattice or a Halton set with a shift-invariant kernel, a
         lattice or Halton set with a digitally shift-invariant one); an engine of
         the wrong kind or order; a dimension mismatch; negative noise; points
         outside [0, 1).
@@ -76,8 +76,8 @@ class FastGram:
     ``K = P C P^T`` with ``P`` the bit-reversal permutation and ``C`` the
     symmetric circulant with first column ``c_k = K(frac(k g / n), 0)``, whose
     eigenvalues are ``lambda = DFT(c)`` [1]_: ``(K + noise I) y =
-    ifftbr((lambda + noise) fftbr(y))``.  Gray order breaks the circulant
-    structure and is refused.
+    ifftbr((lambda + noise) fftbr(y))``.  In linear order ``K = C`` itself
+    (plain FFTs).  Gray order breaks the circulant structure and is refused.
 
     *Digital nets.*  For ``x_i = C i XOR s`` (natural order) or ``C gray(i) XOR s``
     (Gray order), ``x_i XOR x_k = x_{i XOR k} XOR x_0``, so ``K[i, k] = f(i XOR k)``:
@@ -144,7 +144,7 @@ class FastGram:
         if self._kind == "lattice":
             x = as_floating(x, "x", xp, allow_complex=False)
             check_unit_cube(x, "x", xp)
-            self._check_lattice(x)
+            self._linear = self._check_lattice(x)
             self._x = x
             # Eigenvalues of the circulant: DFT of the first column in linear order.
             self._lam = xp.fft.fft(self._lattice_column(x, x[:1, :]))
@@ -161,9 +161,9 @@ class FastGram:
     def _points_from_engine(self, engine: Any, n: int | None) -> Any:
         if n is None:
             raise ValueError("`n` is required when an engine is given.")
-        if self._kind == "lattice" and engine.order != "natural":
-            raise ValueError(f"FastGram needs a lattice in natural order (bit-reversed FFT); the engine "
-                             f"uses order={engine.order!r}.")
+        if self._kind == "lattice" and engine.order == "gray":
+            raise ValueError("FastGram needs a lattice in natural or linear order (FFT); the engine "
+                             "uses order='gray'.")
         if self._kind == "net" and engine.randomize == "nus":
             raise ValueError("FastGram needs the linear structure of a digital net; NUS (Owen) scrambling "
                              "destroys it. Use randomize='lms-ds', 'lms', 'ds' or False.")
@@ -179,14 +179,16 @@ class FastGram:
         t = pts - x0
         t = t - xp.floor(t)
         col = self.kernel.shift_function(t, xp)
-        idx = bit_reversal_indices(pts.shape[0], xp, pts.device)
-        return xp.astype(xp.take(col, idx), _complex(pts.dtype, xp))
+        if not self._linear:
+            col = xp.take(col, bit_reversal_indices(pts.shape[0], xp, pts.device))
+        return xp.astype(col, _complex(pts.dtype, xp))
 
-    def _check_lattice(self, x: Any) -> None:
-        """Points must be x_0 + frac(k_i g / n) with k_i = bitrev(i): the natural order."""
+    def _check_lattice(self, x: Any) -> bool:
+        """Points must be x_0 + frac(k_i g / n) with k_i = bitrev(i) (natural order, returns
+        False) or k_i = i (linear order, returns True)."""
         xp, n = self._xp, self.n
         if n == 1:
-            return
+            return False
         diff = x - x[:1, :]
         diff = diff - xp.floor(diff)
         scaled = diff * n
@@ -199,10 +201,13 @@ class FastGram:
         k = xp.astype(k, xp.int64) % n
         g = k[n // 2, :]  # bitrev(n/2) = 1: the generating vector mod n
         idx = bit_reversal_indices(n, xp, x.device)
-        expect = (idx[:, None] * g[None, :]) % n
-        if not bool(xp.all(k == expect)):
-            raise ValueError("`x` is not a lattice in natural (radical-inverse) order; FastGram needs "
-                             "Lattice(..., order='natural') points (Gray and linear order are not supported).")
+        if bool(xp.all(k == (idx[:, None] * g[None, :]) % n)):
+            return False
+        i = xp.arange(n, dtype=xp.int64, device=x.device)
+        if bool(xp.all(k == (i[:, None] * k[1, :][None, :]) % n)):
+            return True
+        raise ValueError("`x` is not a lattice in natural (radical-inverse) or linear order; FastGram "
+                         "needs Lattice(..., order='natural' or 'linear') points (Gray order is not supported).")
 
     def _check_net(self, xi: Any) -> None:
         """D_i = x_i XOR x_0 must be XOR-linear in i: D_i = D_{i & (i-1)} XOR D_{lowbit(i)}."""
@@ -250,6 +255,9 @@ class FastGram:
         length ``n``.
         """
         xp, n = self._xp, self.n
+        if self._kind == "lattice" and self._linear:
+            raise ValueError("double() needs natural order: the first n points of a linear-order "
+                             "lattice of 2n points are not the n-point lattice.")
         if x_next is None:
             if self._engine is None:
                 raise ValueError("`x_next` (points n..2n-1 in the same order) is required when "
@@ -264,6 +272,7 @@ class FastGram:
         new.n, new.noise, new.kernel, new._xp = 2 * n, self.noise, self.kernel, xp
         new._engine, new._kind = self._engine, self._kind
         if self._kind == "lattice":
+            new._linear = False
             check_unit_cube(x_next, "x_next", xp)
             x2 = xp.concat([self._x, xp.astype(x_next, self._x.dtype)], axis=0)
             new._check_lattice(x2)
@@ -298,6 +307,8 @@ class FastGram:
         f = factor if y.ndim == 1 else factor[:, None]
         if self._kind == "net":
             return fwht(f * fwht(y, axis=0), axis=0)
+        if self._linear:  # a plain circulant: no permutation
+            return xp.real(xp.fft.ifft(f * xp.fft.fft(xp.astype(y, _complex(y.dtype, xp)), axis=0), axis=0))
         return xp.real(ifftbr(f * fftbr(y, axis=0), axis=0))
 
     def _positive(self) -> Any:

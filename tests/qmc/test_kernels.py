@@ -122,7 +122,7 @@ def test_fastgram_from_engine_and_refusals():
     eng = Lattice(2, rng=1)
     g = FastGram(eng, k, n=64)
     np.testing.assert_allclose(to_host(g.eigenvalues), to_host(FastGram(eng.random(64), k).eigenvalues), rtol=1e-14)
-    with pytest.raises(ValueError, match="natural order .* uses order='gray'"):
+    with pytest.raises(ValueError, match="natural or linear order .* uses order='gray'"):
         FastGram(Lattice(2, order="gray"), k, n=64)
     with pytest.raises(ValueError, match="not a lattice in natural"):
         FastGram(Lattice(2, order="gray", rng=1).random(64), k)
@@ -205,3 +205,22 @@ def test_fwht_errors(xp):
         fwht(xp.asarray(np.ones(4, dtype=complex)))
     with pytest.raises(ValueError, match="`axis` must be an integer at least -1 and at most 0; got 1"):
         fwht(xp.ones(4), axis=1)
+
+
+def test_fastgram_linear_order_is_a_plain_circulant(xp):
+    n = 256
+    k = ShiftInvariantKernel(2, alpha=[1, 3], weights=[1.0, 0.4])
+    x = Lattice(2, order="linear", rng=6, xp=xp).random(n)
+    g = FastGram(x, k, noise=1e-6)
+    K = to_host(k(x)) + 1e-6 * np.eye(n)
+    np.testing.assert_allclose(np.sort(to_host(g.eigenvalues)) + 1e-6, np.linalg.eigvalsh(K), rtol=1e-9,
+                               atol=1e-9 * np.abs(K).max() * n)
+    y = np.random.default_rng(3).standard_normal(n)
+    assert_close(g.solve(xp.asarray(y)), np.linalg.solve(K, y), xp=xp, rtol=1e-8, atol=1e-8 * np.abs(np.linalg.solve(K, y)).max())
+    # the natural-order FastGram of the same lattice has the same spectrum
+    xn = Lattice(2, rng=6, xp=xp).random(n)
+    np.testing.assert_allclose(np.sort(to_host(FastGram(xn, k).eigenvalues)), np.sort(to_host(g.eigenvalues)),
+                               rtol=1e-10, atol=1e-10 * float(np.max(to_host(g.eigenvalues))))
+    gl = FastGram(Lattice(2, order="linear", rng=6), k, n=64)
+    with pytest.raises(ValueError, match="double\\(\\) needs natural order"):
+        gl.double()
