@@ -63,7 +63,8 @@ def _unit_powers(N: int) -> np.ndarray:
     return out
 
 
-@capability("qmc", numba=False)
+@capability("qmc", numba=False, backends=("numpy",),
+            notes="host construction; the vector feeds Lattice on any backend")
 def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
                 extensible: bool = False) -> CBCResult:
     """Generating vector of a rank-1 lattice rule by the fast CBC construction.
