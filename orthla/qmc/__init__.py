@@ -1,0 +1,26 @@
+"""Quasi-Monte Carlo point sets: lattices, digital nets (Sobol'), Halton, their randomizations,
+shift-invariant kernels and fast Gram algebra on lattices."""
+
+from ._cbc import CBCResult, cbc_lattice
+from ._digital import DigitalNet, Sobol
+from ._dsi import DigitalShiftInvariantKernel
+from ._fastgram import FastGram
+from ._halton import Halton
+from ._kernels import ShiftInvariantKernel
+from ._lattice import Lattice
+from ._transforms import fftbr, fwht, ifftbr
+
+__all__ = [
+    "CBCResult",
+    "DigitalNet",
+    "DigitalShiftInvariantKernel",
+    "FastGram",
+    "Halton",
+    "Lattice",
+    "ShiftInvariantKernel",
+    "Sobol",
+    "cbc_lattice",
+    "fftbr",
+    "fwht",
+    "ifftbr",
+]

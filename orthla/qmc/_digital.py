@@ -1,0 +1,364 @@
+"""Digital nets in base 2 (Sobol') with digital shifts and linear matrix scrambling."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from .._backend import capability, select_engine
+from .._validate import check_choice, check_int
+from ._engine import PointEngine
+
+__all__ = ["DigitalNet", "Sobol"]
+
+#: Index bits kept for a digital sequence: up to 2^32 points.
+_M_CAP = 32
+_RANDOMIZE = ("lms-ds", "ds", "lms", "nus", False)
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+_MASK64 = 2**64 - 1
+
+
+@functools.cache
+def _joe_kuo(d: int, t: int) -> np.ndarray:
+    """Joe-Kuo (new-joe-kuo-6.21201) generating matrices, columns as t-bit integers (MSB first).
+
+    SciPy ships these direction numbers; its private initializer builds the
+    columns.  Column k of the matrix of dimension j is ``m_{j,k} 2^(t-1-k)``.
+    """
+    from scipy.stats import _sobol
+
+    v = np.zeros((d, t), dtype=np.uint64)
+    _sobol._initialize_v(v, dim=d, bits=t)
+    return v
+
+
+def _bit_length(a: np.ndarray) -> int:
+    mx = int(a.max()) if a.size else 0
+    return mx.bit_length()
+
+
+def _lms(cols: np.ndarray, t: int, rng: np.random.Generator, reps: int) -> np.ndarray:
+    """Left-multiply every generating matrix by a random unit lower-triangular t x t matrix.
+
+    ``cols`` (d, m) holds t-bit columns, digit 1 in bit t-1.  Row r of the new
+    column is the XOR of ``L[r, b] * digit_b`` over b <= r, so the new column is the
+    XOR of L's columns ``b`` over the set digits ``b`` of the old one.
+    """
+    d, m = cols.shape
+    # L's column b: 1 on the diagonal (bit t-1-b), random bits below it (later digits).
+    below = (np.uint64(1) << np.arange(t - 1, -1, -1, dtype=np.uint64)) - np.uint64(1)
+    diag = np.uint64(1) << np.arange(t - 1, -1, -1, dtype=np.uint64)
+    lcols = (rng.integers(0, 2**63, size=(reps, d, t), dtype=np.uint64, endpoint=False) << np.uint64(1)
+             | rng.integers(0, 2, size=(reps, d, t), dtype=np.uint64)) & below | diag
+    out = np.zeros((reps, d, m), dtype=np.uint64)
+    for b in range(t):
+        digit = (cols >> np.uint64(t - 1 - b)) & np.uint64(1)  # (d, m)
+        out ^= digit[None, :, :] * lcols[:, :, b : b + 1]
+    return out
+
+
+def _interlace(cols: np.ndarray, t: int, alpha: int) -> tuple[np.ndarray, int]:
+    """Digit interlacing of alpha consecutive matrices (Dick's higher-order nets).
+
+    Digit ``r`` (0-based) of output dimension ``j`` is digit ``r // alpha`` of input
+    dimension ``j alpha + r mod alpha``; the leading ``t // alpha`` digits of each input
+    are used, giving ``alpha (t // alpha)`` output digits.
+    """
+    if alpha == 1:
+        return cols, t
+    t_in = t // alpha
+    t_out = alpha * t_in
+    d = cols.shape[0] // alpha
+    out = np.zeros((d, cols.shape[1]), dtype=np.uint64)
+    for r in range(t_out):
+        q, k = r % alpha, r // alpha
+        digit = (cols[q : d * alpha : alpha] >> np.uint64(t - 1 - k)) & np.uint64(1)
+        out |= digit << np.uint64(t_out - 1 - r)
+    return out, t_out
+
+
+def _mix64_xp(z: Any, xp: Any) -> Any:
+    """splitmix64 finalizer on uint64 arrays (wrapping multiplication)."""
+    z = (z ^ (z >> 30)) * xp.asarray(_MIX1, dtype=xp.uint64)
+    z = (z ^ (z >> 27)) * xp.asarray(_MIX2, dtype=xp.uint64)
+    return z ^ (z >> 31)
+
+
+def _mix64_int(z: int) -> int:
+    z = ((z ^ (z >> 30)) * _MIX1) & _MASK64
+    z = ((z ^ (z >> 27)) * _MIX2) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _gray(i: Any) -> Any:
+    return i ^ (i >> 1)
+
+
+_NO_TORCH = dict(backends=("numpy", "cupy", "array_api_strict"),
+                 notes="torch lacks uint64 bit operations")
+
+
+@capability("qmc", numba=True, **_NO_TORCH)
+class DigitalNet(PointEngine):
+    """Digital sequence in base 2 with digital shift and linear matrix scrambling.
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    generating_matrices : "joe-kuo-21201" or array_like of uint64, shape (d_max, m)
+        ``"joe-kuo-21201"``: Sobol' matrices from Joe and Kuo's
+        ``new-joe-kuo-6.21201`` direction numbers (read from SciPy), up to 21201
+        dimensions.  An integer array: ``[j, k]`` is column ``k`` of the matrix of
+        dimension ``j`` as a ``t``-bit integer whose most significant bit is the
+        first digit; ``2^m`` points may then be drawn.
+    order : {"natural", "gray"}, default "natural"
+        Natural: point ``i`` uses the binary digits of ``i``.  Gray: those of
+        ``i XOR (i >> 1)`` (SciPy's order); the sets of the first ``2^m`` points agree.
+    randomize : {"lms-ds", "ds", "lms", "nus", False}, default "lms-ds"
+        Linear matrix scrambling (LMS) and/or a digital shift (DS), or Owen's
+        nested uniform scrambling (NUS), drawn independently per replication.
+    t : int, default 63
+        Digits (bits) per coordinate of the generating matrices, ``1 <= t <= 63``.
+        LMS fills all output digits; floats keep the leading 53.
+    alpha : int, default 1
+        Interlacing factor: ``alpha > 1`` builds a higher-order (order ``alpha``)
+        net by interlacing the digits of ``alpha`` consecutive base dimensions
+        [3]_, with ``alpha (t // alpha)`` output digits (62 for ``t = 63,
+        alpha = 2``).
+    return_binary : bool, default False
+        Return the ``t``-bit integers (uint64) instead of floats.
+    engine : {"auto", "numba", "xp"}, default "auto"
+        ``"numba"``: Gray-code walk, one XOR per coordinate and point (NumPy).
+        ``"xp"``: vectorized XOR of the matrix columns selected by the index bits
+        (any backend, the GPU path).
+    replications, rng, xp, device, dtype
+        As for :class:`Lattice`.
+
+    Attributes
+    ----------
+    generating_matrices : numpy.ndarray of uint64, shape (R, d, m)
+        The (scrambled) matrices in use, one set per replication.
+    digital_shift : numpy.ndarray of uint64, shape (R, d)
+        The digital shifts (zeros without DS).
+    t : int
+        Output digits (``alpha (t // alpha)`` of the requested ``t``).
+    alpha : int
+        Interlacing factor.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``order``/``randomize``/matrix name, ``d`` beyond the matrices
+        (``d alpha`` base dimensions are needed), ``t`` out of range or too small
+        for the matrices, ``alpha`` not in ``1..t``, too many points.
+    TypeError
+        Bad ``dtype``, ``rng`` or ``generating_matrices`` dtype.
+
+    Notes
+    -----
+    Point ``i = sum_k i_k 2^k`` has coordinate ``j`` equal to ``C_j (i_0, i_1, ...)^T``
+    over GF(2), read as the binary fraction ``0.y_1 y_2 ... y_t``; this is an XOR of the
+    integer columns of ``C_j`` selected by the bits of ``i``.  Consecutive points differ
+    by one column (Gray order) or by a prefix XOR of columns (natural order), so the
+    Numba engine spends ``O(1)`` per coordinate; the array-API engine does ``O(log2 n)``
+    vectorized XORs per coordinate.  LMS replaces ``C_j`` by ``L_j C_j`` with ``L_j``
+    unit lower-triangular and uniformly random below the diagonal, and DS XORs a
+    uniform ``t``-bit shift [1]_; both keep the ``(t, m, s)``-net property of every
+    block of ``2^m`` points, and the scrambled points are uniform on [0, 1)^d.
+    NUS [4]_ flips digit ``r`` of a coordinate by a random bit that depends on the
+    point's leading ``r - 1`` digits (a random binary tree of flips); the tree is
+    defined lazily by a 64-bit hash (splitmix64) of a per-digit random key and the
+    digit prefix, so the sequence stays consistent across draws at ``O(t)`` work
+    per coordinate.  NUS keeps the net property but not the linear structure, so
+    :class:`FastGram` refuses NUS points.
+    Unrandomized Gray-order points equal ``scipy.stats.qmc.Sobol(d, scramble=False)``
+    bit for bit.
+
+    References
+    ----------
+    .. [1] J. Matousek, "On the L2-discrepancy for anchored boxes", J. Complexity
+       14 (1998).
+    .. [2] S. Joe, F. Y. Kuo, "Constructing Sobol sequences with better
+       two-dimensional projections", SIAM J. Sci. Comput. 30 (2008).
+    .. [3] J. Dick, "Explicit constructions of quasi-Monte Carlo rules for the
+       numerical integration of high-dimensional periodic functions", SIAM J.
+       Numer. Anal. 45 (2007).
+    .. [4] A. B. Owen, "Randomly permuted (t, m, s)-nets and (t, s)-sequences",
+       in Monte Carlo and Quasi-Monte Carlo Methods in Scientific Computing (1995).
+
+    Examples
+    --------
+    >>> from orthla.qmc import DigitalNet
+    >>> DigitalNet(2, randomize=False).random(4)
+    array([[0.  , 0.  ],
+           [0.5 , 0.5 ],
+           [0.25, 0.75],
+           [0.75, 0.25]])
+    >>> x = DigitalNet(5, rng=1, replications=2).random_base2(8)
+    >>> x.shape
+    (2, 256, 5)
+    """
+
+    _orders = ("natural", "gray")
+
+    def __init__(self, d: int, *, generating_matrices: Any = "joe-kuo-21201", order: str = "natural",
+                 randomize: str | bool = "lms-ds", t: int = 63, alpha: int = 1,
+                 return_binary: bool = False, engine: str = "auto", replications: int | None = None,
+                 rng: Any = None, xp: Any = None, device: Any = None, dtype: Any = None) -> None:
+        t = check_int(t, "t", low=1, high=63)
+        alpha = check_int(alpha, "alpha", low=1, high=t, high_expr="t")
+        self.alpha = alpha
+        if isinstance(generating_matrices, str):
+            check_choice(generating_matrices, "generating_matrices", ("joe-kuo-21201",))
+            d_max, hint = 21201, " in the Joe-Kuo direction numbers; pass your own `generating_matrices` for more"
+            mats = None
+        else:
+            mats = np.asarray(generating_matrices)
+            if mats.ndim != 2 or not np.issubdtype(mats.dtype, np.integer):
+                raise TypeError("`generating_matrices` must be 'joe-kuo-21201' or a 2-D integer array "
+                                f"(d_max, m); got dtype {mats.dtype}, shape {mats.shape}.")
+            if np.any(mats < 0):
+                raise ValueError("`generating_matrices` must hold non-negative t-bit integers.")
+            d_max, hint = mats.shape[0], " in the given generating matrices"
+        if alpha > 1:
+            hint += f" (interlacing alpha = {alpha} uses {alpha} of them per dimension)"
+        super().__init__(d, order=order, replications=replications, rng=rng, xp=xp,
+                         device=device, dtype=dtype, d_max=d_max // alpha, d_max_hint=hint)
+        self.randomize = check_choice(randomize, "randomize", _RANDOMIZE)
+        self.return_binary = bool(return_binary)
+        self.engine = select_engine(engine, self.xp)
+        if mats is None:
+            cols = _joe_kuo(self.d * alpha, t)[:, : min(t, _M_CAP)]
+        else:
+            cols = mats[: self.d * alpha].astype(np.uint64)
+            width = _bit_length(cols)
+            if width > t:
+                raise ValueError(f"`t` = {t} is too small for the generating matrices, whose columns "
+                                 f"have up to {width} bits; pass t >= {width}.")
+        cols, t = _interlace(cols, t, alpha)
+        self.t = t
+        m = cols.shape[1]
+        self._max_points = 2**m
+        self._capacity_hint = f"the generating matrices have {m} columns"
+        R = self._R
+        if self.randomize in ("lms-ds", "lms"):
+            self.generating_matrices = _lms(cols, t, self.rng, R)
+        else:
+            self.generating_matrices = np.broadcast_to(cols, (R, *cols.shape)).copy()
+        if self.randomize in ("lms-ds", "ds"):
+            self.digital_shift = self.rng.integers(0, 2**t, size=(R, self.d), dtype=np.uint64)
+        else:
+            self.digital_shift = np.zeros((R, self.d), dtype=np.uint64)
+        if self.randomize == "nus":
+            # One 64-bit key per (replication, dimension, digit): the hash of key XOR prefix
+            # decides each node of Owen's random tree of digit flips.
+            seeds = self.rng.integers(0, 2**63, size=(R, self.d), dtype=np.uint64)
+            self._nus_keys = np.array([[[_mix64_int(int(s) ^ ((r + 1) * 0x9E3779B97F4A7C15 & _MASK64))
+                                         for r in range(t)] for s in row] for row in seeds],
+                                      dtype=np.uint64)
+        self._device_cache = None
+
+    # ------------------------------------------------------------------
+    def _bits_to_float(self, x: Any) -> Any:
+        xp = self.xp
+        if self.t > 53:  # keep the leading 53 digits: exact, and never rounds up to 1
+            x = x >> (self.t - 53)
+            return xp.astype(x, xp.float64) * 2.0**-53
+        return xp.astype(x, xp.float64) * 2.0**-self.t
+
+    def _point_integers(self, index: int) -> np.ndarray:
+        """t-bit integers of point ``index`` for every replication (host, exact)."""
+        k = _gray(index) if self.order == "gray" else index
+        x = self.digital_shift.copy()
+        b = 0
+        while k:
+            if k & 1:
+                x ^= self.generating_matrices[:, :, b]
+            k >>= 1
+            b += 1
+        return x
+
+    def _generate(self, start: int, n: int) -> Any:
+        if n == 0:
+            shape = (self._R, 0, self.d)
+            dt = self.xp.uint64 if self.return_binary else self.dtype
+            return self.xp.zeros(shape, dtype=dt, device=self.device)
+        if self.engine == "numba":
+            return self._generate_numba(start, n)
+        return self._generate_xp(start, n)
+
+    def _generate_numba(self, start: int, n: int) -> np.ndarray:
+        from ._digital_numba import owen_scramble, walk_binary, walk_points
+
+        mats = self.generating_matrices
+        steps = mats if self.order == "gray" else np.bitwise_xor.accumulate(mats, axis=2)
+        x0 = self._point_integers(start)
+        if self.return_binary or self.randomize == "nus":
+            out = np.empty((self._R, n, self.d), dtype=np.uint64)
+            for r in range(self._R):
+                walk_binary(np.ascontiguousarray(steps[r]), x0[r], start, out[r])
+                if self.randomize == "nus":
+                    owen_scramble(out[r], self._nus_keys[r], self.t)
+            return out if self.return_binary else self._finish(self._bits_to_float(out))
+        shift = max(self.t - 53, 0)
+        out = np.empty((self._R, n, self.d), dtype=np.float64)
+        for r in range(self._R):
+            walk_points(np.ascontiguousarray(steps[r]), x0[r], start, out[r],
+                        np.uint64(shift), 2.0 ** -(self.t - shift))
+        return self._finish(out)
+
+    def _generate_xp(self, start: int, n: int) -> Any:
+        xp = self.xp
+        if self._device_cache is None:
+            self._device_cache = (self._to_device(self.generating_matrices),
+                                  self._to_device(self.digital_shift))
+        mats, shift = self._device_cache
+        i = self._indices(start, n)
+        if self.order == "gray":
+            i = _gray(i)
+        x = xp.broadcast_to(shift[:, None, :], (self._R, n, self.d))
+        zero = xp.zeros((), dtype=xp.uint64, device=self.device)
+        for b in range((start + n - 1).bit_length()):
+            on = ((i >> b) & 1) == 1
+            x = x ^ xp.where(on[None, :, None], mats[:, None, :, b], zero)
+        if self.randomize == "nus":
+            x = self._owen_xp(x)
+        if self.return_binary:
+            return xp.asarray(x, copy=True)
+        return self._finish(self._bits_to_float(x))
+
+    def _owen_xp(self, x: Any) -> Any:
+        xp, t = self.xp, self.t
+        keys = self._to_device(self._nus_keys)  # (R, d, t)
+        out = x
+        for r in range(t):
+            prefix = (x >> (t - r)) if r > 0 else xp.zeros_like(x)
+            h = _mix64_xp(keys[:, None, :, r] ^ prefix, xp)
+            out = out ^ ((h >> 63) << (t - 1 - r))
+        return out
+
+
+@capability("qmc", numba=True, **_NO_TORCH)
+class Sobol(DigitalNet):
+    """Sobol' sequence: :class:`DigitalNet` with the Joe-Kuo 21201-dimension matrices.
+
+    Takes the keywords of :class:`DigitalNet` except ``generating_matrices``.
+
+    Examples
+    --------
+    >>> from orthla.qmc import Sobol
+    >>> Sobol(3, randomize=False, order="gray").random(4)
+    array([[0.  , 0.  , 0.  ],
+           [0.5 , 0.5 , 0.5 ],
+           [0.75, 0.25, 0.25],
+           [0.25, 0.75, 0.75]])
+    """
+
+    def __init__(self, d: int, **kwargs: Any) -> None:
+        if "generating_matrices" in kwargs:
+            raise TypeError("Sobol uses the Joe-Kuo matrices; use DigitalNet for `generating_matrices`.")
+        super().__init__(d, **kwargs)

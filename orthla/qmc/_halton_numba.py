@@ -1,0 +1,93 @@
+"""Numba kernel for (scrambled) Halton points (imported lazily by ``_halton``)."""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _divmod(q, b, inv_b):
+    # q // b through a float reciprocal (q < 2^53), corrected by at most one: far cheaper
+    # than an integer division by a run-time divisor.
+    t = np.int64(q * inv_b)
+    r = q - t * b
+    if r < 0:
+        t -= 1
+        r += b
+    elif r >= b:
+        t += 1
+        r -= b
+    return t, r
+
+
+@njit(cache=True)
+def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start, out):
+    """Fill ``out`` (d, n), one contiguous row per dimension, with radical inverses of ``start + i`` in ``bases[j]``.
+
+    Unscrambled: SciPy's loop, digit by digit while the quotient is positive,
+    with the weight ``1/b`` divided by ``b`` after each digit (so the floats
+    agree bit for bit).  Scrambled: the ``ndigits[j]`` digits ``a`` of the index
+    are mapped to ``s = L a mod b`` (``L`` unit lower triangular, the identity
+    without LMS) and then by one permutation per digit position.  Tables are
+    flattened per dimension at the given offsets.  ``s`` is updated as the index
+    counts up: a carry through digits ``0..c`` adds columns ``0..c`` of ``L``
+    (a wrap from ``b - 1`` to 0 is ``+1 mod b``), amortized ``O(K)`` additions
+    per point and no divisions.
+    """
+    d, n = out.shape
+    below_one = 1.0 - 2.0**-53
+    kmax = ndigits.max() if d else 0
+    a = np.zeros(kmax, dtype=np.int64)
+    s = np.zeros(kmax, dtype=np.int64)
+    w = np.zeros(kmax)
+    for j in range(d):
+        b = bases[j]
+        inv_b = 1.0 / b
+        K = ndigits[j]
+        if not scrambled:
+            for i in range(n):
+                q = start + i
+                wk = 1.0 / b
+                x = 0.0
+                while q > 0:
+                    q, r = _divmod(q, b, inv_b)
+                    x += r * wk
+                    wk /= b
+                out[j, i] = x
+            continue
+        L = lms[lms_off[j] : lms_off[j] + K * K].reshape((K, K))
+        Lt = np.ascontiguousarray(L.T)  # column c of L contiguous for the carry updates
+        P = perm[perm_off[j] : perm_off[j] + K * b].reshape((K, b))
+        wk = 1.0 / b
+        q = start
+        for k in range(K):
+            w[k] = wk
+            wk /= b
+            q, a[k] = _divmod(q, b, inv_b)
+        # digit value times weight, rounded once exactly as in SciPy's `x += perm * w`
+        PW = np.empty((K, b))
+        for r in range(K):
+            for v in range(b):
+                PW[r, v] = P[r, v] * w[r]
+        for r in range(K):
+            acc = 0
+            for k in range(r + 1):
+                acc += L[r, k] * a[k]
+            s[r] = acc % b
+        for i in range(n):
+            if i > 0:
+                c = 0
+                while c < K:
+                    col = Lt[c]
+                    for r in range(c, K):
+                        v = s[r] + col[r]
+                        s[r] = v - b if v >= b else v
+                    a[c] += 1
+                    if a[c] < b:
+                        break
+                    a[c] = 0
+                    c += 1
+            x = 0.0
+            for r in range(K):
+                x += PW[r, s[r]]
+            # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
+            out[j, i] = x if x < 1.0 else below_one

@@ -1,0 +1,160 @@
+"""Shift-invariant product kernels on the unit cube (Korobov spaces)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._backend import array_namespace, capability
+from .._validate import as_floating, check_int
+from ._bernoulli import ALPHA_MAX, korobov_omega
+
+__all__ = ["ShiftInvariantKernel"]
+
+
+def _per_dimension(value: Any, d: int, name: str, *, integer: bool) -> np.ndarray:
+    a = np.asarray(value)
+    if a.ndim == 0:
+        a = np.full(d, a[()])
+    if a.ndim != 1 or a.shape[0] != d:
+        raise ValueError(f"`{name}` must be a scalar or have length d = {d}; got shape {np.shape(value)}.")
+    if integer:
+        if not np.issubdtype(a.dtype, np.integer) or np.any((a < 1) | (a > ALPHA_MAX)):
+            raise ValueError(f"`{name}` must hold integers in 1..{ALPHA_MAX}; got {a.tolist()}.")
+        return a.astype(np.int64)
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"`{name}` must be positive and finite; got {a.tolist()}.")
+    return a
+
+
+def check_unit_cube(x: Any, name: str, xp: Any) -> None:
+    """Raise ``ValueError`` unless every entry of ``x`` is finite and in [0, 1)."""
+    ok = xp.isfinite(x) & (x >= 0) & (x < 1)
+    if not bool(xp.all(ok)):
+        bad = int(xp.sum(xp.astype(~ok, xp.int64)))
+        raise ValueError(f"`{name}` must hold finite points in [0, 1); found {bad} entries outside.")
+
+
+@capability("qmc", numba=False)
+class ShiftInvariantKernel:
+    """Product shift-invariant kernel of a weighted Korobov space.
+
+    ``K(x, z) = scale * prod_j (1 + gamma_j * Kt_{alpha_j}((x_j - z_j) mod 1))`` with
+    ``Kt_a(t) = (-1)^(a+1) (2 pi)^(2a) / (2a)! * B_{2a}(t)``.
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    alpha : int or array_like of int, default 2
+        Smoothness per dimension, each in 1..5.
+    weights : float or array_like, optional
+        Positive weights ``gamma_j`` (default 1).
+    scale : float, default 1.0
+        Positive overall factor.
+
+    Attributes
+    ----------
+    d : int
+    alpha : numpy.ndarray of int64, shape (d,)
+    weights : numpy.ndarray, shape (d,)
+    scale : float
+
+    Raises
+    ------
+    ValueError
+        Out-of-range ``alpha``, non-positive ``weights`` or ``scale``, wrong lengths.
+
+    Notes
+    -----
+    ``Kt_a(t) = sum_{h != 0} e^{2 pi i h t} / |h|^(2a)``, so the kernel is symmetric,
+    positive definite, has mean ``scale`` over the cube, and its Fourier
+    coefficients are ``scale * prod_j r_j(h_j)`` with ``r(0) = 1``,
+    ``r(h) = gamma |h|^(-2 alpha)``.  The squared worst-case error of the
+    equal-weight rule over points ``x_0..x_{n-1}`` is
+    ``mean_{i,k} K(x_i, x_k) - scale``.  Evaluating ``K`` at ``N`` pairs costs
+    ``O(N sum_j alpha_j)`` (Horner on the Bernoulli polynomials).
+
+    References
+    ----------
+    .. [1] J. Dick, F. Y. Kuo, I. H. Sloan, "High-dimensional integration: the
+       quasi-Monte Carlo way", Acta Numerica 22 (2013).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthla.qmc import ShiftInvariantKernel
+    >>> k = ShiftInvariantKernel(2, alpha=1, weights=[1.0, 0.5])
+    >>> x = np.array([[0.1, 0.2], [0.6, 0.9]])
+    >>> np.round(k(x), 4)
+    array([[11.3464, -0.3691],
+           [-0.3691, 11.3464]])
+    """
+
+    def __init__(self, d: int, *, alpha: Any = 2, weights: Any = None, scale: float = 1.0) -> None:
+        self.d = check_int(d, "d", low=1)
+        self.alpha = _per_dimension(alpha, self.d, "alpha", integer=True)
+        self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
+        scale = float(scale)
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f"`scale` must be positive and finite; got {scale}.")
+        self.scale = scale
+
+    def __repr__(self) -> str:
+        return (f"ShiftInvariantKernel(d={self.d}, alpha={self.alpha.tolist()}, "
+                f"weights={self.weights.tolist()}, scale={self.scale})")
+
+    def shift_function(self, t: Any, xp: Any) -> Any:
+        """``K`` as a function of the difference ``t = (x - z) mod 1``, shape (..., d) -> (...)."""
+        out = None
+        for j in range(self.d):
+            f = 1.0 + float(self.weights[j]) * korobov_omega(t[..., j], int(self.alpha[j]), xp)
+            out = f if out is None else out * f
+        return self.scale * out
+
+    def __call__(self, x: Any, z: Any = None, *, pairwise: bool = True) -> Any:
+        """Evaluate the kernel.
+
+        Parameters
+        ----------
+        x : array, shape (n, d) (pairwise) or (..., d)
+            Points in [0, 1)^d.
+        z : array, optional
+            Second point set (default ``x``), shape (m, d) or broadcastable to ``x``.
+        pairwise : bool, default True
+            True: the (n, m) matrix ``K(x_i, z_k)``.  False: ``K(x, z)`` elementwise
+            over the broadcast leading dimensions.
+
+        Returns
+        -------
+        array
+            In the namespace and on the device of ``x``.
+
+        Raises
+        ------
+        ValueError
+            Points outside [0, 1), non-finite, or with the wrong last dimension.
+        """
+        xp = array_namespace(x, z)
+        x = xp.asarray(x) if not hasattr(x, "shape") else x
+        z = x if z is None else (xp.asarray(z) if not hasattr(z, "shape") else z)
+        for name, a in (("x", x), ("z", z)):
+            if a.ndim < 1 or a.shape[-1] != self.d:
+                raise ValueError(f"`{name}` must have last dimension d = {self.d}; got shape {tuple(a.shape)}.")
+            if pairwise and a.ndim != 2:
+                raise ValueError(f"`{name}` must be 2-D (n, d) for pairwise evaluation; got shape {tuple(a.shape)}.")
+        x = as_floating(x, "x", xp, allow_complex=False)
+        z = as_floating(z, "z", xp, allow_complex=False)
+        check_unit_cube(x, "x", xp)
+        if z is not x:
+            check_unit_cube(z, "z", xp)
+        # One dimension at a time: O(n m) memory for the pairwise matrix, not O(n m d).
+        out = None
+        for j in range(self.d):
+            t = (x[:, None, j] - z[None, :, j]) if pairwise else (x[..., j] - z[..., j])
+            t = t - xp.floor(t)  # (x - z) mod 1 in [0, 1]; Kt is 1-periodic, so t = 1 is harmless
+            f = 1.0 + float(self.weights[j]) * korobov_omega(t, int(self.alpha[j]), xp)
+            out = f if out is None else out * f
+        return self.scale * out

@@ -1,0 +1,226 @@
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+from orthla._testing import assert_close, to_host
+from orthla.qmc import (
+    FastGram,
+    Halton,
+    Lattice,
+    ShiftInvariantKernel,
+    Sobol,
+    cbc_lattice,
+    fftbr,
+    fwht,
+    ifftbr,
+)
+from orthla.qmc._bernoulli import bernoulli_coefficients, korobov_omega
+
+
+@pytest.mark.parametrize("n", [2, 4, 6, 8, 10])
+def test_bernoulli_polynomials_match_mpmath(n):
+    for x in (0.0, 0.1, 0.37, 0.5, 0.99):
+        ref = float(mpmath.bernpoly(n, x))
+        val = np.polyval(bernoulli_coefficients(n), x)
+        assert abs(val - ref) <= 1e-14 * max(1.0, abs(ref))
+
+
+def _dense_kernel(x, z, alpha, gamma, scale):
+    t = (x[:, None, :] - z[None, :, :]) % 1.0
+    return scale * np.prod(1 + gamma * np.stack([korobov_omega(t[..., j], int(alpha[j])) for j in range(x.shape[1])], -1), -1)
+
+
+def test_kernel_pairwise_and_broadcast(xp):
+    rng = np.random.default_rng(0)
+    x, z = rng.random((7, 3)), rng.random((5, 3))
+    k = ShiftInvariantKernel(3, alpha=[1, 2, 5], weights=[1.0, 0.3, 2.0], scale=1.5)
+    ref = _dense_kernel(x, z, [1, 2, 5], np.array([1.0, 0.3, 2.0]), 1.5)
+    assert_close(k(xp.asarray(x), xp.asarray(z)), ref, xp=xp, rtol=1e-13)
+    assert_close(k(xp.asarray(x[:5]), xp.asarray(z), pairwise=False), np.diag(ref[:5]), xp=xp, rtol=1e-13)
+    kxx = to_host(k(xp.asarray(x)))
+    np.testing.assert_allclose(kxx, kxx.T, rtol=0, atol=8 * np.finfo(float).eps * np.abs(kxx).max())
+    assert np.all(np.linalg.eigvalsh(kxx) > 0)
+
+
+def test_kernel_mean_is_scale_and_fourier_series():
+    # Kt_a has zero mean, so int K(x, z) dz = scale; and Kt_1(t) = sum_{h!=0} e^{2 pi i h t}/h^2.
+    t = (np.arange(4096) + 0.5) / 4096
+    k = ShiftInvariantKernel(1, alpha=2, weights=0.7, scale=2.0)
+    assert abs(np.mean(k(t[:, None], np.zeros((1, 1)))) - 2.0) < 1e-12
+    h = np.arange(1, 5000)
+    series = 2 * np.sum(np.cos(2 * np.pi * h * 0.3) / h**2.0)
+    assert abs(korobov_omega(0.3, 1) - series) < 1e-3 / 5000 * 10
+
+
+def test_kernel_errors(xp):
+    k = ShiftInvariantKernel(2)
+    with pytest.raises(ValueError, match=r"`x` must hold finite points in \[0, 1\); found 1 entries outside"):
+        k(xp.asarray([[0.5, 1.0]]))
+    with pytest.raises(ValueError, match=r"`x` must hold finite points in \[0, 1\)"):
+        k(xp.asarray([[0.5, float("nan")]]))
+    with pytest.raises(ValueError, match="`x` must have last dimension d = 2; got shape"):
+        k(xp.asarray([[0.5, 0.1, 0.2]]))
+    with pytest.raises(ValueError, match=r"`alpha` must hold integers in 1..5; got \[6, 6\]"):
+        ShiftInvariantKernel(2, alpha=6)
+    with pytest.raises(ValueError, match="`weights` must be positive"):
+        ShiftInvariantKernel(2, weights=[1.0, 0.0])
+    with pytest.raises(ValueError, match="`weights` must be a scalar or have length d = 2"):
+        ShiftInvariantKernel(2, weights=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="`scale` must be positive"):
+        ShiftInvariantKernel(2, scale=-1)
+
+
+def test_fftbr_is_orthonormal_fft_of_bit_reversed_data(xp):
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal((3, 16))
+    idx = [int(format(i, "04b")[::-1], 2) for i in range(16)]
+    ref = np.fft.fft(y[:, idx], norm="ortho")
+    assert_close(fftbr(xp.asarray(y)), ref, xp=xp, rtol=1e-13, atol=1e-14)
+    assert_close(ifftbr(fftbr(xp.asarray(y))), y.astype(complex), xp=xp, rtol=0, atol=1e-14)
+    assert_close(fftbr(xp.asarray(y.T), axis=0), ref.T, xp=xp, rtol=1e-13, atol=1e-14)
+    with pytest.raises(ValueError, match="must have a power-of-two length along axis 1; got 12"):
+        fftbr(xp.asarray(np.ones((2, 12))))
+
+
+@pytest.mark.parametrize(("shift", "n"), [(True, 1024), (False, 256)])
+def test_fastgram_matches_dense(xp, shift, n):
+    d = 3
+    k = ShiftInvariantKernel(d, alpha=[1, 2, 2], weights=[1.0, 0.5, 0.25], scale=1.3)
+    x = Lattice(d, rng=5, randomize="shift" if shift else False, xp=xp).random(n)
+    noise = 1e-6
+    g = FastGram(x, k, noise=noise)
+    K = to_host(k(x))
+    lam_ref = np.linalg.eigvalsh(K)
+    lam = np.sort(to_host(g.eigenvalues))
+    np.testing.assert_allclose(lam, lam_ref, rtol=1e-9, atol=1e-9 * lam_ref.max())
+    y = np.random.default_rng(2).standard_normal((n, 2))
+    A = K + noise * np.eye(n)
+    assert_close(g.matvec(xp.asarray(y)), A @ y, xp=xp, rtol=1e-10, atol=1e-10 * np.abs(A @ y).max())
+    sol_ref = np.linalg.solve(A, y)
+    sol = to_host(g.solve(xp.asarray(y)))
+    assert np.linalg.norm(sol - sol_ref) <= 1e-8 * np.linalg.norm(sol_ref)
+    np.testing.assert_allclose(to_host(g.solve(xp.asarray(y[:, 0]))), sol[:, 0], rtol=1e-12, atol=1e-12 * np.abs(sol).max())
+    assert math.isclose(g.logdet(), np.linalg.slogdet(A)[1], rel_tol=1e-10)
+
+
+def test_worst_case_error_property_agrees_with_cbc():
+    # mean of the first Gram column minus scale = squared worst-case error of the rule.
+    n, d = 512, 4
+    gamma = 1.0 / np.arange(1, d + 1) ** 2
+    res = cbc_lattice(n, d, weights=gamma)
+    x = Lattice(d, generating_vector=res.generating_vector, m_max=9, rng=3).random(n)
+    k = ShiftInvariantKernel(d, alpha=1, weights=gamma, scale=1.0)
+    g = FastGram(x, k)
+    wce2 = float(g.eigenvalues[0]) / n - 1.0  # lambda_0 = sum of the first column
+    np.testing.assert_allclose(wce2, res.worst_case_error[-1] ** 2, rtol=1e-9)
+
+
+def test_fastgram_from_engine_and_refusals():
+    k = ShiftInvariantKernel(2)
+    eng = Lattice(2, rng=1)
+    g = FastGram(eng, k, n=64)
+    np.testing.assert_allclose(to_host(g.eigenvalues), to_host(FastGram(eng.random(64), k).eigenvalues), rtol=1e-14)
+    with pytest.raises(ValueError, match="natural or linear order .* uses order='gray'"):
+        FastGram(Lattice(2, order="gray"), k, n=64)
+    with pytest.raises(ValueError, match="not a lattice in natural"):
+        FastGram(Lattice(2, order="gray", rng=1).random(64), k)
+    with pytest.raises(ValueError, match="a ShiftInvariantKernel needs Lattice points; got a Sobol engine"):
+        FastGram(Sobol(2), k, n=64)
+    with pytest.raises(ValueError, match="is not a lattice with n = 64 points"):
+        FastGram(Halton(2, rng=0).random(64), k)
+    with pytest.raises(ValueError, match=r"`x` must hold n = 2\^m points \(a whole lattice or net\); got n = 48"):
+        FastGram(Lattice(2).random(48), k)
+    with pytest.raises(ValueError, match="`n` is required"):
+        FastGram(eng, k)
+    with pytest.raises(ValueError, match="kernel has d = 2"):
+        FastGram(Lattice(3).random(8), k)
+    with pytest.raises(ValueError, match="`noise` must be a non-negative"):
+        FastGram(eng, k, n=8, noise=-1.0)
+    with pytest.raises(TypeError, match="`kernel` must be a ShiftInvariantKernel or a DigitalShiftInvariantKernel"):
+        FastGram(eng, lambda x: x, n=8)
+    with pytest.raises(ValueError, match=r"`y` must have shape \(n,\) or \(n, k\) with n = 64"):
+        g.solve(np.ones(32))
+    # exact eigenvalues are positive; a rounding-level zero must be reported, not divided by
+    g.eigenvalues = g.eigenvalues * 0.0
+    with pytest.raises(ValueError, match="not positive definite to working precision"):
+        g.solve(np.ones(64))
+    with pytest.raises(ValueError, match="increase `noise`"):
+        g.logdet()
+
+
+def test_double_reuses_the_first_half(xp):
+    k = ShiftInvariantKernel(3, alpha=[1, 2, 3], weights=[1.0, 0.5, 0.2])
+    eng = Lattice(3, rng=8, xp=xp)
+    x = eng.random(256)
+    g = FastGram(x[:128, :], k, noise=1e-5)
+    g2 = g.double(x[128:, :])
+    ref = FastGram(x, k, noise=1e-5)
+    assert g2.n == 256
+    assert_close(g2.eigenvalues, to_host(ref.eigenvalues), xp=xp, rtol=1e-12,
+                 atol=1e-12 * float(np.max(to_host(ref.eigenvalues))))
+    y = xp.asarray(np.random.default_rng(0).standard_normal(256))
+    assert_close(g2.solve(y), to_host(ref.solve(y)), xp=xp, rtol=1e-10, atol=1e-10)
+    # from an engine: no points to pass; repeated doubling
+    ge = FastGram(Lattice(3, rng=8, xp=xp), k, n=64, noise=1e-5).double().double()
+    assert_close(ge.eigenvalues, to_host(ref.eigenvalues), xp=xp, rtol=1e-12,
+                 atol=1e-12 * float(np.max(to_host(ref.eigenvalues))))
+    with pytest.raises(ValueError, match="`x_next` .* is required"):
+        g.double()
+    with pytest.raises(ValueError, match=r"`x_next` must have shape \(n, d\) = \(128, 3\)"):
+        g.double(x[128:200, :])
+    with pytest.raises(ValueError, match="not a lattice"):
+        g.double(xp.asarray(np.random.default_rng(1).random((128, 3))))
+    with pytest.raises(ValueError, match=r"cannot double to 32 points: the engine holds 16"):
+        FastGram(Lattice(3, m_max=4), k, n=16).double()
+
+
+@pytest.mark.parametrize("shape_axis", [((16,), -1), ((3, 8), 1), ((32, 2), 0)])
+def test_fwht_is_the_orthonormal_hadamard_transform(xp, shape_axis):
+    import scipy.linalg
+
+    shape, axis = shape_axis
+    y = np.random.default_rng(4).standard_normal(shape)
+    n = shape[axis]
+    H = scipy.linalg.hadamard(n) / np.sqrt(n)
+    ref = np.moveaxis(np.moveaxis(y, axis, -1) @ H.T, -1, axis)
+    out = fwht(xp.asarray(y), axis=axis, engine="xp")
+    assert_close(out, ref, xp=xp, rtol=0, atol=4 * np.log2(n) * np.finfo(float).eps * np.abs(y).max() * np.sqrt(n))
+    assert_close(fwht(out, axis=axis, engine="xp"), y, xp=xp, rtol=0, atol=1e-14)
+
+
+def test_fwht_numba_matches_xp(needs_numba):
+    y = np.random.default_rng(5).standard_normal((5, 64))
+    y.setflags(write=False)
+    np.testing.assert_allclose(fwht(y, engine="numba"), fwht(y, engine="xp"), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(fwht(y.T, axis=0, engine="numba"), fwht(y, engine="xp").T, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(fwht(np.array([3, 1]), engine="numba"), np.array([4, 2]) / np.sqrt(2))
+
+
+def test_fwht_errors(xp):
+    with pytest.raises(ValueError, match="must have a power-of-two length along axis 0; got 6"):
+        fwht(xp.ones(6))
+    with pytest.raises(TypeError, match="`y` must be real"):
+        fwht(xp.asarray(np.ones(4, dtype=complex)))
+    with pytest.raises(ValueError, match="`axis` must be an integer at least -1 and at most 0; got 1"):
+        fwht(xp.ones(4), axis=1)
+
+
+def test_fastgram_linear_order_is_a_plain_circulant(xp):
+    n = 256
+    k = ShiftInvariantKernel(2, alpha=[1, 3], weights=[1.0, 0.4])
+    x = Lattice(2, order="linear", rng=6, xp=xp).random(n)
+    g = FastGram(x, k, noise=1e-6)
+    K = to_host(k(x)) + 1e-6 * np.eye(n)
+    np.testing.assert_allclose(np.sort(to_host(g.eigenvalues)) + 1e-6, np.linalg.eigvalsh(K), rtol=1e-9,
+                               atol=1e-9 * np.abs(K).max() * n)
+    y = np.random.default_rng(3).standard_normal(n)
+    assert_close(g.solve(xp.asarray(y)), np.linalg.solve(K, y), xp=xp, rtol=1e-8, atol=1e-8 * np.abs(np.linalg.solve(K, y)).max())
+    # the natural-order FastGram of the same lattice has the same spectrum
+    xn = Lattice(2, rng=6, xp=xp).random(n)
+    np.testing.assert_allclose(np.sort(to_host(FastGram(xn, k).eigenvalues)), np.sort(to_host(g.eigenvalues)),
+                               rtol=1e-10, atol=1e-10 * float(np.max(to_host(g.eigenvalues))))
+    gl = FastGram(Lattice(2, order="linear", rng=6), k, n=64)
+    with pytest.raises(ValueError, match="double\\(\\) needs natural order"):
+        gl.double()
