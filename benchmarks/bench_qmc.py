@@ -1,8 +1,8 @@
 """orthla.qmc generators against scipy.stats.qmc and QMCPy on the same sizes."""
 
-from conftest import parametrize_family, run_benchmark
+from conftest import parametrize_family
 
 
 @parametrize_family("qmc")
-def test_qmc(benchmark, case, backend, tool):
-    run_benchmark(benchmark, case, backend, tool)
+def test_qmc(compare, case, backend, tool):
+    compare(case, backend, tool)

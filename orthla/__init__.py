@@ -6,7 +6,7 @@ array_api_strict) and return arrays of the same library on the same device.
 
 __version__ = "0.1.0.dev0"
 
-from . import kron, pivoting, tensor
+from . import kron, pivoting, qmc, tensor
 from .kron import (
     GridGP,
     KronEigh,
@@ -32,6 +32,20 @@ from .pivoting import (
     rp_cholesky,
     rp_qr,
 )
+from .qmc import (
+    CBCResult,
+    DigitalNet,
+    DigitalShiftInvariantKernel,
+    FastGram,
+    Halton,
+    Lattice,
+    ShiftInvariantKernel,
+    Sobol,
+    cbc_lattice,
+    fftbr,
+    fwht,
+    ifftbr,
+)
 from .tensor import (
     ComponentMatch,
     LowRankTensor,
@@ -49,20 +63,32 @@ from .tensor import (
 )
 
 __all__ = [
+    "CBCResult",
     "ComponentMatch",
+    "DigitalNet",
+    "DigitalShiftInvariantKernel",
+    "FastGram",
     "GridGP",
+    "Halton",
     "KernelMatrix",
     "KronEigh",
     "KronOperator",
+    "Lattice",
     "LowRankTensor",
     "MSPMResult",
     "NystromApproximation",
     "QRResult",
     "SPMResult",
     "SSHOPMResult",
+    "ShiftInvariantKernel",
+    "Sobol",
     "TensorWarning",
     "__version__",
+    "cbc_lattice",
     "cp_to_tensor",
+    "fftbr",
+    "fwht",
+    "ifftbr",
     "jacobi_eigh",
     "jacobi_svd",
     "kron",
@@ -76,6 +102,7 @@ __all__ = [
     "pivot_potential",
     "pivoting",
     "poisson_solve",
+    "qmc",
     "random_low_rank",
     "random_pivot_factorize",
     "rp_cholesky",
