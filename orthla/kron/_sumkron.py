@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._backend import array_namespace, capability
-from ._common import as_factor_list, cycle_modes, is_symmetric, kron_vectors, operand
-from ._sums import _check_denominators, _ct
+from ._common import as_factor_list, is_symmetric, kron_vectors, operand
+from ._sums import _check_denominators, _ct, _eigenbasis_solve
 
 __all__ = ["sum_kron_solve"]
 
@@ -102,8 +102,4 @@ def sum_kron_solve(first: Sequence[Any], second: Sequence[Any], y: Any) -> Any:
                        for k, (a, m) in enumerate(zip(amats, mmats, strict=True))), strict=True)
     den = kron_vectors(list(vals), xp) + 1
     _check_denominators(den, xp, "the two-term Kronecker sum")
-    x = xp.reshape(y, (*dims, *y.shape[1:]))
-    x = cycle_modes(x, dims, [lambda z, v=v: z.mT @ _ct(v, xp).mT for v in vecs], xp)  # V^H
-    x = x / xp.reshape(den, (*dims, *([1] * (y.ndim - 1))))
-    x = cycle_modes(x, dims, [lambda z, v=v: z.mT @ v.mT for v in vecs], xp)  # V
-    return xp.reshape(x, y.shape)
+    return _eigenbasis_solve(y, dims, [_ct(v, xp) for v in vecs], vecs, den, xp)  # V (.) V^H

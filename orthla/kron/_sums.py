@@ -31,6 +31,18 @@ def _check_denominators(den, xp, what):
             f"max = {dmax:.3g}.")
 
 
+def _eigenbasis_solve(b, dims, to_eig, from_eig, den, xp):
+    """``x = (⊗_k from_eig[k]) diag(1 / den) (⊗_k to_eig[k]) b`` by mode products.
+
+    ``b`` has shape (N,) or (N, k), N = prod(dims); one pass for all columns.
+    """
+    x = xp.reshape(b, (*dims, *b.shape[1:]))
+    x = cycle_modes(x, dims, [lambda y, m=m: y.mT @ m.mT for m in to_eig], xp)
+    x = x / xp.reshape(den, (*dims, *([1] * (b.ndim - 1))))
+    x = cycle_modes(x, dims, [lambda y, m=m: y.mT @ m.mT for m in from_eig], xp)
+    return xp.reshape(x, b.shape)
+
+
 @capability("kron", numba=False, notes="non-symmetric factors: NumPy only (SciPy)")
 def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any:
     """Solve ``(A_1 ⊕ A_2 ⊕ ⋯ ⊕ A_d + shift I) x = b`` by fast diagonalization.
@@ -120,11 +132,7 @@ def _kron_sum_eigh(mats, dims, b, shift, xp):
     vals, vecs = zip(*(xp.linalg.eigh(a) for a in mats), strict=True)
     den = kron_sum_vectors(list(vals), xp) + shift
     _check_denominators(den, xp, "the Kronecker sum")
-    x = xp.reshape(b, (*dims, *b.shape[1:]))
-    x = cycle_modes(x, dims, [lambda y, v=v: y.mT @ _ct(v, xp).mT for v in vecs], xp)  # Q^H
-    x = x / xp.reshape(den, (*dims, *([1] * (b.ndim - 1))))
-    x = cycle_modes(x, dims, [lambda y, v=v: y.mT @ v.mT for v in vecs], xp)  # Q
-    return xp.reshape(x, b.shape)
+    return _eigenbasis_solve(b, dims, [_ct(v, xp) for v in vecs], vecs, den, xp)  # Q (.) Q^H
 
 
 def _kron_sum_eig(mats, dims, b, shift):
@@ -142,11 +150,7 @@ def _kron_sum_eig(mats, dims, b, shift):
         vals.append(w), vecs.append(v), invs.append(np.linalg.inv(v))
     den = kron_sum_vectors(vals, np) + shift
     _check_denominators(den, np, "the Kronecker sum")
-    x = np.reshape(b, (*dims, *b.shape[1:]))
-    x = cycle_modes(x, dims, [lambda y, m=m: y.T @ m.T for m in invs], np)
-    x = x / np.reshape(den, (*dims, *([1] * (b.ndim - 1))))
-    x = cycle_modes(x, dims, [lambda y, m=m: y.T @ m.T for m in vecs], np)
-    x = np.reshape(x, b.shape)
+    x = _eigenbasis_solve(b, dims, invs, vecs, den, np)  # V (.) V^-1
     if not any(np.iscomplexobj(a) for a in mats) and not np.iscomplexobj(b):
         x = x.real  # conjugate eigenpairs cancel; the imaginary part is rounding
     return x

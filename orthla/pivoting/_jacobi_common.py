@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._validate import eps
+
 __all__ = [
     "PIVOTINGS",
     "JacobiConvergenceWarning",
@@ -124,3 +126,13 @@ def rotation_xp(app: Any, aqq: Any, apq: Any, tol: float, xp: Any):
     s = t * c
     e = xp.where(rot, apq / xp.astype(safe, apq.dtype), xp.astype(one, apq.dtype))
     return rot, c, s, e, t, absb
+
+
+def default_tolerance(tol: Any, n: int, dtype: Any, xp: Any) -> float:
+    """``tol`` checked positive and finite; ``None`` gives ``sqrt(n) * eps`` of ``dtype``."""
+    if tol is None:
+        return float(np.sqrt(max(n, 1))) * eps(dtype, xp)
+    tol = float(tol)
+    if not (tol > 0 and np.isfinite(tol)):
+        raise ValueError(f"`tol` must be a positive finite number; got {tol!r}.")
+    return tol

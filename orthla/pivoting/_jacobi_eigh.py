@@ -15,10 +15,15 @@ from .._validate import (
     check_finite,
     check_int,
     check_symmetric,
-    eps,
     is_complex,
 )
-from ._jacobi_common import PIVOTINGS, JacobiConvergenceWarning, JacobiInfo, sweep_rounds
+from ._jacobi_common import (
+    PIVOTINGS,
+    JacobiConvergenceWarning,
+    JacobiInfo,
+    default_tolerance,
+    sweep_rounds,
+)
 from ._jacobi_onesided import cholesky_factor, one_sided_jacobi
 
 __all__ = ["EighResult", "jacobi_eigh"]
@@ -213,7 +218,7 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
     check_choice(method, "method", METHODS)
     use = select_engine(engine, xp)
     n = a.shape[0]
-    tol = _tolerance(tol, n, a.dtype, xp)
+    tol = default_tolerance(tol, n, a.dtype, xp)
     max_sweeps = 50 if max_sweeps is None else check_int(max_sweeps, "max_sweeps", low=1)
     rng = as_rng(rng)
     if method == "two-sided":
@@ -230,15 +235,6 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
     if vec is not None:
         vec = xp.take(vec, order, axis=1)
     return EighResult(lam, vec, info)
-
-
-def _tolerance(tol, n, dtype, xp):
-    if tol is None:
-        return float(np.sqrt(max(n, 1))) * eps(dtype, xp)
-    tol = float(tol)
-    if not (tol > 0 and np.isfinite(tol)):
-        raise ValueError(f"`tol` must be a positive finite number; got {tol!r}.")
-    return tol
 
 
 def _cholesky_one_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):

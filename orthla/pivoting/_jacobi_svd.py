@@ -15,10 +15,9 @@ from .._validate import (
     check_finite,
     check_int,
     check_ndim,
-    eps,
     is_complex,
 )
-from ._jacobi_common import PIVOTINGS, JacobiConvergenceWarning, JacobiInfo
+from ._jacobi_common import PIVOTINGS, JacobiConvergenceWarning, JacobiInfo, default_tolerance
 from ._jacobi_onesided import one_sided_jacobi
 
 __all__ = ["SVDResult", "jacobi_svd"]
@@ -171,21 +170,12 @@ def _empty_svd(a, full_matrices, compute_uv, tol, xp):
     m, n = a.shape
     real = xp.real(a[:0, :0]).dtype
     s = xp.zeros((0,), dtype=real, device=a.device)
-    info = JacobiInfo(True, 0, 0, 0.0, _tolerance(tol, max(m, 1), a.dtype, xp))
+    info = JacobiInfo(True, 0, 0, 0.0, default_tolerance(tol, max(m, 1), a.dtype, xp))
     if not compute_uv:
         return SVDResult(None, s, None, info)
     u = xp.eye(m, dtype=a.dtype, device=a.device) if full_matrices else xp.zeros((m, 0), dtype=a.dtype, device=a.device)
     vh = xp.eye(n, dtype=a.dtype, device=a.device) if full_matrices else xp.zeros((0, n), dtype=a.dtype, device=a.device)
     return SVDResult(u, s, vh, info)
-
-
-def _tolerance(tol, m, dtype, xp):
-    if tol is None:
-        return float(np.sqrt(max(m, 1))) * eps(dtype, xp)
-    tol = float(tol)
-    if not (tol > 0 and np.isfinite(tol)):
-        raise ValueError(f"`tol` must be a positive finite number; got {tol!r}.")
-    return tol
 
 
 def _qrcp(a, xp):
@@ -204,7 +194,7 @@ def _qrcp(a, xp):
 def _tall_svd(a, pivoting, precondition, full_matrices, compute_uv, tol, max_sweeps, rng, use, xp):
     m, n = a.shape
     cplx = is_complex(a, xp)
-    tol = _tolerance(tol, m, a.dtype, xp)
+    tol = default_tolerance(tol, m, a.dtype, xp)
     if precondition == "qrcp" and n > 0:
         q, r, perm = _qrcp(a, xp)
         x = xp.conj(r.mT) if cplx else r.mT

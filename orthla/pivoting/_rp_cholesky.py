@@ -174,10 +174,7 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
     xp = op.xp
     rank = check_int(rank, "rank", low=1)
     check_choice(method, "method", METHODS)
-    if block_size == "auto":
-        block_size = min(100, max(1, math.ceil(rank / 10)))
-    else:
-        block_size = check_int(block_size, "block_size", low=1)
+    block_size = _block_size(block_size, rank, 10)
     rng = as_rng(rng)
     floor = 100 * eps(op.dtype, xp)
     if tol is not None:
@@ -191,6 +188,13 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
                          f"(min {float(xp.min(diag0)):.3g}).")
     kmax = min(rank, op.n)
     return _run(op, kmax, rank, method, block_size, floor, rng, xp)
+
+
+def _block_size(block_size, rank, rounds):
+    """``"auto"``: about ``rank / rounds`` pivots a block (1 to 100); otherwise a positive int."""
+    if block_size == "auto":
+        return min(100, max(1, math.ceil(rank / rounds)))
+    return check_int(block_size, "block_size", low=1)
 
 
 def _h(z, xp):

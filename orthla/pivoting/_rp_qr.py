@@ -18,7 +18,7 @@ from .._validate import (
     eps,
     is_complex,
 )
-from ._rp_cholesky import _sample, _sqnorm, _zero_at
+from ._rp_cholesky import _block_size, _sample, _sqnorm, _zero_at
 
 __all__ = ["RPQRResult", "rp_qr"]
 
@@ -121,10 +121,7 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
     check_finite(a, "a", xp)
     rank = check_int(rank, "rank", low=1)
     check_choice(method, "method", METHODS)
-    if block_size == "auto":
-        block_size = min(100, max(1, math.ceil(rank / 4)))
-    else:
-        block_size = check_int(block_size, "block_size", low=1)
+    block_size = _block_size(block_size, rank, 4)
     if method == "simple":
         block_size = 1
     rng = as_rng(rng)

@@ -13,19 +13,20 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy, select_engine
-from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_rank, eps
+from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, eps
 from ._cp import host_copy
 from ._spm import (
     DUPLICATE_COS,
-    FIT_FACTOR,
-    FIT_SLACK,
     SYNC_EVERY,
     TIE_TOL,
     TensorWarning,
-    _choose_rank,
+    _best_start,
+    _component_stats,
     _deflate,
+    _fit_problems,
+    _run_problems,
+    _select_rank,
     sym_coords,
-    truncation_error,
 )
 from ._symmetric import sym_indices
 from ._threads import single_thread_blas
@@ -455,15 +456,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     timings["extraction"] = time.perf_counter() - t0
     if spectrum[0] == 0.0:
         raise ValueError("`T` must be nonzero; got the zero tensor.")
-    size_limit = min(M.shape)
-    if rank is None:
-        R = _choose_rank(spectrum, float(rank_tol), max(M.shape))
-    else:
-        R = check_rank(rank, "rank", size_limit, "the flattening size")
-        numerical = int(np.sum(spectrum > 10 * size_limit * eps(dtype, xp) * spectrum[0]))
-        if R > numerical:
-            raise ValueError(f"`rank` must be at most the numerical rank of the flattening of `T`, "
-                             f"{numerical}; got {R}.")
+    R = _select_rank(spectrum, rank, float(rank_tol), M.shape, "the flattening size", dtype, xp)
     V, W = U[:, :R], Wt[:R, :].mT
     C = xp.eye(R, dtype=dtype, device=dev) * (1.0 / S[:R])[None, :]
 
@@ -471,9 +464,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     opts = {"max_iter": max_iter, "tol": tol, "adaptive": shift == "adaptive", "stall_limit": 50}
     found = [[] for _ in dims]
     weights = []
-    stats = {k: np.zeros(R, dtype=t) for k, t in (("iterations", np.int64), ("restarts", np.int64),
-                                                   ("objective", np.float64), ("grad_norm", np.float64),
-                                                   ("converged", bool))}
+    stats = _component_stats(R)
     duplicates = 0
     # The Numba loops make small GEMMs: single-threaded BLAS (see _threads.py).
     with single_thread_blas() if use == "numba" else contextlib.nullcontext():
@@ -515,20 +506,11 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
 def _result(lam, factors, R, split, residual, spectrum, limit, timings, stats, duplicates, *,
             symmetry, dims, max_iter, max_restarts, dtype, xp):
     """Collect what went wrong (if anything), warn, and build the MSPMResult."""
-    problems = []
-    if not stats["converged"].all():
-        problems.append(f"{int(np.sum(~stats['converged']))} of {R} components did not converge "
-                        f"within max_iter={max_iter} and {max_restarts} restarts")
-    if duplicates:
-        problems.append(f"{duplicates} components duplicate an earlier one (|cos| > {DUPLICATE_COS})")
+    problems = _run_problems(stats, duplicates, R, max_iter, max_restarts)
     if R > limit:
         problems.append(f"rank {R} exceeds the generic identifiability limit {limit} of the flattening "
                         f"for symmetry={symmetry}, dims={tuple(dims)}")
-    floor = truncation_error(spectrum, R)
-    if residual > FIT_FACTOR * floor + max(FIT_SLACK, 1e3 * eps(dtype, xp)):
-        problems.append(f"poor fit: relative residual {residual:.2e} while the rank-{R} truncation of "
-                        f"the flattening leaves {floor:.2e}; components were missed or the rank exceeds "
-                        "what the flattening can show")
+    problems += _fit_problems(residual, spectrum, R, dtype, xp)
     message = "; ".join(problems)
     if message:
         warnings.warn(f"mspm: {message}.", TensorWarning, stacklevel=3)
@@ -577,8 +559,7 @@ def _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp, use
         else:
             X, F, iters, done, gnorm = _power_blocks(V, left, X0, **opts)
             F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
-        F = np.where(done, F, -np.inf) if done.any() else np.asarray(F, dtype=np.float64)
-        j = int(np.argmax(F >= F.max() - TIE_TOL))
+        j, rec = _best_start(F, iters, done, gnorm, restart)
         xs = [Xb[:, j] / xp.linalg.vector_norm(Xb[:, j]) for Xb in X]
         dup = False
         if found[0]:
@@ -587,8 +568,7 @@ def _extract_one(V, left, dims, gen, n_tries, max_restarts, found, opts, xp, use
                 c = xp.abs(xp.stack(found[b], axis=1).mT @ xs[b])
                 cos = c if cos is None else xp.minimum(cos, c)
             dup = float(xp.max(cos)) > DUPLICATE_COS
-        rec = {"iterations": int(iters[j]), "restarts": restart, "objective": float(F[j]),
-               "grad_norm": float(gnorm[j]), "converged": bool(done[j]), "duplicate": dup}
+        rec["duplicate"] = dup
         if best is None or (rec["converged"] and not dup):
             best = (xs, rec)
         if rec["converged"] and not dup:

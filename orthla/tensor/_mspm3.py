@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
-from .._validate import check_rank, eps
+from .._validate import check_rank
 from ._cp import host_copy
 from ._mspm import _canonical_signs, _extract_one, _flatten, _Side
-from ._spm import _choose_rank, _deflate
+from ._spm import _choose_rank, _component_stats, _deflate, numerical_rank
 from ._threads import single_thread_blas
 
 
@@ -65,8 +65,7 @@ def mspm_order3(T, *, rank, rank_tol, opts, n_tries, max_restarts, gen, use, xp)
     if f1.spectrum[0] == 0.0:
         raise ValueError("`T` must be nonzero; got the zero tensor.")
     size_limit = min(min(f1.M.shape), min(f2.M.shape))
-    numerical = min(int(np.sum(f.spectrum > 10 * size_limit * eps(T.dtype, xp) * f.spectrum[0]))
-                    for f in (f1, f2))
+    numerical = min(numerical_rank(f.spectrum, size_limit, T.dtype, xp) for f in (f1, f2))
     if rank is None:
         R = min(_choose_rank(f1.spectrum, rank_tol, max(f1.M.shape)), size_limit)
     else:
@@ -79,9 +78,7 @@ def mspm_order3(T, *, rank, rank_tol, opts, n_tries, max_restarts, gen, use, xp)
     pdims = [dims[a], dims[b], dims[c]]
     found = [[], [], []]
     weights = []
-    stats = {k: np.zeros(R, dtype=t) for k, t in (("iterations", np.int64), ("restarts", np.int64),
-                                                   ("objective", np.float64), ("grad_norm", np.float64),
-                                                   ("converged", bool))}
+    stats = _component_stats(R)
     duplicates = 0
     with single_thread_blas() if use == "numba" else contextlib.nullcontext():
         for k in range(R):

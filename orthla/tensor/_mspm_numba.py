@@ -3,27 +3,7 @@
 import numpy as np
 from numba import njit
 
-from ._spm_numba import _coords, _objective
-
-
-@njit(cache=True)
-def _gradient(V, A, idx, w, X, starts, counts, G):
-    # Half-gradients of F per block, grad_(x_b) F / (2 l_b), on the stacked variables.
-    Y = np.dot(V, A)
-    N, n = idx.shape
-    t = X.shape[1]
-    G[:, :] = 0.0
-    for I in range(N):
-        for j in range(t):
-            c = Y[I, j] * w[I]
-            for p in range(n):
-                loo = c
-                for q in range(n):
-                    if q != p:
-                        loo *= X[idx[I, q], j]
-                G[idx[I, p], j] += loo
-    for b in range(counts.size):
-        G[starts[b]:starts[b + 1], :] /= counts[b]
+from ._spm_numba import _check_convergence, _coords, _gradient, _objective, _safeguard, _step
 
 
 @njit(cache=True)
@@ -55,30 +35,11 @@ def mspm_power_tries(V, V_T, idx, w, starts, counts, X0, max_iter, tol, adaptive
     Xf = np.empty((D, t))
     Fn = np.empty(t)
     Ff = np.empty(t)
+    gamma = np.empty(t)
     for it in range(max_iter + 1):
         _gradient(V, A, idx, w, X, starts, counts, G)
-        all_done = True
-        exact = False
-        for j in range(t):
-            if done[j]:
-                exact = exact or F[j] >= 1.0 - exact_tol
-                continue
-            gn = 0.0
-            for k in range(D):
-                r = G[k, j] - F[j] * X[k, j]
-                gn += r * r
-            gn = np.sqrt(gn)
-            if gn < 0.999 * best[j]:
-                best[j] = gn
-                stall[j] = 0
-            else:
-                stall[j] += 1
-            gnorm[j] = gn
-            if gn <= tol or (stall[j] >= stall_limit and best[j] <= 1e3 * tol):
-                done[j] = True
-                exact = exact or F[j] >= 1.0 - exact_tol
-            else:
-                all_done = False
+        all_done, exact = _check_convergence(G, X, F, done, best, stall, gnorm, tol, stall_limit,
+                                             exact_tol)
         if it == max_iter or all_done or exact:
             break
         for b in range(nb):
@@ -88,43 +49,14 @@ def mspm_power_tries(V, V_T, idx, w, starts, counts, X0, max_iter, tol, adaptive
             fixed = counts[b] - 1.0
             Xn[:, :] = X
             for j in range(t):
-                gamma = fixed * np.sqrt(max(0.0, 1.0 - F[j])) if adaptive else fixed
-                s = 0.0
-                for k in range(lo, hi):
-                    v = G[k, j] + gamma * X[k, j]
-                    Xn[k, j] = v
-                    s += v * v
-                s = np.sqrt(s)
-                for k in range(lo, hi):
-                    Xn[k, j] /= s
+                gamma[j] = fixed * np.sqrt(max(0.0, 1.0 - F[j])) if adaptive else fixed
+            _step(G, X, gamma, Xn, lo, hi)
             _coords(Xn, idx, w, S)
             An = np.dot(V_T, S)
             _objective(An, Fn)
             if adaptive and fixed > 0:
-                worse = False
-                for j in range(t):
-                    if Fn[j] < F[j] and not done[j]:
-                        worse = True
-                if worse:
-                    # Safeguard: the fixed shift l_b - 1 makes the block step an ascent step.
-                    Xf[:, :] = X
-                    for j in range(t):
-                        s = 0.0
-                        for k in range(lo, hi):
-                            v = G[k, j] + fixed * X[k, j]
-                            Xf[k, j] = v
-                            s += v * v
-                        s = np.sqrt(s)
-                        for k in range(lo, hi):
-                            Xf[k, j] /= s
-                    _coords(Xf, idx, w, S)
-                    Af = np.dot(V_T, S)
-                    _objective(Af, Ff)
-                    for j in range(t):
-                        if Fn[j] < F[j]:
-                            Xn[:, j] = Xf[:, j]
-                            An[:, j] = Af[:, j]
-                            Fn[j] = Ff[j]
+                # Safeguard: the fixed shift l_b - 1 makes the block step an ascent step.
+                _safeguard(G, X, F, done, fixed, lo, hi, idx, w, V_T, S, gamma, Xn, An, Fn, Xf, Ff)
             for j in range(t):
                 if not done[j]:
                     X[:, j] = Xn[:, j]

@@ -241,6 +241,69 @@ def _choose_rank(spectrum: np.ndarray, rank_tol: float, long_side: int) -> int:
     return int(spectrum.size)
 
 
+def numerical_rank(spectrum: np.ndarray, size_limit: int, dtype: Any, xp: Any) -> int:
+    """Singular values of a flattening above ``10 * size_limit * eps * spectrum[0]``."""
+    return int(np.sum(spectrum > 10 * size_limit * eps(dtype, xp) * spectrum[0]))
+
+
+def _select_rank(spectrum, rank, rank_tol, shape, what, dtype, xp):
+    """Rank from ``rank_tol`` when ``rank`` is None, else ``rank`` checked against the flattening."""
+    if rank is None:
+        return _choose_rank(spectrum, rank_tol, max(shape))
+    size_limit = min(shape)
+    R = check_rank(rank, "rank", size_limit, what)
+    numerical = numerical_rank(spectrum, size_limit, dtype, xp)
+    if R > numerical:
+        raise ValueError(
+            f"`rank` must be at most the numerical rank of the flattening of `T`, "
+            f"{numerical}; got {R}."
+        )
+    return R
+
+
+def _component_stats(R):
+    """Per-component statistics, filled in as the components are extracted."""
+    return {k: np.zeros(R, dtype=t) for k, t in (("iterations", np.int64), ("restarts", np.int64),
+                                                   ("objective", np.float64), ("grad_norm", np.float64),
+                                                   ("converged", bool))}
+
+
+def _run_problems(stats, duplicates, R, max_iter, max_restarts):
+    """Messages for components that did not converge or duplicate an earlier one."""
+    problems = []
+    if not stats["converged"].all():
+        bad = int(np.sum(~stats["converged"]))
+        problems.append(f"{bad} of {R} components did not converge within max_iter={max_iter} "
+                        f"and {max_restarts} restarts")
+    if duplicates:
+        problems.append(f"{duplicates} components duplicate an earlier one (|cos| > {DUPLICATE_COS})")
+    return problems
+
+
+def _fit_problems(residual, spectrum, R, dtype, xp):
+    """A message when the residual is well above the rank-R truncation error of the flattening."""
+    floor = truncation_error(spectrum, R)
+    if residual > FIT_FACTOR * floor + max(FIT_SLACK, 1e3 * eps(dtype, xp)):
+        return [f"poor fit: relative residual {residual:.2e} while the rank-{R} truncation of "
+                f"the flattening leaves {floor:.2e}; components were missed or the rank exceeds "
+                "what the flattening can show"]
+    return []
+
+
+def _best_start(F, iters, done, gnorm, restart):
+    """Index of the best of a batch of starts and its record (without ``duplicate``).
+
+    Converged starts win over the others; values within rounding of the best are
+    ties: take the first, so the choice does not depend on the engine or the BLAS
+    thread count.
+    """
+    F = np.where(done, F, -np.inf) if done.any() else np.asarray(F, dtype=np.float64)
+    j = int(np.argmax(F >= F.max() - TIE_TOL))
+    rec = {"iterations": int(iters[j]), "restarts": restart, "objective": float(F[j]),
+           "grad_norm": float(gnorm[j]), "converged": bool(done[j])}
+    return j, rec
+
+
 @capability("tensor", numba=True, notes="power iteration in a Numba kernel on NumPy input")
 def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str = "adaptive",
         max_iter: int = 5000, n_tries: int = 3, max_restarts: int = 3, grad_tol: float = 1e-14,
@@ -406,18 +469,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     timings["extraction"] = time.perf_counter() - t0
     if spectrum[0] == 0.0:
         raise ValueError("`T` must be nonzero; got the zero tensor.")
-    size_limit = min(M.shape)
     size_expr = f"min(C(d+{n - 1}, {n}), C(d+{m - n - 1}, {m - n}))" if m % 2 else f"C(d+{n - 1}, {n})"
-    if rank is None:
-        R = _choose_rank(spectrum, rank_tol, max(M.shape))
-    else:
-        R = check_rank(rank, "rank", size_limit, f"the flattening size {size_expr}")
-        numerical = int(np.sum(spectrum > 10 * size_limit * eps(dtype, xp) * spectrum[0]))
-        if R > numerical:
-            raise ValueError(
-                f"`rank` must be at most the numerical rank of the flattening of `T`, "
-                f"{numerical}; got {R}."
-            )
+    R = _select_rank(spectrum, rank, rank_tol, M.shape, f"the flattening size {size_expr}", dtype, xp)
 
     if m % 2 == 0:
         V = vecs[:, :R]
@@ -444,9 +497,7 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         E = xp.asarray(E_np, dtype=dtype, device=dev)
 
     factors, weights = [], []
-    stats = {k: np.zeros(R, dtype=t) for k, t in (("iterations", np.int64), ("restarts", np.int64),
-                                                   ("objective", np.float64), ("grad_norm", np.float64),
-                                                   ("converged", bool))}
+    stats = _component_stats(R)
     duplicates = 0
     # The Numba loops make small GEMMs: single-threaded BLAS (see _threads.py).
     with single_thread_blas() if use == "numba" else contextlib.nullcontext():
@@ -482,21 +533,11 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     residual = _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp)
 
     limit = identifiable_limit(m, d)
-    problems = []
-    if not stats["converged"].all():
-        bad = int(np.sum(~stats["converged"]))
-        problems.append(f"{bad} of {R} components did not converge within max_iter={max_iter} "
-                        f"and {max_restarts} restarts")
-    if duplicates:
-        problems.append(f"{duplicates} components duplicate an earlier one (|cos| > {DUPLICATE_COS})")
+    problems = _run_problems(stats, duplicates, R, max_iter, max_restarts)
     if R > limit:
         problems.append(f"rank {R} exceeds SPM's generic identifiability limit {limit} for "
                         f"order {m}, d = {d}; the components are not determined by T")
-    floor = truncation_error(spectrum, R)
-    if residual > FIT_FACTOR * floor + max(FIT_SLACK, 1e3 * eps(dtype, xp)):
-        problems.append(f"poor fit: relative residual {residual:.2e} while the rank-{R} truncation of "
-                        f"the flattening leaves {floor:.2e}; components were missed or the rank exceeds "
-                        "what the flattening can show")
+    problems += _fit_problems(residual, spectrum, R, dtype, xp)
     message = "; ".join(problems)
     if message:
         warnings.warn(f"spm: {message}.", TensorWarning, stacklevel=2)
@@ -539,18 +580,14 @@ def _extract_one(V, idx_cols, w_dev, E, idx_np, w_np, gen, d, n_tries, max_resta
             X, F, iters, done, gnorm = _power_xp(V, idx_cols, w_dev, E,
                                                  xp.asarray(X0, dtype=dtype, device=dev), **opts)
             F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
-        F = np.where(done, F, -np.inf) if done.any() else np.asarray(F, dtype=np.float64)
-        # Values within rounding of the best are ties: take the first, so the choice
-        # does not depend on the engine or the BLAS thread count.
-        j = int(np.argmax(F >= F.max() - TIE_TOL))
+        j, rec = _best_start(F, iters, done, gnorm, restart)
         x = X[:, j]
         x = x / xp.linalg.vector_norm(x)
         dup = False
         if found:
             prev = xp.stack(found, axis=1)
             dup = float(xp.max(xp.abs(prev.mT @ x))) > DUPLICATE_COS
-        rec = {"iterations": int(iters[j]), "restarts": restart, "objective": float(F[j]),
-               "grad_norm": float(gnorm[j]), "converged": bool(done[j]), "duplicate": dup}
+        rec["duplicate"] = dup
         if best is None or (rec["converged"] and not dup):
             best = (x, rec)
         if rec["converged"] and not dup:
