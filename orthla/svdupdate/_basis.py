@@ -1,0 +1,168 @@
+"""Orthonormal bases of the part of an update that the current SVD basis misses.
+
+For an orthonormal ``V`` (n x r) and an update block ``M`` (n x p, dense or sparse)
+each method returns ``M ~= V C + Q B`` with ``C = V^T M``, ``Q`` (n x q) orthonormal and
+orthogonal to ``V``, and ``B = Q^T M``:
+
+* ``"exact"`` (Zha-Simon): ``Q`` spans the whole residual ``(I - V V^T) M`` up to a
+  relative rank threshold, found by classical Gram-Schmidt run twice and an SVD.
+* ``"gkl"`` (Vecharynski-Saad): ``Q`` spans ``l`` Golub-Kahan-Lanczos vectors of the
+  residual operator, applied implicitly (the residual is never formed).
+* ``"rpi"`` (Yamazaki et al.): ``Q`` is a randomized range finder with ``t`` power
+  passes over the same implicit operator.
+
+When ``l >= p`` the Krylov/random methods cannot be cheaper than the exact residual, so
+the exact path is used; the record then says ``"exact"``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._operand import dense, matmul, rmatmul
+
+METHODS = ("exact", "gkl", "rpi")
+
+
+class ResidualBasis(NamedTuple):
+    """``M ~= V @ C + Q @ B`` (see the module docstring)."""
+
+    C: Any
+    Q: Any
+    B: Any
+    method: str
+    #: Smallest kept residual singular value over the threshold scale (nan if not measured).
+    sigma_min: float
+
+
+def _project_out(V: Any, Y: Any, passes: int = 2) -> Any:
+    # Classical Gram-Schmidt twice: one pass leaves O(eps ||Y|| / ||residual||) of V behind.
+    for _ in range(passes):
+        Y = Y - V @ (V.mT @ Y)
+    return Y
+
+
+def _empty(xp: ModuleType, n: int, like: Any) -> Any:
+    return xp.zeros((n, 0), dtype=like.dtype, device=like.device)
+
+
+def orthonormal_complement(xp: ModuleType, V: Any, Y: Any, tol: float) -> tuple[Any, float]:
+    """Orthonormal basis of range(Y) orthogonal to ``V``, dropping singular values <= ``tol``.
+
+    Returns the basis and its smallest kept singular value (``nan`` if none kept).
+    """
+    n = Y.shape[0]
+    if Y.shape[1] == 0:
+        return _empty(xp, n, Y), float("nan")
+    Y = _project_out(V, Y)
+    W, sig, _ = xp.linalg.svd(Y, full_matrices=False)
+    q = int(xp.sum(xp.astype(sig > tol, xp.int64)))
+    if q == 0:
+        return _empty(xp, n, Y), float("nan")
+    # Directions just above tol carry O(eps ||Y|| / sigma) of V back in; one more
+    # projection and a QR of the (nearly orthonormal) result make Q orthogonal to V to eps.
+    W, _ = xp.linalg.qr(_project_out(V, W[:, :q], passes=1))
+    return W, float(sig[q - 1])
+
+
+def _exact(xp, V, M, tol):
+    Md = dense(M, xp)
+    C1 = V.mT @ Md
+    R = Md - V @ C1
+    C2 = V.mT @ R
+    R = R - V @ C2
+    Q, smin = orthonormal_complement(xp, V, R, tol)
+    return Q, C1 + C2, Q.mT @ R, smin
+
+
+def _residual_ops(V, M, C):
+    # (I - V V^T) M applied without forming it: the Deng et al./Vecharynski-Saad operator.
+    def apply(y):
+        return matmul(M, y) - V @ (C @ y)
+
+    def apply_t(z):
+        return rmatmul(M, z) - C.mT @ (V.mT @ z)
+
+    return apply, apply_t
+
+
+def _gkl(xp, V, M, C, tol, l, rng):
+    """Golub-Kahan-Lanczos with full reorthogonalization and restarts on breakdown.
+
+    The recurrence coefficients are not kept: the caller recomputes the exact
+    coefficients ``Q^T M``, so only the span matters and a restart is harmless.
+    """
+    n, p = M.shape
+    apply, apply_t = _residual_ops(V, M, C)
+    dev, dt = V.device, V.dtype
+
+    def random_vector():
+        return xp.asarray(rng.standard_normal((p, 1)), dtype=dt, device=dev)
+
+    P = xp.zeros((n, l), dtype=dt, device=dev)
+    Z = xp.zeros((p, min(p, 2 * l + 1)), dtype=dt, device=dev)  # bounds the restarts
+    z, j, nz = random_vector(), 0, 0
+    while j < l and nz < Z.shape[1]:
+        before = float(xp.linalg.vector_norm(z))
+        z = _project_out(Z[:, :nz], z) if nz else z
+        znorm = float(xp.linalg.vector_norm(z))
+        if znorm <= 1e-12 * before:
+            # Right breakdown (R^T p lies in the span already): restart at random.
+            z = random_vector()
+            before = float(xp.linalg.vector_norm(z))
+            z = _project_out(Z[:, :nz], z) if nz else z
+            znorm = float(xp.linalg.vector_norm(z))
+            if znorm <= 1e-8 * before:
+                break  # the whole p-space is exhausted
+        z = z / znorm
+        Z[:, nz:nz + 1] = z
+        nz += 1
+        w = _project_out(V, apply(z))
+        w = _project_out(P[:, :j], w) if j else w
+        alpha = float(xp.linalg.vector_norm(w))
+        if alpha <= tol:
+            # Left breakdown: R z adds nothing above the rank threshold; restart.
+            z = random_vector()
+            continue
+        P[:, j:j + 1] = w / alpha
+        j += 1
+        z = apply_t(P[:, j - 1:j])
+    if j == 0:
+        return _empty(xp, n, V)
+    Q, _ = xp.linalg.qr(_project_out(V, P[:, :j], passes=1))
+    return Q
+
+
+def _rpi(xp, V, M, C, tol, l, t, rng):
+    """Randomized range finder with ``t`` power passes, re-orthonormalized every pass."""
+    p = M.shape[1]
+    apply, apply_t = _residual_ops(V, M, C)
+    omega = xp.asarray(rng.standard_normal((p, l)), dtype=V.dtype, device=V.device)
+    Q, _ = orthonormal_complement(xp, V, apply(omega), tol)
+    for _ in range(t):
+        if Q.shape[1] == 0:
+            break
+        Zt, _ = xp.linalg.qr(apply_t(Q))
+        Q, _ = orthonormal_complement(xp, V, apply(Zt), tol)
+    return Q
+
+
+def residual_basis(xp: ModuleType, V: Any, M: Any, *, method: str, l: int, t: int,
+                   rtol: float, scale: float, rng: np.random.Generator) -> ResidualBasis:
+    """Split ``M`` into its part in range(V) and an orthonormal basis of the rest.
+
+    Residual directions with singular value at most ``rtol * scale`` are dropped.
+    """
+    n, p = M.shape
+    tol = rtol * scale
+    if method == "exact" or l >= min(p, n - V.shape[1]):
+        Q, C, B, smin = _exact(xp, V, M, tol)
+        return ResidualBasis(C, Q, B, "exact", smin / scale if scale > 0 else float("nan"))
+    C = rmatmul(M, V).mT
+    Q = _gkl(xp, V, M, C, tol, l, rng) if method == "gkl" else _rpi(xp, V, M, C, tol, l, t, rng)
+    # Exact coefficients of the residual on Q: Q^T (M - V C).
+    B = rmatmul(M, Q).mT - (Q.mT @ V) @ C
+    return ResidualBasis(C, Q, B, method, float("nan"))

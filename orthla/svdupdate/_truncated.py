@@ -1,0 +1,552 @@
+"""A truncated SVD kept current as rows, columns and low-rank terms arrive or leave."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._backend import array_namespace, capability, device
+from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_ndim, eps
+from ._basis import METHODS, residual_basis
+from ._operand import as_operand, dense, fro_norm, is_sparse, namespace_of, rmatmul, transpose
+
+__all__ = ["TruncatedSVD", "UpdateRecord"]
+
+FIT_METHODS = ("exact", "rpi")
+
+
+class UpdateRecord(NamedTuple):
+    """What one update did and what the state monitored afterwards.
+
+    Attributes
+    ----------
+    kind : str
+        ``"fit"``, ``"add_rows"``, ``"add_columns"``, ``"update"``, ``"remove_rows"``
+        or ``"remove_columns"``.
+    method : str
+        Residual method actually used (``"exact"`` when ``l`` covered the whole batch).
+    shape : tuple of int
+        Shape of the tracked matrix after the update.
+    residual_rank : int
+        Number of new basis directions taken from the residual(s).
+    residual_sigma_min : float
+        Smallest kept residual singular value relative to the threshold scale: how
+        close the residual basis came to the rank threshold (``nan`` if not measured).
+    ortho_u, ortho_v : float
+        Estimated ``||U^T U - I||`` and ``||V^T V - I||`` after the update (before any
+        re-orthogonalization it triggered).
+    reorthogonalized : bool
+        Whether ``U`` and ``V`` were re-orthonormalized after this update.
+    """
+
+    kind: str
+    method: str
+    shape: tuple[int, int]
+    residual_rank: int
+    residual_sigma_min: float
+    ortho_u: float
+    ortho_v: float
+    reorthogonalized: bool
+
+
+def _split_kind(A: Any, name: str) -> tuple[Any, Any]:
+    """Return ``(xp, A)`` for dense (any namespace) or sparse input, validated."""
+    if is_sparse(A):
+        xp = namespace_of(A)
+        return xp, as_operand(A, name, xp, A.dtype if A.dtype.kind == "f" else np.float64)
+    xp = array_namespace(A)
+    A = xp.asarray(A) if not hasattr(A, "shape") else A
+    check_ndim(A, name, 2)
+    A = as_floating(A, name, xp, allow_complex=False)
+    check_finite(A, name, xp)
+    return xp, A
+
+
+def _rotate(xp, left, s_pad, right):
+    """SVD of the small core; returns its factors (descending singular values)."""
+    core = left @ right.mT
+    if s_pad is not None:
+        core = core + s_pad
+    return xp.linalg.svd(core, full_matrices=False)
+
+
+def _diag(xp, s, rows, cols):
+    """``diag(s)`` padded with zeros to ``rows x cols``."""
+    r = s.shape[0]
+    d = xp.eye(r, dtype=s.dtype, device=device(s)) * s[None, :]
+    if rows > r:
+        d = xp.concat([d, xp.zeros((rows - r, r), dtype=s.dtype, device=device(s))], axis=0)
+    if cols > r:
+        d = xp.concat([d, xp.zeros((rows, cols - r), dtype=s.dtype, device=device(s))], axis=1)
+    return d
+
+
+@capability("svdupdate", numba=False)
+class TruncatedSVD:
+    """Rank-k truncated SVD ``A ~= U diag(s) Vt`` kept current under updates.
+
+    Create one with :meth:`TruncatedSVD.fit`; then :meth:`add_rows`,
+    :meth:`add_columns`, :meth:`update` (``A + D E^T``), :meth:`remove_rows` and
+    :meth:`remove_columns` change the tracked matrix and its SVD in place.  The state
+    tracks ``k + oversample`` components and exposes the leading ``k``; every update
+    is all-or-nothing (on an exception the previous SVD stays intact and usable).
+
+    Parameters
+    ----------
+    U : array, shape (m, r)
+        Orthonormal left factor of all ``r`` tracked components.
+    s : array, shape (r,)
+        Tracked singular values, non-increasing.
+    V : array, shape (n, r)
+        Orthonormal right factor (``Vt = V.T``).
+    k : int
+        Number of exposed components, ``1 <= k <= r``.
+    decay : float, default 1.0
+        Forgetting factor in ``(0, 1]``: before every update the current matrix is
+        scaled by ``decay`` (rows/columns being removed are not).
+    rtol : float, optional
+        Relative rank threshold for new residual directions (default
+        ``max(m, n) * eps``).
+    ortho_tol : float, default ``1e3 * eps``
+        Re-orthonormalize ``U`` and ``V`` when the monitored loss of orthogonality
+        exceeds this.
+    rng : {None, int, numpy.random.Generator}
+        Randomness for the ``"gkl"``/``"rpi"`` methods and the orthogonality probe.
+
+    Notes
+    -----
+    The usual entry point is :meth:`fit`; the constructor is for an SVD you already
+    have (it is checked for shapes, not for orthogonality).
+    """
+
+    def __init__(self, U: Any, s: Any, V: Any, k: int, *, decay: float = 1.0,
+                 rtol: float | None = None, ortho_tol: float | None = None, rng: Any = None):
+        xp = array_namespace(U, s, V)
+        for name, x, nd in (("U", U, 2), ("s", s, 1), ("V", V, 2)):
+            check_ndim(x, name, nd)
+        r = s.shape[0]
+        if U.shape[1] != r or V.shape[1] != r:
+            raise ValueError(f"`U`, `s`, `V` must have matching numbers of components; got shapes "
+                             f"{tuple(U.shape)}, {tuple(s.shape)}, {tuple(V.shape)}.")
+        self._xp = xp
+        self._U, self._s, self._V = U, s, V
+        self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
+        decay = float(decay)
+        if not 0.0 < decay <= 1.0:
+            raise ValueError(f"`decay` must be in (0, 1]; got {decay}.")
+        self.decay = decay
+        self.rtol = None if rtol is None else float(rtol)
+        self.ortho_tol = 1e3 * eps(s.dtype, xp) if ortho_tol is None else float(ortho_tol)
+        self._rng = as_rng(rng)
+        self._probe = None
+        self.n_updates = 0
+        self.history: list[UpdateRecord] = []
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def fit(cls, A: Any, k: int, *, oversample: int | None = None, method: str = "exact",
+            t: int = 2, decay: float = 1.0, rtol: float | None = None,
+            ortho_tol: float | None = None, rng: Any = None) -> TruncatedSVD:
+        """Initial rank-k SVD of a dense or sparse matrix.
+
+        Parameters
+        ----------
+        A : array or sparse matrix, shape (m, n)
+            Dense array of any array-API library, or a SciPy sparse matrix/array in
+            CSR, CSC or COO format.  Real; integers are promoted to float64.
+        k : int
+            Exposed rank, ``1 <= k <= min(m, n)``.
+        oversample : int, optional
+            Extra tracked components (default ``ceil(k / 4)``, capped at ``min(m, n)``):
+            tracking more than ``k`` is the largest accuracy lever of any updating
+            scheme, because components just below ``sigma_k`` can rise later.
+        method : {"exact", "rpi"}, default "exact"
+            ``"exact"``: LAPACK SVD (dense) or ARPACK ``svds`` to machine precision
+            (sparse).  ``"rpi"``: randomized range finder with ``t`` power passes.
+        t : int, default 2
+            Power passes of ``"rpi"``.
+        decay, rtol, ortho_tol, rng
+            Stored in the state; see :class:`TruncatedSVD`.
+
+        Returns
+        -------
+        TruncatedSVD
+
+        Raises
+        ------
+        ValueError
+            ``A`` not 2-D or not finite, ``k`` out of range, unknown ``method``.
+        TypeError
+            Non-real dtype, or a sparse format other than CSR/CSC/COO.
+        """
+        xp, A = _split_kind(A, "A")
+        m, n = A.shape
+        kmax = min(m, n)
+        k = check_int(k, "k", low=1, high=kmax, high_expr="min(m, n)")
+        p = math.ceil(k / 4) if oversample is None else check_int(oversample, "oversample", low=0)
+        r = min(k + p, kmax)
+        check_choice(method, "method", FIT_METHODS)
+        t = check_int(t, "t", low=0)
+        gen = as_rng(rng)
+        if method == "rpi":
+            U, s, V = _randomized_svd(xp, A, r, t, gen)
+        elif is_sparse(A) and r < kmax - 1:
+            U, s, V = _svds(xp, A, r, gen)
+        else:
+            U, s, Vt = xp.linalg.svd(dense(A, xp), full_matrices=False)
+            U, s, V = U[:, :r], s[:r], Vt[:r, :].mT
+        state = cls(U, s, V, k, decay=decay, rtol=rtol, ortho_tol=ortho_tol, rng=gen)
+        state.history.append(UpdateRecord("fit", method, (m, n), r, float("nan"),
+                                          *state._ortho_estimates(), False))
+        return state
+
+    def copy(self) -> TruncatedSVD:
+        """Independent copy of the state (arrays copied, history and counters kept)."""
+        xp = self._xp
+        new = TruncatedSVD.__new__(TruncatedSVD)
+        new.__dict__.update(self.__dict__)
+        new._U, new._s, new._V = (xp.asarray(x, copy=True) for x in (self._U, self._s, self._V))
+        new._rng = self._rng.spawn(1)[0]
+        new.history = list(self.history)
+        return new
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def U(self) -> Any:
+        """Left singular vectors, shape (m, k) (a copy)."""
+        return self._xp.asarray(self._U[:, :self._k], copy=True)
+
+    @property
+    def s(self) -> Any:
+        """Leading ``k`` singular values, non-increasing (a copy)."""
+        return self._xp.asarray(self._s[:self._k], copy=True)
+
+    @property
+    def Vt(self) -> Any:
+        """Right singular vectors as rows, shape (k, n) (a copy)."""
+        return self._xp.asarray(self._V[:, :self._k].mT, copy=True)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Shape ``(m, n)`` of the tracked matrix."""
+        return (self._U.shape[0], self._V.shape[0])
+
+    @property
+    def k(self) -> int:
+        """Number of exposed components."""
+        return self._k
+
+    @property
+    def n_tracked(self) -> int:
+        """Number of tracked components (``k`` plus oversampling)."""
+        return self._s.shape[0]
+
+    @property
+    def rank(self) -> int:
+        """Numerical rank of the exposed part: singular values above ``max(m, n) eps s_1``."""
+        s = self._s[:self._k]
+        tol = max(self.shape) * eps(s.dtype, self._xp) * float(self._s[0])
+        return int(self._xp.sum(self._xp.astype(s > tol, self._xp.int64)))
+
+    def transform(self, X: Any) -> Any:
+        """Coordinates ``X @ V_k`` of rows ``X`` (p x n, dense or sparse) in the k-dim subspace."""
+        X = as_operand(X, "X", self._xp, self._s.dtype)
+        self._check_cols(X, "X", self.shape[1], "columns")
+        return X @ self._V[:, :self._k]
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return (f"TruncatedSVD(shape=({m}, {n}), k={self._k}, tracked={self.n_tracked}, "
+                f"n_updates={self.n_updates})")
+
+    # ------------------------------------------------------------------ updates
+    def add_rows(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2) -> TruncatedSVD:
+        """Append rows: the tracked matrix becomes ``[decay * A; E]``.
+
+        Parameters
+        ----------
+        E : array or sparse matrix, shape (p, n)
+            New rows (dense of the state's library, or SciPy CSR/CSC/COO on NumPy).
+        method : {"exact", "gkl", "rpi"}, default "exact"
+            How the part of ``E`` outside the current row space is captured:
+            all of it (Zha-Simon), ``l`` Golub-Kahan-Lanczos vectors
+            (Vecharynski-Saad) or a randomized range finder with ``l`` columns and
+            ``t`` power passes (Yamazaki et al.).  With ``l >= p`` all three are exact.
+        l : int, default 10
+            Subspace size of ``"gkl"``/``"rpi"``.
+        t : int, default 2
+            Power passes of ``"rpi"``.
+
+        Returns
+        -------
+        TruncatedSVD
+            ``self``, updated in place (so calls can be chained).
+
+        Raises
+        ------
+        ValueError
+            Wrong number of columns, NaN/Inf, unknown method, bad ``l``/``t``.
+        TypeError
+            Wrong dtype or library, or an unusable sparse format.
+        """
+        E = self._operand(E, "E", self.shape[1], "columns", (method, l, t))
+        U, s, V, rec = _append(self, self._U, self._s * self.decay, self._V, transpose(E), method, l, t)
+        return self._commit(U, s, V, rec._replace(kind="add_rows"))
+
+    def add_columns(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2) -> TruncatedSVD:
+        """Append columns: the tracked matrix becomes ``[decay * A, E]``.
+
+        Parameters
+        ----------
+        E : array or sparse matrix, shape (m, p)
+            New columns.
+        method, l, t
+            As in :meth:`add_rows` (here the column space is extended).
+
+        Returns
+        -------
+        TruncatedSVD
+            ``self``, updated in place.
+
+        Raises
+        ------
+        ValueError, TypeError
+            As in :meth:`add_rows`.
+        """
+        E = self._operand(E, "E", self.shape[0], "rows", (method, l, t), axis=0)
+        V, s, U, rec = _append(self, self._V, self._s * self.decay, self._U, E, method, l, t)
+        return self._commit(U, s, V, rec._replace(kind="add_columns"))
+
+    def update(self, D: Any, E: Any, *, method: str = "exact", l: int = 10, t: int = 2) -> TruncatedSVD:
+        """Low-rank modification: the tracked matrix becomes ``decay * A + D @ E.T``.
+
+        Parameters
+        ----------
+        D : array or sparse matrix, shape (m, p)
+        E : array or sparse matrix, shape (n, p)
+        method, l, t
+            As in :meth:`add_rows`, applied to both the column and the row space.
+
+        Returns
+        -------
+        TruncatedSVD
+            ``self``, updated in place.
+
+        Raises
+        ------
+        ValueError
+            ``D``/``E`` shapes not ``(m, p)``/``(n, p)``, NaN/Inf, bad options.
+        TypeError
+            As in :meth:`add_rows`.
+        """
+        D = self._operand(D, "D", self.shape[0], "rows", (method, l, t), axis=0)
+        E = self._operand(E, "E", self.shape[1], "rows", None, axis=0)
+        if D.shape[1] != E.shape[1]:
+            raise ValueError(f"`D` and `E` must have the same number of columns p; got shapes "
+                             f"{tuple(D.shape)} and {tuple(E.shape)}.")
+        xp = self._xp
+        s = self._s * self.decay
+        rtol, scale = self._tolerance(D.shape[1], max(float(s[0]), fro_norm(D, xp) * fro_norm(E, xp)))
+        bd = residual_basis(xp, self._U, D, method=method, l=l, t=t, rtol=rtol,
+                            scale=scale / max(fro_norm(E, xp), 1e-300), rng=self._rng)
+        be = residual_basis(xp, self._V, E, method=method, l=l, t=t, rtol=rtol,
+                            scale=scale / max(fro_norm(D, xp), 1e-300), rng=self._rng)
+        r, qd, qe = s.shape[0], bd.Q.shape[1], be.Q.shape[1]
+        left = xp.concat([bd.C, bd.B], axis=0)
+        right = xp.concat([be.C, be.B], axis=0)
+        F, theta, Gt = _rotate(xp, left, _diag(xp, s, r + qd, r + qe), right)
+        kk = min(r, theta.shape[0])
+        U = xp.concat([self._U, bd.Q], axis=1) @ F[:, :kk]
+        V = xp.concat([self._V, be.Q], axis=1) @ Gt[:kk, :].mT
+        smin = min(bd.sigma_min, be.sigma_min) if bd.method == "exact" else float("nan")
+        rec = UpdateRecord("update", bd.method, self.shape, qd + qe, smin, math.nan, math.nan, False)
+        return self._commit(U, theta[:kk], V, rec)
+
+    def remove_rows(self, idx: Any) -> TruncatedSVD:
+        """Delete rows ``idx`` of the tracked matrix (Brand's downdate).
+
+        Parameters
+        ----------
+        idx : int or sequence of int
+            Distinct row indices in ``[0, m)``; at least one row must remain.
+
+        Returns
+        -------
+        TruncatedSVD
+            ``self``, updated in place.
+
+        Raises
+        ------
+        ValueError
+            Indices out of range, repeated, or removing every row.
+
+        Notes
+        -----
+        The model ``U S V^T`` without those rows is ``U_keep S V^T``; a QR of
+        ``U_keep`` and an SVD of the small ``R S`` give its SVD exactly, in
+        ``O((m + n) r^2)``.  It equals the SVD of the true downdated matrix whenever
+        the tracked components capture the removed rows (always if the matrix has
+        rank at most the tracked rank).
+        """
+        keep = self._keep(idx, self.shape[0], "rows")
+        U, s, V, rec = _downdate(self, self._U, self._s, self._V, keep)
+        return self._commit(U, s, V, rec._replace(kind="remove_rows"))
+
+    def remove_columns(self, idx: Any) -> TruncatedSVD:
+        """Delete columns ``idx`` of the tracked matrix (see :meth:`remove_rows`).
+
+        Parameters
+        ----------
+        idx : int or sequence of int
+            Distinct column indices in ``[0, n)``; at least one column must remain.
+
+        Returns
+        -------
+        TruncatedSVD
+            ``self``, updated in place.
+
+        Raises
+        ------
+        ValueError
+            Indices out of range, repeated, or removing every column.
+        """
+        keep = self._keep(idx, self.shape[1], "columns")
+        V, s, U, rec = _downdate(self, self._V, self._s, self._U, keep)
+        return self._commit(U, s, V, rec._replace(kind="remove_columns"))
+
+    #: Alias of :meth:`remove_rows` (the name used in the literature).
+    downdate_rows = remove_rows
+
+    # ------------------------------------------------------------------ internals
+    def _operand(self, X, name, size, what, options, axis=1):
+        if options is not None:
+            method, l, t = options
+            check_choice(method, "method", METHODS)
+            check_int(l, "l", low=1)
+            check_int(t, "t", low=0)
+        X = as_operand(X, name, self._xp, self._s.dtype)
+        self._check_cols(X, name, size, what, axis)
+        if X.shape[1 - axis] == 0:
+            raise ValueError(f"`{name}` is empty (shape {tuple(X.shape)}); nothing to update.")
+        return X
+
+    def _check_cols(self, X, name, size, what, axis=1):
+        if X.shape[axis] != size:
+            m, n = self.shape
+            raise ValueError(f"`{name}` must have {size} {what} to update the {m} x {n} matrix; "
+                             f"got shape {tuple(X.shape)}.")
+
+    def _keep(self, idx, size, what):
+        arr = np.asarray(idx).reshape(-1)
+        if arr.size == 0 or arr.dtype.kind not in "iu":
+            raise ValueError(f"`idx` must be a non-empty integer index or sequence of {what}; got {idx!r}.")
+        if arr.min() < 0 or arr.max() >= size:
+            raise ValueError(f"`idx` must hold {what} in [0, {size}); got values in "
+                             f"[{arr.min()}, {arr.max()}].")
+        if np.unique(arr).size != arr.size:
+            raise ValueError("`idx` must not repeat an index.")
+        if arr.size >= size:
+            raise ValueError(f"`idx` would remove all {size} {what}; at least one must remain.")
+        keep = np.setdiff1d(np.arange(size), arr)
+        return self._xp.asarray(keep, dtype=self._xp.int64, device=device(self._U))
+
+    def _tolerance(self, p, scale):
+        m, n = self.shape
+        rtol = self.rtol if self.rtol is not None else max(m, n, p) * eps(self._s.dtype, self._xp)
+        return rtol, scale
+
+    def _ortho_estimates(self):
+        """Cheap estimates of ``||U^T U - I||_2`` and ``||V^T V - I||_2`` (a few products)."""
+        xp, r = self._xp, self._s.shape[0]
+        if self._probe is None or self._probe.shape[0] != r:
+            w = self._rng.standard_normal((r, 4))
+            self._probe = xp.asarray(w / np.linalg.norm(w, axis=0), dtype=self._s.dtype,
+                                     device=device(self._s))
+        w = self._probe
+        out = []
+        for X in (self._U, self._V):
+            e = X.mT @ (X @ w) - w
+            out.append(float(xp.max(xp.linalg.vector_norm(e, axis=0))))
+        return tuple(out)
+
+    def _commit(self, U, s, V, rec):
+        # All work is done on new arrays; only now does the state change (all-or-nothing).
+        if not bool(self._xp.all(self._xp.isfinite(s))):
+            raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
+        old = (self._U, self._s, self._V)
+        self._U, self._s, self._V = U, s, V
+        try:
+            ou, ov = self._ortho_estimates()
+            reorth = max(ou, ov) > self.ortho_tol
+            if reorth:
+                self._U, self._s, self._V = _reorthonormalize(self._xp, U, s, V)
+        except Exception:
+            self._U, self._s, self._V = old
+            raise
+        self.n_updates += 1
+        self.history.append(rec._replace(shape=self.shape, ortho_u=ou, ortho_v=ov,
+                                         reorthogonalized=reorth))
+        return self
+
+
+def _append(state, U, s, V, M, method, l, t):
+    """Rows ``M^T`` appended below ``U diag(s) V^T`` (columns: call with U and V swapped)."""
+    xp = state._xp
+    p = M.shape[1]
+    rtol, scale = state._tolerance(p, max(float(s[0]), fro_norm(M, xp)))
+    b = residual_basis(xp, V, M, method=method, l=l, t=t, rtol=rtol, scale=scale, rng=state._rng)
+    r, q = s.shape[0], b.Q.shape[1]
+    # K = [[diag(s), 0], [C^T, B^T]]: the new rows in the basis [V, Q], the old ones in V.
+    K = xp.concat([_diag(xp, s, r, r + q), xp.concat([b.C, b.B], axis=0).mT], axis=0)
+    F, theta, Gt = xp.linalg.svd(K, full_matrices=False)
+    kk = min(r, theta.shape[0])
+    U_new = xp.concat([U @ F[:r, :kk], F[r:, :kk]], axis=0)
+    V_new = xp.concat([V, b.Q], axis=1) @ Gt[:kk, :].mT
+    rec = UpdateRecord("", b.method, (0, 0), q, b.sigma_min, math.nan, math.nan, False)
+    return U_new, theta[:kk], V_new, rec
+
+
+def _downdate(state, U, s, V, keep):
+    """SVD of ``U[keep] diag(s) V^T`` by a QR of ``U[keep]``."""
+    xp = state._xp
+    Q, R = xp.linalg.qr(xp.take(U, keep, axis=0))
+    F, theta, Gt = xp.linalg.svd(R * s[None, :], full_matrices=False)
+    kk = min(s.shape[0], theta.shape[0])
+    rec = UpdateRecord("", "exact", (0, 0), 0, math.nan, math.nan, math.nan, False)
+    return Q @ F[:, :kk], theta[:kk], V @ Gt[:kk, :].mT, rec
+
+
+def _reorthonormalize(xp, U, s, V):
+    """Restore orthonormal factors: QR of both, then the SVD of the small core."""
+    Qu, Ru = xp.linalg.qr(U)
+    Qv, Rv = xp.linalg.qr(V)
+    F, theta, Gt = xp.linalg.svd((Ru * s[None, :]) @ Rv.mT, full_matrices=False)
+    return Qu @ F, theta, Qv @ Gt.mT
+
+
+def _svds(xp, A, r, rng):
+    from scipy.sparse.linalg import svds
+
+    v0 = rng.standard_normal(min(A.shape))
+    U, s, Vt = svds(A, k=r, tol=0, v0=v0)
+    order = np.argsort(s)[::-1]
+    return (xp.asarray(np.ascontiguousarray(U[:, order])), xp.asarray(s[order]),
+            xp.asarray(np.ascontiguousarray(Vt[order, :].T)))
+
+
+def _randomized_svd(xp, A, r, t, rng):
+    """Halko-Martinsson-Tropp range finder with ``t`` power passes (dense or sparse)."""
+    m, n = A.shape
+    width = min(r + 10, min(m, n))
+    dt = A.dtype
+    dev = None if is_sparse(A) else device(A)
+    omega = xp.asarray(rng.standard_normal((n, width)), dtype=dt, device=dev)
+    Q, _ = xp.linalg.qr(A @ omega)
+    for _ in range(t):
+        Z, _ = xp.linalg.qr(rmatmul(A, Q))
+        Q, _ = xp.linalg.qr(A @ Z)
+    W, s, Vt = xp.linalg.svd(rmatmul(A, Q).mT, full_matrices=False)
+    return Q @ W[:, :r], s[:r], Vt[:r, :].mT
+
