@@ -49,33 +49,44 @@ def _empty(xp: ModuleType, n: int, like: Any) -> Any:
     return xp.zeros((n, 0), dtype=like.dtype, device=like.device)
 
 
-def orthonormal_complement(xp: ModuleType, V: Any, Y: Any, tol: float) -> tuple[Any, float]:
-    """Orthonormal basis of range(Y) orthogonal to ``V``, dropping singular values <= ``tol``.
+def orthonormal_complement(xp: ModuleType, V: Any, Y: Any, tol: float) -> tuple[Any, Any, Any, float]:
+    """Split ``Y`` as ``V @ H + Q @ B`` with ``Q`` orthonormal and orthogonal to ``V``.
 
-    Returns the basis and its smallest kept singular value (``nan`` if none kept).
+    Directions of the residual with singular value at most ``tol`` are dropped.
+    Returns ``(Q, B, H, sigma_min)`` (``sigma_min`` is ``nan`` when nothing is kept).
+    Cost: two projections, a Householder QR of ``Y`` and an SVD of its small
+    triangular factor (much cheaper than an SVD of the tall ``Y``).
     """
-    n = Y.shape[0]
-    if Y.shape[1] == 0:
-        return _empty(xp, n, Y), float("nan")
-    Y = _project_out(V, Y)
-    W, sig, _ = xp.linalg.svd(Y, full_matrices=False)
+    n, p = Y.shape
+    H1 = V.mT @ Y
+    Y = Y - V @ H1
+    H2 = V.mT @ Y  # classical Gram-Schmidt twice ("twice is enough")
+    Y = Y - V @ H2
+    H = H1 + H2
+    if p == 0:
+        return _empty(xp, n, Y), xp.zeros((0, p), dtype=Y.dtype, device=Y.device), H, float("nan")
+    Qh, T = xp.linalg.qr(Y)
+    X, sig, Zt = xp.linalg.svd(T)
     q = int(xp.sum(xp.astype(sig > tol, xp.int64)))
     if q == 0:
-        return _empty(xp, n, Y), float("nan")
-    # Directions just above tol carry O(eps ||Y|| / sigma) of V back in; one more
-    # projection and a QR of the (nearly orthonormal) result make Q orthogonal to V to eps.
-    W, _ = xp.linalg.qr(_project_out(V, W[:, :q], passes=1))
-    return W, float(sig[q - 1])
+        return _empty(xp, n, Y), xp.zeros((0, p), dtype=Y.dtype, device=Y.device), H, float("nan")
+    Q = Qh @ X[:, :q]
+    B = sig[:q, None] * Zt[:q, :]
+    # A direction just above tol still holds O(eps ||Y|| / sigma) of V.  Move that part
+    # into H (exact algebra: Y = V H + (Q' + V W) B); Q' = Q - V W has Gram matrix
+    # I - W^T W, so it only needs re-orthonormalizing when ||W||^2 exceeds eps.
+    W = V.mT @ Q
+    Q = Q - V @ W
+    H = H + W @ B
+    if float(xp.sum(W * W)) > float(xp.finfo(Y.dtype).eps):
+        Q, Tq = xp.linalg.qr(Q)
+        B = Tq @ B
+    return Q, B, H, float(sig[q - 1])
 
 
 def _exact(xp, V, M, tol):
-    Md = dense(M, xp)
-    C1 = V.mT @ Md
-    R = Md - V @ C1
-    C2 = V.mT @ R
-    R = R - V @ C2
-    Q, smin = orthonormal_complement(xp, V, R, tol)
-    return Q, C1 + C2, Q.mT @ R, smin
+    Q, B, C, smin = orthonormal_complement(xp, V, dense(M, xp), tol)
+    return Q, C, B, smin
 
 
 def _residual_ops(V, M, C):
@@ -141,12 +152,12 @@ def _rpi(xp, V, M, C, tol, l, t, rng):
     p = M.shape[1]
     apply, apply_t = _residual_ops(V, M, C)
     omega = xp.asarray(rng.standard_normal((p, l)), dtype=V.dtype, device=V.device)
-    Q, _ = orthonormal_complement(xp, V, apply(omega), tol)
+    Q = orthonormal_complement(xp, V, apply(omega), tol)[0]
     for _ in range(t):
         if Q.shape[1] == 0:
             break
         Zt, _ = xp.linalg.qr(apply_t(Q))
-        Q, _ = orthonormal_complement(xp, V, apply(Zt), tol)
+        Q = orthonormal_complement(xp, V, apply(Zt), tol)[0]
     return Q
 
 
