@@ -54,38 +54,61 @@ def orthonormal_complement(xp: ModuleType, V: Any, Y: Any, tol: float) -> tuple[
 
     Directions of the residual with singular value at most ``tol`` are dropped.
     Returns ``(Q, B, H, sigma_min)`` (``sigma_min`` is ``nan`` when nothing is kept).
-    Cost: two projections, a Householder QR of ``Y`` and an SVD of its small
-    triangular factor (much cheaper than an SVD of the tall ``Y``).
+    """
+    H = V.mT @ Y
+    return _complement_after_one_pass(xp, V, Y - V @ H, H, tol)
+
+
+def _complement_after_one_pass(xp, V, Y, H, tol):
+    """:func:`orthonormal_complement` for ``Y`` already projected once (``Y_orig = V H + Y``).
+
+    Common case (full numerical rank, little cancellation): one Householder QR
+    ``Y = Q T`` and the measured leftover ``G = V^T Y`` decide whether ``Q`` is
+    orthogonal to ``V`` already (``W = G T^-1`` tiny), or needs the cheap correction
+    ``Q - V W`` (whose Gram matrix is ``I - W^T W``).  Otherwise (cancellation, rank
+    deficiency) a second Gram-Schmidt pass, a rank-revealing SVD of the triangular
+    factor and a final correction are used: cost two QRs instead of one.
     """
     n, p = Y.shape
-    H1 = V.mT @ Y
-    Y = Y - V @ H1
-    H2 = V.mT @ Y  # classical Gram-Schmidt twice ("twice is enough")
-    Y = Y - V @ H2
-    H = H1 + H2
+    dt, dev = Y.dtype, Y.device
     if p == 0:
-        return _empty(xp, n, Y), xp.zeros((0, p), dtype=Y.dtype, device=Y.device), H, float("nan")
+        return _empty(xp, n, Y), xp.zeros((0, p), dtype=dt, device=dev), H, float("nan")
+    e = float(xp.finfo(dt).eps)
+    G = V.mT @ Y
+    Qh, T = xp.linalg.qr(Y)
+    if n >= p:
+        sig = xp.linalg.svdvals(T)
+        if float(sig[-1]) > tol:
+            W = xp.linalg.solve(T.mT, G.mT).mT  # V^T Qh
+            w2 = float(xp.sum(W * W))
+            if w2 <= (10 * e) ** 2:
+                return Qh, T, H, float(sig[-1])
+            if w2 <= e:
+                return Qh - V @ W, T, H + G, float(sig[-1])
+    # Second pass ("twice is enough"), then keep only directions above tol.
+    Y = Y - V @ G
+    H = H + G
     Qh, T = xp.linalg.qr(Y)
     X, sig, Zt = xp.linalg.svd(T)
     q = int(xp.sum(xp.astype(sig > tol, xp.int64)))
     if q == 0:
-        return _empty(xp, n, Y), xp.zeros((0, p), dtype=Y.dtype, device=Y.device), H, float("nan")
+        return _empty(xp, n, Y), xp.zeros((0, p), dtype=dt, device=dev), H, float("nan")
     Q = Qh @ X[:, :q]
     B = sig[:q, None] * Zt[:q, :]
-    # A direction just above tol still holds O(eps ||Y|| / sigma) of V.  Move that part
-    # into H (exact algebra: Y = V H + (Q' + V W) B); Q' = Q - V W has Gram matrix
-    # I - W^T W, so it only needs re-orthonormalizing when ||W||^2 exceeds eps.
+    # A direction just above tol still holds O(eps ||Y|| / sigma) of V: move it into H
+    # (exact algebra: Y = V H + (Q' + V W) B) and re-orthonormalize Q' if needed.
     W = V.mT @ Q
     Q = Q - V @ W
     H = H + W @ B
-    if float(xp.sum(W * W)) > float(xp.finfo(Y.dtype).eps):
+    if float(xp.sum(W * W)) > e:
         Q, Tq = xp.linalg.qr(Q)
         B = Tq @ B
     return Q, B, H, float(sig[q - 1])
 
 
 def _exact(xp, V, M, tol):
-    Q, B, C, smin = orthonormal_complement(xp, V, dense(M, xp), tol)
+    H = rmatmul(M, V).mT  # sparse-aware: nnz(M) r flops for a sparse block
+    Q, B, C, smin = _complement_after_one_pass(xp, V, dense(M, xp) - V @ H, H, tol)
     return Q, C, B, smin
 
 

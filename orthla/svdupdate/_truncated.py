@@ -39,6 +39,9 @@ class UpdateRecord(NamedTuple):
         re-orthogonalization it triggered).
     reorthogonalized : bool
         Whether ``U`` and ``V`` were re-orthonormalized after this update.
+    cond_k : float
+        Condition number of the small factor ``K_u`` of the extended left basis
+        ``U = U' K_u`` after the update (1.0 when ``U`` is held explicitly).
     """
 
     kind: str
@@ -49,6 +52,7 @@ class UpdateRecord(NamedTuple):
     ortho_u: float
     ortho_v: float
     reorthogonalized: bool
+    cond_k: float = 1.0
 
 
 def _split_kind(A: Any, name: str) -> tuple[Any, Any]:
@@ -109,7 +113,7 @@ class TruncatedSVD:
     rtol : float, optional
         Relative rank threshold for new residual directions (default
         ``max(m, n) * eps``).
-    ortho_tol : float, default ``1e3 * eps``
+    ortho_tol : float, default ``100 * eps``
         Re-orthonormalize ``U`` and ``V`` when the monitored loss of orthogonality
         exceeds this.
     rng : {None, int, numpy.random.Generator}
@@ -131,14 +135,15 @@ class TruncatedSVD:
             raise ValueError(f"`U`, `s`, `V` must have matching numbers of components; got shapes "
                              f"{tuple(U.shape)}, {tuple(s.shape)}, {tuple(V.shape)}.")
         self._xp = xp
-        self._U, self._s, self._V = U, s, V
+        self._U, self._s, self._V = U, s, V  # U goes through the property: U' = U, K_u = I
         self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
         decay = float(decay)
         if not 0.0 < decay <= 1.0:
             raise ValueError(f"`decay` must be in (0, 1]; got {decay}.")
         self.decay = decay
         self.rtol = None if rtol is None else float(rtol)
-        self.ortho_tol = 1e3 * eps(s.dtype, xp) if ortho_tol is None else float(ortho_tol)
+        self.ortho_tol = 1e2 * eps(s.dtype, xp) if ortho_tol is None else float(ortho_tol)
+        self.max_cond_k = 1e2
         self._rng = as_rng(rng)
         self._probe = None
         self.n_updates = 0
@@ -207,12 +212,24 @@ class TruncatedSVD:
         xp = self._xp
         new = TruncatedSVD.__new__(TruncatedSVD)
         new.__dict__.update(self.__dict__)
-        new._U, new._s, new._V = (xp.asarray(x, copy=True) for x in (self._U, self._s, self._V))
+        new._Ub, new._s, new._V = (xp.asarray(x, copy=True) for x in (self._Ub, self._s, self._V))
+        new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
         new._rng = self._rng.spawn(1)[0]
         new.history = list(self.history)
         return new
 
     # ------------------------------------------------------------------ properties
+    @property
+    def _U(self) -> Any:
+        # The explicit left factor; folds the extended form U = U' K_u when it is held.
+        if self._Ku is not None:
+            self._Ub, self._Ku = self._Ub @ self._Ku, None
+        return self._Ub
+
+    @_U.setter
+    def _U(self, value: Any) -> None:
+        self._Ub, self._Ku = value, None
+
     @property
     def U(self) -> Any:
         """Left singular vectors, shape (m, k) (a copy)."""
@@ -231,7 +248,7 @@ class TruncatedSVD:
     @property
     def shape(self) -> tuple[int, int]:
         """Shape ``(m, n)`` of the tracked matrix."""
-        return (self._U.shape[0], self._V.shape[0])
+        return (self._Ub.shape[0], self._V.shape[0])
 
     @property
     def k(self) -> int:
@@ -292,8 +309,9 @@ class TruncatedSVD:
             Wrong dtype or library, or an unusable sparse format.
         """
         E = self._operand(E, "E", self.shape[1], "columns", (method, l, t))
-        U, s, V, rec = _append(self, self._U, self._s * self.decay, self._V, transpose(E), method, l, t)
-        return self._commit(U, s, V, rec._replace(kind="add_rows"))
+        F, s, V, rec = _append(self, None, self._s * self.decay, self._V, transpose(E), method, l, t)
+        Ub, Ku, cond = self._extend_rows(F)
+        return self._commit(Ub, s, V, rec._replace(kind="add_rows", cond_k=cond), Ku=Ku)
 
     def add_columns(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2) -> TruncatedSVD:
         """Append columns: the tracked matrix becomes ``[decay * A, E]``.
@@ -450,7 +468,7 @@ class TruncatedSVD:
         if arr.size >= size:
             raise ValueError(f"`idx` would remove all {size} {what}; at least one must remain.")
         keep = np.setdiff1d(np.arange(size), arr)
-        return self._xp.asarray(keep, dtype=self._xp.int64, device=device(self._U))
+        return self._xp.asarray(keep, dtype=self._xp.int64, device=device(self._s))
 
     def _tolerance(self, p, scale):
         m, n = self.shape
@@ -461,29 +479,52 @@ class TruncatedSVD:
         """Cheap estimates of ``||U^T U - I||_2`` and ``||V^T V - I||_2`` (a few products)."""
         xp, r = self._xp, self._s.shape[0]
         if self._probe is None or self._probe.shape[0] != r:
-            w = self._rng.standard_normal((r, 4))
+            w = self._rng.standard_normal((r, 2))
             self._probe = xp.asarray(w / np.linalg.norm(w, axis=0), dtype=self._s.dtype,
                                      device=device(self._s))
         w = self._probe
-        out = []
-        for X in (self._U, self._V):
-            e = X.mT @ (X @ w) - w
-            out.append(float(xp.max(xp.linalg.vector_norm(e, axis=0))))
-        return tuple(out)
+        Ku = self._Ku
+        # U^T U w without folding the extended form: K_u^T U'^T U' K_u w.
+        y = self._Ub @ (w if Ku is None else Ku @ w)
+        z = self._Ub.mT @ y
+        eu = (z if Ku is None else Ku.mT @ z) - w
+        ev = self._V.mT @ (self._V @ w) - w
+        return tuple(float(xp.max(xp.linalg.vector_norm(e, axis=0))) for e in (eu, ev))
 
-    def _commit(self, U, s, V, rec):
+    def _extend_rows(self, F):
+        """New left factor after appending rows, as ``(U', K_u, cond(K_u))``.
+
+        ``U_new = [U F1; F2]``.  Held as ``U' = [U'; F2 K^-1]``, ``K = K_u F1`` it costs
+        O((p + r) r^2) instead of O(m r^2): the old rows are never touched.  When ``K``
+        would be ill-conditioned (a new direction displaces an old one, as in the
+        adversarial case) the product is formed explicitly instead (``K`` never inverted).
+        """
+        xp = self._xp
+        r = self._s.shape[0]
+        kk = F.shape[1]
+        F1, F2 = F[:r, :], F[r:, :]
+        if kk == r:
+            K = F1 if self._Ku is None else self._Ku @ F1
+            sv = xp.linalg.svdvals(K)
+            smax, smin = float(sv[0]), float(sv[-1])
+            if smin > 0 and smax / smin <= self.max_cond_k:
+                rows = xp.linalg.solve(K.mT, F2.mT).mT
+                return xp.concat([self._Ub, rows], axis=0), K, smax / smin
+        return xp.concat([self._U @ F1, F2], axis=0), None, 1.0
+
+    def _commit(self, U, s, V, rec, Ku=None):
         # All work is done on new arrays; only now does the state change (all-or-nothing).
         if not bool(self._xp.all(self._xp.isfinite(s))):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
-        old = (self._U, self._s, self._V)
-        self._U, self._s, self._V = U, s, V
+        old = (self._Ub, self._Ku, self._s, self._V)
+        self._Ub, self._Ku, self._s, self._V = U, Ku, s, V
         try:
             ou, ov = self._ortho_estimates()
             reorth = max(ou, ov) > self.ortho_tol
             if reorth:
-                self._U, self._s, self._V = _reorthonormalize(self._xp, U, s, V)
+                self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, V)
         except Exception:
-            self._U, self._s, self._V = old
+            self._Ub, self._Ku, self._s, self._V = old
             raise
         self.n_updates += 1
         self.history.append(rec._replace(shape=self.shape, ortho_u=ou, ortho_v=ov,
@@ -492,7 +533,10 @@ class TruncatedSVD:
 
 
 def _append(state, U, s, V, M, method, l, t):
-    """Rows ``M^T`` appended below ``U diag(s) V^T`` (columns: call with U and V swapped)."""
+    """Rows ``M^T`` appended below ``U diag(s) V^T`` (columns: call with U and V swapped).
+
+    With ``U=None`` the left rotation ``F`` (r + p) x r' is returned in place of ``U_new``.
+    """
     xp = state._xp
     p = M.shape[1]
     rtol, scale = state._tolerance(p, max(float(s[0]), fro_norm(M, xp)))
@@ -502,8 +546,8 @@ def _append(state, U, s, V, M, method, l, t):
     K = xp.concat([_diag(xp, s, r, r + q), xp.concat([b.C, b.B], axis=0).mT], axis=0)
     F, theta, Gt = xp.linalg.svd(K, full_matrices=False)
     kk = min(r, theta.shape[0])
-    U_new = xp.concat([U @ F[:r, :kk], F[r:, :kk]], axis=0)
-    V_new = xp.concat([V, b.Q], axis=1) @ Gt[:kk, :].mT
+    U_new = F[:, :kk] if U is None else xp.concat([U @ F[:r, :kk], F[r:, :kk]], axis=0)
+    V_new = V @ Gt[:kk, :r].mT + b.Q @ Gt[:kk, r:].mT
     rec = UpdateRecord("", b.method, (0, 0), q, b.sigma_min, math.nan, math.nan, False)
     return U_new, theta[:kk], V_new, rec
 
