@@ -94,8 +94,10 @@ class TruncatedSVD:
     Create one with :meth:`TruncatedSVD.fit`; then :meth:`add_rows`,
     :meth:`add_columns`, :meth:`update` (``A + D E^T``), :meth:`remove_rows` and
     :meth:`remove_columns` change the tracked matrix and its SVD in place.  The state
-    tracks ``k + oversample`` components and exposes the leading ``k``; every update
-    is all-or-nothing (on an exception the previous SVD stays intact and usable).
+    tracks ``r = k + oversample`` components and exposes the leading ``k``; every
+    update is all-or-nothing (on an exception the previous SVD stays intact and
+    usable).  Works on NumPy (dense or SciPy sparse updates) and on any array-API
+    library for dense input.
 
     Parameters
     ----------
@@ -109,20 +111,87 @@ class TruncatedSVD:
         Number of exposed components, ``1 <= k <= r``.
     decay : float, default 1.0
         Forgetting factor in ``(0, 1]``: before every update the current matrix is
-        scaled by ``decay`` (rows/columns being removed are not).
+        scaled by ``decay`` (removals are not scaled).
     rtol : float, optional
-        Relative rank threshold for new residual directions (default
-        ``max(m, n) * eps``).
-    ortho_tol : float, default ``100 * eps``
+        Relative rank threshold: residual directions with singular value at most
+        ``rtol * max(s_1, ||update||_F)`` are dropped (default ``max(m, n, p) * eps``).
+    ortho_tol : float, optional
         Re-orthonormalize ``U`` and ``V`` when the monitored loss of orthogonality
-        exceeds this.
+        exceeds this (default ``100 * eps``).
     rng : {None, int, numpy.random.Generator}
         Randomness for the ``"gkl"``/``"rpi"`` methods and the orthogonality probe.
 
+    Attributes
+    ----------
+    n_updates : int
+        Number of updates applied since :meth:`fit`.
+    history : list of UpdateRecord
+        One record per call (``fit`` included): method used, residual rank and
+        conditioning, monitored orthogonality, re-orthogonalizations.
+    max_cond_k : float
+        Largest condition number allowed for ``K_u`` in the extended left basis
+        (default 100) before it is folded into ``U``.
+
     Notes
     -----
-    The usual entry point is :meth:`fit`; the constructor is for an SVD you already
-    have (it is checked for shapes, not for orthogonality).
+    *Exact updates* (Zha-Simon [1]_, Brand [2]_).  For new rows ``E`` (p x n) the
+    part of ``E^T`` outside ``range(V)`` is orthonormalized, ``E^T = V C + Q B``
+    (Gram-Schmidt with a measured second pass, Householder QR and a relative rank
+    threshold), and the SVD of the small ``(r+p) x (r+q)`` matrix
+    ``[[diag(s), 0], [C^T, B^T]] = F Theta G^T`` gives ``U_new = [U F_1; F_2]``,
+    ``V_new = [V, Q] G``.  The result is the exact rank-``r`` truncated SVD of
+    ``U diag(s) V^T`` updated by the new data, so a matrix of rank at most ``r`` is
+    tracked to rounding error; otherwise the error is that of the truncations made
+    along the way (bounded by the root-sum-square of the discarded singular values).
+    Cost per batch: ``O(n p (r + p) + (r + p)^3 + n r (r + q))``.  Appended rows use
+    the extended form ``U = U' K_u`` of Deng et al. [5]_: the old rows of ``U'`` are
+    never touched (``O(p r^2 + r^3)`` on the left instead of ``O(m r^2)``);
+    ``cond(K_u)`` is monitored and ``K_u`` folded into ``U'`` when it exceeds
+    ``max_cond_k`` or a new direction displaces an old one (``K_u`` is never inverted,
+    the new rows are obtained by a solve).  Column appends and ``update`` form both
+    factors explicitly.
+
+    *Krylov and randomized updates* (``method="gkl"``, Vecharynski-Saad [3]_;
+    ``method="rpi"``, Yamazaki et al. [4]_) replace ``Q`` by ``l`` vectors that
+    approximate the dominant part of the residual, applied as an implicit operator
+    ``(I - V V^T) E^T`` (sparse ``E`` is never densified); they are exact when the
+    residual has rank at most ``l`` and fall back to the exact method when ``l >= p``.
+    Lanczos breakdown restarts with a random vector.
+
+    *Downdates* (Brand [2]_) delete rows/columns from the model and restore
+    orthonormality by a QR of the remaining block, ``O((m + n) r^2)``.
+
+    *Monitoring*: after every update ``||U^T U - I||`` and ``||V^T V - I||`` are
+    estimated with a two-vector probe (``O((m + n) r)``) and both factors are
+    re-orthonormalized (QR of each and an ``r x r`` SVD) when the estimate exceeds
+    ``ortho_tol``.
+
+    References
+    ----------
+    .. [1] H. Zha, H. D. Simon, "On updating problems in latent semantic indexing",
+       SIAM J. Sci. Comput. 21 (1999).
+    .. [2] M. Brand, "Fast low-rank modifications of the thin singular value
+       decomposition", Linear Algebra Appl. 415 (2006).
+    .. [3] E. Vecharynski, Y. Saad, "Fast updating algorithms for latent semantic
+       indexing", SIAM J. Matrix Anal. Appl. 35 (2014).
+    .. [4] I. Yamazaki, J. Kurzak, P. Luszczek, J. Dongarra, "Randomized algorithms
+       to update partial singular value decomposition on a hybrid CPU/GPU cluster",
+       Proc. SC15 (2015).
+    .. [5] H. Deng et al., "Fast updating truncated SVD for representation learning
+       with sparse matrices", ICLR (2024).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthla.svdupdate import TruncatedSVD
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.standard_normal((100, 6)) @ rng.standard_normal((6, 30))  # rank 6
+    >>> svd = TruncatedSVD.fit(A[:60], 5)  # tracks 5 + ceil(5/4) = 7 components
+    >>> svd = svd.add_rows(A[60:80]).add_rows(A[80:])
+    >>> svd.shape, svd.n_updates, svd.U.shape, svd.Vt.shape
+    ((100, 30), 2, (100, 5), (5, 30))
+    >>> bool(np.allclose(svd.s, np.linalg.svd(A, compute_uv=False)[:5]))
+    True
     """
 
     def __init__(self, U: Any, s: Any, V: Any, k: int, *, decay: float = 1.0,
@@ -453,7 +522,7 @@ class TruncatedSVD:
     def _check_cols(self, X, name, size, what, axis=1):
         if X.shape[axis] != size:
             m, n = self.shape
-            raise ValueError(f"`{name}` must have {size} {what} to update the {m} x {n} matrix; "
+            raise ValueError(f"`{name}` must have {size} {what} to match the tracked {m} x {n} matrix; "
                              f"got shape {tuple(X.shape)}.")
 
     def _keep(self, idx, size, what):

@@ -314,7 +314,7 @@ def test_errors_and_all_or_nothing(xp):
     A = rng.standard_normal((20, 10))
     st = TruncatedSVD.fit(xp.asarray(A), 3)
     U0, s0 = to_host(st.U).copy(), to_host(st.s).copy()
-    with pytest.raises(ValueError, match=r"`E` must have 10 columns to update the 20 x 10 matrix; got shape \(2, 9\)"):
+    with pytest.raises(ValueError, match=r"`E` must have 10 columns to match the tracked 20 x 10 matrix; got shape \(2, 9\)"):
         st.add_rows(xp.asarray(rng.standard_normal((2, 9))))
     with pytest.raises(ValueError, match=r"`E` must have 20 rows .* got shape \(19, 2\)"):
         st.add_columns(xp.asarray(rng.standard_normal((19, 2))))
