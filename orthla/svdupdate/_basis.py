@@ -62,12 +62,12 @@ def orthonormal_complement(xp: ModuleType, V: Any, Y: Any, tol: float) -> tuple[
 def _complement_after_one_pass(xp, V, Y, H, tol):
     """:func:`orthonormal_complement` for ``Y`` already projected once (``Y_orig = V H + Y``).
 
-    Common case (full numerical rank, little cancellation): one Householder QR
-    ``Y = Q T`` and the measured leftover ``G = V^T Y`` decide whether ``Q`` is
-    orthogonal to ``V`` already (``W = G T^-1`` tiny), or needs the cheap correction
-    ``Q - V W`` (whose Gram matrix is ``I - W^T W``).  Otherwise (cancellation, rank
-    deficiency) a second Gram-Schmidt pass, a rank-revealing SVD of the triangular
-    factor and a final correction are used: cost two QRs instead of one.
+    Common case (little cancellation): one Householder QR ``Y = Q T``, the singular
+    values of ``T`` for the rank threshold (an SVD of ``T`` only when some fall below
+    it), and the measured leftover ``G = V^T Y`` decide whether ``Q`` is orthogonal to
+    ``V`` already (``W = V^T Q`` tiny, obtained from ``G`` without touching ``Q``) or
+    needs the cheap correction ``Q - V W``.  Under heavy cancellation a second
+    Gram-Schmidt pass and a second QR are used.
     """
     n, p = Y.shape
     dt, dev = Y.dtype, Y.device
@@ -77,14 +77,29 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
     G = V.mT @ Y
     Qh, T = xp.linalg.qr(Y)
     if n >= p:
-        sig = xp.linalg.svdvals(T)
-        if float(sig[-1]) > tol:
+        # sigma_min(T) <= min |T_jj|: a small diagonal entry proves rank deficiency cheaply.
+        deficient = float(xp.min(xp.abs(xp.linalg.diagonal(T)))) <= tol
+        sig = None if deficient else xp.linalg.svdvals(T)
+        q = p if not deficient and float(sig[-1]) > tol else -1
+        if q == p:
+            Q, B = Qh, T
             W = xp.linalg.solve(T.mT, G.mT).mT  # V^T Qh
-            w2 = float(xp.sum(W * W))
-            if w2 <= (10 * e) ** 2:
-                return Qh, T, H, float(sig[-1])
-            if w2 <= e:
-                return Qh - V @ W, T, H + G, float(sig[-1])
+        else:
+            # Rank-deficient batch (e.g. empty sparse rows): keep the leading directions of
+            # T = X S Z^T.  Qh X_q = Y Z_q / s_q exactly, so V^T (Qh X_q) = G Z_q / s_q.
+            X, sig, Zt = xp.linalg.svd(T)
+            q = int(xp.sum(xp.astype(sig > tol, xp.int64)))
+            if q == 0:
+                return _empty(xp, n, Y), xp.zeros((0, p), dtype=dt, device=dev), H, float("nan")
+            Q = Qh @ X[:, :q]
+            B = sig[:q, None] * Zt[:q, :]
+            W = (G @ Zt[:q, :].mT) / sig[None, :q]
+        w2 = float(xp.sum(W * W))
+        if w2 <= (10 * e) ** 2:
+            return Q, B, H, float(sig[q - 1])
+        if w2 <= e:
+            # Q - V W has Gram matrix I - W^T W: orthonormal to eps without a new QR.
+            return Q - V @ W, B, H + W @ B, float(sig[q - 1])
     # Second pass ("twice is enough"), then keep only directions above tol.
     Y = Y - V @ G
     H = H + G

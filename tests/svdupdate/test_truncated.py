@@ -427,3 +427,14 @@ def test_residual_with_heavy_cancellation():
     s_ref = np.linalg.svd(full, compute_uv=False)
     assert s_ref[5] > 1e-10  # the tiny new direction is the 6th component, and is tracked
     assert abs(st.s[5] - s_ref[5]) < 1e-14 * s_ref[0]
+
+
+def test_rank_deficient_sparse_batch_with_empty_and_repeated_rows():
+    A = sp.random(40, 60, density=0.1, random_state=27, format="csr").toarray()
+    E = sp.random(6, 60, density=0.1, random_state=28, format="csr").toarray()
+    E[2] = 0.0  # empty row
+    E[4] = 2.0 * E[1]  # repeated direction
+    st = TruncatedSVD.fit(A, 40, oversample=0)  # full row rank tracked: exact
+    st.add_rows(sp.csr_matrix(E))
+    _check_against(st, np.vstack([A, E]), 40, 1e-13)
+    assert st.history[-1].residual_rank == 4
