@@ -9,11 +9,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import scipy.sparse as sp
 
-from orthla.svdupdate import TruncatedSVD  # noqa: E402
+from orthla.svdupdate import TruncatedSVD
 
 OUT = Path(__file__).resolve().parents[1] / "_static" / "svdupdate_stream.png"
 

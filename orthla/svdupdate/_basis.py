@@ -12,7 +12,8 @@ orthogonal to ``V``, and ``B = Q^T M``:
   passes over the same implicit operator.
 
 When ``l >= p`` the Krylov/random methods cannot be cheaper than the exact residual, so
-the exact path is used; the record then says ``"exact"``.
+the exact path is used; the record then says ``"exact"``.  Sparse batches first try the
+certified Gram-matrix path of :mod:`._gram` (recorded as ``"exact-gram"``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._operand import dense, matmul, rmatmul
+from .._backend import is_numpy
+from ._gram import sparse_gram_basis
+from ._operand import dense, is_sparse, matmul, rmatmul
 
 METHODS = ("exact", "gkl", "rpi")
+#: Sparse batches of at least this many rows/columns try the certified Gram path first.
+GRAM_MIN_BATCH = 4
 
 
 class ResidualBasis(NamedTuple):
@@ -208,6 +213,11 @@ def residual_basis(xp: ModuleType, V: Any, M: Any, *, method: str, l: int, t: in
     n, p = M.shape
     tol = rtol * scale
     if method == "exact" or l >= min(p, n - V.shape[1]):
+        if is_sparse(M) and is_numpy(xp) and p >= GRAM_MIN_BATCH:
+            got = sparse_gram_basis(V, M, tol)
+            if got is not None:
+                Q, C, B = got
+                return ResidualBasis(C, Q, B, "exact-gram", float("nan"))
         Q, C, B, smin = _exact(xp, V, M, tol)
         return ResidualBasis(C, Q, B, "exact", smin / scale if scale > 0 else float("nan"))
     C = rmatmul(M, V).mT

@@ -30,8 +30,12 @@ def _stream(m0, m, n, density, k, batch, *, sparse, method="exact"):
         state = TruncatedSVD.fit(A[:m0], k, rng=0)
         batches = [A[lo:lo + batch] for lo in range(m0, m, batch)]
         prefixes = [A[:lo + batch] for lo in range(m0, m, batch)]
-        dense_final = A.toarray() if sparse else A
-        s_ref = np.linalg.svd(dense_final, compute_uv=False)[:k]
+        if sparse and m * n > 4_000_000:
+            from scipy.sparse.linalg import svds
+
+            s_ref = np.sort(svds(A, k=k, tol=0, rng=0, return_singular_vectors=False))[::-1]
+        else:
+            s_ref = np.linalg.svd(A.toarray() if sparse else A, compute_uv=False)[:k]
         return {"state": state, "batches": batches, "prefixes": prefixes, "k": k,
                 "s_ref": s_ref, "method": method, "sparse": sparse}
 

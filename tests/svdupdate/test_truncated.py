@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from orthla.svdupdate import TruncatedSVD, UpdateRecord
 from orthla._testing import assert_close, to_host
+from orthla.svdupdate import TruncatedSVD, UpdateRecord
 
 EPS = np.finfo(np.float64).eps
 
@@ -197,7 +197,7 @@ def test_sparse_and_dense_paths_agree():
         s1.add_rows(B, method=method, l=6).add_columns(C, method=method, l=3).update(D, F, method=method, l=1)
         s2.add_rows(B.toarray(), method=method, l=6).add_columns(C.toarray(), method=method, l=3)
         s2.update(D.toarray(), F.toarray(), method=method, l=1)
-        assert s1.history[1].method == method
+        assert s1.history[1].method == ("exact-gram" if method == "exact" else method)
         np.testing.assert_allclose(s1.s, s2.s, rtol=1e-12)
         np.testing.assert_allclose((s1.U * s1.s) @ s1.Vt, (s2.U * s2.s) @ s2.Vt, atol=1e-12)
 
@@ -438,3 +438,36 @@ def test_rank_deficient_sparse_batch_with_empty_and_repeated_rows():
     st.add_rows(sp.csr_matrix(E))
     _check_against(st, np.vstack([A, E]), 40, 1e-13)
     assert st.history[-1].residual_rank == 4
+
+
+def _gram_case(kind, rng):
+    A = sp.random(60, 80, density=0.08, random_state=29, format="csr").toarray()
+    E = sp.random(12, 80, density=0.08, random_state=30, format="csr").toarray()
+    if kind == "empty_and_repeated":
+        E[3] = 0.0
+        E[7] = -3.0 * E[5]
+    elif kind == "cancellation":  # rows nearly inside the current row space
+        E = rng.standard_normal((12, 60)) @ A
+        E[:, :5] += 1e-7 * rng.standard_normal((12, 5))
+    elif kind == "ill_conditioned":  # two new rows parallel up to a genuine 1e-6 direction
+        E[1] = E[0] + 1e-6 * rng.standard_normal(80)
+    return A, E
+
+
+@pytest.mark.parametrize(("kind", "path"), [
+    ("plain", "exact-gram"), ("empty_and_repeated", "exact-gram"),
+    ("cancellation", "exact"), ("ill_conditioned", "exact")])
+def test_sparse_gram_path_certifies_or_falls_back(kind, path, monkeypatch):
+    import orthla.svdupdate._basis as basis
+
+    A, E = _gram_case(kind, np.random.default_rng(31))
+    full = np.vstack([A, E])
+    st = TruncatedSVD.fit(A, 60, oversample=0)  # exact model: results must match LAPACK
+    st.add_rows(sp.csr_matrix(E))
+    assert st.history[-1].method == path
+    _check_against(st, full, 60, 1e-12)
+    # and the QR path gives the same SVD
+    monkeypatch.setattr(basis, "GRAM_MIN_BATCH", 10**9)
+    st_qr = TruncatedSVD.fit(A, 60, oversample=0).add_rows(sp.csr_matrix(E))
+    assert st_qr.history[-1].method == "exact"
+    np.testing.assert_allclose(st.s, st_qr.s, rtol=0, atol=1e-12 * st_qr.s[0])
