@@ -29,7 +29,7 @@ from ._operand import dense, is_sparse, matmul, rmatmul
 
 METHODS = ("exact", "gkl", "rpi")
 #: Sparse batches of at least this many rows/columns try the certified Gram path first.
-GRAM_MIN_BATCH = 4
+GRAM_MIN_BATCH = 32
 
 
 class ResidualBasis(NamedTuple):

@@ -94,9 +94,11 @@ def cases():
         (2000, 4000, 1000, 5e-3, 16, 200, True, "exact", True),
         (2000, 2200, 1000, 5e-3, 16, 10, True, "exact", True),
         (2000, 2200, 1000, 5e-3, 16, 10, True, "gkl", True),
+        (8000, 8020, 500, 1e-2, 16, 1, True, "exact", True),
         (600, 1000, 300, None, 10, 40, False, "exact", True),
         (10000, 20000, 5000, 1e-3, 64, 1000, True, "exact", False),
         (10000, 11000, 5000, 1e-3, 64, 100, True, "exact", False),
+        (10000, 10020, 5000, 1e-3, 64, 1, True, "exact", False),
     ]
     for m0, m, n, density, k, batch, sparse, method, quick in specs:
         kind = f"sparse {m}x{n} d={density:g}" if sparse else f"dense {m}x{n}"

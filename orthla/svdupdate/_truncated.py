@@ -143,7 +143,12 @@ class TruncatedSVD:
     ``U diag(s) V^T`` updated by the new data, so a matrix of rank at most ``r`` is
     tracked to rounding error; otherwise the error is that of the truncations made
     along the way (bounded by the root-sum-square of the discarded singular values).
-    Cost per batch: ``O(n p (r + p) + (r + p)^3 + n r (r + q))``.  Appended rows use
+    Cost per batch: ``O(n p (r + p) + (r + p)^3 + n r (r + q))``.  Sparse batches of
+    32 or more rows first try Deng et al.'s inner product [5]_: the residual's Gram
+    matrix ``E E^T - C^T C`` (never the dense residual) gives the basis, followed by an
+    explicit Cholesky-QR pass and exact coefficients; it is used only when it can be
+    certified (bounded condition number, dropped directions measured), otherwise the
+    Householder path runs (``history`` records ``"exact-gram"`` or ``"exact"``).  Appended rows use
     the extended form ``U = U' K_u`` of Deng et al. [5]_: the old rows of ``U'`` are
     never touched (``O(p r^2 + r^3)`` on the left instead of ``O(m r^2)``);
     ``cond(K_u)`` is monitored and ``K_u`` folded into ``U'`` when it exceeds
@@ -572,7 +577,9 @@ class TruncatedSVD:
         r = self._s.shape[0]
         kk = F.shape[1]
         F1, F2 = F[:r, :], F[r:, :]
-        if kk == r:
+        # Below ~1e6 flops the explicit product is cheaper than the extra small factorizations.
+        worth_it = self._Ku is not None or self._Ub.shape[0] * r * r >= 1_000_000
+        if kk == r and worth_it:
             K = F1 if self._Ku is None else self._Ku @ F1
             sv = xp.linalg.svdvals(K)
             smax, smin = float(sv[0]), float(sv[-1])

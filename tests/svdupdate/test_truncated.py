@@ -184,7 +184,10 @@ def test_remove_row_carrying_a_whole_component():
     assert st.rank == 3
 
 
-def test_sparse_and_dense_paths_agree():
+def test_sparse_and_dense_paths_agree(monkeypatch):
+    import orthla.svdupdate._basis as basis
+
+    monkeypatch.setattr(basis, "GRAM_MIN_BATCH", 1)  # small batches take the Gram path too
     A = sp.random(200, 80, density=0.05, random_state=12, format="csr")
     B = sp.random(30, 80, density=0.05, random_state=13, format="csr")
     C = sp.random(230, 5, density=0.1, random_state=14, format="csc")
@@ -397,6 +400,7 @@ def test_extended_left_basis_matches_explicit_products():
     rng = np.random.default_rng(24)
     A = rng.standard_normal((200, 30)) * np.logspace(0, -2, 30)
     ext = TruncatedSVD.fit(A[:50], 6, rng=0)
+    ext._Ku = np.eye(ext.n_tracked)  # small m: start in extended form explicitly
     explicit = TruncatedSVD.fit(A[:50], 6, rng=0)
     explicit.max_cond_k = 0.0  # always fold
     for lo in range(50, 200, 5):
@@ -460,6 +464,7 @@ def _gram_case(kind, rng):
 def test_sparse_gram_path_certifies_or_falls_back(kind, path, monkeypatch):
     import orthla.svdupdate._basis as basis
 
+    monkeypatch.setattr(basis, "GRAM_MIN_BATCH", 1)
     A, E = _gram_case(kind, np.random.default_rng(31))
     full = np.vstack([A, E])
     st = TruncatedSVD.fit(A, 60, oversample=0)  # exact model: results must match LAPACK
@@ -471,3 +476,13 @@ def test_sparse_gram_path_certifies_or_falls_back(kind, path, monkeypatch):
     st_qr = TruncatedSVD.fit(A, 60, oversample=0).add_rows(sp.csr_matrix(E))
     assert st_qr.history[-1].method == "exact"
     np.testing.assert_allclose(st.s, st_qr.s, rtol=0, atol=1e-12 * st_qr.s[0])
+
+
+def test_large_sparse_batches_take_the_gram_path_by_default():
+    A = sp.random(300, 200, density=0.05, random_state=32, format="csr")
+    E = sp.random(40, 200, density=0.05, random_state=33, format="csr")
+    st = TruncatedSVD.fit(A, 10, rng=0).add_rows(E)
+    assert st.history[-1].method == "exact-gram"
+    st_dense = TruncatedSVD.fit(A, 10, rng=0).add_rows(E.toarray())
+    assert st_dense.history[-1].method == "exact"
+    np.testing.assert_allclose(st.s, st_dense.s, rtol=1e-12)
