@@ -210,6 +210,7 @@ class TruncatedSVD:
                              f"{tuple(U.shape)}, {tuple(s.shape)}, {tuple(V.shape)}.")
         self._xp = xp
         self._U, self._s, self._V = U, s, V  # U goes through the property: U' = U, K_u = I
+        self._pending_buf = None
         self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
         decay = float(decay)
         if not 0.0 < decay <= 1.0:
@@ -287,6 +288,7 @@ class TruncatedSVD:
         new = TruncatedSVD.__new__(TruncatedSVD)
         new.__dict__.update(self.__dict__)
         new._Ub, new._s, new._V = (xp.asarray(x, copy=True) for x in (self._Ub, self._s, self._V))
+        new._Ubuf = None  # never share the row buffer: both states would append into it
         new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
         new._rng = self._rng.spawn(1)[0]
         new.history = list(self.history)
@@ -297,12 +299,12 @@ class TruncatedSVD:
     def _U(self) -> Any:
         # The explicit left factor; folds the extended form U = U' K_u when it is held.
         if self._Ku is not None:
-            self._Ub, self._Ku = self._Ub @ self._Ku, None
+            self._Ub, self._Ku, self._Ubuf = self._Ub @ self._Ku, None, None
         return self._Ub
 
     @_U.setter
     def _U(self, value: Any) -> None:
-        self._Ub, self._Ku = value, None
+        self._Ub, self._Ku, self._Ubuf = value, None, None
 
     @property
     def U(self) -> Any:
@@ -585,22 +587,41 @@ class TruncatedSVD:
             smax, smin = float(sv[0]), float(sv[-1])
             if smin > 0 and smax / smin <= self.max_cond_k:
                 rows = xp.linalg.solve(K.mT, F2.mT).mT
-                return xp.concat([self._Ub, rows], axis=0), K, smax / smin
+                return self._append_to_buffer(rows), K, smax / smin
         return xp.concat([self._U @ F1, F2], axis=0), None, 1.0
+
+    def _append_to_buffer(self, rows):
+        """``[U'; rows]`` in amortized O(p r): U' lives in a row buffer grown by doubling.
+
+        Rows past the current ``m`` are invisible to the current state, so writing them
+        before the commit keeps updates all-or-nothing.
+        """
+        xp = self._xp
+        m, p = self._Ub.shape[0], rows.shape[0]
+        buf = self._Ubuf
+        if buf is None or buf.shape[0] < m + p:
+            buf = xp.zeros((max(2 * (m + p), 64), rows.shape[1]), dtype=rows.dtype,
+                           device=device(rows))
+            buf[:m, :] = self._Ub
+        buf[m:m + p, :] = rows
+        self._pending_buf = buf
+        return buf[:m + p, :]
 
     def _commit(self, U, s, V, rec, Ku=None):
         # All work is done on new arrays; only now does the state change (all-or-nothing).
+        buf, self._pending_buf = self._pending_buf, None
         if not bool(self._xp.all(self._xp.isfinite(s))):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
-        old = (self._Ub, self._Ku, self._s, self._V)
+        old = (self._Ub, self._Ku, self._s, self._V, self._Ubuf)
         self._Ub, self._Ku, self._s, self._V = U, Ku, s, V
+        self._Ubuf = buf if Ku is not None else None
         try:
             ou, ov = self._ortho_estimates()
             reorth = max(ou, ov) > self.ortho_tol
             if reorth:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, V)
         except Exception:
-            self._Ub, self._Ku, self._s, self._V = old
+            self._Ub, self._Ku, self._s, self._V, self._Ubuf = old
             raise
         self.n_updates += 1
         self.history.append(rec._replace(shape=self.shape, ortho_u=ou, ortho_v=ov,

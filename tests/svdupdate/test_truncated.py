@@ -411,8 +411,17 @@ def test_extended_left_basis_matches_explicit_products():
     np.testing.assert_allclose(ext.s, explicit.s, rtol=1e-13)
     np.testing.assert_allclose(ext.U * ext.s, explicit.U * explicit.s, atol=1e-12 * explicit.s[0])
     assert _ortho_loss(ext) < 1e-13
+    # a copy never shares the row buffer: diverging streams stay independent
+    twin, twin_ref = ext.copy(), explicit.copy()
+    extra = rng.standard_normal((3, 30))
+    ext.add_rows(extra[:1])
+    explicit.add_rows(extra[:1])
+    twin.add_rows(extra[1:])
+    twin_ref.add_rows(extra[1:])
+    np.testing.assert_allclose(ext.U * ext.s, explicit.U * explicit.s, atol=1e-12 * explicit.s[0])
+    np.testing.assert_allclose(twin.U * twin.s, twin_ref.U * twin_ref.s, atol=1e-12 * twin_ref.s[0])
     # folding on demand (a column update needs U explicitly) keeps the values
-    ext.add_columns(rng.standard_normal((200, 1)))
+    ext.add_columns(rng.standard_normal((201, 1)))
     assert ext._Ku is None
 
 
