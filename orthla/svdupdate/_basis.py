@@ -80,7 +80,12 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
         return _empty(xp, n, Y), xp.zeros((0, p), dtype=dt, device=dev), H, float("nan")
     e = float(xp.finfo(dt).eps)
     G = V.mT @ Y
-    Qh, T = xp.linalg.qr(Y)
+    if p == 1:  # a single new row/column: the "QR" is a normalization
+        rho = xp.linalg.vector_norm(Y)
+        T = xp.reshape(rho, (1, 1))
+        Qh = Y / xp.where(rho > 0, rho, xp.ones_like(rho))
+    else:
+        Qh, T = xp.linalg.qr(Y)
     if n >= p:
         # sigma_min(T) <= min |T_jj|: a small diagonal entry proves rank deficiency cheaply.
         deficient = float(xp.min(xp.abs(xp.linalg.diagonal(T)))) <= tol

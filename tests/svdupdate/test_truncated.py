@@ -495,3 +495,17 @@ def test_large_sparse_batches_take_the_gram_path_by_default():
     st_dense = TruncatedSVD.fit(A, 10, rng=0).add_rows(E.toarray())
     assert st_dense.history[-1].method == "exact"
     np.testing.assert_allclose(st.s, st_dense.s, rtol=1e-12)
+
+
+def test_single_rows_new_direction_in_span_and_zero(xp):
+    rng = np.random.default_rng(34)
+    A, _ = _low_rank(rng, 30, 20, 5)
+    st = TruncatedSVD.fit(xp.asarray(A), 6, oversample=1)
+    rows = [rng.standard_normal(20), rng.standard_normal(5) @ A[:5], np.zeros(20)]
+    expected_rank = [1, 0, 0]
+    for row, q in zip(rows, expected_rank, strict=True):
+        A = np.vstack([A, row])
+        st.add_rows(xp.asarray(row[None, :]))
+        assert st.history[-1].residual_rank == q
+        _check_against(st, A, 6, 1e-13)
+    assert st.shape == (33, 20)
