@@ -509,3 +509,33 @@ def test_single_rows_new_direction_in_span_and_zero(xp):
         assert st.history[-1].residual_rank == q
         _check_against(st, A, 6, 1e-13)
     assert st.shape == (33, 20)
+
+
+def _rank2_block(rng, p, n, density=0.05, fmt="csr"):
+    """p sparse rows/columns spanning only 2 directions (so l = 3 < p is exact)."""
+    base = sp.random(2, n, density=density, random_state=rng).toarray()
+    mix = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, -1.0]])[:p]
+    return sp.csr_matrix(mix @ base) if fmt == "csr" else sp.csc_matrix((mix @ base).T)
+
+
+@pytest.mark.parametrize("method", ["exact", "gkl", "rpi"])
+def test_sparse_known_spectrum_tracked_exactly_by_every_method(method):
+    # Rank-8 sparse matrix with known singular values (distinct rows and columns).
+    rng = np.random.default_rng(35)
+    sigma = np.array([10.0, 8.0, 6.0, 4.0, 3.0, 2.0, 1.5, 1.0])
+    rows, cols = rng.choice(200, 8, replace=False), rng.choice(150, 8, replace=False)
+    A = sp.csr_matrix((sigma, (rows, cols)), shape=(200, 150))
+    st = TruncatedSVD.fit(A, 8, oversample=8, rng=0)
+    np.testing.assert_allclose(st.s, sigma, rtol=0, atol=4 * EPS * sigma[0])
+    Ad = A.toarray()
+    E = _rank2_block(rng, 4, 150)
+    st.add_rows(E, method=method, l=3)
+    Ad = np.vstack([Ad, E.toarray()])
+    F = _rank2_block(rng, 4, 204, fmt="csc")
+    st.add_columns(F, method=method, l=3)
+    Ad = np.hstack([Ad, F.toarray()])
+    D, G = _rank2_block(rng, 4, 204, fmt="csc"), _rank2_block(rng, 4, 154, fmt="csc")
+    st.update(D, G, method=method, l=3)
+    Ad = Ad + D.toarray() @ G.toarray().T
+    assert [r.method for r in st.history[1:]] == ["exact" if method == "exact" else method] * 3
+    _check_against(st, Ad, 8, 50 * EPS)  # ~1e-14
