@@ -212,6 +212,7 @@ class TruncatedSVD:
         self._U, self._s, self._V = U, s, V  # U goes through the property: U' = U, K_u = I
         self._pending_buf = None
         self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
+        self._r_target = r  # fit raises it to k + oversample: the state regrows to it
         decay = float(decay)
         if not 0.0 < decay <= 1.0:
             raise ValueError(f"`decay` must be in (0, 1]; got {decay}.")
@@ -241,7 +242,9 @@ class TruncatedSVD:
         oversample : int, optional
             Extra tracked components (default ``ceil(k / 4)``, capped at ``min(m, n)``):
             tracking more than ``k`` is the largest accuracy lever of any updating
-            scheme, because components just below ``sigma_k`` can rise later.
+            scheme, because components just below ``sigma_k`` can rise later.  While the
+            matrix is smaller than ``k + oversample`` fewer are tracked (and fewer than
+            ``k`` exposed); updates regrow the state to ``k + oversample``.
         method : {"exact", "rpi"}, default "exact"
             ``"exact"``: LAPACK SVD (dense) or ARPACK ``svds`` to machine precision
             (sparse).  ``"rpi"``: randomized range finder with ``t`` power passes.
@@ -277,7 +280,8 @@ class TruncatedSVD:
         else:
             U, s, Vt = xp.linalg.svd(dense(A, xp), full_matrices=False)
             U, s, V = U[:, :r], s[:r], Vt[:r, :].mT
-        state = cls(U, s, V, k, decay=decay, rtol=rtol, ortho_tol=ortho_tol, rng=gen)
+        state = cls(U, s, V, min(k, r), decay=decay, rtol=rtol, ortho_tol=ortho_tol, rng=gen)
+        state._k, state._r_target = k, k + p
         state.history.append(UpdateRecord("fit", method, (m, n), r, float("nan"),
                                           *state._ortho_estimates(), False))
         return state
@@ -328,8 +332,8 @@ class TruncatedSVD:
 
     @property
     def k(self) -> int:
-        """Number of exposed components."""
-        return self._k
+        """Number of exposed components: ``k``, or fewer while the matrix is smaller."""
+        return min(self._k, self._s.shape[0])
 
     @property
     def n_tracked(self) -> int:
@@ -451,7 +455,7 @@ class TruncatedSVD:
         left = xp.concat([bd.C, bd.B], axis=0)
         right = xp.concat([be.C, be.B], axis=0)
         F, theta, Gt = _rotate(xp, left, _diag(xp, s, r + qd, r + qe), right)
-        kk = min(r, theta.shape[0])
+        kk = min(self._r_target, theta.shape[0])
         U = xp.concat([self._U, bd.Q], axis=1) @ F[:, :kk]
         V = xp.concat([self._V, be.Q], axis=1) @ Gt[:kk, :].mT
         smin = min(bd.sigma_min, be.sigma_min) if bd.method == "exact" else float("nan")
@@ -642,7 +646,7 @@ def _append(state, U, s, V, M, method, l, t):
     # K = [[diag(s), 0], [C^T, B^T]]: the new rows in the basis [V, Q], the old ones in V.
     K = xp.concat([_diag(xp, s, r, r + q), xp.concat([b.C, b.B], axis=0).mT], axis=0)
     F, theta, Gt = xp.linalg.svd(K, full_matrices=False)
-    kk = min(r, theta.shape[0])
+    kk = min(state._r_target, theta.shape[0])
     U_new = F[:, :kk] if U is None else xp.concat([U @ F[:r, :kk], F[r:, :kk]], axis=0)
     V_new = V @ Gt[:kk, :r].mT + b.Q @ Gt[:kk, r:].mT
     rec = UpdateRecord("", b.method, (0, 0), q, b.sigma_min, math.nan, math.nan, False)
