@@ -554,3 +554,14 @@ def test_tracked_rank_regrows_after_small_start_and_downdate(xp):
     st.add_rows(xp.asarray(A[:20]))
     assert st.n_tracked == 6
     _check_against(st, np.vstack([A[38:], A[:20]]), 2, 1e-13)
+
+
+def test_extended_left_basis_on_every_backend(xp):
+    rng = np.random.default_rng(37)
+    A, _ = _low_rank(rng, 60, 20, 5)
+    st = TruncatedSVD.fit(xp.asarray(A[:20]), 4, oversample=2)
+    st._Ku = xp.eye(st.n_tracked, dtype=xp.float64)  # small m: force the extended form
+    for lo in range(20, 60, 8):
+        st.add_rows(xp.asarray(A[lo:lo + 8]))
+    assert st._Ku is not None and st.history[-1].cond_k >= 1.0
+    _check_against(st, A, 4, 1e-13)
