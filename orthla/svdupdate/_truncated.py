@@ -210,7 +210,7 @@ class TruncatedSVD:
                              f"{tuple(U.shape)}, {tuple(s.shape)}, {tuple(V.shape)}.")
         self._xp = xp
         self._U, self._s, self._V = U, s, V  # U goes through the property: U' = U, K_u = I
-        self._pending_buf = None
+        self._pending_buf = self._pending_gu = None
         self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
         self._r_target = r  # fit raises it to k + oversample: the state regrows to it
         decay = float(decay)
@@ -293,6 +293,7 @@ class TruncatedSVD:
         new.__dict__.update(self.__dict__)
         new._Ub, new._s, new._V = (xp.asarray(x, copy=True) for x in (self._Ub, self._s, self._V))
         new._Ubuf = None  # never share the row buffer: both states would append into it
+        new._Gu = None if self._Gu is None else xp.asarray(self._Gu, copy=True)
         new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
         new._rng = self._rng.spawn(1)[0]
         new.history = list(self.history)
@@ -303,12 +304,12 @@ class TruncatedSVD:
     def _U(self) -> Any:
         # The explicit left factor; folds the extended form U = U' K_u when it is held.
         if self._Ku is not None:
-            self._Ub, self._Ku, self._Ubuf = self._Ub @ self._Ku, None, None
+            self._Ub, self._Ku, self._Ubuf, self._Gu = self._Ub @ self._Ku, None, None, None
         return self._Ub
 
     @_U.setter
     def _U(self, value: Any) -> None:
-        self._Ub, self._Ku, self._Ubuf = value, None, None
+        self._Ub, self._Ku, self._Ubuf, self._Gu = value, None, None, None
 
     @property
     def U(self) -> Any:
@@ -564,12 +565,17 @@ class TruncatedSVD:
                                      device=device(self._s))
         w = self._probe
         Ku = self._Ku
-        # U^T U w without folding the extended form: K_u^T U'^T U' K_u w.
+        ev = self._V.mT @ (self._V @ w) - w
+        ov = float(xp.max(xp.linalg.vector_norm(ev, axis=0)))
+        if Ku is not None and self._Gu is not None:
+            # Extended form: U^T U = K_u^T (U'^T U') K_u with U'^T U' kept up to date as
+            # rows are appended, so the same probe never reads the m rows (O(r^2)).
+            eu = Ku.mT @ (self._Gu @ (Ku @ w)) - w
+            return float(xp.max(xp.linalg.vector_norm(eu, axis=0))), ov
         y = self._Ub @ (w if Ku is None else Ku @ w)
         z = self._Ub.mT @ y
         eu = (z if Ku is None else Ku.mT @ z) - w
-        ev = self._V.mT @ (self._V @ w) - w
-        return tuple(float(xp.max(xp.linalg.vector_norm(e, axis=0))) for e in (eu, ev))
+        return float(xp.max(xp.linalg.vector_norm(eu, axis=0))), ov
 
     def _extend_rows(self, F):
         """New left factor after appending rows, as ``(U', K_u, cond(K_u))``.
@@ -604,28 +610,31 @@ class TruncatedSVD:
         m, p = self._Ub.shape[0], rows.shape[0]
         buf = self._Ubuf
         if buf is None or buf.shape[0] < m + p:
-            buf = xp.zeros((max(2 * (m + p), 64), rows.shape[1]), dtype=rows.dtype,
-                           device=device(rows))
+            cap = max(m + p + 64, (3 * (m + p)) // 2)
+            buf = xp.zeros((cap, rows.shape[1]), dtype=rows.dtype, device=device(rows))
             buf[:m, :] = self._Ub
         buf[m:m + p, :] = rows
-        self._pending_buf = buf
+        # Gram matrix of U' for the orthogonality monitor (computed once on entry).
+        gram = self._Gu if self._Gu is not None else self._Ub.mT @ self._Ub
+        self._pending_buf, self._pending_gu = buf, gram + rows.mT @ rows
         return buf[:m + p, :]
 
     def _commit(self, U, s, V, rec, Ku=None):
         # All work is done on new arrays; only now does the state change (all-or-nothing).
-        buf, self._pending_buf = self._pending_buf, None
+        buf, gram = self._pending_buf, self._pending_gu
+        self._pending_buf = self._pending_gu = None
         if not bool(self._xp.all(self._xp.isfinite(s))):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
-        old = (self._Ub, self._Ku, self._s, self._V, self._Ubuf)
+        old = (self._Ub, self._Ku, self._s, self._V, self._Ubuf, self._Gu)
         self._Ub, self._Ku, self._s, self._V = U, Ku, s, V
-        self._Ubuf = buf if Ku is not None else None
+        self._Ubuf, self._Gu = (buf, gram) if Ku is not None else (None, None)
         try:
             ou, ov = self._ortho_estimates()
             reorth = max(ou, ov) > self.ortho_tol
             if reorth:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, V)
         except Exception:
-            self._Ub, self._Ku, self._s, self._V, self._Ubuf = old
+            self._Ub, self._Ku, self._s, self._V, self._Ubuf, self._Gu = old
             raise
         self.n_updates += 1
         self.history.append(rec._replace(shape=self.shape, ortho_u=ou, ortho_v=ov,

@@ -408,6 +408,10 @@ def test_extended_left_basis_matches_explicit_products():
         explicit.add_rows(A[lo:lo + 5])
     assert any(r.cond_k > 1.0 for r in ext.history) and all(r.cond_k == 1.0 for r in explicit.history)
     assert ext._Ku is not None
+    # the monitor reads U'^T U' (kept up to date), not the m rows: same probe, same value
+    U, w = ext._Ub @ ext._Ku, ext._probe
+    direct = np.linalg.norm(U.T @ (U @ w) - w, axis=0).max()
+    assert abs(ext.history[-1].ortho_u - direct) < 1e-15
     np.testing.assert_allclose(ext.s, explicit.s, rtol=1e-13)
     np.testing.assert_allclose(ext.U * ext.s, explicit.U * explicit.s, atol=1e-12 * explicit.s[0])
     assert _ortho_loss(ext) < 1e-13
