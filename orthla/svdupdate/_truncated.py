@@ -55,7 +55,7 @@ class UpdateRecord(NamedTuple):
     cond_k: float = 1.0
 
 
-def _split_kind(A: Any, name: str) -> tuple[Any, Any]:
+def _validated_matrix(A: Any, name: str) -> tuple[Any, Any]:
     """Return ``(xp, A)`` for dense (any namespace) or sparse input, validated."""
     if is_sparse(A):
         xp = namespace_of(A)
@@ -264,7 +264,7 @@ class TruncatedSVD:
         TypeError
             Non-real dtype, or a sparse format other than CSR/CSC/COO.
         """
-        xp, A = _split_kind(A, "A")
+        xp, A = _validated_matrix(A, "A")
         m, n = A.shape
         kmax = min(m, n)
         k = check_int(k, "k", low=1, high=kmax, high_expr="min(m, n)")
@@ -459,8 +459,10 @@ class TruncatedSVD:
         kk = min(self._r_target, theta.shape[0])
         U = xp.concat([self._U, bd.Q], axis=1) @ F[:, :kk]
         V = xp.concat([self._V, be.Q], axis=1) @ Gt[:kk, :].mT
-        smin = min(bd.sigma_min, be.sigma_min) if bd.method == "exact" else float("nan")
-        rec = UpdateRecord("update", bd.method, self.shape, qd + qe, smin, math.nan, math.nan, False)
+        measured = [x for x in (bd.sigma_min, be.sigma_min) if not math.isnan(x)]
+        smin = min(measured) if measured else math.nan
+        used = bd.method if bd.method == be.method else f"{bd.method}+{be.method}"
+        rec = UpdateRecord("update", used, self.shape, qd + qe, smin, math.nan, math.nan, False)
         return self._commit(U, theta[:kk], V, rec)
 
     def remove_rows(self, idx: Any) -> TruncatedSVD:
@@ -469,7 +471,8 @@ class TruncatedSVD:
         Parameters
         ----------
         idx : int or sequence of int
-            Distinct row indices in ``[0, m)``; at least one row must remain.
+            Distinct row indices in ``[0, m)`` (host-side Python/NumPy integers); at
+            least one row must remain.
 
         Returns
         -------
