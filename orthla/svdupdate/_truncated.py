@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import array_namespace, capability, device
+from .._backend import array_namespace, capability, device, is_numpy
 from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_ndim, eps
 from ._basis import METHODS, residual_basis
 from ._operand import as_operand, dense, fro_norm, is_sparse, namespace_of, rmatmul, transpose
@@ -15,6 +15,10 @@ from ._operand import as_operand, dense, fro_norm, is_sparse, namespace_of, rmat
 __all__ = ["TruncatedSVD", "UpdateRecord"]
 
 FIT_METHODS = ("exact", "rpi")
+#: Sparse row batches of at most this many rows, on a V with at least this many
+#: n r^2 flops, use the extended right basis V = V' K_v.
+V_EXTENDED_MAX_BATCH = 16
+V_EXTENDED_MIN_WORK = 1_000_000
 
 
 class UpdateRecord(NamedTuple):
@@ -210,7 +214,7 @@ class TruncatedSVD:
                              f"{tuple(U.shape)}, {tuple(s.shape)}, {tuple(V.shape)}.")
         self._xp = xp
         self._U, self._s, self._V = U, s, V  # U goes through the property: U' = U, K_u = I
-        self._pending_buf = self._pending_gu = None
+        self._pending_buf = self._pending_gu = self._pending_v = None
         self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
         self._r_target = r  # fit raises it to k + oversample: the state regrows to it
         decay = float(decay)
@@ -291,7 +295,9 @@ class TruncatedSVD:
         xp = self._xp
         new = TruncatedSVD.__new__(TruncatedSVD)
         new.__dict__.update(self.__dict__)
-        new._Ub, new._s, new._V = (xp.asarray(x, copy=True) for x in (self._Ub, self._s, self._V))
+        new._Ub, new._s, new._Vb = (xp.asarray(x, copy=True) for x in (self._Ub, self._s, self._Vb))
+        new._Kv = None if self._Kv is None else xp.asarray(self._Kv, copy=True)
+        new._Gv = None if self._Gv is None else xp.asarray(self._Gv, copy=True)
         new._Ubuf = None  # never share the row buffer: both states would append into it
         new._Gu = None if self._Gu is None else xp.asarray(self._Gu, copy=True)
         new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
@@ -312,9 +318,22 @@ class TruncatedSVD:
         self._Ub, self._Ku, self._Ubuf, self._Gu = value, None, None, None
 
     @property
+    def _V(self) -> Any:
+        # The explicit right factor; folds the extended form V = V' K_v when it is held.
+        if self._Kv is not None:
+            self._Vb, self._Kv, self._Gv = self._Vb @ self._Kv, None, None
+        return self._Vb
+
+    @_V.setter
+    def _V(self, value: Any) -> None:
+        self._Vb, self._Kv, self._Gv = value, None, None
+
+    @property
     def U(self) -> Any:
         """Left singular vectors, shape (m, k) (a copy)."""
-        return self._xp.asarray(self._U[:, :self._k], copy=True)
+        if self._Ku is not None:  # extended form: U' K_u[:, :k], without folding the state
+            return self._Ub @ self._Ku[:, :self._k]
+        return self._xp.asarray(self._Ub[:, :self._k], copy=True)
 
     @property
     def s(self) -> Any:
@@ -324,12 +343,14 @@ class TruncatedSVD:
     @property
     def Vt(self) -> Any:
         """Right singular vectors as rows, shape (k, n) (a copy)."""
-        return self._xp.asarray(self._V[:, :self._k].mT, copy=True)
+        if self._Kv is not None:
+            return (self._Vb @ self._Kv[:, :self._k]).mT
+        return self._xp.asarray(self._Vb[:, :self._k].mT, copy=True)
 
     @property
     def shape(self) -> tuple[int, int]:
         """Shape ``(m, n)`` of the tracked matrix."""
-        return (self._Ub.shape[0], self._V.shape[0])
+        return (self._Ub.shape[0], self._Vb.shape[0])
 
     @property
     def k(self) -> int:
@@ -352,7 +373,9 @@ class TruncatedSVD:
         """Coordinates ``X @ V_k`` of rows ``X`` (p x n, dense or sparse) in the k-dim subspace."""
         X = as_operand(X, "X", self._xp, self._s.dtype)
         self._check_cols(X, "X", self.shape[1], "columns")
-        return X @ self._V[:, :self._k]
+        if self._Kv is not None:
+            return (X @ self._Vb) @ self._Kv[:, :self._k]
+        return X @ self._Vb[:, :self._k]
 
     def __repr__(self) -> str:
         m, n = self.shape
@@ -390,6 +413,12 @@ class TruncatedSVD:
             Wrong dtype or library, or an unusable sparse format.
         """
         E = self._operand(E, "E", self.shape[1], "columns", (method, l, t))
+        if self._v_extension_applies(E, method, l):
+            done = _append_sparse_rows_extended(self, E)
+            if done is not None:
+                F, s, rec = done
+                Ub, Ku, cond = self._extend_rows(F)
+                return self._commit(Ub, s, None, rec._replace(cond_k=cond), Ku=Ku)
         F, s, V, rec = _append(self, None, self._s * self.decay, self._V, transpose(E), method, l, t)
         Ub, Ku, cond = self._extend_rows(F)
         return self._commit(Ub, s, V, rec._replace(kind="add_rows", cond_k=cond), Ku=Ku)
@@ -540,6 +569,13 @@ class TruncatedSVD:
             raise ValueError(f"`{name}` must have {size} {what} to match the tracked {m} x {n} matrix; "
                              f"got shape {tuple(X.shape)}.")
 
+    def _v_extension_applies(self, E, method, l):
+        """Small sparse row batches on NumPy, where touching only their columns pays."""
+        n, r = self._Vb.shape
+        p = E.shape[0]
+        return (is_numpy(self._xp) and is_sparse(E) and (method == "exact" or l >= p)
+                and p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK)
+
     def _keep(self, idx, size, what):
         arr = np.asarray(idx).reshape(-1)
         if arr.size == 0 or arr.dtype.kind not in "iu":
@@ -568,7 +604,11 @@ class TruncatedSVD:
                                      device=device(self._s))
         w = self._probe
         Ku = self._Ku
-        ev = self._V.mT @ (self._V @ w) - w
+        Kv = self._Kv
+        if Kv is not None and self._Gv is not None:
+            ev = Kv.mT @ (self._Gv @ (Kv @ w)) - w
+        else:
+            ev = self._Vb.mT @ (self._Vb @ w) - w
         ov = float(xp.max(xp.linalg.vector_norm(ev, axis=0)))
         if Ku is not None and self._Gu is not None:
             # Extended form: U^T U = K_u^T (U'^T U') K_u with U'^T U' kept up to date as
@@ -624,20 +664,32 @@ class TruncatedSVD:
 
     def _commit(self, U, s, V, rec, Ku=None):
         # All work is done on new arrays; only now does the state change (all-or-nothing).
-        buf, gram = self._pending_buf, self._pending_gu
-        self._pending_buf = self._pending_gu = None
+        buf, gram, pend_v = self._pending_buf, self._pending_gu, self._pending_v
+        self._pending_buf = self._pending_gu = self._pending_v = None
         if not bool(self._xp.all(self._xp.isfinite(s))):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
-        old = (self._Ub, self._Ku, self._s, self._V, self._Ubuf, self._Gu)
-        self._Ub, self._Ku, self._s, self._V = U, Ku, s, V
+        old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu)
+        old_rows = None
+        self._Ub, self._Ku, self._s = U, Ku, s
         self._Ubuf, self._Gu = (buf, gram) if Ku is not None else (None, None)
+        if pend_v is None:
+            self._V = V
+        else:
+            # Extended right basis: only the rows the batch touches change (in place).
+            Vb, uid, delta, Kv, Gv = pend_v
+            old_rows = Vb[uid].copy()
+            Vb[uid] += delta
+            self._Vb, self._Kv, self._Gv = Vb, Kv, Gv
         try:
             ou, ov = self._ortho_estimates()
             reorth = max(ou, ov) > self.ortho_tol
             if reorth:
-                self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, V)
+                self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, self._V)
         except Exception:
-            self._Ub, self._Ku, self._s, self._V, self._Ubuf, self._Gu = old
+            (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf,
+             self._Gu) = old
+            if old_rows is not None:
+                pend_v[0][pend_v[1]] = old_rows
             raise
         self.n_updates += 1
         self.history.append(rec._replace(shape=self.shape, ortho_u=ou, ortho_v=ov,
@@ -663,6 +715,61 @@ def _append(state, U, s, V, M, method, l, t):
     V_new = V @ Gt[:kk, :r].mT + b.Q @ Gt[:kk, r:].mT
     rec = UpdateRecord("", b.method, (0, 0), q, b.sigma_min, math.nan, math.nan, False)
     return U_new, theta[:kk], V_new, rec
+
+
+def _append_sparse_rows_extended(state, E):
+    """Zha-Simon for sparse rows with ``V = V' K_v`` (Deng et al.): only touched rows of V' change.
+
+    The residual basis is ``Q = (E^T - V C) Gamma`` from the Gram matrix of the batch
+    (``C = V^T E^T``), never formed: ``V_new = V (G_1 - C Gamma G_2) + E^T Gamma G_2``,
+    so ``K_v <- K_v (G_1 - C Gamma G_2)`` and the rows of ``V'`` in the batch's columns
+    get ``E^T Gamma G_2 K_v^-1`` (a solve).  Cost ``O(u r^2 + p r^2 + r^3)`` for ``u``
+    touched columns, against ``O(n r^2)``.  Without a second orthogonalization pass the
+    Gram matrix must be benign, so the batch is certified first: every row keeps at least
+    a quarter of its energy outside ``range(V)`` and the new directions are nearly
+    orthogonal (scaled condition number <= 2, loss ~ 4 eps).  Returns ``(F, s, record)``
+    with the row update pending for the commit, or ``None`` (the caller then uses the
+    general path).
+    """
+    r = state._s.shape[0]
+    s = state._s * state.decay
+    Vb = state._Vb
+    if state._Kv is None:
+        Vb = np.array(Vb, order="C", copy=True)  # its rows will change in place: own them
+    Kv = state._Kv if state._Kv is not None else np.eye(r, dtype=Vb.dtype)
+    Gv = state._Gv if state._Gv is not None else Vb.T @ Vb
+    E = E.tocsr()
+    uid = np.unique(E.indices)
+    if uid.size == 0:
+        return None
+    Ec = E[:, uid].toarray()                        # p x u, the touched columns only
+    Vu = Vb[uid] @ Kv                               # rows of V in those columns
+    C = (Ec @ Vu).T                                 # r x p = V^T E^T
+    Gm = Ec @ Ec.T
+    d = np.sqrt(np.diag(Gm))
+    if not np.all(d > 0):
+        return None
+    lam, Y = np.linalg.eigh((Gm - C.T @ C) / d[:, None] / d[None, :])
+    if lam[0] < 0.25 or lam[-1] > 4.0 * lam[0]:
+        return None
+    Gamma = (Y / d[:, None]) / np.sqrt(lam)[None, :]
+    B = np.sqrt(lam)[:, None] * (Y.T * d[None, :])  # Q^T R = Gamma^T (Gram of the residual)
+    p = B.shape[0]
+    K = np.block([[np.diag(s), np.zeros((r, p))], [C.T, B.T]])
+    F, theta, Gt = np.linalg.svd(K, full_matrices=False)
+    if min(state._r_target, theta.shape[0]) != r:
+        return None
+    G1, G2 = Gt[:r, :r].T, Gt[:r, r:].T
+    Kv_new = Kv @ (G1 - C @ (Gamma @ G2))
+    sv = np.linalg.svd(Kv_new, compute_uv=False)
+    if not (sv[-1] > 0 and sv[0] / sv[-1] <= state.max_cond_k):
+        return None
+    delta = np.linalg.solve(Kv_new.T, (Ec.T @ (Gamma @ G2)).T).T   # u x r
+    Vu_old = Vb[uid]
+    Gv_new = Gv + Vu_old.T @ delta + delta.T @ Vu_old + delta.T @ delta
+    state._pending_v = (Vb, uid, delta, Kv_new, Gv_new)
+    rec = UpdateRecord("add_rows", "exact-extended", (0, 0), p, math.nan, math.nan, math.nan, False)
+    return F[:, :r], theta[:r], rec
 
 
 def _downdate(state, U, s, V, keep):

@@ -569,3 +569,38 @@ def test_extended_left_basis_on_every_backend(xp):
         st.add_rows(xp.asarray(A[lo:lo + 8]))
     assert st._Ku is not None and st.history[-1].cond_k >= 1.0
     _check_against(st, A, 4, 1e-13)
+
+
+def test_extended_right_basis_for_small_sparse_row_batches(monkeypatch):
+    import orthla.svdupdate._truncated as mod
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)  # small n: force V = V' K_v
+    A = sp.random(60, 300, density=0.05, random_state=39).toarray() * np.logspace(0, -1, 300)
+    U0, s0, Vt0 = np.linalg.svd(A, full_matrices=False)
+    V_user = Vt0[:15].T.copy()
+    V_before = V_user.copy()
+    st = TruncatedSVD(U0[:, :15].copy(), s0[:15].copy(), V_user, 12)
+    ref = TruncatedSVD(U0[:, :15].copy(), s0[:15].copy(), Vt0[:15].T.copy(), 12)
+    new = sp.random(30, 300, density=0.02, random_state=40, format="csr")
+    for i in range(0, 30, 3):
+        st.add_rows(new[i:i + 3])
+    used = [r.method for r in st.history]
+    assert used.count("exact-extended") >= 5 and st._Kv is not None
+    np.testing.assert_array_equal(V_user, V_before)  # the caller's V is never written
+    # the same SVD as the general path (which forms V explicitly every time)
+    monkeypatch.setattr(mod, "V_EXTENDED_MAX_BATCH", 0)
+    for i in range(0, 30, 3):
+        ref.add_rows(new[i:i + 3])
+    assert "exact-extended" not in {r.method for r in ref.history}
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
+    np.testing.assert_allclose(st.U * st.s @ st.Vt, ref.U * ref.s @ ref.Vt, atol=1e-12 * ref.s[0])
+    # monitor reads V'^T V' (kept up to date): same probe value as the explicit V
+    V, w = st._Vb @ st._Kv, st._probe
+    direct = np.linalg.norm(V.T @ (V @ w) - w, axis=0).max()
+    assert abs(st.history[-1].ortho_v - direct) < 3e-15  # incremental Gram: rounding-level
+    assert _ortho_loss(st) < 1e-13
+    # any other operation folds the extended form and keeps the values
+    s_before = st.s
+    st.add_columns(np.zeros((90, 1)))
+    assert st._Kv is None and st.shape == (90, 301)
+    np.testing.assert_allclose(st.s, s_before, rtol=1e-13)
