@@ -157,8 +157,14 @@ class TruncatedSVD:
     never touched (``O(p r^2 + r^3)`` on the left instead of ``O(m r^2)``);
     ``cond(K_u)`` is monitored and ``K_u`` folded into ``U'`` when it exceeds
     ``max_cond_k`` or a new direction displaces an old one (``K_u`` is never inverted,
-    the new rows are obtained by a solve).  Column appends and ``update`` form both
-    factors explicitly.
+    the new rows are obtained by a solve).  Small sparse row batches (at most 16 rows)
+    on NumPy also hold ``V = V' K_v``: the residual basis comes from the batch's Gram
+    matrix without being formed, only the rows of ``V'`` in the batch's columns change
+    (``O(u r^2)`` for ``u`` touched columns instead of ``O(n r^2)``), and the batch is
+    certified first (each row keeps a quarter of its energy outside ``range(V)``, new
+    directions nearly orthogonal), else the general path runs (``"exact-extended"`` in
+    ``history``).  Column appends and ``update`` form both factors explicitly (the
+    extended forms are folded on demand).
 
     *Krylov and randomized updates* (``method="gkl"``, Vecharynski-Saad [3]_;
     ``method="rpi"``, Yamazaki et al. [4]_) replace ``Q`` by ``l`` vectors that
@@ -171,7 +177,8 @@ class TruncatedSVD:
     orthonormality by a QR of the remaining block, ``O((m + n) r^2)``.
 
     *Monitoring*: after every update ``||U^T U - I||`` and ``||V^T V - I||`` are
-    estimated with a two-vector probe (``O((m + n) r)``) and both factors are
+    estimated with a two-vector probe (``O((m + n) r)``; ``O(r^2)`` for a factor held in
+    extended form, through its Gram matrix kept up to date) and both factors are
     re-orthonormalized (QR of each and an ``r x r`` SVD) when the estimate exceeds
     ``ortho_tol``.
 
