@@ -559,6 +559,7 @@ class TruncatedSVD:
 
     # ------------------------------------------------------------------ internals
     def _operand(self, X, name, size, what, options, axis=1):
+        self._clear_pending()
         if options is not None:
             method, l, t = options
             check_choice(method, "method", METHODS)
@@ -583,7 +584,12 @@ class TruncatedSVD:
         return (is_numpy(self._xp) and is_sparse(E) and (method == "exact" or l >= p)
                 and p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK)
 
+    def _clear_pending(self):
+        # Work staged by an update that then failed must never leak into the next one.
+        self._pending_buf = self._pending_gu = self._pending_v = None
+
     def _keep(self, idx, size, what):
+        self._clear_pending()
         arr = np.asarray(idx).reshape(-1)
         if arr.size == 0 or arr.dtype.kind not in "iu":
             raise ValueError(f"`idx` must be a non-empty integer index or sequence of {what}; got {idx!r}.")

@@ -604,3 +604,27 @@ def test_extended_right_basis_for_small_sparse_row_batches(monkeypatch):
     st.add_columns(np.zeros((90, 1)))
     assert st._Kv is None and st.shape == (90, 301)
     np.testing.assert_allclose(st.s, s_before, rtol=1e-13)
+
+
+def test_failed_extended_update_leaves_no_staged_work(monkeypatch):
+    import orthla.svdupdate._truncated as mod
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    A = sp.random(60, 300, density=0.05, random_state=41).toarray()
+    st = TruncatedSVD.fit(A, 10, rng=0)
+    ref = st.copy()
+    new = sp.random(2, 300, density=0.02, random_state=42, format="csr")
+
+    def boom(F):
+        raise RuntimeError("injected failure after the V row update was staged")
+
+    monkeypatch.setattr(st, "_extend_rows", boom)
+    with pytest.raises(RuntimeError, match="injected"):
+        st.add_rows(new)
+    monkeypatch.undo()
+    assert st.n_updates == 0 and st.shape == (60, 300)
+    D, E = np.ones((60, 1)), np.ones((300, 1))
+    st.update(D, E)  # must not apply the staged row delta
+    ref.update(D, E)
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-13)
+    np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-12)
