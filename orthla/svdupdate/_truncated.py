@@ -747,10 +747,7 @@ def _append_sparse_rows_extended(state, E):
     r = state._s.shape[0]
     s = state._s * state.decay
     Vb = state._Vb
-    if state._Kv is None:
-        Vb = np.array(Vb, order="C", copy=True)  # its rows will change in place: own them
     Kv = state._Kv if state._Kv is not None else np.eye(r, dtype=Vb.dtype)
-    Gv = state._Gv if state._Gv is not None else Vb.T @ Vb
     E = E.tocsr()
     uid = np.unique(E.indices)
     if uid.size == 0:
@@ -778,6 +775,13 @@ def _append_sparse_rows_extended(state, E):
     if not (sv[-1] > 0 and sv[0] / sv[-1] <= state.max_cond_k):
         return None
     delta = np.linalg.solve(Kv_new.T, (Ec.T @ (Gamma @ G2)).T).T   # u x r
+    if state._Kv is None:
+        # Entering the extended form (certified batches only): own V', whose rows will
+        # change in place, and compute its Gram matrix once (O(n r^2)).
+        Vb = np.array(Vb, order="C", copy=True)
+        Gv = Vb.T @ Vb
+    else:
+        Gv = state._Gv
     Vu_old = Vb[uid]
     Gv_new = Gv + Vu_old.T @ delta + delta.T @ Vu_old + delta.T @ delta
     state._pending_v = (Vb, uid, delta, Kv_new, Gv_new)
