@@ -5,7 +5,9 @@ each method returns ``M ~= V C + Q B`` with ``C = V^T M``, ``Q`` (n x q) orthono
 orthogonal to ``V``, and ``B = Q^T M``:
 
 * ``"exact"`` (Zha-Simon): ``Q`` spans the whole residual ``(I - V V^T) M`` up to a
-  relative rank threshold, found by classical Gram-Schmidt run twice and an SVD.
+  relative rank threshold: Gram-Schmidt against ``V`` (a second pass when the measured
+  leftover asks for it), a Householder QR, and the singular values of its triangular
+  factor for the threshold.
 * ``"gkl"`` (Vecharynski-Saad): ``Q`` spans ``l`` Golub-Kahan-Lanczos vectors of the
   residual operator, applied implicitly (the residual is never formed).
 * ``"rpi"`` (Yamazaki et al.): ``Q`` is a randomized range finder with ``t`` power
