@@ -91,7 +91,8 @@ def _diag(xp, s, rows, cols):
     return d
 
 
-@capability("svdupdate", numba=False)
+@capability("svdupdate", numba=False,
+            notes="sparse updates: SciPy sparse on NumPy; CuPy and torch not yet run")
 class TruncatedSVD:
     """Rank-k truncated SVD ``A ~= U diag(s) Vt`` kept current under updates.
 
