@@ -97,7 +97,7 @@ def test_adversarial_direction_orthogonal_to_row_space(xp):
     st.add_rows(xp.asarray(new))
     full = np.vstack([old, new])
     _check_against(st, full, 4, 1e-13)
-    assert to_host(st.s)[0] > 50 * np.linalg.svd(old, compute_uv=False)[0] / 10
+    assert to_host(st.s)[0] > 5 * np.linalg.svd(old, compute_uv=False)[0]  # the new direction leads
     assert st.history[-1].residual_rank == 2
 
 
