@@ -1,0 +1,110 @@
+"""Dense-or-sparse update blocks: validation and the few products the updates need.
+
+An operand is either an array of the state's namespace or a SciPy sparse matrix/array
+(NumPy state only; CSR, CSC or COO).  Only the products ``M @ X`` and ``M^T @ X`` with
+dense ``X`` and a dense copy are ever needed, so the update code never branches on
+sparsity itself.
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+from .._backend import as_array, is_numpy
+from .._validate import as_floating, check_finite, check_ndim
+
+SPARSE_FORMATS = ("csr", "csc", "coo")
+
+
+def is_sparse(x: Any) -> bool:
+    """True for SciPy (or CuPy) sparse matrices and arrays, without importing SciPy."""
+    mod = type(x).__module__
+    return mod.startswith("scipy.sparse") or mod.startswith("cupyx.scipy.sparse")
+
+
+def _sparse_namespace(x: Any) -> ModuleType:
+    if type(x).__module__.startswith("cupyx"):
+        import array_api_compat.cupy as xp
+
+        return xp
+    import array_api_compat.numpy as xp
+
+    return xp
+
+
+def check_sparse(x: Any, name: str) -> Any:
+    """Validate a sparse operand; return it as CSR/CSC with a real floating dtype."""
+    fmt = getattr(x, "format", None)
+    if fmt not in SPARSE_FORMATS:
+        raise TypeError(
+            f"`{name}` is a sparse matrix in format {fmt!r}, which cannot be used; "
+            f"accepted sparse formats: {', '.join(SPARSE_FORMATS)} (convert with .tocsr())."
+        )
+    if x.ndim != 2:
+        raise ValueError(f"`{name}` must be a 2-D array; got ndim={x.ndim} (shape {tuple(x.shape)}).")
+    if fmt == "coo":
+        x = x.tocsr()
+    kind = x.dtype.kind
+    if kind in "iu":
+        x = x.astype("float64")
+    elif kind != "f":
+        raise TypeError(f"`{name}` must have a real floating (or integer) dtype; got {x.dtype}.")
+    data = x.data
+    finite = _sparse_namespace(x).isfinite(data)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ValueError(f"`{name}` must contain only finite values; found {bad} NaN/Inf entries.")
+    return x
+
+
+def namespace_of(x: Any) -> ModuleType | None:
+    """Namespace a sparse operand's dense products live in (``None`` for dense input)."""
+    return _sparse_namespace(x) if is_sparse(x) else None
+
+
+def as_operand(x: Any, name: str, xp: ModuleType, dtype: Any) -> Any:
+    """Validate ``x`` (dense of ``xp`` or sparse) and cast it to the state's ``dtype``."""
+    if is_sparse(x):
+        sxp = _sparse_namespace(x)
+        if sxp.__name__ != xp.__name__ and not (is_numpy(xp) and is_numpy(sxp)):
+            raise TypeError(
+                f"`{name}` is a {type(x).__module__} sparse matrix but the SVD state lives in "
+                f"{xp.__name__}; convert it explicitly."
+            )
+        x = check_sparse(x, name)
+        return x if x.dtype == dtype else x.astype(dtype)
+    x = as_array(x, xp)
+    check_ndim(x, name, 2)
+    x = as_floating(x, name, xp, allow_complex=False)
+    check_finite(x, name, xp)
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def transpose(m: Any) -> Any:
+    """``m^T`` for either kind (a view or a cheap format switch, never a dense copy)."""
+    return m.T if is_sparse(m) else m.mT
+
+
+def matmul(m: Any, x: Any) -> Any:
+    """Dense ``m @ x``."""
+    return m @ x
+
+
+def rmatmul(m: Any, x: Any) -> Any:
+    """Dense ``m^T @ x``."""
+    return transpose(m) @ x
+
+
+def dense(m: Any, xp: ModuleType) -> Any:
+    """Dense copy of a sparse operand (dense input is returned as is)."""
+    return xp.asarray(m.toarray()) if is_sparse(m) else m
+
+
+def fro_norm(m: Any, xp: ModuleType) -> float:
+    """Frobenius norm as a Python float."""
+    if is_sparse(m):
+        d = m.data
+        return math.sqrt(float((d * d).sum()))
+    return float(xp.linalg.vector_norm(m))
