@@ -6,7 +6,7 @@ array_api_strict) and return arrays of the same library on the same device.
 
 __version__ = "0.1.0.dev0"
 
-from . import kron, pivoting, qmc, tensor
+from . import kron, pivoting, qmc, svdupdate, tensor
 from .kron import (
     GridGP,
     KronEigh,
@@ -46,6 +46,10 @@ from .qmc import (
     fwht,
     ifftbr,
 )
+from .svdupdate import (
+    TruncatedSVD,
+    UpdateRecord,
+)
 from .tensor import (
     ComponentMatch,
     LowRankTensor,
@@ -83,6 +87,8 @@ __all__ = [
     "ShiftInvariantKernel",
     "Sobol",
     "TensorWarning",
+    "TruncatedSVD",
+    "UpdateRecord",
     "__version__",
     "cbc_lattice",
     "cp_to_tensor",
@@ -112,6 +118,7 @@ __all__ = [
     "spm",
     "sshopm",
     "sum_kron_solve",
+    "svdupdate",
     "symmetrize",
     "tensor",
 ]

@@ -11,7 +11,7 @@ def test_all_names_resolve_and_are_sorted():
 
 
 def test_families_reexport_their_public_names():
-    for fam in ("pivoting", "tensor", "kron", "qmc"):
+    for fam in ("pivoting", "tensor", "kron", "qmc", "svdupdate"):
         mod = importlib.import_module(f"orthla.{fam}")
         for name in mod.__all__:
             assert hasattr(mod, name), f"orthla.{fam}.{name}"
