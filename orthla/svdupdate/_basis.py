@@ -56,6 +56,25 @@ def _empty(xp: ModuleType, n: int, like: Any) -> Any:
     return xp.zeros((n, 0), dtype=like.dtype, device=like.device)
 
 
+def _nothing_kept(xp, Y, H):
+    """The split of ``Y`` (n x p) when no residual direction is kept: ``(Q, B, H, nan)``."""
+    n, p = Y.shape
+    return _empty(xp, n, Y), xp.zeros((0, p), dtype=Y.dtype, device=Y.device), H, float("nan")
+
+
+def _leading_directions(xp, Qh, T, tol):
+    """Keep the directions of ``Qh T`` above ``tol``, from the SVD ``T = X S Z^T``.
+
+    Returns ``(Q, B, sig, Zt, q)`` with ``Q = Qh X_q`` and ``B = S_q Z_q^T`` for the
+    ``q`` singular values above ``tol``, or ``None`` when there are none.
+    """
+    X, sig, Zt = xp.linalg.svd(T)
+    q = int(xp.sum(xp.astype(sig > tol, xp.int64)))
+    if q == 0:
+        return None
+    return Qh @ X[:, :q], sig[:q, None] * Zt[:q, :], sig, Zt, q
+
+
 def orthonormal_complement(xp: ModuleType, V: Any, Y: Any, tol: float) -> tuple[Any, Any, Any, float]:
     """Split ``Y`` as ``V @ H + Q @ B`` with ``Q`` orthonormal and orthogonal to ``V``.
 
@@ -77,10 +96,9 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
     Gram-Schmidt pass and a second QR are used.
     """
     n, p = Y.shape
-    dt, dev = Y.dtype, Y.device
     if p == 0:
-        return _empty(xp, n, Y), xp.zeros((0, p), dtype=dt, device=dev), H, float("nan")
-    e = float(xp.finfo(dt).eps)
+        return _nothing_kept(xp, Y, H)
+    e = float(xp.finfo(Y.dtype).eps)
     G = V.mT @ Y
     if p == 1:  # a single new row/column: the "QR" is a normalization
         rho = xp.linalg.vector_norm(Y)
@@ -99,12 +117,10 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
         else:
             # Rank-deficient batch (e.g. empty sparse rows): keep the leading directions of
             # T = X S Z^T.  Qh X_q = Y Z_q / s_q exactly, so V^T (Qh X_q) = G Z_q / s_q.
-            X, sig, Zt = xp.linalg.svd(T)
-            q = int(xp.sum(xp.astype(sig > tol, xp.int64)))
-            if q == 0:
-                return _empty(xp, n, Y), xp.zeros((0, p), dtype=dt, device=dev), H, float("nan")
-            Q = Qh @ X[:, :q]
-            B = sig[:q, None] * Zt[:q, :]
+            kept = _leading_directions(xp, Qh, T, tol)
+            if kept is None:
+                return _nothing_kept(xp, Y, H)
+            Q, B, sig, Zt, q = kept
             W = (G @ Zt[:q, :].mT) / sig[None, :q]
         w2 = float(xp.sum(W * W))
         if w2 <= (10 * e) ** 2:
@@ -116,12 +132,10 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
     Y = Y - V @ G
     H = H + G
     Qh, T = xp.linalg.qr(Y)
-    X, sig, Zt = xp.linalg.svd(T)
-    q = int(xp.sum(xp.astype(sig > tol, xp.int64)))
-    if q == 0:
-        return _empty(xp, n, Y), xp.zeros((0, p), dtype=dt, device=dev), H, float("nan")
-    Q = Qh @ X[:, :q]
-    B = sig[:q, None] * Zt[:q, :]
+    kept = _leading_directions(xp, Qh, T, tol)
+    if kept is None:
+        return _nothing_kept(xp, Y, H)
+    Q, B, sig, Zt, q = kept
     # A direction just above tol still holds O(eps ||Y|| / sigma) of V: move it into H
     # (exact algebra: Y = V H + (Q' + V W) B) and re-orthonormalize Q' if needed.
     W = V.mT @ Q
