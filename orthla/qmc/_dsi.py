@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace, capability
+from .._backend import capability
 from .._validate import check_int
-from ._kernels import _per_dimension, check_unit_cube
+from ._kernels import _kernel_points, _per_dimension, _positive_scale, check_unit_cube
 
 __all__ = ["DSI_ALPHA_MAX", "DigitalShiftInvariantKernel", "walsh_kernel_1d"]
 
@@ -132,10 +132,7 @@ class DigitalShiftInvariantKernel:
                              f"got {np.asarray(alpha).tolist()}.")
         self.alpha = a.astype(np.int64)
         self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
-        scale = float(scale)
-        if not np.isfinite(scale) or scale <= 0:
-            raise ValueError(f"`scale` must be positive and finite; got {scale}.")
-        self.scale = scale
+        self.scale = _positive_scale(scale)
         self.t = check_int(t, "t", low=1, high=63)
 
     def __repr__(self) -> str:
@@ -170,14 +167,7 @@ class DigitalShiftInvariantKernel:
 
         Points are floats in [0, 1) or t-bit integers (``return_binary=True``).
         """
-        xp = array_namespace(x, z)
-        x = xp.asarray(x) if not hasattr(x, "shape") else x
-        z = x if z is None else (xp.asarray(z) if not hasattr(z, "shape") else z)
-        for name, a in (("x", x), ("z", z)):
-            if a.ndim < 1 or a.shape[-1] != self.d:
-                raise ValueError(f"`{name}` must have last dimension d = {self.d}; got shape {tuple(a.shape)}.")
-            if pairwise and a.ndim != 2:
-                raise ValueError(f"`{name}` must be 2-D (n, d) for pairwise evaluation; got shape {tuple(a.shape)}.")
+        xp, x, z = _kernel_points(x, z, self.d, pairwise)
         xi, tx = self.to_integers(x, "x", xp)
         zi, tz = (xi, tx) if z is x else self.to_integers(z, "z", xp)
         if tx != tz:

@@ -29,6 +29,30 @@ def _per_dimension(value: Any, d: int, name: str, *, integer: bool) -> np.ndarra
     return a
 
 
+def _positive_scale(scale: Any) -> float:
+    """``scale`` as a float, checked to be positive and finite."""
+    scale = float(scale)
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(f"`scale` must be positive and finite; got {scale}.")
+    return scale
+
+
+def _kernel_points(x: Any, z: Any, d: int, pairwise: bool) -> tuple[Any, Any, Any]:
+    """``(xp, x, z)`` for a kernel call: arrays with last dimension ``d`` (2-D when pairwise).
+
+    ``z`` defaults to ``x`` (the very same object, so callers can test ``z is x``).
+    """
+    xp = array_namespace(x, z)
+    x = xp.asarray(x) if not hasattr(x, "shape") else x
+    z = x if z is None else (xp.asarray(z) if not hasattr(z, "shape") else z)
+    for name, a in (("x", x), ("z", z)):
+        if a.ndim < 1 or a.shape[-1] != d:
+            raise ValueError(f"`{name}` must have last dimension d = {d}; got shape {tuple(a.shape)}.")
+        if pairwise and a.ndim != 2:
+            raise ValueError(f"`{name}` must be 2-D (n, d) for pairwise evaluation; got shape {tuple(a.shape)}.")
+    return xp, x, z
+
+
 def check_unit_cube(x: Any, name: str, xp: Any) -> None:
     """Raise ``ValueError`` unless every entry of ``x`` is finite and in [0, 1)."""
     ok = xp.isfinite(x) & (x >= 0) & (x < 1)
@@ -97,10 +121,7 @@ class ShiftInvariantKernel:
         self.d = check_int(d, "d", low=1)
         self.alpha = _per_dimension(alpha, self.d, "alpha", integer=True)
         self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
-        scale = float(scale)
-        if not np.isfinite(scale) or scale <= 0:
-            raise ValueError(f"`scale` must be positive and finite; got {scale}.")
-        self.scale = scale
+        self.scale = _positive_scale(scale)
 
     def __repr__(self) -> str:
         return (f"ShiftInvariantKernel(d={self.d}, alpha={self.alpha.tolist()}, "
@@ -137,14 +158,7 @@ class ShiftInvariantKernel:
         ValueError
             Points outside [0, 1), non-finite, or with the wrong last dimension.
         """
-        xp = array_namespace(x, z)
-        x = xp.asarray(x) if not hasattr(x, "shape") else x
-        z = x if z is None else (xp.asarray(z) if not hasattr(z, "shape") else z)
-        for name, a in (("x", x), ("z", z)):
-            if a.ndim < 1 or a.shape[-1] != self.d:
-                raise ValueError(f"`{name}` must have last dimension d = {self.d}; got shape {tuple(a.shape)}.")
-            if pairwise and a.ndim != 2:
-                raise ValueError(f"`{name}` must be 2-D (n, d) for pairwise evaluation; got shape {tuple(a.shape)}.")
+        xp, x, z = _kernel_points(x, z, self.d, pairwise)
         x = as_floating(x, "x", xp, allow_complex=False)
         z = as_floating(z, "z", xp, allow_complex=False)
         check_unit_cube(x, "x", xp)
