@@ -1,0 +1,25 @@
+"""Checks shared by the qmc tests."""
+
+import math
+
+import numpy as np
+
+from orthla._testing import assert_close, to_host
+
+
+def check_fastgram_against_dense(g, K, noise, xp):
+    """Eigenvalues, matvec, solve and logdet of ``g`` against the dense ``K + noise I``.
+
+    Returns the right-hand sides ``y`` (n x 2) and the solution of ``g`` (on the host).
+    """
+    n = K.shape[0]
+    lam_ref = np.linalg.eigvalsh(K)
+    np.testing.assert_allclose(np.sort(to_host(g.eigenvalues)), lam_ref, rtol=1e-9, atol=1e-9 * lam_ref.max())
+    y = np.random.default_rng(2).standard_normal((n, 2))
+    A = K + noise * np.eye(n)
+    assert_close(g.matvec(xp.asarray(y)), A @ y, xp=xp, rtol=1e-10, atol=1e-10 * np.abs(A @ y).max())
+    sol_ref = np.linalg.solve(A, y)
+    sol = to_host(g.solve(xp.asarray(y)))
+    assert np.linalg.norm(sol - sol_ref) <= 1e-8 * np.linalg.norm(sol_ref)
+    assert math.isclose(g.logdet(), np.linalg.slogdet(A)[1], rel_tol=1e-10)
+    return y, sol
