@@ -12,6 +12,7 @@ from .._backend import capability, select_engine
 from .._validate import check_choice, check_int
 from ._cbc import M_MAX
 from ._engine import PointEngine
+from ._transforms import _bit_reverse
 
 __all__ = ["SHIPPED_LATTICE_VECTORS", "Lattice"]
 
@@ -28,13 +29,6 @@ def _shipped_vector(name: str) -> np.ndarray:
     fname, _ = SHIPPED_LATTICE_VECTORS[name]
     text = resources.files("orthla.qmc").joinpath("data", fname).read_text()
     return np.loadtxt(text.splitlines(), dtype=np.int64, comments="#")
-
-
-def _bit_reverse(i: Any, bits: int, xp: Any) -> Any:
-    out = xp.zeros_like(i)
-    for b in range(bits):
-        out = out | (((i >> b) & 1) << (bits - 1 - b))
-    return out
 
 
 @capability("qmc", numba=True)

@@ -10,14 +10,17 @@ from .._validate import check_int
 __all__ = ["bit_reversal_indices", "fftbr", "fwht", "ifftbr"]
 
 
+def _bit_reverse(i: Any, bits: int, xp: Any) -> Any:
+    """The integers ``i`` (below ``2^bits``) with their ``bits`` binary digits reversed."""
+    out = xp.zeros_like(i)
+    for b in range(bits):
+        out = out | (((i >> b) & 1) << (bits - 1 - b))
+    return out
+
+
 def bit_reversal_indices(n: int, xp: Any, device: Any = None) -> Any:
     """``idx[i]`` = ``i`` with its ``log2 n`` bits reversed (an involution)."""
-    m = n.bit_length() - 1
-    i = xp.arange(n, dtype=xp.int64, device=device)
-    out = xp.zeros_like(i)
-    for b in range(m):
-        out = out | (((i >> b) & 1) << (m - 1 - b))
-    return out
+    return _bit_reverse(xp.arange(n, dtype=xp.int64, device=device), n.bit_length() - 1, xp)
 
 
 def _check_axis(y: Any, axis: int, name: str) -> tuple[Any, Any, int, int]:
