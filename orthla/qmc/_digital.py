@@ -9,6 +9,7 @@ import numpy as np
 
 from .._backend import capability, select_engine
 from .._validate import check_choice, check_int
+from ._bits import bits_dtype, shr, to_device, word
 from ._engine import PointEngine
 
 __all__ = ["DigitalNet", "Sobol"]
@@ -81,10 +82,10 @@ def _interlace(cols: np.ndarray, t: int, alpha: int) -> tuple[np.ndarray, int]:
 
 
 def _mix64_xp(z: Any, xp: Any) -> Any:
-    """splitmix64 finalizer on uint64 arrays (wrapping multiplication)."""
-    z = (z ^ (z >> 30)) * xp.asarray(_MIX1, dtype=xp.uint64)
-    z = (z ^ (z >> 27)) * xp.asarray(_MIX2, dtype=xp.uint64)
-    return z ^ (z >> 31)
+    """splitmix64 finalizer on 64-bit words (:mod:`._bits`; wrapping multiplication)."""
+    z = (z ^ shr(z, 30, xp)) * word(_MIX1, z, xp)
+    z = (z ^ shr(z, 27, xp)) * word(_MIX2, z, xp)
+    return z ^ shr(z, 31, xp)
 
 
 def _mix64_int(z: int) -> int:
@@ -97,11 +98,10 @@ def _gray(i: Any) -> Any:
     return i ^ (i >> 1)
 
 
-_NO_TORCH = dict(backends=("numpy", "cupy", "array_api_strict"),
-                 notes="torch lacks uint64 bit operations")
+_BITS_NOTE = "integers (return_binary) are int64 on torch, uint64 elsewhere"
 
 
-@capability("qmc", numba=True, **_NO_TORCH)
+@capability("qmc", numba=True, notes=_BITS_NOTE)
 class DigitalNet(PointEngine):
     """Digital sequence in base 2 with digital shift and linear matrix scrambling.
 
@@ -130,7 +130,9 @@ class DigitalNet(PointEngine):
         [3]_, with ``alpha (t // alpha)`` output digits (62 for ``t = 63,
         alpha = 2``).
     return_binary : bool, default False
-        Return the ``t``-bit integers (uint64) instead of floats.
+        Return the ``t``-bit integers instead of floats: ``uint64``, or
+        ``int64`` (the same non-negative values, ``t <= 63``) on torch, which
+        has no shifts or comparisons for ``uint64``.
     engine : {"auto", "numba", "xp"}, default "auto"
         ``"numba"``: Gray-code walk, one XOR per coordinate and point (NumPy).
         ``"xp"``: vectorized XOR of the matrix columns selected by the index bits
@@ -285,7 +287,7 @@ class DigitalNet(PointEngine):
     def _generate(self, start: int, n: int) -> Any:
         if n == 0:
             shape = (self._R, 0, self.d)
-            dt = self.xp.uint64 if self.return_binary else self.dtype
+            dt = bits_dtype(self.xp) if self.return_binary else self.dtype
             return self.xp.zeros(shape, dtype=dt, device=self.device)
         if self.engine == "numba":
             return self._generate_numba(start, n)
@@ -314,35 +316,36 @@ class DigitalNet(PointEngine):
     def _generate_xp(self, start: int, n: int) -> Any:
         xp = self.xp
         if self._device_cache is None:
-            self._device_cache = (self._to_device(self.generating_matrices),
-                                  self._to_device(self.digital_shift))
-        mats, shift = self._device_cache
+            keys = to_device(self._nus_keys, xp, self.device) if self.randomize == "nus" else None
+            self._device_cache = (to_device(self.generating_matrices, xp, self.device),
+                                  to_device(self.digital_shift, xp, self.device), keys)
+        mats, shift, keys = self._device_cache
         i = self._indices(start, n)
         if self.order == "gray":
             i = _gray(i)
         x = xp.broadcast_to(shift[:, None, :], (self._R, n, self.d))
-        zero = xp.zeros((), dtype=xp.uint64, device=self.device)
+        zero = xp.zeros((), dtype=mats.dtype, device=self.device)
         for b in range((start + n - 1).bit_length()):
             on = ((i >> b) & 1) == 1
             x = x ^ xp.where(on[None, :, None], mats[:, None, :, b], zero)
         if self.randomize == "nus":
-            x = self._owen_xp(x)
+            x = self._owen_xp(x, keys)
         if self.return_binary:
             return xp.asarray(x, copy=True)
         return self._finish(self._bits_to_float(x))
 
-    def _owen_xp(self, x: Any) -> Any:
+    def _owen_xp(self, x: Any, keys: Any) -> Any:
+        """Owen's digit flips of the t-bit points ``x`` (R, n, d); ``keys`` (R, d, t) on the device."""
         xp, t = self.xp, self.t
-        keys = self._to_device(self._nus_keys)  # (R, d, t)
         out = x
         for r in range(t):
-            prefix = (x >> (t - r)) if r > 0 else xp.zeros_like(x)
+            prefix = (x >> (t - r)) if r > 0 else xp.zeros_like(x)  # x < 2^63: no sign bits
             h = _mix64_xp(keys[:, None, :, r] ^ prefix, xp)
-            out = out ^ ((h >> 63) << (t - 1 - r))
+            out = out ^ (shr(h, 63, xp) << (t - 1 - r))
         return out
 
 
-@capability("qmc", numba=True, **_NO_TORCH)
+@capability("qmc", numba=True, notes=_BITS_NOTE)
 class Sobol(DigitalNet):
     """Sobol' sequence: :class:`DigitalNet` with the Joe-Kuo 21201-dimension matrices.
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._backend import capability
 from .._validate import check_int
+from ._bits import bits_dtype
 from ._kernels import _kernel_points, _per_dimension, _positive_scale, check_unit_cube
 
 __all__ = ["DSI_ALPHA_MAX", "DigitalShiftInvariantKernel", "walsh_kernel_1d"]
@@ -19,16 +20,19 @@ FLOAT_BITS = 53
 
 
 def _bit_length(v: Any, xp: Any) -> Any:
-    """Number of binary digits of positive integers ``v`` (float64 log2, then corrected exactly)."""
-    b = xp.astype(xp.floor(xp.log2(xp.astype(v, xp.float64))), xp.int64)
-    one = xp.ones_like(v)
-    b = xp.where((one << xp.astype(b, v.dtype)) > v, b - 1, b)
-    b = xp.where((one << xp.astype(b + 1, v.dtype)) <= v, b + 1, b)
+    """Number of binary digits of integers ``0 < v < 2^63`` (float64 log2, then corrected exactly).
+
+    The corrections shift ``v`` right rather than 1 left, so no value reaches bit 63
+    (the sign bit of the int64 words used on torch).
+    """
+    b = xp.astype(xp.floor(xp.log2(xp.astype(v, xp.float64))), xp.int64)  # 0 <= b <= 63
+    b = xp.where((v >> xp.astype(b, v.dtype)) == 0, b - 1, b)  # v < 2^b
+    b = xp.where((v >> xp.astype(b + 1, v.dtype)) != 0, b + 1, b)  # v >= 2^(b+1)
     return b + 1
 
 
 def walsh_kernel_1d(v: Any, t: int, alpha: int, xp: Any) -> Any:
-    """``Kt_alpha(x)`` for ``x = v 2^-t``, ``v`` the XOR of two t-bit integers (unsigned).
+    """``Kt_alpha(x)`` for ``x = v 2^-t``, ``v`` the XOR of two t-bit integers (``t <= 63``).
 
     ``Kt_1(x) = sum_{k>=1} 2^(1 - 2 mu_1(k)) wal_k(x) = 1 - 3 * 2^floor(log2 x)``;
     ``Kt_a(x) = sum_{k>=1} 2^(-mu_a(k)) wal_k(x)`` for a = 2, 3, 4 with Dick's weight
@@ -61,8 +65,7 @@ def walsh_kernel_1d(v: Any, t: int, alpha: int, xp: Any) -> Any:
     return xp.where(zero, xp.asarray(at0, dtype=xp.float64), val)
 
 
-@capability("qmc", numba=False, backends=("numpy", "cupy", "array_api_strict"),
-            notes="torch lacks uint64 bit operations")
+@capability("qmc", numba=False, notes="integer points are read as int64 on torch, uint64 elsewhere")
 class DigitalShiftInvariantKernel:
     """Product digitally shift-invariant kernel of a weighted Walsh space (base 2).
 
@@ -140,19 +143,26 @@ class DigitalShiftInvariantKernel:
                 f"weights={self.weights.tolist()}, scale={self.scale}, t={self.t})")
 
     def to_integers(self, x: Any, name: str, xp: Any) -> tuple[Any, int]:
-        """(t-bit unsigned integers, t) of points given as floats in [0, 1) or as integers."""
+        """(t-bit integers, t) of points given as floats in [0, 1) or as integers.
+
+        The integers have the dtype of :func:`._bits.bits_dtype`: ``uint64``, or
+        ``int64`` on torch (the same values, all below ``2^63``).
+        """
         if xp.isdtype(x.dtype, "integral"):
-            if xp.isdtype(x.dtype, "signed integer") and not bool(xp.all(x >= 0)):
+            signed = xp.isdtype(x.dtype, "signed integer")
+            if signed and not bool(xp.all(x >= 0)):
                 raise ValueError(f"`{name}` as integers must be non-negative t-bit values.")
-            xu = xp.astype(x, xp.uint64)
-            if self.t < 64 and not bool(xp.all(xu < 2**self.t)):
+            xu = xp.astype(x, bits_dtype(xp))
+            # xu < 2^t, by a shift: 2^63 has no int64, and uint64 values >= 2^63 read as
+            # int64 (torch) are negative, which the arithmetic shift keeps nonzero
+            if not bool(xp.all((xu >> self.t) == 0)):
                 raise ValueError(f"`{name}` holds integers of more than t = {self.t} bits.")
             return xu, self.t
         if not xp.isdtype(x.dtype, "real floating"):
             raise TypeError(f"`{name}` must hold real floats in [0, 1) or t-bit integers; got {x.dtype}.")
         check_unit_cube(x, name, xp)
         x64 = xp.astype(x, xp.float64)
-        return xp.astype(xp.floor(x64 * 2.0**FLOAT_BITS), xp.uint64), FLOAT_BITS
+        return xp.astype(xp.floor(x64 * 2.0**FLOAT_BITS), bits_dtype(xp)), FLOAT_BITS
 
     def xor_function(self, v: Any, t: int, xp: Any) -> Any:
         """``K`` as a function of ``v = x XOR z`` (t-bit integers), shape (..., d) -> (...)."""

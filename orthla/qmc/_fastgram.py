@@ -17,7 +17,7 @@ from ._transforms import bit_reversal_indices, fftbr, fwht, ifftbr
 __all__ = ["FastGram"]
 
 
-@capability("qmc", numba=False, notes="with DigitalShiftInvariantKernel: not on torch (uint64)")
+@capability("qmc", numba=False)
 class FastGram:
     """Gram matrix ``K + noise I`` on lattice or digital-net points, never formed.
 

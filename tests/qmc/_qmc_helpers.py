@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from orthla._backend import is_torch
 from orthla._testing import assert_close, to_host
 
 
@@ -23,3 +24,14 @@ def check_fastgram_against_dense(g, K, noise, xp):
     assert np.linalg.norm(sol - sol_ref) <= 1e-8 * np.linalg.norm(sol_ref)
     assert math.isclose(g.logdet(), np.linalg.slogdet(A)[1], rel_tol=1e-10)
     return y, sol
+
+
+def host_bits(x, xp):
+    """t-bit integer points (``return_binary``) on the host as uint64, after checking their dtype.
+
+    They are uint64, or int64 on torch (no uint64 shifts or comparisons there), always >= 0.
+    """
+    assert x.dtype == (xp.int64 if is_torch(xp) else xp.uint64), x.dtype
+    h = to_host(x)
+    assert np.all(h >= 0)
+    return h.astype(np.uint64)

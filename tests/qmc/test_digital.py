@@ -3,6 +3,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.stats.qmc as sqmc
+from _qmc_helpers import host_bits
 
 from orthla._testing import assert_close, to_host
 from orthla.qmc import DigitalNet, Sobol
@@ -61,9 +62,9 @@ def test_lms_matches_dense_binary_matrix_product():
 
 
 def test_digital_shift_is_xor(xp):
-    plain = to_host(DigitalNet(5, randomize=False, return_binary=True, xp=xp).random(64))
+    plain = host_bits(DigitalNet(5, randomize=False, return_binary=True, xp=xp).random(64), xp)
     eng = DigitalNet(5, randomize="ds", return_binary=True, rng=12, xp=xp)
-    x = to_host(eng.random(64))
+    x = host_bits(eng.random(64), xp)
     np.testing.assert_array_equal(x ^ eng.digital_shift[0], plain)
 
 
@@ -110,6 +111,24 @@ def test_numba_engine_matches_xp_engine(needs_numba, order, randomize, binary):
     a.fast_forward(1000)
     b.fast_forward(1000)
     np.testing.assert_array_equal(a.random(5), b.random(5))
+
+
+@pytest.mark.parametrize("order", ["natural", "gray"])
+@pytest.mark.parametrize("randomize", [False, "lms-ds", "nus"])
+@pytest.mark.parametrize(("t", "alpha"), [(63, 1), (20, 1), (63, 2)])
+def test_every_backend_matches_numpy_bit_for_bit(xp, order, randomize, t, alpha):
+    # The array-API path on any backend (int64 words on torch) gives the NumPy points exactly,
+    # including the 64-bit splitmix hashes of NUS.
+    kw = dict(order=order, randomize=randomize, t=t, alpha=alpha, replications=2, rng=11)
+    ref = DigitalNet(4, engine="xp", return_binary=True, **kw)
+    eng = DigitalNet(4, xp=xp, return_binary=True, **kw)
+    np.testing.assert_array_equal(host_bits(eng.random(37), xp), ref.random(37))
+    eng.fast_forward(1000)
+    ref.fast_forward(1000)
+    np.testing.assert_array_equal(host_bits(eng.random(60), xp), ref.random(60))
+    ref_f = DigitalNet(4, engine="xp", **kw).random(100)
+    assert_close(DigitalNet(4, xp=xp, **kw).random(100), ref_f, xp=xp, rtol=0, atol=0)
+    assert host_bits(DigitalNet(4, xp=xp, return_binary=True, **kw).random(0), xp).shape == (2, 0, 4)
 
 
 def test_t_below_53_and_float32(xp):
@@ -203,8 +222,8 @@ def test_interlacing_errors():
 
 def test_nus_is_a_nested_digit_flip(xp):
     t = 63
-    plain = to_host(Sobol(3, randomize=False, return_binary=True, xp=xp).random(512))
-    y = to_host(Sobol(3, randomize="nus", rng=5, return_binary=True, xp=xp).random(512))
+    plain = host_bits(Sobol(3, randomize=False, return_binary=True, xp=xp).random(512), xp)
+    y = host_bits(Sobol(3, randomize="nus", rng=5, return_binary=True, xp=xp).random(512), xp)
     flips = plain ^ y
     for r in (0, 1, 3, 6, 9, 20):
         # the flips of the leading r + 1 digits depend only on the leading r digits of the point

@@ -6,7 +6,8 @@ from _qmc_helpers import check_fastgram_against_dense
 
 from orthla._testing import assert_close, to_host
 from orthla.qmc import DigitalNet, DigitalShiftInvariantKernel, FastGram, Halton, Lattice, Sobol
-from orthla.qmc._dsi import walsh_kernel_1d
+from orthla.qmc._bits import bits_dtype
+from orthla.qmc._dsi import _bit_length, walsh_kernel_1d
 
 T = 10
 VALUES = (0, 1, 5, 300, 512, 777, 1023)
@@ -70,7 +71,29 @@ def test_kernel_is_digital_shift_invariant_and_positive_definite(xp):
     # floats are read with 53 digits: same values as the integers shifted to 53 bits
     xf = (xb.astype(np.float64) * 2.0**-40)
     assert_close(k(xp.asarray(xf)), K1, xp=xp, rtol=1e-13)
-    assert_close(k(xp.asarray(xf[:5]), xp.asarray(xf[5:10]), pairwise=False), np.diag(K1[:5, 5:10]), xp=xp, rtol=1e-13)
+    assert_close(k(xp.asarray(xf[:5]), xp.asarray(xf[5:10]), pairwise=False), np.diag(K1[:5, 5:10]).copy(), xp=xp, rtol=1e-13)
+
+
+def test_bit_length_is_exact_up_to_63_bits(xp):
+    # float64 log2 rounds near powers of two; the shift corrections must not overflow int64 (torch)
+    vals = [1, 2, 3, 2**52 - 1, 2**53 + 1, 2**62 - 1, 2**62, 2**62 + 1, 2**63 - 2**10, 2**63 - 1]
+    v = xp.asarray(np.array(vals, dtype=np.uint64).astype(np.int64), dtype=bits_dtype(xp))
+    assert to_host(_bit_length(v, xp)).tolist() == [u.bit_length() for u in vals]
+
+
+def test_integer_points_are_checked_on_every_backend(xp):
+    k63 = DigitalShiftInvariantKernel(1, t=63)
+    for bad in (np.array([[2**63 + 1]], dtype=np.uint64), np.array([[17]], dtype=np.uint64)):
+        with pytest.raises(ValueError, match="holds integers of more than t = 4 bits"):
+            DigitalShiftInvariantKernel(1, t=4)(xp.asarray(bad))
+    with pytest.raises(ValueError, match="holds integers of more than t = 63 bits"):
+        k63(xp.asarray(np.array([[2**63 + 1]], dtype=np.uint64)))
+    with pytest.raises(ValueError, match="must be non-negative t-bit values"):
+        k63(xp.asarray(np.array([[-1]], dtype=np.int64)))
+    # unsigned and signed integers of the same values give the same kernel matrix
+    x = np.array([[0], [5], [2**63 - 1]], dtype=np.uint64)
+    K = k63(xp.asarray(x))
+    assert_close(k63(xp.asarray(x.astype(np.int64))), to_host(K), xp=xp, rtol=0, atol=0)
 
 
 def test_kernel_mean_is_scale():
