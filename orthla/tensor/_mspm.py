@@ -82,9 +82,10 @@ class _Side:
         self.dims = [dims[j] for j in self.blocks]
         self.tables = [sym_indices(dims[j], counts[j]) for j in self.blocks]
         self.sizes = [t[0].shape[0] for t in self.tables]
-        self.cols = [[xp.asarray(np.ascontiguousarray(idx[:, q]), device=dev) for q in range(idx.shape[1])]
+        # The cached tables are read-only; hand the backend fresh copies (torch refuses to share them).
+        self.cols = [[xp.asarray(np.array(idx[:, q]), device=dev) for q in range(idx.shape[1])]
                      for idx, _ in self.tables]
-        self.w = [xp.asarray(w, dtype=dtype, device=dev) for _, w in self.tables]
+        self.w = [xp.asarray(np.array(w), dtype=dtype, device=dev) for _, w in self.tables]
         # One-hot scatter matrices (d_j x N_j) per block and position, so gradients are GEMMs.
         self.onehots = [[_onehot(idx[:, q], dims[j], dtype, dev, xp) for q in range(idx.shape[1])]
                         for j, (idx, _) in zip(self.blocks, self.tables, strict=True)]

@@ -482,11 +482,11 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         lam_top = S[:R]
     C = _diag(1.0 / lam_top, xp)
 
-    idx_cols = [xp.asarray(np.ascontiguousarray(idx_n[:, p]), device=dev) for p in range(n)]
-    w_dev = xp.asarray(w_n, dtype=dtype, device=dev)
+    idx_cols = [xp.asarray(np.array(idx_n[:, p]), device=dev) for p in range(n)]
+    w_dev = xp.asarray(np.array(w_n), dtype=dtype, device=dev)  # fresh copy: the cached table is read-only
     if m % 2:
-        idx_cols_r = [xp.asarray(np.ascontiguousarray(idx_r[:, p]), device=dev) for p in range(m - n)]
-        w_dev_r = xp.asarray(w_r, dtype=dtype, device=dev)
+        idx_cols_r = [xp.asarray(np.array(idx_r[:, p]), device=dev) for p in range(m - n)]
+        w_dev_r = xp.asarray(np.array(w_r), dtype=dtype, device=dev)
     N = idx_n.shape[0]
     tol = max(grad_tol, 8 * n * math.sqrt(N) * eps(dtype, xp))
     opts = {"max_iter": max_iter, "tol": tol, "adaptive": shift == "adaptive", "stall_limit": 50}
@@ -618,8 +618,8 @@ def _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp):
     dev, dtype = M.device, M.dtype
 
     def coords(idx, w):
-        cols = [xp.asarray(np.ascontiguousarray(idx[:, p]), device=dev) for p in range(idx.shape[1])]
-        return sym_coords(A, cols, xp.asarray(w, dtype=dtype, device=dev), xp)
+        cols = [xp.asarray(np.array(idx[:, p]), device=dev) for p in range(idx.shape[1])]
+        return sym_coords(A, cols, xp.asarray(np.array(w), dtype=dtype, device=dev), xp)
 
     Sn = coords(idx_n, w_n)
     Sr = Sn if idx_r.shape == idx_n.shape else coords(idx_r, w_r)
