@@ -16,9 +16,13 @@ from ._transforms import _bit_reverse
 
 __all__ = ["SHIPPED_LATTICE_VECTORS", "Lattice"]
 
-#: Shipped generating vectors: name -> (data file, m_max).  "orthla-3600" was built with
+#: Shipped generating vectors: name -> (data file, m_max).  "kuo-9125" is F. Y. Kuo's published
+#: lattice-33002-1024-1048576.9125 (order-2 weights); "orthla-3600" was built with
 #: ``cbc_lattice(2**20, 3600, weights=1/j**2, alpha=1, extensible=True)`` (about 3 minutes).
-SHIPPED_LATTICE_VECTORS = {"orthla-3600": ("lattice_cbc_ext_m20_d3600.txt", 20)}
+SHIPPED_LATTICE_VECTORS = {
+    "kuo-9125": ("lattice_kuo_33002_1024_1048576_9125.txt", 20),
+    "orthla-3600": ("lattice_cbc_ext_m20_d3600.txt", 20),
+}
 
 # Below this many bits, phi_2(i) * g is exact in float64 (2 * 26 <= 53): no integer products needed.
 _FLOAT_EXACT_BITS = 26
@@ -39,10 +43,12 @@ class Lattice(PointEngine):
     ----------
     d : int
         Dimension.
-    generating_vector : str or array_like of int, default "orthla-3600"
-        ``"orthla-3600"``: the shipped vector for up to 2^20 points in up to 3600
-        dimensions, built with :func:`cbc_lattice` (see Notes).  Or any 1-D integer
-        array of length at least ``d`` (odd entries give full projections).
+    generating_vector : str or array_like of int, default "kuo-9125"
+        ``"kuo-9125"``: Kuo's extensible vector ``lattice-33002-1024-1048576.9125``
+        for up to 2^20 points in up to 9125 dimensions (order-2 weights) [2]_.
+        ``"orthla-3600"``: a vector for up to 2^20 points in up to 3600 dimensions
+        built with :func:`cbc_lattice` (see Notes).  Or any 1-D integer array of
+        length at least ``d`` (odd entries give full projections).
     order : {"natural", "linear", "gray"}, default "natural"
         Point order, see Notes.
     randomize : {"shift", False}, default "shift"
@@ -95,8 +101,9 @@ class Lattice(PointEngine):
     fractions (``phi_2(i) g`` has at most 2 ``m_max`` bits), then shifted:
     cost ``O(n d)`` element operations, fully vectorized on the device.
 
-    The shipped vector is not Kuo's (those data files are not redistributed
-    here); it was built by :func:`cbc_lattice` with product weights
+    The default vector is Kuo's widely used ``lattice-33002-1024-1048576.9125``
+    (the same numbers QMCPy ships).  The second shipped vector, ``"orthla-3600"``,
+    was built by :func:`cbc_lattice` with product weights
     ``gamma_j = j^-2``, smoothness ``alpha = 1``, ``n = 2^20`` and the embedded
     (extensible) criterion over all ``2^k``, ``3 <= k <= 20``.
 
@@ -108,6 +115,12 @@ class Lattice(PointEngine):
     .. [1] F. J. Hickernell, H. S. Hong, P. L'Ecuyer, C. Lemieux, "Extensible
        lattice sequences for quasi-Monte Carlo quadrature", SIAM J. Sci.
        Comput. 22 (2000).
+    .. [2] F. Y. Kuo, "Lattice rule generating vectors",
+       https://web.maths.unsw.edu.au/~fkuo/lattice/ (file
+       ``lattice-33002-1024-1048576.9125``); J. A. Nichols, F. Y. Kuo, "Fast CBC
+       construction of randomly shifted lattice rules achieving O(n^{-1+delta})
+       convergence for unbounded integrands over R^s in weighted spaces with POD
+       weights", J. Complexity 30 (2014).
 
     Examples
     --------
@@ -125,7 +138,7 @@ class Lattice(PointEngine):
 
     _orders = ("natural", "linear", "gray")
 
-    def __init__(self, d: int, *, generating_vector: Any = "orthla-3600", order: str = "natural",
+    def __init__(self, d: int, *, generating_vector: Any = "kuo-9125", order: str = "natural",
                  randomize: str | bool = "shift", m_max: int | None = None,
                  replications: int | None = None, engine: str = "auto", rng: Any = None,
                  xp: Any = None, device: Any = None, dtype: Any = None) -> None:

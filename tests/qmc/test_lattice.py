@@ -105,18 +105,36 @@ def test_matches_qmcpy_natural_order():
     qp = pytest.importorskip("qmcpy")
     g = _shipped_vector("orthla-3600")[:4]
     ref = qp.Lattice(4, generating_vector=g.astype(np.uint64), randomize=False, order="radical inverse", m_max=20)
-    np.testing.assert_array_equal(Lattice(4, randomize=False).random(64), ref.gen_samples(64, warn=False))
+    ours = Lattice(4, generating_vector="orthla-3600", randomize=False).random(64)
+    np.testing.assert_array_equal(ours, ref.gen_samples(64, warn=False))
+
+
+def test_kuo_9125_is_the_published_vector():
+    g = _shipped_vector("kuo-9125")
+    assert g.shape == (9125,) and g.dtype == np.int64
+    # Leading and trailing entries of lattice-33002-1024-1048576.9125 as published by F. Y. Kuo.
+    np.testing.assert_array_equal(g[:10], [1, 182667, 213731, 255351, 96013, 116671, 479315, 424089, 271103, 464421])
+    assert np.all(g % 2 == 1) and g.max() < 2**20
+    np.testing.assert_array_equal(Lattice(9125, randomize=False).generating_vector, g)
+
+
+def test_kuo_9125_matches_qmcpy_default():
+    qp = pytest.importorskip("qmcpy")
+    ref = qp.Lattice(6, randomize=False, order="radical inverse")
+    np.testing.assert_array_equal(Lattice(6, randomize=False).random(128), ref.gen_samples(128, warn=False))
 
 
 def test_errors():
     with pytest.raises(ValueError, match=r"`d` = 3601 exceeds the 3600 dimensions available in generating vector 'orthla-3600'; pass a longer"):
-        Lattice(3601)
+        Lattice(3601, generating_vector="orthla-3600")
+    with pytest.raises(ValueError, match=r"`d` = 9126 exceeds the 9125 dimensions available in generating vector 'kuo-9125'"):
+        Lattice(9126)
     with pytest.raises(ValueError, match=r"`order` must be one of \('natural', 'linear', 'gray'\); got 'random'"):
         Lattice(2, order="random")
     with pytest.raises(ValueError, match=r"`randomize` must be one of \('shift', False\); got 'lms'"):
         Lattice(2, randomize="lms")
     with pytest.raises(ValueError, match="`generating_vector` must be one of"):
-        Lattice(2, generating_vector="kuo-9125")
+        Lattice(2, generating_vector="kuo-3600")
     with pytest.raises(ValueError, match="1-D integer array"):
         Lattice(2, generating_vector=[0.5, 0.25])
     with pytest.raises(ValueError, match="`m_max` must be an integer at least 1 and at most 31; got 40"):
