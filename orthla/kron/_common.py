@@ -13,7 +13,8 @@ import numpy as np
 from .._backend import array_namespace
 from .._validate import as_floating, check_finite, check_ndim, eps
 
-__all__ = ["KronConvergenceWarning", "as_factor_list", "cycle_modes", "is_symmetric", "kron_vectors"]
+__all__ = ["KronConvergenceWarning", "as_factor_list", "cycle_modes", "is_symmetric", "kron_vectors",
+           "matmul", "rmatmul_t"]
 
 
 class KronConvergenceWarning(RuntimeWarning):
@@ -71,6 +72,36 @@ def rows(f: Any) -> int:
 
 def cols(f: Any) -> int:
     return f if isinstance(f, int) else int(f.shape[1])
+
+
+def promote(xp: ModuleType, *arrays: Any) -> list:
+    """``arrays`` cast to their common ``xp.result_type`` (no copy for those already in it).
+
+    NumPy promotes mixed operands of ``@`` by itself; torch refuses mixed real/complex
+    (and mixed precision) matrix products, so every product in this family promotes
+    explicitly first.  The promoted dtype is the one NumPy would use, so NumPy results
+    are unchanged.
+    """
+    dt = xp.result_type(*arrays)
+    return [a if a.dtype == dt else xp.astype(a, dt) for a in arrays]
+
+
+def matmul(a: Any, b: Any, xp: ModuleType) -> Any:
+    """``a @ b`` after promoting both operands to their common dtype."""
+    if a.dtype != b.dtype:
+        a, b = promote(xp, a, b)
+    return a @ b
+
+
+def rmatmul_t(y: Any, a: Any, xp: ModuleType) -> Any:
+    """``y.mT @ a.mT`` (one :func:`cycle_modes` step) with promoted operands.
+
+    The cast of ``y`` happens at most once per product: after the first complex (or
+    wider) factor, ``y`` already has the common dtype, and only small factors are cast.
+    """
+    if y.dtype != a.dtype:
+        y, a = promote(xp, y, a)
+    return y.mT @ a.mT
 
 
 def cycle_modes(x: Any, dims_in: Sequence[int], funcs: Sequence[Callable | None], xp: ModuleType) -> Any:

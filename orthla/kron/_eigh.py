@@ -17,6 +17,7 @@ from ._common import (
     kron_vectors,
     operand,
     real_dtype,
+    rmatmul_t,
 )
 
 __all__ = ["KronEigh", "PCGResult"]
@@ -207,7 +208,7 @@ class KronEigh:
                 funcs.append(None)
             else:
                 m = _conj_t(v, xp) if adjoint else v
-                funcs.append(lambda y, m=m: y.mT @ m.mT)
+                funcs.append(lambda y, m=m: rmatmul_t(y, m, xp))
         return cycle_modes(x, self._dims, funcs, xp)
 
     def _scale(self, x, xp, inverse):

@@ -11,7 +11,18 @@ import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
 from .._validate import eps
-from ._common import as_factor_list, cols, cycle_modes, kron_vectors, operand, real_dtype, rows
+from ._common import (
+    as_factor_list,
+    cols,
+    cycle_modes,
+    kron_vectors,
+    matmul,
+    operand,
+    promote,
+    real_dtype,
+    rmatmul_t,
+    rows,
+)
 
 __all__ = ["KronOperator", "KronSVD"]
 
@@ -118,7 +129,7 @@ class KronOperator:
         xp = self._namespace(b)
         b = operand(b, xp, name, math.prod(dims_in), dims_in)
         x = xp.reshape(b, (*dims_in, *b.shape[1:]))
-        funcs = [None if isinstance(a, int) else (lambda y, a=a: y.mT @ a.mT) for a in mats]
+        funcs = [None if isinstance(a, int) else (lambda y, a=a: rmatmul_t(y, a, xp)) for a in mats]
         y = cycle_modes(x, dims_in, funcs, xp)
         return xp.reshape(y, (math.prod(dims_out), *b.shape[1:]))
 
@@ -138,9 +149,10 @@ class KronOperator:
                 "Kronecker products compose factor by factor; the column sizes "
                 f"{' x '.join(map(str, self._dims_in))} of the left operand must equal the row sizes "
                 f"{' x '.join(map(str, other._dims_out))} of the right operand.")
+        xp = self._xp
         out = []
         for a, b in zip(self.factors, other.factors, strict=True):
-            out.append(b if isinstance(a, int) else a if isinstance(b, int) else a @ b)
+            out.append(b if isinstance(a, int) else a if isinstance(b, int) else matmul(a, b, xp))
         return KronOperator(out)
 
     def matvec(self, b: Any) -> Any:
@@ -218,7 +230,7 @@ class KronOperator:
                 smin, smax = float(s[-1]), float(s[0])
                 if smin <= n * eps(a.dtype, xp) * smax:
                     raise _singular(k, f"sigma_min / sigma_max = {smin / smax if smax else 0.0:.3g}")
-                funcs.append(lambda y, a=a: xp.linalg.solve(a, y).mT)
+                funcs.append(lambda y, a=a: xp.linalg.solve(*promote(xp, a, y)).mT)
         self._cache["lu"] = funcs
         return funcs
 

@@ -50,6 +50,34 @@ def test_complex_and_float32(xp):
     np.testing.assert_allclose(to_host(y), ref, rtol=0, atol=50 * np.finfo(np.float32).eps * np.abs(ref).max())
 
 
+def test_real_factors_complex_and_float32_operands(xp):
+    # Mixed real/complex and mixed precision operands are promoted like NumPy does
+    # (torch's matmul and solve refuse mixed dtypes; regression for the torch backend).
+    from orthla.kron import kron_sum_solve, multi_mode_product, solve_sylvester
+
+    rng = np.random.default_rng(13)
+    a, b = spd(rng, 3), spd(rng, 2)
+    dense = np.kron(a, b)
+    yc = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+    op = KronOperator([xp.asarray(a), xp.asarray(b)])
+    ref = np.linalg.solve(dense, yc)
+    tol = 100 * np.linalg.cond(dense) * EPS * np.abs(ref).max()
+    assert_close(op @ xp.asarray(yc), dense @ yc, xp=xp, rtol=1e-13)
+    assert_close(op.solve(xp.asarray(yc)), ref, xp=xp, rtol=0, atol=tol)
+    assert_close(op.lstsq(xp.asarray(yc)), ref, xp=xp, rtol=0, atol=tol)
+    assert_close(KronEigh([xp.asarray(a), xp.asarray(b)]).solve(xp.asarray(yc)), ref, xp=xp, rtol=0, atol=tol)
+    x = yc.reshape(3, 2)
+    assert_close(multi_mode_product(xp.asarray(x), [xp.asarray(a), xp.asarray(b)]),
+                 (dense @ yc).reshape(3, 2), xp=xp, rtol=1e-13)
+    xs = solve_sylvester(xp.asarray(a), xp.asarray(b), xp.asarray(x))
+    assert_close(xs, scipy.linalg.solve_sylvester(a, b, x), xp=xp, rtol=0, atol=tol)
+    lap = np.kron(a, np.eye(2)) + np.kron(np.eye(3), b)
+    assert_close(kron_sum_solve([xp.asarray(a), xp.asarray(b)], xp.asarray(yc)), np.linalg.solve(lap, yc),
+                 xp=xp, rtol=0, atol=tol)
+    y = KronOperator([xp.asarray(a.astype(np.float32)), xp.asarray(b)]) @ xp.asarray(np.ones(6, np.float32))
+    assert y.dtype == xp.float64
+
+
 def test_solve_logdet_inv_against_dense(xp):
     rng = np.random.default_rng(12)
     mats = [rng.standard_normal((3, 3)) + 3 * np.eye(3), 2, rng.standard_normal((4, 4)) + 4 * np.eye(4)]
