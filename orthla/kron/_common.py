@@ -14,7 +14,7 @@ from .._backend import array_namespace
 from .._validate import as_floating, check_finite, check_ndim, eps
 
 __all__ = ["KronConvergenceWarning", "as_factor_list", "cycle_modes", "is_symmetric", "kron_vectors",
-           "matmul", "rmatmul_t"]
+           "matmul", "rmatmul_t", "scalar"]
 
 
 class KronConvergenceWarning(RuntimeWarning):
@@ -72,6 +72,17 @@ def rows(f: Any) -> int:
 
 def cols(f: Any) -> int:
     return f if isinstance(f, int) else int(f.shape[1])
+
+
+def scalar(x: Any, kind: type = float) -> Any:
+    """A 0-d array as a Python ``float`` (or ``kind``), for checks and messages only.
+
+    Detached first on torch, so a check never touches the autograd graph (torch warns
+    about ``float()`` of a tensor that requires grad); gradients still flow through the
+    computation itself.
+    """
+    detach = getattr(x, "detach", None)
+    return kind(detach() if callable(detach) else x)
 
 
 def promote(xp: ModuleType, *arrays: Any) -> list:
@@ -138,10 +149,10 @@ def is_symmetric(a: Any, xp: ModuleType, rtol: float | None = None) -> tuple[boo
         rtol = 100 * max(n, 1) * eps(a.dtype, xp)
     cplx = xp.isdtype(a.dtype, "complex floating")
     at = xp.conj(a.mT) if cplx else a.mT
-    scale = float(xp.max(xp.abs(a)))
+    scale = scalar(xp.max(xp.abs(a)))
     if scale == 0.0:
         return True, 0.0
-    rel = float(xp.max(xp.abs(a - at))) / scale
+    rel = scalar(xp.max(xp.abs(a - at))) / scale
     return rel <= rtol, rel
 
 

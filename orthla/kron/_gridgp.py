@@ -80,8 +80,14 @@ class GridGP:
     ``-y^T alpha / 2 - log det(K + s2 I) / 2 - N log(2 pi) / 2``.  Posterior mean on a test
     grid: ``(K*_1 ⊗ ⋯ ⊗ K*_d) alpha``; posterior variance, exactly, from
     ``diag(K**) - (W_1∘W_1 ⊗ ⋯ ⊗ W_d∘W_d) (Λ + s2)^{-1}`` with ``W_k = K*_k Q_k`` [1]_.
-    The full-grid path uses only array-API operations (eigh, matmul, log), so on torch
-    gradients can flow through ``alpha`` and the likelihood; no test covers torch yet.
+    The full-grid path uses only array-API operations (eigh, matmul, log) and no host
+    round trip, so on torch the likelihood, ``alpha`` and the prediction are
+    differentiable with respect to the kernel matrices (hence their hyperparameters, as
+    GP-HM style training needs); the tests check the lengthscale gradient of
+    :meth:`log_marginal_likelihood` against central differences.  ``noise`` is taken as
+    a Python float, so it carries no gradient.  The backward pass of ``eigh`` divides by
+    eigenvalue gaps, so factors with (nearly) repeated eigenvalues give inaccurate
+    gradients.
 
     References
     ----------

@@ -22,6 +22,7 @@ from ._common import (
     real_dtype,
     rmatmul_t,
     rows,
+    scalar,
 )
 
 __all__ = ["KronOperator", "KronSVD"]
@@ -227,7 +228,7 @@ class KronOperator:
                 funcs.append(lambda y, f=(lu, piv): scipy.linalg.lu_solve(f, y, check_finite=False).T)
             else:
                 s = xp.linalg.svdvals(a)
-                smin, smax = float(s[-1]), float(s[0])
+                smin, smax = scalar(s[-1]), scalar(s[0])
                 if smin <= n * eps(a.dtype, xp) * smax:
                     raise _singular(k, f"sigma_min / sigma_max = {smin / smax if smax else 0.0:.3g}")
                 funcs.append(lambda y, a=a: xp.linalg.solve(*promote(xp, a, y)).mT)
@@ -274,7 +275,7 @@ class KronOperator:
             tall = m >= n
             q, r = xp.linalg.qr(a if tall else a.mT)
             d = xp.abs(xp.linalg.diagonal(r))
-            dmin, dmax = float(xp.min(d)), float(xp.max(d))
+            dmin, dmax = scalar(xp.min(d)), scalar(xp.max(d))
             if dmin <= max(m, n) * eps(a.dtype, xp) * dmax:
                 raise np.linalg.LinAlgError(
                     f"factor {k} is rank deficient to working precision "
@@ -351,7 +352,7 @@ class KronOperator:
                 continue
             sgn, logabs = xp.linalg.slogdet(f)
             reps = n_total // f.shape[0]
-            s = complex(sgn) if xp.isdtype(sgn.dtype, "complex floating") else float(sgn)
+            s = scalar(sgn, complex) if xp.isdtype(sgn.dtype, "complex floating") else scalar(sgn)
             if s == 0:
                 raise ValueError(f"det A = 0: factor {k} is singular.")
             sign = sign * s**reps

@@ -18,6 +18,7 @@ from ._common import (
     matmul,
     operand,
     rmatmul_t,
+    scalar,
 )
 
 __all__ = ["kron_sum_solve", "solve_lyapunov", "solve_sylvester"]
@@ -32,7 +33,7 @@ def _ct(a, xp):
 def _check_denominators(den, xp, what):
     """Refuse a (numerically) singular diagonalized operator instead of returning Inf/NaN."""
     absden = xp.abs(den)
-    dmin, dmax = float(xp.min(absden)), float(xp.max(absden))
+    dmin, dmax = scalar(xp.min(absden)), scalar(xp.max(absden))
     if dmin <= den.shape[0] * eps(den.dtype, xp) * dmax:
         raise np.linalg.LinAlgError(
             f"{what} is singular to working precision: min|eigenvalue sum| = {dmin:.3g}, "
