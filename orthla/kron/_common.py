@@ -22,9 +22,10 @@ class KronConvergenceWarning(RuntimeWarning):
 
 
 def as_factor_list(factors: Any, name: str = "factors", *, allow_identity: bool = True,
-                   square: bool = False) -> tuple[list, ModuleType]:
+                   square: bool = False, allow_none: bool = False) -> tuple[list, ModuleType]:
     """Validate a sequence of factors: 2-D arrays, or integers ``n`` meaning the identity I_n.
 
+    With ``allow_none``, ``None`` (an identity of size fixed later) is kept as ``None``.
     Returns the list (arrays promoted to floating) and the common namespace.
     """
     if not isinstance(factors, Sequence) or isinstance(factors, str) or len(factors) == 0:
@@ -37,6 +38,9 @@ def as_factor_list(factors: Any, name: str = "factors", *, allow_identity: bool 
         if _is_identity_spec(f):
             if not allow_identity:
                 raise TypeError(f"`{label}` must be a 2-D array; got {f!r}.")
+            if f is None and allow_none:
+                out.append(None)
+                continue
             if f is None:
                 raise TypeError(
                     f"`{label}` is None; give the identity of order n as the integer n "
@@ -66,12 +70,12 @@ def real_dtype(dtype: Any, xp: ModuleType) -> Any:
     return dtype
 
 
-def rows(f: Any) -> int:
-    return f if isinstance(f, int) else int(f.shape[0])
+def rows(f: Any) -> int | None:
+    return f if f is None or isinstance(f, int) else int(f.shape[0])
 
 
-def cols(f: Any) -> int:
-    return f if isinstance(f, int) else int(f.shape[1])
+def cols(f: Any) -> int | None:
+    return f if f is None or isinstance(f, int) else int(f.shape[1])
 
 
 def scalar(x: Any, kind: type = float) -> Any:
