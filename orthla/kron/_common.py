@@ -13,7 +13,8 @@ import numpy as np
 from .._backend import array_namespace
 from .._validate import as_floating, check_finite, check_ndim, eps
 
-__all__ = ["KronConvergenceWarning", "as_factor_list", "cycle_modes", "is_symmetric", "kron_vectors"]
+__all__ = ["KronConvergenceWarning", "as_factor_list", "cycle_modes", "is_symmetric", "kron_vectors",
+           "matmul", "rmatmul_t", "scalar"]
 
 
 class KronConvergenceWarning(RuntimeWarning):
@@ -21,9 +22,10 @@ class KronConvergenceWarning(RuntimeWarning):
 
 
 def as_factor_list(factors: Any, name: str = "factors", *, allow_identity: bool = True,
-                   square: bool = False) -> tuple[list, ModuleType]:
+                   square: bool = False, allow_none: bool = False) -> tuple[list, ModuleType]:
     """Validate a sequence of factors: 2-D arrays, or integers ``n`` meaning the identity I_n.
 
+    With ``allow_none``, ``None`` (an identity of size fixed later) is kept as ``None``.
     Returns the list (arrays promoted to floating) and the common namespace.
     """
     if not isinstance(factors, Sequence) or isinstance(factors, str) or len(factors) == 0:
@@ -36,6 +38,9 @@ def as_factor_list(factors: Any, name: str = "factors", *, allow_identity: bool 
         if _is_identity_spec(f):
             if not allow_identity:
                 raise TypeError(f"`{label}` must be a 2-D array; got {f!r}.")
+            if f is None and allow_none:
+                out.append(None)
+                continue
             if f is None:
                 raise TypeError(
                     f"`{label}` is None; give the identity of order n as the integer n "
@@ -65,12 +70,53 @@ def real_dtype(dtype: Any, xp: ModuleType) -> Any:
     return dtype
 
 
-def rows(f: Any) -> int:
-    return f if isinstance(f, int) else int(f.shape[0])
+def rows(f: Any) -> int | None:
+    return f if f is None or isinstance(f, int) else int(f.shape[0])
 
 
-def cols(f: Any) -> int:
-    return f if isinstance(f, int) else int(f.shape[1])
+def cols(f: Any) -> int | None:
+    return f if f is None or isinstance(f, int) else int(f.shape[1])
+
+
+def scalar(x: Any, kind: type = float) -> Any:
+    """A 0-d array as a Python ``float`` (or ``kind``), for checks and messages only.
+
+    Detached first on torch, so a check never touches the autograd graph (torch warns
+    about ``float()`` of a tensor that requires grad); gradients still flow through the
+    computation itself.
+    """
+    detach = getattr(x, "detach", None)
+    return kind(detach() if callable(detach) else x)
+
+
+def promote(xp: ModuleType, *arrays: Any) -> list:
+    """``arrays`` cast to their common ``xp.result_type`` (no copy for those already in it).
+
+    NumPy promotes mixed operands of ``@`` by itself; torch refuses mixed real/complex
+    (and mixed precision) matrix products, so every product in this family promotes
+    explicitly first.  The promoted dtype is the one NumPy would use, so NumPy results
+    are unchanged.
+    """
+    dt = xp.result_type(*arrays)
+    return [a if a.dtype == dt else xp.astype(a, dt) for a in arrays]
+
+
+def matmul(a: Any, b: Any, xp: ModuleType) -> Any:
+    """``a @ b`` after promoting both operands to their common dtype."""
+    if a.dtype != b.dtype:
+        a, b = promote(xp, a, b)
+    return a @ b
+
+
+def rmatmul_t(y: Any, a: Any, xp: ModuleType) -> Any:
+    """``y.mT @ a.mT`` (one :func:`cycle_modes` step) with promoted operands.
+
+    The cast of ``y`` happens at most once per product: after the first complex (or
+    wider) factor, ``y`` already has the common dtype, and only small factors are cast.
+    """
+    if y.dtype != a.dtype:
+        y, a = promote(xp, y, a)
+    return y.mT @ a.mT
 
 
 def cycle_modes(x: Any, dims_in: Sequence[int], funcs: Sequence[Callable | None], xp: ModuleType) -> Any:
@@ -107,10 +153,10 @@ def is_symmetric(a: Any, xp: ModuleType, rtol: float | None = None) -> tuple[boo
         rtol = 100 * max(n, 1) * eps(a.dtype, xp)
     cplx = xp.isdtype(a.dtype, "complex floating")
     at = xp.conj(a.mT) if cplx else a.mT
-    scale = float(xp.max(xp.abs(a)))
+    scale = scalar(xp.max(xp.abs(a)))
     if scale == 0.0:
         return True, 0.0
-    rel = float(xp.max(xp.abs(a - at))) / scale
+    rel = scalar(xp.max(xp.abs(a - at))) / scale
     return rel <= rtol, rel
 
 

@@ -17,6 +17,8 @@ from ._common import (
     kron_vectors,
     operand,
     real_dtype,
+    rmatmul_t,
+    scalar,
 )
 
 __all__ = ["KronEigh", "PCGResult"]
@@ -177,7 +179,7 @@ class KronEigh:
             if d.shape[0] != n:
                 raise ValueError(f"`{label}` must have length {n} (the order of factor {k}); "
                                  f"got {d.shape[0]}.")
-            dmin = float(xp.min(d))
+            dmin = scalar(xp.min(d))
             if dmin <= 0:
                 raise ValueError(f"`{label}` must be positive; its smallest entry is {dmin:.3g}.")
             out.append(xp.sqrt(d))
@@ -193,7 +195,7 @@ class KronEigh:
     def _shifted(self, shift):
         xp = self._xp
         lam = self.eigenvalues + shift
-        lmin = float(xp.min(lam))
+        lmin = scalar(xp.min(lam))
         if lmin <= 0:
             raise ValueError(
                 f"K + shift*D must be positive definite; its smallest eigenvalue (after scaling "
@@ -207,7 +209,7 @@ class KronEigh:
                 funcs.append(None)
             else:
                 m = _conj_t(v, xp) if adjoint else v
-                funcs.append(lambda y, m=m: y.mT @ m.mT)
+                funcs.append(lambda y, m=m: rmatmul_t(y, m, xp))
         return cycle_modes(x, self._dims, funcs, xp)
 
     def _scale(self, x, xp, inverse):
@@ -335,7 +337,7 @@ class KronEigh:
         check_finite(v, "diag", xp)
         if v.shape[0] != n:
             raise ValueError(f"`diag` must have length N = {n}; got {v.shape[0]}.")
-        vmin = float(xp.min(v))
+        vmin = scalar(xp.min(v))
         if vmin <= 0:
             raise ValueError(f"`diag` must be positive; its smallest entry is {vmin:.3g}.")
         tol = float(tol)
@@ -344,7 +346,7 @@ class KronEigh:
         if maxiter is None:
             maxiter = max(100, int(10 * math.sqrt(n)))
         maxiter = check_int(maxiter, "maxiter", low=1)
-        c = float(xp.mean(v)) if precond_shift is None else float(precond_shift)
+        c = scalar(xp.mean(v)) if precond_shift is None else float(precond_shift)
         self._shifted(c)  # preconditioner must be SPD
         vcol = v if y.ndim == 1 else xp.reshape(v, (n, *([1] * (y.ndim - 1))))
         op = lambda z: self @ z + vcol * z  # noqa: E731
@@ -365,7 +367,7 @@ def pcg(op, precond, b, xp, *, tol, maxiter, x0=None) -> PCGResult:
     p = z
     rz = dot(r, z)
     it = 0
-    rel = float(xp.max(xp.sqrt(dot(r, r)) / bnorm))
+    rel = scalar(xp.max(xp.sqrt(dot(r, r)) / bnorm))
     while rel > tol and it < maxiter:
         ap = op(p)
         pap = dot(p, ap)
@@ -373,7 +375,7 @@ def pcg(op, precond, b, xp, *, tol, maxiter, x0=None) -> PCGResult:
         x = x + alpha * p
         r = r - alpha * ap
         it += 1
-        rel = float(xp.max(xp.sqrt(dot(r, r)) / bnorm))
+        rel = scalar(xp.max(xp.sqrt(dot(r, r)) / bnorm))
         if rel <= tol:
             break
         z = precond(r)
@@ -382,7 +384,7 @@ def pcg(op, precond, b, xp, *, tol, maxiter, x0=None) -> PCGResult:
         rz = rz_new
         p = z + beta * p
     true = b - op(x)
-    res = float(xp.max(xp.sqrt(dot(true, true)) / bnorm))
+    res = scalar(xp.max(xp.sqrt(dot(true, true)) / bnorm))
     converged = res <= tol * 10 and rel <= tol  # recurrence and true residual both small
     if not converged:
         warnings.warn(

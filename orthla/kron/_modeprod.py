@@ -8,7 +8,7 @@ from typing import Any
 
 from .._backend import array_namespace, capability
 from .._validate import as_floating, check_finite, check_int, check_ndim
-from ._common import cycle_modes
+from ._common import cycle_modes, promote, rmatmul_t
 
 __all__ = ["mode_product", "multi_mode_product"]
 
@@ -19,6 +19,8 @@ def _check_axis(axis: Any, ndim: int, name: str = "axis") -> int:
 
 
 def _mode_apply(x, a, axis, xp):
+    if x.dtype != a.dtype:
+        x, a = promote(xp, x, a)
     shape = tuple(x.shape)
     n = shape[axis]
     p, q = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
@@ -197,7 +199,7 @@ def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | 
     leading = list(range(len(factors)))
     seq = [mats[ax] for ax in sorted(mats)]
     if list(axes) == leading and _order(seq) == list(range(len(seq))):
-        funcs = [(lambda y, a=mats[ax]: y.mT @ a.mT) if ax in mats else None for ax in leading]
+        funcs = [(lambda y, a=mats[ax]: rmatmul_t(y, a, xp)) if ax in mats else None for ax in leading]
         return cycle_modes(x, [x.shape[ax] for ax in leading], funcs, xp)
     order = sorted(mats)
     order = [order[i] for i in _order([mats[ax] for ax in order])]

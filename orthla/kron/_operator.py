@@ -11,7 +11,19 @@ import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
 from .._validate import eps
-from ._common import as_factor_list, cols, cycle_modes, kron_vectors, operand, real_dtype, rows
+from ._common import (
+    as_factor_list,
+    cols,
+    cycle_modes,
+    kron_vectors,
+    matmul,
+    operand,
+    promote,
+    real_dtype,
+    rmatmul_t,
+    rows,
+    scalar,
+)
 
 __all__ = ["KronOperator", "KronSVD"]
 
@@ -34,6 +46,11 @@ class KronSVD(NamedTuple):
     Vh: Any
 
 
+def _eye(f: Any) -> bool:
+    """An identity factor: an int (its order) or None (order fixed by the operand)."""
+    return f is None or isinstance(f, int)
+
+
 def _singular(k: int, detail: str) -> np.linalg.LinAlgError:
     return np.linalg.LinAlgError(f"factor {k} is singular to working precision ({detail}).")
 
@@ -44,27 +61,35 @@ class KronOperator:
 
     Parameters
     ----------
-    factors : sequence of arrays or int
+    factors : sequence of arrays, int or None
         2-D factors of any shapes (non-square allowed) from one array-API library;
-        an integer ``n`` stands for the identity ``I_n``.  Not modified and not
-        copied (a later change to a factor changes the operator).
+        an integer ``n`` stands for the identity ``I_n``.  At most one factor may be
+        ``None``: an identity whose order ``s`` is inferred each time the operator is
+        applied, ``s = len(b) / prod(other factors' column counts)`` (row counts for
+        :meth:`lstsq`).  Not modified and not copied (a later change to a factor
+        changes the operator).
 
     Attributes
     ----------
     factors : list
-        The factors (arrays, or ints for identities).
+        The factors (arrays, ints or None for identities).
     shape : tuple of int
-        ``(prod m_k, prod n_k)``.
+        ``(prod m_k, prod n_k)``.  With a ``None`` factor the shape is unknown and
+        reading it raises ``ValueError``, as do the other methods that need every
+        size (:meth:`to_dense`, :meth:`logdet`, :meth:`svd`, :meth:`eigh`,
+        :meth:`as_linear_operator`); ``@``, :meth:`solve`, :meth:`lstsq`,
+        :meth:`inv`, ``T`` and ``H`` work.
     dtype : dtype
         Result dtype of the factors.
 
     Raises
     ------
     TypeError
-        If ``factors`` is empty, mixes array libraries, or contains ``None``
-        (give the identity's order as an integer).
+        If ``factors`` is empty or mixes array libraries.
     ValueError
-        If a factor is not 2-D or holds NaN/Inf.
+        If a factor is not 2-D or holds NaN/Inf, or more than one factor is ``None``.
+        When applied: if a ``None`` factor's order does not come out an integer (the
+        message names the operand length and the product it must be a multiple of).
 
     Notes
     -----
@@ -93,32 +118,88 @@ class KronOperator:
     >>> x = rng.standard_normal(24)
     >>> bool(np.allclose(op @ x, np.kron(np.kron(a, b), np.eye(2)) @ x))
     True
+
+    ``None`` takes its order from the operand (here ``I_5`` for a vector of 60):
+
+    >>> x = rng.standard_normal(60)
+    >>> bool(np.allclose(KronOperator([a, None, b]) @ x, np.kron(np.kron(a, np.eye(5)), b) @ x))
+    True
     """
 
     def __init__(self, factors: Sequence[Any]):
-        self.factors, self._xp = as_factor_list(factors)
+        self.factors, self._xp = as_factor_list(factors, allow_none=True)
+        free = [k for k, f in enumerate(self.factors) if f is None]
+        if len(free) > 1:
+            raise ValueError(
+                f"at most one factor may be None (an identity whose size is inferred from the "
+                f"operand); factors {free} are None.  Give the other identities' orders as integers.")
+        self._free = free[0] if free else None
         self._dims_in = [cols(f) for f in self.factors]
         self._dims_out = [rows(f) for f in self.factors]
-        self.shape = (math.prod(self._dims_out), math.prod(self._dims_in))
-        arrays = [f for f in self.factors if not isinstance(f, int)]
+        if self._free is None:
+            self._shape = (math.prod(self._dims_out), math.prod(self._dims_in))
+        arrays = [f for f in self.factors if not _eye(f)]
         self.dtype = self._xp.result_type(*arrays) if arrays else self._xp.float64
         self._cache: dict = {}
 
     def __repr__(self) -> str:
-        parts = [f"I_{f}" if isinstance(f, int) else f"{f.shape[0]}x{f.shape[1]}" for f in self.factors]
-        return f"KronOperator({' ⊗ '.join(parts)}, shape={self.shape})"
+        parts = ["I_?" if f is None else f"I_{f}" if _eye(f) else f"{f.shape[0]}x{f.shape[1]}"
+                 for f in self.factors]
+        shape = "unknown until applied" if self._free is not None else self._shape
+        return f"KronOperator({' ⊗ '.join(parts)}, shape={shape})"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(prod m_k, prod n_k)``; ``ValueError`` while a ``None`` factor's size is unknown."""
+        self._require_sizes("shape")
+        return self._shape
+
+    def _require_sizes(self, what: str) -> None:
+        if self._free is not None:
+            raise ValueError(
+                f"{what} needs every factor's size, but factor {self._free} is None: the identity's "
+                "size is unknown until the operator is applied (it is then inferred from the length "
+                "of the right-hand side).  Pass the identity's order as an integer instead.")
+
+    def _bind(self, b: Any, name: str, xp: Any, along: str) -> tuple[list, list]:
+        """(dims_in, dims_out) with a None factor's size inferred from ``b.shape[0]``.
+
+        ``along`` is ``"in"`` when ``b`` has the column size (``A @ b``, ``solve``) and
+        ``"out"`` when it has the row size (``lstsq``).
+        """
+        if self._free is None:
+            return self._dims_in, self._dims_out
+        b = xp.asarray(b) if not hasattr(b, "shape") else b
+        if b.ndim == 0:
+            raise ValueError(f"`{name}` must have shape (N,) or (N, k); got a 0-D array.")
+        n = int(b.shape[0])
+        known = self._dims_in if along == "in" else self._dims_out
+        others = [d for d in known if d is not None]
+        other = math.prod(others)
+        what = "column" if along == "in" else "row"
+        if n == 0 or n % other:
+            raise ValueError(
+                f"`{name}` has length {n}, which is not a positive multiple of the product of the "
+                f"other factors' {what} sizes {' x '.join(map(str, others)) or '1'} = {other}, so the "
+                f"size of the identity factor {self._free} (None) cannot be inferred.")
+        s = n // other
+        return ([s if d is None else d for d in self._dims_in],
+                [s if d is None else d for d in self._dims_out])
 
     def _arrays(self):
-        return [f for f in self.factors if not isinstance(f, int)]
+        return [f for f in self.factors if not _eye(f)]
 
     def _namespace(self, b):
         return array_namespace(b, *self._arrays())
 
-    def _apply(self, b, name, mats, dims_in, dims_out):
+    def _apply(self, b, name, mats, along):
         xp = self._namespace(b)
+        dims_in, dims_out = self._bind(b, name, xp, along)
+        if along == "out":  # lstsq: the operand has the row sizes, the result the column sizes
+            dims_in, dims_out = dims_out, dims_in
         b = operand(b, xp, name, math.prod(dims_in), dims_in)
         x = xp.reshape(b, (*dims_in, *b.shape[1:]))
-        funcs = [None if isinstance(a, int) else (lambda y, a=a: y.mT @ a.mT) for a in mats]
+        funcs = [None if _eye(a) else (lambda y, a=a: rmatmul_t(y, a, xp)) for a in mats]
         y = cycle_modes(x, dims_in, funcs, xp)
         return xp.reshape(y, (math.prod(dims_out), *b.shape[1:]))
 
@@ -130,17 +211,19 @@ class KronOperator:
         """
         if isinstance(b, KronOperator):
             return self._compose(b)
-        return self._apply(b, "b", self.factors, self._dims_in, self._dims_out)
+        return self._apply(b, "b", self.factors, "in")
 
     def _compose(self, other: KronOperator) -> KronOperator:
-        if len(other.factors) != len(self.factors) or other._dims_out != self._dims_in:
+        if len(other.factors) != len(self.factors) or any(
+                p is not None and q is not None and p != q for p, q in zip(self._dims_in, other._dims_out, strict=True)):
             raise ValueError(
                 "Kronecker products compose factor by factor; the column sizes "
                 f"{' x '.join(map(str, self._dims_in))} of the left operand must equal the row sizes "
                 f"{' x '.join(map(str, other._dims_out))} of the right operand.")
+        xp = self._xp
         out = []
         for a, b in zip(self.factors, other.factors, strict=True):
-            out.append(b if isinstance(a, int) else a if isinstance(b, int) else a @ b)
+            out.append(b if _eye(a) else a if _eye(b) else matmul(a, b, xp))
         return KronOperator(out)
 
     def matvec(self, b: Any) -> Any:
@@ -150,23 +233,24 @@ class KronOperator:
     @property
     def T(self) -> KronOperator:
         """Transpose ``A_1^T ⊗ ⋯ ⊗ A_d^T`` (no conjugation)."""
-        return KronOperator([f if isinstance(f, int) else f.mT for f in self.factors])
+        return KronOperator([f if _eye(f) else f.mT for f in self.factors])
 
     @property
     def H(self) -> KronOperator:
         """Conjugate transpose ``A_1^H ⊗ ⋯ ⊗ A_d^H``."""
         xp = self._xp
-        return KronOperator([f if isinstance(f, int) else xp.conj(f.mT) if
+        return KronOperator([f if _eye(f) else xp.conj(f.mT) if
                              xp.isdtype(f.dtype, "complex floating") else f.mT for f in self.factors])
 
     def to_dense(self) -> Any:
         """The full ``(M, N)`` matrix, as ``numpy.kron`` would build it (small cases only)."""
+        self._require_sizes("to_dense")
         xp = self._xp
         arrays = self._arrays()
         dev = arrays[0].device if arrays else None
         out = xp.ones((1, 1), dtype=self.dtype, device=dev)
         for f in self.factors:
-            if isinstance(f, int):
+            if _eye(f):
                 f = xp.eye(f, dtype=self.dtype, device=dev)
             m, n = out.shape
             p, q = f.shape
@@ -175,6 +259,7 @@ class KronOperator:
 
     def as_linear_operator(self):
         """A ``scipy.sparse.linalg.LinearOperator`` with matvec/matmat/rmatvec (NumPy only)."""
+        self._require_sizes("as_linear_operator")
         if not is_numpy(self._xp):
             raise TypeError(
                 "as_linear_operator needs NumPy factors (scipy.sparse.linalg is CPU/NumPy only); "
@@ -188,7 +273,7 @@ class KronOperator:
     # -- factorizations ------------------------------------------------------------------
     def _require_square(self, what: str) -> None:
         for k, f in enumerate(self.factors):
-            if not isinstance(f, int) and f.shape[0] != f.shape[1]:
+            if not _eye(f) and f.shape[0] != f.shape[1]:
                 raise ValueError(f"{what} needs square factors; factor {k} has shape {tuple(f.shape)}.")
 
     def _lu(self):
@@ -198,7 +283,7 @@ class KronOperator:
         xp = self._xp
         funcs = []
         for k, a in enumerate(self.factors):
-            if isinstance(a, int):
+            if _eye(a):
                 funcs.append(None)
                 continue
             n = a.shape[0]
@@ -215,10 +300,10 @@ class KronOperator:
                 funcs.append(lambda y, f=(lu, piv): scipy.linalg.lu_solve(f, y, check_finite=False).T)
             else:
                 s = xp.linalg.svdvals(a)
-                smin, smax = float(s[-1]), float(s[0])
+                smin, smax = scalar(s[-1]), scalar(s[0])
                 if smin <= n * eps(a.dtype, xp) * smax:
                     raise _singular(k, f"sigma_min / sigma_max = {smin / smax if smax else 0.0:.3g}")
-                funcs.append(lambda y, a=a: xp.linalg.solve(a, y).mT)
+                funcs.append(lambda y, a=a: xp.linalg.solve(*promote(xp, a, y)).mT)
         self._cache["lu"] = funcs
         return funcs
 
@@ -245,8 +330,9 @@ class KronOperator:
         self._require_square("solve")
         funcs = self._lu()
         xp = self._namespace(b)
-        b = operand(b, xp, "b", self.shape[1], self._dims_in)
-        y = cycle_modes(xp.reshape(b, (*self._dims_in, *b.shape[1:])), self._dims_in, funcs, xp)
+        dims, _ = self._bind(b, "b", xp, "in")
+        b = operand(b, xp, "b", math.prod(dims), dims)
+        y = cycle_modes(xp.reshape(b, (*dims, *b.shape[1:])), dims, funcs, xp)
         return xp.reshape(y, b.shape)
 
     def _pinv_factors(self):
@@ -255,14 +341,14 @@ class KronOperator:
         xp = self._xp
         out = []
         for k, a in enumerate(self.factors):
-            if isinstance(a, int):
+            if _eye(a):
                 out.append(a)
                 continue
             m, n = a.shape
             tall = m >= n
             q, r = xp.linalg.qr(a if tall else a.mT)
             d = xp.abs(xp.linalg.diagonal(r))
-            dmin, dmax = float(xp.min(d)), float(xp.max(d))
+            dmin, dmax = scalar(xp.min(d)), scalar(xp.max(d))
             if dmin <= max(m, n) * eps(a.dtype, xp) * dmax:
                 raise np.linalg.LinAlgError(
                     f"factor {k} is rank deficient to working precision "
@@ -300,7 +386,7 @@ class KronOperator:
             If a factor is rank deficient to working precision (the message names it).
         """
         pinv = self._pinv_factors()
-        return self._apply(b, "b", pinv, self._dims_out, self._dims_in)
+        return self._apply(b, "b", pinv, "out")
 
     def inv(self) -> KronOperator:
         """The inverse ``A_1^{-1} ⊗ ⋯ ⊗ A_d^{-1}`` as a KronOperator (explicit factor inverses).
@@ -315,7 +401,7 @@ class KronOperator:
         self._require_square("inv")
         self._lu()  # singularity check with the factor index
         xp = self._xp
-        return KronOperator([f if isinstance(f, int) else xp.linalg.inv(f) for f in self.factors])
+        return KronOperator([f if _eye(f) else xp.linalg.inv(f) for f in self.factors])
 
     def logdet(self) -> Any:
         """``log det A = sum_k (N / n_k) log det A_k`` for a positive determinant.
@@ -330,16 +416,17 @@ class KronOperator:
         ValueError
             If a factor is not square or ``det A <= 0`` (the sign is reported).
         """
+        self._require_sizes("logdet")
         self._require_square("logdet")
         xp = self._xp
         n_total = self.shape[0]
         total, sign = None, 1.0
         for k, f in enumerate(self.factors):
-            if isinstance(f, int):
+            if _eye(f):
                 continue
             sgn, logabs = xp.linalg.slogdet(f)
             reps = n_total // f.shape[0]
-            s = complex(sgn) if xp.isdtype(sgn.dtype, "complex floating") else float(sgn)
+            s = scalar(sgn, complex) if xp.isdtype(sgn.dtype, "complex floating") else scalar(sgn)
             if s == 0:
                 raise ValueError(f"det A = 0: factor {k} is singular.")
             sign = sign * s**reps
@@ -354,6 +441,7 @@ class KronOperator:
         """Eigendecomposition of symmetric factors as a :class:`KronEigh`."""
         from ._eigh import KronEigh
 
+        self._require_sizes("eigh")
         return KronEigh(self.factors)
 
     def svd(self) -> KronSVD:
@@ -364,12 +452,13 @@ class KronOperator:
         KronSVD
             ``s`` is in Kronecker order (not sorted); sort it yourself if needed.
         """
+        self._require_sizes("svd")
         xp = self._xp
         us, ss, vhs = [], [], []
         arrays = self._arrays()
         dev = arrays[0].device if arrays else None
         for f in self.factors:
-            if isinstance(f, int):
+            if _eye(f):
                 us.append(f)
                 vhs.append(f)
                 ss.append(xp.ones((f,), dtype=real_dtype(self.dtype, xp), device=dev))

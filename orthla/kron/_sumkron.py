@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._backend import array_namespace, capability
-from ._common import as_factor_list, is_symmetric, kron_vectors, operand
+from ._common import as_factor_list, is_symmetric, kron_vectors, matmul, operand
 from ._sums import _check_denominators, _ct, _eigenbasis_solve
 
 __all__ = ["sum_kron_solve"]
@@ -25,10 +25,10 @@ def _generalized_eigh(a, m, k, xp):
         raise ValueError(f"`second[{k}]` must be symmetric positive definite; its Cholesky "
                          "factorization produced NaN.")
     linv = xp.linalg.solve(low, xp.eye(n, dtype=low.dtype, device=low.device))
-    c = linv @ a @ _ct(linv, xp)
+    c = matmul(matmul(linv, a, xp), _ct(linv, xp), xp)
     c = (c + _ct(c, xp)) / 2
     w, u = xp.linalg.eigh(c)
-    return w, _ct(linv, xp) @ u
+    return w, matmul(_ct(linv, xp), u, xp)
 
 
 @capability("kron", numba=False)

@@ -10,7 +10,16 @@ import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
 from .._validate import as_floating, check_choice, check_finite, check_square, eps
-from ._common import as_factor_list, cycle_modes, is_symmetric, kron_sum_vectors, operand
+from ._common import (
+    as_factor_list,
+    cycle_modes,
+    is_symmetric,
+    kron_sum_vectors,
+    matmul,
+    operand,
+    rmatmul_t,
+    scalar,
+)
 
 __all__ = ["kron_sum_solve", "solve_lyapunov", "solve_sylvester"]
 
@@ -24,7 +33,7 @@ def _ct(a, xp):
 def _check_denominators(den, xp, what):
     """Refuse a (numerically) singular diagonalized operator instead of returning Inf/NaN."""
     absden = xp.abs(den)
-    dmin, dmax = float(xp.min(absden)), float(xp.max(absden))
+    dmin, dmax = scalar(xp.min(absden)), scalar(xp.max(absden))
     if dmin <= den.shape[0] * eps(den.dtype, xp) * dmax:
         raise np.linalg.LinAlgError(
             f"{what} is singular to working precision: min|eigenvalue sum| = {dmin:.3g}, "
@@ -37,9 +46,9 @@ def _eigenbasis_solve(b, dims, to_eig, from_eig, den, xp):
     ``b`` has shape (N,) or (N, k), N = prod(dims); one pass for all columns.
     """
     x = xp.reshape(b, (*dims, *b.shape[1:]))
-    x = cycle_modes(x, dims, [lambda y, m=m: y.mT @ m.mT for m in to_eig], xp)
+    x = cycle_modes(x, dims, [lambda y, m=m: rmatmul_t(y, m, xp) for m in to_eig], xp)
     x = x / xp.reshape(den, (*dims, *([1] * (b.ndim - 1))))
-    x = cycle_modes(x, dims, [lambda y, m=m: y.mT @ m.mT for m in from_eig], xp)
+    x = cycle_modes(x, dims, [lambda y, m=m: rmatmul_t(y, m, xp) for m in from_eig], xp)
     return xp.reshape(x, b.shape)
 
 
@@ -247,7 +256,7 @@ def _sylvester_eigh(a, b, c, xp):
     wb, v = (wa, u) if b is None else xp.linalg.eigh(b)
     den = wa[:, None] + wb[None, :]
     _check_denominators(xp.reshape(den, (-1,)), xp, "the Sylvester operator")
-    return u @ (((_ct(u, xp) @ c) @ v) / den) @ _ct(v, xp)
+    return matmul(matmul(u, matmul(matmul(_ct(u, xp), c, xp), v, xp) / den, xp), _ct(v, xp), xp)
 
 
 @capability("kron", numba=False, notes="non-symmetric input: NumPy only (SciPy Bartels-Stewart)")

@@ -14,7 +14,7 @@ def _factors(rng, shapes):
 
 
 def _to(xp, mats):
-    return [m if isinstance(m, int) else xp.asarray(m) for m in mats]
+    return [m if m is None or isinstance(m, int) else xp.asarray(m) for m in mats]
 
 
 @pytest.mark.parametrize("shapes", [[(3, 4), (5, 2), (2, 2)], [(2, 3), 3, (4, 1)], [(6, 6)],
@@ -48,6 +48,34 @@ def test_complex_and_float32(xp):
     assert y.dtype == xp.float32
     ref = np.kron(a32.astype(float), b32.astype(float)) @ np.ones(12)
     np.testing.assert_allclose(to_host(y), ref, rtol=0, atol=50 * np.finfo(np.float32).eps * np.abs(ref).max())
+
+
+def test_real_factors_complex_and_float32_operands(xp):
+    # Mixed real/complex and mixed precision operands are promoted like NumPy does
+    # (torch's matmul and solve refuse mixed dtypes; regression for the torch backend).
+    from orthla.kron import kron_sum_solve, multi_mode_product, solve_sylvester
+
+    rng = np.random.default_rng(13)
+    a, b = spd(rng, 3), spd(rng, 2)
+    dense = np.kron(a, b)
+    yc = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+    op = KronOperator([xp.asarray(a), xp.asarray(b)])
+    ref = np.linalg.solve(dense, yc)
+    tol = 100 * np.linalg.cond(dense) * EPS * np.abs(ref).max()
+    assert_close(op @ xp.asarray(yc), dense @ yc, xp=xp, rtol=1e-13)
+    assert_close(op.solve(xp.asarray(yc)), ref, xp=xp, rtol=0, atol=tol)
+    assert_close(op.lstsq(xp.asarray(yc)), ref, xp=xp, rtol=0, atol=tol)
+    assert_close(KronEigh([xp.asarray(a), xp.asarray(b)]).solve(xp.asarray(yc)), ref, xp=xp, rtol=0, atol=tol)
+    x = yc.reshape(3, 2)
+    assert_close(multi_mode_product(xp.asarray(x), [xp.asarray(a), xp.asarray(b)]),
+                 (dense @ yc).reshape(3, 2), xp=xp, rtol=1e-13)
+    xs = solve_sylvester(xp.asarray(a), xp.asarray(b), xp.asarray(x))
+    assert_close(xs, scipy.linalg.solve_sylvester(a, b, x), xp=xp, rtol=0, atol=tol)
+    lap = np.kron(a, np.eye(2)) + np.kron(np.eye(3), b)
+    assert_close(kron_sum_solve([xp.asarray(a), xp.asarray(b)], xp.asarray(yc)), np.linalg.solve(lap, yc),
+                 xp=xp, rtol=0, atol=tol)
+    y = KronOperator([xp.asarray(a.astype(np.float32)), xp.asarray(b)]) @ xp.asarray(np.ones(6, np.float32))
+    assert y.dtype == xp.float64
 
 
 def test_solve_logdet_inv_against_dense(xp):
@@ -173,7 +201,7 @@ def test_errors(xp):
     with pytest.raises(np.linalg.LinAlgError, match="factor 0 is rank deficient"):
         KronOperator([xp.asarray(np.ones((3, 2)))]).lstsq(xp.ones((3,)))
     with pytest.raises(TypeError, match=r"`factors\[1\]` is None; give the identity of order n as the integer n"):
-        KronOperator([xp.ones((2, 2)), None])
+        KronEigh([xp.ones((2, 2)), None])  # KronEigh needs every size up front
     with pytest.raises(ValueError, match=r"`factors\[0\]` must be a 2-D array"):
         KronOperator([xp.ones((2,))])
     with pytest.raises(TypeError, match="`factors` must be a non-empty list"):
@@ -182,6 +210,51 @@ def test_errors(xp):
     bad[0, 1] = np.inf
     with pytest.raises(ValueError, match=r"`factors\[0\]` must contain only finite values"):
         KronOperator([xp.asarray(bad)])
+
+
+@pytest.mark.parametrize("pos", [0, 1, 2])
+def test_none_identity_size_inferred(xp, pos):
+    rng = np.random.default_rng(20)
+    mats = [rng.standard_normal((3, 2)), rng.standard_normal((2, 4))]
+    mats.insert(pos, None)
+    op = KronOperator(_to(xp, mats))
+    for s, nrhs in ((3, None), (5, 2), (1, None)):
+        dense = kron_all([s if m is None else m for m in mats])
+        assert dense.shape[1] == 8 * s
+        b = rng.standard_normal((8 * s,) if nrhs is None else (8 * s, nrhs))
+        assert_close(op @ xp.asarray(b), dense @ b, xp=xp, rtol=0, atol=1e-13 * np.abs(dense @ b).max())
+        c = rng.standard_normal(6 * s)
+        assert_close(op.T @ xp.asarray(c), dense.T @ c, xp=xp, rtol=0, atol=1e-13 * np.abs(dense.T @ c).max())
+        # lstsq infers the identity's order from the row count: 6 s rows.
+        ref = np.linalg.lstsq(dense, c, rcond=None)[0]
+        assert_close(op.lstsq(xp.asarray(c)), ref, xp=xp, rtol=0, atol=1e-12 * np.abs(ref).max())
+    sq = [spd(rng, 3), None, spd(rng, 2)]
+    sop = KronOperator(_to(xp, sq))
+    dense = kron_all([sq[0], 4, sq[2]])
+    b = rng.standard_normal(24)
+    ref = np.linalg.solve(dense, b)
+    tol = 20 * np.linalg.cond(dense) * EPS * np.abs(ref).max()
+    assert_close(sop.solve(xp.asarray(b)), ref, xp=xp, rtol=0, atol=tol)
+    assert_close(sop.inv() @ xp.asarray(b), ref, xp=xp, rtol=0, atol=tol)
+    assert_close((sop @ sop) @ xp.asarray(b), dense @ (dense @ b), xp=xp, rtol=1e-12)
+
+
+def test_none_identity_errors(xp):
+    rng = np.random.default_rng(21)
+    op = KronOperator([xp.asarray(rng.standard_normal((3, 2))), None, xp.asarray(rng.standard_normal((2, 4)))])
+    assert "I_?" in repr(op)
+    with pytest.raises(ValueError, match=r"`b` has length 17, which is not a positive multiple of the product "
+                                         r"of the other factors' column sizes 2 x 4 = 8"):
+        op @ xp.ones((17,))
+    with pytest.raises(ValueError, match=r"row sizes 3 x 2 = 6, so the size of the identity factor 1"):
+        op.lstsq(xp.ones((7,)))
+    for what, call in (("shape", lambda: op.shape), ("to_dense", op.to_dense), ("logdet", op.logdet),
+                       ("svd", op.svd), ("eigh", op.eigh)):
+        with pytest.raises(ValueError, match=rf"{what} needs every factor's size, but factor 1 is None: the "
+                                             r"identity's size is unknown until the operator is applied"):
+            call()
+    with pytest.raises(ValueError, match=r"at most one factor may be None.*factors \[0, 2\] are None"):
+        KronOperator([None, xp.ones((2, 2)), None])
 
 
 def test_mixed_libraries_refused():

@@ -218,7 +218,8 @@ def test_nystrom_approximation(xp):
         assert_close(nys.solve(xp.asarray(y), shift), ref, xp=xp, rtol=1e-9)
         assert_close(nys.solve(xp.asarray(y[:, 0]), shift), ref[:, 0], xp=xp, rtol=1e-9)
     w, v = nys.eigh()
-    assert_close(w, np.sort(np.linalg.eigvalsh(a))[::-1][:6], xp=xp, rtol=1e-9, atol=1e-13)
+    # Contiguous copy: torch cannot wrap the negative-stride view that [::-1] makes.
+    assert_close(w, np.ascontiguousarray(np.sort(np.linalg.eigvalsh(a))[::-1][:6]), xp=xp, rtol=1e-9, atol=1e-13)
     vh = to_host(v)
     assert np.linalg.norm(a @ vh - vh * to_host(w)) <= 1e-12 * np.linalg.norm(a)
     with pytest.raises(ValueError, match="`shift` must be a positive finite number; got 0.0"):
