@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import array_api_compat
+import array_api_compat.numpy  # the namespace returned when no argument is an array
 import numpy as np
 
 __all__ = [

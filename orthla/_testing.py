@@ -37,7 +37,8 @@ def assert_close(actual: Any, desired: Any, *, xp: Any, rtol: float | None = Non
     )
     dev = device(like) if like is not None else device(actual)
     if isinstance(desired, np.ndarray) or np.isscalar(desired):
-        desired = xp.asarray(desired, device=dev)
+        # A fresh contiguous copy: torch cannot wrap reversed or read-only NumPy views.
+        desired = xp.asarray(np.array(desired, copy=True, order="C"), device=dev)
     if like is not None:
         assert device(actual) == dev, f"result on {device(actual)}, input on {dev}"
     xpx.testing.assert_close(actual, desired, rtol=rtol, atol=atol, err_msg=err_msg, xp=xp)

@@ -68,3 +68,14 @@ def test_as_rng():
     assert _validate.as_rng(g) is g
     with pytest.raises(TypeError, match="legacy RandomState"):
         _validate.as_rng(np.random.RandomState(0))
+
+
+def test_no_array_arguments_give_numpy_in_a_fresh_process():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "from orthla._backend import array_namespace; print(array_namespace(None).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "array_api_compat.numpy"
