@@ -320,7 +320,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         Never modified.
     symmetry : tuple of int
         Block sizes, summing to ``T.ndim``; at least one must be 2 or more,
-        or ``(1, 1, 1)`` for a general order-3 tensor (see Notes).
+        or all ones of length m >= 3 for a general order-m tensor (see Notes).
     rank, rank_tol, shift, max_iter, n_tries, max_restarts, grad_tol, rng
         As in :func:`spm`; ``max_iter`` counts sweeps over the blocks.
     assume_symmetric : bool, default False
@@ -335,16 +335,17 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     -------
     MSPMResult
         Weights, one factor matrix per block, rank, split, success flag and
-        per-component statistics.
+        per-component statistics.  For a general tensor of order >= 4, ``split``
+        has one entry per mode: 1 for the modes on the power-method side.
 
     Raises
     ------
     ValueError
-        If ``symmetry`` does not match ``T`` or has only blocks of size 1 (other
-        than ``(1, 1, 1)``), a
+        If ``symmetry`` does not match ``T`` or is ``(1,)`` or ``(1, 1)``, a
         block is not cubical or not symmetric (with the measured asymmetry),
-        ``T`` has NaN/Inf or is zero, ``rank`` exceeds the flattening's size or
-        numerical rank, or an option is out of range.
+        ``T`` has NaN/Inf or is zero, ``rank`` exceeds the flattening's (or, for a
+        general tensor, the smallest flattening's) size or numerical rank, or an
+        option is out of range.
     TypeError
         If ``T`` is complex or non-numeric.
     ImportError
@@ -375,8 +376,19 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     ``(a b) x c`` for the power iteration on ``(a_i, b_i)``, and ``(a c) x b``,
     where ``c_i`` is the top left singular vector of ``V_2`` contracted with
     ``a_i``; both are deflated with each component, and ranks up to
-    ``min(d_b, d_c)`` are identifiable.  General tensors of order above 3 are
-    not supported.
+    ``min(d_b, d_c)`` are identifiable.  A general tensor of order m >= 4
+    (``symmetry=(1,) * m``) is flattened as ``S x S^c`` with ``|S| >= 2``; the block
+    power iteration on ``span{(x)_{j in S} a_i^(j)}`` gives the factors of the
+    modes in S, and each mode q outside S is read off a second flattening whose
+    left side is S with one mode swapped for q: its left basis contracted with
+    the known factors leaves a ``d_q x R`` matrix whose top left singular vector
+    is ``a_i^(q)``.  All ``1 + |S^c|`` flattenings are factored once and
+    deflated with each component.  S is the set that maximizes the generic
+    identifiable rank ``min(P_S, P_Sc, P_S - sum_{j in S} (d_j - 1) - 1)``
+    (``P`` the product of the mode sizes), further bounded by the secondary
+    flattenings' sizes (``identifiable_limit`` reports it).  For order 4 with
+    all sizes d this is the square flattening (12|34) and ranks up to
+    ``d^2 - 2d + 1`` (above d) are recovered; for 4 x 5 x 6 x 7, up to 24.
 
     References
     ----------
@@ -406,10 +418,12 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     symmetry = tuple(check_int(k, "symmetry", low=1) for k in symmetry)
     if sum(symmetry) != T.ndim:
         raise ValueError(f"`symmetry` must sum to T.ndim = {T.ndim}; got {symmetry}.")
-    if max(symmetry) < 2 and symmetry != (1, 1, 1):
+    general = max(symmetry) == 1
+    if general and len(symmetry) < 3:
         raise ValueError(
-            f"`symmetry` must have a block of size at least 2, or be (1, 1, 1); got {symmetry} "
-            "(general tensors of order above 3 are not supported)."
+            f"`symmetry` must have a block of size at least 2, or be all ones of length at least 3 "
+            f"(a general tensor of order >= 3); got {symmetry} (a general matrix has no unique "
+            "rank decomposition)."
         )
     offsets = np.cumsum((0, *symmetry))
     dims = []
@@ -442,6 +456,18 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         opts = {"max_iter": max_iter, "tol": tol, "adaptive": shift == "adaptive", "stall_limit": 50}
         out = mspm_order3(T, rank=rank, rank_tol=float(rank_tol), opts=opts, n_tries=n_tries,
                           max_restarts=max_restarts, gen=gen, use=use, xp=xp)
+        return _result(out["weights"], out["factors"], out["rank"], out["split"], out["residual"],
+                       out["spectrum"], out["limit"], out["timings"], out["stats"], out["duplicates"],
+                       symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
+                       dtype=dtype, xp=xp)
+    if general:
+        from ._mspm_general import mspm_general, plan_general
+
+        S = plan_general(dims)[0]
+        tol = max(float(grad_tol), 8 * math.sqrt(math.prod(dims[j] for j in S)) * eps(dtype, xp))
+        opts = {"max_iter": max_iter, "tol": tol, "adaptive": shift == "adaptive", "stall_limit": 50}
+        out = mspm_general(T, rank=rank, rank_tol=float(rank_tol), opts=opts, n_tries=n_tries,
+                           max_restarts=max_restarts, gen=gen, use=use, xp=xp)
         return _result(out["weights"], out["factors"], out["rank"], out["split"], out["residual"],
                        out["spectrum"], out["limit"], out["timings"], out["stats"], out["duplicates"],
                        symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,

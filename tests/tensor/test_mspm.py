@@ -1,4 +1,5 @@
 import importlib.util
+import math
 
 import numpy as np
 import pytest
@@ -72,6 +73,92 @@ def test_general_order3_engines_and_backends(xp):
             np.testing.assert_allclose(fn, fx, rtol=0, atol=1e-11)
 
 
+def _check_general(res, w, factors, *, angle_deg=1e-5):
+    """Exact recovery of a general CP tensor: the tolerances of the brief (1e-10, 1e-5 deg, 1e-8)."""
+    assert isinstance(res, MSPMResult)
+    assert res.success and res.message == "" and res.rank == w.shape[0]
+    got = [to_host(f) for f in res.factors]
+    lam = to_host(res.weights)
+    matches = [match_components(a, f) for a, f in zip(factors, got, strict=True)]
+    for mt in matches[1:]:
+        np.testing.assert_array_equal(mt.index, matches[0].index)
+    for mt, f in zip(matches, got, strict=True):
+        assert mt.angle_deg.max() < angle_deg
+        np.testing.assert_allclose(np.linalg.norm(f, axis=0), 1.0, rtol=1e-14)
+    sign = np.prod([mt.sign for mt in matches], axis=0)
+    np.testing.assert_allclose(lam[matches[0].index] * sign, w, rtol=1e-8)
+    T = cp_to_tensor(w, factors)
+    assert np.linalg.norm(cp_to_tensor(lam, got) - T) <= 1e-10 * np.linalg.norm(T)
+    assert res.residual <= 1e-10
+    assert np.all(lam > 0)
+
+
+@pytest.mark.parametrize(("dims", "R"), [
+    ((4, 5, 6, 7), 6),      # distinct sizes
+    ((5, 5, 5, 5), 8),      # R > d: the square flattening (12|34) allows up to d^2 - 2d + 1 = 16
+    ((4, 3, 5, 4, 3), 7),   # order 5
+])
+def test_general_higher_order(xp, dims, R):
+    m = len(dims)
+    T, w, factors = random_low_rank(dims, R, symmetry=(1,) * m, rng=sum(dims))
+    res = mspm(xp.asarray(T), symmetry=(1,) * m, rng=0)
+    assert res.identifiable_limit >= R and sum(res.split) >= 2
+    assert all(f.shape == (d, R) for f, d in zip(res.factors, dims, strict=True))
+    _check_general(res, w, factors)
+
+
+def test_general_higher_order_plan():
+    from orthla.tensor._mspm_general import plan_general
+
+    S, swaps, limit = plan_general((5, 5, 5, 5))
+    assert len(S) == 2 and limit == 16  # square flattening, rank-one variety bound 25 - 8 - 1
+    assert set(swaps) == set(range(4)) - set(S)
+    S, _, limit = plan_general((4, 5, 6, 7))
+    assert math.prod(4 + j for j in S) in (28, 30, 35) and limit >= 20
+
+
+def test_general_higher_order_noise():
+    sigma = 1e-3
+    T, w, factors = random_low_rank((8, 7, 6, 9), 6, symmetry=(1, 1, 1, 1), noise=sigma, rng=1)
+    res = mspm(T, symmetry=(1, 1, 1, 1), rng=0)
+    assert res.rank == 6 and res.success
+    clean = cp_to_tensor(w, factors)
+    rec = cp_to_tensor(res.weights, res.factors)
+    assert np.linalg.norm(rec - clean) <= 2 * sigma * np.linalg.norm(clean)
+
+
+def test_general_higher_order_rank_beyond_limit():
+    # d = 3: the square flattening is 9 x 9, so rank 10 cannot show; rank 9 is past the
+    # rank-one variety bound 9 - 4 - 1 = 4.
+    T, _, _ = random_low_rank((3, 3, 3, 3), 10, symmetry=(1, 1, 1, 1), rng=1)
+    with pytest.warns(TensorWarning, match="exceeds the generic identifiability limit 4.*poor fit"):
+        res = mspm(T, symmetry=(1, 1, 1, 1), rng=0)
+    assert not res.success and res.rank == 9 and res.identifiable_limit == 4
+    with pytest.raises(ValueError, match=r"`rank` must be an integer at least 1 and at most the flattenings' size = 9; got 10"):
+        mspm(T, symmetry=(1, 1, 1, 1), rank=10)
+
+
+def test_general_higher_order_seeded_and_engines():
+    T, _, _ = random_low_rank((4, 5, 4, 3), 5, symmetry=(1, 1, 1, 1), rng=6)
+    a = mspm(T, symmetry=(1, 1, 1, 1), rng=11, engine="xp")
+    b = mspm(T, symmetry=(1, 1, 1, 1), rng=np.random.default_rng(11), engine="xp")
+    for fa, fb in zip(a.factors, b.factors, strict=True):
+        np.testing.assert_array_equal(fa, fb)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    if importlib.util.find_spec("numba"):
+        n = mspm(T, symmetry=(1, 1, 1, 1), rng=11, engine="numba")
+        for fn, fx in zip(n.factors, a.factors, strict=True):
+            np.testing.assert_allclose(fn, fx, rtol=0, atol=1e-11)
+        np.testing.assert_allclose(n.weights, a.weights, rtol=1e-11)
+
+
+def test_general_higher_order_not_converged_is_reported():
+    T, _, _ = random_low_rank((5, 5, 5, 5), 8, symmetry=(1, 1, 1, 1), rng=3)
+    with pytest.warns(TensorWarning, match="did not converge"):
+        res = mspm(T, symmetry=(1, 1, 1, 1), rng=0, max_iter=2, max_restarts=0)
+    assert not res.success and not res.converged.all()
+
+
 def test_on_every_backend(xp):
     T, w, factors = random_low_rank((6, 4), 5, symmetry=(2, 1), rng=3)
     Tx = xp.asarray(T)
@@ -133,8 +220,8 @@ def test_errors(xp):
     T = xp.asarray(random_low_rank((4, 3), 2, symmetry=(2, 1), rng=0).tensor)
     with pytest.raises(ValueError, match=r"`symmetry` must sum to T.ndim = 3; got \(2, 2\)"):
         mspm(T, symmetry=(2, 2))
-    with pytest.raises(ValueError, match=r"must have a block of size at least 2, or be \(1, 1, 1\)"):
-        mspm(xp.ones((2, 2, 2, 2)), symmetry=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match=r"must have a block of size at least 2, or be all ones of length at least 3"):
+        mspm(xp.ones((2, 2)), symmetry=(1, 1))
     with pytest.raises(ValueError, match=r"block 0 of `symmetry`=\(2, 1\) must have equal dimensions; got \(4, 5\)"):
         mspm(xp.ones((4, 5, 3)), symmetry=(2, 1))
     bad = np.random.default_rng(0).standard_normal((4, 4, 3))
