@@ -17,7 +17,7 @@ from ._transforms import _bit_reverse
 __all__ = ["SHIPPED_LATTICE_VECTORS", "Lattice"]
 
 #: Shipped generating vectors: name -> (data file, m_max).  "kuo-9125" is F. Y. Kuo's published
-#: lattice-33002-1024-1048576.9125 (order-2 weights); "orthla-3600" was built with
+#: lattice-33002-1024-1048576.9125 (order-3 weights); "orthla-3600" was built with
 #: ``cbc_lattice(2**20, 3600, weights=1/j**2, alpha=1, extensible=True)`` (about 3 minutes).
 SHIPPED_LATTICE_VECTORS = {
     "kuo-9125": ("lattice_kuo_33002_1024_1048576_9125.txt", 20),
@@ -45,7 +45,7 @@ class Lattice(PointEngine):
         Dimension.
     generating_vector : str or array_like of int, default "kuo-9125"
         ``"kuo-9125"``: Kuo's extensible vector ``lattice-33002-1024-1048576.9125``
-        for up to 2^20 points in up to 9125 dimensions (order-2 weights) [2]_.
+        for up to 2^20 points in up to 9125 dimensions (order-3 weights) [2]_.
         ``"orthla-3600"``: a vector for up to 2^20 points in up to 3600 dimensions
         built with :func:`cbc_lattice` (see Notes).  Or any 1-D integer array of
         length at least ``d`` (odd entries give full projections).
