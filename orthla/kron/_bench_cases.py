@@ -1,9 +1,12 @@
 """Comparison cases for ``python -m orthla bench kron`` and ``benchmarks/bench_kron.py``.
 
 Anchors: pykronecker (when installed) for Kronecker matvecs and the hand-built
-eigenbasis solve a pykronecker user writes; SciPy for Sylvester/Lyapunov, sparse
-Poisson and dense solves; a single GEMM with the same flop count as the Kronecker
-matvec, ``2 N sum n_k``, is listed as "GEMM floor" (the time BLAS needs for those flops).
+eigenbasis solve a pykronecker user writes; GPyTorch's ``linear_operator`` (when it and
+torch are installed; float64 CPU tensors, one torch thread) for the same matvecs and the
+shifted solve + logdet through ``KroneckerProductLinearOperator.add_diagonal``; SciPy for
+Sylvester/Lyapunov, sparse Poisson and dense solves; a single GEMM with the same flop
+count as the Kronecker matvec, ``2 N sum n_k``, is listed as "GEMM floor" (the time BLAS
+needs for those flops).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import importlib.util
 import io
 import math
+import warnings
 
 import numpy as np
 
@@ -31,6 +35,32 @@ def _pykronecker():
     with contextlib.redirect_stdout(io.StringIO()):  # it prints its backend on import
         import pykronecker
     return pykronecker
+
+
+def _has_linear_operator():
+    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("linear_operator") is not None
+
+
+def _lo_operators():
+    """``linear_operator.operators``, imported without its torch.jit.script deprecation warning."""
+    with warnings.catch_warnings():
+        # linear_operator 0.6 decorates CG helpers with torch.jit.script, deprecated in torch 2.13;
+        # pytest's filterwarnings = error would turn that import-time notice into a failure.
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*is deprecated", category=DeprecationWarning)
+        from linear_operator import operators
+    return operators
+
+
+def _to_torch(a):
+    import torch
+
+    torch.set_num_threads(1)  # one thread on both sides, like the pinned BLAS
+    return torch.from_numpy(np.ascontiguousarray(a)).clone()
+
+
+def _as_numpy(out):
+    """NumPy view of an output (torch CPU tensors from the linear_operator anchors)."""
+    return out.numpy() if hasattr(out, "numpy") else np.asarray(out)
 
 
 def _spd(rng, n, cond=100.0):
@@ -61,13 +91,32 @@ def _matvec_setup(d, n, k):
 def _matvec_error(inputs, out):
     if out is None:
         return _NAN
-    return float(np.linalg.norm(out - inputs["ref"]) / np.linalg.norm(inputs["ref"]))
+    return float(np.linalg.norm(_as_numpy(out) - inputs["ref"]) / np.linalg.norm(inputs["ref"]))
 
 
 def _pyk_matvec(inputs):
     pyk = _pykronecker()
     op = inputs.setdefault("pyk", pyk.KroneckerProduct(inputs["mats"]))
     return op @ inputs["x"]
+
+
+def _lo_matvec_setup(d, n, k):
+    base = _matvec_setup(d, n, k)
+
+    def setup(xp, rng):
+        inputs = base(xp, rng)
+        ops = _lo_operators()
+        # Same row-major convention as numpy.kron(A_1, ..., A_d): factors in the same order.
+        inputs["lo_op"] = ops.KroneckerProductLinearOperator(
+            *[ops.DenseLinearOperator(_to_torch(a)) for a in inputs["mats"]])
+        inputs["lo_x"] = _to_torch(inputs["x"])
+        return inputs
+
+    return setup
+
+
+def _lo_matvec(inputs):
+    return inputs["lo_op"] @ inputs["lo_x"]
 
 
 def _gemm_floor(inputs):
@@ -82,8 +131,12 @@ def _matvec_cases():
         anchors = {"GEMM floor (2N sum n_k flops)": _gemm_floor}
         if _pykronecker() is not None:
             anchors["pykronecker.KroneckerProduct"] = _pyk_matvec
+        setup = _matvec_setup(d, n, k)
+        if _has_linear_operator():
+            anchors["linear_operator (GPyTorch)"] = _lo_matvec
+            setup = _lo_matvec_setup(d, n, k)
         out.append(BenchCase(
-            name=f"KronOperator @ x, {d} x {n}x{n}, N={n**d}, {k} rhs", setup=_matvec_setup(d, n, k),
+            name=f"KronOperator @ x, {d} x {n}x{n}, N={n**d}, {k} rhs", setup=setup,
             run_orthla=lambda i: i["op"] @ i["x"], anchors=anchors, error=_matvec_error,
             error_name="matvec: rel. error vs reverse-order tensordot", quick=quick))
     return out
@@ -118,8 +171,36 @@ def _pyk_shifted(inputs):
     return q @ z, float(np.sum(np.log(lam)))
 
 
+def _lo_shifted_setup(d, n, k):
+    base = _shifted_setup(d, n, k)
+
+    def setup(xp, rng):
+        inputs = base(xp, rng)
+        inputs["lo_mats"] = [_to_torch(a) for a in inputs["mats"]]
+        inputs["lo_y"] = _to_torch(inputs["y"])
+        return inputs
+
+    return setup
+
+
+def _lo_shifted(inputs):
+    """What a linear_operator user writes: Kronecker operator + s2 I, then solve and logdet.
+
+    ``add_diagonal`` with a scalar gives a ``KroneckerProductAddedDiagLinearOperator`` with a
+    constant diagonal; for N above ``settings.max_cholesky_size`` (800) its ``solve`` and
+    ``logdet`` use the per-factor eigendecompositions (no CG, no Lanczos).  Built inside the
+    timed call, as orthla builds its ``KronEigh``, so no cached eigendecomposition carries over.
+    """
+    import torch
+
+    ops = _lo_operators()
+    k = ops.KroneckerProductLinearOperator(*[ops.DenseLinearOperator(a) for a in inputs["lo_mats"]])
+    a = k.add_diagonal(torch.tensor(inputs["s2"], dtype=torch.float64))
+    return a.solve(inputs["lo_y"]), float(a.logdet())
+
+
 def _shifted_error(inputs, out):
-    x, _ = out
+    x = _as_numpy(out[0])
     y = inputs["y"]
     r = inputs["op"] @ x + inputs["s2"] * x - y
     return float(np.linalg.norm(r) / np.linalg.norm(y))
@@ -129,8 +210,12 @@ def _shifted_cases():
     out = []
     for d, n, k, quick in ((3, 64, 1, True), (5, 16, 1, False), (3, 64, 8, False)):
         anchors = {} if _pykronecker() is None else {"pykronecker (hand-built eigenbasis)": _pyk_shifted}
+        setup = _shifted_setup(d, n, k)
+        if _has_linear_operator():
+            anchors["linear_operator (GPyTorch)"] = _lo_shifted
+            setup = _lo_shifted_setup(d, n, k)
         out.append(BenchCase(
-            name=f"KronEigh solve+logdet, {d} x {n}, N={n**d}, {k} rhs", setup=_shifted_setup(d, n, k),
+            name=f"KronEigh solve+logdet, {d} x {n}, N={n**d}, {k} rhs", setup=setup,
             run_orthla=_orthla_shifted, anchors=anchors, error=_shifted_error,
             error_name="shifted solve: rel. residual", quick=quick))
     return out
