@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from .._validate import check_rank
-from ._cp import host_copy
-from ._mspm import _canonical_signs, _extract_one, _flatten, _Side
+from ._mspm import _canonical_signs, _extract_one
+from ._mspm_general import _GFlattening
 from ._spm import _choose_rank, _component_stats, _deflate, numerical_rank
 from ._threads import single_thread_blas
 
@@ -28,23 +28,11 @@ def limit3(dims):
     return max(min(dc, db, da * db - da - db + 1, da * dc - da - dc + 1), 1)
 
 
-class _Flattening:
-    """Factored flattening ``V diag(1/C) W^T`` of T with modes ``order`` = (left, left, right)."""
+class _Flattening(_GFlattening):
+    """The order-3 flattening with modes ``order`` = (left, left, right), vectors given in that order."""
 
     def __init__(self, T, order, xp):
-        Tp = xp.permute_dims(T, order)
-        dims = list(Tp.shape)
-        self.left = _Side((1, 1, 0), dims, xp, T.dtype, T.device)
-        self.right = _Side((0, 0, 1), dims, xp, T.dtype, T.device)
-        self.M = _flatten(Tp, (1, 1, 1), dims, self.left, self.right, xp)
-        U, S, Wt = xp.linalg.svd(self.M, full_matrices=False)
-        self.U, self.S, self.Wt = U, S, Wt
-        self.spectrum = host_copy(S, xp).astype(np.float64)
-        self.dims = dims
-
-    def truncate(self, R, xp):
-        self.V, self.W = self.U[:, :R], self.Wt[:R, :].mT
-        self.C = xp.eye(R, dtype=self.S.dtype, device=self.S.device) * (1.0 / self.S[:R])[None, :]
+        super().__init__(T, tuple(order[:2]), xp)
 
     def alpha_beta(self, x_left, y_left, z_right):
         cols = [x_left[:, None], y_left[:, None], z_right[:, None]]
