@@ -16,11 +16,13 @@ from ._transforms import _bit_reverse
 
 __all__ = ["SHIPPED_LATTICE_VECTORS", "Lattice"]
 
-#: Shipped generating vectors: name -> (data file, m_max).  "kuo-9125" is F. Y. Kuo's published
-#: lattice-33002-1024-1048576.9125 (order-3 weights); "orthla-3600" was built with
+#: Shipped generating vectors: name -> (data file, m_max).  "kuo-9125" and "kuo-3600" are F. Y. Kuo's
+#: published lattice-33002-1024-1048576.9125 (order-3 weights) and lattice-32001-1024-1048576.3600
+#: (order-2 weights); "orthla-3600" was built with
 #: ``cbc_lattice(2**20, 3600, weights=1/j**2, alpha=1, extensible=True)`` (about 3 minutes).
 SHIPPED_LATTICE_VECTORS = {
     "kuo-9125": ("lattice_kuo_33002_1024_1048576_9125.txt", 20),
+    "kuo-3600": ("lattice_kuo_32001_1024_1048576_3600.txt", 20),
     "orthla-3600": ("lattice_cbc_ext_m20_d3600.txt", 20),
 }
 
@@ -46,6 +48,8 @@ class Lattice(PointEngine):
     generating_vector : str or array_like of int, default "kuo-9125"
         ``"kuo-9125"``: Kuo's extensible vector ``lattice-33002-1024-1048576.9125``
         for up to 2^20 points in up to 9125 dimensions (order-3 weights) [2]_.
+        ``"kuo-3600"``: Kuo's ``lattice-32001-1024-1048576.3600``, up to 2^20
+        points in up to 3600 dimensions (order-2 weights) [2]_.
         ``"orthla-3600"``: a vector for up to 2^20 points in up to 3600 dimensions
         built with :func:`cbc_lattice` (see Notes).  Or any 1-D integer array of
         length at least ``d`` (odd entries give full projections).
@@ -102,7 +106,10 @@ class Lattice(PointEngine):
     cost ``O(n d)`` element operations, fully vectorized on the device.
 
     The default vector is Kuo's widely used ``lattice-33002-1024-1048576.9125``
-    (the same numbers QMCPy ships).  The second shipped vector, ``"orthla-3600"``,
+    (the same numbers QMCPy ships), made for order-3 weights; ``"kuo-3600"`` is
+    his ``lattice-32001-1024-1048576.3600`` for order-2 weights.  Both are extensible from 2^10 to 2^20 points
+    (``m_max = 20``) and their first ``d`` entries serve any ``d`` up to 9125
+    or 3600.  The third shipped vector, ``"orthla-3600"``,
     was built by :func:`cbc_lattice` with product weights
     ``gamma_j = j^-2``, smoothness ``alpha = 1``, ``n = 2^20`` and the embedded
     (extensible) criterion over all ``2^k``, ``3 <= k <= 20``.
@@ -116,8 +123,8 @@ class Lattice(PointEngine):
        lattice sequences for quasi-Monte Carlo quadrature", SIAM J. Sci.
        Comput. 22 (2000).
     .. [2] F. Y. Kuo, "Lattice rule generating vectors",
-       https://web.maths.unsw.edu.au/~fkuo/lattice/ (file
-       ``lattice-33002-1024-1048576.9125``); J. A. Nichols, F. Y. Kuo, "Fast CBC
+       https://web.maths.unsw.edu.au/~fkuo/lattice/ (files
+       ``lattice-33002-1024-1048576.9125`` and ``lattice-32001-1024-1048576.3600``); J. A. Nichols, F. Y. Kuo, "Fast CBC
        construction of randomly shifted lattice rules achieving O(n^{-1+delta})
        convergence for unbounded integrands over R^s in weighted spaces with POD
        weights", J. Complexity 30 (2014).

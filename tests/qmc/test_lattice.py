@@ -124,17 +124,41 @@ def test_kuo_9125_matches_qmcpy_default():
     np.testing.assert_array_equal(Lattice(6, randomize=False).random(128), ref.gen_samples(128, warn=False))
 
 
+def test_kuo_3600_is_the_published_vector():
+    g = _shipped_vector("kuo-3600")
+    assert g.shape == (3600,) and g.dtype == np.int64
+    # Leading and trailing entries of lattice-32001-1024-1048576.3600 as published by F. Y. Kuo.
+    np.testing.assert_array_equal(g[:4], [1, 182667, 469891, 498753])
+    assert g[-1] == 148009
+    assert np.all(g % 2 == 1) and g.max() < 2**20
+    eng = Lattice(3600, generating_vector="kuo-3600", randomize=False)
+    np.testing.assert_array_equal(eng.generating_vector, g)
+    assert eng.m_max == 20
+
+
+@pytest.mark.parametrize("d", [5, 3600])
+def test_kuo_3600_matches_qmcpy_with_that_vector(d):
+    qp = pytest.importorskip("qmcpy")
+    g = _shipped_vector("kuo-3600")
+    ref = qp.Lattice(d, generating_vector=g.astype(np.uint64), randomize=False, order="radical inverse", m_max=20)
+    n = 1024 if d < 100 else 64
+    ours = Lattice(d, generating_vector="kuo-3600", randomize=False).random(n)
+    np.testing.assert_array_equal(ours, ref.gen_samples(n, warn=False))
+
+
 def test_errors():
     with pytest.raises(ValueError, match=r"`d` = 3601 exceeds the 3600 dimensions available in generating vector 'orthla-3600'; pass a longer"):
         Lattice(3601, generating_vector="orthla-3600")
     with pytest.raises(ValueError, match=r"`d` = 9126 exceeds the 9125 dimensions available in generating vector 'kuo-9125'"):
         Lattice(9126)
+    with pytest.raises(ValueError, match=r"`d` = 3601 exceeds the 3600 dimensions available in generating vector 'kuo-3600'; pass a longer"):
+        Lattice(3601, generating_vector="kuo-3600")
     with pytest.raises(ValueError, match=r"`order` must be one of \('natural', 'linear', 'gray'\); got 'random'"):
         Lattice(2, order="random")
     with pytest.raises(ValueError, match=r"`randomize` must be one of \('shift', False\); got 'lms'"):
         Lattice(2, randomize="lms")
-    with pytest.raises(ValueError, match="`generating_vector` must be one of"):
-        Lattice(2, generating_vector="kuo-3600")
+    with pytest.raises(ValueError, match=r"`generating_vector` must be one of \('kuo-9125', 'kuo-3600', 'orthla-3600'\); got 'kuo-1'"):
+        Lattice(2, generating_vector="kuo-1")
     with pytest.raises(ValueError, match="1-D integer array"):
         Lattice(2, generating_vector=[0.5, 0.25])
     with pytest.raises(ValueError, match="`m_max` must be an integer at least 1 and at most 31; got 40"):
