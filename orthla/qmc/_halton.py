@@ -1,4 +1,4 @@
-"""Halton sequence with digit permutations and linear matrix scrambling."""
+"""Halton sequence with digit permutations, linear matrix scrambling and nested uniform scrambling."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import numpy as np
 from .._backend import capability, select_engine
 from .._validate import check_choice
 from ._engine import PointEngine
+from ._halton_nus import draw_nus, nus_points_xp
 
 __all__ = ["Halton", "first_primes"]
 
-_RANDOMIZE = ("lms-dp", "dp", "lms", False)
+_RANDOMIZE = ("lms-dp", "dp", "lms", "nus", False)
 
 
 def first_primes(d: int) -> np.ndarray:
@@ -43,19 +44,21 @@ def _digits_needed(b: int) -> int:
 
 @capability("qmc", numba=True)
 class Halton(PointEngine):
-    """Halton sequence, optionally scrambled by digit permutations and/or LMS.
+    """Halton sequence, optionally scrambled by digit permutations, LMS or NUS.
 
     Parameters
     ----------
     d : int
         Dimension; coordinate ``j`` uses the ``j``-th prime as base.
-    randomize : {"lms-dp", "dp", "lms", False}, default "lms-dp"
+    randomize : {"lms-dp", "dp", "lms", "nus", False}, default "lms-dp"
         ``"dp"``: an independent uniform random permutation of the digits
         ``0..b-1`` for every digit position and dimension (Owen's random
         Halton [1]_; identical to SciPy's ``scramble=True`` for the same
         permutations).  ``"lms"``: digit vector multiplied by a random unit
         lower-triangular matrix over Z_b (diagonal in 1..b-1) [2]_.
-        ``"lms-dp"``: LMS followed by permutations.
+        ``"lms-dp"``: LMS followed by permutations.  ``"nus"``: Owen's nested
+        uniform scrambling [3]_, digit ``k`` permuted by a random permutation
+        that depends on the dimension, ``k`` and the ``k`` leading digits.
     engine : {"auto", "numba", "xp"}, default "auto"
         ``"numba"``: compiled digit-counter walk, no divisions (NumPy).  ``"xp"``:
         digit passes vectorized over points (any backend).
@@ -71,6 +74,10 @@ class Halton(PointEngine):
         position and digit (identity without "dp").
     lms_matrices : list of numpy.ndarray
         ``lms_matrices[j]`` has shape ``(R, K_j, K_j)`` (identity without "lms").
+    nus : NusTree or None
+        With "nus": ``nus.levels[j]`` leading levels of dimension ``j`` with
+        explicit permutation tables ``nus.tables[j]`` (shape ``(R, T_j)``) and the
+        hash keys ``nus.keys`` (shape ``(R, d, max K_j + 1)``) of the deeper levels.
 
     Raises
     ------
@@ -89,11 +96,31 @@ class Halton(PointEngine):
     ``O(n sum_j K_j^2)`` with LMS.  Both randomizations keep every digit
     position a bijection of ``0..b-1``, so stratification in each base is kept.
 
+    NUS maps digit ``a_k`` of point ``i = sum_k a_k b^k`` to ``pi_{j,k,p}(a_k)``,
+    ``p = i mod b^k`` the ``k`` original leading digits: points sharing ``k``
+    leading digits still share them, distinct digits stay distinct, and every
+    scrambled point is uniform on [0, 1)^d.  The permutations are explicit
+    uniform random tables for the shallow levels whose ``b^k`` nodes times ``b``
+    digits fit in 4096 entries (levels 0..11 for ``b = 2``, level 0 up to
+    ``b = 4093``); deeper levels use random affine permutations
+    ``a -> (u a + v) mod b`` (``u != 0``) read from a 64-bit hash of a per-level
+    key and ``p``, so the tree is defined lazily and every draw, ``fast_forward``
+    and replay agree.  Affine maps are all permutations for ``b <= 3`` and
+    otherwise map a pair of distinct digits to a uniform pair of distinct digits,
+    which is all Owen's variance formula uses, so the variance is that of NUS.
+    The digits beyond the ``K_b`` kept ones are i.i.d. uniform in NUS (the prefix
+    then identifies the point); they are added as one hashed uniform ``U b^-K_b``.
+    Cost ``O(n sum_j K_j)`` digit operations, one hash per deep level.
+
     References
     ----------
     .. [1] A. B. Owen, "A randomized Halton algorithm in R", arXiv:1706.02808 (2017).
     .. [2] J. Matousek, "On the L2-discrepancy for anchored boxes",
        J. Complexity 14 (1998).
+    .. [3] A. B. Owen, "Randomly permuted (t, m, s)-nets and (t, s)-sequences",
+       in Monte Carlo and Quasi-Monte Carlo Methods in Scientific Computing
+       (1995); A. B. Owen, "Monte Carlo variance of scrambled net quadrature",
+       SIAM J. Numer. Anal. 34 (1997).
 
     Examples
     --------
@@ -106,6 +133,10 @@ class Halton(PointEngine):
     >>> x = Halton(3, rng=0, replications=4).random(1000)
     >>> x.shape
     (4, 1000, 3)
+    >>> eng = Halton(2, randomize="nus", rng=1)
+    >>> a = eng.random(8)
+    >>> bool((eng.reset().random(16)[:8] == a).all())
+    True
     """
 
     def __init__(self, d: int, *, randomize: str | bool = "lms-dp", engine: str = "auto",
@@ -129,15 +160,22 @@ class Halton(PointEngine):
                 self.lms_matrices.append(mat)
             else:
                 self.lms_matrices.append(np.broadcast_to(np.eye(K, dtype=np.int64), (R, K, K)).copy())
-            perm = np.broadcast_to(np.arange(b, dtype=np.int64), (R, K, b))
+            perm = np.broadcast_to(np.arange(b, dtype=np.int64), (R, K, b))  # identity unless dp
             self.permutations.append(self.rng.permuted(perm, axis=2) if self.randomize in ("lms-dp", "dp")
                                      else perm.copy())
+
+        self.nus = draw_nus(self.bases, self._ndigits, R, self.rng) if self.randomize == "nus" else None
 
     @property
     def _scrambled(self) -> bool:
         return self.randomize is not False
 
     def _generate(self, start: int, n: int) -> Any:
+        if self.randomize == "nus":
+            if self.engine == "numba":
+                return self._finish(self._generate_nus_numba(start, n))
+            return self._finish(nus_points_xp(self.nus, self.bases, self._ndigits, self._indices(start, n),
+                                              self.xp, self.device))
         if self.engine == "numba":
             return self._finish(self._generate_numba(start, n))
         xp = self.xp
@@ -159,6 +197,18 @@ class Halton(PointEngine):
             lms = np.concatenate([m[r].ravel() for m in self.lms_matrices])
             halton_points(self.bases, K, perm_off, perm, lms_off, lms, self._scrambled, start, out[r])
         return np.swapaxes(out, 1, 2)  # a view, as SciPy returns
+
+    def _generate_nus_numba(self, start: int, n: int) -> np.ndarray:
+        from ._halton_numba import halton_nus_points
+
+        nus = self.nus
+        tab_off = np.concatenate([[0], np.cumsum([t.shape[1] for t in nus.tables])[:-1]]).astype(np.int64)
+        out = np.empty((self._R, self.d, n))
+        for r in range(self._R):
+            tables = np.concatenate([t[r] for t in nus.tables])
+            halton_nus_points(self.bases, self._ndigits, nus.levels, tab_off, tables,
+                              np.ascontiguousarray(nus.keys[r]), start, out[r])
+        return np.swapaxes(out, 1, 2)
 
     def _generate_xp(self, start: int, n: int) -> Any:
         xp = self.xp

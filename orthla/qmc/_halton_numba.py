@@ -3,6 +3,8 @@
 import numpy as np
 from numba import njit
 
+from ._digital_numba import _mix64
+
 
 @njit(cache=True, inline="always")
 def _divmod(q, b, inv_b):
@@ -90,4 +92,59 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
             for r in range(K):
                 x += PW[r, s[r]]
             # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
+            out[j, i] = x if x < 1.0 else below_one
+
+
+@njit(cache=True)
+def halton_nus_points(bases, ndigits, levels, tab_off, tables, keys, start, out):
+    """Fill ``out`` (d, n) with Owen-scrambled (NUS) radical inverses of ``start + i``.
+
+    Same definition and operation order as ``_halton_nus.nus_points_xp``: level
+    ``k < levels[j]`` reads the permutation of node ``p = i mod b^k`` from the flat
+    table of dimension ``j`` (starting at ``tab_off[j]``); deeper levels apply the
+    affine permutation ``(u a + v) mod b`` hashed from ``keys[j, k] ^ p``; the tail
+    beyond the ``K`` digits is ``U b^-K`` with ``U`` hashed from ``keys[j, K] ^ p_K``.
+    """
+    d, n = out.shape
+    below_one = 1.0 - 2.0**-53
+    mask32 = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    kmax = ndigits.max() if d else 0
+    w = np.zeros(kmax)
+    for j in range(d):
+        b = bases[j]
+        ub, ub1 = np.uint64(b), np.uint64(b - 1)
+        inv_b = 1.0 / b
+        K = ndigits[j]
+        L = levels[j]
+        wk = 1.0 / b
+        for k in range(K):
+            w[k] = wk
+            wk /= b
+        for i in range(n):
+            q = start + i
+            p = 0
+            b_pow = 1
+            off = tab_off[j]
+            x = 0.0
+            for k in range(K):
+                a = 0
+                if q > 0:
+                    q, a = _divmod(q, b, inv_b)
+                if k < L:
+                    y = tables[off + p * b + a]
+                    off += b_pow * b
+                else:
+                    h = _mix64(keys[j, k] ^ np.uint64(p))
+                    y = np.int64(((h & mask32) * ub) >> s32)
+                    if a > 0:  # the leading zeros of i (a = 0) map to v itself
+                        u = np.int64(((h >> s32) * ub1) >> s32) + 1
+                        _, y = _divmod(u * a + y, b, inv_b)
+                x += y * w[k]
+                if a > 0:
+                    p += a * b_pow
+                b_pow *= b
+            h = _mix64(keys[j, K] ^ np.uint64(p))
+            x += np.float64(h >> np.uint64(11)) * 2.0**-53 * w[K - 1]
+            # a sum of scrambled digits may round up to 1.0; keep [0, 1)
             out[j, i] = x if x < 1.0 else below_one

@@ -4,7 +4,9 @@ import scipy.stats.qmc as sqmc
 
 from orthla._testing import assert_close, to_host
 from orthla.qmc import Halton
+from orthla.qmc._digital import _mix64_int
 from orthla.qmc._halton import first_primes
+from orthla.qmc._halton_nus import TABLE_ENTRIES
 
 
 def _digits(i, b, K):
@@ -51,7 +53,7 @@ def test_lms_is_the_digit_transformation(randomize):
             assert abs(x[i, j] - ref) <= 4 * np.finfo(float).eps
 
 
-@pytest.mark.parametrize("randomize", [False, "dp", "lms", "lms-dp"])
+@pytest.mark.parametrize("randomize", [False, "dp", "lms", "lms-dp", "nus"])
 def test_stratification_in_each_base_is_kept(randomize):
     # n = b^k consecutive points put exactly one point in each interval [a/b^k, (a+1)/b^k).
     eng = Halton(3, randomize=randomize, rng=2)
@@ -61,7 +63,7 @@ def test_stratification_in_each_base_is_kept(randomize):
         np.testing.assert_array_equal(np.sort(cells), np.arange(b**k))
 
 
-@pytest.mark.parametrize("randomize", [False, "dp", "lms", "lms-dp"])
+@pytest.mark.parametrize("randomize", [False, "dp", "lms", "lms-dp", "nus"])
 def test_numba_engine_matches_xp_engine(needs_numba, randomize):
     a = Halton(12, randomize=randomize, rng=4, replications=2, engine="numba")
     b = Halton(12, randomize=randomize, rng=4, replications=2, engine="xp")
@@ -69,6 +71,15 @@ def test_numba_engine_matches_xp_engine(needs_numba, randomize):
     a.fast_forward(5000)
     b.fast_forward(5000)
     np.testing.assert_array_equal(a.random(77), b.random(77))
+
+
+def test_nus_numba_engine_matches_xp_engine_beyond_the_tables(needs_numba):
+    # Bases above TABLE_ENTRIES (dimension 565 on) have hashed levels only.
+    kw = dict(randomize="nus", rng=30, replications=2)
+    a, b = Halton(580, engine="numba", **kw), Halton(580, engine="xp", **kw)
+    a.fast_forward(10**6)
+    b.fast_forward(10**6)
+    np.testing.assert_array_equal(a.random(30), b.random(30))
 
 
 def test_randomized_estimates_are_unbiased_and_beat_monte_carlo():
@@ -90,9 +101,144 @@ def test_float32_and_namespace(xp):
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"`randomize` must be one of \('lms-dp', 'dp', 'lms', False\); got 'ds'"):
+    with pytest.raises(ValueError, match=r"`randomize` must be one of \('lms-dp', 'dp', 'lms', 'nus', False\); got 'ds'"):
         Halton(2, randomize="ds")
     with pytest.raises(ValueError, match="`d` must be an integer at least 1; got 0"):
         Halton(0)
     with pytest.raises(ValueError, match="`engine` must be one of"):
         Halton(2, engine="cuda")
+
+
+# --- nested uniform scrambling (NUS) -------------------------------------------------------
+
+
+def _nus_reference(eng, r, j, i):
+    """Owen-scrambled coordinate j of point i (replication r) from the definition in _halton_nus."""
+    b, K, L = int(eng.bases[j]), int(eng._ndigits[j]), int(eng.nus.levels[j])
+    table, keys = eng.nus.tables[j][r], eng.nus.keys[r, j]
+    x, w, w_last, p, off = 0.0, 1.0 / b, None, 0, 0
+    for k, a in enumerate(_digits(i, b, K)):
+        if k < L:
+            y = int(table[off + p * b + a])
+            off += b ** (k + 1)
+        else:
+            h = _mix64_int(int(keys[k]) ^ p)
+            u = 1 + (((h >> 32) * (b - 1)) >> 32)
+            v = ((h & 0xFFFFFFFF) * b) >> 32
+            y = (u * a + v) % b
+        x += float(y) * w
+        w_last, w = w, w / b
+        p += a * b**k
+    h = _mix64_int(int(keys[K]) ^ p)
+    return x + float(h >> 11) * 2.0**-53 * w_last
+
+
+def _leading_digits(x, b, k):
+    """Index of the b-adic interval of length b^-k holding x (the k leading digits)."""
+    return np.floor(x * float(b) ** k).astype(np.int64)
+
+
+def test_nus_is_the_nested_digit_transformation(xp):
+    # d = 600 reaches bases above TABLE_ENTRIES (only hashed levels) as well as tabled ones.
+    eng = Halton(600, randomize="nus", rng=21, replications=2, xp=xp)
+    assert int(eng.bases[-1]) > TABLE_ENTRIES and eng.nus.levels[-1] == 0
+    assert eng.nus.levels[0] == 12 and eng.nus.levels[1] == 7  # b^(k+1) <= 4096 for k < L
+    eng.fast_forward(1000)
+    x = to_host(eng.random(40))
+    for r in (0, 1):
+        for j in (0, 1, 2, 17, 599):
+            for i in (1000, 1001, 1013, 1039):
+                assert x[r, i - 1000, j] == _nus_reference(eng, r, j, i)
+
+
+def test_nus_tables_are_uniform_permutations_per_node():
+    eng = Halton(3, randomize="nus", rng=3, replications=2)
+    for j, b in enumerate(eng.bases.tolist()):
+        table, L = eng.nus.tables[j], int(eng.nus.levels[j])
+        assert table.shape == (2, sum(b ** (k + 1) for k in range(L)))
+        np.testing.assert_array_equal(np.sort(table.reshape(2, -1, b), axis=-1),
+                                      np.broadcast_to(np.arange(b), (2, table.size // (2 * b), b)))
+
+
+@pytest.mark.parametrize("engine", ["xp", "numba"])
+def test_nus_is_nested_and_keeps_distinct_digits_distinct(engine, request):
+    if engine == "numba":
+        request.getfixturevalue("needs_numba")
+    # Over the first 3000 points, the k leading scrambled digits are a function of the k
+    # leading original digits (i mod b^k) and that function is one-to-one, for every k.
+    n = 3000
+    eng = Halton(6, randomize="nus", rng=8, engine=engine)
+    x = eng.random(n)
+    i = np.arange(n)
+    for j, b in enumerate(eng.bases.tolist()):
+        for k in range(1, 6):
+            prefix, cell = i % b**k, _leading_digits(x[:, j], b, k)
+            pairs = np.unique(np.stack([prefix, cell]), axis=1)
+            assert pairs.shape[1] == np.unique(prefix).size == np.unique(cell).size
+
+
+def test_nus_permutation_depends_on_the_leading_digits():
+    # Base 2: the flip of digit k at prefix 0 and at another prefix agree in about half of the
+    # replications for NUS (independent nodes); digit permutations ("dp") always agree.
+    # Level 1 is tabled, level 15 hashed (beyond 2^12 table entries).
+    R = 400
+    for randomize, lo, hi in (("nus", 0.35, 0.65), ("dp", 1.0, 1.0)):
+        x = Halton(1, randomize=randomize, rng=5, replications=R).random(8)[:, :, 0]
+        for k, (i0, i1) in ((1, (0, 1)), (15, (5, 6))):
+            flip0 = _leading_digits(x[:, i0], 2, k + 1) % 2  # original digit k is 0 for both points
+            flip1 = _leading_digits(x[:, i1], 2, k + 1) % 2
+            assert lo <= np.mean(flip0 == flip1) <= hi
+
+
+@pytest.mark.parametrize("randomize", [False, "dp", "lms", "lms-dp", "nus"])
+def test_two_dimensional_elementary_boxes_keep_one_point(randomize):
+    # Any 2^3 * 3^2 = 72 consecutive indices have distinct (i mod 8, i mod 9) (Chinese remainder
+    # theorem): one point per box [a/8, (a+1)/8) x [c/9, (c+1)/9) of the first two coordinates;
+    # with 5^2 as well, 1800 points fill each box of [../8) x [../9) x [../25) once.
+    eng = Halton(3, randomize=randomize, rng=6).fast_forward(77)
+    x = eng.random(1800)
+    for n, bk in ((72, ((2, 3), (3, 2))), (1800, ((2, 3), (3, 2), (5, 2)))):
+        for s in range(0, 1800, n):
+            cells = [_leading_digits(x[s : s + n, j] + 1e-12 * (randomize is False), b, k)
+                     for j, (b, k) in enumerate(bk)]
+            assert np.unique(np.stack(cells), axis=1).shape[1] == n
+
+
+def test_nus_draws_are_reproducible_and_consistent(xp):
+    a = Halton(7, randomize="nus", rng=12, replications=2, xp=xp)
+    x = to_host(a.random(300))
+    np.testing.assert_array_equal(np.concatenate([to_host(Halton(7, randomize="nus", rng=12, replications=2,
+                                                                 xp=xp).random(n)) for n in (0, 1)][1:]),
+                                  x[:, :1])
+    b = Halton(7, randomize="nus", rng=12, replications=2, xp=xp)
+    np.testing.assert_array_equal(np.concatenate([to_host(b.random(150)), to_host(b.random(150))], axis=1), x)
+    np.testing.assert_array_equal(to_host(a.reset().random(300)), x)
+    c = Halton(7, randomize="nus", rng=12, replications=2, xp=xp).fast_forward(123)
+    np.testing.assert_array_equal(to_host(c.random(177)), x[:, 123:])
+    assert not np.array_equal(x, to_host(Halton(7, randomize="nus", rng=13, replications=2, xp=xp).random(300)))
+    assert np.all((x >= 0) & (x < 1))
+
+
+def test_nus_points_are_uniform():
+    # Each scrambled point is uniform on [0, 1)^d: over 2000 replications, point 37's coordinates
+    # fall in each tenth of [0, 1) with chi-square statistic typical of 9 degrees of freedom.
+    x = Halton(4, randomize="nus", rng=1, replications=2000).random(38)[:, 37, :]
+    for j in range(4):
+        counts = np.bincount(np.floor(x[:, j] * 10).astype(int), minlength=10)
+        assert np.sum((counts - 200.0) ** 2 / 200.0) < 27.9  # chi2(9) 0.999 quantile
+
+
+def test_nus_estimates_are_unbiased_and_beat_monte_carlo():
+    # f(x) = exp(c . x) on [0,1)^5 (smooth): the mean of 32 NUS replications is within 4 standard
+    # errors of the exact value, and the RMSE is far below Monte Carlo's sd(f) / sqrt(n), by a
+    # factor that grows with n (RQMC error decays faster than n^-1/2; seen: about n^-0.9).
+    c = np.array([1.0, 0.7, 0.5, 0.3, 0.2])
+    exact = float(np.prod(np.expm1(c) / c))
+    mc_sd = np.exp(np.random.default_rng(0).random((20000, 5)) @ c).std()
+    ratios = []
+    for n in (2**9, 2**13):
+        est = np.exp(Halton(5, randomize="nus", rng=n, replications=32).random(n) @ c).mean(axis=1)
+        assert abs(est.mean() - exact) < 4 * est.std(ddof=1) / np.sqrt(32)
+        rmse = np.sqrt(np.mean((est - exact) ** 2))
+        ratios.append(mc_sd / np.sqrt(n) / rmse)
+    assert ratios[0] > 5 and ratios[1] > 2 * ratios[0]  # MC: a constant ratio
