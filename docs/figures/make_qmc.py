@@ -46,7 +46,8 @@ def convergence():
     rmse["Monte Carlo"] = [np.sqrt(np.mean((f(rng.random((reps, 2**m, d))).mean(1) - exact) ** 2)) for m in ms]
     for name, make in (("Lattice (shift)", lambda: Lattice(d, rng=2, replications=reps)),
                        ("Sobol' (LMS + DS)", lambda: Sobol(d, rng=2, replications=reps)),
-                       ("Halton (LMS + DP)", lambda: Halton(d, rng=2, replications=reps))):
+                       ("Halton (LMS + DP)", lambda: Halton(d, rng=2, replications=reps)),
+                       ("Halton (NUS)", lambda: Halton(d, randomize="nus", rng=2, replications=reps))):
         rmse[name] = [np.sqrt(np.mean((f(make().random(2**m)).mean(1) - exact) ** 2)) for m in ms]
     n = 2.0**ms
     fig, ax = plt.subplots(figsize=(6, 4.2))

@@ -69,9 +69,10 @@ def draw_nus(bases: np.ndarray, ndigits: np.ndarray, R: int, rng: np.random.Gene
                       dtype=np.int64)
     tables = []
     for b, L in zip(bases.tolist(), levels.tolist(), strict=True):
-        blocks = [rng.permuted(np.broadcast_to(np.arange(b, dtype=np.int64), (R, b**k, b)), axis=2).reshape(R, -1)
-                  for k in range(L)]
-        tables.append(np.concatenate(blocks, axis=1) if blocks else np.zeros((R, 0), dtype=np.int64))
+        # every node of every tabled level in one draw: level k's b^k nodes follow level k-1's
+        nodes = (b**L - 1) // (b - 1)
+        tables.append(rng.permuted(np.broadcast_to(np.arange(b, dtype=np.int64), (R, nodes, b)), axis=2)
+                      .reshape(R, nodes * b))
     kmax = int(ndigits.max()) if ndigits.size else 0
     keys = rng.integers(0, 2**64, size=(R, bases.shape[0], kmax + 1), dtype=np.uint64)
     return NusTree(levels, tables, keys)
