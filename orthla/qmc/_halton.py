@@ -60,7 +60,8 @@ class Halton(PointEngine):
         uniform scrambling [3]_, digit ``k`` permuted by a random permutation
         that depends on the dimension, ``k`` and the ``k`` leading digits.
     engine : {"auto", "numba", "xp"}, default "auto"
-        ``"numba"``: compiled digit-counter walk, no divisions (NumPy).  ``"xp"``:
+        ``"numba"``: compiled kernels (NumPy): a digit-counter walk without
+        divisions for LMS, blocks of points digit by digit otherwise.  ``"xp"``:
         digit passes vectorized over points (any backend).
     replications, rng, xp, device, dtype
         As for :class:`Lattice`.
@@ -186,7 +187,7 @@ class Halton(PointEngine):
         return self._finish(out)
 
     def _generate_numba(self, start: int, n: int) -> np.ndarray:
-        from ._halton_numba import halton_points
+        from ._halton_numba import halton_dp_points, halton_points
 
         K = self._ndigits
         perm_off = np.concatenate([[0], np.cumsum(K * self.bases)[:-1]]).astype(np.int64)
@@ -194,6 +195,9 @@ class Halton(PointEngine):
         out = np.empty((self._R, self.d, n))  # dimension-major: each kernel row is contiguous
         for r in range(self._R):
             perm = np.concatenate([p[r].ravel() for p in self.permutations])
+            if self.randomize == "dp":  # no LMS: the blocked kernel is faster than the counter walk
+                halton_dp_points(self.bases, K, perm_off, perm, start, out[r])
+                continue
             lms = np.concatenate([m[r].ravel() for m in self.lms_matrices])
             halton_points(self.bases, K, perm_off, perm, lms_off, lms, self._scrambled, start, out[r])
         return np.swapaxes(out, 1, 2)  # a view, as SciPy returns

@@ -164,3 +164,45 @@ def halton_nus_points(bases, ndigits, levels, tab_off, tables, keys, start, out)
                 xt = x[t] + np.float64(h >> np.uint64(11)) * 2.0**-53 * w_last
                 # a sum of scrambled digits may round up to 1.0; keep [0, 1)
                 out[j, i0 + t] = xt if xt < 1.0 else below_one
+
+
+@njit(cache=True)
+def halton_dp_points(bases, ndigits, perm_off, perm, start, out):
+    """As :func:`halton_points` with digit permutations only (no LMS), in blocks of points.
+
+    Digit ``r`` of every point of a block is split off in one loop, then
+    ``x += P[r, a_r] b^-(r+1)`` is added in the same order as the point-by-point
+    kernel, so the floats agree bit for bit; the branch-free loops vectorize
+    (2-3x faster than the digit-counter walk, which pays off with LMS).
+    """
+    d, n = out.shape
+    below_one = 1.0 - 2.0**-53
+    kmax = ndigits.max() if d else 0
+    B = 256
+    q = np.empty(B, dtype=np.int64)
+    a = np.empty(B, dtype=np.int64)
+    x = np.empty(B)
+    for j in range(d):
+        b = bases[j]
+        inv_b = 1.0 / b
+        K = ndigits[j]
+        P = perm[perm_off[j] : perm_off[j] + K * b].reshape((K, b))
+        PW = np.empty((kmax, b))  # digit value times weight, rounded once as in SciPy's `x += perm * w`
+        wk = 1.0 / b
+        for r in range(K):
+            for v in range(b):
+                PW[r, v] = P[r, v] * wk
+            wk /= b
+        for i0 in range(0, n, B):
+            m = min(B, n - i0)
+            for t in range(m):
+                q[t] = start + i0 + t
+                x[t] = 0.0
+            for r in range(K):
+                for t in range(m):
+                    q[t], a[t] = _divmod(q[t], b, inv_b)
+                for t in range(m):
+                    x[t] += PW[r, a[t]]
+            for t in range(m):
+                # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
+                out[j, i0 + t] = x[t] if x[t] < 1.0 else below_one
