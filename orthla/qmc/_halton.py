@@ -237,8 +237,12 @@ class Halton(PointEngine):
                 q = q // b
             a = xp.stack(digits, axis=1)  # (n, K), least significant digit first
             if self.randomize in ("lms-dp", "lms"):
-                lt = self._to_device(np.ascontiguousarray(np.swapaxes(self.lms_matrices[j], 1, 2)))
-                a = (a[None, :, :] @ lt) % b  # (R, n, K): new digit r = sum_k L[r, k] a_k
+                lt = self._to_device(np.ascontiguousarray(np.swapaxes(self.lms_matrices[j], 1, 2),
+                                                          dtype=np.float64))
+                # (R, n, K): new digit r = sum_k L[r, k] a_k mod b.  A float64 product (BLAS) is
+                # exact: K b^2 < 2^53 for every base in reach, and integer matmul has no BLAS.
+                s = xp.astype(a, xp.float64)[None, :, :] @ lt
+                a = xp.astype(s, xp.int64) % b
             else:
                 a = xp.broadcast_to(a[None, :, :], (self._R, n, K))
             perm = self._to_device(self.permutations[j])  # (R, K, b)
