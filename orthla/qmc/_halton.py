@@ -107,7 +107,7 @@ class Halton(PointEngine):
     ``a -> (u a + v) mod b`` (``u != 0``) read from a 64-bit hash of a per-level
     key and ``p``, so the tree is defined lazily and every draw, ``fast_forward``
     and replay agree.  Affine maps are all permutations for ``b <= 3`` and
-    otherwise map a pair of distinct digits to a uniform pair of distinct digits,
+    otherwise (``b`` prime) map two distinct digits to a uniform pair of distinct digits,
     which is all Owen's variance formula uses, so the variance is that of NUS.
     The digits beyond the ``K_b`` kept ones are i.i.d. uniform in NUS (the prefix
     then identifies the point); they are added as one hashed uniform ``U b^-K_b``.

@@ -13,7 +13,9 @@ The random tree of permutations is defined level by level (level ``k`` = digit
   is defined lazily and identically in every draw.  For ``b <= 3`` these maps are
   all of the permutations; for larger ``b`` they keep what Owen's variance and
   net-property arguments use: each digit uniform, two distinct digits mapped to a
-  uniform pair of distinct digits, independent nodes.
+  uniform pair of distinct digits (``u (a - a')`` runs over the nonzero residues as
+  ``b`` is prime), independent nodes.  The multiply-shift maps of 32 hash bits
+  to ``u`` and ``v`` are uniform up to ``2^-32``.
 - The digits beyond the ``K`` kept ones (deeper than double precision) are i.i.d.
   uniform in NUS once the prefix identifies the point (``p_K = i`` for every index
   below ``b^K``): they are replaced by one uniform ``U b^-K``, ``U`` a 53-bit hash of

@@ -242,3 +242,19 @@ def test_nus_estimates_are_unbiased_and_beat_monte_carlo():
         rmse = np.sqrt(np.mean((est - exact) ** 2))
         ratios.append(mc_sd / np.sqrt(n) / rmse)
     assert ratios[0] > 5 and ratios[1] > 2 * ratios[0]  # MC: a constant ratio
+
+
+def test_nus_hashed_levels_send_distinct_digits_to_uniform_distinct_pairs():
+    # Base 5, level 5 is beyond the tables (5^6 > 4096).  Points 7 and 7 + 5^5 share the node of
+    # level 5 (same 5 leading digits) and have digits 0 and 1 there: over 2000 replications their
+    # scrambled digits are never equal and spread uniformly over the 20 ordered pairs of distinct
+    # digits (chi-square below the 0.999 quantile of 19 degrees of freedom, 43.8).
+    eng = Halton(3, randomize="nus", rng=17, replications=2000)
+    assert eng.nus.levels[2] == 5
+    x1 = eng.fast_forward(7).random(1)[:, 0, 2]
+    x2 = eng.fast_forward(5**5 - 1).random(1)[:, 0, 2]
+    d1, d2 = _leading_digits(x1, 5, 6) % 5, _leading_digits(x2, 5, 6) % 5
+    np.testing.assert_array_equal(_leading_digits(x1, 5, 5), _leading_digits(x2, 5, 5))
+    assert np.all(d1 != d2)
+    counts = np.bincount(d1 * 5 + d2, minlength=25)[(np.arange(25) // 5) != (np.arange(25) % 5)]
+    assert np.sum((counts - 100.0) ** 2 / 100.0) < 43.8
