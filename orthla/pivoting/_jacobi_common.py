@@ -73,6 +73,80 @@ def round_robin(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return rounds
 
 
+# Width of the column tiles of the cyclic order.  Two tiles of a Fortran-ordered n x n
+# matrix (and of V) stay in L2 while their 32^2 pairs are rotated; 32 was the fastest of
+# 16/32/64 at n = 500 and 2000 on the 2-core benchmark VM (docs/bench_pivoting.md).
+TILE = 32
+
+
+class Task(NamedTuple):
+    """Pairs touching only the columns ``cols``, as ``sub_rounds`` of disjoint pairs."""
+
+    cols: np.ndarray
+    sub_rounds: list[tuple[np.ndarray, np.ndarray]]
+
+
+def tiled_phases(n: int, tile: int | None = None) -> list[list[Task]]:
+    """Cyclic sweep in column tiles: every pair once, grouped so that work stays in cache.
+
+    Phase 0 holds one task per tile (the pairs inside it, round-robin); then one phase
+    per round of the round-robin over tiles, a task per tile pair (I, J) holding its
+    ``|I| |J|`` cross pairs in ``tile`` sub-rounds ``(I[k], J[(k + r) % tile])``.  Tasks
+    of a phase touch disjoint columns, so running them task by task (Numba: columns of
+    two tiles stay in cache) or sub-round by sub-round across tasks (array-API: ~n/2
+    pairs per batch) applies the same rotations.  With one tile this is ``round_robin``.
+    ``tile=None`` reads the module's ``TILE`` (tests shrink it to exercise the tiling).
+    """
+    tile = TILE if tile is None else tile
+    starts = list(range(0, n, tile))
+    blocks = [np.arange(s, min(s + tile, n)) for s in starts]
+    phases = [[Task(b, [(b[p], b[q]) for p, q in round_robin(len(b))]) for b in blocks if len(b) > 1]]
+    k = np.arange(tile)
+    for bp, bq in round_robin(len(blocks)):
+        tasks = []
+        for i, j in zip(bp, bq):
+            bi, bj = blocks[i], blocks[j]
+            subs = []
+            for r in range(tile):
+                kj = (k + r) % tile
+                keep = (k < len(bi)) & (kj < len(bj))
+                if keep.any():
+                    subs.append((bi[k[keep]], bj[kj[keep]]))
+            tasks.append(Task(np.concatenate([bi, bj]), subs))
+        phases.append(tasks)
+    return [ph for ph in phases if ph]
+
+
+def phase_rounds(phases: list[list[Task]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Rounds of disjoint pairs: the r-th sub-rounds of a phase's tasks, joined."""
+    rounds = []
+    for tasks in phases:
+        for r in range(max(len(t.sub_rounds) for t in tasks)):
+            subs = [t.sub_rounds[r] for t in tasks if r < len(t.sub_rounds)]
+            p = np.concatenate([s[0] for s in subs])
+            q = np.concatenate([s[1] for s in subs])
+            rounds.append((np.minimum(p, q), np.maximum(p, q)))
+    return rounds
+
+
+def phase_tasks(phases: list[list[Task]]):
+    """Flat arrays for the Numba kernels, task by task.
+
+    Returns ``(ps, qs, pair_ptr, cols, col_ptr)``: task t owns the pairs
+    ``ps[pair_ptr[t]:pair_ptr[t + 1]]`` (same for qs) and the columns
+    ``cols[col_ptr[t]:col_ptr[t + 1]]``.
+    """
+    tasks = [t for tasks in phases for t in tasks]
+    ps = [np.concatenate([s[0] for s in t.sub_rounds]) for t in tasks]
+    qs = [np.concatenate([s[1] for s in t.sub_rounds]) for t in tasks]
+    pair_ptr = np.cumsum([0] + [len(p) for p in ps])
+    col_ptr = np.cumsum([0] + [len(t.cols) for t in tasks])
+    empty = [np.zeros(0, dtype=np.int64)]
+    as_int = [np.concatenate(x + empty).astype(np.int64) for x in (ps, qs)]
+    cols = np.concatenate([t.cols for t in tasks] + empty).astype(np.int64)
+    return as_int[0], as_int[1], pair_ptr.astype(np.int64), cols, col_ptr.astype(np.int64)
+
+
 def _split_disjoint(p: np.ndarray, q: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Cut a pair sequence into maximal runs of disjoint consecutive pairs (order kept)."""
     rounds, start, used = [], 0, set()
@@ -86,9 +160,12 @@ def _split_disjoint(p: np.ndarray, q: np.ndarray) -> list[tuple[np.ndarray, np.n
 
 
 def sweep_rounds(n: int, pivoting: str, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Pivot pairs (p < q) of one sweep of n(n-1)/2 steps, as rounds of disjoint pairs."""
+    """Pivot pairs (p < q) of one sweep of n(n-1)/2 steps, as rounds of disjoint pairs.
+
+    ``"cyclic"`` is the tiled round-robin of :func:`tiled_phases`.
+    """
     if pivoting == "cyclic":
-        return round_robin(n)
+        return phase_rounds(tiled_phases(n))
     if pivoting == "random-sweep":
         # every pair once, in a random order: relabel the tournament and shuffle its rounds
         perm = rng.permutation(n)

@@ -22,7 +22,9 @@ from ._jacobi_common import (
     JacobiConvergenceWarning,
     JacobiInfo,
     default_tolerance,
+    phase_tasks,
     sweep_rounds,
+    tiled_phases,
 )
 from ._jacobi_onesided import cholesky_factor, one_sided_jacobi
 
@@ -73,15 +75,19 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
     rotations, sweeps = 0, 0
     off = relative_offdiag(a, xp)
     if use == "numba":
-        from ._jacobi_numba import two_sided_pairs
+        from ._jacobi_numba import two_sided_pairs, two_sided_tasks
 
         w = np.array(to_numpy(a, name="a"), order="F", copy=True)
         v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
+        tasks = phase_tasks(tiled_phases(n)) if pivoting == "cyclic" else None
         while off > tol and sweeps < max_sweeps:
-            rounds = sweep_rounds(n, pivoting, rng)
-            ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
-            qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
-            rotations += int(two_sided_pairs(w, v, ps, qs, tol, want_v))
+            if tasks is not None:
+                rotations += int(two_sided_tasks(w, v, *tasks, tol, want_v))
+            else:
+                rounds = sweep_rounds(n, pivoting, rng)
+                ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
+                qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
+                rotations += int(two_sided_pairs(w, v, ps, qs, tol, want_v))
             sweeps += 1
             off = relative_offdiag(w, np)
         lam = from_numpy(np.ascontiguousarray(np.real(np.diag(w))), xp, like=a)

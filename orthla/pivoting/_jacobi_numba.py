@@ -66,6 +66,63 @@ def two_sided_pairs(a, v, ps, qs, tol, want_v):
     return count
 
 
+@njit(cache=True)
+def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
+    """``two_sided_pairs`` for the tiled cyclic order, without strided row copies per rotation.
+
+    Task t rotates pairs among its columns ``cols[col_ptr[t]:col_ptr[t+1]]`` only.  Each
+    rotation updates columns p, q over all rows (contiguous) but rows p, q only inside
+    the task's columns: the rest of those rows is read by no rotation of the task, and
+    is copied from the (Hermitian) columns once when the task ends.
+    """
+    n = a.shape[0]
+    count = 0
+    for task in range(pair_ptr.shape[0] - 1):
+        c0 = col_ptr[task]
+        c1 = col_ptr[task + 1]
+        done = 0
+        for idx in range(pair_ptr[task], pair_ptr[task + 1]):
+            p = ps[idx]
+            q = qs[idx]
+            app = a[p, p].real
+            aqq = a[q, q].real
+            apq = a[p, q]
+            absb = abs(apq)
+            if not absb > tol * np.sqrt(abs(app)) * np.sqrt(abs(aqq)):
+                continue
+            done += 1
+            t, c, s = _angle(app, aqq, absb)
+            e = apq / absb
+            se = s * e
+            sce = s * np.conj(e)
+            for k in range(n):
+                x = a[k, p]
+                y = a[k, q]
+                a[k, p] = c * x - sce * y
+                a[k, q] = se * x + c * y
+            for j in range(c0, c1):
+                k = cols[j]
+                a[p, k] = np.conj(a[k, p])
+                a[q, k] = np.conj(a[k, q])
+            a[p, p] = app - t * absb
+            a[q, q] = aqq + t * absb
+            a[p, q] = 0.0
+            a[q, p] = 0.0
+            if want_v:
+                for k in range(v.shape[0]):
+                    x = v[k, p]
+                    y = v[k, q]
+                    v[k, p] = c * x - sce * y
+                    v[k, q] = se * x + c * y
+        if done:
+            for j in range(c0, c1):
+                p = cols[j]
+                for k in range(n):
+                    a[p, k] = np.conj(a[k, p])
+        count += done
+    return count
+
+
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
     """One-sided (Hestenes) Jacobi: orthogonalize columns p, q of ``g`` for each pair.
