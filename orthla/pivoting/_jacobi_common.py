@@ -8,6 +8,7 @@ them all at once compute the same thing in exact arithmetic.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -79,72 +80,88 @@ def round_robin(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
 TILE = 32
 
 
-class Task(NamedTuple):
-    """Pairs touching only the columns ``cols``, as ``sub_rounds`` of disjoint pairs."""
+class TiledSweep(NamedTuple):
+    """One cyclic sweep in column tiles (see :func:`tiled_sweep`); arrays are read-only.
 
+    ``rounds`` are the rounds of disjoint pairs (array-API engine).  The Numba kernels
+    take the same pairs task by task: task t rotates ``ps[pair_ptr[t]:pair_ptr[t+1]]``
+    against ``qs[...]``, all among its columns ``cols[col_ptr[t]:col_ptr[t+1]]``.
+    """
+
+    rounds: list
+    ps: np.ndarray
+    qs: np.ndarray
+    pair_ptr: np.ndarray
     cols: np.ndarray
-    sub_rounds: list[tuple[np.ndarray, np.ndarray]]
+    col_ptr: np.ndarray
 
 
-def tiled_phases(n: int, tile: int | None = None) -> list[list[Task]]:
+def tiled_sweep(n: int, tile: int | None = None) -> TiledSweep:
     """Cyclic sweep in column tiles: every pair once, grouped so that work stays in cache.
 
-    Phase 0 holds one task per tile (the pairs inside it, round-robin); then one phase
-    per round of the round-robin over tiles, a task per tile pair (I, J) holding its
-    ``|I| |J|`` cross pairs in ``tile`` sub-rounds ``(I[k], J[(k + r) % tile])``.  Tasks
-    of a phase touch disjoint columns, so running them task by task (Numba: columns of
-    two tiles stay in cache) or sub-round by sub-round across tasks (array-API: ~n/2
-    pairs per batch) applies the same rotations.  With one tile this is ``round_robin``.
-    ``tile=None`` reads the module's ``TILE`` (tests shrink it to exercise the tiling).
+    Phase 0 rotates the pairs inside each tile (round-robin, one task per tile); then
+    comes one phase per round of the round-robin over tiles, with a task per tile pair
+    (I, J) holding its cross pairs in ``tile`` sub-rounds ``(I[k], J[(k + r) % tile])``.
+    Tasks of a phase touch disjoint columns, so running them task by task (Numba: the
+    columns of two tiles stay in cache) or sub-round by sub-round across tasks
+    (array-API: about n/2 pairs per batch) applies the same rotations.  With one tile
+    this is :func:`round_robin`.  ``tile=None`` reads the module's ``TILE`` (tests shrink
+    it to run small matrices through several tiles).  Cached per ``(n, tile)``.
     """
-    tile = TILE if tile is None else tile
-    starts = list(range(0, n, tile))
+    return _tiled_sweep(n, TILE if tile is None else tile)
+
+
+@functools.lru_cache(maxsize=8)
+def _tiled_sweep(n: int, tile: int) -> TiledSweep:
+    starts = np.arange(0, n, tile)
+    full = starts[starts + tile <= n]
     blocks = [np.arange(s, min(s + tile, n)) for s in starts]
-    phases = [[Task(b, [(b[p], b[q]) for p, q in round_robin(len(b))]) for b in blocks if len(b) > 1]]
+    rounds, tasks = [], []  # tasks: (cols, [(p, q) per sub-round])
+    # phase 0: pairs inside each tile, the full tiles batched, a short last tile apart
+    inner = round_robin(tile)
+    short = blocks[-1] if len(blocks[-1]) < tile else None
+    short_rr = round_robin(len(short)) if short is not None and len(short) > 1 else []
+    for r in range(max(len(inner) if len(full) else 0, len(short_rr))):
+        p, q = [], []
+        if len(full) and r < len(inner):
+            p.append((full[:, None] + inner[r][0][None, :]).ravel())
+            q.append((full[:, None] + inner[r][1][None, :]).ravel())
+        if r < len(short_rr):
+            p.append(short[short_rr[r][0]])
+            q.append(short[short_rr[r][1]])
+        rounds.append((np.concatenate(p), np.concatenate(q)))
+    for s in full:
+        tasks.append((s + np.arange(tile), [(s + pr, s + qr) for pr, qr in inner]))
+    if len(short_rr):
+        tasks.append((short, [(short[pr], short[qr]) for pr, qr in short_rr]))
+    # one phase per round of the tournament of tiles
     k = np.arange(tile)
-    for bp, bq in round_robin(len(blocks)):
-        tasks = []
-        for i, j in zip(bp, bq):
-            bi, bj = blocks[i], blocks[j]
-            subs = []
-            for r in range(tile):
-                kj = (k + r) % tile
-                keep = (k < len(bi)) & (kj < len(bj))
-                if keep.any():
-                    subs.append((bi[k[keep]], bj[kj[keep]]))
-            tasks.append(Task(np.concatenate([bi, bj]), subs))
-        phases.append(tasks)
-    return [ph for ph in phases if ph]
-
-
-def phase_rounds(phases: list[list[Task]]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Rounds of disjoint pairs: the r-th sub-rounds of a phase's tasks, joined."""
-    rounds = []
-    for tasks in phases:
-        for r in range(max(len(t.sub_rounds) for t in tasks)):
-            subs = [t.sub_rounds[r] for t in tasks if r < len(t.sub_rounds)]
-            p = np.concatenate([s[0] for s in subs])
-            q = np.concatenate([s[1] for s in subs])
-            rounds.append((np.minimum(p, q), np.maximum(p, q)))
-    return rounds
-
-
-def phase_tasks(phases: list[list[Task]]):
-    """Flat arrays for the Numba kernels, task by task.
-
-    Returns ``(ps, qs, pair_ptr, cols, col_ptr)``: task t owns the pairs
-    ``ps[pair_ptr[t]:pair_ptr[t + 1]]`` (same for qs) and the columns
-    ``cols[col_ptr[t]:col_ptr[t + 1]]``.
-    """
-    tasks = [t for tasks in phases for t in tasks]
-    ps = [np.concatenate([s[0] for s in t.sub_rounds]) for t in tasks]
-    qs = [np.concatenate([s[1] for s in t.sub_rounds]) for t in tasks]
-    pair_ptr = np.cumsum([0] + [len(p) for p in ps])
-    col_ptr = np.cumsum([0] + [len(t.cols) for t in tasks])
-    empty = [np.zeros(0, dtype=np.int64)]
-    as_int = [np.concatenate(x + empty).astype(np.int64) for x in (ps, qs)]
-    cols = np.concatenate([t.cols for t in tasks] + empty).astype(np.int64)
-    return as_int[0], as_int[1], pair_ptr.astype(np.int64), cols, col_ptr.astype(np.int64)
+    shift = (k[None, :] + k[:, None]) % tile  # [r, k]
+    for bi, bj in round_robin(len(blocks)):
+        if len(bi) == 0:
+            continue
+        pp = np.broadcast_to(starts[bi][:, None, None] + k[None, None, :], (len(bi), tile, tile))
+        qq = starts[bj][:, None, None] + shift[None, :, :]
+        ok = (pp < n) & (qq < n)
+        for r in range(tile):
+            sel = ok[:, r, :]
+            if sel.any():
+                rounds.append((pp[:, r, :][sel], qq[:, r, :][sel]))
+        for t in range(len(bi)):
+            sel = ok[t]
+            tasks.append((np.concatenate([blocks[bi[t]], blocks[bj[t]]]), [(pp[t][sel], qq[t][sel])]))
+    ps = np.concatenate([np.zeros(0, np.int64)] + [p for _, subs in tasks for p, _ in subs])
+    qs = np.concatenate([np.zeros(0, np.int64)] + [q for _, subs in tasks for _, q in subs])
+    pair_ptr = np.cumsum([0] + [sum(len(p) for p, _ in subs) for _, subs in tasks])
+    cols = np.concatenate([np.zeros(0, np.int64)] + [c for c, _ in tasks])
+    col_ptr = np.cumsum([0] + [len(c) for c, _ in tasks])
+    out = [ps, qs, pair_ptr, cols, col_ptr]
+    for i, x in enumerate(out):
+        out[i] = x.astype(np.int64)
+        out[i].flags.writeable = False
+    for p, q in rounds:
+        p.flags.writeable = q.flags.writeable = False
+    return TiledSweep(rounds, *out)
 
 
 def _split_disjoint(p: np.ndarray, q: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -162,10 +179,10 @@ def _split_disjoint(p: np.ndarray, q: np.ndarray) -> list[tuple[np.ndarray, np.n
 def sweep_rounds(n: int, pivoting: str, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
     """Pivot pairs (p < q) of one sweep of n(n-1)/2 steps, as rounds of disjoint pairs.
 
-    ``"cyclic"`` is the tiled round-robin of :func:`tiled_phases`.
+    ``"cyclic"`` is the tiled round-robin of :func:`tiled_sweep`.
     """
     if pivoting == "cyclic":
-        return phase_rounds(tiled_phases(n))
+        return list(tiled_sweep(n).rounds)
     if pivoting == "random-sweep":
         # every pair once, in a random order: relabel the tournament and shuffle its rounds
         perm = rng.permutation(n)

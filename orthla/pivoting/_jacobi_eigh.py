@@ -22,9 +22,8 @@ from ._jacobi_common import (
     JacobiConvergenceWarning,
     JacobiInfo,
     default_tolerance,
-    phase_tasks,
     sweep_rounds,
-    tiled_phases,
+    tiled_sweep,
 )
 from ._jacobi_onesided import cholesky_factor, one_sided_jacobi
 
@@ -75,11 +74,12 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
     rotations, sweeps = 0, 0
     off = relative_offdiag(a, xp)
     if use == "numba":
+        from ._jacobi_numba import relative_offdiag as offdiag
         from ._jacobi_numba import two_sided_pairs, two_sided_tasks
 
         w = np.array(to_numpy(a, name="a"), order="F", copy=True)
         v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
-        tasks = phase_tasks(tiled_phases(n)) if pivoting == "cyclic" else None
+        tasks = tiled_sweep(n)[1:] if pivoting == "cyclic" else None
         while off > tol and sweeps < max_sweeps:
             if tasks is not None:
                 rotations += int(two_sided_tasks(w, v, *tasks, tol, want_v))
@@ -89,7 +89,7 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
                 qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
                 rotations += int(two_sided_pairs(w, v, ps, qs, tol, want_v))
             sweeps += 1
-            off = relative_offdiag(w, np)
+            off = float(offdiag(w))
         lam = from_numpy(np.ascontiguousarray(np.real(np.diag(w))), xp, like=a)
         vec = from_numpy(np.ascontiguousarray(v), xp, like=a) if want_v else None
     else:

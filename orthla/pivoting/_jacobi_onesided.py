@@ -8,7 +8,7 @@ import numpy as np
 
 from .._backend import is_numpy, to_numpy
 from .._validate import is_complex
-from ._jacobi_common import JacobiInfo, phase_tasks, round_robin, sweep_rounds, tiled_phases
+from ._jacobi_common import JacobiInfo, round_robin, sweep_rounds, tiled_sweep
 
 
 def cholesky_factor(a: Any, xp: Any, use: str) -> Any:
@@ -87,13 +87,10 @@ def _numba_runner(g, want_v):
     n = w.shape[1]
     v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
 
-    cyclic = []
-
     def run(rounds, tol, apply):
         if rounds is None:  # the cyclic order tile by tile, so that columns stay in cache
-            if not cyclic:
-                cyclic.extend(phase_tasks(tiled_phases(n))[:2])
-            ps, qs = cyclic
+            sweep = tiled_sweep(n)
+            ps, qs = sweep.ps, sweep.qs
         else:
             ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
             qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)

@@ -1,4 +1,4 @@
-"""The tiled cyclic order of the Jacobi solvers (``_jacobi_common.tiled_phases``).
+"""The tiled cyclic order of the Jacobi solvers (``_jacobi_common.tiled_sweep``).
 
 The production tile (32 columns) only matters from n = 33 on; here it is shrunk so that
 small, mpmath-checkable matrices run through several tiles.
@@ -9,7 +9,7 @@ import pytest
 
 from orthla._testing import to_host
 from orthla.pivoting import jacobi_eigh, jacobi_svd
-from orthla.pivoting._jacobi_common import phase_rounds, phase_tasks, round_robin, tiled_phases
+from orthla.pivoting._jacobi_common import round_robin, tiled_sweep
 
 from test_jacobi_eigh import graded_spd, hermitian, mp_eigvalsh
 from test_jacobi_svd import column_graded, matrix, mp_singular_values
@@ -27,18 +27,26 @@ def _pairs(rounds):
 @pytest.mark.parametrize("n", [2, 3, 7, 8, 9, 16, 33, 70])
 @pytest.mark.parametrize("tile", [3, 4, 32])
 def test_schedule_covers_every_pair_once_in_disjoint_rounds(n, tile):
-    phases = tiled_phases(n, tile)
-    rounds = phase_rounds(phases)
+    sweep = tiled_sweep(n, tile)
+    rounds = sweep.rounds
     pairs = _pairs(rounds)
     assert len(pairs) == n * (n - 1) // 2 and len(set(pairs)) == len(pairs)
     assert all(p < q for p, q in pairs)
     for p, q in rounds:
         assert len(np.union1d(p, q)) == 2 * len(p)  # a round rotates disjoint pairs
-    ps, qs, pair_ptr, cols, col_ptr = phase_tasks(phases)
+    ps, qs, pair_ptr, cols, col_ptr = sweep[1:]
     assert sorted(zip(ps.tolist(), qs.tolist())) == sorted(pairs)
     for t in range(len(pair_ptr) - 1):  # a task's pairs stay inside its columns
         own = set(cols[col_ptr[t]:col_ptr[t + 1]].tolist())
         assert set(ps[pair_ptr[t]:pair_ptr[t + 1]].tolist()) | set(qs[pair_ptr[t]:pair_ptr[t + 1]].tolist()) <= own
+    # tasks of a phase are disjoint, so task order and round order apply the same rotations:
+    # replaying the task order round by round must meet each round's pairs before the next
+    position = {pq: i for i, pq in enumerate(pairs)}
+    seen = [position[pq] for pq in zip(ps.tolist(), qs.tolist())]
+    round_of = np.repeat(np.arange(len(rounds)), [len(p) for p, _ in rounds])
+    for t in range(len(pair_ptr) - 1):
+        r = round_of[seen[pair_ptr[t]:pair_ptr[t + 1]]]
+        assert np.all(np.diff(r) >= 0)  # inside a task, sub-rounds come in round order
     if n <= tile:
         assert _pairs(rounds) == _pairs(round_robin(n))
 
@@ -50,7 +58,7 @@ def test_task_kernel_matches_pair_kernel(needs_numba):
     rng = np.random.default_rng(5)
     for dtype in (np.float64, np.complex128):
         a = hermitian(rng, 23, dtype)
-        ps, qs, pair_ptr, cols, col_ptr = phase_tasks(tiled_phases(23, 5))
+        ps, qs, pair_ptr, cols, col_ptr = tiled_sweep(23, 5)[1:]
         tol = 1e-15
         a1, a2 = np.asfortranarray(a.copy()), np.asfortranarray(a.copy())
         v1, v2 = np.eye(23, dtype=dtype, order="F"), np.eye(23, dtype=dtype, order="F")
@@ -93,3 +101,20 @@ def test_engines_agree_through_tiles(small_tiles, needs_numba):
         assert abs(sn.info.rotations - sx.info.rotations) <= 2
         np.testing.assert_allclose(sn.S, sx.S, rtol=1e-13)
         np.testing.assert_allclose(to_host(sn.U), to_host(sx.U), rtol=0, atol=1e-11)
+
+
+def test_numba_relative_offdiag_matches_xp(needs_numba):
+    import array_api_compat.numpy as xp
+
+    from orthla.pivoting._jacobi_eigh import relative_offdiag
+    from orthla.pivoting._jacobi_numba import relative_offdiag as offdiag_nb
+
+    rng = np.random.default_rng(2)
+    for dtype in (np.float64, np.complex128):
+        a = hermitian(rng, 9, dtype)
+        assert offdiag_nb(a) == pytest.approx(relative_offdiag(a, xp), rel=1e-15)
+    a = np.diag([2.0, 0.0, -3.0])
+    assert offdiag_nb(a) == relative_offdiag(a, xp) == 0.0
+    a[0, 1] = a[1, 0] = 1e-300  # nonzero against a zero diagonal entry
+    assert offdiag_nb(a) == relative_offdiag(a, xp) == np.inf
+    assert offdiag_nb(np.ones((1, 1))) == 0.0
