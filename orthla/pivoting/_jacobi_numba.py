@@ -120,11 +120,22 @@ def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
             e = apq / absb
             se = s * e
             sce = s * np.conj(e)
-            for k in range(n):
-                x = a[k, p]
-                y = a[k, q]
-                a[k, p] = c * x - sce * y
-                a[k, q] = se * x + c * y
+            if want_v:  # one pass over the columns of a and v
+                for k in range(n):
+                    x = a[k, p]
+                    y = a[k, q]
+                    a[k, p] = c * x - sce * y
+                    a[k, q] = se * x + c * y
+                    x = v[k, p]
+                    y = v[k, q]
+                    v[k, p] = c * x - sce * y
+                    v[k, q] = se * x + c * y
+            else:
+                for k in range(n):
+                    x = a[k, p]
+                    y = a[k, q]
+                    a[k, p] = c * x - sce * y
+                    a[k, q] = se * x + c * y
             for j in range(c0, c1):
                 k = cols[j]
                 a[p, k] = np.conj(a[k, p])
@@ -133,12 +144,6 @@ def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
             a[q, q] = aqq + t * absb
             a[p, q] = 0.0
             a[q, p] = 0.0
-            if want_v:
-                for k in range(v.shape[0]):
-                    x = v[k, p]
-                    y = v[k, q]
-                    v[k, p] = c * x - sce * y
-                    v[k, q] = se * x + c * y
         if done:
             for j in range(c0, c1):
                 p = cols[j]
@@ -200,12 +205,18 @@ def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
         e = gamma / absb
         se = s * e
         sce = s * np.conj(e)
+        fused = want_v and v.shape[0] == m  # square g (Jacobi on R^H): one pass over g and v
         for k in range(m):
             x = g[k, p]
             y = g[k, q]
             g[k, p] = c * x - sce * y
             g[k, q] = se * x + c * y
-        if want_v:
+            if fused:
+                x = v[k, p]
+                y = v[k, q]
+                v[k, p] = c * x - sce * y
+                v[k, q] = se * x + c * y
+        if want_v and not fused:
             for k in range(v.shape[0]):
                 x = v[k, p]
                 y = v[k, q]
