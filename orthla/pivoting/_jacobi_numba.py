@@ -173,8 +173,8 @@ def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
     Squared column norms are computed once per call and then updated with the exact
     2x2 formulas ``||g_p||^2 - t |g_p^H g_q|`` and ``||g_q||^2 + t |g_p^H g_q|`` (as
     LAPACK ``*gesvj``), so a pair costs one dot product instead of three; a norm that
-    drops below a quarter of its old value is recomputed, which bounds the cancellation
-    in the update.  ``reassoc`` lets LLVM vectorize the loops; NaN/Inf semantics are
+    drops below a quarter of its old value (either one: t may be negative) is
+    recomputed, which bounds the cancellation in the update.  ``reassoc`` lets LLVM vectorize the loops; NaN/Inf semantics are
     kept (no ``nnan``/``ninf``).
     """
     m = g.shape[0]
@@ -222,7 +222,9 @@ def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
                 y = v[k, q]
                 v[k, p] = c * x - sce * y
                 v[k, q] = se * x + c * y
+        # t < 0 swaps the roles: the norm that shrinks is recomputed if it shrank a lot
         new_p = alpha - t * absb
+        new_q = beta + t * absb
         nrm[p] = new_p if new_p > 0.25 * alpha else _sq_norm(g, p)
-        nrm[q] = beta + t * absb
+        nrm[q] = new_q if new_q > 0.25 * beta else _sq_norm(g, q)
     return count, worst
