@@ -130,7 +130,8 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
         array-API library; integer input is promoted to float64.  Never modified.
     pivoting : {"cyclic", "random", "random-sweep"}, default "cyclic"
         Order of the pivot pairs.  ``"cyclic"`` visits every pair once per sweep in
-        the round-robin (parallel) order; ``"random-sweep"`` visits every pair once
+        a round-robin (parallel) order taken in tiles of 32 columns, so that the
+        columns being rotated stay in cache; ``"random-sweep"`` visits every pair once
         per sweep in a random order; ``"random"`` draws each pair uniformly at random.
     method : {"two-sided", "cholesky-one-sided"}, default "two-sided"
         ``"two-sided"`` rotates rows and columns of ``a``.  ``"cholesky-one-sided"``
