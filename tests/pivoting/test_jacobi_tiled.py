@@ -6,13 +6,12 @@ small, mpmath-checkable matrices run through several tiles.
 
 import numpy as np
 import pytest
+from test_jacobi_eigh import graded_spd, hermitian, mp_eigvalsh
+from test_jacobi_svd import column_graded, matrix, mp_singular_values
 
 from orthla._testing import to_host
 from orthla.pivoting import jacobi_eigh, jacobi_svd
 from orthla.pivoting._jacobi_common import round_robin, tiled_sweep
-
-from test_jacobi_eigh import graded_spd, hermitian, mp_eigvalsh
-from test_jacobi_svd import column_graded, matrix, mp_singular_values
 
 
 @pytest.fixture
@@ -21,7 +20,7 @@ def small_tiles(monkeypatch):
 
 
 def _pairs(rounds):
-    return [(a, b) for p, q in rounds for a, b in zip(p.tolist(), q.tolist())]
+    return [(a, b) for p, q in rounds for a, b in zip(p.tolist(), q.tolist(), strict=True)]
 
 
 @pytest.mark.parametrize("n", [2, 3, 7, 8, 9, 16, 33, 70])
@@ -35,14 +34,14 @@ def test_schedule_covers_every_pair_once_in_disjoint_rounds(n, tile):
     for p, q in rounds:
         assert len(np.union1d(p, q)) == 2 * len(p)  # a round rotates disjoint pairs
     ps, qs, pair_ptr, cols, col_ptr = sweep[1:]
-    assert sorted(zip(ps.tolist(), qs.tolist())) == sorted(pairs)
+    assert sorted(zip(ps.tolist(), qs.tolist(), strict=True)) == sorted(pairs)
     for t in range(len(pair_ptr) - 1):  # a task's pairs stay inside its columns
         own = set(cols[col_ptr[t]:col_ptr[t + 1]].tolist())
         assert set(ps[pair_ptr[t]:pair_ptr[t + 1]].tolist()) | set(qs[pair_ptr[t]:pair_ptr[t + 1]].tolist()) <= own
     # tasks of a phase are disjoint, so task order and round order apply the same rotations:
     # replaying the task order round by round must meet each round's pairs before the next
     position = {pq: i for i, pq in enumerate(pairs)}
-    seen = [position[pq] for pq in zip(ps.tolist(), qs.tolist())]
+    seen = [position[pq] for pq in zip(ps.tolist(), qs.tolist(), strict=True)]
     round_of = np.repeat(np.arange(len(rounds)), [len(p) for p, _ in rounds])
     for t in range(len(pair_ptr) - 1):
         r = round_of[seen[pair_ptr[t]:pair_ptr[t + 1]]]
@@ -78,7 +77,7 @@ def test_graded_relative_accuracy_through_tiles(small_tiles, engine, request):
     h = graded_spd(16, seed=3)
     ref = mp_eigvalsh(h, dps=80)
     for method in ("two-sided", "cholesky-one-sided"):
-        w, v, info = jacobi_eigh(h, method=method, engine=engine)
+        w, _v, info = jacobi_eigh(h, method=method, engine=engine)
         assert info.converged
         assert np.max(np.abs(w - ref) / ref) <= 1e-12, method
     a = column_graded(seed=0)
