@@ -8,6 +8,7 @@ them all at once compute the same thing in exact arithmetic.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -73,6 +74,96 @@ def round_robin(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return rounds
 
 
+# Width of the column tiles of the cyclic order.  Two tiles of a Fortran-ordered n x n
+# matrix (and of V) stay in L2 while their 32^2 pairs are rotated; 32 was the fastest of
+# 16/32/64 at n = 500 and 2000 on the 2-core benchmark VM (docs/bench_pivoting.md).
+TILE = 32
+
+
+class TiledSweep(NamedTuple):
+    """One cyclic sweep in column tiles (see :func:`tiled_sweep`); arrays are read-only.
+
+    ``rounds`` are the rounds of disjoint pairs (array-API engine).  The Numba kernels
+    take the same pairs task by task: task t rotates ``ps[pair_ptr[t]:pair_ptr[t+1]]``
+    against ``qs[...]``, all among its columns ``cols[col_ptr[t]:col_ptr[t+1]]``.
+    """
+
+    rounds: list
+    ps: np.ndarray
+    qs: np.ndarray
+    pair_ptr: np.ndarray
+    cols: np.ndarray
+    col_ptr: np.ndarray
+
+
+def tiled_sweep(n: int, tile: int | None = None) -> TiledSweep:
+    """Cyclic sweep in column tiles: every pair once, grouped so that work stays in cache.
+
+    Phase 0 rotates the pairs inside each tile (round-robin, one task per tile); then
+    comes one phase per round of the round-robin over tiles, with a task per tile pair
+    (I, J) holding its cross pairs in ``tile`` sub-rounds ``(I[k], J[(k + r) % tile])``.
+    Tasks of a phase touch disjoint columns, so running them task by task (Numba: the
+    columns of two tiles stay in cache) or sub-round by sub-round across tasks
+    (array-API: about n/2 pairs per batch) applies the same rotations.  With one tile
+    this is :func:`round_robin`.  ``tile=None`` reads the module's ``TILE`` (tests shrink
+    it to run small matrices through several tiles).  Cached per ``(n, tile)``.
+    """
+    return _tiled_sweep(n, TILE if tile is None else tile)
+
+
+@functools.lru_cache(maxsize=8)
+def _tiled_sweep(n: int, tile: int) -> TiledSweep:
+    starts = np.arange(0, n, tile)
+    full = starts[starts + tile <= n]
+    blocks = [np.arange(s, min(s + tile, n)) for s in starts]
+    rounds, tasks = [], []  # tasks: (cols, [(p, q) per sub-round])
+    # phase 0: pairs inside each tile, the full tiles batched, a short last tile apart
+    inner = round_robin(tile)
+    short = blocks[-1] if len(blocks[-1]) < tile else None
+    short_rr = round_robin(len(short)) if short is not None and len(short) > 1 else []
+    for r in range(max(len(inner) if len(full) else 0, len(short_rr))):
+        p, q = [], []
+        if len(full) and r < len(inner):
+            p.append((full[:, None] + inner[r][0][None, :]).ravel())
+            q.append((full[:, None] + inner[r][1][None, :]).ravel())
+        if r < len(short_rr):
+            p.append(short[short_rr[r][0]])
+            q.append(short[short_rr[r][1]])
+        rounds.append((np.concatenate(p), np.concatenate(q)))
+    for s in full:
+        tasks.append((s + np.arange(tile), [(s + pr, s + qr) for pr, qr in inner]))
+    if len(short_rr):
+        tasks.append((short, [(short[pr], short[qr]) for pr, qr in short_rr]))
+    # one phase per round of the tournament of tiles
+    k = np.arange(tile)
+    shift = (k[None, :] + k[:, None]) % tile  # [r, k]
+    for bi, bj in round_robin(len(blocks)):
+        if len(bi) == 0:
+            continue
+        pp = np.broadcast_to(starts[bi][:, None, None] + k[None, None, :], (len(bi), tile, tile))
+        qq = starts[bj][:, None, None] + shift[None, :, :]
+        ok = (pp < n) & (qq < n)
+        for r in range(tile):
+            sel = ok[:, r, :]
+            if sel.any():
+                rounds.append((pp[:, r, :][sel], qq[:, r, :][sel]))
+        for t in range(len(bi)):
+            sel = ok[t]
+            tasks.append((np.concatenate([blocks[bi[t]], blocks[bj[t]]]), [(pp[t][sel], qq[t][sel])]))
+    ps = np.concatenate([np.zeros(0, np.int64)] + [p for _, subs in tasks for p, _ in subs])
+    qs = np.concatenate([np.zeros(0, np.int64)] + [q for _, subs in tasks for _, q in subs])
+    pair_ptr = np.cumsum([0] + [sum(len(p) for p, _ in subs) for _, subs in tasks])
+    cols = np.concatenate([np.zeros(0, np.int64)] + [c for c, _ in tasks])
+    col_ptr = np.cumsum([0] + [len(c) for c, _ in tasks])
+    out = [ps, qs, pair_ptr, cols, col_ptr]
+    for i, x in enumerate(out):
+        out[i] = x.astype(np.int64)
+        out[i].flags.writeable = False
+    for p, q in rounds:
+        p.flags.writeable = q.flags.writeable = False
+    return TiledSweep(rounds, *out)
+
+
 def _split_disjoint(p: np.ndarray, q: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Cut a pair sequence into maximal runs of disjoint consecutive pairs (order kept)."""
     rounds, start, used = [], 0, set()
@@ -86,9 +177,12 @@ def _split_disjoint(p: np.ndarray, q: np.ndarray) -> list[tuple[np.ndarray, np.n
 
 
 def sweep_rounds(n: int, pivoting: str, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Pivot pairs (p < q) of one sweep of n(n-1)/2 steps, as rounds of disjoint pairs."""
+    """Pivot pairs (p < q) of one sweep of n(n-1)/2 steps, as rounds of disjoint pairs.
+
+    ``"cyclic"`` is the tiled round-robin of :func:`tiled_sweep`.
+    """
     if pivoting == "cyclic":
-        return round_robin(n)
+        return list(tiled_sweep(n).rounds)
     if pivoting == "random-sweep":
         # every pair once, in a random order: relabel the tournament and shuffle its rounds
         perm = rng.permutation(n)

@@ -23,6 +23,7 @@ from ._jacobi_common import (
     JacobiInfo,
     default_tolerance,
     sweep_rounds,
+    tiled_sweep,
 )
 from ._jacobi_onesided import cholesky_factor, one_sided_jacobi
 
@@ -73,17 +74,22 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
     rotations, sweeps = 0, 0
     off = relative_offdiag(a, xp)
     if use == "numba":
-        from ._jacobi_numba import two_sided_pairs
+        from ._jacobi_numba import relative_offdiag as offdiag
+        from ._jacobi_numba import two_sided_pairs, two_sided_tasks
 
         w = np.array(to_numpy(a, name="a"), order="F", copy=True)
         v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
+        tasks = tiled_sweep(n)[1:] if pivoting == "cyclic" else None
         while off > tol and sweeps < max_sweeps:
-            rounds = sweep_rounds(n, pivoting, rng)
-            ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
-            qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
-            rotations += int(two_sided_pairs(w, v, ps, qs, tol, want_v))
+            if tasks is not None:
+                rotations += int(two_sided_tasks(w, v, *tasks, tol, want_v))
+            else:
+                rounds = sweep_rounds(n, pivoting, rng)
+                ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
+                qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
+                rotations += int(two_sided_pairs(w, v, ps, qs, tol, want_v))
             sweeps += 1
-            off = relative_offdiag(w, np)
+            off = float(offdiag(w))
         lam = from_numpy(np.ascontiguousarray(np.real(np.diag(w))), xp, like=a)
         vec = from_numpy(np.ascontiguousarray(v), xp, like=a) if want_v else None
     else:
@@ -124,7 +130,8 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
         array-API library; integer input is promoted to float64.  Never modified.
     pivoting : {"cyclic", "random", "random-sweep"}, default "cyclic"
         Order of the pivot pairs.  ``"cyclic"`` visits every pair once per sweep in
-        the round-robin (parallel) order; ``"random-sweep"`` visits every pair once
+        a round-robin (parallel) order taken in tiles of 32 columns, so that the
+        columns being rotated stay in cache; ``"random-sweep"`` visits every pair once
         per sweep in a random order; ``"random"`` draws each pair uniformly at random.
     method : {"two-sided", "cholesky-one-sided"}, default "two-sided"
         ``"two-sided"`` rotates rows and columns of ``a``.  ``"cholesky-one-sided"``

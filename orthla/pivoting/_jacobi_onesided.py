@@ -8,7 +8,7 @@ import numpy as np
 
 from .._backend import is_numpy, to_numpy
 from .._validate import is_complex
-from ._jacobi_common import JacobiInfo, round_robin, sweep_rounds
+from ._jacobi_common import JacobiInfo, round_robin, sweep_rounds, tiled_sweep
 
 
 def cholesky_factor(a: Any, xp: Any, use: str) -> Any:
@@ -68,7 +68,9 @@ def one_sided_jacobi(g: Any, tol: float, max_sweeps: int, pivoting: str, rng: np
         run, finish = _xp_runner(g, want_v, xp)
     rotations, sweeps, worst, converged = 0, 0, 0.0, n < 2
     while not converged and sweeps < max_sweeps:
-        count, worst = run(sweep_rounds(n, pivoting, rng), tol, True)
+        # the Numba runner takes None for the cyclic order, which it walks task by task
+        rounds = None if (pivoting == "cyclic" and use == "numba") else sweep_rounds(n, pivoting, rng)
+        count, worst = run(rounds, tol, True)
         rotations += count
         sweeps += 1
         if pivoting == "random":
@@ -86,8 +88,12 @@ def _numba_runner(g, want_v):
     v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
 
     def run(rounds, tol, apply):
-        ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
-        qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
+        if rounds is None:  # the cyclic order tile by tile, so that columns stay in cache
+            sweep = tiled_sweep(n)
+            ps, qs = sweep.ps, sweep.qs
+        else:
+            ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
+            qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
         count, worst = one_sided_pairs(w, v, ps, qs, tol, want_v, apply)
         return int(count), float(worst)
 

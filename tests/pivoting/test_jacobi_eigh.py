@@ -152,10 +152,14 @@ def test_auto_engine_uses_numba_kernel(needs_numba, monkeypatch):
     import orthla.pivoting._jacobi_numba as kern
 
     calls = []
-    orig = kern.two_sided_pairs
-    monkeypatch.setattr(kern, "two_sided_pairs", lambda *args: calls.append(1) or orig(*args))
-    jacobi_eigh(np.array([[2.0, 1.0], [1.0, 2.0]]))
-    assert calls
+    for name in ("two_sided_pairs", "two_sided_tasks"):
+        orig = getattr(kern, name)
+        monkeypatch.setattr(kern, name, lambda *args, name=name, orig=orig: calls.append(name) or orig(*args))
+    a = np.array([[2.0, 1.0], [1.0, 2.0]])
+    jacobi_eigh(a)  # cyclic: the tiled task kernel
+    assert calls == ["two_sided_tasks"]
+    jacobi_eigh(a, pivoting="random", rng=0)
+    assert calls[1:] and set(calls[1:]) == {"two_sided_pairs"}
 
 
 def test_seeded_reproducibility():
