@@ -208,7 +208,7 @@ def _shifted_error(inputs, out):
 
 def _shifted_cases():
     out = []
-    for d, n, k, quick in ((3, 64, 1, True), (5, 16, 1, False), (3, 64, 8, False)):
+    for d, n, k, quick in ((3, 64, 1, True), (5, 16, 1, False), (3, 64, 8, False), (5, 16, 8, False)):
         anchors = {} if _pykronecker() is None else {"pykronecker (hand-built eigenbasis)": _pyk_shifted}
         setup = _shifted_setup(d, n, k)
         if _has_linear_operator():

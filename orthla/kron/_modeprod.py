@@ -6,8 +6,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .._backend import array_namespace, capability
+import numpy as np
+
+from .._backend import array_namespace, capability, is_numpy
 from .._validate import as_floating, check_finite, check_int, check_ndim
+from ._chain import kron_apply
 from ._common import cycle_modes, promote, rmatmul_t
 
 __all__ = ["mode_product", "multi_mode_product"]
@@ -93,6 +96,21 @@ def mode_product(x: Any, a: Any, axis: int) -> Any:
             f"`a` has {a.shape[1]} columns but `x` has size {x.shape[axis]} along axis {axis} "
             f"(a.shape = {tuple(a.shape)}, x.shape = {tuple(x.shape)}).")
     return _mode_apply(x, a, axis, xp)
+
+
+def _numpy_cycle(x, mats):
+    """NumPy path of the leading-axes product: promote once, one ``out=`` GEMM per factor."""
+    d = len(mats)
+    dims_in = [int(n) for n in x.shape[:d]]
+    arrays = [a for a in mats if not isinstance(a, int)]
+    dt = np.result_type(x, *arrays)
+    mats = [a if isinstance(a, int) else a.astype(dt, copy=False) for a in mats]
+    dims_out = [a if isinstance(a, int) else int(a.shape[0]) for a in mats]
+    batch = tuple(x.shape[d:])
+    x2 = x.reshape(math.prod(dims_in), -1).astype(dt, copy=False)
+    if x2.shape[1] == 0:
+        return np.empty((*dims_out, *batch), dtype=dt)
+    return kron_apply(x2, mats, dims_in).reshape(*dims_out, *batch)
 
 
 def _order(mats: Sequence[Any]) -> list[int]:
@@ -199,6 +217,8 @@ def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | 
     leading = list(range(len(factors)))
     seq = [mats[ax] for ax in sorted(mats)]
     if list(axes) == leading and _order(seq) == list(range(len(seq))):
+        if is_numpy(xp):
+            return _numpy_cycle(x, [mats.get(ax, int(x.shape[ax])) for ax in leading])
         funcs = [(lambda y, a=mats[ax]: rmatmul_t(y, a, xp)) if ax in mats else None for ax in leading]
         return cycle_modes(x, [x.shape[ax] for ax in leading], funcs, xp)
     order = sorted(mats)
