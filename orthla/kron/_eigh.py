@@ -11,7 +11,7 @@ import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
 from .._validate import as_floating, check_finite, check_int, check_ndim
-from ._chain import chain_left, chain_right
+from ._chain import kron_apply, work_array
 from ._common import (
     KronConvergenceWarning,
     as_factor_list,
@@ -98,10 +98,9 @@ class KronEigh:
     Set-up costs ``O(sum n_k^3)``; each solve is two Kronecker matvecs,
     ``4 N sum n_k`` flops per right-hand side, and :meth:`logdet` is ``O(N)``.
     The shifted eigenvalues ``l + s`` are built and checked once per shift and kept
-    for the next call with the same shift.  On NumPy a solve with ``k`` right-hand
-    sides runs ``Q^H`` with the right-hand sides rotated to the front, divides in
-    place and runs ``Q`` rotating them back: ``2d`` GEMMs into reused work arrays,
-    no transposed copy.  The computed solution
+    for the next call with the same shift.  On NumPy the two products run as in
+    :class:`KronOperator` (``2d`` GEMMs into reused work arrays) and the division is
+    done in place.  The computed solution
     has relative error about ``eps * d * cond(K + s D)`` because each factor
     eigendecomposition is backward stable [1]_.
 
@@ -219,11 +218,7 @@ class KronEigh:
         return lam
 
     def _numpy_solve(self, y, lam):
-        """NumPy path of :meth:`solve`: left chain with ``Q^H``, divide in place, right chain with ``Q``.
-
-        The left chain leaves the right-hand sides in front, ``(K, N)``, which is exactly what
-        the right chain takes, so no transpose is needed (see ``_chain``).
-        """
+        """NumPy path of :meth:`solve`: ``Q^H`` into a work array, divide in place, ``Q`` (see ``_chain``)."""
         vecs = self.factor_eigenvectors
         arrays = [v for v in vecs if not isinstance(v, int)]
         dt = np.result_type(y, *arrays)
@@ -241,9 +236,9 @@ class KronEigh:
             return out.reshape(y.shape)
         if self._sqrt_noise is not None:
             x = x / kron_vectors(self._sqrt_noise, np)[:, None]
-        z, slot = chain_left(x, qh, self._dims, 0)  # (K, N): Q^H x, one row per right-hand side
-        z /= lam[None, :]
-        chain_right(z, q, self._dims, slot, out=out.reshape(-1))  # (N, K): Q z
+        z = kron_apply(x, qh, self._dims, out=work_array(3, n * k, dt).reshape(n, k))
+        z /= lam[:, None]
+        kron_apply(z, q, self._dims, out=out)
         if self._sqrt_noise is not None:
             out /= kron_vectors(self._sqrt_noise, np)[:, None]
         return out.reshape(y.shape)

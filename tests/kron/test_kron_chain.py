@@ -17,6 +17,7 @@ SHAPES = [
     [(3, 4), 2, (5, 3)],               # non-square with an identity in the middle
     [(2, 2), (3, 3), (2, 2), (3, 3)],  # four factors
     [(40, 40), (33, 33)],              # large enough for the right-rotation plan
+    [3, (4, 5), (2, 2)],               # identity first (the slab plan then slices x itself)
 ]
 
 
@@ -51,10 +52,11 @@ def test_chain_left_and_right_against_dense(shapes, k):
 
 @pytest.mark.parametrize("shapes", SHAPES)
 @pytest.mark.parametrize("right", [False, True])
-@pytest.mark.parametrize("k", [1, 8])
-def test_kron_apply_matches_xp_engine(monkeypatch, shapes, right, k):
-    """Both plans of the NumPy path agree with the array-API path (``cycle_modes``) and numpy.kron."""
+@pytest.mark.parametrize(("k", "slabs"), [(1, False), (8, False), (8, True)])
+def test_kron_apply_matches_xp_engine(monkeypatch, shapes, right, k, slabs):
+    """Every plan of the NumPy path agrees with the array-API path (``cycle_modes``) and numpy.kron."""
     monkeypatch.setattr(_chain, "prefer_right", lambda mats, dims: right)
+    monkeypatch.setattr(_chain, "SLAB_MIN", 1 if slabs else 1 << 62)
     rng = np.random.default_rng(71)
     mats, dims = _mats(rng, shapes), _dims(shapes)
     dense = kron_all(mats)
@@ -140,7 +142,7 @@ def test_large_work_arrays_are_not_retained(monkeypatch):
     mats = [rng.standard_normal((5, 5)), rng.standard_normal((6, 6))]
     x = rng.standard_normal((30, 2))
     np.testing.assert_allclose(KronOperator(mats) @ x, kron_all(mats) @ x, rtol=1e-13, atol=1e-13)
-    assert _chain._local.bufs == [None, None]
+    assert _chain._local.bufs == [None] * _chain.N_SLOTS
 
 
 def test_empty_batch():
@@ -153,10 +155,11 @@ def test_empty_batch():
     assert ke.solve(np.zeros((6, 0)), shift=0.1).shape == (6, 0)
 
 
-@pytest.mark.parametrize("k", [1, 8])
+@pytest.mark.parametrize(("k", "slabs"), [(1, False), (8, False), (8, True)])
 @pytest.mark.parametrize("n", [3, 33])
-def test_shifted_solve_many_rhs_against_dense(xp, k, n):
-    """8 right-hand sides in one pass (left chain with Q^H, divide, right chain with Q)."""
+def test_shifted_solve_many_rhs_against_dense(xp, monkeypatch, k, slabs, n):
+    """8 right-hand sides in one pass, through the whole-operand and the slab plans."""
+    monkeypatch.setattr(_chain, "SLAB_MIN", 1 if slabs else 1 << 62)
     rng = np.random.default_rng(77)
     t = np.linspace(0, 1, n)
     mats = [exp_kernel(t, 0.3), exp_kernel(t[:4] if n > 4 else t, 0.5), spd(rng, 5)]
