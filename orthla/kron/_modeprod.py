@@ -163,11 +163,12 @@ def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | 
     factors act on the leading axes in their natural order (all square, say),
     the product runs as ``d`` GEMMs that each contract the leading mode and
     rotate it to the end, so no transposed copy is made except one for a batch
-    axis.  On NumPy each of these GEMMs writes with ``out=`` into one of two
-    per-thread work arrays that are reused from call to call (kept up to 128 MiB
-    each), so only the result is allocated; when the factors' mean order is 32 or
-    more they are applied last one first (contracting the trailing mode and
-    rotating it to the front), the GEMM layout that stays fast out of cache.
+    axis.  On NumPy each of these GEMMs writes with ``out=`` into per-thread work
+    arrays reused from call to call (at most four, each kept only up to 128 MiB),
+    so only the result is allocated; when the factors' mean order is 32 or more
+    they are applied last one first (contracting the trailing mode and rotating it
+    to the front), the GEMM layout that stays fast out of cache; with batch axes
+    the first factor is applied in place and the others slab by slab in cache.
     Cost ``2 sum_k m_k * (size before step k)`` flops, ``2 N sum_k n_k``
     for square factors of a tensor with ``N`` entries.
 

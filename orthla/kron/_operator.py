@@ -114,8 +114,9 @@ class KronOperator:
     ``A @ x`` costs ``2 sum_k m_k * (size before step k)`` flops (``2 N sum n_k``
     for square factors) as ``d`` GEMMs (see :func:`multi_mode_product`); a matrix of
     right-hand sides ``(N, k)`` is one pass, not a loop, with one transpose of the
-    right-hand-side axis.  On NumPy the intermediate results go to two per-thread work
-    arrays kept between calls (at most 128 MiB each), so only the result is allocated.  :meth:`solve` uses per-factor
+    right-hand-side axis.  On NumPy the intermediate results go to per-thread work
+    arrays kept between calls (at most four, each kept only up to 128 MiB), so only the
+    result is allocated.  :meth:`solve` uses per-factor
     LU, :meth:`lstsq` per-factor QR, :meth:`logdet` per-factor determinants and
     :meth:`svd`/:meth:`eigh` per-factor decompositions: ``O(sum n_k^3)`` instead of
     ``O(N^3)``.  Because the factor solutions are backward stable, the Kronecker
