@@ -133,6 +133,9 @@ def kron_apply(x: np.ndarray, mats: Sequence[Any], dims: Sequence[int],
     m_out = math.prod(_rows(a, n) for a, n in zip(mats, dims, strict=True))
     if out is None:
         out = np.empty((m_out, k), dtype=x.dtype)
+    if n_in == 0 or m_out == 0 or k == 0:  # an empty sum: zeros (views would divide by 0)
+        out[...] = 0
+        return out
     if k > 1 and len(mats) > 1 and (n_in // dims[0]) * k >= SLAB_MIN:
         _apply_slabs(x, mats, dims, out)
     else:

@@ -229,7 +229,7 @@ class KronEigh:
             qh = [v if isinstance(v, int) else np.ascontiguousarray(v.conj().T) for v in q]
             self._mats_cache[key] = (q, qh)
         q, qh = self._mats_cache[key]
-        x = y.reshape(n, -1).astype(dt, copy=False)
+        x = y.reshape(n, math.prod(y.shape[1:])).astype(dt, copy=False)
         k = x.shape[1]
         out = np.empty((n, k), dtype=dt)
         if k == 0:

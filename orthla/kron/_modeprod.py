@@ -107,9 +107,7 @@ def _numpy_cycle(x, mats):
     mats = [a if isinstance(a, int) else a.astype(dt, copy=False) for a in mats]
     dims_out = [a if isinstance(a, int) else int(a.shape[0]) for a in mats]
     batch = tuple(x.shape[d:])
-    x2 = x.reshape(math.prod(dims_in), -1).astype(dt, copy=False)
-    if x2.shape[1] == 0:
-        return np.empty((*dims_out, *batch), dtype=dt)
+    x2 = x.reshape(math.prod(dims_in), math.prod(batch)).astype(dt, copy=False)
     return kron_apply(x2, mats, dims_in).reshape(*dims_out, *batch)
 
 

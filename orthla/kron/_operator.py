@@ -61,10 +61,8 @@ def _numpy_apply(b: np.ndarray, mats: Sequence[Any], dims_in: Sequence[int]) -> 
     arrays = [a for a in mats if not _eye(a)]
     dt = np.result_type(b, *arrays)
     mats = [n if _eye(a) else a.astype(dt, copy=False) for a, n in zip(mats, dims_in, strict=True)]
-    x = b.reshape(b.shape[0], -1).astype(dt, copy=False)
+    x = b.reshape(b.shape[0], math.prod(b.shape[1:])).astype(dt, copy=False)
     m_out = math.prod(n if _eye(a) else a.shape[0] for a, n in zip(mats, dims_in, strict=True))
-    if x.shape[1] == 0:
-        return np.empty((m_out, *b.shape[1:]), dtype=dt)
     return kron_apply(x, mats, dims_in).reshape(m_out, *b.shape[1:])
 
 

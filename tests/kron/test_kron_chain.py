@@ -153,6 +153,10 @@ def test_empty_batch():
     assert multi_mode_product(np.zeros((4, 5, 0)), mats).shape == (3, 2, 0)
     ke = KronEigh([spd(rng, 3), spd(rng, 2)])
     assert ke.solve(np.zeros((6, 0)), shift=0.1).shape == (6, 0)
+    # A factor without columns: the product is an empty sum, zeros of the row size.
+    for shape in ((0,), (0, 3)):
+        y = KronOperator([np.zeros((2, 0)), np.eye(2)]) @ np.zeros(shape)
+        np.testing.assert_array_equal(y, np.zeros((4, *shape[1:])))
 
 
 @pytest.mark.parametrize(("k", "slabs"), [(1, False), (8, False), (8, True)])
@@ -187,3 +191,31 @@ def test_multi_mode_product_numpy_path_matches_dense():
     yc = multi_mode_product(xc, mats)
     assert yc.dtype == np.complex128
     np.testing.assert_allclose(yc, np.einsum("ai,ijkb,ck->ajcb", mats[0], xc, mats[2]), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("slabs", [False, True])
+def test_slab_plan_dtypes_and_noise(monkeypatch, slabs):
+    """Complex and float32 operands, complex Hermitian factors and Kronecker noise, many rhs."""
+    monkeypatch.setattr(_chain, "SLAB_MIN", 1 if slabs else 1 << 62)
+    rng = np.random.default_rng(79)
+    mats = [rng.standard_normal((4, 3)), rng.standard_normal((3, 5))]
+    dense = kron_all(mats)
+    xc = rng.standard_normal((15, 6)) + 1j * rng.standard_normal((15, 6))
+    yc = KronOperator(mats) @ xc
+    assert yc.dtype == np.complex128
+    np.testing.assert_allclose(yc, dense @ xc, rtol=0, atol=_matvec_tol(dense, np.abs(xc)))
+    m32 = [m.astype(np.float32) for m in mats]
+    x32 = xc.real.astype(np.float32)
+    y32 = KronOperator(m32) @ x32
+    assert y32.dtype == np.float32
+    np.testing.assert_allclose(y32, dense @ x32.astype(float), rtol=0,
+                               atol=50 * np.finfo(np.float32).eps * np.abs(dense).max() * np.abs(x32).max() * 15)
+    g = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    herm = [g @ g.conj().T + np.eye(3), spd(rng, 4)]
+    noise = [rng.uniform(0.5, 2.0, 3), rng.uniform(0.5, 2.0, 4)]
+    dvec = np.kron(noise[0], noise[1])
+    shifted = kron_all(herm) + 0.3 * np.diag(dvec)
+    y = rng.standard_normal((12, 5)) + 1j * rng.standard_normal((12, 5))
+    ref = np.linalg.solve(shifted, y)
+    x = KronEigh(herm, noise=noise).solve(y, shift=0.3)
+    np.testing.assert_allclose(x, ref, rtol=0, atol=50 * np.linalg.cond(shifted) * EPS * np.abs(ref).max())
