@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from .._bench import BenchCase
+from .._bench import BenchCase, namespace_for
 from ._eigh import KronEigh
 from ._nearest import nearest_kron
 from ._operator import KronOperator
@@ -75,9 +75,10 @@ def _matvec_setup(d, n, k):
         mats = [rng.standard_normal((n, n)) for _ in range(d)]
         shape = (n**d,) if k == 1 else (n**d, k)
         x = rng.standard_normal(shape)
-        # Reference contracted in the reverse mode order (independent rounding).
+        # Reference by tensordot in the mode order 2, 1, 3, ..., d: neither the forward nor the
+        # reverse order of orthla's two contraction plans, so its rounding is independent.
         ref = x.reshape(*(n,) * d, -1)
-        for ax in reversed(range(d)):
+        for ax in (1, 0, *range(2, d)):
             ref = np.moveaxis(np.tensordot(mats[ax], ref, axes=([1], [ax])), 0, ax)
         ref = ref.reshape(shape)
         # Same flop count as the Kronecker matvec: (N k / n) x n times n x (d n).
@@ -138,7 +139,7 @@ def _matvec_cases():
         out.append(BenchCase(
             name=f"KronOperator @ x, {d} x {n}x{n}, N={n**d}, {k} rhs", setup=setup,
             run_orthla=lambda i: i["op"] @ i["x"], anchors=anchors, error=_matvec_error,
-            error_name="matvec: rel. error vs reverse-order tensordot", quick=quick))
+            error_name="matvec: rel. error vs tensordot in mode order 2,1,3,...", quick=quick))
     return out
 
 
@@ -208,7 +209,7 @@ def _shifted_error(inputs, out):
 
 def _shifted_cases():
     out = []
-    for d, n, k, quick in ((3, 64, 1, True), (5, 16, 1, False), (3, 64, 8, False)):
+    for d, n, k, quick in ((3, 64, 1, True), (5, 16, 1, False), (3, 64, 8, False), (5, 16, 8, False)):
         anchors = {} if _pykronecker() is None else {"pykronecker (hand-built eigenbasis)": _pyk_shifted}
         setup = _shifted_setup(d, n, k)
         if _has_linear_operator():
@@ -367,3 +368,72 @@ def _other_cases():
 
 def cases() -> list[BenchCase]:
     return [*_matvec_cases(), *_shifted_cases(), *_sylvester_cases(), *_poisson_cases(), *_other_cases()]
+
+
+# -- interleaved timing for a busy machine --------------------------------------------------
+def interleaved(pattern: str = "", *, rounds: int = 7, seed: int = 0) -> list[dict]:
+    """Time the cases whose name contains ``pattern`` with orthla and the anchors alternating.
+
+    ``python -m orthla bench`` times orthla's repeats first and each anchor's after; when
+    other jobs share the machine, the load can change between the two blocks.  Here every
+    round calls orthla once and then each anchor once, on the same inputs, and each side
+    keeps its best wall-clock time and its best CPU time (``time.process_time``, which a
+    competing job inflates much less).  Run it with BLAS pinned to one thread, e.g.
+    ``python -m orthla.kron._bench_cases "rhs" --rounds 7``.
+    """
+    import time
+
+    def clock(fn, inputs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn(inputs)
+        return time.perf_counter() - t0, time.process_time() - c0, out
+
+    rows = []
+    for case in cases():
+        if pattern not in case.name:
+            continue
+        inputs = case.setup(namespace_for("numpy"), np.random.default_rng(seed))
+        sides = {"orthla": case.run_orthla, **case.anchors}
+        best = {name: [math.inf, math.inf, None] for name in sides}
+        for fn in sides.values():
+            fn(inputs)  # warm-up
+        for _ in range(rounds):
+            for name, fn in sides.items():
+                wall, cpu, out = clock(fn, inputs)
+                b = best[name]
+                b[0], b[1], b[2] = min(b[0], wall), min(b[1], cpu), out
+        o = best["orthla"]
+        for name in case.anchors:
+            a = best[name]
+            rows.append({"case": case.name, "anchor": name, "orthla_wall": o[0], "orthla_cpu": o[1],
+                         "anchor_wall": a[0], "anchor_cpu": a[1],
+                         "orthla_err": float(case.error(inputs, o[2])),
+                         "anchor_err": float(case.error(inputs, a[2]))})
+    return rows
+
+
+def _main(argv=None):
+    import argparse
+
+    from threadpoolctl import threadpool_limits
+
+    parser = argparse.ArgumentParser(description=interleaved.__doc__.splitlines()[0])
+    parser.add_argument("pattern", nargs="?", default="", help="substring of the case names")
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args(argv)
+    import scipy.linalg  # noqa: F401  (load SciPy's OpenBLAS so the limit pins it too)
+
+    with threadpool_limits(limits=1):
+        rows = interleaved(args.pattern, rounds=args.rounds)
+    head = f"{'case':<48} {'anchor':<36} {'orthla wall/cpu':>17} {'anchor wall/cpu':>17} {'x wall':>7} {'x cpu':>6}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['case']:<48} {r['anchor']:<36} "
+              f"{r['orthla_wall'] * 1e3:7.2f}/{r['orthla_cpu'] * 1e3:7.2f} ms "
+              f"{r['anchor_wall'] * 1e3:7.2f}/{r['anchor_cpu'] * 1e3:7.2f} ms "
+              f"{r['anchor_wall'] / r['orthla_wall']:6.2f}x {r['anchor_cpu'] / r['orthla_cpu']:5.2f}x")
+
+
+if __name__ == "__main__":
+    _main()

@@ -7,8 +7,11 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from .._backend import array_namespace, capability
+import numpy as np
+
+from .._backend import array_namespace, capability, is_numpy
 from .._validate import as_floating, check_finite, check_int, check_ndim
+from ._chain import kron_apply, work_array
 from ._common import (
     KronConvergenceWarning,
     as_factor_list,
@@ -93,7 +96,11 @@ class KronEigh:
     With noise, the symmetrised factors ``D_k^{-1/2} K_k D_k^{-1/2}`` are
     diagonalized (``K + s D = D^{1/2} (K~ + s I) D^{1/2}``), so the solve stays exact.
     Set-up costs ``O(sum n_k^3)``; each solve is two Kronecker matvecs,
-    ``4 N sum n_k`` flops, and :meth:`logdet` is ``O(N)``.  The computed solution
+    ``4 N sum n_k`` flops per right-hand side, and :meth:`logdet` is ``O(N)``.
+    The shifted eigenvalues ``l + s`` are built and checked once per shift and kept
+    for the next call with the same shift.  On NumPy the two products run as in
+    :class:`KronOperator` (``2d`` GEMMs into reused work arrays) and the division is
+    done in place.  The computed solution
     has relative error about ``eps * d * cond(K + s D)`` because each factor
     eigendecomposition is backward stable [1]_.
 
@@ -147,6 +154,8 @@ class KronEigh:
         self.factor_eigenvalues = vals
         self.factor_eigenvectors = vecs
         self._eigenvalues = None
+        self._shifted_cache = None  # (shift, l + shift) of the last shift used
+        self._mats_cache: dict = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def _arrays(self):
@@ -193,6 +202,10 @@ class KronEigh:
         return self._eigenvalues
 
     def _shifted(self, shift):
+        """``l + shift`` (all N shifted eigenvalues), checked positive; kept for the last shift."""
+        cached = self._shifted_cache
+        if cached is not None and cached[0] == shift:
+            return cached[1]
         xp = self._xp
         lam = self.eigenvalues + shift
         lmin = scalar(xp.min(lam))
@@ -200,7 +213,35 @@ class KronEigh:
             raise ValueError(
                 f"K + shift*D must be positive definite; its smallest eigenvalue (after scaling "
                 f"by D) is {lmin:.3g} with shift = {shift:.3g}.")
+        if not getattr(lam, "requires_grad", False):  # never carry a torch graph across calls
+            self._shifted_cache = (shift, lam)
         return lam
+
+    def _numpy_solve(self, y, lam):
+        """NumPy path of :meth:`solve`: ``Q^H`` into a work array, divide in place, ``Q`` (see ``_chain``)."""
+        vecs = self.factor_eigenvectors
+        arrays = [v for v in vecs if not isinstance(v, int)]
+        dt = np.result_type(y, *arrays)
+        n = self.shape[0]
+        key = ("numpy_q", dt)
+        if key not in self._mats_cache:
+            q = [v if isinstance(v, int) else np.asarray(v, dtype=dt) for v in vecs]
+            qh = [v if isinstance(v, int) else np.ascontiguousarray(v.conj().T) for v in q]
+            self._mats_cache[key] = (q, qh)
+        q, qh = self._mats_cache[key]
+        x = y.reshape(n, math.prod(y.shape[1:])).astype(dt, copy=False)
+        k = x.shape[1]
+        out = np.empty((n, k), dtype=dt)
+        if k == 0:
+            return out.reshape(y.shape)
+        if self._sqrt_noise is not None:
+            x = x / kron_vectors(self._sqrt_noise, np)[:, None]
+        z = kron_apply(x, qh, self._dims, out=work_array(3, n * k, dt).reshape(n, k))
+        z /= lam[:, None]
+        kron_apply(z, q, self._dims, out=out)
+        if self._sqrt_noise is not None:
+            out /= kron_vectors(self._sqrt_noise, np)[:, None]
+        return out.reshape(y.shape)
 
     def _q(self, x, xp, adjoint):
         funcs = []
@@ -252,6 +293,8 @@ class KronEigh:
         xp = array_namespace(y, *self._arrays())
         y = operand(y, xp, "y", self.shape[0], self._dims)
         lam = self._shifted(shift)
+        if is_numpy(xp):
+            return self._numpy_solve(y, lam)
         x = xp.reshape(y, (*self._dims, *y.shape[1:]))
         x = self._scale(x, xp, inverse=True)
         z = self._q(x, xp, adjoint=True)

@@ -6,8 +6,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .._backend import array_namespace, capability
+import numpy as np
+
+from .._backend import array_namespace, capability, is_numpy
 from .._validate import as_floating, check_finite, check_int, check_ndim
+from ._chain import kron_apply
 from ._common import cycle_modes, promote, rmatmul_t
 
 __all__ = ["mode_product", "multi_mode_product"]
@@ -95,6 +98,19 @@ def mode_product(x: Any, a: Any, axis: int) -> Any:
     return _mode_apply(x, a, axis, xp)
 
 
+def _numpy_cycle(x, mats):
+    """NumPy path of the leading-axes product: promote once, one ``out=`` GEMM per factor."""
+    d = len(mats)
+    dims_in = [int(n) for n in x.shape[:d]]
+    arrays = [a for a in mats if not isinstance(a, int)]
+    dt = np.result_type(x, *arrays)
+    mats = [a if isinstance(a, int) else a.astype(dt, copy=False) for a in mats]
+    dims_out = [a if isinstance(a, int) else int(a.shape[0]) for a in mats]
+    batch = tuple(x.shape[d:])
+    x2 = x.reshape(math.prod(dims_in), math.prod(batch)).astype(dt, copy=False)
+    return kron_apply(x2, mats, dims_in).reshape(*dims_out, *batch)
+
+
 def _order(mats: Sequence[Any]) -> list[int]:
     """Contraction order that shrinks the tensor early.
 
@@ -145,7 +161,13 @@ def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | 
     factors act on the leading axes in their natural order (all square, say),
     the product runs as ``d`` GEMMs that each contract the leading mode and
     rotate it to the end, so no transposed copy is made except one for a batch
-    axis.  Cost ``2 sum_k m_k * (size before step k)`` flops, ``2 N sum_k n_k``
+    axis.  On NumPy each of these GEMMs writes with ``out=`` into per-thread work
+    arrays reused from call to call (at most four, each kept only up to 128 MiB),
+    so only the result is allocated; when the factors' mean order is 32 or more
+    they are applied last one first (contracting the trailing mode and rotating it
+    to the front), the GEMM layout that stays fast out of cache; with batch axes
+    the first factor is applied in place and the others slab by slab in cache.
+    Cost ``2 sum_k m_k * (size before step k)`` flops, ``2 N sum_k n_k``
     for square factors of a tensor with ``N`` entries.
 
     References
@@ -199,6 +221,8 @@ def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | 
     leading = list(range(len(factors)))
     seq = [mats[ax] for ax in sorted(mats)]
     if list(axes) == leading and _order(seq) == list(range(len(seq))):
+        if is_numpy(xp):
+            return _numpy_cycle(x, [mats.get(ax, int(x.shape[ax])) for ax in leading])
         funcs = [(lambda y, a=mats[ax]: rmatmul_t(y, a, xp)) if ax in mats else None for ax in leading]
         return cycle_modes(x, [x.shape[ax] for ax in leading], funcs, xp)
     order = sorted(mats)

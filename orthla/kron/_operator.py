@@ -11,6 +11,7 @@ import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
 from .._validate import eps
+from ._chain import kron_apply
 from ._common import (
     as_factor_list,
     cols,
@@ -53,6 +54,16 @@ def _eye(f: Any) -> bool:
 
 def _singular(k: int, detail: str) -> np.linalg.LinAlgError:
     return np.linalg.LinAlgError(f"factor {k} is singular to working precision ({detail}).")
+
+
+def _numpy_apply(b: np.ndarray, mats: Sequence[Any], dims_in: Sequence[int]) -> np.ndarray:
+    """NumPy path of ``A @ b``: promote once, then one ``out=`` GEMM per factor (see ``_chain``)."""
+    arrays = [a for a in mats if not _eye(a)]
+    dt = np.result_type(b, *arrays)
+    mats = [n if _eye(a) else a.astype(dt, copy=False) for a, n in zip(mats, dims_in, strict=True)]
+    x = b.reshape(b.shape[0], math.prod(b.shape[1:])).astype(dt, copy=False)
+    m_out = math.prod(n if _eye(a) else a.shape[0] for a, n in zip(mats, dims_in, strict=True))
+    return kron_apply(x, mats, dims_in).reshape(m_out, *b.shape[1:])
 
 
 @capability("kron", numba=False, notes="as_linear_operator: NumPy only")
@@ -100,7 +111,10 @@ class KronOperator:
 
     ``A @ x`` costs ``2 sum_k m_k * (size before step k)`` flops (``2 N sum n_k``
     for square factors) as ``d`` GEMMs (see :func:`multi_mode_product`); a matrix of
-    right-hand sides ``(N, k)`` is one pass, not a loop.  :meth:`solve` uses per-factor
+    right-hand sides ``(N, k)`` is one pass, not a loop, with one transpose of the
+    right-hand-side axis.  On NumPy the intermediate results go to per-thread work
+    arrays kept between calls (at most four, each kept only up to 128 MiB), so only the
+    result is allocated.  :meth:`solve` uses per-factor
     LU, :meth:`lstsq` per-factor QR, :meth:`logdet` per-factor determinants and
     :meth:`svd`/:meth:`eigh` per-factor decompositions: ``O(sum n_k^3)`` instead of
     ``O(N^3)``.  Because the factor solutions are backward stable, the Kronecker
@@ -198,6 +212,8 @@ class KronOperator:
         if along == "out":  # lstsq: the operand has the row sizes, the result the column sizes
             dims_in, dims_out = dims_out, dims_in
         b = operand(b, xp, name, math.prod(dims_in), dims_in)
+        if is_numpy(xp):
+            return _numpy_apply(b, mats, dims_in)
         x = xp.reshape(b, (*dims_in, *b.shape[1:]))
         funcs = [None if _eye(a) else (lambda y, a=a: rmatmul_t(y, a, xp)) for a in mats]
         y = cycle_modes(x, dims_in, funcs, xp)
