@@ -69,10 +69,14 @@ def _fmt_e(e: float) -> str:
     return "-" if math.isnan(e) else f"{e:.1e}"
 
 
+def _ratio(anchor: float, orthla: float) -> str:
+    return "-" if math.isnan(anchor) or orthla <= 0 else f"{anchor / orthla:.2f}x"
+
+
 def _table(rows: list[dict]) -> str:
-    head = ("case", "anchor", "orthla", "anchor time", "speed-up", "orthla err", "anchor err")
+    head = ("case", "anchor", "orthla", "anchor time", "speed-up", "cpu speed-up", "orthla err", "anchor err")
     body = [(r["case"], r["anchor"], _fmt_t(r["orthla_s"]), _fmt_t(r["anchor_s"]),
-             "-" if math.isnan(r["anchor_s"]) else f"{r['anchor_s'] / r['orthla_s']:.2f}x",
+             _ratio(r["anchor_s"], r["orthla_s"]), _ratio(r["anchor_cpu_s"], r["orthla_cpu_s"]),
              _fmt_e(r["orthla_err"]), _fmt_e(r["anchor_err"])) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731

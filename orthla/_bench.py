@@ -105,33 +105,63 @@ def synchronize(xp) -> None:
             torch.cuda.synchronize()
 
 
-def _time(fn: Callable[[], Any], xp, *, min_time: float, max_reps: int) -> tuple[float, Any]:
-    out = fn()  # warm-up: Numba compilation, CuPy kernel cache, BLAS pools
+def _timed_call(fn: Callable[[], Any], xp) -> tuple[float, float, Any]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
     synchronize(xp)
-    best, total, reps = math.inf, 0.0, 0
-    while reps < max_reps and (total < min_time or reps < 2):
-        t0 = time.perf_counter()
-        out = fn()
-        synchronize(xp)
-        dt = time.perf_counter() - t0
-        best, total, reps = min(best, dt), total + dt, reps + 1
-    return best, out
+    return time.perf_counter() - t0, time.process_time() - c0, out
+
+
+def _time_interleaved(fns: list[Callable[[], Any]], xp, *, min_time: float, max_reps: int,
+                      rounds: int = 5) -> list[tuple[float, float, Any]]:
+    """Best wall and CPU time of each of ``fns``, timed in alternating rounds.
+
+    On a shared machine the load changes within seconds; timing all of one side's repeats
+    and then all of the other's lets a load spike land on one side only.  Here every round
+    runs each function for its share of ``min_time`` (at least once), so both sides see the
+    same load, and the best time over all rounds is kept.  Rounds stop early (after two)
+    when one round already took longer than ``min_time``: slow cases are timed three
+    times in all, warm-up included, as before.
+    """
+    outs = [fn() for fn in fns]  # warm-up: Numba compilation, CuPy kernel cache, BLAS pools
+    synchronize(xp)
+    best_wall = [math.inf] * len(fns)
+    best_cpu = [math.inf] * len(fns)
+    reps = [0] * len(fns)
+    per_round_cap = max(1, -(-max_reps // rounds))
+    for r in range(rounds):
+        round_t0 = time.perf_counter()
+        for i, fn in enumerate(fns):
+            spent, done = 0.0, 0
+            while done == 0 or (spent < min_time / rounds and done < per_round_cap and reps[i] < max_reps):
+                wall, cpu, outs[i] = _timed_call(fn, xp)
+                best_wall[i], best_cpu[i] = min(best_wall[i], wall), min(best_cpu[i], cpu)
+                spent, done, reps[i] = spent + wall, done + 1, reps[i] + 1
+        if r >= 1 and (time.perf_counter() - round_t0 > min_time or min(reps) >= max_reps):
+            break
+    return list(zip(best_wall, best_cpu, outs))
 
 
 def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
              min_time: float = 0.3, max_reps: int = 20) -> list[dict]:
     """Time orthla and every anchor of ``case`` on the same inputs.
 
-    Returns one row per anchor (one row with no anchor if there is none):
-    best-of-repeats times in seconds and the error each side reached.
+    Returns one row per anchor (one row with no anchor if there is none): best-of-repeats
+    wall times in seconds (``orthla_s``, ``anchor_s``), best CPU times (``orthla_cpu_s``,
+    ``anchor_cpu_s``; less sensitive to other jobs on the machine), and the error each side
+    reached.  orthla and the anchors are timed in alternating rounds (see
+    ``_time_interleaved``).
     """
     xp = namespace_for(backend)
     inputs = case.setup(xp, np.random.default_rng(seed))
-    t_o, out_o = _time(lambda: case.run_orthla(inputs), xp, min_time=min_time, max_reps=max_reps)
-    base = {"case": case.name, "backend": backend, "orthla_s": t_o,
+    names = list(case.anchors)
+    fns = [lambda: case.run_orthla(inputs)] + [lambda fn=case.anchors[n]: fn(inputs) for n in names]
+    timed = _time_interleaved(fns, xp, min_time=min_time, max_reps=max_reps)
+    t_o, c_o, out_o = timed[0]
+    base = {"case": case.name, "backend": backend, "orthla_s": t_o, "orthla_cpu_s": c_o,
             "orthla_err": float(case.error(inputs, out_o)), "error_name": case.error_name}
-    rows = []
-    for name, fn in case.anchors.items():
-        t_a, out_a = _time(lambda fn=fn: fn(inputs), xp, min_time=min_time, max_reps=max_reps)
-        rows.append({**base, "anchor": name, "anchor_s": t_a, "anchor_err": float(case.error(inputs, out_a))})
-    return rows or [{**base, "anchor": "-", "anchor_s": math.nan, "anchor_err": math.nan}]
+    rows = [{**base, "anchor": n, "anchor_s": t_a, "anchor_cpu_s": c_a,
+             "anchor_err": float(case.error(inputs, out_a))}
+            for n, (t_a, c_a, out_a) in zip(names, timed[1:])]
+    return rows or [{**base, "anchor": "-", "anchor_s": math.nan, "anchor_cpu_s": math.nan,
+                     "anchor_err": math.nan}]

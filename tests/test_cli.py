@@ -57,6 +57,19 @@ def test_run_case_times_both_sides_on_same_inputs():
     assert row["orthla_err"] == 0.0 and row["anchor_err"] == 1.0
     assert row["anchor"] == "ref" and row["orthla_s"] > 0
     assert len({x for _, x in seen}) == 1  # one input object for both sides
+    assert row["orthla_cpu_s"] >= 0 and row["anchor_cpu_s"] >= 0
+
+
+def test_run_case_interleaves_the_two_sides():
+    order = []
+    case = BenchCase(
+        name="toy", setup=lambda xp, rng: None, run_orthla=lambda i: order.append("o"),
+        anchors={"ref": lambda i: order.append("a")}, error=lambda i, out: 0.0,
+    )
+    run_case(case, "numpy", min_time=0.0, max_reps=3)
+    # warm-up of both, then alternating rounds of one call each, not all of one side first
+    assert order[:6] == ["o", "a", "o", "a", "o", "a"]
+    assert order.count("o") == order.count("a") == 3  # a round over min_time=0 ends after two
 
 
 def test_family_cases_unknown_family():
