@@ -139,7 +139,7 @@ def _time_interleaved(fns: list[Callable[[], Any]], xp, *, min_time: float, max_
                 spent, done, reps[i] = spent + wall, done + 1, reps[i] + 1
         if r >= 1 and (time.perf_counter() - round_t0 > min_time or min(reps) >= max_reps):
             break
-    return list(zip(best_wall, best_cpu, outs))
+    return list(zip(best_wall, best_cpu, outs, strict=True))
 
 
 def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
@@ -162,6 +162,6 @@ def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
             "orthla_err": float(case.error(inputs, out_o)), "error_name": case.error_name}
     rows = [{**base, "anchor": n, "anchor_s": t_a, "anchor_cpu_s": c_a,
              "anchor_err": float(case.error(inputs, out_a))}
-            for n, (t_a, c_a, out_a) in zip(names, timed[1:])]
+            for n, (t_a, c_a, out_a) in zip(names, timed[1:], strict=True)]
     return rows or [{**base, "anchor": "-", "anchor_s": math.nan, "anchor_cpu_s": math.nan,
                      "anchor_err": math.nan}]
