@@ -79,7 +79,7 @@ class KeptMatrix:
 
     def with_rows(self, E: Any, decay: float) -> KeptMatrix:
         scale, f = self._next_scale(decay)
-        new = KeptMatrix(self.blocks + [self._own(E, self.xp, self.sparse, f)], scale, self.xp,
+        new = KeptMatrix([*self.blocks, self._own(E, self.xp, self.sparse, f)], scale, self.xp,
                          self.sparse)
         return new._renormalized()
 

@@ -458,7 +458,7 @@ class TruncatedSVD:
             Wrong dtype or library, or an unusable sparse format.
         """
         E = self._operand(E, "E", self.shape[1], "columns", (method, l, t, strategy))
-        m, n = self.shape
+        n = self.shape[1]
         p, r = E.shape[0], self._s.shape[0]
         exact = is_exact(method, l, n, p, r)
         extended = self._v_extension_applies(E, exact, forced=strategy == "sparse")

@@ -7,8 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from orthla._testing import to_host
-from orthla.svdupdate import TruncatedSVD
-from orthla.svdupdate import _dispatch
+from orthla.svdupdate import TruncatedSVD, _dispatch
 from orthla.svdupdate._kept import KeptMatrix
 
 EPS = np.finfo(np.float64).eps
