@@ -108,12 +108,16 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
         Qh, T = xp.linalg.qr(Y)
     if n >= p:
         # sigma_min(T) <= min |T_jj|: a small diagonal entry proves rank deficiency cheaply.
-        deficient = float(xp.min(xp.abs(xp.linalg.diagonal(T)))) <= tol
-        sig = None if deficient else xp.linalg.svdvals(T)
+        diag_min = float(xp.min(xp.abs(xp.linalg.diagonal(T))))
+        deficient = diag_min <= tol
+        if p == 1:  # 1 x 1: the singular value is |rho|, the solve a division (no LAPACK calls)
+            sig = xp.reshape(xp.abs(T), (1,))
+        else:
+            sig = None if deficient else xp.linalg.svdvals(T)
         q = p if not deficient and float(sig[-1]) > tol else -1
         if q == p:
             Q, B = Qh, T
-            W = xp.linalg.solve(T.mT, G.mT).mT  # V^T Qh
+            W = G / T[0, 0] if p == 1 else xp.linalg.solve(T.mT, G.mT).mT  # V^T Qh
         else:
             # Rank-deficient batch (e.g. empty sparse rows): keep the leading directions of
             # T = X S Z^T.  Qh X_q = Y Z_q / s_q exactly, so V^T (Qh X_q) = G Z_q / s_q.
