@@ -48,7 +48,8 @@ class UpdateRecord(NamedTuple):
         Whether ``U`` and ``V`` were re-orthonormalized after this update.
     cond_k : float
         Condition number of the small factor ``K_u`` of the extended left basis
-        ``U = U' K_u`` after the update (1.0 when ``U`` is held explicitly).
+        ``U = U' K_u`` after the update, or an upper bound of it (1.0 when ``U`` is
+        held explicitly); measured exactly whenever the bound exceeds ``max_cond_k``.
     path : str
         The path the update took: ``"sparse"`` (Deng et al.'s sparse inner product or
         extended basis), ``"dense"`` (Zha-Simon on the dense residual, or the
@@ -170,9 +171,11 @@ class TruncatedSVD:
     Householder path runs (``history`` records ``"exact-gram"`` or ``"exact"``).  Appended rows use
     the extended form ``U = U' K_u`` of Deng et al. [5]_: the old rows of ``U'`` are
     never touched (``O(p r^2 + r^3)`` on the left instead of ``O(m r^2)``);
-    ``cond(K_u)`` is monitored and ``K_u`` folded into ``U'`` when it exceeds
-    ``max_cond_k`` or a new direction displaces an old one (``K_u`` is never inverted,
-    the new rows are obtained by a solve).  Small sparse row batches (at most 16 rows)
+    ``cond(K_u)`` is monitored (through the bound ``cond(K_u F_1) <= cond(K_u) /
+    sqrt(1 - ||F_2||^2)`` of the CS decomposition, ``O(p r)``, with an exact ``r x r``
+    SVD only when the bound exceeds ``max_cond_k``) and ``K_u`` folded into ``U'`` when
+    it exceeds ``max_cond_k`` or a new direction displaces an old one (``K_u`` is never
+    inverted, the new rows are obtained by a solve).  Small sparse row batches (at most 16 rows)
     on NumPy also hold ``V = V' K_v``: the residual basis comes from the batch's Gram
     matrix without being formed, only the rows of ``V'`` in the batch's columns change
     (``O(u r^2)`` for ``u`` touched columns instead of ``O(n r^2)``), and the batch is
@@ -190,6 +193,22 @@ class TruncatedSVD:
 
     *Downdates* (Brand [2]_) delete rows/columns from the model and restore
     orthonormality by a QR of the remaining block, ``O((m + n) r^2)``.
+
+    *Choosing the path* (``strategy=`` of every update).  ``"sparse"`` is the Deng et
+    al. path above (Gram-matrix residual, extended right basis), ``"dense"`` Zha-Simon on
+    the dense residual, ``"recompute"`` a rank-``r`` SVD of the whole matrix, which the
+    state can only do when it keeps the matrix (``fit(..., keep_matrix=True)``; ``svds``
+    for a sparse matrix, LAPACK for a dense one).  ``"auto"`` takes the sparse path where
+    its measured eligibility rules hold, else the dense one, and recomputes instead when
+    a cost model predicts that cheaper: work counted per kind of operation (matrix
+    products, Householder/Cholesky factorizations, small SVDs, ARPACK Lanczos steps
+    ``ncv (nnz + ncv min(m, n))``), each priced by a rate measured on the development
+    machine.  Large batches that touch much of the matrix (1000 rows of a 20000 x 5000
+    matrix with ``r = 80``: a (r + 1000)-order core SVD and an n x 1000 QR) are
+    recomputed; batches of up to a few hundred rows are not.  A recompute gives the
+    exact truncated SVD of the current matrix (more accurate than any update), keeps
+    the tracked rank ``k + oversample`` and goes through the same monitoring;
+    ``history`` records the path taken and the predictions.
 
     *Monitoring*: after every update ``||U^T U - I||`` and ``||V^T V - I||`` are
     estimated with a two-vector probe (``O((m + n) r)``; ``O(r^2)`` for a factor held in
@@ -223,6 +242,15 @@ class TruncatedSVD:
     ((100, 30), 2, (100, 5), (5, 30))
     >>> bool(np.allclose(svd.s, np.linalg.svd(A, compute_uv=False)[:5]))
     True
+
+    Keeping the matrix lets ``strategy="auto"`` recompute when that is cheaper (here
+    40 rows onto 60: a small dense matrix), and any path can be requested:
+
+    >>> kept = TruncatedSVD.fit(A[:60], 5, keep_matrix=True)
+    >>> kept.add_rows(A[60:]).history[-1].path
+    'recompute'
+    >>> kept.add_rows(A[:2], strategy="dense").history[-1].path
+    'dense'
     """
 
     def __init__(self, U: Any, s: Any, V: Any, k: int, *, decay: float = 1.0,
@@ -345,11 +373,13 @@ class TruncatedSVD:
         # The explicit left factor; folds the extended form U = U' K_u when it is held.
         if self._Ku is not None:
             self._Ub, self._Ku, self._Ubuf, self._Gu = self._Ub @ self._Ku, None, None, None
+            self._cond_ku = 1.0
         return self._Ub
 
     @_U.setter
     def _U(self, value: Any) -> None:
         self._Ub, self._Ku, self._Ubuf, self._Gu = value, None, None, None
+        self._cond_ku = 1.0
 
     @property
     def _V(self) -> Any:
@@ -808,11 +838,19 @@ class TruncatedSVD:
         worth_it = self._Ku is not None or self._Ub.shape[0] * r * r >= 1_000_000
         if kk == r and worth_it:
             K = F1 if self._Ku is None else self._Ku @ F1
-            sv = xp.linalg.svdvals(K)
-            smax, smin = float(sv[0]), float(sv[-1])
-            if smin > 0 and smax / smin <= self.max_cond_k:
+            # F has orthonormal columns, so sigma_min(F1)^2 = 1 - ||F2||_2^2 (CS
+            # decomposition) and cond(K_u F1) <= cond(K_u) / sigma_min(F1): an O(p r)
+            # bound (||F2||_F >= ||F2||_2 keeps it one).  The r x r SVD for the exact
+            # condition number runs only when the bound exceeds max_cond_k.
+            f2 = float(xp.sum(F2 * F2))
+            cond = self._cond_ku / math.sqrt(1.0 - f2) if f2 < 1.0 else math.inf
+            if cond > self.max_cond_k:
+                sv = xp.linalg.svdvals(K)
+                smax, smin = float(sv[0]), float(sv[-1])
+                cond = smax / smin if smin > 0 else math.inf
+            if cond <= self.max_cond_k:
                 rows = xp.linalg.solve(K.mT, F2.mT).mT
-                return self._append_to_buffer(rows), K, smax / smin
+                return self._append_to_buffer(rows), K, cond
         return xp.concat([self._U @ F1, F2], axis=0), None, 1.0
 
     def _append_to_buffer(self, rows):
@@ -840,9 +878,11 @@ class TruncatedSVD:
         self._pending_buf = self._pending_gu = self._pending_v = None
         if not bool(self._xp.all(self._xp.isfinite(s))):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
-        old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu)
+        old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu,
+               self._cond_ku)
         old_rows = None
         self._Ub, self._Ku, self._s = U, Ku, s
+        self._cond_ku = rec.cond_k if Ku is not None else 1.0
         self._Ubuf, self._Gu = (buf, gram) if Ku is not None else (None, None)
         if pend_v is None:
             self._V = V
@@ -859,7 +899,7 @@ class TruncatedSVD:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, self._V)
         except Exception:
             (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf,
-             self._Gu) = old
+             self._Gu, self._cond_ku) = old
             if old_rows is not None:
                 pend_v[0][pend_v[1]] = old_rows
             raise
