@@ -687,7 +687,18 @@ class TruncatedSVD:
         p = E.shape[0]
         if not (exact and is_numpy(self._xp) and is_sparse(E)):
             return False
-        return forced or (p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK)
+        return forced or (p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK
+                          and (self._Kv is not None or self._in_row_stream()))
+
+    def _in_row_stream(self):
+        """Whether the previous update appended rows too.
+
+        Entering an extended form costs ``O(n r^2)`` (a private copy and a Gram matrix)
+        and any other update folds it again, so it only pays over a run of row appends:
+        a stream that alternates rows and columns (a graph grown node by node) stays
+        explicit.
+        """
+        return bool(self.history) and self.history[-1].kind == "add_rows"
 
     def _plan(self, strategy, X, Y, exact, kind, *, extended=False):
         """``(path, prediction)`` for an update with block ``X`` (and ``Y`` for ``update``).
@@ -835,7 +846,8 @@ class TruncatedSVD:
         kk = F.shape[1]
         F1, F2 = F[:r, :], F[r:, :]
         # Below ~1e6 flops the explicit product is cheaper than the extra small factorizations.
-        worth_it = self._Ku is not None or self._Ub.shape[0] * r * r >= 1_000_000
+        worth_it = self._Ku is not None or (self._Ub.shape[0] * r * r >= 1_000_000
+                                            and self._in_row_stream())
         if kk == r and worth_it:
             K = F1 if self._Ku is None else self._Ku @ F1
             # F has orthonormal columns, so sigma_min(F1)^2 = 1 - ||F2||_2^2 (CS

@@ -612,19 +612,57 @@ def test_failed_extended_update_leaves_no_staged_work(monkeypatch):
     monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
     A = sp.random(60, 300, density=0.05, random_state=41).toarray()
     st = TruncatedSVD.fit(A, 10, rng=0)
+    # a row stream: the next sparse row batch takes the extended right basis
+    st.add_rows(sp.random(1, 300, density=0.05, random_state=43, format="csr"))
     ref = st.copy()
     new = sp.random(2, 300, density=0.02, random_state=42, format="csr")
+    staged = []
+
+    def spy(state, E):
+        out = extended(state, E)
+        staged.append(state._pending_v is not None)
+        return out
 
     def boom(F):
         raise RuntimeError("injected failure after the V row update was staged")
 
+    extended = mod._append_sparse_rows_extended
+    monkeypatch.setattr(mod, "_append_sparse_rows_extended", spy)
     monkeypatch.setattr(st, "_extend_rows", boom)
     with pytest.raises(RuntimeError, match="injected"):
         st.add_rows(new)
     monkeypatch.undo()
-    assert st.n_updates == 0 and st.shape == (60, 300)
-    D, E = np.ones((60, 1)), np.ones((300, 1))
+    assert staged == [True]  # the V row delta was staged before the failure
+    assert st.n_updates == 1 and st.shape == (61, 300)
+    D, E = np.ones((61, 1)), np.ones((300, 1))
     st.update(D, E)  # must not apply the staged row delta
     ref.update(D, E)
     np.testing.assert_allclose(st.s, ref.s, rtol=1e-13)
     np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-12)
+
+
+def test_alternating_rows_and_columns_stay_explicit(monkeypatch):
+    # A graph grown node by node (a row, then a column): an extended form would be
+    # entered (O(n r^2)) and folded again at every step, so it is not used; a run of
+    # row appends does use it.  Both give the SVD of the explicit path.
+    import orthla.svdupdate._truncated as mod
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    A = sp.random(10000, 60, density=0.05, random_state=44, format="csr")
+    ref = TruncatedSVD.fit(A, 8, rng=0)
+    st = ref.copy()
+    rows = sp.random(3, 60, density=0.2, random_state=45, format="csr")
+    for i in range(3):
+        st.add_rows(sp.hstack([rows[[i]], sp.csr_matrix((1, i))], format="csr"))
+        st.add_columns(sp.random(10001 + i, 1, density=0.01, random_state=46 + i, format="csc"))
+    assert {r.method for r in st.history[1:]} == {"exact"} and st._Ku is None and st._Kv is None
+    assert all(r.cond_k == 1.0 for r in st.history)
+    run = ref.copy()
+    for i in range(3):
+        run.add_rows(rows[[i]])
+    assert [r.method for r in run.history[1:]] == ["exact", "exact-extended", "exact-extended"]
+    assert run._Ku is not None and run._Kv is not None
+    for i in range(3):
+        ref.add_rows(rows[[i]], strategy="dense")
+    np.testing.assert_allclose(run.s, ref.s, rtol=1e-12)
+    np.testing.assert_allclose((run.U * run.s) @ run.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-11)
