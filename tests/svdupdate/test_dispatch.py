@@ -203,3 +203,28 @@ def test_cost_model_orders_paths_as_measured():
     assert _dispatch.choose("auto", _dispatch.Prediction(0.5, 2.0, 1.0)) == "sparse"
     assert _dispatch.choose("auto", _dispatch.Prediction(math.nan, 2.0, math.nan)) == "dense"
     assert _dispatch.choose("dense", _dispatch.Prediction(0.5, 2.0, 1.0)) == "dense"
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_kept_matrix_replays_row_and_column_appends_in_order(sparse):
+    import array_api_compat.numpy as xp
+
+    rng = np.random.default_rng(56)
+    A = rng.standard_normal((4, 3))
+    blocks = [(0, rng.standard_normal((2, 3))), (0, rng.standard_normal((1, 3))),
+              (1, rng.standard_normal((7, 2))), (0, rng.standard_normal((1, 5))),
+              (1, rng.standard_normal((8, 1)))]
+    wrap = (lambda X: sp.csc_array(X) if X.shape[1] == 1 else sp.csr_array(X)) if sparse else (
+        lambda X: X)
+    k = KeptMatrix.of(wrap(A), xp)
+    true = A
+    for axis, B in blocks:
+        k = (k.with_rows if axis == 0 else k.with_columns)(wrap(B), 0.5)
+        true = np.vstack([0.5 * true, B]) if axis == 0 else np.hstack([0.5 * true, B])
+        assert k.shape == true.shape
+    assert k.nnz == (true.size if sparse else None)
+    before = k.copy()
+    M = k.matrix()
+    np.testing.assert_allclose(M.toarray() if sparse else M, true, rtol=1e-15)
+    np.testing.assert_allclose(before.matrix().toarray() if sparse else before.matrix(), true,
+                               rtol=1e-15)
