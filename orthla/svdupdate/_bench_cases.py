@@ -385,7 +385,7 @@ def _stream_cases():
         specs += [("BA graph", _graph_stream, (2000, 10, 16), "10 nodes", True),
                   ("BA graph", _graph_stream, (20000, 20, 64), "20 nodes", False)]
     specs += [("LSI docstrings", _lsi_stream, (1200, 1000, 50, 16), "4x50 docs", True),
-              ("LSI docstrings", _lsi_stream, (3000, 2000, 100, 64), "10x100 docs", False)]
+              ("LSI docstrings", _lsi_stream, (2900, 1900, 100, 64), "10x100 docs", False)]
     for label, maker, args, what, quick in specs:
         anchors = {"svds per batch": _stream_svds, "naive Zha-Simon": _stream_naive}
         if _installed("sklearn"):
