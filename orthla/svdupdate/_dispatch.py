@@ -27,12 +27,17 @@ FACTOR = 1.1e-10
 SMALL_SVD = 6.0e-10
 #: Seconds per ``ncv * (nnz + ncv * min(m, n))`` of ``scipy.sparse.linalg.svds``
 #: (ARPACK, ``ncv = max(2 r + 1, 20)``): Lanczos steps times the sparse products and
-#: the reorthogonalization of each step; measured 5-21 ns on 500-5000 columns.
+#: the reorthogonalization of each step.  Measured 5-47 ns on 500-5000 columns under
+#: varying load; the number of restarts depends on the spectrum, so this is the
+#: least certain rate (the dispatcher's crossover moves by up to ~2x in batch size).
 SVDS = 7.0e-9
 #: Seconds per ``m n min(m, n)`` of a dense LAPACK SVD of the whole matrix.
 DENSE_SVD = 1.5e-10
 #: Seconds per non-zero and product column of a SciPy sparse product.
 SPARSE = 2.0e-9
+#: Seconds per float64 element of a memory-bound pass over an n x r factor (copies,
+#: matrix-vector products).
+MEMORY = 1.0e-9
 #: Fixed cost of one update call (validation, bookkeeping, monitoring) and of one svds call.
 CALL = 3.0e-4
 SVDS_CALL = 1.0e-2
@@ -79,6 +84,16 @@ def append_extended(u: int, p: int, r: int, nnz: int) -> float:
     """Extended right basis ``V = V' K_v``: only the ``u`` touched rows of ``V'`` change."""
     return (2 * CALL + SPARSE * nnz * r + GEMM * 4 * u * r * r + _core(r, p)
             + 3 * SMALL_SVD * r**3)
+
+
+def rotate(rows: int, r: int) -> float:
+    """An explicit factor ``X @ F`` (rows x r times r x r) and its copy into place."""
+    return GEMM * 2 * rows * r * r + MEMORY * 3 * rows * r
+
+
+def probe(m: int, n: int, r: int) -> float:
+    """The orthogonality probe: two passes over each factor."""
+    return MEMORY * 4 * (m + n) * r
 
 
 def recompute(m: int, n: int, r: int, nnz: int | None) -> float:

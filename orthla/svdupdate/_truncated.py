@@ -745,11 +745,15 @@ class TruncatedSVD:
                              else _dispatch.append_dense(w, p, r, None) for b, w in blocks)
         if Y is None:
             # The other factor: an explicit rotation of its rows, except for row appends
-            # held in the extended form U = U' K_u (new rows only).
-            rows = p if kind == "add_rows" and other * r * r >= 1_000_000 else other
-            left = _dispatch.GEMM * 2 * rows * r * r
+            # onto a left factor already held as U = U' K_u (new rows only).
+            extended_left = kind == "add_rows" and self._Ku is not None
+            left = _dispatch.rotate(p if extended_left else other, r)
             dense += left
             sparse += left
+        # Every path ends with the orthogonality probe over both factors.
+        probe = _dispatch.probe(m, n, r)
+        dense += probe
+        sparse += probe
         recompute = nan
         if self._kept is not None:
             kept_nnz = self._kept.nnz
@@ -762,7 +766,7 @@ class TruncatedSVD:
                 else:
                     grow = nnz(X) if is_sparse(X) else X.shape[0] * X.shape[1]
                 kept_nnz = None if grow is None else kept_nnz + grow
-            recompute = _dispatch.recompute(*new_shape, self._r_target, kept_nnz)
+            recompute = _dispatch.recompute(*new_shape, self._r_target, kept_nnz) + probe
         return Prediction(sparse, dense, recompute)
 
     def _recompute(self, kept, kind, pred):
