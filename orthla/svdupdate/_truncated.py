@@ -55,10 +55,11 @@ class UpdateRecord(NamedTuple):
         extended basis), ``"dense"`` (Zha-Simon on the dense residual, or the
         ``"gkl"``/``"rpi"`` operator), ``"recompute"`` (SVD of the kept matrix; also
         :meth:`TruncatedSVD.fit`) or ``"downdate"`` (removals).
-    predicted : Prediction or None
-        Predicted seconds of the ``sparse``, ``dense`` and ``recompute`` paths
-        (``nan`` where a path did not apply) under ``strategy="auto"``; ``None`` when
-        the path was requested explicitly or for fit and removals.
+    predicted : tuple or None
+        Under ``strategy="auto"``, a named tuple ``(sparse, dense, recompute)`` of the
+        predicted seconds of each path (``nan`` where a path did not apply: no sparse
+        batch, no kept matrix); ``None`` when the path was requested explicitly, and for
+        fit and removals.
     """
 
     kind: str
