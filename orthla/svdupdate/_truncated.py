@@ -181,7 +181,8 @@ class TruncatedSVD:
     matrix without being formed, only the rows of ``V'`` in the batch's columns change
     (``O(u r^2)`` for ``u`` touched columns instead of ``O(n r^2)``), and the batch is
     certified first (each row keeps a quarter of its energy outside ``range(V)``, new
-    directions nearly orthogonal), else the general path runs (``"exact-extended"`` in
+    directions nearly orthogonal; ``cond(K_v)`` bounded like ``cond(K_u)``), else the
+    general path runs (``"exact-extended"`` in
     ``history``).  Column appends and ``update`` form both factors explicitly (the
     extended forms are folded on demand).
 
@@ -387,11 +388,13 @@ class TruncatedSVD:
         # The explicit right factor; folds the extended form V = V' K_v when it is held.
         if self._Kv is not None:
             self._Vb, self._Kv, self._Gv = self._Vb @ self._Kv, None, None
+            self._cond_kv = 1.0
         return self._Vb
 
     @_V.setter
     def _V(self, value: Any) -> None:
         self._Vb, self._Kv, self._Gv = value, None, None
+        self._cond_kv = 1.0
 
     @property
     def U(self) -> Any:
@@ -896,7 +899,7 @@ class TruncatedSVD:
         if not bool(self._xp.all(self._xp.isfinite(s))):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
         old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu,
-               self._cond_ku)
+               self._cond_ku, self._cond_kv)
         old_rows = None
         self._Ub, self._Ku, self._s = U, Ku, s
         self._cond_ku = rec.cond_k if Ku is not None else 1.0
@@ -905,10 +908,10 @@ class TruncatedSVD:
             self._V = V
         else:
             # Extended right basis: only the rows the batch touches change (in place).
-            Vb, uid, delta, Kv, Gv = pend_v
+            Vb, uid, delta, Kv, Gv, cond_kv = pend_v
             old_rows = Vb[uid].copy()
             Vb[uid] += delta
-            self._Vb, self._Kv, self._Gv = Vb, Kv, Gv
+            self._Vb, self._Kv, self._Gv, self._cond_kv = Vb, Kv, Gv, cond_kv
         try:
             ou, ov = self._ortho_estimates()
             reorth = max(ou, ov) > self.ortho_tol
@@ -916,7 +919,7 @@ class TruncatedSVD:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, self._V)
         except Exception:
             (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf,
-             self._Gu, self._cond_ku) = old
+             self._Gu, self._cond_ku, self._cond_kv) = old
             if old_rows is not None:
                 pend_v[0][pend_v[1]] = old_rows
             raise
@@ -1002,10 +1005,19 @@ def _append_sparse_rows_extended(state, E):
     if min(state._r_target, theta.shape[0]) != r:
         return None
     G1, G2 = Gt[:r, :r].T, Gt[:r, r:].T
-    Kv_new = Kv @ (G1 - C @ (Gamma @ G2))
-    sv = np.linalg.svd(Kv_new, compute_uv=False)
-    if not (sv[-1] > 0 and sv[0] / sv[-1] <= state.max_cond_k):
-        return None
+    CG = C @ Gamma
+    Kv_new = Kv @ (G1 - CG @ G2)
+    # cond(K_v M) <= cond(K_v) cond(M) for M = G1 - C Gamma G2, and V M = V_new -
+    # E^T Gamma G2 with V, V_new orthonormal and E^T Gamma = Q + V C Gamma, so the
+    # singular values of M lie within 1 -+ x, x = (1 + ||C Gamma||) ||G2||: an O(p r)
+    # bound; the r x r SVD for the exact value runs only when it exceeds max_cond_k.
+    x = (1.0 + float(np.linalg.norm(CG))) * float(np.linalg.norm(G2))
+    cond = state._cond_kv * (1.0 + x) / (1.0 - x) if x < 1.0 else math.inf
+    if cond > state.max_cond_k:
+        sv = np.linalg.svd(Kv_new, compute_uv=False)
+        cond = sv[0] / sv[-1] if sv[-1] > 0 else math.inf
+        if not cond <= state.max_cond_k:
+            return None
     delta = np.linalg.solve(Kv_new.T, (Ec.T @ (Gamma @ G2)).T).T   # u x r
     if state._Kv is None:
         # Entering the extended form (certified batches only): own V', whose rows will
@@ -1016,7 +1028,7 @@ def _append_sparse_rows_extended(state, E):
         Gv = state._Gv
     Vu_old = Vb[uid]
     Gv_new = Gv + Vu_old.T @ delta + delta.T @ Vu_old + delta.T @ delta
-    state._pending_v = (Vb, uid, delta, Kv_new, Gv_new)
+    state._pending_v = (Vb, uid, delta, Kv_new, Gv_new, float(cond))
     rec = UpdateRecord("add_rows", "exact-extended", (0, 0), p, math.nan, math.nan, math.nan, False,
                        path="sparse")
     return F[:, :r], theta[:r], rec

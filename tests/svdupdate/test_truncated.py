@@ -666,3 +666,28 @@ def test_alternating_rows_and_columns_stay_explicit(monkeypatch):
         ref.add_rows(rows[[i]], strategy="dense")
     np.testing.assert_allclose(run.s, ref.s, rtol=1e-12)
     np.testing.assert_allclose((run.U * run.s) @ run.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-11)
+
+
+def test_condition_bounds_of_extended_factors_hold(monkeypatch):
+    # cond(K_u) and cond(K_v) are followed through O(p r) bounds (exact SVDs only near
+    # max_cond_k): the bounds must never be below the true condition numbers.
+    import orthla.svdupdate._truncated as mod
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    A = sp.random(5100, 400, density=0.02, random_state=47, format="csr")
+    st = TruncatedSVD.fit(A[:5000], 12, rng=0)  # m r^2 >= 1e6: U = U' K_u too
+    seen_u = seen_v = 0
+    for i in range(5000, 5060):
+        st.add_rows(A[[i]])
+        if st._Kv is not None:
+            assert np.linalg.cond(st._Kv) <= st._cond_kv * (1 + 1e-12)
+            seen_v += 1
+        if st._Ku is not None:
+            assert np.linalg.cond(st._Ku) <= st._cond_ku * (1 + 1e-12)
+            assert st.history[-1].cond_k == st._cond_ku
+            seen_u += 1
+    assert seen_u > 40 and seen_v > 40
+    ref = TruncatedSVD.fit(A[:5000], 12, rng=0)
+    for i in range(5000, 5060):
+        ref.add_rows(A[[i]], strategy="dense")
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
