@@ -695,14 +695,14 @@ class TruncatedSVD:
                           and (self._Kv is not None or self._in_row_stream()))
 
     def _in_row_stream(self):
-        """Whether the previous update appended rows too.
+        """Whether the previous step was a row append or the fit (a run of rows may follow).
 
         Entering an extended form costs ``O(n r^2)`` (a private copy and a Gram matrix)
         and any other update folds it again, so it only pays over a run of row appends:
         a stream that alternates rows and columns (a graph grown node by node) stays
-        explicit.
+        explicit after its first row.
         """
-        return bool(self.history) and self.history[-1].kind == "add_rows"
+        return not self.history or self.history[-1].kind in ("fit", "add_rows")
 
     def _plan(self, strategy, X, Y, exact, kind, *, extended=False):
         """``(path, prediction)`` for an update with block ``X`` (and ``Y`` for ``update``).

@@ -579,8 +579,10 @@ def test_extended_right_basis_for_small_sparse_row_batches(monkeypatch):
     U0, s0, Vt0 = np.linalg.svd(A, full_matrices=False)
     V_user = Vt0[:15].T.copy()
     V_before = V_user.copy()
-    st = TruncatedSVD(U0[:, :15].copy(), s0[:15].copy(), V_user, 12)
-    ref = TruncatedSVD(U0[:, :15].copy(), s0[:15].copy(), Vt0[:15].T.copy(), 12)
+    # fixed probe seed: the probe-based comparison below is at rounding level (3% of
+    # random seeds give 3e-15 to 5e-15)
+    st = TruncatedSVD(U0[:, :15].copy(), s0[:15].copy(), V_user, 12, rng=0)
+    ref = TruncatedSVD(U0[:, :15].copy(), s0[:15].copy(), Vt0[:15].T.copy(), 12, rng=0)
     new = sp.random(30, 300, density=0.02, random_state=40, format="csr")
     for i in range(0, 30, 3):
         st.add_rows(new[i:i + 3])
@@ -655,12 +657,13 @@ def test_alternating_rows_and_columns_stay_explicit(monkeypatch):
     for i in range(3):
         st.add_rows(sp.hstack([rows[[i]], sp.csr_matrix((1, i))], format="csr"))
         st.add_columns(sp.random(10001 + i, 1, density=0.01, random_state=46 + i, format="csc"))
-    assert {r.method for r in st.history[1:]} == {"exact"} and st._Ku is None and st._Kv is None
-    assert all(r.cond_k == 1.0 for r in st.history)
+    # only the first row (right after the fit) enters the extended form; the column folds it
+    assert [r.method for r in st.history[1:]] == ["exact-extended"] + ["exact"] * 5
+    assert st._Ku is None and st._Kv is None
     run = ref.copy()
     for i in range(3):
         run.add_rows(rows[[i]])
-    assert [r.method for r in run.history[1:]] == ["exact", "exact-extended", "exact-extended"]
+    assert [r.method for r in run.history[1:]] == ["exact-extended"] * 3
     assert run._Ku is not None and run._Kv is not None
     for i in range(3):
         ref.add_rows(rows[[i]], strategy="dense")
