@@ -1,7 +1,9 @@
-"""Figure for docs/svdupdate.md: accuracy of a tracked truncated SVD along a row stream.
+"""Figures for docs/svdupdate.md: accuracy along a row stream, and the update dispatcher.
 
 Run from the repository root: ``python docs/figures/make_svdupdate.py``; writes
-``docs/_static/svdupdate_stream.png``.  Deterministic (fixed seeds), about 10 s.
+``docs/_static/svdupdate_stream.png`` (deterministic, about 10 s) and
+``docs/_static/svdupdate_dispatch.png`` (measured times: about 30 s, BLAS pinned to
+one thread; they move with the machine's load).
 """
 
 from pathlib import Path
@@ -16,6 +18,7 @@ import scipy.sparse as sp
 from orthla.svdupdate import TruncatedSVD
 
 OUT = Path(__file__).resolve().parents[1] / "_static" / "svdupdate_stream.png"
+OUT_DISPATCH = OUT.with_name("svdupdate_dispatch.png")
 
 
 def stream(m=3000, n=800, density=5e-3, seed=0):
@@ -60,5 +63,53 @@ def main():
     print(f"wrote {OUT}")
 
 
+def dispatch(m0=10000, n=2000, density=1e-3, k=32, sizes=(1, 4, 16, 64, 200, 500, 1000, 2000)):
+    """Measured seconds of one batch on each path against the dispatcher's predictions."""
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    A = stream(m0 + max(sizes), n, density, seed=1)
+    base = TruncatedSVD.fit(A[:m0], k, keep_matrix=True, rng=0)
+    paths = ("sparse", "dense", "recompute")
+    measured = {p: [] for p in paths}
+    predicted = {p: [] for p in paths}
+    chosen = []
+    with threadpool_limits(1):
+        for p in sizes:
+            E = A[m0:m0 + p]
+            pred = base.copy().add_rows(E).history[-1]
+            chosen.append(pred.path)
+            for path in paths:
+                predicted[path].append(getattr(pred.predicted, path))
+                best = np.inf
+                for _ in range(3):
+                    st = base.copy()
+                    t0 = time.perf_counter()
+                    st.add_rows(E, strategy=path)
+                    best = min(best, time.perf_counter() - t0)
+                ran = st.history[-1].path
+                measured[path].append(best if ran == path else np.nan)  # sparse not certified
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    colors = {"sparse": "C0", "dense": "C1", "recompute": "C2"}
+    for path in paths:
+        ax.loglog(sizes, measured[path], "o-", color=colors[path], label=f"{path}: measured")
+        ax.loglog(sizes, predicted[path], "--", color=colors[path], label=f"{path}: predicted")
+    fastest = np.nanmin(np.array([measured[q] for q in paths]), axis=0)
+    for p, path, t in zip(sizes, chosen, fastest, strict=True):
+        ax.annotate(path[0].upper(), (p, t), textcoords="offset points", xytext=(0, -14),
+                    ha="center", fontsize=8)
+    ax.set(xlabel="rows in the batch", ylabel="seconds for one batch",
+           title=f"{m0} x {n} sparse, k = {k} (tracked {base.n_tracked}): letters = auto's choice")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(OUT_DISPATCH, dpi=110)
+    print(f"wrote {OUT_DISPATCH}")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--dispatch-only" not in sys.argv:
+        main()
+    dispatch()

@@ -108,12 +108,16 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
         Qh, T = xp.linalg.qr(Y)
     if n >= p:
         # sigma_min(T) <= min |T_jj|: a small diagonal entry proves rank deficiency cheaply.
-        deficient = float(xp.min(xp.abs(xp.linalg.diagonal(T)))) <= tol
-        sig = None if deficient else xp.linalg.svdvals(T)
+        diag_min = float(xp.min(xp.abs(xp.linalg.diagonal(T))))
+        deficient = diag_min <= tol
+        if p == 1:  # 1 x 1: the singular value is |rho|, the solve a division (no LAPACK calls)
+            sig = xp.reshape(xp.abs(T), (1,))
+        else:
+            sig = None if deficient else xp.linalg.svdvals(T)
         q = p if not deficient and float(sig[-1]) > tol else -1
         if q == p:
             Q, B = Qh, T
-            W = xp.linalg.solve(T.mT, G.mT).mT  # V^T Qh
+            W = G / T[0, 0] if p == 1 else xp.linalg.solve(T.mT, G.mT).mT  # V^T Qh
         else:
             # Rank-deficient batch (e.g. empty sparse rows): keep the leading directions of
             # T = X S Z^T.  Qh X_q = Y Z_q / s_q exactly, so V^T (Qh X_q) = G Z_q / s_q.
@@ -225,16 +229,30 @@ def _rpi(xp, V, M, C, tol, l, t, rng):
     return Q
 
 
+def gram_applies(xp: ModuleType, M: Any) -> bool:
+    """Whether the Gram-matrix path may be tried for ``M`` at all (SciPy sparse on NumPy)."""
+    return is_sparse(M) and is_numpy(xp)
+
+
+def is_exact(method: str, l: int, n: int, p: int, r: int) -> bool:
+    """Whether a ``method``/``l`` update captures the whole residual (exact path)."""
+    return method == "exact" or l >= min(p, n - r)
+
+
 def residual_basis(xp: ModuleType, V: Any, M: Any, *, method: str, l: int, t: int,
-                   rtol: float, scale: float, rng: np.random.Generator) -> ResidualBasis:
+                   rtol: float, scale: float, rng: np.random.Generator,
+                   gram: bool | None = None) -> ResidualBasis:
     """Split ``M`` into its part in range(V) and an orthonormal basis of the rest.
 
     Residual directions with singular value at most ``rtol * scale`` are dropped.
+    ``gram`` forces (``True``) or forbids (``False``) the Gram-matrix path for a sparse
+    ``M``; ``None`` tries it for batches of at least ``GRAM_MIN_BATCH`` columns.
     """
     n, p = M.shape
     tol = rtol * scale
-    if method == "exact" or l >= min(p, n - V.shape[1]):
-        if is_sparse(M) and is_numpy(xp) and p >= GRAM_MIN_BATCH:
+    if is_exact(method, l, n, p, V.shape[1]):
+        try_gram = p >= GRAM_MIN_BATCH if gram is None else gram
+        if try_gram and gram_applies(xp, M):
             got = sparse_gram_basis(V, M, tol)
             if got is not None:
                 Q, C, B = got

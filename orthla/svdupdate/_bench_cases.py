@@ -28,7 +28,8 @@ def _stream(m0, m, n, density, k, batch, *, sparse, method="exact"):
             A = (S @ sp.diags(1.0 / np.arange(1, n + 1) ** 0.7)).tocsr()
         else:
             A = rng.standard_normal((m, n)) * np.logspace(0, -3, n)
-        state = TruncatedSVD.fit(A[:m0], k, rng=0)
+        # "auto": the matrix is kept, so the dispatcher may recompute instead of updating
+        state = TruncatedSVD.fit(A[:m0], k, keep_matrix=method == "auto", rng=0)
         batches = [A[lo:lo + batch] for lo in range(m0, m, batch)]
         prefixes = [A[:lo + batch] for lo in range(m0, m, batch)]
         if sparse and m * n > 4_000_000:
@@ -49,7 +50,7 @@ def _stream(m0, m, n, density, k, batch, *, sparse, method="exact"):
 def _run_orthla(inputs):
     st = inputs["state"].copy()
     for E in inputs["batches"]:
-        st.add_rows(E, method=inputs["method"], l=10)
+        st.add_rows(E, method="exact" if inputs["method"] == "auto" else inputs["method"], l=10)
     return st.s
 
 
@@ -130,6 +131,8 @@ def cases():
         (2000, 2500, 1000, 5e-3, 16, 50, True, "gkl", True),
         (8000, 8020, 500, 1e-2, 16, 1, True, "exact", True),
         (600, 1000, 300, None, 10, 40, False, "exact", True),
+        (1000, 3000, 1200, 5e-3, 16, 1000, True, "auto", True),
+        (10000, 20000, 5000, 1e-3, 64, 1000, True, "auto", False),
         (10000, 20000, 5000, 1e-3, 64, 1000, True, "exact", False),
         (10000, 11000, 5000, 1e-3, 64, 100, True, "exact", False),
         (10000, 10020, 5000, 1e-3, 64, 1, True, "exact", False),
@@ -139,11 +142,262 @@ def cases():
         nb = len(range(m0, m, batch))
         anchors = {"svds per batch": _recompute_svds} if sparse else {"numpy.linalg.svd per batch": _recompute_numpy}
         anchors["naive Zha-Simon"] = _naive_zha_simon
-        if sparse and _incsvd_installed():
+        if sparse and _incsvd_installed() and batch < 1000:  # minutes for 1000-row batches
             anchors["IncSVD (Deng et al.)"] = _incsvd
         out.append(BenchCase(
             name=f"add_rows[{method}] {kind} k={k}, {nb}x{batch} rows",
             setup=_stream(m0, m, n, density, k, batch, sparse=sparse, method=method),
             run_orthla=_run_orthla, anchors=anchors, error=_sv_error,
             error_name="max |s - s_ref| / s_1 (top k, final matrix)", quick=quick))
+    return out + _stream_cases()
+
+
+# ---------------------------------------------------------------- realistic streams
+# Barabasi-Albert graph grown node by node and a tf-idf LSI stream.  The run functions
+# return (U, s, Vt) so that stream_quality() can measure more than singular values.
+
+def _ba_graph(n_nodes, edges_per_node, seed):
+    """Symmetric adjacency (CSR) of a Barabasi-Albert graph, nodes in arrival order."""
+    import networkx as nx
+
+    g = nx.barabasi_albert_graph(n_nodes, edges_per_node, seed=seed)
+    return nx.to_scipy_sparse_array(g, nodelist=range(n_nodes), format="csr", dtype=np.float64)
+
+
+def _graph_stream(n_nodes, n_new, k, edges_per_node=5):
+    def setup(xp, rng):
+        A = _ba_graph(n_nodes, edges_per_node, seed=int(rng.integers(2**31)))
+        j0 = n_nodes - n_new
+        steps = []
+        for j in range(j0, n_nodes):
+            steps.append(("rows", A[[j], :j]))                # node j's edges to earlier nodes
+            steps.append(("columns", A[:j + 1, [j]].tocsc()))  # and the symmetric column
+        prefixes = [A[:j + 1, :j + 1] for j in range(j0, n_nodes)]
+        return _stream_inputs(A[:j0, :j0], A, steps, prefixes, k)
+
+    return setup
+
+
+_MODULES = (
+    "numpy", "numpy.linalg", "numpy.fft", "numpy.random", "numpy.polynomial", "numpy.ma",
+    "scipy.linalg", "scipy.sparse", "scipy.sparse.linalg", "scipy.sparse.csgraph", "scipy.stats",
+    "scipy.optimize", "scipy.signal", "scipy.special", "scipy.integrate", "scipy.interpolate",
+    "scipy.ndimage", "scipy.spatial", "scipy.fft", "scipy.io", "scipy.cluster.hierarchy",
+    "os", "collections", "itertools", "functools", "re", "json", "math", "statistics", "string",
+    "textwrap", "pathlib", "inspect", "subprocess", "shutil", "datetime", "decimal", "fractions",
+    "random", "argparse", "logging", "unittest", "email", "http.client", "urllib.parse", "csv",
+    "sqlite3", "threading", "asyncio", "socket", "tarfile", "zipfile", "heapq", "bisect", "enum",
+    "dataclasses", "contextlib")
+
+
+def docstring_corpus():
+    """Docstrings (their prose before any Examples section, over 200 characters,
+    deduplicated, sorted) of the public functions and classes of NumPy, SciPy and
+    standard-library modules and of their classes' members: a corpus that ships with
+    the installed packages (no download)."""
+    import importlib
+    import inspect
+    import warnings
+
+    docs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated aliases warn on attribute access
+        # import every module first: importing one can add attributes to another
+        modules = [importlib.import_module(modname) for modname in _MODULES]
+        for mod in modules:
+            for name in sorted(dir(mod)):
+                if name.startswith("_"):
+                    continue
+                try:
+                    obj = getattr(mod, name)
+                except Exception:  # lazy submodules that fail to load
+                    continue
+                if inspect.ismodule(obj):  # which submodules are attributes depends on imports
+                    continue
+                members = [obj]
+                if inspect.isclass(obj):
+                    members += [getattr(obj, a, None) for a in sorted(vars(obj)) if not a.startswith("_")]
+                for o in members:
+                    doc = inspect.getdoc(o) if o is not None else None
+                    # prose only: example sections may print random numbers
+                    doc = doc.split("\nExamples\n--------")[0] if doc else None
+                    if doc and len(doc) > 200:
+                        docs.setdefault(doc, None)
+    # Sorted: the encounter order depends on what was imported before.
+    return sorted(docs)
+
+
+def tfidf(docs, min_df=2):
+    """Row-normalized tf-idf matrix (CSR, documents x terms), SciPy only.
+
+    Terms are lower-case words of at least three letters appearing in ``min_df``
+    documents or more; idf is ``log((1 + N) / (1 + df)) + 1`` (scikit-learn's smooth idf).
+    """
+    import re
+
+    import scipy.sparse as sp
+
+    word = re.compile(r"[a-z]{3,}")
+    tokens = [word.findall(d.lower()) for d in docs]
+    vocab = {}
+    rows, cols = [], []
+    for i, toks in enumerate(tokens):
+        for tok in toks:
+            rows.append(i)
+            cols.append(vocab.setdefault(tok, len(vocab)))
+    counts = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(docs), len(vocab)))
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=len(vocab))
+    keep = np.flatnonzero(df >= min_df)
+    counts = counts[:, keep].tocsr()
+    idf = np.log((1 + len(docs)) / (1 + df[keep])) + 1.0
+    X = (counts @ sp.diags_array(idf)).tocsr()
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    return (sp.diags_array(1.0 / np.where(norms > 0, norms, 1.0)) @ X).tocsr()
+
+
+def _lsi_stream(n_docs, n_start, batch, k):
+    def setup(xp, rng):
+        docs = docstring_corpus()
+        order = rng.permutation(len(docs))[:n_docs]  # documents arrive in random order
+        X = tfidf([docs[i] for i in order])
+        steps = [("rows", X[lo:lo + batch]) for lo in range(n_start, n_docs, batch)]
+        prefixes = [X[:lo + batch] for lo in range(n_start, n_docs, batch)]
+        inputs = _stream_inputs(X[:n_start], X, steps, prefixes, k)
+        if _incsvd_installed():
+            import scipy.sparse as sp
+
+            inputs["incsvd"] = _incsvd_state(sp.csr_matrix(X[:n_start]), inputs["state"].n_tracked)
+        return inputs
+
+    return setup
+
+
+def _stream_inputs(A0, A, steps, prefixes, k):
+    from scipy.sparse.linalg import svds
+
+    state = TruncatedSVD.fit(A0, k, keep_matrix=True, rng=0)  # strategy="auto" may recompute
+    s = svds(A, k=k, tol=0, rng=0, return_singular_vectors=False)
+    order = np.argsort(s)[::-1]
+    return {"state": state, "steps": steps, "prefixes": prefixes, "k": k, "A": A,
+            "s_ref": s[order], "U0": state._U, "s0": state._s, "V0": state._V}
+
+
+def _stream_orthla(inputs):
+    st = inputs["state"].copy()
+    for kind, E in inputs["steps"]:
+        st.add_rows(E) if kind == "rows" else st.add_columns(E)
+    return st.U, st.s, st.Vt
+
+
+def _stream_svds(inputs):
+    from scipy.sparse.linalg import svds
+
+    for A in inputs["prefixes"]:
+        u, s, vt = svds(A, k=inputs["k"], tol=0, rng=0)
+    order = np.argsort(s)[::-1]
+    return u[:, order], s[order], vt[order]
+
+
+def _stream_randomized_svd(inputs):
+    from sklearn.utils.extmath import randomized_svd
+
+    for A in inputs["prefixes"]:
+        out = randomized_svd(A, inputs["k"], random_state=0)
+    return out
+
+
+def _stream_incsvd(inputs):
+    """IncSVD's sparse Zha-Simon on a row stream; NaN if it raises (recorded as such)."""
+    import copy
+
+    import scipy.sparse as sp
+
+    em = copy.deepcopy(inputs["incsvd"])
+    k = inputs["k"]
+    try:
+        for _, E in inputs["steps"]:
+            em.add_row(sp.csr_matrix(E))  # it accepts csr_matrix only
+    except Exception:
+        n = inputs["A"].shape[1]
+        return np.full((inputs["A"].shape[0], k), np.nan), np.full(k, np.nan), np.full((k, n), np.nan)
+    s = np.asarray(em.Sigmak).ravel()
+    order = np.argsort(s)[::-1][:k]
+    return np.asarray(em.Uk)[:, order], s[order], np.asarray(em.Vk)[:, order].T
+
+
+def _stream_naive(inputs):
+    """Textbook Zha-Simon (dense residual, NumPy QR + SVD) at orthla's tracked rank."""
+    U, s, V = inputs["U0"], inputs["s0"], inputs["V0"]
+    for kind, E in inputs["steps"]:
+        if kind == "rows":
+            U, s, V = _naive_rows(U, s, V, E.toarray())
+        else:
+            V, s, U = _naive_rows(V, s, U, E.toarray().T)
+    k = inputs["k"]
+    return U[:, :k], s[:k], V[:, :k].T
+
+
+def _naive_rows(U, s, V, E):
+    r, p = s.shape[0], E.shape[0]
+    C = E @ V
+    Q, R = np.linalg.qr(E.T - V @ C.T)
+    K = np.block([[np.diag(s), np.zeros((r, p))], [C, R.T]])
+    F, s, Gt = np.linalg.svd(K, full_matrices=False)
+    return np.vstack([U @ F[:r, :r], F[r:, :r]]), s[:r], np.hstack([V, Q]) @ Gt[:r].T
+
+
+def _stream_sv_error(inputs, out):
+    s_ref = inputs["s_ref"]
+    return float(np.max(np.abs(np.asarray(out[1])[:s_ref.shape[0]] - s_ref) / s_ref))
+
+
+def stream_quality(inputs, out):
+    """The four measures of the issue for a final ``(U, s, Vt)`` of a stream.
+
+    Returns a dict: ``sv_rel_err`` (max over the top k of ``|s_i - s_i(svds)| / s_i(svds)``),
+    ``recon_ratio`` (``||A - U S V^T||_F`` over the optimal rank-k error
+    ``sqrt(||A||_F^2 - sum s_i(svds)^2)``) and ``ortho_u``, ``ortho_v``
+    (``||U^T U - I||_2``, ``||V^T V - I||_2``).  ``A`` is sparse; nothing dense of its size
+    is formed.
+    """
+    A, k = inputs["A"], inputs["k"]
+    U, s, Vt = (np.asarray(x) for x in out)
+    U, s, Vt = U[:, :k], s[:k], Vt[:k]
+    fro2 = float((A.data ** 2).sum())
+    cross = float(np.sum((U.T @ (A @ Vt.T)).diagonal() * s))
+    model2 = float(np.sum((U.T @ U) * (s[:, None] * (Vt @ Vt.T) * s[None, :])))
+    err = np.sqrt(max(fro2 - 2 * cross + model2, 0.0))
+    best = np.sqrt(max(fro2 - float(np.sum(inputs["s_ref"] ** 2)), 0.0))
+    eye = np.eye(k)
+    return {"sv_rel_err": _stream_sv_error(inputs, out), "recon_ratio": err / best,
+            "ortho_u": float(np.linalg.norm(U.T @ U - eye, 2)),
+            "ortho_v": float(np.linalg.norm(Vt @ Vt.T - eye, 2))}
+
+
+def _installed(name):
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _stream_cases():
+    out = []
+    specs = []
+    if _installed("networkx"):
+        specs += [("BA graph", _graph_stream, (2000, 10, 16), "10 nodes", True),
+                  ("BA graph", _graph_stream, (20000, 20, 64), "20 nodes", False)]
+    specs += [("LSI docstrings", _lsi_stream, (1200, 1000, 50, 16), "4x50 docs", True),
+              ("LSI docstrings", _lsi_stream, (2800, 1800, 100, 64), "10x100 docs", False)]
+    for label, maker, args, what, quick in specs:
+        anchors = {"svds per batch": _stream_svds, "naive Zha-Simon": _stream_naive}
+        if _installed("sklearn"):
+            anchors["sklearn randomized_svd per batch"] = _stream_randomized_svd
+        if maker is _lsi_stream and _incsvd_installed():  # rows only: no column appends there
+            anchors["IncSVD (Deng et al.)"] = _stream_incsvd
+        size = f"{args[0]} nodes" if maker is _graph_stream else f"{args[0]} docs"
+        out.append(BenchCase(
+            name=f"{label} {size} k={args[-1]}, +{what}", setup=maker(*args),
+            run_orthla=_stream_orthla, anchors=anchors, error=_stream_sv_error,
+            error_name="max_i |s_i - s_i(svds)| / s_i(svds) (top k, final matrix)", quick=quick))
     return out

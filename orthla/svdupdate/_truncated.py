@@ -9,7 +9,10 @@ import numpy as np
 
 from .._backend import array_namespace, capability, device, is_numpy
 from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_ndim, eps
-from ._basis import METHODS, residual_basis
+from . import _dispatch
+from ._basis import GRAM_MIN_BATCH, METHODS, gram_applies, is_exact, residual_basis
+from ._dispatch import STRATEGIES, Prediction
+from ._kept import KeptMatrix
 from ._operand import as_operand, dense, fro_norm, is_sparse, namespace_of, rmatmul, transpose
 
 __all__ = ["TruncatedSVD", "UpdateRecord"]
@@ -45,7 +48,18 @@ class UpdateRecord(NamedTuple):
         Whether ``U`` and ``V`` were re-orthonormalized after this update.
     cond_k : float
         Condition number of the small factor ``K_u`` of the extended left basis
-        ``U = U' K_u`` after the update (1.0 when ``U`` is held explicitly).
+        ``U = U' K_u`` after the update, or an upper bound of it (1.0 when ``U`` is
+        held explicitly); measured exactly whenever the bound exceeds ``max_cond_k``.
+    path : str
+        The path the update took: ``"sparse"`` (Deng et al.'s sparse inner product or
+        extended basis), ``"dense"`` (Zha-Simon on the dense residual, or the
+        ``"gkl"``/``"rpi"`` operator), ``"recompute"`` (SVD of the kept matrix; also
+        :meth:`TruncatedSVD.fit`) or ``"downdate"`` (removals).
+    predicted : tuple or None
+        Under ``strategy="auto"``, a named tuple ``(sparse, dense, recompute)`` of the
+        predicted seconds of each path (``nan`` where a path did not apply: no sparse
+        batch, no kept matrix); ``None`` when the path was requested explicitly, and for
+        fit and removals.
     """
 
     kind: str
@@ -57,6 +71,8 @@ class UpdateRecord(NamedTuple):
     ortho_v: float
     reorthogonalized: bool
     cond_k: float = 1.0
+    path: str = "dense"
+    predicted: Prediction | None = None
 
 
 def _validated_matrix(A: Any, name: str) -> tuple[Any, Any]:
@@ -156,14 +172,17 @@ class TruncatedSVD:
     Householder path runs (``history`` records ``"exact-gram"`` or ``"exact"``).  Appended rows use
     the extended form ``U = U' K_u`` of Deng et al. [5]_: the old rows of ``U'`` are
     never touched (``O(p r^2 + r^3)`` on the left instead of ``O(m r^2)``);
-    ``cond(K_u)`` is monitored and ``K_u`` folded into ``U'`` when it exceeds
-    ``max_cond_k`` or a new direction displaces an old one (``K_u`` is never inverted,
-    the new rows are obtained by a solve).  Small sparse row batches (at most 16 rows)
+    ``cond(K_u)`` is monitored (through the bound ``cond(K_u F_1) <= cond(K_u) /
+    sqrt(1 - ||F_2||^2)`` of the CS decomposition, ``O(p r)``, with an exact ``r x r``
+    SVD only when the bound exceeds ``max_cond_k``) and ``K_u`` folded into ``U'`` when
+    it exceeds ``max_cond_k`` or a new direction displaces an old one (``K_u`` is never
+    inverted, the new rows are obtained by a solve).  Small sparse row batches (at most 16 rows)
     on NumPy also hold ``V = V' K_v``: the residual basis comes from the batch's Gram
     matrix without being formed, only the rows of ``V'`` in the batch's columns change
     (``O(u r^2)`` for ``u`` touched columns instead of ``O(n r^2)``), and the batch is
     certified first (each row keeps a quarter of its energy outside ``range(V)``, new
-    directions nearly orthogonal), else the general path runs (``"exact-extended"`` in
+    directions nearly orthogonal; ``cond(K_v)`` bounded like ``cond(K_u)``), else the
+    general path runs (``"exact-extended"`` in
     ``history``).  Column appends and ``update`` form both factors explicitly (the
     extended forms are folded on demand).
 
@@ -176,6 +195,22 @@ class TruncatedSVD:
 
     *Downdates* (Brand [2]_) delete rows/columns from the model and restore
     orthonormality by a QR of the remaining block, ``O((m + n) r^2)``.
+
+    *Choosing the path* (``strategy=`` of every update).  ``"sparse"`` is the Deng et
+    al. path above (Gram-matrix residual, extended right basis), ``"dense"`` Zha-Simon on
+    the dense residual, ``"recompute"`` a rank-``r`` SVD of the whole matrix, which the
+    state can only do when it keeps the matrix (``fit(..., keep_matrix=True)``; ``svds``
+    for a sparse matrix, LAPACK for a dense one).  ``"auto"`` takes the sparse path where
+    its measured eligibility rules hold, else the dense one, and recomputes instead when
+    a cost model predicts that cheaper: work counted per kind of operation (matrix
+    products, Householder/Cholesky factorizations, small SVDs, ARPACK Lanczos steps
+    ``ncv (nnz + ncv min(m, n))``), each priced by a rate measured on the development
+    machine.  Large batches that touch much of the matrix (1000 rows of a 20000 x 5000
+    matrix with ``r = 80``: a (r + 1000)-order core SVD and an n x 1000 QR) are
+    recomputed; batches of up to a few hundred rows are not.  A recompute gives the
+    exact truncated SVD of the current matrix (more accurate than any update), keeps
+    the tracked rank ``k + oversample`` and goes through the same monitoring;
+    ``history`` records the path taken and the predictions.
 
     *Monitoring*: after every update ``||U^T U - I||`` and ``||V^T V - I||`` are
     estimated with a two-vector probe (``O((m + n) r)``; ``O(r^2)`` for a factor held in
@@ -209,6 +244,15 @@ class TruncatedSVD:
     ((100, 30), 2, (100, 5), (5, 30))
     >>> bool(np.allclose(svd.s, np.linalg.svd(A, compute_uv=False)[:5]))
     True
+
+    Keeping the matrix lets ``strategy="auto"`` recompute when that is cheaper (here
+    40 rows onto 60: a small dense matrix), and any path can be requested:
+
+    >>> kept = TruncatedSVD.fit(A[:60], 5, keep_matrix=True)
+    >>> kept.add_rows(A[60:]).history[-1].path
+    'recompute'
+    >>> kept.add_rows(A[:2], strategy="dense").history[-1].path
+    'dense'
     """
 
     def __init__(self, U: Any, s: Any, V: Any, k: int, *, decay: float = 1.0,
@@ -234,13 +278,14 @@ class TruncatedSVD:
         self.max_cond_k = 1e2
         self._rng = as_rng(rng)
         self._probe = None
+        self._kept = None
         self.n_updates = 0
         self.history: list[UpdateRecord] = []
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def fit(cls, A: Any, k: int, *, oversample: int | None = None, method: str = "exact",
-            t: int = 2, decay: float = 1.0, rtol: float | None = None,
+            t: int = 2, keep_matrix: bool = False, decay: float = 1.0, rtol: float | None = None,
             ortho_tol: float | None = None, rng: Any = None) -> TruncatedSVD:
         """Initial rank-k SVD of a dense or sparse matrix.
 
@@ -262,6 +307,13 @@ class TruncatedSVD:
             (sparse).  ``"rpi"``: randomized range finder with ``t`` power passes.
         t : int, default 2
             Power passes of ``"rpi"``.
+        keep_matrix : bool, default False
+            Keep a copy of the tracked matrix and apply every update to it too, so that
+            an update can recompute the truncated SVD instead (``strategy="recompute"``,
+            or ``"auto"`` when predicted cheaper, typically for batches that touch a
+            large part of the matrix).  Costs the memory of the matrix; row appends add
+            ``O(nnz(E))`` work, other updates ``O(nnz(A))``.  A sparse matrix stays
+            sparse unless :meth:`update` adds a dense term.
         decay, rtol, ortho_tol, rng
             Stored in the state; see :class:`TruncatedSVD`.
 
@@ -294,8 +346,11 @@ class TruncatedSVD:
             U, s, V = U[:, :r], s[:r], Vt[:r, :].mT
         state = cls(U, s, V, min(k, r), decay=decay, rtol=rtol, ortho_tol=ortho_tol, rng=gen)
         state._k, state._r_target = k, k + p
+        if not isinstance(keep_matrix, bool):
+            raise TypeError(f"`keep_matrix` must be True or False; got {keep_matrix!r}.")
+        state._kept = KeptMatrix.of(A, xp) if keep_matrix else None
         state.history.append(UpdateRecord("fit", method, (m, n), r, float("nan"),
-                                          *state._ortho_estimates(), False))
+                                          *state._ortho_estimates(), False, path="recompute"))
         return state
 
     def copy(self) -> TruncatedSVD:
@@ -310,6 +365,7 @@ class TruncatedSVD:
         new._Gu = None if self._Gu is None else xp.asarray(self._Gu, copy=True)
         new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
         new._rng = self._rng.spawn(1)[0]
+        new._kept = None if self._kept is None else self._kept.copy()
         new.history = list(self.history)
         return new
 
@@ -319,22 +375,26 @@ class TruncatedSVD:
         # The explicit left factor; folds the extended form U = U' K_u when it is held.
         if self._Ku is not None:
             self._Ub, self._Ku, self._Ubuf, self._Gu = self._Ub @ self._Ku, None, None, None
+            self._cond_ku = 1.0
         return self._Ub
 
     @_U.setter
     def _U(self, value: Any) -> None:
         self._Ub, self._Ku, self._Ubuf, self._Gu = value, None, None, None
+        self._cond_ku = 1.0
 
     @property
     def _V(self) -> Any:
         # The explicit right factor; folds the extended form V = V' K_v when it is held.
         if self._Kv is not None:
             self._Vb, self._Kv, self._Gv = self._Vb @ self._Kv, None, None
+            self._cond_kv = 1.0
         return self._Vb
 
     @_V.setter
     def _V(self, value: Any) -> None:
         self._Vb, self._Kv, self._Gv = value, None, None
+        self._cond_kv = 1.0
 
     @property
     def U(self) -> Any:
@@ -391,7 +451,8 @@ class TruncatedSVD:
                 f"n_updates={self.n_updates})")
 
     # ------------------------------------------------------------------ updates
-    def add_rows(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2) -> TruncatedSVD:
+    def add_rows(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
+                 strategy: str = "auto") -> TruncatedSVD:
         """Append rows: the tracked matrix becomes ``[decay * A; E]``.
 
         Parameters
@@ -407,6 +468,14 @@ class TruncatedSVD:
             Subspace size of ``"gkl"``/``"rpi"``.
         t : int, default 2
             Power passes of ``"rpi"``.
+        strategy : {"auto", "sparse", "dense", "recompute"}, default "auto"
+            ``"sparse"``: Deng et al.'s sparse path (needs a SciPy sparse batch on a
+            NumPy state and an exact update; when a batch cannot be certified for it
+            the dense path runs, and ``history`` says so).  ``"dense"``: Zha-Simon on
+            the dense residual.  ``"recompute"``: truncated SVD of the whole matrix
+            (needs ``fit(..., keep_matrix=True)``).  ``"auto"``: the sparse path where
+            it applies, else the dense one, or a recompute when the matrix is kept and
+            that is predicted cheaper (see Notes of :class:`TruncatedSVD`).
 
         Returns
         -------
@@ -416,30 +485,45 @@ class TruncatedSVD:
         Raises
         ------
         ValueError
-            Wrong number of columns, NaN/Inf, unknown method, bad ``l``/``t``.
+            Wrong number of columns, NaN/Inf, unknown method or strategy, bad
+            ``l``/``t``; ``strategy="sparse"`` for a dense batch or an inexact
+            method, ``strategy="recompute"`` without a kept matrix.
         TypeError
             Wrong dtype or library, or an unusable sparse format.
         """
-        E = self._operand(E, "E", self.shape[1], "columns", (method, l, t))
-        if self._v_extension_applies(E, method, l):
+        E = self._operand(E, "E", self.shape[1], "columns", (method, l, t, strategy))
+        n = self.shape[1]
+        p, r = E.shape[0], self._s.shape[0]
+        exact = is_exact(method, l, n, p, r)
+        extended = self._v_extension_applies(E, exact, forced=strategy == "sparse")
+        path, pred = self._plan(strategy, E, None, exact, "add_rows", extended=extended)
+        kept = None if self._kept is None else self._kept.with_rows(E, self.decay)
+        if path == "recompute":
+            return self._recompute(kept, "add_rows", pred)
+        if path == "sparse" and extended:
             done = _append_sparse_rows_extended(self, E)
             if done is not None:
                 F, s, rec = done
                 Ub, Ku, cond = self._extend_rows(F)
-                return self._commit(Ub, s, None, rec._replace(cond_k=cond), Ku=Ku)
-        F, s, V, rec = _append(self, None, self._s * self.decay, self._V, transpose(E), method, l, t)
+                return self._commit(Ub, s, None, rec._replace(cond_k=cond, predicted=pred), Ku=Ku,
+                                    kept=kept)
+        F, s, V, rec = _append(self, None, self._s * self.decay, self._V, transpose(E), method, l, t,
+                               gram=_gram_flag(path, strategy))
         Ub, Ku, cond = self._extend_rows(F)
-        return self._commit(Ub, s, V, rec._replace(kind="add_rows", cond_k=cond), Ku=Ku)
+        return self._commit(Ub, s, V, rec._replace(kind="add_rows", cond_k=cond, predicted=pred),
+                            Ku=Ku, kept=kept)
 
-    def add_columns(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2) -> TruncatedSVD:
+    def add_columns(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
+                    strategy: str = "auto") -> TruncatedSVD:
         """Append columns: the tracked matrix becomes ``[decay * A, E]``.
 
         Parameters
         ----------
         E : array or sparse matrix, shape (m, p)
             New columns.
-        method, l, t
-            As in :meth:`add_rows` (here the column space is extended).
+        method, l, t, strategy
+            As in :meth:`add_rows` (here the column space is extended; the sparse path
+            is the Gram-matrix residual).
 
         Returns
         -------
@@ -451,19 +535,27 @@ class TruncatedSVD:
         ValueError, TypeError
             As in :meth:`add_rows`.
         """
-        E = self._operand(E, "E", self.shape[0], "rows", (method, l, t), axis=0)
-        V, s, U, rec = _append(self, self._V, self._s * self.decay, self._U, E, method, l, t)
-        return self._commit(U, s, V, rec._replace(kind="add_columns"))
+        E = self._operand(E, "E", self.shape[0], "rows", (method, l, t, strategy), axis=0)
+        exact = is_exact(method, l, self.shape[0], E.shape[1], self._s.shape[0])
+        path, pred = self._plan(strategy, E, None, exact, "add_columns")
+        kept = None if self._kept is None else self._kept.with_columns(E, self.decay)
+        if path == "recompute":
+            return self._recompute(kept, "add_columns", pred)
+        V, s, U, rec = _append(self, self._V, self._s * self.decay, self._U, E, method, l, t,
+                               gram=_gram_flag(path, strategy))
+        return self._commit(U, s, V, rec._replace(kind="add_columns", predicted=pred), kept=kept)
 
-    def update(self, D: Any, E: Any, *, method: str = "exact", l: int = 10, t: int = 2) -> TruncatedSVD:
+    def update(self, D: Any, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
+               strategy: str = "auto") -> TruncatedSVD:
         """Low-rank modification: the tracked matrix becomes ``decay * A + D @ E.T``.
 
         Parameters
         ----------
         D : array or sparse matrix, shape (m, p)
         E : array or sparse matrix, shape (n, p)
-        method, l, t
-            As in :meth:`add_rows`, applied to both the column and the row space.
+        method, l, t, strategy
+            As in :meth:`add_rows`, applied to both the column and the row space (the
+            sparse path applies to whichever of ``D``, ``E`` is sparse).
 
         Returns
         -------
@@ -477,18 +569,26 @@ class TruncatedSVD:
         TypeError
             As in :meth:`add_rows`.
         """
-        D = self._operand(D, "D", self.shape[0], "rows", (method, l, t), axis=0)
+        D = self._operand(D, "D", self.shape[0], "rows", (method, l, t, strategy), axis=0)
         E = self._operand(E, "E", self.shape[1], "rows", None, axis=0)
         if D.shape[1] != E.shape[1]:
             raise ValueError(f"`D` and `E` must have the same number of columns p; got shapes "
                              f"{tuple(D.shape)} and {tuple(E.shape)}.")
+        m, n = self.shape
+        p, r = D.shape[1], self._s.shape[0]
+        exact = is_exact(method, l, m, p, r) and is_exact(method, l, n, p, r)
+        path, pred = self._plan(strategy, D, E, exact, "update")
+        kept = None if self._kept is None else self._kept.plus_outer(D, E, self.decay)
+        if path == "recompute":
+            return self._recompute(kept, "update", pred)
         xp = self._xp
         s = self._s * self.decay
+        gram = _gram_flag(path, strategy)
         rtol, scale = self._tolerance(D.shape[1], max(float(s[0]), fro_norm(D, xp) * fro_norm(E, xp)))
         bd = residual_basis(xp, self._U, D, method=method, l=l, t=t, rtol=rtol,
-                            scale=scale / max(fro_norm(E, xp), 1e-300), rng=self._rng)
+                            scale=scale / max(fro_norm(E, xp), 1e-300), rng=self._rng, gram=gram)
         be = residual_basis(xp, self._V, E, method=method, l=l, t=t, rtol=rtol,
-                            scale=scale / max(fro_norm(D, xp), 1e-300), rng=self._rng)
+                            scale=scale / max(fro_norm(D, xp), 1e-300), rng=self._rng, gram=gram)
         r, qd, qe = s.shape[0], bd.Q.shape[1], be.Q.shape[1]
         left = xp.concat([bd.C, bd.B], axis=0)
         right = xp.concat([be.C, be.B], axis=0)
@@ -499,8 +599,9 @@ class TruncatedSVD:
         measured = [x for x in (bd.sigma_min, be.sigma_min) if not math.isnan(x)]
         smin = min(measured) if measured else math.nan
         used = bd.method if bd.method == be.method else f"{bd.method}+{be.method}"
-        rec = UpdateRecord("update", used, self.shape, qd + qe, smin, math.nan, math.nan, False)
-        return self._commit(U, theta[:kk], V, rec)
+        rec = UpdateRecord("update", used, self.shape, qd + qe, smin, math.nan, math.nan, False,
+                           path=_path_of(used), predicted=pred)
+        return self._commit(U, theta[:kk], V, rec, kept=kept)
 
     def remove_rows(self, idx: Any) -> TruncatedSVD:
         """Delete rows ``idx`` of the tracked matrix (Brand's downdate).
@@ -531,7 +632,8 @@ class TruncatedSVD:
         """
         keep = self._keep(idx, self.shape[0], "rows")
         U, s, V, rec = _downdate(self, self._U, self._s, self._V, keep)
-        return self._commit(U, s, V, rec._replace(kind="remove_rows"))
+        kept = None if self._kept is None else self._kept.without(keep, 0)
+        return self._commit(U, s, V, rec._replace(kind="remove_rows"), kept=kept)
 
     def remove_columns(self, idx: Any) -> TruncatedSVD:
         """Delete columns ``idx`` of the tracked matrix (see :meth:`remove_rows`).
@@ -553,7 +655,8 @@ class TruncatedSVD:
         """
         keep = self._keep(idx, self.shape[1], "columns")
         V, s, U, rec = _downdate(self, self._V, self._s, self._U, keep)
-        return self._commit(U, s, V, rec._replace(kind="remove_columns"))
+        kept = None if self._kept is None else self._kept.without(keep, 1)
+        return self._commit(U, s, V, rec._replace(kind="remove_columns"), kept=kept)
 
     #: Alias of :meth:`remove_rows` (the name used in the literature).
     downdate_rows = remove_rows
@@ -562,10 +665,11 @@ class TruncatedSVD:
     def _operand(self, X, name, size, what, options, axis=1):
         self._clear_pending()
         if options is not None:
-            method, l, t = options
+            method, l, t, strategy = options
             check_choice(method, "method", METHODS)
             check_int(l, "l", low=1)
             check_int(t, "t", low=0)
+            check_choice(strategy, "strategy", STRATEGIES)
         X = as_operand(X, name, self._xp, self._s.dtype)
         self._check_cols(X, name, size, what, axis)
         if X.shape[1 - axis] == 0:
@@ -578,12 +682,115 @@ class TruncatedSVD:
             raise ValueError(f"`{name}` must have {size} {what} to match the tracked {m} x {n} matrix; "
                              f"got shape {tuple(X.shape)}.")
 
-    def _v_extension_applies(self, E, method, l):
-        """Small sparse row batches on NumPy, where touching only their columns pays."""
+    def _v_extension_applies(self, E, exact, *, forced=False):
+        """Small sparse row batches on NumPy, where touching only their columns pays.
+
+        ``forced`` (``strategy="sparse"``) drops the measured size thresholds.
+        """
         n, r = self._Vb.shape
         p = E.shape[0]
-        return (is_numpy(self._xp) and is_sparse(E) and (method == "exact" or l >= p)
-                and p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK)
+        if not (exact and is_numpy(self._xp) and is_sparse(E)):
+            return False
+        return forced or (p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK
+                          and (self._Kv is not None or self._in_row_stream()))
+
+    def _in_row_stream(self):
+        """Whether the previous step was a row append or the fit (a run of rows may follow).
+
+        Entering an extended form costs ``O(n r^2)`` (a private copy and a Gram matrix)
+        and any other update folds it again, so it only pays over a run of row appends:
+        a stream that alternates rows and columns (a graph grown node by node) stays
+        explicit after its first row.
+        """
+        return not self.history or self.history[-1].kind in ("fit", "add_rows")
+
+    def _plan(self, strategy, X, Y, exact, kind, *, extended=False):
+        """``(path, prediction)`` for an update with block ``X`` (and ``Y`` for ``update``).
+
+        ``X`` is the new rows (p x n) for ``add_rows``, the new columns (m x p) for
+        ``add_columns`` and ``D`` (m x p) for ``update`` (then ``Y = E``, n x p).
+        """
+        xp = self._xp
+        if strategy == "recompute" and self._kept is None:
+            raise ValueError("`strategy='recompute'` needs the matrix itself: create the state with "
+                             "`TruncatedSVD.fit(A, k, keep_matrix=True)`.")
+        blocks = (X,) if Y is None else (X, Y)
+        if strategy == "sparse":
+            if not (is_numpy(xp) and any(is_sparse(b) for b in blocks)):
+                raise ValueError("`strategy='sparse'` needs a SciPy sparse update block on a NumPy "
+                                 f"state; got {', '.join(type(b).__name__ for b in blocks)}.")
+            if not exact:
+                raise ValueError("`strategy='sparse'` is an exact path; use `method='exact'` (or "
+                                 "`l` at least the batch size) or `strategy='dense'`.")
+        if strategy != "auto":
+            return strategy, None
+        return _dispatch.choose("auto", pred := self._predict(X, Y, exact, kind, extended)), pred
+
+    def _predict(self, X, Y, exact, kind, extended):
+        """Predicted seconds of the sparse, dense and recompute paths (see ``_dispatch``)."""
+        m, n = self.shape
+        r = self._s.shape[0]
+        nan = math.nan
+        nnz = lambda b: int(b.nnz) if is_sparse(b) else None  # noqa: E731
+        if kind == "add_rows":
+            p, width, other = X.shape[0], n, m
+            new_shape = (m + p, n)
+        else:
+            p, width, other = X.shape[1], m, n
+            new_shape = (m, n + p) if kind == "add_columns" else (m, n)
+        blocks = [(X, width)] if Y is None else [(X, m), (Y, n)]
+        dense = sum(_dispatch.append_dense(w, p, r, nnz(b)) for b, w in blocks)
+        sparse = nan
+        if exact and any(gram_applies(self._xp, b) for b, _ in blocks):
+            if extended:
+                sparse = _dispatch.append_extended(min(nnz(X), n), p, r, nnz(X))
+            elif p >= GRAM_MIN_BATCH:
+                sparse = sum(_dispatch.append_gram(w, p, r, nnz(b)) if is_sparse(b)
+                             else _dispatch.append_dense(w, p, r, None) for b, w in blocks)
+        if Y is None:
+            # The other factor: an explicit rotation of its rows, except for row appends
+            # onto a left factor already held as U = U' K_u (new rows only).
+            extended_left = kind == "add_rows" and self._Ku is not None
+            left = _dispatch.rotate(p if extended_left else other, r)
+            dense += left
+            sparse += left
+        # Every path ends with the orthogonality probe over both factors.
+        probe = _dispatch.probe(m, n, r)
+        dense += probe
+        sparse += probe
+        recompute = nan
+        if self._kept is not None:
+            kept_nnz = self._kept.nnz
+            if kept_nnz is not None:
+                added = [b for b in (X, Y) if b is not None]
+                if kind == "update":
+                    # sparse D E^T: at most nnz(D) nnz(E) / p entries on average
+                    grow = (nnz(X) * nnz(Y) // max(p, 1) if all(is_sparse(b) for b in added)
+                            else None)
+                else:
+                    grow = nnz(X) if is_sparse(X) else X.shape[0] * X.shape[1]
+                kept_nnz = None if grow is None else kept_nnz + grow
+            recompute = _dispatch.recompute(*new_shape, self._r_target, kept_nnz) + probe
+        return Prediction(sparse, dense, recompute)
+
+    def _recompute(self, kept, kind, pred):
+        """Rank-r truncated SVD of the kept matrix; the state keeps its tracked rank."""
+        xp = self._xp
+        A = kept.matrix()
+        m, n = A.shape
+        r = min(self._r_target, m, n)
+        if is_sparse(A) and r < min(m, n) - 1:
+            U, s, V = _svds(xp, A, r, self._rng)
+            method = "svds"
+        else:
+            U, s, Vt = xp.linalg.svd(dense(A, xp), full_matrices=False)
+            U, s, V = U[:, :r], s[:r], Vt[:r, :].mT
+            method = "lapack"
+        dt = self._s.dtype
+        U, s, V = (x if x.dtype == dt else xp.astype(x, dt) for x in (U, s, V))
+        rec = UpdateRecord(kind, method, (m, n), r, math.nan, math.nan, math.nan, False,
+                           path="recompute", predicted=pred)
+        return self._commit(U, s, V, rec, kept=kept)
 
     def _clear_pending(self):
         # Work staged by an update that then failed must never leak into the next one.
@@ -647,14 +854,23 @@ class TruncatedSVD:
         kk = F.shape[1]
         F1, F2 = F[:r, :], F[r:, :]
         # Below ~1e6 flops the explicit product is cheaper than the extra small factorizations.
-        worth_it = self._Ku is not None or self._Ub.shape[0] * r * r >= 1_000_000
+        worth_it = self._Ku is not None or (self._Ub.shape[0] * r * r >= 1_000_000
+                                            and self._in_row_stream())
         if kk == r and worth_it:
             K = F1 if self._Ku is None else self._Ku @ F1
-            sv = xp.linalg.svdvals(K)
-            smax, smin = float(sv[0]), float(sv[-1])
-            if smin > 0 and smax / smin <= self.max_cond_k:
+            # F has orthonormal columns, so sigma_min(F1)^2 = 1 - ||F2||_2^2 (CS
+            # decomposition) and cond(K_u F1) <= cond(K_u) / sigma_min(F1): an O(p r)
+            # bound (||F2||_F >= ||F2||_2 keeps it one).  The r x r SVD for the exact
+            # condition number runs only when the bound exceeds max_cond_k.
+            f2 = float(xp.sum(F2 * F2))
+            cond = self._cond_ku / math.sqrt(1.0 - f2) if f2 < 1.0 else math.inf
+            if cond > self.max_cond_k:
+                sv = xp.linalg.svdvals(K)
+                smax, smin = float(sv[0]), float(sv[-1])
+                cond = smax / smin if smin > 0 else math.inf
+            if cond <= self.max_cond_k:
                 rows = xp.linalg.solve(K.mT, F2.mT).mT
-                return self._append_to_buffer(rows), K, smax / smin
+                return self._append_to_buffer(rows), K, cond
         return xp.concat([self._U @ F1, F2], axis=0), None, 1.0
 
     def _append_to_buffer(self, rows):
@@ -676,24 +892,26 @@ class TruncatedSVD:
         self._pending_buf, self._pending_gu = buf, gram + rows.mT @ rows
         return buf[:m + p, :]
 
-    def _commit(self, U, s, V, rec, Ku=None):
+    def _commit(self, U, s, V, rec, Ku=None, kept=None):
         # All work is done on new arrays; only now does the state change (all-or-nothing).
         buf, gram, pend_v = self._pending_buf, self._pending_gu, self._pending_v
         self._pending_buf = self._pending_gu = self._pending_v = None
         if not bool(self._xp.all(self._xp.isfinite(s))):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
-        old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu)
+        old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu,
+               self._cond_ku, self._cond_kv)
         old_rows = None
         self._Ub, self._Ku, self._s = U, Ku, s
+        self._cond_ku = rec.cond_k if Ku is not None else 1.0
         self._Ubuf, self._Gu = (buf, gram) if Ku is not None else (None, None)
         if pend_v is None:
             self._V = V
         else:
             # Extended right basis: only the rows the batch touches change (in place).
-            Vb, uid, delta, Kv, Gv = pend_v
+            Vb, uid, delta, Kv, Gv, cond_kv = pend_v
             old_rows = Vb[uid].copy()
             Vb[uid] += delta
-            self._Vb, self._Kv, self._Gv = Vb, Kv, Gv
+            self._Vb, self._Kv, self._Gv, self._cond_kv = Vb, Kv, Gv, cond_kv
         try:
             ou, ov = self._ortho_estimates()
             reorth = max(ou, ov) > self.ortho_tol
@@ -701,17 +919,31 @@ class TruncatedSVD:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, self._V)
         except Exception:
             (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf,
-             self._Gu) = old
+             self._Gu, self._cond_ku, self._cond_kv) = old
             if old_rows is not None:
                 pend_v[0][pend_v[1]] = old_rows
             raise
+        if kept is not None:
+            self._kept = kept
         self.n_updates += 1
         self.history.append(rec._replace(shape=self.shape, ortho_u=ou, ortho_v=ov,
                                          reorthogonalized=reorth))
         return self
 
 
-def _append(state, U, s, V, M, method, l, t):
+def _gram_flag(path, strategy):
+    """``gram=`` for :func:`residual_basis`: forced, forbidden or left to its size rule."""
+    if strategy == "sparse":
+        return True
+    return False if path == "dense" and strategy == "dense" else None
+
+
+def _path_of(method):
+    """Record's ``path`` from the residual method that ran."""
+    return "sparse" if method.startswith("exact-") or "exact-gram" in method else "dense"
+
+
+def _append(state, U, s, V, M, method, l, t, gram=None):
     """Rows ``M^T`` appended below ``U diag(s) V^T`` (columns: call with U and V swapped).
 
     With ``U=None`` the left rotation ``F`` (r + p) x r' is returned in place of ``U_new``.
@@ -719,7 +951,8 @@ def _append(state, U, s, V, M, method, l, t):
     xp = state._xp
     p = M.shape[1]
     rtol, scale = state._tolerance(p, max(float(s[0]), fro_norm(M, xp)))
-    b = residual_basis(xp, V, M, method=method, l=l, t=t, rtol=rtol, scale=scale, rng=state._rng)
+    b = residual_basis(xp, V, M, method=method, l=l, t=t, rtol=rtol, scale=scale, rng=state._rng,
+                       gram=gram)
     r, q = s.shape[0], b.Q.shape[1]
     # K = [[diag(s), 0], [C^T, B^T]]: the new rows in the basis [V, Q], the old ones in V.
     K = xp.concat([_diag(xp, s, r, r + q), xp.concat([b.C, b.B], axis=0).mT], axis=0)
@@ -727,7 +960,8 @@ def _append(state, U, s, V, M, method, l, t):
     kk = min(state._r_target, theta.shape[0])
     U_new = F[:, :kk] if U is None else xp.concat([U @ F[:r, :kk], F[r:, :kk]], axis=0)
     V_new = V @ Gt[:kk, :r].mT + b.Q @ Gt[:kk, r:].mT
-    rec = UpdateRecord("", b.method, (0, 0), q, b.sigma_min, math.nan, math.nan, False)
+    rec = UpdateRecord("", b.method, (0, 0), q, b.sigma_min, math.nan, math.nan, False,
+                       path=_path_of(b.method))
     return U_new, theta[:kk], V_new, rec
 
 
@@ -771,10 +1005,19 @@ def _append_sparse_rows_extended(state, E):
     if min(state._r_target, theta.shape[0]) != r:
         return None
     G1, G2 = Gt[:r, :r].T, Gt[:r, r:].T
-    Kv_new = Kv @ (G1 - C @ (Gamma @ G2))
-    sv = np.linalg.svd(Kv_new, compute_uv=False)
-    if not (sv[-1] > 0 and sv[0] / sv[-1] <= state.max_cond_k):
-        return None
+    CG = C @ Gamma
+    Kv_new = Kv @ (G1 - CG @ G2)
+    # cond(K_v M) <= cond(K_v) cond(M) for M = G1 - C Gamma G2, and V M = V_new -
+    # E^T Gamma G2 with V, V_new orthonormal and E^T Gamma = Q + V C Gamma, so the
+    # singular values of M lie within 1 -+ x, x = (1 + ||C Gamma||) ||G2||: an O(p r)
+    # bound; the r x r SVD for the exact value runs only when it exceeds max_cond_k.
+    x = (1.0 + float(np.linalg.norm(CG))) * float(np.linalg.norm(G2))
+    cond = state._cond_kv * (1.0 + x) / (1.0 - x) if x < 1.0 else math.inf
+    if cond > state.max_cond_k:
+        sv = np.linalg.svd(Kv_new, compute_uv=False)
+        cond = sv[0] / sv[-1] if sv[-1] > 0 else math.inf
+        if not cond <= state.max_cond_k:
+            return None
     delta = np.linalg.solve(Kv_new.T, (Ec.T @ (Gamma @ G2)).T).T   # u x r
     if state._Kv is None:
         # Entering the extended form (certified batches only): own V', whose rows will
@@ -785,8 +1028,9 @@ def _append_sparse_rows_extended(state, E):
         Gv = state._Gv
     Vu_old = Vb[uid]
     Gv_new = Gv + Vu_old.T @ delta + delta.T @ Vu_old + delta.T @ delta
-    state._pending_v = (Vb, uid, delta, Kv_new, Gv_new)
-    rec = UpdateRecord("add_rows", "exact-extended", (0, 0), p, math.nan, math.nan, math.nan, False)
+    state._pending_v = (Vb, uid, delta, Kv_new, Gv_new, float(cond))
+    rec = UpdateRecord("add_rows", "exact-extended", (0, 0), p, math.nan, math.nan, math.nan, False,
+                       path="sparse")
     return F[:, :r], theta[:r], rec
 
 
@@ -796,7 +1040,7 @@ def _downdate(state, U, s, V, keep):
     Q, R = xp.linalg.qr(xp.take(U, keep, axis=0))
     F, theta, Gt = xp.linalg.svd(R * s[None, :], full_matrices=False)
     kk = min(s.shape[0], theta.shape[0])
-    rec = UpdateRecord("", "exact", (0, 0), 0, math.nan, math.nan, math.nan, False)
+    rec = UpdateRecord("", "exact", (0, 0), 0, math.nan, math.nan, math.nan, False, path="downdate")
     return Q @ F[:, :kk], theta[:kk], V @ Gt[:kk, :].mT, rec
 
 
