@@ -87,3 +87,12 @@ def test_one_sided_kernel_with_and_without_v(needs_numba, dtype, m):
     np.testing.assert_allclose(g2, g1, rtol=0, atol=1e-13 * np.linalg.norm(a))
     np.testing.assert_allclose(a @ v, g1, rtol=0, atol=1e-13 * np.linalg.norm(a))
     np.testing.assert_allclose(v.conj().T @ v, np.eye(n), rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+def test_orthogonality_gap_matches_dense_formula(dtype):
+    from orthla.pivoting._jacobi_svd import _orthogonality_gap
+
+    z = np.linalg.qr(matrix(np.random.default_rng(6), 9, 7, dtype))[0] + 1e-3 * matrix(np.random.default_rng(7), 9, 7, dtype)
+    ref = np.linalg.norm(z.conj().T @ z - np.eye(7))
+    assert _orthogonality_gap(z) == pytest.approx(ref, rel=1e3 * float(np.finfo(dtype).eps))
