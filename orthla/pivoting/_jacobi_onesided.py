@@ -74,10 +74,14 @@ def one_sided_jacobi(g: Any, tol: float, max_sweeps: int, pivoting: str, rng: np
         run, finish = _xp_runner(g, want_v, xp)
     rotations, sweeps, worst, converged = 0, 0, 0.0, n < 2
     while not converged and sweeps < max_sweeps:
-        # cyclic: row by row (fewer rotations than the tiled round-robin of two-sided Jacobi),
-        # which the Numba runner walks pair by pair (None) and the xp runner by anti-diagonals
-        if pivoting == "cyclic":
-            rounds = None if use == "numba" else row_cyclic_rounds(n)
+        # cyclic on NumPy: row by row (fewer rotations than the tiled round-robin), which the
+        # Numba runner walks pair by pair (None) and the xp runner by anti-diagonals, so the
+        # engines apply the same rotations.  Other libraries (GPUs) keep the round-robin:
+        # n - 1 batches of n/2 pairs per sweep instead of 2n - 3 smaller ones.
+        if pivoting == "cyclic" and use == "numba":
+            rounds = None
+        elif pivoting == "cyclic" and is_numpy(xp):
+            rounds = row_cyclic_rounds(n)
         else:
             rounds = sweep_rounds(n, pivoting, rng)
         count, worst = run(rounds, tol, True)

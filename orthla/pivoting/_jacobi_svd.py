@@ -58,9 +58,9 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
         Real or complex matrix of any array-API library; integer input is
         promoted to float64.  Never modified.
     pivoting : {"cyclic", "random", "random-sweep"}, default "cyclic"
-        Order of the column pairs, as in :func:`jacobi_eigh`, except that ``"cyclic"``
-        is the cyclic-by-rows order here (which needs fewer rotations in one-sided
-        Jacobi than the tiled round-robin of two-sided Jacobi).
+        Order of the column pairs, as in :func:`jacobi_eigh`, except that on NumPy
+        ``"cyclic"`` is the cyclic-by-rows order (which needs fewer rotations in
+        one-sided Jacobi than the tiled round-robin kept for other libraries).
     precondition : {"qrcp", None}, default "qrcp"
         ``"qrcp"``: factor ``a P = Q R`` first and run Jacobi on ``R^H`` (Drmac-Veselic),
         which needs far fewer sweeps.  On NumPy the factorization is LAPACK's QR with
@@ -109,8 +109,8 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     right ones.  A sweep over all n(n-1)/2 pairs costs about ``4 m n^2`` flops
     (one dot product and one rotation of two columns per pair, the column norms being
     updated by formula as in LAPACK ``*gesvj``), plus ``3 n^3`` per sweep for the
-    accumulated rotations; the cyclic order runs row by row in blocks of 64 columns so
-    that they stay in cache.  On NumPy with ``"qrcp"`` the rotations are not accumulated: with
+    accumulated rotations; on NumPy the cyclic order runs row by row in blocks of 64
+    columns so that they stay in cache.  On NumPy with ``"qrcp"`` the rotations are not accumulated: with
     ``a P = Q_1 R_1``, ``R_1 = L Q_2^H`` (``L = R_2^H``) and Jacobi ``L W = G``, the right
     singular vectors are ``P Q_2 W = P R_1^{-1} G`` (one triangular solve, ``n^3`` flops
     in all instead of ``3 n^3`` per sweep).  The solve is invariant to scaling the rows

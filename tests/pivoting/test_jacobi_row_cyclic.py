@@ -55,3 +55,21 @@ def test_kernel_blocked_equals_plain_row_cyclic(needs_numba, dtype):
         c2, w2 = one_sided_pairs(g2, none, p, q, tol, False, True)
         assert c1 == c2 > 0 and w1 == pytest.approx(w2, rel=1e-12)
     np.testing.assert_allclose(g1, g2, rtol=0, atol=1e-13 * np.linalg.norm(a))
+
+
+def test_row_cyclic_rounds_on_numpy_round_robin_elsewhere(monkeypatch):
+    # the xp engine follows the Numba engine's order on NumPy; other libraries (GPUs) keep
+    # the round-robin's n - 1 large batches
+    import orthla.pivoting._jacobi_onesided as onesided
+    from orthla.pivoting import jacobi_svd
+
+    def refuse(n):
+        raise AssertionError("row-cyclic rounds requested")
+
+    monkeypatch.setattr(onesided, "row_cyclic_rounds", refuse)
+    a = matrix(np.random.default_rng(1), 9, 7, np.float64)
+    with pytest.raises(AssertionError, match="row-cyclic rounds requested"):
+        jacobi_svd(a, engine="xp", precondition=None)
+    strict = pytest.importorskip("array_api_strict")
+    s = jacobi_svd(strict.asarray(a), precondition=None).S
+    np.testing.assert_allclose(np.asarray(s), np.linalg.svd(a, compute_uv=False), rtol=1e-13)
