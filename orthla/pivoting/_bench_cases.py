@@ -261,7 +261,7 @@ def cases():
             error=_relative_eig_error, error_name="graded: max relative eigenvalue error vs mpmath",
             quick=True))
     for m, n, quick in ((200, 100, True), (500, 500, False), (2000, 2000, False)):
-        # n = 2000: the second size; one Jacobi SVD takes ~40 s here, so only dgejsv
+        # n = 2000: the second size; one Jacobi SVD takes ~20 s here, so only dgejsv
         anchors = {"scipy dgejsv(joba=0)": _dgejsv(0)}
         if n < 2000:
             anchors["numpy.linalg.svd"] = _numpy_svd

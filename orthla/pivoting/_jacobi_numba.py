@@ -163,6 +163,31 @@ def _sq_norm(g, j):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
+def _rotate_pair(g, p, q, c, se, sce):
+    # A loop of its own, free of branches: with the V update behind a flag in the same
+    # loop, LLVM left the no-V case unvectorized (2x slower per sweep at n = 500).
+    for k in range(g.shape[0]):
+        x = g[k, p]
+        y = g[k, q]
+        g[k, p] = c * x - sce * y
+        g[k, q] = se * x + c * y
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _rotate_pairs(g, v, p, q, c, se, sce):
+    # the same rotation of columns p, q of g and of v (same row count), in one pass
+    for k in range(g.shape[0]):
+        x = g[k, p]
+        y = g[k, q]
+        g[k, p] = c * x - sce * y
+        g[k, q] = se * x + c * y
+        x = v[k, p]
+        y = v[k, q]
+        v[k, p] = c * x - sce * y
+        v[k, q] = se * x + c * y
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
     """One-sided (Hestenes) Jacobi: orthogonalize columns p, q of ``g`` for each pair.
 
@@ -184,6 +209,7 @@ def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
         nrm[j] = _sq_norm(g, j)
     count = 0
     worst = 0.0
+    fused = want_v and v.shape[0] == m  # square g (Jacobi on R^H): one pass over g and v
     for idx in range(ps.shape[0]):
         p = ps[idx]
         q = qs[idx]
@@ -205,23 +231,12 @@ def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
         e = gamma / absb
         se = s * e
         sce = s * np.conj(e)
-        fused = want_v and v.shape[0] == m  # square g (Jacobi on R^H): one pass over g and v
-        for k in range(m):
-            x = g[k, p]
-            y = g[k, q]
-            g[k, p] = c * x - sce * y
-            g[k, q] = se * x + c * y
-            if fused:
-                x = v[k, p]
-                y = v[k, q]
-                v[k, p] = c * x - sce * y
-                v[k, q] = se * x + c * y
-        if want_v and not fused:
-            for k in range(v.shape[0]):
-                x = v[k, p]
-                y = v[k, q]
-                v[k, p] = c * x - sce * y
-                v[k, q] = se * x + c * y
+        if fused:
+            _rotate_pairs(g, v, p, q, c, se, sce)
+        else:
+            _rotate_pair(g, p, q, c, se, sce)
+            if want_v:
+                _rotate_pair(v, p, q, c, se, sce)
         # t < 0 swaps the roles: the norm that shrinks is recomputed if it shrank a lot
         new_p = alpha - t * absb
         new_q = beta + t * absb

@@ -8,7 +8,13 @@ import numpy as np
 
 from .._backend import is_numpy, to_numpy
 from .._validate import is_complex
-from ._jacobi_common import JacobiInfo, round_robin, sweep_rounds, tiled_sweep
+from ._jacobi_common import (
+    JacobiInfo,
+    round_robin,
+    row_cyclic_pairs,
+    row_cyclic_rounds,
+    sweep_rounds,
+)
 
 
 def cholesky_factor(a: Any, xp: Any, use: str) -> Any:
@@ -68,8 +74,16 @@ def one_sided_jacobi(g: Any, tol: float, max_sweeps: int, pivoting: str, rng: np
         run, finish = _xp_runner(g, want_v, xp)
     rotations, sweeps, worst, converged = 0, 0, 0.0, n < 2
     while not converged and sweeps < max_sweeps:
-        # the Numba runner takes None for the cyclic order, which it walks task by task
-        rounds = None if (pivoting == "cyclic" and use == "numba") else sweep_rounds(n, pivoting, rng)
+        # cyclic on NumPy: row by row (fewer rotations than the tiled round-robin), which the
+        # Numba runner walks pair by pair (None) and the xp runner by anti-diagonals, so the
+        # engines apply the same rotations.  Other libraries (GPUs) keep the round-robin:
+        # n - 1 batches of n/2 pairs per sweep instead of 2n - 3 smaller ones.
+        if pivoting == "cyclic" and use == "numba":
+            rounds = None
+        elif pivoting == "cyclic" and is_numpy(xp):
+            rounds = row_cyclic_rounds(n)
+        else:
+            rounds = sweep_rounds(n, pivoting, rng)
         count, worst = run(rounds, tol, True)
         rotations += count
         sweeps += 1
@@ -88,9 +102,8 @@ def _numba_runner(g, want_v):
     v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
 
     def run(rounds, tol, apply):
-        if rounds is None:  # the cyclic order tile by tile, so that columns stay in cache
-            sweep = tiled_sweep(n)
-            ps, qs = sweep.ps, sweep.qs
+        if rounds is None:  # the cyclic order in column blocks, so that columns stay in cache
+            ps, qs = row_cyclic_pairs(n)
         else:
             ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
             qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
