@@ -197,6 +197,39 @@ def _row_cyclic_pairs(n: int, block: int) -> tuple[np.ndarray, np.ndarray]:
     return out
 
 
+def row_cyclic_tasks(n: int, block: int | None = None) -> TiledSweep:
+    """:func:`row_cyclic_pairs` cut into tasks for the two-sided task kernel.
+
+    Task per block of ``block`` columns (its inner pairs), then per block pair (I, J), J
+    after I (the pairs I x J, row by row); ``ps``/``qs`` are exactly
+    ``row_cyclic_pairs(n, block)``.  Tasks run one after the other (the kernel mirrors a
+    task's rows before the next starts), so they may share columns.  ``rounds`` is empty:
+    the array-API engine replays this order with :func:`row_cyclic_rounds`.
+    ``block=None`` is ``TILE``.  Read-only arrays, cached per ``(n, block)``.
+    """
+    return _row_cyclic_tasks(n, TILE if block is None else block)
+
+
+@functools.lru_cache(maxsize=4)
+def _row_cyclic_tasks(n: int, block: int) -> TiledSweep:
+    ps, qs = _row_cyclic_pairs(n, block)
+    sizes, cols = [0], [np.zeros(0, np.int64)]
+    for start in range(0, n, block):
+        rows = np.arange(start, min(start + block, n))
+        sizes.append(len(rows) * (len(rows) - 1) // 2)
+        cols.append(rows)
+        for later in range(start + block, n, block):
+            other = np.arange(later, min(later + block, n))
+            sizes.append(len(rows) * len(other))
+            cols.append(np.concatenate([rows, other]))
+    pair_ptr = np.cumsum(sizes).astype(np.int64)
+    col_ptr = np.cumsum([0] + [len(c) for c in cols[1:]]).astype(np.int64)
+    cols = np.concatenate(cols).astype(np.int64)
+    for x in (pair_ptr, col_ptr, cols):
+        x.flags.writeable = False
+    return TiledSweep([], ps, qs, pair_ptr, cols, col_ptr)
+
+
 @functools.lru_cache(maxsize=4)
 def row_cyclic_rounds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The row-cyclic sweep as rounds of disjoint pairs, for the batched array-API engine.

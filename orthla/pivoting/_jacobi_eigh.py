@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import array_namespace, capability, from_numpy, select_engine, to_numpy
+from .._backend import array_namespace, capability, from_numpy, is_numpy, select_engine, to_numpy
 from .._validate import (
     as_floating,
     as_rng,
@@ -22,8 +22,9 @@ from ._jacobi_common import (
     JacobiConvergenceWarning,
     JacobiInfo,
     default_tolerance,
+    row_cyclic_rounds,
+    row_cyclic_tasks,
     sweep_rounds,
-    tiled_sweep,
 )
 from ._jacobi_onesided import cholesky_factor, one_sided_jacobi
 
@@ -72,14 +73,17 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
     n = a.shape[0]
     cplx = is_complex(a, xp)
     rotations, sweeps = 0, 0
-    off = relative_offdiag(a, xp)
+    # cyclic on NumPy is the row-cyclic order (8% fewer rotations than the tiled round-robin
+    # at n = 500): the Numba engine takes it in column blocks, the xp engine by anti-diagonals,
+    # the same rotations.  Other libraries (GPUs) keep the round-robin's n/2-pair batches.
     if use == "numba":
         from ._jacobi_numba import relative_offdiag as offdiag
         from ._jacobi_numba import two_sided_pairs, two_sided_tasks
 
         w = np.array(to_numpy(a, name="a"), order="F", copy=True)
         v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
-        tasks = tiled_sweep(n)[1:] if pivoting == "cyclic" else None
+        tasks = row_cyclic_tasks(n)[1:] if pivoting == "cyclic" else None
+        off = float(offdiag(w))
         while off > tol and sweeps < max_sweeps:
             if tasks is not None:
                 rotations += int(two_sided_tasks(w, v, *tasks, tol, want_v))
@@ -98,9 +102,11 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
         w = xp.asarray(a, copy=True)
         v = xp.eye(n, dtype=a.dtype, device=a.device) if want_v else None
         layout = Layout(n, xp, a.device)
+        row_cyclic = pivoting == "cyclic" and is_numpy(xp)
+        off = relative_offdiag(a, xp)
         while off > tol and sweeps < max_sweeps:
             count = xp.zeros((), dtype=xp.int64, device=a.device)
-            for ps, qs in sweep_rounds(n, pivoting, rng):
+            for ps, qs in row_cyclic_rounds(n) if row_cyclic else sweep_rounds(n, pivoting, rng):
                 if len(ps) == 0:
                     continue
                 rel = layout.move(ps, qs)
@@ -129,9 +135,10 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
         Real symmetric or complex Hermitian matrix (indefinite allowed) of any
         array-API library; integer input is promoted to float64.  Never modified.
     pivoting : {"cyclic", "random", "random-sweep"}, default "cyclic"
-        Order of the pivot pairs.  ``"cyclic"`` visits every pair once per sweep in
-        a round-robin (parallel) order taken in tiles of 32 columns, so that the
-        columns being rotated stay in cache; ``"random-sweep"`` visits every pair once
+        Order of the pivot pairs.  ``"cyclic"`` visits every pair once per sweep row
+        by row (on NumPy, taken in blocks of 32 columns so that the columns being
+        rotated stay in cache; other libraries use a round-robin order whose rounds of
+        n/2 disjoint pairs run as batches); ``"random-sweep"`` visits every pair once
         per sweep in a random order; ``"random"`` draws each pair uniformly at random.
     method : {"two-sided", "cholesky-one-sided"}, default "two-sided"
         ``"two-sided"`` rotates rows and columns of ``a``.  ``"cholesky-one-sided"``

@@ -93,12 +93,16 @@ def relative_offdiag(a):
 
 @njit(cache=True)
 def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
-    """``two_sided_pairs`` for the tiled cyclic order, without strided row copies per rotation.
+    """``two_sided_pairs`` for a cyclic order cut into tasks, without strided row copies per rotation.
 
     Task t rotates pairs among its columns ``cols[col_ptr[t]:col_ptr[t+1]]`` only.  Each
     rotation updates columns p, q over all rows (contiguous) but rows p, q only inside
     the task's columns: the rest of those rows is read by no rotation of the task, and
-    is copied from the (Hermitian) columns once when the task ends.
+    is copied from the (Hermitian) columns once when the task ends.  The matrix is thus
+    whole between tasks, which may share columns (``row_cyclic_tasks``: jacobi_eigh's
+    cyclic order) or not (``tiled_sweep``).  The k-loops carry no flag: ``want_v`` picks
+    one of two loops outside them (a flag inside blocked vectorization in the one-sided
+    kernel; moving these loops into the fastmath helpers below measured no faster).
     """
     n = a.shape[0]
     count = 0
