@@ -136,7 +136,7 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
         array-API library; integer input is promoted to float64.  Never modified.
     pivoting : {"cyclic", "random", "random-sweep"}, default "cyclic"
         Order of the pivot pairs.  ``"cyclic"`` visits every pair once per sweep row
-        by row (on NumPy, taken in blocks of 32 columns so that the columns being
+        by row (on NumPy, taken in blocks of 16 columns so that the columns being
         rotated stay in cache; other libraries use a round-robin order whose rounds of
         n/2 disjoint pairs run as batches); ``"random-sweep"`` visits every pair once
         per sweep in a random order; ``"random"`` draws each pair uniformly at random.
