@@ -156,7 +156,7 @@ def test_auto_engine_uses_numba_kernel(needs_numba, monkeypatch):
         orig = getattr(kern, name)
         monkeypatch.setattr(kern, name, lambda *args, name=name, orig=orig: calls.append(name) or orig(*args))
     a = np.array([[2.0, 1.0], [1.0, 2.0]])
-    jacobi_eigh(a)  # cyclic: the tiled task kernel
+    jacobi_eigh(a)  # cyclic: the task kernel (row-cyclic blocks)
     assert calls == ["two_sided_tasks"]
     jacobi_eigh(a, pivoting="random", rng=0)
     assert calls[1:] and set(calls[1:]) == {"two_sided_pairs"}
