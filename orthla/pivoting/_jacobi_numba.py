@@ -20,6 +20,25 @@ def _angle(app, aqq, absb):
 
 
 @njit(cache=True)
+def _pivot(a, p, q, tol):
+    """The rotation that zeroes a[p, q], or ``go=False`` when the relative test skips it.
+
+    Returns ``(go, c, se, sce, new_app, new_aqq)``: ``J = [[c, se], [-sce, c]]`` and the
+    exact diagonal of the rotated 2x2 block (set directly, as the relative-accuracy
+    analysis assumes).
+    """
+    app = a[p, p].real
+    aqq = a[q, q].real
+    apq = a[p, q]
+    absb = abs(apq)
+    if not absb > tol * np.sqrt(abs(app)) * np.sqrt(abs(aqq)):
+        return False, 1.0, 0.0 * apq, 0.0 * apq, app, aqq
+    t, c, s = _angle(app, aqq, absb)
+    e = apq / absb
+    return True, c, s * e, s * np.conj(e), app - t * absb, aqq + t * absb
+
+
+@njit(cache=True)
 def two_sided_pairs(a, v, ps, qs, tol, want_v):
     """Apply ``a <- J^H a J`` (and ``v <- v J``) for each pair in turn; return rotations done.
 
@@ -34,17 +53,10 @@ def two_sided_pairs(a, v, ps, qs, tol, want_v):
     for idx in range(ps.shape[0]):
         p = ps[idx]
         q = qs[idx]
-        app = a[p, p].real
-        aqq = a[q, q].real
-        apq = a[p, q]
-        absb = abs(apq)
-        if not absb > tol * np.sqrt(abs(app)) * np.sqrt(abs(aqq)):
+        go, c, se, sce, new_pp, new_qq = _pivot(a, p, q, tol)
+        if not go:
             continue
         count += 1
-        t, c, s = _angle(app, aqq, absb)
-        e = apq / absb
-        se = s * e
-        sce = s * np.conj(e)
         for k in range(n):
             x = a[k, p]
             y = a[k, q]
@@ -53,8 +65,8 @@ def two_sided_pairs(a, v, ps, qs, tol, want_v):
         for k in range(n):
             a[p, k] = np.conj(a[k, p])
             a[q, k] = np.conj(a[k, q])
-        a[p, p] = app - t * absb
-        a[q, q] = aqq + t * absb
+        a[p, p] = new_pp
+        a[q, q] = new_qq
         a[p, q] = 0.0
         a[q, p] = 0.0
         if want_v:
@@ -113,17 +125,10 @@ def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
         for idx in range(pair_ptr[task], pair_ptr[task + 1]):
             p = ps[idx]
             q = qs[idx]
-            app = a[p, p].real
-            aqq = a[q, q].real
-            apq = a[p, q]
-            absb = abs(apq)
-            if not absb > tol * np.sqrt(abs(app)) * np.sqrt(abs(aqq)):
+            go, c, se, sce, new_pp, new_qq = _pivot(a, p, q, tol)
+            if not go:
                 continue
             done += 1
-            t, c, s = _angle(app, aqq, absb)
-            e = apq / absb
-            se = s * e
-            sce = s * np.conj(e)
             if want_v:  # one pass over the columns of a and v
                 for k in range(n):
                     x = a[k, p]
@@ -144,8 +149,8 @@ def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
                 k = cols[j]
                 a[p, k] = np.conj(a[k, p])
                 a[q, k] = np.conj(a[k, q])
-            a[p, p] = app - t * absb
-            a[q, q] = aqq + t * absb
+            a[p, p] = new_pp
+            a[q, q] = new_qq
             a[p, q] = 0.0
             a[q, p] = 0.0
         if done:
