@@ -112,9 +112,9 @@ def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
     the task's columns: the rest of those rows is read by no rotation of the task, and
     is copied from the (Hermitian) columns once when the task ends.  The matrix is thus
     whole between tasks, which may share columns (``row_cyclic_tasks``: jacobi_eigh's
-    cyclic order) or not (``tiled_sweep``).  The k-loops carry no flag: ``want_v`` picks
-    one of two loops outside them (a flag inside blocked vectorization in the one-sided
-    kernel; moving these loops into the fastmath helpers below measured no faster).
+    cyclic order) or not (``tiled_sweep``).  The column loops are the one-sided kernel's
+    branch-free helpers (``_rotate_pair``/``_rotate_pairs``): ``want_v`` picks one outside
+    the k-loop, since a flag inside it blocked vectorization in the one-sided kernel.
     """
     n = a.shape[0]
     count = 0
@@ -130,21 +130,9 @@ def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
                 continue
             done += 1
             if want_v:  # one pass over the columns of a and v
-                for k in range(n):
-                    x = a[k, p]
-                    y = a[k, q]
-                    a[k, p] = c * x - sce * y
-                    a[k, q] = se * x + c * y
-                    x = v[k, p]
-                    y = v[k, q]
-                    v[k, p] = c * x - sce * y
-                    v[k, q] = se * x + c * y
+                _rotate_pairs(a, v, p, q, c, se, sce)
             else:
-                for k in range(n):
-                    x = a[k, p]
-                    y = a[k, q]
-                    a[k, p] = c * x - sce * y
-                    a[k, q] = se * x + c * y
+                _rotate_pair(a, p, q, c, se, sce)
             for j in range(c0, c1):
                 k = cols[j]
                 a[p, k] = np.conj(a[k, p])
