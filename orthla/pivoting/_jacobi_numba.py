@@ -57,11 +57,7 @@ def two_sided_pairs(a, v, ps, qs, tol, want_v):
         if not go:
             continue
         count += 1
-        for k in range(n):
-            x = a[k, p]
-            y = a[k, q]
-            a[k, p] = c * x - sce * y
-            a[k, q] = se * x + c * y
+        _rotate_pair(a, p, q, c, se, sce)
         for k in range(n):
             a[p, k] = np.conj(a[k, p])
             a[q, k] = np.conj(a[k, q])
@@ -70,11 +66,7 @@ def two_sided_pairs(a, v, ps, qs, tol, want_v):
         a[p, q] = 0.0
         a[q, p] = 0.0
         if want_v:
-            for k in range(v.shape[0]):
-                x = v[k, p]
-                y = v[k, q]
-                v[k, p] = c * x - sce * y
-                v[k, q] = se * x + c * y
+            _rotate_pair(v, p, q, c, se, sce)
     return count
 
 
