@@ -22,6 +22,8 @@ FIT_METHODS = ("exact", "rpi")
 #: n r^2 flops, use the extended right basis V = V' K_v.
 V_EXTENDED_MAX_BATCH = 16
 V_EXTENDED_MIN_WORK = 1_000_000
+#: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
+FULL_CHECK_EVERY = 32
 
 
 class UpdateRecord(NamedTuple):
@@ -278,6 +280,7 @@ class TruncatedSVD:
         self.max_cond_k = 1e2
         self._rng = as_rng(rng)
         self._probe = None
+        self._probe_rng = self._rng.spawn(1)[0]  # probe draws leave the update stream alone
         self._kept = None
         self.n_updates = 0
         self.history: list[UpdateRecord] = []
@@ -365,6 +368,7 @@ class TruncatedSVD:
         new._Gu = None if self._Gu is None else xp.asarray(self._Gu, copy=True)
         new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
         new._rng = self._rng.spawn(1)[0]
+        new._probe_rng = self._probe_rng.spawn(1)[0]
         new._kept = None if self._kept is None else self._kept.copy()
         new.history = list(self.history)
         return new
@@ -817,29 +821,23 @@ class TruncatedSVD:
         return rtol, scale
 
     def _ortho_estimates(self):
-        """Cheap estimates of ``||U^T U - I||_2`` and ``||V^T V - I||_2`` (a few products)."""
+        """Estimates of ``||U^T U - I||_2`` and ``||V^T V - I||_2`` after an update.
+
+        Every update: two fresh random unit vectors ``w`` (a new pair each time, so no
+        direction of loss stays unseen) give ``||(U^T U - I) w||``, a lower bound that is
+        within a small factor of the norm with high probability; ``O((m + n) r)``, or
+        ``O(r^2)`` for a factor held in extended form (``K^T (U'^T U') K``, Gram matrix
+        kept up to date).  Every ``FULL_CHECK_EVERY`` updates the exact 2-norm is taken
+        as well (``O((m + n) r^2)`` for explicit factors, ``O(r^3)`` for extended ones),
+        which bounds how long any loss can hide from the probe.
+        """
         xp, r = self._xp, self._s.shape[0]
-        if self._probe is None or self._probe.shape[0] != r:
-            w = self._rng.standard_normal((r, 2))
-            self._probe = xp.asarray(w / np.linalg.norm(w, axis=0), dtype=self._s.dtype,
-                                     device=device(self._s))
-        w = self._probe
-        Ku = self._Ku
-        Kv = self._Kv
-        if Kv is not None and self._Gv is not None:
-            ev = Kv.mT @ (self._Gv @ (Kv @ w)) - w
-        else:
-            ev = self._Vb.mT @ (self._Vb @ w) - w
-        ov = float(xp.max(xp.linalg.vector_norm(ev, axis=0)))
-        if Ku is not None and self._Gu is not None:
-            # Extended form: U^T U = K_u^T (U'^T U') K_u with U'^T U' kept up to date as
-            # rows are appended, so the same probe never reads the m rows (O(r^2)).
-            eu = Ku.mT @ (self._Gu @ (Ku @ w)) - w
-            return float(xp.max(xp.linalg.vector_norm(eu, axis=0))), ov
-        y = self._Ub @ (w if Ku is None else Ku @ w)
-        z = self._Ub.mT @ y
-        eu = (z if Ku is None else Ku.mT @ z) - w
-        return float(xp.max(xp.linalg.vector_norm(eu, axis=0))), ov
+        w = self._probe_rng.standard_normal((r, 2))
+        w = xp.asarray(w / np.linalg.norm(w, axis=0), dtype=self._s.dtype, device=device(self._s))
+        self._probe = w
+        full = (self.n_updates + 1) % FULL_CHECK_EVERY == 0
+        return (_factor_loss(xp, self._Ub, self._Ku, self._Gu, w, full),
+                _factor_loss(xp, self._Vb, self._Kv, self._Gv, w, full))
 
     def _extend_rows(self, F):
         """New left factor after appending rows, as ``(U', K_u, cond(K_u))``.
@@ -929,6 +927,29 @@ class TruncatedSVD:
         self.history.append(rec._replace(shape=self.shape, ortho_u=ou, ortho_v=ov,
                                          reorthogonalized=reorth))
         return self
+
+
+def _factor_loss(xp, B, K, G, w, full):
+    """Loss of orthogonality of the factor ``B`` (or ``B K`` with ``G = B^T B``).
+
+    The probe ``max ||(X^T X - I) w||`` over the columns of ``w``; with ``full`` also the
+    exact 2-norm of ``X^T X - I`` (the larger of the two is returned).
+    """
+    if K is not None and G is not None:
+        ew = K.mT @ (G @ (K @ w)) - w
+        gram = (lambda: K.mT @ G @ K) if full else None
+    elif K is None:
+        ew = B.mT @ (B @ w) - w
+        gram = (lambda: B.mT @ B) if full else None
+    else:
+        ew = K.mT @ (B.mT @ (B @ (K @ w))) - w
+        gram = (lambda: K.mT @ (B.mT @ B) @ K) if full else None
+    est = float(xp.max(xp.linalg.vector_norm(ew, axis=0)))
+    if gram is not None:
+        S = gram()
+        S = S - xp.eye(S.shape[0], dtype=S.dtype, device=device(S))
+        est = max(est, float(xp.max(xp.abs(xp.linalg.eigvalsh((S + S.mT) / 2)))))
+    return est
 
 
 def _gram_flag(path, strategy):
