@@ -22,6 +22,10 @@ FIT_METHODS = ("exact", "rpi")
 #: n r^2 flops, use the extended right basis V = V' K_v.
 V_EXTENDED_MAX_BATCH = 16
 V_EXTENDED_MIN_WORK = 1_000_000
+#: Smallest share of a row's energy outside ``range(V)`` (scaled Gram eigenvalue) for the
+#: extended right basis: the Gram matrix gives the residual norms to ``eps / share``
+#: relative, at most ``64 eps`` here, below the default ``ortho_tol`` of ``100 eps``.
+EXTENDED_MIN_RESIDUAL = 1.0 / 64
 #: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
 FULL_CHECK_EVERY = 32
 
@@ -182,8 +186,10 @@ class TruncatedSVD:
     on NumPy also hold ``V = V' K_v``: the residual basis comes from the batch's Gram
     matrix without being formed, only the rows of ``V'`` in the batch's columns change
     (``O(u r^2)`` for ``u`` touched columns instead of ``O(n r^2)``), and the batch is
-    certified first (each row keeps a quarter of its energy outside ``range(V)``, new
-    directions nearly orthogonal; ``cond(K_v)`` bounded like ``cond(K_u)``), else the
+    certified first (each row keeps 1/64 of its energy outside ``range(V)``, new
+    directions nearly orthogonal; ``cond(K_v)`` bounded like ``cond(K_u)``; the
+    coordinates are least-squares ones through the tracked ``V^T V``, so a loss of
+    orthogonality of ``V`` is not amplified by weak rows), else the
     general path runs (``"exact-extended"`` in
     ``history``).  Column appends and ``update`` form both factors explicitly (the
     extended forms are folded on demand).
@@ -995,8 +1001,11 @@ def _append_sparse_rows_extended(state, E):
     get ``E^T Gamma G_2 K_v^-1`` (a solve).  Cost ``O(u r^2 + p r^2 + r^3)`` for ``u``
     touched columns, against ``O(n r^2)``.  Without a second orthogonalization pass the
     Gram matrix must be benign, so the batch is certified first: every row keeps at least
-    a quarter of its energy outside ``range(V)`` and the new directions are nearly
-    orthogonal (scaled condition number <= 2, loss ~ 4 eps).  Returns ``(F, s, record)``
+    ``EXTENDED_MIN_RESIDUAL`` (1/64) of its energy outside ``range(V)`` and the new
+    directions are nearly orthogonal (scaled condition number <= 2; loss ~ 64 eps at
+    worst).  Once ``V = V' K_v`` is held, ``C`` is replaced by the least-squares
+    coordinates ``(V^T V)^-1 C`` from the tracked Gram matrix, so the residual is
+    orthogonal to ``range(V)`` even where ``V`` has lost some orthogonality.  Returns ``(F, s, record)``
     with the row update pending for the commit, or ``None`` (the caller then uses the
     general path).
     """
@@ -1012,11 +1021,23 @@ def _append_sparse_rows_extended(state, E):
     Vu = Vb[uid] @ Kv                               # rows of V in those columns
     C = (Ec @ Vu).T                                 # r x p = V^T E^T
     Gm = Ec @ Ec.T
+    if state._Kv is not None:
+        # V^T V = K_v^T G_v K_v is known, so V need not be orthonormal to rounding: the
+        # least-squares coordinates C' = (V^T V)^-1 C (one Newton step, O(p r^2)) leave a
+        # residual E^T - V C' orthogonal to range(V) whatever V's loss of orthogonality,
+        # and its Gram matrix E E^T - 2 C'^T C + C'^T (V^T V) C' is exact.  Without this
+        # the loss of V would be amplified by ||c|| / ||residual|| at every weak row.
+        VtV_C = Kv.T @ (state._Gv @ (Kv @ C))
+        C_ls = 2.0 * C - VtV_C
+        resid_gram = Gm - 2.0 * (C_ls.T @ C) + C_ls.T @ (Kv.T @ (state._Gv @ (Kv @ C_ls)))
+        C = C_ls
+    else:
+        resid_gram = Gm - C.T @ C
     d = np.sqrt(np.diag(Gm))
     if not np.all(d > 0):
         return None
-    lam, Y = np.linalg.eigh((Gm - C.T @ C) / d[:, None] / d[None, :])
-    if lam[0] < 0.25 or lam[-1] > 4.0 * lam[0]:
+    lam, Y = np.linalg.eigh((resid_gram + resid_gram.T) / 2 / d[:, None] / d[None, :])
+    if lam[0] < EXTENDED_MIN_RESIDUAL or lam[-1] > 4.0 * lam[0]:
         return None
     Gamma = (Y / d[:, None]) / np.sqrt(lam)[None, :]
     B = np.sqrt(lam)[:, None] * (Y.T * d[None, :])  # Q^T R = Gamma^T (Gram of the residual)

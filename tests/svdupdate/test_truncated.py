@@ -753,3 +753,27 @@ def test_condition_bounds_of_extended_factors_hold(monkeypatch):
     for i in range(5000, 5060):
         ref.add_rows(A[[i]], strategy="dense")
     np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
+
+
+def test_extended_right_basis_over_1000_weak_sparse_rows(monkeypatch):
+    # Zipf-weighted columns: V lives mostly in the heavy columns, so rows that hit them
+    # keep little energy outside range(V) (down to 1/64 is taken by the extended path).
+    import orthla.svdupdate._truncated as mod
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    rng = np.random.default_rng(43)
+    n = 200
+    weights = sp.diags(1.0 / np.arange(1, n + 1) ** 0.7)
+    A = (sp.random(1100, n, density=0.03, random_state=rng, format="csr") @ weights).tocsr()
+    rows = [A[i:i + 1] for i in range(100, 1100)]
+    st = TruncatedSVD.fit(A[:100], 10, rng=0)
+    ref = st.copy()
+    for E in rows:
+        st.add_rows(E)
+    monkeypatch.setattr(mod, "V_EXTENDED_MAX_BATCH", 0)  # the general (explicit) path
+    for E in rows:
+        ref.add_rows(E)
+    used = [r.method for r in st.history[1:]]
+    assert used.count("exact-extended") > 900 and "exact-extended" not in {r.method for r in ref.history}
+    assert _ortho_loss(st) < 1e-12
+    np.testing.assert_allclose(st.s, ref.s, rtol=0, atol=1e-10 * ref.s[0])
