@@ -221,8 +221,10 @@ class TruncatedSVD:
     ``history`` records the path taken and the predictions.
 
     *Monitoring*: after every update ``||U^T U - I||`` and ``||V^T V - I||`` are
-    estimated with a two-vector probe (``O((m + n) r)``; ``O(r^2)`` for a factor held in
-    extended form, through its Gram matrix kept up to date) and both factors are
+    estimated with two random probe vectors drawn afresh each time (``O((m + n) r)``;
+    ``O(r^2)`` for a factor held in extended form, through its Gram matrix kept up to
+    date), every ``FULL_CHECK_EVERY = 32`` updates the exact norms are taken as well
+    (``O((m + n) r^2)``, ``O(r^3)`` in extended form), and both factors are
     re-orthonormalized (QR of each and an ``r x r`` SVD) when the estimate exceeds
     ``ortho_tol``.
 
