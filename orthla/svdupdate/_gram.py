@@ -63,5 +63,6 @@ def sparse_gram_basis(V: np.ndarray, M: Any, tol: float):
         return None
     if w2 > (10 * e) ** 2:
         Q = Q - V @ W  # Gram matrix I - W^T W: orthonormal to eps
-    B = np.asarray(M.T @ Q).T - (Q.T @ V) @ C       # exact coefficients Q^T R
+        W = V.T @ Q
+    B = np.asarray(M.T @ Q).T - W.T @ C             # exact coefficients Q^T R (W = V^T Q)
     return Q, C, B

@@ -22,6 +22,12 @@ FIT_METHODS = ("exact", "rpi")
 #: n r^2 flops, use the extended right basis V = V' K_v.
 V_EXTENDED_MAX_BATCH = 16
 V_EXTENDED_MIN_WORK = 1_000_000
+#: Smallest share of a row's energy outside ``range(V)`` (scaled Gram eigenvalue) for the
+#: extended right basis: the Gram matrix gives the residual norms to ``eps / share``
+#: relative, at most ``64 eps`` here, below the default ``ortho_tol`` of ``100 eps``.
+EXTENDED_MIN_RESIDUAL = 1.0 / 64
+#: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
+FULL_CHECK_EVERY = 32
 
 
 class UpdateRecord(NamedTuple):
@@ -180,8 +186,10 @@ class TruncatedSVD:
     on NumPy also hold ``V = V' K_v``: the residual basis comes from the batch's Gram
     matrix without being formed, only the rows of ``V'`` in the batch's columns change
     (``O(u r^2)`` for ``u`` touched columns instead of ``O(n r^2)``), and the batch is
-    certified first (each row keeps a quarter of its energy outside ``range(V)``, new
-    directions nearly orthogonal; ``cond(K_v)`` bounded like ``cond(K_u)``), else the
+    certified first (each row keeps 1/64 of its energy outside ``range(V)``, new
+    directions nearly orthogonal; ``cond(K_v)`` bounded like ``cond(K_u)``; the
+    coordinates are least-squares ones through the tracked ``V^T V``, so a loss of
+    orthogonality of ``V`` is not amplified by weak rows), else the
     general path runs (``"exact-extended"`` in
     ``history``).  Column appends and ``update`` form both factors explicitly (the
     extended forms are folded on demand).
@@ -213,8 +221,10 @@ class TruncatedSVD:
     ``history`` records the path taken and the predictions.
 
     *Monitoring*: after every update ``||U^T U - I||`` and ``||V^T V - I||`` are
-    estimated with a two-vector probe (``O((m + n) r)``; ``O(r^2)`` for a factor held in
-    extended form, through its Gram matrix kept up to date) and both factors are
+    estimated with two random probe vectors drawn afresh each time (``O((m + n) r)``;
+    ``O(r^2)`` for a factor held in extended form, through its Gram matrix kept up to
+    date), every ``FULL_CHECK_EVERY = 32`` updates the exact norms are taken as well
+    (``O((m + n) r^2)``, ``O(r^3)`` in extended form), and both factors are
     re-orthonormalized (QR of each and an ``r x r`` SVD) when the estimate exceeds
     ``ortho_tol``.
 
@@ -278,6 +288,7 @@ class TruncatedSVD:
         self.max_cond_k = 1e2
         self._rng = as_rng(rng)
         self._probe = None
+        self._probe_rng = self._rng.spawn(1)[0]  # probe draws leave the update stream alone
         self._kept = None
         self.n_updates = 0
         self.history: list[UpdateRecord] = []
@@ -365,6 +376,7 @@ class TruncatedSVD:
         new._Gu = None if self._Gu is None else xp.asarray(self._Gu, copy=True)
         new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
         new._rng = self._rng.spawn(1)[0]
+        new._probe_rng = self._probe_rng.spawn(1)[0]
         new._kept = None if self._kept is None else self._kept.copy()
         new.history = list(self.history)
         return new
@@ -817,29 +829,23 @@ class TruncatedSVD:
         return rtol, scale
 
     def _ortho_estimates(self):
-        """Cheap estimates of ``||U^T U - I||_2`` and ``||V^T V - I||_2`` (a few products)."""
+        """Estimates of ``||U^T U - I||_2`` and ``||V^T V - I||_2`` after an update.
+
+        Every update: two fresh random unit vectors ``w`` (a new pair each time, so no
+        direction of loss stays unseen) give ``||(U^T U - I) w||``, a lower bound that is
+        within a small factor of the norm with high probability; ``O((m + n) r)``, or
+        ``O(r^2)`` for a factor held in extended form (``K^T (U'^T U') K``, Gram matrix
+        kept up to date).  Every ``FULL_CHECK_EVERY`` updates the exact 2-norm is taken
+        as well (``O((m + n) r^2)`` for explicit factors, ``O(r^3)`` for extended ones),
+        which bounds how long any loss can hide from the probe.
+        """
         xp, r = self._xp, self._s.shape[0]
-        if self._probe is None or self._probe.shape[0] != r:
-            w = self._rng.standard_normal((r, 2))
-            self._probe = xp.asarray(w / np.linalg.norm(w, axis=0), dtype=self._s.dtype,
-                                     device=device(self._s))
-        w = self._probe
-        Ku = self._Ku
-        Kv = self._Kv
-        if Kv is not None and self._Gv is not None:
-            ev = Kv.mT @ (self._Gv @ (Kv @ w)) - w
-        else:
-            ev = self._Vb.mT @ (self._Vb @ w) - w
-        ov = float(xp.max(xp.linalg.vector_norm(ev, axis=0)))
-        if Ku is not None and self._Gu is not None:
-            # Extended form: U^T U = K_u^T (U'^T U') K_u with U'^T U' kept up to date as
-            # rows are appended, so the same probe never reads the m rows (O(r^2)).
-            eu = Ku.mT @ (self._Gu @ (Ku @ w)) - w
-            return float(xp.max(xp.linalg.vector_norm(eu, axis=0))), ov
-        y = self._Ub @ (w if Ku is None else Ku @ w)
-        z = self._Ub.mT @ y
-        eu = (z if Ku is None else Ku.mT @ z) - w
-        return float(xp.max(xp.linalg.vector_norm(eu, axis=0))), ov
+        w = self._probe_rng.standard_normal((r, 2))
+        w = xp.asarray(w / np.linalg.norm(w, axis=0), dtype=self._s.dtype, device=device(self._s))
+        self._probe = w
+        full = (self.n_updates + 1) % FULL_CHECK_EVERY == 0
+        return (_factor_loss(xp, self._Ub, self._Ku, self._Gu, w, full),
+                _factor_loss(xp, self._Vb, self._Kv, self._Gv, w, full))
 
     def _extend_rows(self, F):
         """New left factor after appending rows, as ``(U', K_u, cond(K_u))``.
@@ -931,6 +937,29 @@ class TruncatedSVD:
         return self
 
 
+def _factor_loss(xp, B, K, G, w, full):
+    """Loss of orthogonality of the factor ``B`` (or ``B K`` with ``G = B^T B``).
+
+    The probe ``max ||(X^T X - I) w||`` over the columns of ``w``; with ``full`` also the
+    exact 2-norm of ``X^T X - I`` (the larger of the two is returned).
+    """
+    if K is not None and G is not None:
+        ew = K.mT @ (G @ (K @ w)) - w
+        gram = (lambda: K.mT @ G @ K) if full else None
+    elif K is None:
+        ew = B.mT @ (B @ w) - w
+        gram = (lambda: B.mT @ B) if full else None
+    else:
+        ew = K.mT @ (B.mT @ (B @ (K @ w))) - w
+        gram = (lambda: K.mT @ (B.mT @ B) @ K) if full else None
+    est = float(xp.max(xp.linalg.vector_norm(ew, axis=0)))
+    if gram is not None:
+        S = gram()
+        S = S - xp.eye(S.shape[0], dtype=S.dtype, device=device(S))
+        est = max(est, float(xp.max(xp.abs(xp.linalg.eigvalsh((S + S.mT) / 2)))))
+    return est
+
+
 def _gram_flag(path, strategy):
     """``gram=`` for :func:`residual_basis`: forced, forbidden or left to its size rule."""
     if strategy == "sparse":
@@ -974,8 +1003,11 @@ def _append_sparse_rows_extended(state, E):
     get ``E^T Gamma G_2 K_v^-1`` (a solve).  Cost ``O(u r^2 + p r^2 + r^3)`` for ``u``
     touched columns, against ``O(n r^2)``.  Without a second orthogonalization pass the
     Gram matrix must be benign, so the batch is certified first: every row keeps at least
-    a quarter of its energy outside ``range(V)`` and the new directions are nearly
-    orthogonal (scaled condition number <= 2, loss ~ 4 eps).  Returns ``(F, s, record)``
+    ``EXTENDED_MIN_RESIDUAL`` (1/64) of its energy outside ``range(V)`` and the new
+    directions are nearly orthogonal (scaled condition number <= 2; loss ~ 64 eps at
+    worst).  Once ``V = V' K_v`` is held, ``C`` is replaced by the least-squares
+    coordinates ``(V^T V)^-1 C`` from the tracked Gram matrix, so the residual is
+    orthogonal to ``range(V)`` even where ``V`` has lost some orthogonality.  Returns ``(F, s, record)``
     with the row update pending for the commit, or ``None`` (the caller then uses the
     general path).
     """
@@ -991,11 +1023,23 @@ def _append_sparse_rows_extended(state, E):
     Vu = Vb[uid] @ Kv                               # rows of V in those columns
     C = (Ec @ Vu).T                                 # r x p = V^T E^T
     Gm = Ec @ Ec.T
+    if state._Kv is not None:
+        # V^T V = K_v^T G_v K_v is known, so V need not be orthonormal to rounding: the
+        # least-squares coordinates C' = (V^T V)^-1 C (one Newton step, O(p r^2)) leave a
+        # residual E^T - V C' orthogonal to range(V) whatever V's loss of orthogonality,
+        # and its Gram matrix E E^T - 2 C'^T C + C'^T (V^T V) C' is exact.  Without this
+        # the loss of V would be amplified by ||c|| / ||residual|| at every weak row.
+        VtV_C = Kv.T @ (state._Gv @ (Kv @ C))
+        C_ls = 2.0 * C - VtV_C
+        resid_gram = Gm - 2.0 * (C_ls.T @ C) + C_ls.T @ (Kv.T @ (state._Gv @ (Kv @ C_ls)))
+        C = C_ls
+    else:
+        resid_gram = Gm - C.T @ C
     d = np.sqrt(np.diag(Gm))
     if not np.all(d > 0):
         return None
-    lam, Y = np.linalg.eigh((Gm - C.T @ C) / d[:, None] / d[None, :])
-    if lam[0] < 0.25 or lam[-1] > 4.0 * lam[0]:
+    lam, Y = np.linalg.eigh((resid_gram + resid_gram.T) / 2 / d[:, None] / d[None, :])
+    if lam[0] < EXTENDED_MIN_RESIDUAL or lam[-1] > 4.0 * lam[0]:
         return None
     Gamma = (Y / d[:, None]) / np.sqrt(lam)[None, :]
     B = np.sqrt(lam)[:, None] * (Y.T * d[None, :])  # Q^T R = Gamma^T (Gram of the residual)

@@ -258,6 +258,65 @@ def test_reorthogonalization_restores_orthonormal_factors():
     np.testing.assert_allclose(st.s, s_before, rtol=1e-7)
 
 
+def _hidden_rank_one_loss(w, r, delta, rng):
+    """``I + delta u u^T`` with ``u`` orthogonal to the probe vectors ``w`` (r x 2)."""
+    u = rng.standard_normal(r)
+    u -= w @ np.linalg.lstsq(w, u, rcond=None)[0]
+    u /= np.linalg.norm(u)
+    return np.eye(r) + delta * np.outer(u, u)
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_monitor_detects_a_loss_hidden_from_the_probe(extended, monkeypatch):
+    # A rank-one loss orthogonal to the probe pair of the last update: a fixed probe
+    # would never see it; fresh probe vectors and the periodic exact check must.
+    import orthla.svdupdate._truncated as mod
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)  # small n: sparse rows keep V = V' K_v
+    rng = np.random.default_rng(41)
+    A = rng.standard_normal((40, 60)) * np.logspace(0, -2, 60)
+    st = TruncatedSVD.fit(A, 6, rng=3)
+    r = st.n_tracked
+
+    def row():
+        E = sp.random(1, 60, density=0.1, random_state=rng, format="csr")
+        return E if extended else E.toarray()
+
+    st.add_rows(row())  # draws a probe pair (and enters the extended form)
+    assert (st._Kv is not None) == extended
+    spoil = _hidden_rank_one_loss(st._probe, r, 1e-9, rng)
+    if extended:
+        st._Kv = st._Kv @ spoil
+    else:
+        st._V = st._V @ spoil
+    V = st._Vb if st._Kv is None else st._Vb @ st._Kv
+    assert abs(np.linalg.norm(V.T @ V - np.eye(r), 2) - 2e-9) < 1e-11
+    for _ in range(min(mod.FULL_CHECK_EVERY, 64)):
+        st.add_rows(row())
+        if st.history[-1].reorthogonalized:
+            break
+    rec = st.history[-1]
+    assert rec.reorthogonalized and rec.ortho_v > 1e-10
+    assert (rec.method == "exact-extended") == extended
+    assert _ortho_loss(st) < 1e-13
+
+
+def test_monitor_full_check_is_the_exact_norm():
+    from orthla.svdupdate._truncated import FULL_CHECK_EVERY
+
+    rng = np.random.default_rng(42)
+    st = TruncatedSVD.fit(rng.standard_normal((30, 20)), 4, rng=0, ortho_tol=np.inf)
+    for _ in range(FULL_CHECK_EVERY - 1):
+        st.add_rows(rng.standard_normal((1, 20)))
+    r = st.n_tracked
+    spoil = _hidden_rank_one_loss(rng.standard_normal((r, 2)), r, 1e-7, rng)
+    st._U = st._U @ spoil
+    st.add_rows(np.zeros((1, 20)))  # the exact check of update FULL_CHECK_EVERY
+    U = st._U
+    assert st.n_updates == FULL_CHECK_EVERY
+    assert st.history[-1].ortho_u == pytest.approx(np.linalg.norm(U.T @ U - np.eye(r), 2), rel=1e-6)
+
+
 def test_relative_threshold_keeps_tiny_scale_matrices_exact():
     # IncSVD drops residuals below an absolute 1e-5; a matrix of scale 1e-9 must still be exact.
     rng = np.random.default_rng(17)
@@ -694,3 +753,27 @@ def test_condition_bounds_of_extended_factors_hold(monkeypatch):
     for i in range(5000, 5060):
         ref.add_rows(A[[i]], strategy="dense")
     np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
+
+
+def test_extended_right_basis_over_1000_weak_sparse_rows(monkeypatch):
+    # Zipf-weighted columns: V lives mostly in the heavy columns, so rows that hit them
+    # keep little energy outside range(V) (down to 1/64 is taken by the extended path).
+    import orthla.svdupdate._truncated as mod
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    rng = np.random.default_rng(43)
+    n = 200
+    weights = sp.diags(1.0 / np.arange(1, n + 1) ** 0.7)
+    A = (sp.random(1100, n, density=0.03, random_state=rng, format="csr") @ weights).tocsr()
+    rows = [A[i:i + 1] for i in range(100, 1100)]
+    st = TruncatedSVD.fit(A[:100], 10, rng=0)
+    ref = st.copy()
+    for E in rows:
+        st.add_rows(E)
+    monkeypatch.setattr(mod, "V_EXTENDED_MAX_BATCH", 0)  # the general (explicit) path
+    for E in rows:
+        ref.add_rows(E)
+    used = [r.method for r in st.history[1:]]
+    assert used.count("exact-extended") > 900 and "exact-extended" not in {r.method for r in ref.history}
+    assert _ortho_loss(st) < 1e-12
+    np.testing.assert_allclose(st.s, ref.s, rtol=0, atol=1e-10 * ref.s[0])
