@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, NamedTuple
 
@@ -28,6 +29,10 @@ V_EXTENDED_MIN_WORK = 1_000_000
 EXTENDED_MIN_RESIDUAL = 1.0 / 64
 #: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
 FULL_CHECK_EVERY = 32
+#: The slots of the left and the right factor (basis, small factor, row buffer, Gram
+#: matrix, condition bound): a column append is a row append with them exchanged.
+_FACTOR_SLOTS = (("_Ub", "_Vb"), ("_Ku", "_Kv"), ("_Ubuf", "_Vbuf"), ("_Gu", "_Gv"),
+                 ("_cond_ku", "_cond_kv"))
 
 
 class UpdateRecord(NamedTuple):
@@ -54,6 +59,7 @@ class UpdateRecord(NamedTuple):
         Whether ``U`` and ``V`` were re-orthonormalized after this update.
     cond_k : float
         Condition number of the small factor ``K_u`` of the extended left basis
+        (for ``add_columns``: ``K_v`` of the growing right basis ``V = V' K_v``)
         ``U = U' K_u`` after the update, or an upper bound of it (1.0 when ``U`` is
         held explicitly); measured exactly whenever the bound exceeds ``max_cond_k``.
     path : str
@@ -191,8 +197,13 @@ class TruncatedSVD:
     coordinates are least-squares ones through the tracked ``V^T V``, so a loss of
     orthogonality of ``V`` is not amplified by weak rows), else the
     general path runs (``"exact-extended"`` in
-    ``history``).  Column appends and ``update`` form both factors explicitly (the
-    extended forms are folded on demand).
+    ``history``).  Column appends are row appends of the transposed matrix and take the
+    same code with the two factors exchanged: over a run of column appends the right
+    factor grows as ``V = V' K_v`` (new rows of ``V'`` only) and small sparse column
+    batches change only the rows of ``U'`` that they touch (``U = U' K_u``), with the same
+    certification, monitoring and fold-back rules (``cond_k`` then refers to ``K_v``).
+    A switch between row and column appends folds the extended forms first, and
+    ``update`` and removals form both factors explicitly.
 
     *Krylov and randomized updates* (``method="gkl"``, Vecharynski-Saad [3]_;
     ``method="rpi"``, Yamazaki et al. [4]_) replace ``Q`` by ``l`` vectors that
@@ -277,6 +288,7 @@ class TruncatedSVD:
         self._xp = xp
         self._U, self._s, self._V = U, s, V  # U goes through the property: U' = U, K_u = I
         self._pending_buf = self._pending_gu = self._pending_v = None
+        self._append_kind = "add_rows"  # "add_columns" while the factors are exchanged
         self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
         self._r_target = r  # fit raises it to k + oversample: the state regrows to it
         decay = float(decay)
@@ -372,7 +384,7 @@ class TruncatedSVD:
         new._Ub, new._s, new._Vb = (xp.asarray(x, copy=True) for x in (self._Ub, self._s, self._Vb))
         new._Kv = None if self._Kv is None else xp.asarray(self._Kv, copy=True)
         new._Gv = None if self._Gv is None else xp.asarray(self._Gv, copy=True)
-        new._Ubuf = None  # never share the row buffer: both states would append into it
+        new._Ubuf = new._Vbuf = None  # never share a row buffer: both states would append into it
         new._Gu = None if self._Gu is None else xp.asarray(self._Gu, copy=True)
         new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
         new._rng = self._rng.spawn(1)[0]
@@ -399,13 +411,13 @@ class TruncatedSVD:
     def _V(self) -> Any:
         # The explicit right factor; folds the extended form V = V' K_v when it is held.
         if self._Kv is not None:
-            self._Vb, self._Kv, self._Gv = self._Vb @ self._Kv, None, None
+            self._Vb, self._Kv, self._Vbuf, self._Gv = self._Vb @ self._Kv, None, None, None
             self._cond_kv = 1.0
         return self._Vb
 
     @_V.setter
     def _V(self, value: Any) -> None:
-        self._Vb, self._Kv, self._Gv = value, None, None
+        self._Vb, self._Kv, self._Vbuf, self._Gv = value, None, None, None
         self._cond_kv = 1.0
 
     @property
@@ -504,26 +516,13 @@ class TruncatedSVD:
             Wrong dtype or library, or an unusable sparse format.
         """
         E = self._operand(E, "E", self.shape[1], "columns", (method, l, t, strategy))
-        n = self.shape[1]
-        p, r = E.shape[0], self._s.shape[0]
-        exact = is_exact(method, l, n, p, r)
+        exact = is_exact(method, l, self.shape[1], E.shape[0], self._s.shape[0])
         extended = self._v_extension_applies(E, exact, forced=strategy == "sparse")
         path, pred = self._plan(strategy, E, None, exact, "add_rows", extended=extended)
         kept = None if self._kept is None else self._kept.with_rows(E, self.decay)
         if path == "recompute":
             return self._recompute(kept, "add_rows", pred)
-        if path == "sparse" and extended:
-            done = _append_sparse_rows_extended(self, E)
-            if done is not None:
-                F, s, rec = done
-                Ub, Ku, cond = self._extend_rows(F)
-                return self._commit(Ub, s, None, rec._replace(cond_k=cond, predicted=pred), Ku=Ku,
-                                    kept=kept)
-        F, s, V, rec = _append(self, None, self._s * self.decay, self._V, transpose(E), method, l, t,
-                               gram=_gram_flag(path, strategy))
-        Ub, Ku, cond = self._extend_rows(F)
-        return self._commit(Ub, s, V, rec._replace(kind="add_rows", cond_k=cond, predicted=pred),
-                            Ku=Ku, kept=kept)
+        return self._append_rows(E, method, l, t, strategy, path, pred, extended, kept)
 
     def add_columns(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
                     strategy: str = "auto") -> TruncatedSVD:
@@ -549,13 +548,21 @@ class TruncatedSVD:
         """
         E = self._operand(E, "E", self.shape[0], "rows", (method, l, t, strategy), axis=0)
         exact = is_exact(method, l, self.shape[0], E.shape[1], self._s.shape[0])
-        path, pred = self._plan(strategy, E, None, exact, "add_columns")
+        Et = transpose(E)  # the new columns as rows of the transposed matrix
+        with self._factors_exchanged():
+            extended = self._v_extension_applies(Et, exact, forced=strategy == "sparse")
+        path, pred = self._plan(strategy, E, None, exact, "add_columns", extended=extended)
         kept = None if self._kept is None else self._kept.with_columns(E, self.decay)
         if path == "recompute":
             return self._recompute(kept, "add_columns", pred)
-        V, s, U, rec = _append(self, self._V, self._s * self.decay, self._U, E, method, l, t,
-                               gram=_gram_flag(path, strategy))
-        return self._commit(U, s, V, rec._replace(kind="add_columns", predicted=pred), kept=kept)
+        done = self.n_updates
+        with self._factors_exchanged():
+            self._append_rows(Et, method, l, t, strategy, path, pred, extended, kept)
+        if self.n_updates > done:  # the record was written in the transposed view
+            rec = self.history[-1]
+            self.history[-1] = rec._replace(shape=rec.shape[::-1], ortho_u=rec.ortho_v,
+                                            ortho_v=rec.ortho_u)
+        return self
 
     def update(self, D: Any, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
                strategy: str = "auto") -> TruncatedSVD:
@@ -674,6 +681,53 @@ class TruncatedSVD:
     downdate_rows = remove_rows
 
     # ------------------------------------------------------------------ internals
+    @contextlib.contextmanager
+    def _factors_exchanged(self):
+        """View the state as the SVD of the transposed matrix (left and right swapped).
+
+        Inside, :meth:`_append_rows` appends columns: the right factor grows in a row
+        buffer as ``V = V' K_v`` and only the rows of ``U'`` that the new columns touch
+        change, by the same code as for rows.  Always swapped back, also on errors (the
+        commit restores the state first, so updates stay all-or-nothing).
+        """
+        def swap():
+            for a, b in _FACTOR_SLOTS:
+                x, y = getattr(self, a), getattr(self, b)
+                setattr(self, a, y)
+                setattr(self, b, x)
+        kind = self._append_kind
+        swap()
+        self._append_kind = "add_columns" if kind == "add_rows" else "add_rows"
+        try:
+            yield
+        finally:
+            swap()
+            self._append_kind = kind
+
+    def _append_rows(self, E, method, l, t, strategy, path, pred, extended, kept):
+        """Append rows ``E`` by the planned ``path`` (columns: in the exchanged view).
+
+        Extended forms are kept only over a run of appends of one kind (rows, or columns):
+        any other step before this one folds them first (``O((m + n) r^2)``, as the
+        explicit path costs anyway), so an alternating stream stays explicit.
+        """
+        kind = self._append_kind
+        if not self._in_row_stream() and (self._Ku is not None or self._Kv is not None):
+            self._U, self._V = self._U, self._V  # fold both (values unchanged)
+            extended = extended and self._v_extension_applies(E, True, forced=strategy == "sparse")
+        if path == "sparse" and extended:
+            done = _append_sparse_rows_extended(self, E)
+            if done is not None:
+                F, s, rec = done
+                Ub, Ku, cond = self._extend_rows(F)
+                return self._commit(Ub, s, None, rec._replace(kind=kind, cond_k=cond, predicted=pred),
+                                    Ku=Ku, kept=kept)
+        F, s, V, rec = _append(self, None, self._s * self.decay, self._V, transpose(E), method, l, t,
+                               gram=_gram_flag(path, strategy))
+        Ub, Ku, cond = self._extend_rows(F)
+        return self._commit(Ub, s, V, rec._replace(kind=kind, cond_k=cond, predicted=pred),
+                            Ku=Ku, kept=kept)
+
     def _operand(self, X, name, size, what, options, axis=1):
         self._clear_pending()
         if options is not None:
@@ -707,14 +761,15 @@ class TruncatedSVD:
                           and (self._Kv is not None or self._in_row_stream()))
 
     def _in_row_stream(self):
-        """Whether the previous step was a row append or the fit (a run of rows may follow).
+        """Whether the previous step was the fit or an append of the current kind.
 
+        The current kind is rows, or columns in the exchanged view of ``add_columns``.
         Entering an extended form costs ``O(n r^2)`` (a private copy and a Gram matrix)
-        and any other update folds it again, so it only pays over a run of row appends:
-        a stream that alternates rows and columns (a graph grown node by node) stays
-        explicit after its first row.
+        and any other update folds it again, so it only pays over a run of appends of
+        one kind: a stream that alternates rows and columns (a graph grown node by
+        node) stays explicit after its first row.
         """
-        return not self.history or self.history[-1].kind in ("fit", "add_rows")
+        return not self.history or self.history[-1].kind in ("fit", self._append_kind)
 
     def _plan(self, strategy, X, Y, exact, kind, *, extended=False):
         """``(path, prediction)`` for an update with block ``X`` (and ``Y`` for ``update``).
@@ -755,14 +810,15 @@ class TruncatedSVD:
         sparse = nan
         if exact and any(gram_applies(self._xp, b) for b, _ in blocks):
             if extended:
-                sparse = _dispatch.append_extended(min(nnz(X), n), p, r, nnz(X))
+                sparse = _dispatch.append_extended(min(nnz(X), width), p, r, nnz(X))
             elif p >= GRAM_MIN_BATCH:
                 sparse = sum(_dispatch.append_gram(w, p, r, nnz(b)) if is_sparse(b)
                              else _dispatch.append_dense(w, p, r, None) for b, w in blocks)
         if Y is None:
             # The other factor: an explicit rotation of its rows, except for row appends
             # onto a left factor already held as U = U' K_u (new rows only).
-            extended_left = kind == "add_rows" and self._Ku is not None
+            grown = {"add_rows": self._Ku, "add_columns": self._Kv}.get(kind)
+            extended_left = grown is not None
             left = _dispatch.rotate(p if extended_left else other, r)
             dense += left
             sparse += left
@@ -905,7 +961,7 @@ class TruncatedSVD:
         if not bool(self._xp.all(self._xp.isfinite(s))):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
         old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu,
-               self._cond_ku, self._cond_kv)
+               self._cond_ku, self._cond_kv, self._Vbuf)
         old_rows = None
         self._Ub, self._Ku, self._s = U, Ku, s
         self._cond_ku = rec.cond_k if Ku is not None else 1.0
@@ -925,7 +981,7 @@ class TruncatedSVD:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, self._V)
         except Exception:
             (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf,
-             self._Gu, self._cond_ku, self._cond_kv) = old
+             self._Gu, self._cond_ku, self._cond_kv, self._Vbuf) = old
             if old_rows is not None:
                 pend_v[0][pend_v[1]] = old_rows
             raise
