@@ -59,9 +59,9 @@ class UpdateRecord(NamedTuple):
         Whether ``U`` and ``V`` were re-orthonormalized after this update.
     cond_k : float
         Condition number of the small factor ``K_u`` of the extended left basis
-        (for ``add_columns``: ``K_v`` of the growing right basis ``V = V' K_v``)
         ``U = U' K_u`` after the update, or an upper bound of it (1.0 when ``U`` is
         held explicitly); measured exactly whenever the bound exceeds ``max_cond_k``.
+        For ``add_columns`` the same for ``K_v`` of the growing ``V = V' K_v``.
     path : str
         The path the update took: ``"sparse"`` (Deng et al.'s sparse inner product or
         extended basis), ``"dense"`` (Zha-Simon on the dense residual, or the
