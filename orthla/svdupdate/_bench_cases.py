@@ -17,7 +17,9 @@ from .._bench import BenchCase
 from ._truncated import TruncatedSVD
 
 
-def _stream(m0, m, n, density, k, batch, *, sparse, method="exact"):
+def _stream(m0, m, n, density, k, batch, *, sparse, method="exact", columns=False):
+    """Row batches of ``A`` onto ``A[:m0]``; ``columns=True``: the transposed stream
+    (``A[:m0]^T`` grown by the columns ``A[lo:lo + batch]^T``, same singular values)."""
     def setup(xp, rng):
         import scipy.sparse as sp
 
@@ -28,10 +30,11 @@ def _stream(m0, m, n, density, k, batch, *, sparse, method="exact"):
             A = (S @ sp.diags(1.0 / np.arange(1, n + 1) ** 0.7)).tocsr()
         else:
             A = rng.standard_normal((m, n)) * np.logspace(0, -3, n)
+        orient = (lambda X: X.T) if columns else (lambda X: X)
         # "auto": the matrix is kept, so the dispatcher may recompute instead of updating
-        state = TruncatedSVD.fit(A[:m0], k, keep_matrix=method == "auto", rng=0)
-        batches = [A[lo:lo + batch] for lo in range(m0, m, batch)]
-        prefixes = [A[:lo + batch] for lo in range(m0, m, batch)]
+        state = TruncatedSVD.fit(orient(A[:m0]), k, keep_matrix=method == "auto", rng=0)
+        batches = [orient(A[lo:lo + batch]) for lo in range(m0, m, batch)]
+        prefixes = [orient(A[:lo + batch]) for lo in range(m0, m, batch)]
         if sparse and m * n > 4_000_000:
             from scipy.sparse.linalg import svds
 
@@ -39,8 +42,8 @@ def _stream(m0, m, n, density, k, batch, *, sparse, method="exact"):
         else:
             s_ref = np.linalg.svd(A.toarray() if sparse else A, compute_uv=False)[:k]
         inputs = {"state": state, "batches": batches, "prefixes": prefixes, "k": k,
-                  "s_ref": s_ref, "method": method, "sparse": sparse}
-        if sparse and _incsvd_installed():
+                  "s_ref": s_ref, "method": method, "sparse": sparse, "columns": columns}
+        if sparse and not columns and _incsvd_installed():
             inputs["incsvd"] = _incsvd_state(A[:m0], state.n_tracked)
         return inputs
 
@@ -49,8 +52,9 @@ def _stream(m0, m, n, density, k, batch, *, sparse, method="exact"):
 
 def _run_orthla(inputs):
     st = inputs["state"].copy()
+    append = st.add_columns if inputs["columns"] else st.add_rows
     for E in inputs["batches"]:
-        st.add_rows(E, method="exact" if inputs["method"] == "auto" else inputs["method"], l=10)
+        append(E, method="exact" if inputs["method"] == "auto" else inputs["method"], l=10)
     return st.s
 
 
@@ -70,12 +74,16 @@ def _recompute_numpy(inputs):
 
 
 def _naive_zha_simon(inputs):
-    """Textbook Zha-Simon on dense blocks (numpy QR + SVD), same tracked rank as orthla."""
+    """Textbook Zha-Simon on dense blocks (numpy QR + SVD), same tracked rank as orthla.
+
+    Column streams run as row appends to the transposed SVD (U and V exchanged).
+    """
     st = inputs["state"]
-    U, s, V = st._U, st._s, st._V
+    U, s, V = (st._V, st._s, st._U) if inputs["columns"] else (st._U, st._s, st._V)
     r = s.shape[0]
     for E in inputs["batches"]:
         E = E.toarray() if inputs["sparse"] else E
+        E = E.T if inputs["columns"] else E
         C = E @ V
         Q, R = np.linalg.qr(E.T - V @ C.T)
         p = E.shape[0]
@@ -149,6 +157,15 @@ def cases():
             setup=_stream(m0, m, n, density, k, batch, sparse=sparse, method=method),
             run_orthla=_run_orthla, anchors=anchors, error=_sv_error,
             error_name="max |s - s_ref| / s_1 (top k, final matrix)", quick=quick))
+    # The transposed single-row streams: single sparse columns onto A[:m0]^T.
+    for m0, m, n, density, k, quick in [(8000, 8020, 500, 1e-2, 16, True),
+                                        (10000, 10020, 5000, 1e-3, 64, False)]:
+        out.append(BenchCase(
+            name=f"add_columns[exact] sparse {n}x{m} d={density:g} k={k}, {m - m0}x1 columns",
+            setup=_stream(m0, m, n, density, k, 1, sparse=True, columns=True),
+            run_orthla=_run_orthla,
+            anchors={"svds per batch": _recompute_svds, "naive Zha-Simon": _naive_zha_simon},
+            error=_sv_error, error_name="max |s - s_ref| / s_1 (top k, final matrix)", quick=quick))
     return out + _stream_cases()
 
 
