@@ -126,3 +126,11 @@ def test_row_then_column_runs_fold_between_runs(monkeypatch):
     assert st._Ku is not None
     np.testing.assert_allclose(st.s, ref.s, rtol=0, atol=1e-11 * ref.s[0])
     assert _ortho_loss(st) < 1e-12
+    # any other step folds the column run's forms and keeps the values
+    D, E = np.ones((320, 1)), np.ones((330, 1))
+    for X in (st, ref):
+        X.remove_columns([0, 5])
+        X.update(D, E[:328])
+    assert st._Ku is None and st._Kv is None and st._Vbuf is None
+    np.testing.assert_allclose(st.s, ref.s, rtol=0, atol=1e-11 * ref.s[0])
+    np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-11 * ref.s[0])
