@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from typing import Any, NamedTuple
 
@@ -377,7 +378,12 @@ class TruncatedSVD:
         return state
 
     def copy(self) -> TruncatedSVD:
-        """Independent copy of the state (arrays copied, history and counters kept)."""
+        """Independent copy of the state (arrays copied, history and counters kept).
+
+        The copy's random streams (``gkl``/``rpi`` and the orthogonality probe) start where
+        the original's are, so the same updates on a copy and on the original give the same
+        result, however many copies were taken before.
+        """
         xp = self._xp
         new = TruncatedSVD.__new__(TruncatedSVD)
         new.__dict__.update(self.__dict__)
@@ -387,8 +393,8 @@ class TruncatedSVD:
         new._Ubuf = new._Vbuf = None  # never share a row buffer: both states would append into it
         new._Gu = None if self._Gu is None else xp.asarray(self._Gu, copy=True)
         new._Ku = None if self._Ku is None else xp.asarray(self._Ku, copy=True)
-        new._rng = self._rng.spawn(1)[0]
-        new._probe_rng = self._probe_rng.spawn(1)[0]
+        new._rng = copy.deepcopy(self._rng)  # a clone: spawn() would advance the original's seed
+        new._probe_rng = copy.deepcopy(self._probe_rng)
         new._kept = None if self._kept is None else self._kept.copy()
         new.history = list(self.history)
         return new

@@ -777,3 +777,15 @@ def test_extended_right_basis_over_1000_weak_sparse_rows(monkeypatch):
     assert used.count("exact-extended") > 900 and "exact-extended" not in {r.method for r in ref.history}
     assert _ortho_loss(st) < 1e-12
     np.testing.assert_allclose(st.s, ref.s, rtol=0, atol=1e-10 * ref.s[0])
+
+
+def test_copies_repeat_the_same_random_update():
+    # a copy clones the random streams: how many copies came before must not matter
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((60, 30))
+    e = rng.standard_normal((40, 30))  # more rows than l: the sketch is random
+    st = TruncatedSVD.fit(a, 6, rng=1)
+    first = st.copy().add_rows(e, method="rpi", l=4)
+    second = st.copy().add_rows(e, method="rpi", l=4)
+    np.testing.assert_array_equal(np.asarray(first.s), np.asarray(second.s))
+    np.testing.assert_array_equal(np.asarray(st.add_rows(e, method="rpi", l=4).s), np.asarray(first.s))
