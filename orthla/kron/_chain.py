@@ -33,7 +33,7 @@ __all__ = ["chain_left", "chain_right", "kron_apply", "prefer_right", "work_arra
 
 # Work arrays up to this size are kept for the next call of the same thread; larger ones are
 # allocated per call and dropped (bounded memory held between calls: N_SLOTS arrays per thread).
-RETAIN_BYTES = 1 << 27
+RETAIN_BYTES = 1 << 26
 # Slots 0 and 1 alternate inside a chain, 2 holds the mode-1 product of the slab plan and
 # 3 the intermediate of a shifted solve (between its two products).
 N_SLOTS = 4
@@ -133,6 +133,10 @@ def kron_apply(x: np.ndarray, mats: Sequence[Any], dims: Sequence[int],
     m_out = math.prod(_rows(a, n) for a, n in zip(mats, dims, strict=True))
     if out is None:
         out = np.empty((m_out, k), dtype=x.dtype)
+    elif not out.flags.c_contiguous or out.shape != (m_out, k):
+        # the plans write through reshaped views of `out`; a copy would lose the result
+        raise ValueError(f"`out` must be a C-contiguous {(m_out, k)} array; got shape {out.shape} "
+                         f"with C-contiguous={out.flags.c_contiguous}.")
     if n_in == 0 or m_out == 0 or k == 0:  # an empty sum: zeros (views would divide by 0)
         out[...] = 0
         return out

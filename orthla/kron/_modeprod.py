@@ -162,7 +162,7 @@ def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | 
     the product runs as ``d`` GEMMs that each contract the leading mode and
     rotate it to the end, so no transposed copy is made except one for a batch
     axis.  On NumPy each of these GEMMs writes with ``out=`` into per-thread work
-    arrays reused from call to call (at most four, each kept only up to 128 MiB),
+    arrays reused from call to call (at most four, each kept only up to 64 MiB),
     so only the result is allocated; when the factors' mean order is 32 or more
     they are applied last one first (contracting the trailing mode and rotating it
     to the front), the GEMM layout that stays fast out of cache; with batch axes

@@ -113,7 +113,7 @@ class KronOperator:
     for square factors) as ``d`` GEMMs (see :func:`multi_mode_product`); a matrix of
     right-hand sides ``(N, k)`` is one pass, not a loop, with one transpose of the
     right-hand-side axis.  On NumPy the intermediate results go to per-thread work
-    arrays kept between calls (at most four, each kept only up to 128 MiB), so only the
+    arrays kept between calls (at most four, each kept only up to 64 MiB), so only the
     result is allocated.  :meth:`solve` uses per-factor
     LU, :meth:`lstsq` per-factor QR, :meth:`logdet` per-factor determinants and
     :meth:`svd`/:meth:`eigh` per-factor decompositions: ``O(sum n_k^3)`` instead of

@@ -219,3 +219,14 @@ def test_slab_plan_dtypes_and_noise(monkeypatch, slabs):
     ref = np.linalg.solve(shifted, y)
     x = KronEigh(herm, noise=noise).solve(y, shift=0.3)
     np.testing.assert_allclose(x, ref, rtol=0, atol=50 * np.linalg.cond(shifted) * EPS * np.abs(ref).max())
+
+
+def test_kron_apply_refuses_an_out_it_cannot_write_through():
+    rng = np.random.default_rng(3)
+    mats = [rng.standard_normal((40, 40)), rng.standard_normal((40, 40))]
+    x = rng.standard_normal((1600, 2))
+    with pytest.raises(ValueError, match="`out` must be a C-contiguous"):
+        _chain.kron_apply(x, mats, [40, 40], out=np.zeros((2, 1600)).T)
+    out = np.zeros((1600, 2))
+    _chain.kron_apply(x, mats, [40, 40], out=out)
+    np.testing.assert_allclose(out, np.kron(mats[0], mats[1]) @ x, rtol=1e-12, atol=1e-12)
