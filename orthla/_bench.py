@@ -112,19 +112,23 @@ def _timed_call(fn: Callable[[], Any], xp) -> tuple[float, float, Any]:
     return time.perf_counter() - t0, time.process_time() - c0, out
 
 
-def _time_interleaved(fns: list[Callable[[], Any]], xp, *, min_time: float, max_reps: int,
-                      rounds: int = 5) -> list[tuple[float, float, Any]]:
-    """Best wall and CPU time of each of ``fns``, timed in alternating rounds.
+def _time_interleaved(fns: list[Callable[[], Any]], xp, score: Callable[[Any], float], *,
+                      min_time: float, max_reps: int, rounds: int = 5) -> list[tuple[float, float, float]]:
+    """Best wall and CPU time of each of ``fns``, timed in alternating rounds, and its score.
 
     On a shared machine the load changes within seconds; timing all of one side's repeats
     and then all of the other's lets a load spike land on one side only.  Here every round
-    runs each function for its share of ``min_time`` (at least once), so both sides see the
-    same load, and the best time over all rounds is kept.  Rounds stop early (after two)
-    when one round already took longer than ``min_time``: slow cases are timed three
-    times in all, warm-up included, as before.
+    runs each function for its share of ``min_time`` (at least once, up to ``max_reps`` in
+    all), so both sides see the same load, and the best time over all rounds is kept.
+    Rounds stop early (after two) when one round already took longer than ``min_time``:
+    slow cases are timed three times in all, warm-up included.  Each output is scored right
+    after its warm-up call, before any other side runs.
     """
-    outs = [fn() for fn in fns]  # warm-up: Numba compilation, CuPy kernel cache, BLAS pools
-    synchronize(xp)
+    scores = []
+    for fn in fns:  # warm-up: Numba compilation, CuPy kernel cache, BLAS pools
+        out = fn()
+        synchronize(xp)
+        scores.append(float(score(out)))
     best_wall = [math.inf] * len(fns)
     best_cpu = [math.inf] * len(fns)
     reps = [0] * len(fns)
@@ -133,13 +137,13 @@ def _time_interleaved(fns: list[Callable[[], Any]], xp, *, min_time: float, max_
         round_t0 = time.perf_counter()
         for i, fn in enumerate(fns):
             spent, done = 0.0, 0
-            while done == 0 or (spent < min_time / rounds and done < per_round_cap and reps[i] < max_reps):
-                wall, cpu, outs[i] = _timed_call(fn, xp)
+            while reps[i] < max_reps and (done == 0 or (spent < min_time / rounds and done < per_round_cap)):
+                wall, cpu, _ = _timed_call(fn, xp)
                 best_wall[i], best_cpu[i] = min(best_wall[i], wall), min(best_cpu[i], cpu)
                 spent, done, reps[i] = spent + wall, done + 1, reps[i] + 1
         if r >= 1 and (time.perf_counter() - round_t0 > min_time or min(reps) >= max_reps):
             break
-    return list(zip(best_wall, best_cpu, outs, strict=True))
+    return list(zip(best_wall, best_cpu, scores, strict=True))
 
 
 def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
@@ -156,12 +160,12 @@ def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
     inputs = case.setup(xp, np.random.default_rng(seed))
     names = list(case.anchors)
     fns = [lambda: case.run_orthla(inputs)] + [lambda fn=case.anchors[n]: fn(inputs) for n in names]
-    timed = _time_interleaved(fns, xp, min_time=min_time, max_reps=max_reps)
-    t_o, c_o, out_o = timed[0]
+    timed = _time_interleaved(fns, xp, lambda out: case.error(inputs, out),
+                              min_time=min_time, max_reps=max_reps)
+    t_o, c_o, err_o = timed[0]
     base = {"case": case.name, "backend": backend, "orthla_s": t_o, "orthla_cpu_s": c_o,
-            "orthla_err": float(case.error(inputs, out_o)), "error_name": case.error_name}
-    rows = [{**base, "anchor": n, "anchor_s": t_a, "anchor_cpu_s": c_a,
-             "anchor_err": float(case.error(inputs, out_a))}
-            for n, (t_a, c_a, out_a) in zip(names, timed[1:], strict=True)]
+            "orthla_err": err_o, "error_name": case.error_name}
+    rows = [{**base, "anchor": n, "anchor_s": t_a, "anchor_cpu_s": c_a, "anchor_err": err_a}
+            for n, (t_a, c_a, err_a) in zip(names, timed[1:], strict=True)]
     return rows or [{**base, "anchor": "-", "anchor_s": math.nan, "anchor_cpu_s": math.nan,
                      "anchor_err": math.nan}]
