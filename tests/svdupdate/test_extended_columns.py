@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _svd_helpers import fail_after_staging
 
 import orthla.svdupdate._truncated as mod
 from orthla._testing import to_host
@@ -80,19 +81,7 @@ def test_failed_extended_column_append_changes_nothing(monkeypatch):
     assert st._Ku is not None and st.history[-1].method == "exact-extended"
     ref = st.copy()
     Ub_before = st._Ub.copy()
-    staged = []
-
-    def spy(state, E):
-        out = extended(state, E)
-        staged.append(state._pending_v is not None)
-        return out
-
-    def boom(F):
-        raise RuntimeError("injected failure after the U row update was staged")
-
-    extended = mod._append_sparse_rows_extended
-    monkeypatch.setattr(mod, "_append_sparse_rows_extended", spy)
-    monkeypatch.setattr(st, "_extend_rows", boom)
+    staged = fail_after_staging(monkeypatch, st)
     with pytest.raises(RuntimeError, match="injected"):
         st.add_columns(A[:, 210:211])
     monkeypatch.undo()

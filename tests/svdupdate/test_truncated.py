@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _svd_helpers import fail_after_staging
 
 from orthla._testing import assert_close, to_host
 from orthla.svdupdate import TruncatedSVD, UpdateRecord
@@ -677,19 +678,7 @@ def test_failed_extended_update_leaves_no_staged_work(monkeypatch):
     st.add_rows(sp.random(1, 300, density=0.05, random_state=43, format="csr"))
     ref = st.copy()
     new = sp.random(2, 300, density=0.02, random_state=42, format="csr")
-    staged = []
-
-    def spy(state, E):
-        out = extended(state, E)
-        staged.append(state._pending_v is not None)
-        return out
-
-    def boom(F):
-        raise RuntimeError("injected failure after the V row update was staged")
-
-    extended = mod._append_sparse_rows_extended
-    monkeypatch.setattr(mod, "_append_sparse_rows_extended", spy)
-    monkeypatch.setattr(st, "_extend_rows", boom)
+    staged = fail_after_staging(monkeypatch, st)
     with pytest.raises(RuntimeError, match="injected"):
         st.add_rows(new)
     monkeypatch.undo()
