@@ -17,9 +17,10 @@ from .._bench import BenchCase
 from ._truncated import TruncatedSVD
 
 
-def _stream(m0, m, n, density, k, batch, *, sparse, method="exact", columns=False):
+def _stream(m0, m, n, density, k, batch, *, sparse, method="exact", columns=False, uniform=False):
     """Row batches of ``A`` onto ``A[:m0]``; ``columns=True``: the transposed stream
-    (``A[:m0]^T`` grown by the columns ``A[lo:lo + batch]^T``, same singular values)."""
+    (``A[:m0]^T`` grown by the columns ``A[lo:lo + batch]^T``, same singular values).
+    ``uniform=True``: the plain uniform random sparse matrix of the issue (flat spectrum)."""
     def setup(xp, rng):
         import scipy.sparse as sp
 
@@ -27,7 +28,7 @@ def _stream(m0, m, n, density, k, batch, *, sparse, method="exact", columns=Fals
             # Zipf-weighted columns (term-frequency-like): a decaying spectrum, so that
             # a rank-k SVD means something (a uniform random sparse matrix has a flat one).
             S = sp.random(m, n, density=density, format="csr", random_state=rng, dtype=np.float64)
-            A = (S @ sp.diags(1.0 / np.arange(1, n + 1) ** 0.7)).tocsr()
+            A = S if uniform else (S @ sp.diags(1.0 / np.arange(1, n + 1) ** 0.7)).tocsr()
         else:
             A = rng.standard_normal((m, n)) * np.logspace(0, -3, n)
         orient = (lambda X: X.T) if columns else (lambda X: X)
@@ -143,10 +144,15 @@ def cases():
         (10000, 20000, 5000, 1e-3, 64, 1000, True, "auto", False),
         (10000, 20000, 5000, 1e-3, 64, 1000, True, "exact", False),
         (10000, 11000, 5000, 1e-3, 64, 100, True, "exact", False),
+        # the issue's stream: uniform sparse 20000 x 5000 from 10000 rows, 100 x 100 rows
+        # (about 100 s of svds per round)
+        (10000, 20000, 5000, 1e-3, 64, 100, True, "exact", False),
         (10000, 10020, 5000, 1e-3, 64, 1, True, "exact", False),
     ]
     for m0, m, n, density, k, batch, sparse, method, quick in specs:
+        uniform = density == 1e-3 and batch == 100 and m == 20000  # the issue's own stream
         kind = f"sparse {m}x{n} d={density:g}" if sparse else f"dense {m}x{n}"
+        kind = f"uniform {kind}" if uniform else kind
         nb = len(range(m0, m, batch))
         anchors = {"svds per batch": _recompute_svds} if sparse else {"numpy.linalg.svd per batch": _recompute_numpy}
         anchors["naive Zha-Simon"] = _naive_zha_simon
@@ -154,7 +160,7 @@ def cases():
             anchors["IncSVD (Deng et al.)"] = _incsvd
         out.append(BenchCase(
             name=f"add_rows[{method}] {kind} k={k}, {nb}x{batch} rows",
-            setup=_stream(m0, m, n, density, k, batch, sparse=sparse, method=method),
+            setup=_stream(m0, m, n, density, k, batch, sparse=sparse, method=method, uniform=uniform),
             run_orthla=_run_orthla, anchors=anchors, error=_sv_error,
             error_name="max |s - s_ref| / s_1 (top k, final matrix)", quick=quick))
     # The transposed single-row streams: single sparse columns onto A[:m0]^T.

@@ -81,9 +81,14 @@ def append_gram(n: int, p: int, r: int, nnz: int) -> float:
 
 
 def append_extended(u: int, p: int, r: int, nnz: int) -> float:
-    """Extended right basis ``V = V' K_v``: only the ``u`` touched rows of ``V'`` change."""
-    return (2 * CALL + SPARSE * nnz * r + GEMM * 4 * u * r * r + _core(r, p)
-            + 3 * SMALL_SVD * r**3)
+    """Extended right basis ``V = V' K_v``: only the ``u`` touched rows of ``V'`` change.
+
+    The batch's Gram matrix and coordinates on its ``u`` columns, the p x p eigensolver,
+    the touched rows and a few r x r products (weak directions, which add ``O(n r q_w)``,
+    are not known in advance and not priced).
+    """
+    return (2 * CALL + SPARSE * nnz * r + GEMM * (4 * u * r * r + 2 * p * p * u + 4 * p * u * r)
+            + _core(r, p) + SMALL_SVD * (p**3 + 3 * r**3))
 
 
 def rotate(rows: int, r: int) -> float:

@@ -14,6 +14,7 @@ from .._validate import as_floating, as_rng, check_choice, check_finite, check_i
 from . import _dispatch
 from ._basis import GRAM_MIN_BATCH, METHODS, gram_applies, is_exact, residual_basis
 from ._dispatch import STRATEGIES, Prediction
+from ._extended import append_sparse_rows_extended as _append_sparse_rows_extended
 from ._kept import KeptMatrix
 from ._operand import as_operand, dense, fro_norm, is_sparse, namespace_of, rmatmul, transpose
 
@@ -22,12 +23,8 @@ __all__ = ["TruncatedSVD", "UpdateRecord"]
 FIT_METHODS = ("exact", "rpi")
 #: Sparse row batches of at most this many rows, on a V with at least this many
 #: n r^2 flops, use the extended right basis V = V' K_v.
-V_EXTENDED_MAX_BATCH = 16
+V_EXTENDED_MAX_BATCH = 256
 V_EXTENDED_MIN_WORK = 1_000_000
-#: Smallest share of a row's energy outside ``range(V)`` (scaled Gram eigenvalue) for the
-#: extended right basis: the Gram matrix gives the residual norms to ``eps / share``
-#: relative, at most ``64 eps`` here, below the default ``ortho_tol`` of ``100 eps``.
-EXTENDED_MIN_RESIDUAL = 1.0 / 64
 #: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
 FULL_CHECK_EVERY = 32
 #: The slots of the left and the right factor (basis, small factor, row buffer, Gram
@@ -163,8 +160,11 @@ class TruncatedSVD:
         One record per call (``fit`` included): method used, residual rank and
         conditioning, monitored orthogonality, re-orthogonalizations.
     max_cond_k : float
-        Largest condition number allowed for ``K_u`` in the extended left basis
-        (default 100) before it is folded into ``U``.
+        Largest condition number allowed for ``K_u`` and ``K_v`` in the extended
+        bases (default 10) before they are folded into ``U`` and ``V``.  The
+        orthogonality monitor reads ``K^T (U'^T U') K`` from a tracked Gram matrix,
+        whose rounding error grows like ``eps cond(K)^2``: 10 keeps it near the
+        default ``ortho_tol``.
 
     Notes
     -----
@@ -189,15 +189,19 @@ class TruncatedSVD:
     sqrt(1 - ||F_2||^2)`` of the CS decomposition, ``O(p r)``, with an exact ``r x r``
     SVD only when the bound exceeds ``max_cond_k``) and ``K_u`` folded into ``U'`` when
     it exceeds ``max_cond_k`` or a new direction displaces an old one (``K_u`` is never
-    inverted, the new rows are obtained by a solve).  Small sparse row batches (at most 16 rows)
+    inverted, the new rows are obtained by a solve).  Sparse row batches (up to 256 rows)
     on NumPy also hold ``V = V' K_v``: the residual basis comes from the batch's Gram
     matrix without being formed, only the rows of ``V'`` in the batch's columns change
-    (``O(u r^2)`` for ``u`` touched columns instead of ``O(n r^2)``), and the batch is
-    certified first (each row keeps 1/64 of its energy outside ``range(V)``, new
-    directions nearly orthogonal; ``cond(K_v)`` bounded like ``cond(K_u)``; the
+    (``O(u r^2)`` for ``u`` touched columns instead of ``O(n r^2)``).  The Gram matrix's
+    eigenvectors, scaled by the row norms, split the residual: directions that keep at
+    least 1/64 of their energy outside ``range(V)`` stay implicit (accurate to ``64 eps``);
+    weaker ones (rows nearly inside ``range(V)``, nearly parallel rows) are formed
+    explicitly, projected twice and orthonormalized with the rank threshold
+    (``O(n r q_w)`` for ``q_w`` of them, a rank-``q_w`` change of every row of ``V'``).
+    ``cond(K_v)`` is bounded like ``cond(K_u)``; when it would exceed ``max_cond_k``
+    the new ``V`` is formed explicitly for that batch.  Once ``V = V' K_v`` is held the
     coordinates are least-squares ones through the tracked ``V^T V``, so a loss of
-    orthogonality of ``V`` is not amplified by weak rows), else the
-    general path runs (``"exact-extended"`` in
+    orthogonality of ``V`` is not amplified by weak rows (``"exact-extended"`` in
     ``history``).  Column appends are row appends of the transposed matrix and take the
     same code with the two factors exchanged: over a run of column appends the right
     factor grows as ``V = V' K_v`` (new rows of ``V'`` only) and small sparse column
@@ -298,7 +302,7 @@ class TruncatedSVD:
         self.decay = decay
         self.rtol = None if rtol is None else float(rtol)
         self.ortho_tol = 1e2 * eps(s.dtype, xp) if ortho_tol is None else float(ortho_tol)
-        self.max_cond_k = 1e2
+        self.max_cond_k = 1e1
         self._rng = as_rng(rng)
         self._probe = None
         self._probe_rng = self._rng.spawn(1)[0]  # probe draws leave the update stream alone
@@ -724,9 +728,9 @@ class TruncatedSVD:
         if path == "sparse" and extended:
             done = _append_sparse_rows_extended(self, E)
             if done is not None:
-                F, s, rec = done
+                F, s, rec, V = done
                 Ub, Ku, cond = self._extend_rows(F)
-                return self._commit(Ub, s, None, rec._replace(kind=kind, cond_k=cond, predicted=pred),
+                return self._commit(Ub, s, V, rec._replace(kind=kind, cond_k=cond, predicted=pred),
                                     Ku=Ku, kept=kept)
         F, s, V, rec = _append(self, None, self._s * self.decay, self._V, transpose(E), method, l, t,
                                gram=_gram_flag(path, strategy))
@@ -977,8 +981,9 @@ class TruncatedSVD:
         else:
             # Extended right basis: only the rows the batch touches change (in place).
             Vb, uid, delta, Kv, Gv, cond_kv = pend_v
-            old_rows = Vb[uid].copy()
-            Vb[uid] += delta
+            if uid is not None:  # else Vb is a new array, already updated
+                old_rows = Vb[uid].copy()
+                Vb[uid] += delta
             self._Vb, self._Kv, self._Gv, self._cond_kv = Vb, Kv, Gv, cond_kv
         try:
             ou, ov = self._ortho_estimates()
@@ -1054,90 +1059,6 @@ def _append(state, U, s, V, M, method, l, t, gram=None):
     rec = UpdateRecord("", b.method, (0, 0), q, b.sigma_min, math.nan, math.nan, False,
                        path=_path_of(b.method))
     return U_new, theta[:kk], V_new, rec
-
-
-def _append_sparse_rows_extended(state, E):
-    """Zha-Simon for sparse rows with ``V = V' K_v`` (Deng et al.): only touched rows of V' change.
-
-    The residual basis is ``Q = (E^T - V C) Gamma`` from the Gram matrix of the batch
-    (``C = V^T E^T``), never formed: ``V_new = V (G_1 - C Gamma G_2) + E^T Gamma G_2``,
-    so ``K_v <- K_v (G_1 - C Gamma G_2)`` and the rows of ``V'`` in the batch's columns
-    get ``E^T Gamma G_2 K_v^-1`` (a solve).  Cost ``O(u r^2 + p r^2 + r^3)`` for ``u``
-    touched columns, against ``O(n r^2)``.  Without a second orthogonalization pass the
-    Gram matrix must be benign, so the batch is certified first: every row keeps at least
-    ``EXTENDED_MIN_RESIDUAL`` (1/64) of its energy outside ``range(V)`` and the new
-    directions are nearly orthogonal (scaled condition number <= 2; loss ~ 64 eps at
-    worst).  Once ``V = V' K_v`` is held, ``C`` is replaced by the least-squares
-    coordinates ``(V^T V)^-1 C`` from the tracked Gram matrix, so the residual is
-    orthogonal to ``range(V)`` even where ``V`` has lost some orthogonality.  Returns ``(F, s, record)``
-    with the row update pending for the commit, or ``None`` (the caller then uses the
-    general path).
-    """
-    r = state._s.shape[0]
-    s = state._s * state.decay
-    Vb = state._Vb
-    Kv = state._Kv if state._Kv is not None else np.eye(r, dtype=Vb.dtype)
-    E = E.tocsr()
-    uid = np.unique(E.indices)
-    if uid.size == 0:
-        return None
-    Ec = E[:, uid].toarray()                        # p x u, the touched columns only
-    Vu = Vb[uid] @ Kv                               # rows of V in those columns
-    C = (Ec @ Vu).T                                 # r x p = V^T E^T
-    Gm = Ec @ Ec.T
-    if state._Kv is not None:
-        # V^T V = K_v^T G_v K_v is known, so V need not be orthonormal to rounding: the
-        # least-squares coordinates C' = (V^T V)^-1 C (one Newton step, O(p r^2)) leave a
-        # residual E^T - V C' orthogonal to range(V) whatever V's loss of orthogonality,
-        # and its Gram matrix E E^T - 2 C'^T C + C'^T (V^T V) C' is exact.  Without this
-        # the loss of V would be amplified by ||c|| / ||residual|| at every weak row.
-        VtV_C = Kv.T @ (state._Gv @ (Kv @ C))
-        C_ls = 2.0 * C - VtV_C
-        resid_gram = Gm - 2.0 * (C_ls.T @ C) + C_ls.T @ (Kv.T @ (state._Gv @ (Kv @ C_ls)))
-        C = C_ls
-    else:
-        resid_gram = Gm - C.T @ C
-    d = np.sqrt(np.diag(Gm))
-    if not np.all(d > 0):
-        return None
-    lam, Y = np.linalg.eigh((resid_gram + resid_gram.T) / 2 / d[:, None] / d[None, :])
-    if lam[0] < EXTENDED_MIN_RESIDUAL or lam[-1] > 4.0 * lam[0]:
-        return None
-    Gamma = (Y / d[:, None]) / np.sqrt(lam)[None, :]
-    B = np.sqrt(lam)[:, None] * (Y.T * d[None, :])  # Q^T R = Gamma^T (Gram of the residual)
-    p = B.shape[0]
-    K = np.block([[np.diag(s), np.zeros((r, p))], [C.T, B.T]])
-    F, theta, Gt = np.linalg.svd(K, full_matrices=False)
-    if min(state._r_target, theta.shape[0]) != r:
-        return None
-    G1, G2 = Gt[:r, :r].T, Gt[:r, r:].T
-    CG = C @ Gamma
-    Kv_new = Kv @ (G1 - CG @ G2)
-    # cond(K_v M) <= cond(K_v) cond(M) for M = G1 - C Gamma G2, and V M = V_new -
-    # E^T Gamma G2 with V, V_new orthonormal and E^T Gamma = Q + V C Gamma, so the
-    # singular values of M lie within 1 -+ x, x = (1 + ||C Gamma||) ||G2||: an O(p r)
-    # bound; the r x r SVD for the exact value runs only when it exceeds max_cond_k.
-    x = (1.0 + float(np.linalg.norm(CG))) * float(np.linalg.norm(G2))
-    cond = state._cond_kv * (1.0 + x) / (1.0 - x) if x < 1.0 else math.inf
-    if cond > state.max_cond_k:
-        sv = np.linalg.svd(Kv_new, compute_uv=False)
-        cond = sv[0] / sv[-1] if sv[-1] > 0 else math.inf
-        if not cond <= state.max_cond_k:
-            return None
-    delta = np.linalg.solve(Kv_new.T, (Ec.T @ (Gamma @ G2)).T).T   # u x r
-    if state._Kv is None:
-        # Entering the extended form (certified batches only): own V', whose rows will
-        # change in place, and compute its Gram matrix once (O(n r^2)).
-        Vb = np.array(Vb, order="C", copy=True)
-        Gv = Vb.T @ Vb
-    else:
-        Gv = state._Gv
-    Vu_old = Vb[uid]
-    Gv_new = Gv + Vu_old.T @ delta + delta.T @ Vu_old + delta.T @ delta
-    state._pending_v = (Vb, uid, delta, Kv_new, Gv_new, float(cond))
-    rec = UpdateRecord("add_rows", "exact-extended", (0, 0), p, math.nan, math.nan, math.nan, False,
-                       path="sparse")
-    return F[:, :r], theta[:r], rec
 
 
 def _downdate(state, U, s, V, keep):

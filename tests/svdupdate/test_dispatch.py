@@ -61,9 +61,11 @@ def test_every_strategy_gives_the_same_singular_values(strategy):
         assert paths == [strategy] * 4  # every batch here can be certified for the sparse path
         assert all(rec.predicted is None for rec in st.history[1:])
     if strategy == "sparse":
-        # The single row brings a direction that displaces a zero component, so the
-        # extended basis declines it (cond(K_v) check) and the Gram path takes it.
-        assert [r.method for r in st.history[1:]] == ["exact-gram"] * 4
+        # Row and column batches take the extended basis; each brings a direction that
+        # displaces a zero component, so cond(K_v) is too large and the new V is formed
+        # explicitly (no K_v held).  ``update`` takes the Gram path.
+        assert [r.method for r in st.history[1:]] == ["exact-extended"] * 3 + ["exact-gram"]
+        assert st._Kv is None
     np.testing.assert_allclose(to_host(st.s), s_ref[:8], rtol=1e-10)
     U, Vt = to_host(st.U), to_host(st.Vt)
     np.testing.assert_allclose((U * to_host(st.s)) @ Vt, _rank_k(final, 8), atol=1e-10 * s_ref[0])

@@ -1,0 +1,187 @@
+"""Zha-Simon for sparse row batches on the extended right basis ``V = V' K_v`` (Deng et al.).
+
+The residual ``R = E^T - V C`` (``C = V^T E^T``) of a batch of ``p`` sparse rows is never
+formed.  The eigenvectors ``Y`` of its Gram matrix, scaled by the row norms ``D``
+(``D^-1 R^T R D^-1 = Y diag(lam) Y^T``), split it:
+
+* strong directions (``lam`` at least ``EXTENDED_MIN_RESIDUAL`` times ``max(1, lam_max)``):
+  ``Q_s = R D^-1 Y_s lam_s^-1/2`` stays implicit.  The Gram matrix gives it to about
+  ``eps / lam_s`` (the cancellation in ``E E^T - C^T C`` and the eigensolver's backward
+  error ``eps lam_max``), so it is orthonormal to ``64 eps`` at worst.
+* weak directions (rows mostly inside ``range(V)``, or nearly parallel rows): ``W = R D^-1 Y_w``
+  is formed explicitly (``O(n r q_w)``), projected twice against ``V`` and ``Q_s``, and
+  orthonormalized by a QR with the usual rank threshold.
+
+Then ``V_new = V G_1 + Q_s G_2s + Q_w G_2w`` is held as ``K_v <- K_v (G_1 - C Gamma_s G_2s)``
+and ``V' <- V' + (E^T Gamma_s G_2s + Q_w G_2w) K_v^-1`` (a solve): only the rows of ``V'``
+in the batch's columns change, plus a rank-``q_w`` term over all rows when the batch has
+weak directions.  Cost ``O(u r^2 + p^3 + (r + p)^3 + n r q_w)`` for ``u`` touched columns,
+against ``O(n r (r + p))`` for the explicit update.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Strong residual directions keep at least this share of their rows' energy outside
+#: ``range(V)`` (relative to the largest scaled Gram eigenvalue when that exceeds one):
+#: the Gram matrix gives them to ``eps / share``, at most ``64 eps`` here, below the
+#: default ``ortho_tol`` of ``100 eps``.
+EXTENDED_MIN_RESIDUAL = 1.0 / 64
+
+
+def _coordinates(Vb, Kv, VtV, W):
+    """``(V^T W, least-squares coordinates of W in range(V))`` for ``V = V' K_v``.
+
+    ``VtV`` (``V^T V``, known from the tracked Gram matrix) turns ``V^T W`` into the
+    least-squares coordinates by one Newton step (``V^T V = I + O(ortho_tol)``).
+    """
+    a = Kv.T @ (Vb.T @ W)
+    return a, (a if VtV is None else 2.0 * a - VtV @ a)
+
+
+def _weak_basis(Vb, Kv, VtV, Ec, uid, C, Gamma_s, Ww, Zw, tol):
+    """Orthonormal basis of the weak part ``R Ww Zw`` of the rows (explicit, n x q_w).
+
+    ``R Ww`` is formed explicitly; its columns are normalized (they are orthogonal in
+    exact arithmetic, so the normalized block is well conditioned and one projection
+    pass against ``V`` and ``Q_s`` leaves them orthogonal to rounding, however much
+    cancellation there was), then a QR and the SVD of the coefficients keep the
+    directions above ``tol``.  Returns ``(Q_w, B_w, a, b)`` with
+    ``R Ww Zw = Q_w B_w + V a + Q_s b`` up to the dropped directions (``a``, ``b``:
+    what the projection removed).
+    """
+    CGs = C @ Gamma_s
+    W = -(Vb @ (Kv @ (C @ Ww)))
+    W[uid] += Ec.T @ Ww
+    nu = np.linalg.norm(W, axis=0)
+    nu = np.where(nu > 0, nu, 1.0)
+    W /= nu
+    a_raw, a = _coordinates(Vb, Kv, VtV, W)
+    # Q_s^T W = Gamma_s^T (E W - C^T V^T W), from the touched rows of W only.
+    b = Gamma_s.T @ (Ec @ W[uid]) - CGs.T @ a_raw
+    W -= Vb @ (Kv @ (a - CGs @ b))
+    W[uid] -= Ec.T @ (Gamma_s @ b)
+    Qh, T = np.linalg.qr(W)
+    X, sig, Zt = np.linalg.svd(T @ (nu[:, None] * Zw), full_matrices=False)
+    q = int(np.sum(sig > tol))
+    return Qh @ X[:, :q], sig[:q, None] * Zt[:q], a @ (nu[:, None] * Zw), b @ (nu[:, None] * Zw)
+
+
+def append_sparse_rows_extended(state, E):
+    """Rows ``E`` (SciPy sparse) appended on the extended right basis; see the module notes.
+
+    Returns ``(F, s, record, V)``: ``V`` is ``None`` with the change of ``V'`` staged in
+    ``state._pending_v`` for the commit, or the explicit new right factor when
+    ``cond(K_v)`` would exceed ``state.max_cond_k``.  Returns ``None`` when the extended
+    form does not apply (an empty batch, a tracked rank that would change); the caller
+    then takes the explicit path.
+    """
+    from ._truncated import UpdateRecord
+
+    r = state._s.shape[0]
+    s = state._s * state.decay
+    Vb = state._Vb
+    held = state._Kv is not None
+    Kv = state._Kv if held else np.eye(r, dtype=Vb.dtype)
+    E = E.tocsr()
+    p = E.shape[0]
+    uid = np.unique(E.indices)
+    if uid.size == 0:
+        return None
+    Ec = E[:, uid].toarray()                        # p x u, the touched columns only
+    C = (Ec @ (Vb[uid] @ Kv)).T                     # r x p = V^T E^T
+    Gm = Ec @ Ec.T
+    if held:
+        # V^T V = K_v^T G_v K_v is known, so V need not be orthonormal to rounding: the
+        # least-squares coordinates C' = (V^T V)^-1 C (one Newton step, O(p r^2)) leave a
+        # residual E^T - V C' orthogonal to range(V) whatever V's loss of orthogonality,
+        # and its Gram matrix E E^T - 2 C'^T C + C'^T (V^T V) C' is exact.  Without this
+        # the loss of V would be amplified by ||c|| / ||residual|| at every weak row.
+        VtV = Kv.T @ (state._Gv @ Kv)
+        C_ls = 2.0 * C - VtV @ C
+        resid_gram = Gm - 2.0 * (C_ls.T @ C) + C_ls.T @ (VtV @ C_ls)
+        C = C_ls
+    else:
+        VtV = None
+        resid_gram = Gm - C.T @ C
+    d = np.sqrt(np.diag(Gm))
+    live = np.flatnonzero(d > 0)                    # empty rows add no direction
+    dl = d[live]
+    lam, Y = np.linalg.eigh((resid_gram[np.ix_(live, live)] + resid_gram[np.ix_(live, live)].T)
+                            / 2 / dl[:, None] / dl[None, :])
+    strong = lam >= EXTENDED_MIN_RESIDUAL * max(1.0, float(lam[-1]))
+    Ys, Yw, lam_s = Y[:, strong], Y[:, ~strong], lam[strong]
+    # In p-space: D^-1 Y (the residual's coordinates) and Y^T D (the rows' coordinates).
+    DinvY = np.zeros((p, Y.shape[1]))
+    DinvY[live] = Y / dl[:, None]
+    Gamma_s = DinvY[:, strong] / np.sqrt(lam_s)[None, :]     # Q_s = R Gamma_s
+    Zs = np.zeros((Ys.shape[1], p))
+    Zs[:, live] = Ys.T * dl[None, :]
+    Bs = np.sqrt(lam_s)[:, None] * Zs                        # Q_s^T R
+    Bw = np.zeros((0, p))
+    Qw = None
+    if Yw.shape[1]:
+        rtol, scale = state._tolerance(p, max(float(s[0]), float(np.sqrt(np.sum(Gm.diagonal())))))
+        Zw = np.zeros((Yw.shape[1], p))
+        Zw[:, live] = Yw.T * dl[None, :]
+        Qw, Bw, a, b = _weak_basis(Vb, Kv, VtV, Ec, uid, C, Gamma_s, DinvY[:, ~strong], Zw,
+                                   rtol * scale)
+        # E^T = V C + R, R = Q_s B_s + (R D^-1 Y_w) Z_w: what the projection removed from
+        # the weak part goes into the coordinates of the rows (exact algebra, as in
+        # Gram-Schmidt with reorthogonalization).
+        Ccore, Bs = C + a, Bs + b
+        if Qw.shape[1] == 0:
+            Qw = None
+    else:
+        Ccore = C
+    qs, qw = Bs.shape[0], Bw.shape[0]
+    K = np.block([[np.diag(s), np.zeros((r, qs + qw))], [Ccore.T, Bs.T, Bw.T]])
+    F, theta, Gt = np.linalg.svd(K, full_matrices=False)
+    if min(state._r_target, theta.shape[0]) != r:
+        return None
+    G1, G2s, G2w = Gt[:r, :r].T, Gt[:r, r:r + qs].T, Gt[:r, r + qs:].T
+    CG = C @ Gamma_s
+    Kv_new = Kv @ (G1 - CG @ G2s)
+    # cond(K_v M) <= cond(K_v) cond(M) for M = G1 - C Gamma_s G2s, and V M = V_new -
+    # E^T Gamma_s G2s - Q_w G2w with V, V_new orthonormal and E^T Gamma_s = Q_s + V C Gamma_s,
+    # so the singular values of M lie within 1 -+ x, x = (1 + ||C Gamma_s||) ||G2s|| + ||G2w||:
+    # an O(p r) bound; the r x r SVD for the exact value runs only when it exceeds max_cond_k.
+    x = (1.0 + float(np.linalg.norm(CG))) * float(np.linalg.norm(G2s)) + float(np.linalg.norm(G2w))
+    cond = state._cond_kv * (1.0 + x) / (1.0 - x) if x < 1.0 else math.inf
+    rec = UpdateRecord("add_rows", "exact-extended", (0, 0), qs + qw, math.nan, math.nan, math.nan,
+                       False, path="sparse")
+    if cond > state.max_cond_k:
+        sv = np.linalg.svd(Kv_new, compute_uv=False)
+        cond = sv[0] / sv[-1] if sv[-1] > 0 else math.inf
+        if not cond <= state.max_cond_k:
+            # A new direction displaced an old one: form V_new explicitly (no solve with
+            # the ill-conditioned K_v; the next batch enters the extended form afresh).
+            V_new = Vb @ Kv_new
+            V_new[uid] += Ec.T @ (Gamma_s @ G2s)
+            if Qw is not None:
+                V_new += Qw @ G2w
+            return F[:, :r], theta[:r], rec, V_new
+    delta = np.linalg.solve(Kv_new.T, (Ec.T @ (Gamma_s @ G2s)).T).T   # u x r
+    Gv = state._Gv if held else Vb.T @ Vb  # computed once on entering the extended form
+    if Qw is None:
+        if not held:
+            # Entering the extended form: own V', whose rows will change in place.
+            Vb = np.array(Vb, order="C", copy=True)
+        target = Vb
+    else:
+        # Weak directions: a rank-q_w change of every row of V' (a new array, so the
+        # commit has nothing to undo).
+        H = np.linalg.solve(Kv_new.T, G2w.T).T                    # q_w x r
+        VtQ = Vb.T @ Qw
+        Gv = Gv + VtQ @ H + H.T @ VtQ.T + H.T @ ((Qw.T @ Qw) @ H)
+        target = Vb + Qw @ H
+    Vu_old = target[uid]
+    Gv_new = Gv + Vu_old.T @ delta + delta.T @ Vu_old + delta.T @ delta
+    if Qw is not None:
+        target[uid] += delta
+        uid = delta = None
+    state._pending_v = (target, uid, delta, Kv_new, Gv_new, float(cond))
+    return F[:, :r], theta[:r], rec, None

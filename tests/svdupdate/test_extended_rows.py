@@ -1,0 +1,96 @@
+"""Sparse row batches on the extended right basis with weak residual directions.
+
+Rows mostly inside ``range(V)``, repeated rows and empty rows give Gram eigenvalues far
+below ``EXTENDED_MIN_RESIDUAL``: those directions are formed explicitly and the result
+must still be the Zha-Simon SVD of the explicit path, with orthonormal factors.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import orthla.svdupdate._extended as ext
+import orthla.svdupdate._truncated as mod
+from orthla.svdupdate import TruncatedSVD
+
+
+def _loss(X):
+    return np.linalg.norm(X.T @ X - np.eye(X.shape[1]), 2)
+
+
+def _pair(A0, k):
+    return TruncatedSVD.fit(A0, k, rng=0), TruncatedSVD.fit(A0, k, rng=0)
+
+
+def _weak_batch(st, rng, n, p):
+    """Sparse rows: some random, one inside range(V) but for 1e-6 of its norm, one repeated, one empty."""
+    E = sp.random(p, n, density=0.03, random_state=rng, format="lil")
+    V = st._V
+    inside = V[:, 0] * 3.0 + V[:, 1]
+    inside[np.abs(inside) < 1e-2 * np.abs(inside).max()] = 0.0  # sparse, mostly in range(V)
+    E[0] = inside + 1e-6 * sp.random(1, n, density=0.01, random_state=rng).toarray()[0]
+    E[1] = E[2]
+    E[3] = 0.0
+    return E.tocsr()
+
+
+@pytest.mark.parametrize("p", [8, 40])
+def test_weak_directions_match_the_explicit_path(p, monkeypatch):
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)  # small n: allow V = V' K_v
+    rng = np.random.default_rng(61)
+    n = 400
+    A0 = sp.random(300, n, density=0.05, random_state=rng).toarray() * np.logspace(0, -2, n)
+    st, ref = _pair(A0, 12)
+    for _ in range(6):
+        E = _weak_batch(st, rng, n, p)
+        st.add_rows(E)
+        ref.add_rows(E, strategy="dense")
+    assert st.history[-1].method == "exact-extended" and st._Kv is not None
+    assert [r.method for r in ref.history[1:]] == ["exact"] * 6
+    # a repeated row adds no direction and an empty one none: at most p - 2 new ones
+    assert max(r.residual_rank for r in st.history[1:]) <= p - 2
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
+    np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt,
+                               atol=1e-12 * ref.s[0])
+    assert max(_loss(st.U), _loss(st.Vt.T)) < 1e-13
+
+
+def test_weak_directions_are_used_and_counted(monkeypatch):
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    calls = []
+    weak_basis = ext._weak_basis
+
+    def spy(*args):
+        out = weak_basis(*args)
+        calls.append(out[0].shape[1])
+        return out
+
+    monkeypatch.setattr(ext, "_weak_basis", spy)
+    rng = np.random.default_rng(62)
+    A0 = sp.random(200, 300, density=0.05, random_state=rng).toarray()
+    st = TruncatedSVD.fit(A0, 10, rng=0)
+    st.add_rows(_weak_batch(st, rng, 300, 10))
+    assert st.history[-1].method == "exact-extended"
+    # row 0 is the only weak direction that survives (the repeat and the empty row are
+    # dropped by the Gram split and by the rank threshold)
+    assert calls and calls[-1] >= 1
+
+
+def test_hundred_row_batches_stay_orthogonal_over_many_updates(monkeypatch):
+    # Zipf-weighted columns: rows share heavy columns and many keep little energy
+    # outside range(V), the case that needs the weak directions.
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    rng = np.random.default_rng(63)
+    m0, n, p, steps = 400, 600, 100, 30
+    S = sp.random(m0 + p * steps, n, density=0.02, random_state=rng, format="csr")
+    A = (S @ sp.diags(1.0 / np.arange(1, n + 1) ** 0.7)).tocsr()
+    st, ref = _pair(A[:m0], 16)
+    for i in range(steps):
+        E = A[m0 + p * i:m0 + p * (i + 1)]
+        st.add_rows(E)
+        ref.add_rows(E, strategy="dense")
+    methods = [r.method for r in st.history[1:]]
+    assert methods.count("exact-extended") >= steps - 2
+    assert not any(r.reorthogonalized for r in st.history)
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-11)
+    assert max(_loss(st.U), _loss(st.Vt.T)) < 1e-12
