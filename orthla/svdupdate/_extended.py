@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 #: Strong residual directions keep at least this share of their rows' energy outside
 #: ``range(V)`` (relative to the largest scaled Gram eigenvalue when that exceeds one):
@@ -42,7 +43,7 @@ def _coordinates(Vb, Kv, VtV, W):
     return a, (a if VtV is None else 2.0 * a - VtV @ a)
 
 
-def _weak_basis(Vb, Kv, VtV, Ec, uid, C, Gamma_s, Ww, Zw, tol):
+def _weak_basis(Vb, Kv, VtV, Ec, EcT, uid, C, Gamma_s, Ww, Zw, tol):
     """Orthonormal basis of the weak part ``R Ww Zw`` of the rows (explicit, n x q_w).
 
     ``R Ww`` is formed explicitly; its columns are normalized (they are orthogonal in
@@ -55,7 +56,7 @@ def _weak_basis(Vb, Kv, VtV, Ec, uid, C, Gamma_s, Ww, Zw, tol):
     """
     CGs = C @ Gamma_s
     W = -(Vb @ (Kv @ (C @ Ww)))
-    W[uid] += Ec.T @ Ww
+    W[uid] += EcT @ Ww  # Ec: the batch on its touched columns (sparse), EcT = Ec^T
     nu = np.linalg.norm(W, axis=0)
     nu = np.where(nu > 0, nu, 1.0)
     W /= nu
@@ -63,7 +64,7 @@ def _weak_basis(Vb, Kv, VtV, Ec, uid, C, Gamma_s, Ww, Zw, tol):
     # Q_s^T W = Gamma_s^T (E W - C^T V^T W), from the touched rows of W only.
     b = Gamma_s.T @ (Ec @ W[uid]) - CGs.T @ a_raw
     W -= Vb @ (Kv @ (a - CGs @ b))
-    W[uid] -= Ec.T @ (Gamma_s @ b)
+    W[uid] -= EcT @ (Gamma_s @ b)
     Qh, T = np.linalg.qr(W)
     X, sig, Zt = np.linalg.svd(T @ (nu[:, None] * Zw), full_matrices=False)
     q = int(np.sum(sig > tol))
@@ -88,12 +89,14 @@ def append_sparse_rows_extended(state, E):
     Kv = state._Kv if held else np.eye(r, dtype=Vb.dtype)
     E = E.tocsr()
     p = E.shape[0]
-    uid = np.unique(E.indices)
+    uid, inv = np.unique(E.indices, return_inverse=True)
     if uid.size == 0:
         return None
-    Ec = E[:, uid].toarray()                        # p x u, the touched columns only
-    C = (Ec @ (Vb[uid] @ Kv)).T                     # r x p = V^T E^T
-    Gm = Ec @ Ec.T
+    # The batch on its u touched columns only, still sparse (p x u).
+    Ec = sp.csr_array((E.data, inv.reshape(-1), E.indptr), shape=(p, uid.size))
+    C = ((Ec @ Vb[uid]) @ Kv).T                     # r x p = V^T E^T
+    EcT = Ec.T
+    Gm = (Ec @ EcT).toarray()
     if held:
         # V^T V = K_v^T G_v K_v is known, so V need not be orthonormal to rounding: the
         # least-squares coordinates C' = (V^T V)^-1 C (one Newton step, O(p r^2)) leave a
@@ -127,7 +130,7 @@ def append_sparse_rows_extended(state, E):
         rtol, scale = state._tolerance(p, max(float(s[0]), float(np.sqrt(np.sum(Gm.diagonal())))))
         Zw = np.zeros((Yw.shape[1], p))
         Zw[:, live] = Yw.T * dl[None, :]
-        Qw, Bw, a, b = _weak_basis(Vb, Kv, VtV, Ec, uid, C, Gamma_s, DinvY[:, ~strong], Zw,
+        Qw, Bw, a, b = _weak_basis(Vb, Kv, VtV, Ec, EcT, uid, C, Gamma_s, DinvY[:, ~strong], Zw,
                                    rtol * scale)
         # E^T = V C + R, R = Q_s B_s + (R D^-1 Y_w) Z_w: what the projection removed from
         # the weak part goes into the coordinates of the rows (exact algebra, as in
@@ -160,11 +163,12 @@ def append_sparse_rows_extended(state, E):
             # A new direction displaced an old one: form V_new explicitly (no solve with
             # the ill-conditioned K_v; the next batch enters the extended form afresh).
             V_new = Vb @ Kv_new
-            V_new[uid] += Ec.T @ (Gamma_s @ G2s)
+            V_new[uid] += EcT @ (Gamma_s @ G2s)
             if Qw is not None:
                 V_new += Qw @ G2w
             return F[:, :r], theta[:r], rec, V_new
-    delta = np.linalg.solve(Kv_new.T, (Ec.T @ (Gamma_s @ G2s)).T).T   # u x r
+    # E^T Gamma_s G2s K_v^-1 on the touched rows: solve on the p x r factor first.
+    delta = EcT @ np.linalg.solve(Kv_new.T, (Gamma_s @ G2s).T).T   # u x r
     Gv = state._Gv if held else Vb.T @ Vb  # computed once on entering the extended form
     if Qw is None:
         if not held:
@@ -179,7 +183,8 @@ def append_sparse_rows_extended(state, E):
         Gv = Gv + VtQ @ H + H.T @ VtQ.T + H.T @ ((Qw.T @ Qw) @ H)
         target = Vb + Qw @ H
     Vu_old = target[uid]
-    Gv_new = Gv + Vu_old.T @ delta + delta.T @ Vu_old + delta.T @ delta
+    Vu_new = Vu_old + delta
+    Gv_new = Gv - Vu_old.T @ Vu_old + Vu_new.T @ Vu_new
     if Qw is not None:
         target[uid] += delta
         uid = delta = None
