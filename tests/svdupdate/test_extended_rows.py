@@ -34,9 +34,11 @@ def _weak_batch(st, rng, n, p):
     return E.tocsr()
 
 
+@pytest.mark.parametrize("dense_max", [0, 10**9], ids=["sparse-block", "dense-block"])
 @pytest.mark.parametrize("p", [8, 40])
-def test_weak_directions_match_the_explicit_path(p, monkeypatch):
+def test_weak_directions_match_the_explicit_path(p, dense_max, monkeypatch):
     monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)  # small n: allow V = V' K_v
+    monkeypatch.setattr(ext, "DENSE_TOUCHED_MAX", dense_max)  # both forms of the batch
     rng = np.random.default_rng(61)
     n = 400
     A0 = sp.random(300, n, density=0.05, random_state=rng).toarray() * np.logspace(0, -2, n)
@@ -94,3 +96,21 @@ def test_hundred_row_batches_stay_orthogonal_over_many_updates(monkeypatch):
     assert not any(r.reorthogonalized for r in st.history)
     np.testing.assert_allclose(st.s, ref.s, rtol=1e-11)
     assert max(_loss(st.U), _loss(st.Vt.T)) < 1e-12
+
+
+@pytest.mark.parametrize("dense_max", [0, 10**9], ids=["sparse-block", "dense-block"])
+def test_duplicate_entries_of_a_csr_batch_are_summed(dense_max, monkeypatch):
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    monkeypatch.setattr(ext, "DENSE_TOUCHED_MAX", dense_max)
+    rng = np.random.default_rng(64)
+    A0 = sp.random(100, 200, density=0.05, random_state=rng).toarray()
+    st, ref = _pair(A0, 8)
+    # a non-canonical CSR batch: (0, 5) twice, (1, 7) twice, unsorted indices
+    data, cols, ptr = [1.0, 2.0, 0.5, 3.0, -1.0, 4.0], [5, 5, 9, 7, 7, 3], [0, 3, 6]
+    E = sp.csr_array((data, cols, ptr), shape=(2, 200))
+    assert not E.has_canonical_format
+    st.add_rows(E)
+    ref.add_rows(E.toarray(), strategy="dense")
+    assert st.history[-1].method == "exact-extended"
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-13)
+    np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-13 * ref.s[0])
