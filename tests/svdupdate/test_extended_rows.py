@@ -114,3 +114,27 @@ def test_duplicate_entries_of_a_csr_batch_are_summed(dense_max, monkeypatch):
     assert st.history[-1].method == "exact-extended"
     np.testing.assert_allclose(st.s, ref.s, rtol=1e-13)
     np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-13 * ref.s[0])
+
+
+@pytest.mark.parametrize("weak", [False, True], ids=["cholesky", "eigen-split"])
+def test_split_reconstructs_the_residual(weak):
+    # R plays the residual of 12 rows (one empty); with ``weak`` one column is nearly
+    # parallel to another, so the Cholesky certificate must refuse and the eigenvectors
+    # split off the weak direction.
+    rng = np.random.default_rng(65)
+    R = rng.standard_normal((300, 12)) * np.logspace(0, 3, 12)
+    R[:, 4] = 0.0
+    if weak:
+        R[:, 7] = R[:, 6] * (R[7, 7] / R[7, 6]) + 1e-9 * rng.standard_normal(300)
+    d = np.linalg.norm(R, axis=0)
+    live = np.flatnonzero(d > 0)
+    dl = d[live]
+    G = (R[:, live].T @ R[:, live]) / np.multiply.outer(dl, dl)
+    Gamma_s, Bs, Ww, Zw = ext._split(G, dl, live, 12)
+    Qs = R @ Gamma_s
+    assert np.linalg.norm(Qs.T @ Qs - np.eye(Qs.shape[1]), 2) < 100 * np.finfo(float).eps
+    assert (Ww is None) == (not weak)
+    rebuilt = Qs @ Bs if Ww is None else Qs @ Bs + (R @ Ww) @ Zw
+    np.testing.assert_allclose(rebuilt, R, rtol=0, atol=1e-12 * np.abs(R).max())
+    if weak:
+        assert Ww.shape[1] == 1 and Qs.shape[1] == 10
