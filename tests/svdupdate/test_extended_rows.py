@@ -138,3 +138,26 @@ def test_split_reconstructs_the_residual(weak):
     np.testing.assert_allclose(rebuilt, R, rtol=0, atol=1e-12 * np.abs(R).max())
     if weak:
         assert Ww.shape[1] == 1 and Qs.shape[1] == 10
+
+
+@pytest.mark.parametrize("zipf", [False, True], ids=["uniform", "zipf"])
+def test_batch_stream_equals_textbook_zha_simon(zipf, monkeypatch):
+    # The acceptance criterion at a test size: 100-row sparse batches, singular
+    # values equal to a textbook Zha-Simon update (dense residual, NumPy QR and SVD) to
+    # 1e-10 relative.
+    from orthla.svdupdate._bench_cases import _naive_rows
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    rng = np.random.default_rng(66)
+    S = sp.random(3000, 1000, density=5e-3, random_state=rng, format="csr")
+    A = (S @ sp.diags(1.0 / np.arange(1, 1001) ** 0.7)).tocsr() if zipf else S
+    st = TruncatedSVD.fit(A[:2000], 16, rng=0)
+    U, s, V = st._U.copy(), st._s.copy(), st._V.copy()
+    for lo in range(2000, 3000, 100):
+        st.add_rows(A[lo:lo + 100])
+        U, s, V = _naive_rows(U, s, V, A[lo:lo + 100].toarray())
+    assert [r.method for r in st.history[1:]].count("exact-extended") >= 9
+    np.testing.assert_allclose(st._s, s, rtol=1e-10)
+    Vt = st.Vt
+    np.testing.assert_allclose(np.abs(Vt @ V[:, :16]), np.eye(16), atol=1e-8)
+    assert max(_loss(st.U), _loss(Vt.T)) < 1e-13
