@@ -196,7 +196,7 @@ class TruncatedSVD:
     eigenvectors, scaled by the row norms, split the residual: directions that keep at
     least 1/64 of their energy outside ``range(V)`` stay implicit (accurate to ``64 eps``);
     weaker ones (rows nearly inside ``range(V)``, nearly parallel rows) are formed
-    explicitly, projected twice and orthonormalized with the rank threshold
+    explicitly, projected once more and orthonormalized with the rank threshold
     (``O(n r q_w)`` for ``q_w`` of them, a rank-``q_w`` change of every row of ``V'``).
     ``cond(K_v)`` is bounded like ``cond(K_u)``; when it would exceed ``max_cond_k``
     the new ``V`` is formed explicitly for that batch.  Once ``V = V' K_v`` is held the
@@ -478,6 +478,34 @@ class TruncatedSVD:
         if self._Kv is not None:
             return (X @ self._Vb) @ self._Kv[:, :self._k]
         return X @ self._Vb[:, :self._k]
+
+    def project(self, X: Any) -> Any:
+        """Orthogonal projection ``X V_k V_k^T`` of rows ``X`` onto the tracked row space.
+
+        Parameters
+        ----------
+        X : array or sparse matrix, shape (p, n)
+            Rows to project (dense of the state's library, or SciPy sparse on NumPy).
+
+        Returns
+        -------
+        array, shape (p, n)
+            Dense; ``X - project(X)`` is the part of ``X`` the k components miss.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from orthla.svdupdate import TruncatedSVD
+        >>> rng = np.random.default_rng(0)
+        >>> A = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 20))  # rank 3
+        >>> svd = TruncatedSVD.fit(A, 3)
+        >>> x = A[:2]
+        >>> bool(np.allclose(svd.project(x), x))
+        True
+        """
+        Z = self.transform(X)
+        Vt = self.Vt
+        return Z @ Vt
 
     def __repr__(self) -> str:
         m, n = self.shape

@@ -161,3 +161,20 @@ def test_batch_stream_equals_textbook_zha_simon(zipf, monkeypatch):
     Vt = st.Vt
     np.testing.assert_allclose(np.abs(Vt @ V[:, :16]), np.eye(16), atol=1e-8)
     assert max(_loss(st.U), _loss(Vt.T)) < 1e-13
+
+
+def test_project_is_the_orthogonal_projection_onto_the_row_space(xp):
+    from orthla._testing import to_host
+
+    rng = np.random.default_rng(67)
+    A = rng.standard_normal((40, 25))
+    st = TruncatedSVD.fit(xp.asarray(A), 5)
+    X = rng.standard_normal((3, 25))
+    P = to_host(st.project(xp.asarray(X)))
+    Vk = np.linalg.svd(A)[2][:5].T
+    np.testing.assert_allclose(P, X @ Vk @ Vk.T, atol=1e-12)
+    Ps = st.project(sp.csr_array(X)) if xp.__name__.endswith("numpy") else None
+    if Ps is not None:
+        np.testing.assert_allclose(Ps, P, atol=1e-14)
+    with pytest.raises(ValueError, match="columns"):
+        st.project(xp.asarray(X[:, :24]))
