@@ -1,16 +1,18 @@
 """Zha-Simon for sparse row batches on the extended right basis ``V = V' K_v`` (Deng et al.).
 
 The residual ``R = E^T - V C`` (``C = V^T E^T``) of a batch of ``p`` sparse rows is never
-formed.  The eigenvectors ``Y`` of its Gram matrix, scaled by the row norms ``D``
-(``D^-1 R^T R D^-1 = Y diag(lam) Y^T``), split it:
+formed.  Its Gram matrix, scaled by the row norms ``D`` (``G = D^-1 R^T R D^-1``), splits it:
 
-* strong directions (``lam`` at least ``EXTENDED_MIN_RESIDUAL`` times ``max(1, lam_max)``):
-  ``Q_s = R D^-1 Y_s lam_s^-1/2`` stays implicit.  The Gram matrix gives it to about
-  ``eps / lam_s`` (the cancellation in ``E E^T - C^T C`` and the eigensolver's backward
-  error ``eps lam_max``), so it is orthonormal to ``64 eps`` at worst.
-* weak directions (rows mostly inside ``range(V)``, or nearly parallel rows): ``W = R D^-1 Y_w``
-  is formed explicitly (``O(n r q_w)``), projected twice against ``V`` and ``Q_s``, and
-  orthonormalized by a QR with the usual rank threshold.
+* strong directions keep at least ``EXTENDED_MIN_RESIDUAL`` of their energy outside
+  ``range(V)`` (relative to ``max(1, lambda_max(G))``): ``Q_s = R Gamma_s`` stays implicit,
+  with ``Gamma_s = D^-1 L^-T`` from the Cholesky factor of ``G`` when LAPACK's condition
+  estimate certifies all of ``G`` (the common case), else ``D^-1 Y_s lam_s^-1/2`` from
+  its eigenvectors.  The Gram matrix gives ``Q_s`` to about ``eps / lam_s`` (the
+  cancellation in ``E E^T - C^T C``, and the factorization's backward error), so it is
+  orthonormal to ``64 eps`` at worst.
+* weak directions (rows mostly inside ``range(V)``, or nearly parallel rows): ``R D^-1 Y_w``
+  is formed explicitly (``O(n r q_w)``), its columns normalized, projected once more
+  against ``V`` and ``Q_s``, and orthonormalized by a QR with the usual rank threshold.
 
 Then ``V_new = V G_1 + Q_s G_2s + Q_w G_2w`` is held as ``K_v <- K_v (G_1 - C Gamma_s G_2s)``
 and ``V' <- V' + (E^T Gamma_s G_2s + Q_w G_2w) K_v^-1`` (a solve): only the rows of ``V'``
@@ -33,7 +35,6 @@ from scipy.linalg import lapack
 #: the Gram matrix gives them to ``eps / share``, at most ``64 eps`` here, below the
 #: default ``ortho_tol`` of ``100 eps``.
 EXTENDED_MIN_RESIDUAL = 1.0 / 64
-
 
 #: A batch with at most this many entries on its touched columns (p x u) is handled
 #: dense there: SciPy's per-product overhead (~0.1 ms) outweighs the flops it saves.

@@ -745,14 +745,10 @@ class TruncatedSVD:
     def _append_rows(self, E, method, l, t, strategy, path, pred, extended, kept):
         """Append rows ``E`` by the planned ``path`` (columns: in the exchanged view).
 
-        Extended forms are kept only over a run of appends of one kind (rows, or columns):
-        any other step before this one folds them first (``O((m + n) r^2)``, as the
-        explicit path costs anyway), so an alternating stream stays explicit.
+        Extended forms are kept over any run of row and column appends (see
+        :meth:`_in_append_stream`); ``update`` and removals fold them.
         """
         kind = self._append_kind
-        if not self._in_row_stream() and (self._Ku is not None or self._Kv is not None):
-            self._U, self._V = self._U, self._V  # fold both (values unchanged)
-            extended = extended and self._v_extension_applies(E, True, forced=strategy == "sparse")
         if path == "sparse" and extended:
             done = _append_sparse_rows_extended(self, E)
             if done is not None:
@@ -796,18 +792,18 @@ class TruncatedSVD:
         if not (exact and is_numpy(self._xp) and is_sparse(E)):
             return False
         return forced or (p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK
-                          and (self._Kv is not None or self._in_row_stream()))
+                          and (self._Kv is not None or self._in_append_stream()))
 
-    def _in_row_stream(self):
-        """Whether the previous step was the fit or an append of the current kind.
+    def _in_append_stream(self):
+        """Whether the previous step was the fit or an append (of rows or of columns).
 
-        The current kind is rows, or columns in the exchanged view of ``add_columns``.
-        Entering an extended form costs ``O(n r^2)`` (a private copy and a Gram matrix)
-        and any other update folds it again, so it only pays over a run of appends of
-        one kind: a stream that alternates rows and columns (a graph grown node by
-        node) stays explicit after its first row.
+        Entering an extended form costs ``O(n r^2)`` (a private copy and a Gram matrix),
+        which pays over a run of appends.  Row and column appends keep both forms: each
+        factor is the growing one (new rows of ``X'``) in one kind and the touched one
+        (rows of ``X'`` changed in place) in the other, so a graph grown node by node (a
+        row, then a column) stays in extended form.  ``update`` and removals fold them.
         """
-        return not self.history or self.history[-1].kind in ("fit", self._append_kind)
+        return not self.history or self.history[-1].kind in ("fit", "add_rows", "add_columns")
 
     def _plan(self, strategy, X, Y, exact, kind, *, extended=False):
         """``(path, prediction)`` for an update with block ``X`` (and ``Y`` for ``update``).
@@ -955,7 +951,7 @@ class TruncatedSVD:
         F1, F2 = F[:r, :], F[r:, :]
         # Below ~1e6 flops the explicit product is cheaper than the extra small factorizations.
         worth_it = self._Ku is not None or (self._Ub.shape[0] * r * r >= 1_000_000
-                                            and self._in_row_stream())
+                                            and self._in_append_stream())
         if kk == r and worth_it:
             K = F1 if self._Ku is None else self._Ku @ F1
             # F has orthonormal columns, so sigma_min(F1)^2 = 1 - ||F2||_2^2 (CS
@@ -1012,6 +1008,8 @@ class TruncatedSVD:
             if uid is not None:  # else Vb is a new array, already updated
                 old_rows = Vb[uid].copy()
                 Vb[uid] += delta
+            else:
+                self._Vbuf = None  # a row buffer holding the old V' is stale now
             self._Vb, self._Kv, self._Gv, self._cond_kv = Vb, Kv, Gv, cond_kv
         try:
             ou, ov = self._ortho_estimates()

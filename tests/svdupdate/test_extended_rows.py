@@ -178,3 +178,93 @@ def test_project_is_the_orthogonal_projection_onto_the_row_space(xp):
         np.testing.assert_allclose(Ps, P, atol=1e-14)
     with pytest.raises(ValueError, match="columns"):
         st.project(xp.asarray(X[:, :24]))
+
+
+def test_alternating_graph_stream_with_weak_strong_and_failed_steps(monkeypatch):
+    # A symmetric Zipf-weighted matrix grown node block by node block (rows, then the
+    # matching columns), with a repeated row, a row inside the row space, a strong new
+    # direction and an injected failure on the way: both factors stay in (and leave and
+    # re-enter) extended form, and the end result is the explicit path's SVD.
+    from _svd_helpers import fail_after_staging
+
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    rng = np.random.default_rng(68)
+    n = 500
+    S = sp.random(n, n, density=0.02, random_state=rng, format="csr")
+    w = sp.diags(1.0 / np.arange(1, n + 1) ** 0.5)
+    A = (w @ (S + S.T) @ w).tocsr()
+    j0 = 300
+    st = TruncatedSVD.fit(A[:j0, :j0], 10, rng=0)
+    ref = TruncatedSVD.fit(A[:j0, :j0], 10, rng=0)
+    j, step = j0, 0
+    sizes = [1, 3, 1, 2, 5, 1, 1, 4, 1, 2] * 4
+    for b in sizes:
+        R = A[j:j + b, :j].tolil()
+        if step == 5:
+            R[0] = st.project(R[[0]].tocsr())  # a row inside the current row space
+        if step == 9:
+            R[0, :] = 0.0
+            R[0, j - 1] = 50.0  # a strong new direction: displaces the tail components
+        R = R.tocsr()
+        Ccol = sp.vstack([A[:j, j:j + b], A[j:j + b, j:j + b]], format="csc")
+        if step == 9:
+            Ccol = Ccol.tolil()
+            Ccol[j - 1, 0] = 50.0
+            Ccol = Ccol.tocsc()
+        if step == 14:  # fail once after the touched rows were staged; nothing changes
+            before = (st.s.copy(), st.U.copy(), st.Vt.copy())
+            staged = fail_after_staging(monkeypatch, st)
+            with pytest.raises(RuntimeError, match="injected"):
+                st.add_columns(Ccol[:j].tocsc())  # the touched rows of U' were staged
+            assert staged == [True]
+            monkeypatch.undo()
+            monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+            np.testing.assert_array_equal(st.s, before[0])
+            np.testing.assert_array_equal(st.U, before[1])
+            np.testing.assert_array_equal(st.Vt, before[2])
+        for X, strategy in ((st, "auto"), (ref, "dense")):
+            X.add_rows(R, strategy=strategy)
+            X.add_columns(Ccol, strategy=strategy)
+        j += b
+        step += 1
+    methods = [r.method for r in st.history[1:]]
+    assert methods.count("exact-extended") >= 0.9 * len(methods)
+    np.testing.assert_allclose(st.s, ref.s, rtol=0, atol=1e-11 * ref.s[0])
+    np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-11 * ref.s[0])
+    assert max(_loss(st.U), _loss(st.Vt.T)) < 1e-12
+
+
+def test_weak_row_between_column_runs_refreshes_the_row_buffer(monkeypatch):
+    # V' grows in a row buffer over column appends; a row with a weak direction then
+    # replaces V' by a new array (rank-q_w change of every row), so the next column
+    # append must not grow the old buffer.
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    kept = []
+    weak_basis = ext._weak_basis
+
+    def spy(*args):
+        out = weak_basis(*args)
+        kept.append(out[0].shape[1])
+        return out
+
+    monkeypatch.setattr(ext, "_weak_basis", spy)
+    rng = np.random.default_rng(69)
+    A0 = sp.random(300, 200, density=0.05, random_state=rng, format="csr")
+    st, ref = _pair(A0, 8)
+    st._Kv = np.eye(st.n_tracked)  # small n: let V = V' K_v grow in its row buffer
+    cols = [sp.random(300, 1, density=0.05, random_state=rng, format="csc") for _ in range(2)]
+    x = sp.random(1, 202, density=0.05, random_state=rng, format="csr")
+    for X, strategy in ((st, "auto"), (ref, "dense")):
+        for c in cols:
+            X.add_columns(c, strategy=strategy)
+    assert st._Vbuf is not None
+    row = sp.csr_array(st.project(x) + 1e-3 * x.toarray())  # 1e-6 of its energy is new
+    more = [sp.random(301, 1, density=0.05, random_state=rng, format="csc") for _ in range(2)]
+    for X, strategy in ((st, "auto"), (ref, "dense")):
+        X.add_rows(row, strategy=strategy)
+        for c in more:
+            X.add_columns(c, strategy=strategy)
+    assert kept and kept[-1] == 1  # the row's weak direction was kept (dense change of V')
+    assert [r.method for r in st.history[1:]] == ["exact-extended"] * 5
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
+    np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-12 * ref.s[0])

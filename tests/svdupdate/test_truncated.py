@@ -692,10 +692,10 @@ def test_failed_extended_update_leaves_no_staged_work(monkeypatch):
     np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-12)
 
 
-def test_alternating_rows_and_columns_stay_explicit(monkeypatch):
-    # A graph grown node by node (a row, then a column): an extended form would be
-    # entered (O(n r^2)) and folded again at every step, so it is not used; a run of
-    # row appends does use it.  Both give the SVD of the explicit path.
+def test_alternating_rows_and_columns_keep_the_extended_forms(monkeypatch):
+    # A graph grown node by node (a row, then a column): each factor grows in one kind
+    # of append and has rows touched in the other, so both stay in extended form, and
+    # the result is the SVD of the explicit path.
     import orthla.svdupdate._truncated as mod
 
     monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
@@ -703,21 +703,17 @@ def test_alternating_rows_and_columns_stay_explicit(monkeypatch):
     ref = TruncatedSVD.fit(A, 8, rng=0)
     st = ref.copy()
     rows = sp.random(3, 60, density=0.2, random_state=45, format="csr")
-    for i in range(3):
-        st.add_rows(sp.hstack([rows[[i]], sp.csr_matrix((1, i))], format="csr"))
-        st.add_columns(sp.random(10001 + i, 1, density=0.01, random_state=46 + i, format="csc"))
-    # only the first row (right after the fit) enters the extended form; the column folds it
-    assert [r.method for r in st.history[1:]] == ["exact-extended"] + ["exact"] * 5
-    assert st._Ku is None and st._Kv is None
-    run = ref.copy()
-    for i in range(3):
-        run.add_rows(rows[[i]])
-    assert [r.method for r in run.history[1:]] == ["exact-extended"] * 3
-    assert run._Ku is not None and run._Kv is not None
-    for i in range(3):
-        ref.add_rows(rows[[i]], strategy="dense")
-    np.testing.assert_allclose(run.s, ref.s, rtol=1e-12)
-    np.testing.assert_allclose((run.U * run.s) @ run.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-11)
+    for X, strategy in ((st, "auto"), (ref, "dense")):
+        for i in range(3):
+            X.add_rows(sp.hstack([rows[[i]], sp.csr_matrix((1, i))], format="csr"), strategy=strategy)
+            X.add_columns(sp.random(10001 + i, 1, density=0.01, random_state=46 + i, format="csc"),
+                          strategy=strategy)
+    assert [r.method for r in st.history[1:]] == ["exact-extended"] * 6
+    assert st._Ku is not None and st._Kv is not None
+    assert "exact-extended" not in {r.method for r in ref.history}
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
+    np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-11)
+    assert _ortho_loss(st) < 1e-13
 
 
 def test_condition_bounds_of_extended_factors_hold(monkeypatch):
