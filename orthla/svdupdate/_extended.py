@@ -33,7 +33,7 @@ from scipy.linalg import lapack
 #: Strong residual directions keep at least this share of their rows' energy outside
 #: ``range(V)`` (relative to the largest scaled Gram eigenvalue when that exceeds one):
 #: the Gram matrix gives them to ``eps / share``, at most ``64 eps`` here, below the
-#: default ``ortho_tol`` of ``100 eps``.
+#: default ``ortho_tol`` (at least ``100 eps``).
 EXTENDED_MIN_RESIDUAL = 1.0 / 64
 
 #: A batch with at most this many entries on its touched columns (p x u) is handled

@@ -148,7 +148,10 @@ class TruncatedSVD:
         ``rtol * max(s_1, ||update||_F)`` are dropped (default ``max(m, n, p) * eps``).
     ortho_tol : float, optional
         Re-orthonormalize ``U`` and ``V`` when the monitored loss of orthogonality
-        exceeds this (default ``100 * eps``).
+        exceeds this.  Default ``max(100, 10 sqrt(max(m, n))) * eps`` for the current
+        shape: rounding alone moves ``X^T X`` of an ``n``-row factor by about
+        ``sqrt(n) eps`` per update (and its measurement by as much), so a fixed
+        ``100 eps`` would re-orthonormalize a 20000-row factor for noise.
     rng : {None, int, numpy.random.Generator}
         Randomness for the ``"gkl"``/``"rpi"`` methods and the orthogonality probe.
 
@@ -164,7 +167,7 @@ class TruncatedSVD:
         bases (default 10) before they are folded into ``U`` and ``V``.  The
         orthogonality monitor reads ``K^T (U'^T U') K`` from a tracked Gram matrix,
         whose rounding error grows like ``eps cond(K)^2``: 10 keeps it near the
-        default ``ortho_tol``.
+        default ``ortho_tol`` of a small matrix.
 
     Notes
     -----
@@ -301,7 +304,7 @@ class TruncatedSVD:
             raise ValueError(f"`decay` must be in (0, 1]; got {decay}.")
         self.decay = decay
         self.rtol = None if rtol is None else float(rtol)
-        self.ortho_tol = 1e2 * eps(s.dtype, xp) if ortho_tol is None else float(ortho_tol)
+        self.ortho_tol = None if ortho_tol is None else float(ortho_tol)
         self.max_cond_k = 1e1
         self._rng = as_rng(rng)
         self._probe = None
@@ -913,6 +916,12 @@ class TruncatedSVD:
         keep = np.setdiff1d(np.arange(size), arr)
         return self._xp.asarray(keep, dtype=self._xp.int64, device=device(self._s))
 
+    def _ortho_threshold(self):
+        """``ortho_tol``, or its default for the current shape (see the class docstring)."""
+        if self.ortho_tol is not None:
+            return self.ortho_tol
+        return max(100.0, 10.0 * math.sqrt(max(self.shape))) * eps(self._s.dtype, self._xp)
+
     def _tolerance(self, p, scale):
         m, n = self.shape
         rtol = self.rtol if self.rtol is not None else max(m, n, p) * eps(self._s.dtype, self._xp)
@@ -1013,7 +1022,7 @@ class TruncatedSVD:
             self._Vb, self._Kv, self._Gv, self._cond_kv = Vb, Kv, Gv, cond_kv
         try:
             ou, ov = self._ortho_estimates()
-            reorth = max(ou, ov) > self.ortho_tol
+            reorth = max(ou, ov) > self._ortho_threshold()
             if reorth:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, self._V)
         except Exception:

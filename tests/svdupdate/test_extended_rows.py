@@ -268,3 +268,15 @@ def test_weak_row_between_column_runs_refreshes_the_row_buffer(monkeypatch):
     assert [r.method for r in st.history[1:]] == ["exact-extended"] * 5
     np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
     np.testing.assert_allclose((st.U * st.s) @ st.Vt, (ref.U * ref.s) @ ref.Vt, atol=1e-12 * ref.s[0])
+
+
+def test_default_ortho_tol_follows_the_shape():
+    eps = np.finfo(np.float64).eps
+    small = TruncatedSVD.fit(np.random.default_rng(70).standard_normal((30, 20)), 3)
+    assert small._ortho_threshold() == 100 * eps  # 10 sqrt(30) < 100
+    big = TruncatedSVD(np.eye(40000, 3), np.ones(3), np.eye(50, 3), 3)
+    assert big._ortho_threshold() == pytest.approx(10 * 200 * eps)
+    big.add_rows(np.zeros((1, 50)))  # the shape it follows is the current one
+    assert big._ortho_threshold() == pytest.approx(10 * np.sqrt(40001) * eps)
+    fixed = TruncatedSVD(np.eye(40000, 3), np.ones(3), np.eye(50, 3), 3, ortho_tol=1e-13)
+    assert fixed._ortho_threshold() == 1e-13
