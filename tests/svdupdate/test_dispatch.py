@@ -165,7 +165,7 @@ def test_failed_recompute_keeps_previous_matrix_and_svd(monkeypatch):
     st = TruncatedSVD.fit(A, 4, keep_matrix=True, rng=0)
     s0 = st.s
 
-    def boom(*args):
+    def boom(*args, **kwargs):
         raise RuntimeError("ARPACK failed")
 
     monkeypatch.setattr(mod, "_svds", boom)
@@ -230,3 +230,36 @@ def test_kept_matrix_replays_row_and_column_appends_in_order(sparse):
     np.testing.assert_allclose(M.toarray() if sparse else M, true, rtol=1e-15)
     np.testing.assert_allclose(before.matrix().toarray() if sparse else before.matrix(), true,
                                rtol=1e-15)
+
+
+def test_recompute_starts_arpack_inside_the_current_subspace(monkeypatch):
+    # The warm start is the current factor on the smaller side, weighted by s, with
+    # zeros on the new rows/columns; the result is the same truncated SVD.
+    import orthla.svdupdate._truncated as mod
+
+    rng = np.random.default_rng(56)
+    A = sp.random(300, 120, density=0.05, random_state=rng, format="csr")
+    seen = []
+    svds = mod._svds
+
+    def spy(xp, M, r, gen, v0=None):
+        seen.append(v0)
+        return svds(xp, M, r, gen, v0=v0)
+
+    for extra, kind in ((A[:10], "add_rows"), (sp.random(300, 200, density=0.05, random_state=rng,
+                                                          format="csc"), "add_columns")):
+        st = TruncatedSVD.fit(A, 6, keep_matrix=True, rng=0)
+        monkeypatch.setattr(mod, "_svds", spy)
+        getattr(st, kind)(extra, strategy="recompute")
+        monkeypatch.undo()
+        m, n = st.shape
+        v0 = seen[-1]
+        before = TruncatedSVD.fit(A, 6, rng=0)
+        if kind == "add_rows":  # 310 x 120: ARPACK works on the 120 columns, V's side
+            np.testing.assert_allclose(v0, before._V @ before._s)
+        else:  # 300 x 320: the 300 rows, U's side (no new rows)
+            np.testing.assert_allclose(v0, before._U @ before._s)
+        assert v0.shape == (min(m, n),)
+        full = st._kept.matrix().toarray()
+        np.testing.assert_allclose(st._s, np.linalg.svd(full, compute_uv=False)[:st.n_tracked],
+                                   rtol=1e-10)
