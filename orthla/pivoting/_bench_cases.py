@@ -202,6 +202,33 @@ def _sklearn_nystroem(inputs):
     return ny.fit_transform(inputs["x_host"])
 
 
+def _sklearn_nystroem_matched(inputs):
+    from sklearn.kernel_approximation import Nystroem
+
+    ny = Nystroem(kernel="rbf", gamma=1 / (2 * inputs["h"] ** 2), n_components=inputs["matched_c"],
+                  random_state=0)
+    return ny.fit_transform(inputs["x_host"])
+
+
+def _matched_setup(base):
+    """``base``'s inputs plus ``matched_c``: the fewest uniform landmarks (a multiple of 5
+    from rank / 2 up to rank) at which scikit-learn's Nystroem reaches rp_cholesky's trace
+    error on these data (found here, untimed): the speed comparison at equal error."""
+
+    def setup(xp, rng):
+        inputs = base(xp, rng)
+        target = _kernel_trace_error(inputs, _rpchol(inputs))
+        rank = inputs["rank"]
+        inputs["matched_c"] = rank
+        for c in range(rank // 2, rank + 1, 5):
+            inputs["matched_c"] = c
+            if _kernel_trace_error(inputs, _sklearn_nystroem_matched(inputs)) <= target:
+                break
+        return inputs
+
+    return setup
+
+
 def _kernel_trace_error(inputs, z):
     """tr(K - Z Z^T) / tr(K) for a feature matrix Z (tr K = N: unit diagonal)."""
     from .._testing import to_host
@@ -290,6 +317,17 @@ def cases():
             run_orthla=_rpchol, anchors=_nystroem_anchors(), error=_kernel_trace_error,
             error_name="kernel: relative trace error tr(K - FF^T)/tr(K)", quick=quick,
             backends=("numpy", "cupy")))
+        if n == 20000 and _nystroem_anchors():
+            # Uniform landmarks suit an isotropic cloud slightly better at equal rank; the
+            # issue's speed target is read at equal error: Nystroem with as many landmarks
+            # as it needs to match rp_cholesky's error.
+            out.append(BenchCase(
+                name=f"rp_cholesky {data} N={n} rank={rank}{label} vs Nystroem at equal error",
+                setup=_matched_setup(_kernel_setup(n, dim, rank, h, data)), run_orthla=_rpchol,
+                anchors={"sklearn Nystroem (uniform), landmarks matched to the error":
+                         _sklearn_nystroem_matched},
+                error=_kernel_trace_error,
+                error_name="kernel: relative trace error tr(K - FF^T)/tr(K)", quick=False))
     for m, n, rank, quick in ((1000, 200, 40, True), (5000, 500, 100, False)):
         out.append(BenchCase(
             name=f"rp_qr {m}x{n} rank={rank}", setup=_decaying_setup(m, n, rank),

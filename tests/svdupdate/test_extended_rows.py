@@ -18,6 +18,20 @@ def _loss(X):
     return np.linalg.norm(X.T @ X - np.eye(X.shape[1]), 2)
 
 
+def _count_weak_directions(monkeypatch):
+    """A list that receives the number of weak directions kept by each extended append."""
+    kept = []
+    weak_basis = ext._weak_basis
+
+    def spy(*args):
+        out = weak_basis(*args)
+        kept.append(out[0].shape[1])
+        return out
+
+    monkeypatch.setattr(ext, "_weak_basis", spy)
+    return kept
+
+
 def _pair(A0, k):
     return TruncatedSVD.fit(A0, k, rng=0), TruncatedSVD.fit(A0, k, rng=0)
 
@@ -59,15 +73,7 @@ def test_weak_directions_match_the_explicit_path(p, dense_max, monkeypatch):
 
 def test_weak_directions_are_used_and_counted(monkeypatch):
     monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
-    calls = []
-    weak_basis = ext._weak_basis
-
-    def spy(*args):
-        out = weak_basis(*args)
-        calls.append(out[0].shape[1])
-        return out
-
-    monkeypatch.setattr(ext, "_weak_basis", spy)
+    calls = _count_weak_directions(monkeypatch)
     rng = np.random.default_rng(62)
     A0 = sp.random(200, 300, density=0.05, random_state=rng).toarray()
     st = TruncatedSVD.fit(A0, 10, rng=0)
@@ -239,15 +245,7 @@ def test_weak_row_between_column_runs_refreshes_the_row_buffer(monkeypatch):
     # replaces V' by a new array (rank-q_w change of every row), so the next column
     # append must not grow the old buffer.
     monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
-    kept = []
-    weak_basis = ext._weak_basis
-
-    def spy(*args):
-        out = weak_basis(*args)
-        kept.append(out[0].shape[1])
-        return out
-
-    monkeypatch.setattr(ext, "_weak_basis", spy)
+    kept = _count_weak_directions(monkeypatch)
     rng = np.random.default_rng(69)
     A0 = sp.random(300, 200, density=0.05, random_state=rng, format="csr")
     st, ref = _pair(A0, 8)
