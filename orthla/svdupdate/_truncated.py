@@ -25,6 +25,8 @@ FIT_METHODS = ("exact", "rpi")
 #: n r^2 flops, use the extended right basis V = V' K_v.
 V_EXTENDED_MAX_BATCH = 256
 V_EXTENDED_MIN_WORK = 1_000_000
+#: Appended rows keep U = U' K_u when the factor has at least this many m r^2 flops.
+U_EXTENDED_MIN_WORK = 1_000_000
 #: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
 FULL_CHECK_EVERY = 32
 #: The slots of the left and the right factor (basis, small factor, row buffer, Gram
@@ -975,7 +977,7 @@ class TruncatedSVD:
         kk = F.shape[1]
         F1, F2 = F[:r, :], F[r:, :]
         # Below ~1e6 flops the explicit product is cheaper than the extra small factorizations.
-        worth_it = self._Ku is not None or (self._Ub.shape[0] * r * r >= 1_000_000
+        worth_it = self._Ku is not None or (self._Ub.shape[0] * r * r >= U_EXTENDED_MIN_WORK
                                             and self._in_append_stream())
         if kk == r and worth_it:
             K = F1 if self._Ku is None else self._Ku @ F1
