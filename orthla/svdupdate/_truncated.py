@@ -1133,25 +1133,13 @@ def _reorthonormalize(xp, U, s, V):
 
 
 def _svds(xp, A, r, rng, v0=None):
-    """Rank-``r`` SVD of sparse ``A`` by ARPACK on its smaller side.
-
-    ARPACK returns the singular vectors of the smaller side only; the other side comes
-    from a Rayleigh-Ritz step on them (``Y = A V``, the SVD of ``Y`` through a QR), which
-    is cheaper than SciPy's own dense SVD of ``Y`` and gives orthonormal factors.
-    """
     from scipy.sparse.linalg import svds
 
     v0 = rng.standard_normal(min(A.shape)) if v0 is None else v0
-    tall = A.shape[0] >= A.shape[1]
-    out = svds(A if tall else A.T, k=r, tol=0, v0=v0, return_singular_vectors="vh")
-    V = out[2].T                                   # right vectors of A (or of A^T)
-    Y = (A if tall else A.T) @ V                   # = U diag(s), up to ARPACK's accuracy
-    Q, R = np.linalg.qr(Y)
-    X, s, Zt = np.linalg.svd(R)
-    U, V = Q @ X, V @ Zt.T
-    if not tall:
-        U, V = V, U
-    return xp.asarray(np.ascontiguousarray(U)), xp.asarray(s), xp.asarray(np.ascontiguousarray(V))
+    U, s, Vt = svds(A, k=r, tol=0, v0=v0)
+    order = np.argsort(s)[::-1]
+    return (xp.asarray(np.ascontiguousarray(U[:, order])), xp.asarray(s[order]),
+            xp.asarray(np.ascontiguousarray(Vt[order, :].T)))
 
 
 def _randomized_svd(xp, A, r, t, rng):
