@@ -263,3 +263,23 @@ def test_recompute_starts_arpack_inside_the_current_subspace(monkeypatch):
         full = st._kept.matrix().toarray()
         np.testing.assert_allclose(st._s, np.linalg.svd(full, compute_uv=False)[:st.n_tracked],
                                    rtol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(600, 200), (200, 600)], ids=["tall", "wide"])
+@pytest.mark.parametrize("decay", [0.0, 1.5], ids=["flat", "spread"])
+def test_svds_rayleigh_ritz_gives_orthonormal_exact_factors(shape, decay):
+    # ARPACK on the smaller side, the other factor by Rayleigh-Ritz (with a Cholesky-QR
+    # pass when the spread s_1 / s_r exceeds sqrt(10)): against LAPACK on the dense matrix.
+    import orthla.svdupdate._truncated as mod
+
+    rng = np.random.default_rng(57)
+    S = sp.random(*shape, density=0.05, random_state=rng, format="csr")
+    A = (S @ sp.diags(1.0 / np.arange(1, shape[1] + 1) ** decay)).tocsr()
+    U, s, V = mod._svds(np, A, 12, np.random.default_rng(0))
+    uu, ss, vt = np.linalg.svd(A.toarray(), full_matrices=False)
+    assert (ss[0] / ss[11] > 10**0.5) == (decay > 0)
+    np.testing.assert_allclose(s, ss[:12], rtol=1e-12)
+    eye = np.eye(12)
+    assert np.linalg.norm(U.T @ U - eye, 2) < 1e-14 and np.linalg.norm(V.T @ V - eye, 2) < 1e-14
+    np.testing.assert_allclose(A @ V, U * s, rtol=0, atol=1e-13 * ss[0])
+    np.testing.assert_allclose(np.abs(U.T @ uu[:, :12]), eye, atol=1e-8)
