@@ -276,7 +276,7 @@ def test_svds_rayleigh_ritz_gives_orthonormal_exact_factors(shape, decay):
     S = sp.random(*shape, density=0.05, random_state=rng, format="csr")
     A = (S @ sp.diags(1.0 / np.arange(1, shape[1] + 1) ** decay)).tocsr()
     U, s, V = mod._svds(np, A, 12, np.random.default_rng(0))
-    uu, ss, vt = np.linalg.svd(A.toarray(), full_matrices=False)
+    uu, ss, _ = np.linalg.svd(A.toarray(), full_matrices=False)
     assert (ss[0] / ss[11] > 10**0.5) == (decay > 0)
     np.testing.assert_allclose(s, ss[:12], rtol=1e-12)
     eye = np.eye(12)
