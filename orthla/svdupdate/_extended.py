@@ -41,16 +41,15 @@ EXTENDED_MIN_RESIDUAL = 1.0 / 64
 DENSE_TOUCHED_MAX = 4096
 
 
-def _touched_block(E, col, u):
-    """The CSR batch ``E`` on its ``u`` touched columns (``col``: their new index per
-    non-zero), and its transpose: dense when small, else SciPy sparse."""
-    p = E.shape[0]
+def _touched_block(data, indptr, col, p, u):
+    """A CSR batch (``data``, ``indptr``; ``col``: the new index of each non-zero's column)
+    on its ``u`` touched columns, and its transpose: dense when small, else SciPy sparse."""
     if p * u <= DENSE_TOUCHED_MAX:
         Ec = np.zeros((p, u))
-        rows = np.repeat(np.arange(p), np.diff(E.indptr))
-        np.add.at(Ec, (rows, col), E.data)  # sums duplicate entries, as SciPy does
+        rows = np.repeat(np.arange(p), np.diff(indptr))
+        np.add.at(Ec, (rows, col), data)  # sums duplicate entries, as SciPy does
         return Ec, Ec.T
-    Ec = sp.csr_array((E.data, col, E.indptr), shape=(p, u))
+    Ec = sp.csr_array((data, col, indptr), shape=(p, u))
     return Ec, Ec.T
 
 
@@ -149,9 +148,16 @@ def append_sparse_rows_extended(state, E):
     E = E.tocsr()
     p = E.shape[0]
     uid, inv = np.unique(E.indices, return_inverse=True)
-    if uid.size == 0:
+    amax = float(np.max(np.abs(E.data))) if E.nnz else 0.0
+    if uid.size == 0 or amax == 0.0:
         return None
-    Ec, EcT = _touched_block(E, inv.reshape(-1), uid.size)
+    # The batch scaled by a power of two (exactly) so that its Gram matrix neither
+    # underflows nor overflows; everything below is invariant to that scale except the
+    # core matrix, whose new rows get it back (``up``).  Work in float64 throughout.
+    exponent = int(np.frexp(amax)[1])
+    down, up = np.ldexp(1.0, -exponent), np.ldexp(1.0, exponent)
+    Ec, EcT = _touched_block(E.data.astype(np.float64) * down, E.indptr, inv.reshape(-1), p,
+                             uid.size)
     C = ((Ec @ Vb[uid]) @ Kv).T                     # r x p = V^T E^T
     Gm = Ec @ EcT
     Gm = Gm.toarray() if sp.issparse(Gm) else Gm
@@ -170,13 +176,15 @@ def append_sparse_rows_extended(state, E):
         resid_gram = Gm - C.T @ C
     d = np.sqrt(np.diag(Gm))
     live = np.flatnonzero(d > 0)                    # empty rows add no direction
+    if live.size == 0:  # stored zeros only (or entries that cancel): nothing new
+        return None
     dl = d[live]
     Gs = resid_gram[np.ix_(live, live)]
     Gamma_s, Bs, Ww, Zw = _split(np.divide((Gs + Gs.T) / 2, np.multiply.outer(dl, dl)), dl, live, p)
     Bw = np.zeros((0, p))
     Qw = None
     if Ww is not None:
-        rtol, scale = state._tolerance(p, max(float(s[0]), float(np.sqrt(np.sum(Gm.diagonal())))))
+        rtol, scale = state._tolerance(p, max(float(s[0]) * down, float(np.sqrt(np.sum(Gm.diagonal())))))
         Qw, Bw, a, b = _weak_basis(Vb, Kv, VtV, Ec, EcT, uid, C, Gamma_s, Ww, Zw, rtol * scale)
         # E^T = V C + R, R = Q_s B_s + (R D^-1 Y_w) Z_w: what the projection removed from
         # the weak part goes into the coordinates of the rows (exact algebra, as in
@@ -187,7 +195,8 @@ def append_sparse_rows_extended(state, E):
     else:
         Ccore = C
     qs, qw = Bs.shape[0], Bw.shape[0]
-    K = np.block([[np.diag(s), np.zeros((r, qs + qw))], [Ccore.T, Bs.T, Bw.T]])
+    K = np.block([[np.diag(s.astype(np.float64)), np.zeros((r, qs + qw))],
+                  [up * Ccore.T, up * Bs.T, up * Bw.T]])
     F, theta, Gt = np.linalg.svd(K, full_matrices=False)
     if min(state._r_target, theta.shape[0]) != r:
         return None
@@ -212,7 +221,8 @@ def append_sparse_rows_extended(state, E):
             V_new[uid] += EcT @ (Gamma_s @ G2s)
             if Qw is not None:
                 V_new += Qw @ G2w
-            return F[:, :r], theta[:r], rec, V_new
+            dt = state._s.dtype
+            return F[:, :r].astype(dt), theta[:r].astype(dt), rec, V_new.astype(dt)
     # E^T Gamma_s G2s K_v^-1 on the touched rows: solve on the p x r factor first.
     delta = EcT @ np.linalg.solve(Kv_new.T, (Gamma_s @ G2s).T).T   # u x r
     Gv = state._Gv if held else Vb.T @ Vb  # computed once on entering the extended form
@@ -234,5 +244,8 @@ def append_sparse_rows_extended(state, E):
     if Qw is not None:
         target[uid] += delta
         uid = delta = None
-    state._pending_v = (target, uid, delta, Kv_new, Gv_new, float(cond))
-    return F[:, :r], theta[:r], rec, None
+    dt = state._s.dtype  # the state's dtype back (the work above is float64)
+    state._pending_v = (target.astype(dt, copy=False), uid,
+                        None if delta is None else delta.astype(dt), Kv_new.astype(dt),
+                        Gv_new.astype(dt), float(cond))
+    return F[:, :r].astype(dt), theta[:r].astype(dt), rec, None

@@ -103,8 +103,10 @@ def dense(m: Any, xp: ModuleType) -> Any:
 
 
 def fro_norm(m: Any, xp: ModuleType) -> float:
-    """Frobenius norm as a Python float."""
+    """Frobenius norm as a Python float, scaled so that squaring neither over- nor underflows."""
     if is_sparse(m):
         d = m.data
-        return math.sqrt(float((d * d).sum()))
-    return float(xp.linalg.vector_norm(m))
+        amax = float(abs(d).max()) if d.size else 0.0
+        return amax * math.sqrt(float(((d / amax) ** 2).sum())) if amax > 0 else 0.0
+    amax = float(xp.max(xp.abs(m))) if math.prod(m.shape) else 0.0
+    return amax * float(xp.linalg.vector_norm(m / amax)) if amax > 0 else 0.0

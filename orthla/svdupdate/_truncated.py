@@ -1147,6 +1147,11 @@ def _svds(xp, A, r, rng, v0=None):
 
     tall = A.shape[0] >= A.shape[1]
     B = A if tall else A.T
+    # The Gram operator squares the entries: work on A scaled by a power of two (exact) so
+    # that it neither underflows nor overflows, and scale the singular values back.
+    amax = float(abs(B).max()) if B.nnz else 0.0
+    exponent = int(np.frexp(amax)[1]) if amax > 0 else 0
+    B = (B * np.ldexp(1.0, -exponent)).tocsr()
     n = B.shape[1]
     v0 = rng.standard_normal(n) if v0 is None else v0
     BT = B.T.tocsr()
@@ -1172,6 +1177,7 @@ def _svds(xp, A, r, rng, v0=None):
             U, V = U @ X, V @ Wt.T
     if not tall:
         U, V = V, U
+    s = s * np.ldexp(1.0, exponent)
     return xp.asarray(np.ascontiguousarray(U)), xp.asarray(s), xp.asarray(np.ascontiguousarray(V))
 
 

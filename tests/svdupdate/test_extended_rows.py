@@ -278,3 +278,58 @@ def test_default_ortho_tol_follows_the_shape():
     assert big._ortho_threshold() == pytest.approx(10 * np.sqrt(40001) * eps)
     fixed = TruncatedSVD(np.eye(40000, 3), np.ones(3), np.eye(50, 3), 3, ortho_tol=1e-13)
     assert fixed._ortho_threshold() == 1e-13
+
+
+@pytest.mark.parametrize("kind", ["add_rows", "add_columns"])
+def test_batches_of_stored_zeros_or_cancelling_entries(kind, monkeypatch):
+    # Stored explicit zeros, or duplicates that cancel, touch columns but add nothing:
+    # the update goes through (the explicit path takes it) and equals the dense one.
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    A0 = sp.random(120, 200, density=0.05, random_state=71, format="csr")
+    for data, cols in (([0.0, 0.0], [5, 17]), ([1.0, -1.0], [9, 9])):
+        E = sp.csr_array((data, cols, [0, 1, 2]), shape=(2, 200))
+        for strategy in ("auto", "sparse"):
+            st, ref = _pair(A0, 6)
+            if kind == "add_rows":
+                st.add_rows(E, strategy=strategy)
+                ref.add_rows(E.toarray(), strategy="dense")
+            else:
+                st, ref = _pair(A0.T.tocsr(), 6)
+                st.add_columns(E.T.tocsc(), strategy=strategy)
+                ref.add_columns(E.toarray().T, strategy="dense")
+            np.testing.assert_allclose(st.s, ref.s, rtol=1e-13)
+
+
+def test_float32_state_keeps_its_dtype_on_the_extended_path(monkeypatch):
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    rng = np.random.default_rng(72)
+    A0 = sp.random(300, 500, density=0.03, random_state=rng, format="csr")
+    st64 = TruncatedSVD.fit(A0, 10, rng=0)
+    st32 = TruncatedSVD(st64._U.astype(np.float32), st64._s.astype(np.float32),
+                        st64._V.astype(np.float32), 10, rng=0)
+    for _ in range(5):
+        E = sp.random(20, 500, density=0.03, random_state=rng, format="csr")
+        st32.add_rows(E.astype(np.float32))
+        st64.add_rows(E)
+    assert st32.history[-1].method == "exact-extended"
+    assert st32.s.dtype == st32.U.dtype == st32.Vt.dtype == np.float32
+    assert st32._Kv.dtype == st32._Gv.dtype == np.float32
+    np.testing.assert_allclose(st32.s, st64.s, rtol=1e-5)
+    assert not any(r.reorthogonalized for r in st32.history)
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e160])
+def test_extended_path_is_scale_invariant(scale, monkeypatch):
+    # The batch's Gram matrix squares its entries: the path works on the batch scaled by
+    # a power of two, so tiny and huge matrices give the explicit path's SVD.
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    rng = np.random.default_rng(73)
+    A0 = sp.random(200, 300, density=0.05, random_state=rng, format="csr") * scale
+    st, ref = _pair(A0, 8)
+    for _ in range(4):
+        E = (sp.random(30, 300, density=0.05, random_state=rng, format="csr") * scale).tocsr()
+        st.add_rows(E)
+        ref.add_rows(E, strategy="dense")
+    assert [r.method for r in st.history[1:]] == ["exact-extended"] * 4
+    np.testing.assert_allclose(st.s, ref.s, rtol=1e-12)
+    assert max(_loss(st.U), _loss(st.Vt.T)) < 1e-13
