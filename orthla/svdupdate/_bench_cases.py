@@ -131,6 +131,10 @@ def _sv_error(inputs, s):
     return float(np.max(np.abs(np.asarray(s) - s_ref)) / s_ref[0])
 
 
+#: The issue's own stream (m0, m, n, density, k, batch): uniform, not Zipf-weighted.
+_ISSUE_STREAM = (10000, 20000, 5000, 1e-3, 64, 100)
+
+
 def cases():
     out = []
     specs = [
@@ -150,7 +154,7 @@ def cases():
         (10000, 10020, 5000, 1e-3, 64, 1, True, "exact", False),
     ]
     for m0, m, n, density, k, batch, sparse, method, quick in specs:
-        uniform = density == 1e-3 and batch == 100 and m == 20000  # the issue's own stream
+        uniform = (m0, m, n, density, k, batch) == _ISSUE_STREAM
         kind = f"sparse {m}x{n} d={density:g}" if sparse else f"dense {m}x{n}"
         kind = f"uniform {kind}" if uniform else kind
         nb = len(range(m0, m, batch))

@@ -30,6 +30,8 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from ._operand import binary_exponent
+
 #: Strong residual directions keep at least this share of their rows' energy outside
 #: ``range(V)`` (relative to the largest scaled Gram eigenvalue when that exceeds one):
 #: the Gram matrix gives them to ``eps / share``, at most ``64 eps`` here, below the
@@ -154,7 +156,7 @@ def append_sparse_rows_extended(state, E):
     # The batch scaled by a power of two (exactly) so that its Gram matrix neither
     # underflows nor overflows; everything below is invariant to that scale except the
     # core matrix, whose new rows get it back (``up``).  Work in float64 throughout.
-    exponent = int(np.frexp(amax)[1])
+    exponent = binary_exponent(amax)
     down, up = np.ldexp(1.0, -exponent), np.ldexp(1.0, exponent)
     Ec, EcT = _touched_block(E.data.astype(np.float64) * down, E.indptr, inv.reshape(-1), p,
                              uid.size)

@@ -17,7 +17,16 @@ from ._basis import GRAM_MIN_BATCH, METHODS, gram_applies, is_exact, residual_ba
 from ._dispatch import STRATEGIES, Prediction
 from ._extended import append_sparse_rows_extended as _append_sparse_rows_extended
 from ._kept import KeptMatrix
-from ._operand import as_operand, dense, fro_norm, is_sparse, namespace_of, rmatmul, transpose
+from ._operand import (
+    as_operand,
+    binary_exponent,
+    dense,
+    fro_norm,
+    is_sparse,
+    namespace_of,
+    rmatmul,
+    transpose,
+)
 
 __all__ = ["TruncatedSVD", "UpdateRecord"]
 
@@ -510,9 +519,7 @@ class TruncatedSVD:
         >>> bool(np.allclose(svd.project(x), x))
         True
         """
-        Z = self.transform(X)
-        Vt = self.Vt
-        return Z @ Vt
+        return self.transform(X) @ self.Vt
 
     def __repr__(self) -> str:
         m, n = self.shape
@@ -1149,8 +1156,7 @@ def _svds(xp, A, r, rng, v0=None):
     B = A if tall else A.T
     # The Gram operator squares the entries: work on A scaled by a power of two (exact) so
     # that it neither underflows nor overflows, and scale the singular values back.
-    amax = float(abs(B).max()) if B.nnz else 0.0
-    exponent = int(np.frexp(amax)[1]) if amax > 0 else 0
+    exponent = binary_exponent(float(abs(B).max()) if B.nnz else 0.0)
     B = (B * np.ldexp(1.0, -exponent)).tocsr()
     n = B.shape[1]
     v0 = rng.standard_normal(n) if v0 is None else v0
