@@ -42,7 +42,20 @@ def _convert_sequence(x: Any) -> Any:
     # Python scalars and nested lists/tuples become NumPy arrays, as in NumPy itself.
     if isinstance(x, list | tuple | int | float | complex):
         return np.asarray(x)
+    _refuse_ndarray_subclass(x)
     return x
+
+
+def _refuse_ndarray_subclass(x: Any) -> None:
+    # Masked arrays and np.matrix compute with the data but mean something else (a mask,
+    # matrix-product `*`): any answer would match neither reading, so refuse them.
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            "orthla does not accept numpy.ma.MaskedArray input (the mask would be ignored); "
+            "pass `x.filled(...)` or `x.compressed()` explicitly."
+        )
+    if isinstance(x, np.matrix):
+        raise TypeError("orthla does not accept numpy.matrix input; pass `np.asarray(x)`.")
 
 
 def array_namespace(*arrays: Any) -> ModuleType:

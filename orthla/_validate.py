@@ -15,6 +15,7 @@ __all__ = [
     "check_choice",
     "check_finite",
     "check_int",
+    "check_real",
     "check_ndim",
     "check_rank",
     "check_square",
@@ -56,6 +57,12 @@ def as_floating(a: Any, name: str, xp: ModuleType, *, allow_complex: bool = True
     already floating.
     """
     dt = a.dtype
+    if xp.isdtype(dt, "real floating") or xp.isdtype(dt, "complex floating"):
+        if xp.finfo(dt).bits < 32:
+            raise TypeError(
+                f"`{name}` has dtype {dt}, which orthla does not compute in (too few digits for "
+                "its error bounds); convert it to float32 or float64 first."
+            )
     if xp.isdtype(dt, "real floating"):
         return a
     if xp.isdtype(dt, "complex floating"):
@@ -104,8 +111,14 @@ def check_symmetric(a: Any, name: str, xp: ModuleType, *, rtol: float | None = N
 
 def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None,
               high_expr: str | None = None) -> int:
-    """Return ``value`` as ``int`` if it is an integer in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral | np.integer):
+    """Return ``value`` as ``int`` if it is an integer in ``[low, high]``.
+
+    ``True``/``False`` are refused: a boolean passed as a rank or a size is a bug
+    in the caller, not the integer 1 or 0.
+    """
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be an integer; got the boolean {value!r}.")
+    if not isinstance(value, numbers.Integral | np.integer):
         try:
             value = operator.index(value)
         except TypeError:
@@ -117,6 +130,41 @@ def check_int(value: Any, name: str, *, low: int | None = None, high: int | None
         rng = " and ".join(s for s in (lo, hi) if s)
         raise ValueError(f"`{name}` must be an integer {rng}; got {value}.")
     return value
+
+
+def check_real(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False, allow_inf: bool = False) -> float:
+    """Return ``value`` as a Python ``float`` if it is a real number in the given range.
+
+    NaN is always refused (it would switch every comparison off silently), as are
+    booleans, strings, complex numbers and arrays of more than one element;
+    infinities only with ``allow_inf``.  ``low_open``/``high_open`` make the bounds
+    strict.  Example message: "`rtol` must be a real number > 0; got nan."
+    """
+    if isinstance(value, bool | np.bool_) or isinstance(value, str | bytes):
+        raise TypeError(f"`{name}` must be a real number; got {value!r}.")
+    if isinstance(value, complex | np.complexfloating):
+        raise TypeError(f"`{name}` must be a real number; got the complex {value!r}.")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a real number; got {value!r}.") from None
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+    want = " and ".join(parts)
+    want = f"a finite real number{' ' + want if want else ''}" if not allow_inf else \
+        f"a real number{' ' + want if want else ''}"
+    bad = out != out or (not allow_inf and out in (float("inf"), float("-inf")))
+    if low is not None:
+        bad = bad or out < low or (low_open and out == low)
+    if high is not None:
+        bad = bad or out > high or (high_open and out == high)
+    if bad:
+        raise ValueError(f"`{name}` must be {want}; got {out!r}.")
+    return out
 
 
 def check_rank(rank: Any, name: str, upper: int, upper_expr: str) -> int:
