@@ -9,9 +9,10 @@ dependency (numba, cupy, torch) at module import time.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import array_api_compat
 import array_api_compat.numpy  # the namespace returned when no argument is an array
@@ -200,16 +201,22 @@ class Capability:
 CAPABILITIES: dict[str, Capability] = {}
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
 def capability(
     family: str,
     *,
     numba: bool,
     backends: tuple[str, ...] = ("numpy", "cupy", "torch", "array_api_strict"),
     notes: str = "",
-):
-    """Decorator recording a public function in :data:`CAPABILITIES`."""
+) -> Callable[[_F], _F]:
+    """Decorator recording a public function in :data:`CAPABILITIES`.
 
-    def register(func):
+    Typed as the identity on the decorated callable, so type checkers keep its signature.
+    """
+
+    def register(func: _F) -> _F:
         CAPABILITIES[func.__name__] = Capability(func.__name__, family, numba, backends, notes)
         return func
 
