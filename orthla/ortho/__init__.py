@@ -3,9 +3,7 @@
 # -- msign / polar (module owners: _msign.py, _polar.py)
 from ._msign import MsignInfo, msign
 
-_MSIGN_POLAR_ALL = ["MsignInfo", "msign"]
-
 # -- qr / procrustes (module owners: _qr.py, _procrustes.py)
 
 __all__: list[str] = []
-__all__ += _MSIGN_POLAR_ALL  # msign / polar
+__all__ += ["MsignInfo", "msign"]  # msign / polar
