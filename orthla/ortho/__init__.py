@@ -2,8 +2,11 @@
 
 # -- msign / polar (module owners: _msign.py, _polar.py)
 from ._msign import MsignInfo, msign
+from ._polar import PolarResult, polar
 
 # -- qr / procrustes (module owners: _qr.py, _procrustes.py)
+from ._qr import QRResult, qr
 
 __all__: list[str] = []
-__all__ += ["MsignInfo", "msign"]  # msign / polar
+__all__ += ["MsignInfo", "PolarResult", "msign", "polar"]  # msign / polar
+__all__ += ["QRResult", "qr"]  # qr / procrustes
