@@ -9,6 +9,7 @@ import array_api_compat
 import numpy as np
 
 from .._validate import as_rng, check_choice, check_int
+from ._checks import check_namespace
 
 __all__ = ["PointEngine", "resolve_namespace"]
 
@@ -19,8 +20,14 @@ def resolve_namespace(xp: Any, device: Any, dtype: Any) -> tuple[ModuleType, Any
         import array_api_compat.numpy as xp_np
 
         xp = xp_np
-    elif not array_api_compat.is_array_api_obj(xp.asarray(0)):
-        raise TypeError(f"`xp` must be an array-API namespace; got {xp!r}.")
+    else:
+        check_namespace(xp, "xp")
+        try:
+            probe = xp.asarray(0)
+        except Exception as exc:  # a module with an unrelated `asarray`
+            raise TypeError(f"`xp` must be an array-API namespace; got {xp!r} ({exc}).") from None
+        if not array_api_compat.is_array_api_obj(probe):
+            raise TypeError(f"`xp` must be an array-API namespace; got {xp!r}.")
     # Wrap plain numpy/cupy/torch modules in their array-api-compat namespaces.
     xp = array_api_compat.array_namespace(xp.asarray(0, device=device) if device is not None
                                           else xp.asarray(0))
@@ -68,9 +75,11 @@ class PointEngine:
         n = check_int(n, "n", low=0)
         start = self.num_generated
         if start + n > self._max_points:
+            cap = self._max_points
+            pow2 = f"2^{cap.bit_length() - 1} = " if cap & (cap - 1) == 0 else ""
             raise ValueError(
                 f"cannot draw {n} points after {start}: this engine holds at most "
-                f"2^{self._max_points.bit_length() - 1} = {self._max_points} points ({self._capacity_hint})."
+                f"{pow2}{cap} points ({self._capacity_hint})."
             )
         pts = self._generate(start, n)
         self.num_generated = start + n

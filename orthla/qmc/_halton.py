@@ -1,9 +1,12 @@
+# >>> ENGINEERS WORKING IN PARALLEL: read /work/main/AGENTS.md now (venv at /work/venv, which files are yours, git rules, report deadline). <<<
 """Halton sequence with digit permutations, linear matrix scrambling and nested uniform scrambling."""
 
 from __future__ import annotations
 
 import functools
 import math
+import operator
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +17,28 @@ from ._engine import PointEngine
 from ._halton_nus import draw_nus, nus_points_xp
 
 __all__ = ["Halton", "first_primes"]
+
+
+class _Tables(Sequence):
+    """Per-dimension tables: the stored ones, or identities made on access (nothing stored)."""
+
+    def __init__(self, stored: list | None, identity: Any, n: int) -> None:
+        self._stored, self._identity, self._n = stored, identity, n
+
+    def __len__(self) -> int:
+        return len(self._stored) if self._stored is not None else self._n
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return [self[i] for i in range(*j.indices(len(self)))]
+        if self._stored is not None:
+            return self._stored[j]
+        j = operator.index(j)
+        if j < 0:
+            j += len(self)
+        if not 0 <= j < len(self):
+            raise IndexError(j)
+        return self._identity(j)
 
 _RANDOMIZE = ("lms-dp", "dp", "lms", "nus", False)
 
@@ -70,11 +95,19 @@ class Halton(PointEngine):
     ----------
     bases : numpy.ndarray of int64, shape (d,)
         The first ``d`` primes.
-    permutations : list of numpy.ndarray
+    permutations : sequence of numpy.ndarray
         ``permutations[j]`` has shape ``(R, K_j, b_j)``: per replication, digit
-        position and digit (identity without "dp").
-    lms_matrices : list of numpy.ndarray
-        ``lms_matrices[j]`` has shape ``(R, K_j, K_j)`` (identity without "lms").
+        position and digit.  Only "dp" draws and stores them; otherwise each
+        entry is an identity made on access (nothing is stored).
+    lms_matrices : sequence of numpy.ndarray
+        ``lms_matrices[j]`` has shape ``(R, K_j, K_j)``; stored with "lms", an
+        identity made on access otherwise.
+    table_entries : int
+        Number of integers stored for the randomization: ``R sum_j K_j b_j``
+        with "dp" (1.5e7 per replication at ``d = 1000``, 1.5e9 at ``d = 10^4``:
+        about ``d^2``), ``R sum_j K_j^2`` with "lms", at most about ``8192 R`` per
+        dimension with "nus" (explicit tables of the shallow levels for bases
+        below 4096, hash keys beyond), 0 without randomization.
     nus : NusTree or None
         With "nus": ``nus.levels[j]`` leading levels of dimension ``j`` with
         explicit permutation tables ``nus.tables[j]`` (shape ``(R, T_j)``) and the
@@ -83,19 +116,34 @@ class Halton(PointEngine):
     Raises
     ------
     ValueError
-        Unknown ``randomize``, ``d < 1``.
+        Unknown ``randomize``, ``d < 1``, drawing past the capacity (see Notes).
     TypeError
-        Bad ``dtype`` or ``rng``.
+        Bad ``dtype`` or ``rng``, ``xp`` not an array namespace, ``d`` not an
+        integer (booleans included).
 
     Notes
     -----
     Coordinate ``j`` of point ``i = sum_k a_k b^k`` is ``sum_k a_k b^-(k+1)``.
     Unrandomized points follow SciPy's floating-point recurrence and equal
     ``scipy.stats.qmc.Halton(d, scramble=False)`` bit for bit.  Randomized
-    points use the ``K_b = ceil(54 / log2 b) - 1`` leading digits (deeper digits
-    fall below double precision): cost ``O(n sum_j K_j)`` digit operations, plus
-    ``O(n sum_j K_j^2)`` with LMS.  Both randomizations keep every digit
-    position a bijection of ``0..b-1``, so stratification in each base is kept.
+    points use the ``K_b = ceil(54 / log2 b) - 1`` leading digits, those of
+    weight ``b^-k > 2^-54``: cost ``O(n sum_j K_j)`` digit operations, plus
+    ``O(n sum_j K_j^2)`` with LMS.  The deeper digits are not all below double
+    precision: they would move a point by less than ``b^-K_b``, which lies
+    between ``2^-54`` and ``b 2^-54``: ``2^-53`` in base 2, but ``2^-49.8`` for
+    ``b = 23``, ``2^-43.2`` for ``b = 1783`` (the worst of the first 1000 primes)
+    and ``2^-36`` for ``b = 262147``.  So with "dp" and "lms"
+    the points lie on the grid ``b^-K_b`` and up to ``log2 b`` of their last
+    bits are not random ("nus" fills them with a uniform tail).  Both randomizations
+    keep every digit position a bijection of ``0..b-1``, so stratification in
+    each base is kept.  Capacity: ``2^53`` points (indices are split into digits
+    exactly below ``2^53``), and with randomization at most ``min_j b_j^K_j``
+    (more than ``2^54 / b_j``; ``2^49.8`` at ``d = 10``, ``2^43.2`` at
+    ``d = 1000``), past which the kept digits of the index would repeat;
+    drawing further raises ``ValueError``.  Memory: the tables of the
+    randomization in use only (see ``table_entries``); "dp" stores
+    ``K_b b`` entries per dimension, quadratic in ``d``, so prefer "lms" or
+    "nus" in thousands of dimensions.
 
     NUS maps digit ``a_k`` of point ``i = sum_k a_k b^k`` to ``pi_{j,k,p}(a_k)``,
     ``p = i mod b^k`` the ``k`` original leading digits: points sharing ``k``
@@ -150,22 +198,64 @@ class Halton(PointEngine):
         self.bases = first_primes(self.d)
         self._ndigits = np.array([_digits_needed(int(b)) for b in self.bases], dtype=np.int64)
         R = self._R
-        self.permutations, self.lms_matrices = [], []
-        for b, K in zip(self.bases.tolist(), self._ndigits.tolist(), strict=True):
-            if self.randomize in ("lms-dp", "lms"):
-                # unit lower-triangular over Z_b: random below, random nonzero diagonal
-                mat = self.rng.integers(0, b, size=(R, K, K))
-                mat *= _strict_lower(K)
-                diag = np.arange(K)
-                mat[:, diag, diag] = self.rng.integers(1, b, size=(R, K))
-                self.lms_matrices.append(mat)
-            else:
-                self.lms_matrices.append(np.broadcast_to(np.eye(K, dtype=np.int64), (R, K, K)).copy())
-            perm = np.broadcast_to(np.arange(b, dtype=np.int64), (R, K, b))  # identity unless dp
-            self.permutations.append(self.rng.permuted(perm, axis=2) if self.randomize in ("lms-dp", "dp")
-                                     else perm.copy())
+        # Only the randomness in use is drawn and stored (same draws, in the same order, as one
+        # LMS matrix then one permutation table per dimension); identities are made on access.
+        lms = self.randomize in ("lms-dp", "lms")
+        dp = self.randomize in ("lms-dp", "dp")
+        self._lms = [] if lms else None
+        self._perms = [] if dp else None
+        if lms or dp:
+            for b, K in zip(self.bases.tolist(), self._ndigits.tolist(), strict=True):
+                if lms:
+                    # unit lower-triangular over Z_b: random below, random nonzero diagonal
+                    mat = self.rng.integers(0, b, size=(R, K, K))
+                    mat *= _strict_lower(K)
+                    diag = np.arange(K)
+                    mat[:, diag, diag] = self.rng.integers(1, b, size=(R, K))
+                    self._lms.append(mat)
+                if dp:
+                    perm = np.broadcast_to(np.arange(b, dtype=np.int64), (R, K, b))
+                    self._perms.append(self.rng.permuted(perm, axis=2))
 
         self.nus = draw_nus(self.bases, self._ndigits, R, self.rng) if self.randomize == "nus" else None
+        # Numba's digit split divides through a float reciprocal (exact below 2^53); randomized
+        # points keep K_b digits of the index, so they would repeat after b^K_b points.
+        cap = 2**53
+        if self._scrambled and self.d:
+            cap = min(cap, min(int(b) ** int(K) for b, K in zip(self.bases, self._ndigits, strict=True)))
+        self._max_points = cap
+        self._capacity_hint = ("indices are split into digits exactly below 2^53" if cap == 2**53 else
+                               "randomized points keep K_b digits of the index in each base b")
+
+    @property
+    def permutations(self) -> _Tables:
+        """Digit permutations per dimension, ``permutations[j]`` of shape ``(R, K_j, b_j)``."""
+        R = self._R
+        return _Tables(self._perms, lambda j: np.broadcast_to(
+            np.arange(int(self.bases[j]), dtype=np.int64), (R, int(self._ndigits[j]), int(self.bases[j]))), self.d)
+
+    @permutations.setter
+    def permutations(self, tables: Any) -> None:
+        self._perms = list(tables)
+
+    @property
+    def lms_matrices(self) -> _Tables:
+        """LMS matrices per dimension, ``lms_matrices[j]`` of shape ``(R, K_j, K_j)``."""
+        R = self._R
+        return _Tables(self._lms, lambda j: np.broadcast_to(
+            np.eye(int(self._ndigits[j]), dtype=np.int64), (R, int(self._ndigits[j]), int(self._ndigits[j]))), self.d)
+
+    @lms_matrices.setter
+    def lms_matrices(self, tables: Any) -> None:
+        self._lms = list(tables)
+
+    @property
+    def table_entries(self) -> int:
+        """Number of stored integers of the digit randomization (permutations, LMS, NUS tables)."""
+        total = sum(t.size for t in self._perms or ()) + sum(t.size for t in self._lms or ())
+        if self.nus is not None:
+            total += sum(t.size for t in self.nus.tables) + self.nus.keys.size
+        return int(total)
 
     @property
     def _scrambled(self) -> bool:
@@ -190,16 +280,22 @@ class Halton(PointEngine):
         from ._halton_numba import halton_dp_points, halton_points
 
         K = self._ndigits
-        perm_off = np.concatenate([[0], np.cumsum(K * self.bases)[:-1]]).astype(np.int64)
-        lms_off = np.concatenate([[0], np.cumsum(K * K)[:-1]]).astype(np.int64)
         out = np.empty((self._R, self.d, n))  # dimension-major: each kernel row is contiguous
+        empty = np.zeros(0, dtype=np.int64)
+        perm_off = lms_off = np.zeros(self.d, dtype=np.int64)
+        if self._perms is not None:
+            perm_off = np.concatenate([[0], np.cumsum(K * self.bases)[:-1]]).astype(np.int64)
+        if self._lms is not None:
+            lms_off = np.concatenate([[0], np.cumsum(K * K)[:-1]]).astype(np.int64)
         for r in range(self._R):
-            perm = np.concatenate([p[r].ravel() for p in self.permutations])
-            if self.randomize == "dp":  # no LMS: the blocked kernel is faster than the counter walk
+            perm = empty if self._perms is None else np.concatenate([p[r].ravel() for p in self._perms])
+            if self._perms is not None and self._lms is None:
+                # no LMS: the blocked kernel is faster than the counter walk
                 halton_dp_points(self.bases, K, perm_off, perm, start, out[r])
                 continue
-            lms = np.concatenate([m[r].ravel() for m in self.lms_matrices])
-            halton_points(self.bases, K, perm_off, perm, lms_off, lms, self._scrambled, start, out[r])
+            lms = empty if self._lms is None else np.concatenate([m[r].ravel() for m in self._lms])
+            halton_points(self.bases, K, perm_off, perm, self._perms is not None, lms_off, lms,
+                          self._lms is not None, self._scrambled, start, out[r])
         return np.swapaxes(out, 1, 2)  # a view, as SciPy returns
 
     def _generate_nus_numba(self, start: int, n: int) -> np.ndarray:
@@ -236,8 +332,8 @@ class Halton(PointEngine):
                 digits.append(q % b)
                 q = q // b
             a = xp.stack(digits, axis=1)  # (n, K), least significant digit first
-            if self.randomize in ("lms-dp", "lms"):
-                lt = self._to_device(np.ascontiguousarray(np.swapaxes(self.lms_matrices[j], 1, 2),
+            if self._lms is not None:
+                lt = self._to_device(np.ascontiguousarray(np.swapaxes(self._lms[j], 1, 2),
                                                           dtype=np.float64))
                 # (R, n, K): new digit r = sum_k L[r, k] a_k mod b.  A float64 product (BLAS) is
                 # exact: K b^2 < 2^53 for every base in reach, and integer matmul has no BLAS.
@@ -245,11 +341,14 @@ class Halton(PointEngine):
                 a = xp.astype(s, xp.int64) % b
             else:
                 a = xp.broadcast_to(a[None, :, :], (self._R, n, K))
-            perm = self._to_device(self.permutations[j])  # (R, K, b)
+            perm = None if self._perms is None else self._to_device(self._perms[j])  # (R, K, b)
             x = xp.zeros((self._R, n), dtype=xp.float64, device=self.device)
             for k in range(K):
-                pk = perm[:, k, :]
-                vals = xp.stack([xp.take(pk[r, :], a[r, :, k]) for r in range(self._R)])
+                if perm is None:
+                    vals = a[:, :, k]
+                else:
+                    pk = perm[:, k, :]
+                    vals = xp.stack([xp.take(pk[r, :], a[r, :, k]) for r in range(self._R)])
                 x = x + xp.astype(vals, xp.float64) * w
                 w /= b
             cols.append(x)

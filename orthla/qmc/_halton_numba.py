@@ -22,15 +22,16 @@ def _divmod(q, b, inv_b):
 
 
 @njit(cache=True)
-def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start, out):
+def halton_points(bases, ndigits, perm_off, perm, permute, lms_off, lms, use_lms, scrambled, start, out):
     """Fill ``out`` (d, n), one contiguous row per dimension, with radical inverses of ``start + i`` in ``bases[j]``.
 
     Unscrambled: SciPy's loop, digit by digit while the quotient is positive,
     with the weight ``1/b`` divided by ``b`` after each digit (so the floats
     agree bit for bit).  Scrambled: the ``ndigits[j]`` digits ``a`` of the index
     are mapped to ``s = L a mod b`` (``L`` unit lower triangular, the identity
-    without LMS) and then by one permutation per digit position.  Tables are
-    flattened per dimension at the given offsets.  ``s`` is updated as the index
+    without LMS) and then by one permutation per digit position (the identity
+    without ``permute``: no table is read).  Tables are flattened per dimension at
+    the given offsets; ``perm``/``lms`` may be empty when unused.  ``s`` is updated as the index
     counts up: a carry through digits ``0..c`` adds columns ``0..c`` of ``L``
     (a wrap from ``b - 1`` to 0 is ``+1 mod b``), amortized ``O(K)`` additions
     per point and no divisions.
@@ -56,9 +57,11 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
                     wk /= b
                 out[j, i] = x
             continue
-        L = lms[lms_off[j] : lms_off[j] + K * K].reshape((K, K))
+        if use_lms:
+            L = lms[lms_off[j] : lms_off[j] + K * K].reshape((K, K))
+        else:
+            L = np.eye(K, dtype=np.int64)
         Lt = np.ascontiguousarray(L.T)  # column c of L contiguous for the carry updates
-        P = perm[perm_off[j] : perm_off[j] + K * b].reshape((K, b))
         wk = 1.0 / b
         q = start
         for k in range(K):
@@ -66,10 +69,12 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
             wk /= b
             q, a[k] = _divmod(q, b, inv_b)
         # digit value times weight, rounded once exactly as in SciPy's `x += perm * w`
-        PW = np.empty((K, b))
-        for r in range(K):
-            for v in range(b):
-                PW[r, v] = P[r, v] * w[r]
+        PW = np.empty((K, b if permute else 0))
+        if permute:
+            P = perm[perm_off[j] : perm_off[j] + K * b].reshape((K, b))
+            for r in range(K):
+                for v in range(b):
+                    PW[r, v] = P[r, v] * w[r]
         for r in range(K):
             acc = 0
             for k in range(r + 1):
@@ -89,8 +94,12 @@ def halton_points(bases, ndigits, perm_off, perm, lms_off, lms, scrambled, start
                     a[c] = 0
                     c += 1
             x = 0.0
-            for r in range(K):
-                x += PW[r, s[r]]
+            if permute:
+                for r in range(K):
+                    x += PW[r, s[r]]
+            else:
+                for r in range(K):
+                    x += s[r] * w[r]
             # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
             out[j, i] = x if x < 1.0 else below_one
 

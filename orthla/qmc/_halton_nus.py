@@ -89,6 +89,7 @@ def nus_points_xp(tree: NusTree, bases: np.ndarray, ndigits: np.ndarray, i: Any,
     """
     R, n = tree.keys.shape[0], i.shape[0]
     keys = to_device(tree.keys, xp, device)
+    below_one = xp.asarray(1.0 - 2.0**-53, dtype=xp.float64, device=device)
     bdt = bits_dtype(xp)
     cols = []
     for j, (b, K, L) in enumerate(zip(bases.tolist(), ndigits.tolist(), tree.levels.tolist(), strict=True)):
@@ -117,5 +118,6 @@ def nus_points_xp(tree: NusTree, bases: np.ndarray, ndigits: np.ndarray, i: Any,
             b_pow *= b
         h = _mix64_xp(keys[:, j, K][:, None] ^ xp.astype(p, bdt)[None, :], xp)
         x = x + xp.astype(shr(h, 11, xp), xp.float64) * 2.0**-53 * w_last
-        cols.append(x)
+        # a sum of scrambled digits may round up to 1.0; keep [0, 1) (as the Numba kernel does)
+        cols.append(xp.where(x < 1.0, x, below_one))
     return xp.stack(cols, axis=-1)

@@ -258,3 +258,106 @@ def test_nus_hashed_levels_send_distinct_digits_to_uniform_distinct_pairs():
     assert np.all(d1 != d2)
     counts = np.bincount(d1 * 5 + d2, minlength=25)[(np.arange(25) // 5) != (np.arange(25) % 5)]
     assert np.sum((counts - 100.0) ** 2 / 100.0) < 43.8
+
+
+def _nus_engine_at_the_top(engine, xp=None):
+    """A base-2 NUS engine whose point 0 has every scrambled digit 1 and a tail U >= 2^52:
+    the exact sum 1 - 2^-53 + U 2^-106 rounds to 1.0 unless the engine clamps."""
+    eng = Halton(1, randomize="nus", rng=0, engine=engine, xp=xp)
+    nus = eng.nus
+    L = int(nus.levels[0])
+    K = int(eng._ndigits[0])
+    assert (L, K) == (12, 53)
+    for k in range(L):  # level k's block starts at 2^(k+1) - 2; node 0 sends digit 0 to 1
+        off = 2 ** (k + 1) - 2
+        nus.tables[0][:, off], nus.tables[0][:, off + 1] = 1, 0
+    # a key whose hash of prefix 0 has bit 31 set (affine map 0 -> 1 in base 2) and bit 63 set
+    # (the 53-bit tail U = h >> 11 is at least 2^52)
+    key = next(k for k in range(1, 10**6) if (_mix64_int(k) >> 31) & 1 and _mix64_int(k) >> 63)
+    nus.keys[:, 0, L:] = np.uint64(key)
+    return eng
+
+
+@pytest.mark.parametrize("engine", ["xp", "numba"])
+def test_nus_never_returns_one(engine, xp):
+    if engine == "numba":
+        pytest.importorskip("numba")
+        if xp.__name__ != "array_api_compat.numpy":
+            pytest.skip("the Numba engine is NumPy-only")
+    eng = _nus_engine_at_the_top(engine, xp)
+    below_one = 1.0 - 2.0**-53
+    x = to_host(eng.random(2))
+    assert x[0, 0] == below_one  # the array-API path returned exactly 1.0 before the clamp
+    assert np.all((x >= 0) & (x < 1))
+    eng32 = _nus_engine_at_the_top(engine, xp)
+    eng32.dtype = xp.float32
+    x32 = to_host(eng32.random(1))
+    assert x32.dtype == np.float32 and x32[0, 0] < 1
+
+
+def test_unrandomized_halton_stores_no_tables_in_high_dimension():
+    # randomize=False used to build identity permutation and LMS tables of O(d^2 log d)
+    # integers (114 MiB at d = 1000, MemoryError at 10^4); now nothing is stored.
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    eng = Halton(10_000, randomize=False)
+    x = eng.random(4)
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert eng.table_entries == 0
+    assert peak < 16 * 2**20, peak  # the primes and four points: well under 16 MiB
+    assert elapsed < 30
+    np.testing.assert_array_equal(x, sqmc.Halton(10_000, scramble=False).random(4))
+    # the tables still read as identities, made on access
+    assert eng.permutations[9_999].shape == (1, int(eng._ndigits[-1]), 104_729)
+    np.testing.assert_array_equal(eng.lms_matrices[0][0], np.eye(53, dtype=np.int64))
+
+
+@pytest.mark.parametrize("randomize", ["lms", "nus"])
+def test_randomizations_store_only_what_they_use(randomize):
+    eng = Halton(1000, randomize=randomize, rng=1)
+    K, b = eng._ndigits, eng.bases
+    lms_entries = int(np.sum(K * K))
+    if randomize == "lms":
+        assert eng.table_entries == lms_entries  # no identity permutation tables (sum K_j b_j)
+    else:
+        assert eng.table_entries < int(np.sum(K * b)) // 10  # level-0 tables of bases <= 4093
+    x = eng.random(50)
+    assert np.all((x >= 0) & (x < 1))
+
+
+def test_same_randomness_as_before_for_every_mode():
+    # Skipping the identity tables must not change the random stream: LMS then DP per dimension.
+    rng = np.random.default_rng(3)
+    eng = Halton(3, randomize="lms-dp", rng=3)
+    for j, (b, K) in enumerate(zip(eng.bases.tolist(), eng._ndigits.tolist(), strict=True)):
+        mat = rng.integers(0, b, size=(1, K, K)) * np.tril(np.ones((K, K), dtype=np.int64), -1)
+        mat[:, np.arange(K), np.arange(K)] = rng.integers(1, b, size=(1, K))
+        np.testing.assert_array_equal(eng.lms_matrices[j], mat)
+        perm = rng.permuted(np.broadcast_to(np.arange(b), (1, K, b)), axis=2)
+        np.testing.assert_array_equal(eng.permutations[j], perm)
+
+
+def test_capacity_beyond_exact_digit_split_raises():
+    # The Numba digit split is exact below 2^53 only (at 2^60 it returned 20.9); randomized
+    # points keep K_b index digits, so they would repeat after b^K_b points.
+    for randomize in (False, "lms-dp", "nus"):
+        eng = Halton(2, randomize=randomize, rng=1).fast_forward(2**53 - 2)
+        assert eng.random(2).shape == (2, 2)
+        with pytest.raises(ValueError, match=r"cannot draw 1 points after 9007199254740992"):
+            eng.random(1)
+    eng = Halton(30_000, randomize="lms", rng=1)  # bases above 2^18 keep K = 2 digits
+    cap = min(int(b) ** int(K) for b, K in zip(eng.bases, eng._ndigits, strict=True))
+    assert eng._max_points == cap < 2**37
+    with pytest.raises(ValueError, match=f"at most {cap} points .*keep K_b digits"):
+        eng.fast_forward(cap).random(1)
+
+
+def test_xp_namespace_must_be_a_namespace():
+    for bad in ("numpy", 3, object()):
+        with pytest.raises(TypeError, match="`xp` must be an array-API namespace"):
+            Halton(2, xp=bad)
