@@ -92,7 +92,7 @@ def polar_express_coefficients(steps: int, lower: float = PE_LOWER, cushion: flo
         p_hi = a * hi + b * hi**3 + c * hi**5
         s = 2.0 / (p_lo + p_hi)  # recenter: 1 - p(lo) = p(hi) - 1
         a, b, c = a * s, b * s, c * s
-        lo = a * lo + b * lo**3 + c * lo**5
+        lo = min(a * lo + b * lo**3 + c * lo**5, 1.0)  # rounding may overshoot 1 once converged
         hi = 2.0 - lo
         if not limiting and safety != 1.0:
             a, b, c = a / safety, b / safety**3, c / safety**5
