@@ -3,7 +3,6 @@
 # -- msign / polar (module owners: _msign.py, _polar.py)
 from ._msign import MsignInfo, msign
 from ._polar import PolarResult, polar
-from ._polar import PolarResult, polar
 
 # -- qr / procrustes (module owners: _qr.py, _procrustes.py)
 from ._qr import QRResult, qr
