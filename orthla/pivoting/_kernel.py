@@ -5,12 +5,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._backend import array_namespace
-from .._validate import as_floating, check_choice, check_finite, check_ndim, is_complex
+from .._validate import as_floating, check_choice, check_finite, check_ndim, check_real, is_complex
+from ._rp_common import as_arg, namespace_of
 
 __all__ = ["KernelMatrix", "NystromApproximation"]
 
 KERNELS = ("gaussian", "laplace", "matern")
+
+#: Gaussian blocks use the Gram form ``|z|^2 + |w|^2 - 2 z.w`` on centered points ``z = (x - c) / h``
+#: only while ``(d + 2) max|z|^2`` is at most this: its rounding error is then below about
+#: ``GRAM_LIMIT * eps`` (absolute, on entries of size at most 1).  Otherwise, and for the kernels of
+#: ``sqrt(r^2)`` (whose error near r = 0 would be ``sqrt(eps) max|z|``), differences are taken directly.
+GRAM_LIMIT = 256.0
+#: Scaled differences are clipped at this many bandwidths (every kernel is 0 there in float64).
+CLIP = 1e4
 
 
 class KernelMatrix:
@@ -22,19 +30,34 @@ class KernelMatrix:
     Parameters
     ----------
     points : array, shape (N, d)
-        Data points, any array-API library; never modified.
+        Data points, any array-API library (a nested list is read as NumPy); real floating or
+        integer.  Copied, so later changes to the caller's array do not affect the matrix.
     kernel : {"gaussian", "laplace", "matern"}, default "gaussian"
         ``exp(-r^2 / (2 h^2))``, ``exp(-r / h)``, or the Matern kernel with
         smoothness ``nu`` (``r = ||x - y||``, ``h = bandwidth``).
     bandwidth : float, default 1.0
-        Length scale ``h > 0``.
+        Length scale ``h > 0`` (finite).
     nu : {0.5, 1.5, 2.5}, default 1.5
         Matern smoothness (only for ``kernel="matern"``).
 
     Raises
     ------
     ValueError
-        If ``points`` is not 2-D or not finite, or a parameter is invalid.
+        If ``points`` is not 2-D or not finite, or ``bandwidth``/``nu``/``kernel`` is invalid.
+    TypeError
+        If ``points`` is not an array of a real floating or integer dtype (float16 and booleans
+        are refused), or ``bandwidth``/``nu`` is not a real number.
+
+    Notes
+    -----
+    Distances are computed from differences of the points, never from ``|x|^2 + |y|^2 - 2 x.y``
+    on the raw coordinates, which cancels for points far from the origin (at offset 1e8 an
+    entry could be off by 0.8).  The Gaussian kernel uses that Gram form, for its matrix-matrix
+    speed, only on points centered at the midpoint of their bounding box and scaled by ``h``,
+    and only while its rounding error stays below ``256 eps`` (``(d + 2) max|z|^2 <= 256`` for
+    the centered scaled points ``z``); otherwise, and always for the Laplace and Matern kernels,
+    ``r^2`` is summed over coordinates from clipped differences ``(x_k - y_k) / h``, accurate to
+    a few ``d eps`` relative.  Each entry costs ``O(d)``.
 
     Examples
     --------
@@ -46,20 +69,35 @@ class KernelMatrix:
     """
 
     def __init__(self, points: Any, kernel: str = "gaussian", *, bandwidth: float = 1.0, nu: float = 1.5):
-        xp = array_namespace(points)
+        xp = namespace_of(points, "points")
         points = xp.asarray(points) if not hasattr(points, "shape") else points
         check_ndim(points, "points", 2)
         points = as_floating(points, "points", xp, allow_complex=False)
         check_finite(points, "points", xp)
         check_choice(kernel, "kernel", KERNELS)
-        bandwidth = float(bandwidth)
-        if not (bandwidth > 0 and math.isfinite(bandwidth)):
-            raise ValueError(f"`bandwidth` must be a positive finite number; got {bandwidth!r}.")
+        bandwidth = check_real(bandwidth, "bandwidth", low=0, low_open=True)
+        nu = check_real(nu, "nu")
         if kernel == "matern":
-            check_choice(float(nu), "nu", (0.5, 1.5, 2.5))
-        self.points, self.kernel, self.bandwidth, self.nu = points, kernel, bandwidth, float(nu)
+            check_choice(nu, "nu", (0.5, 1.5, 2.5))
+        # a private copy: the cached centering and norms below must stay those of the points
+        points = xp.asarray(points, copy=True)
+        self.points, self.kernel, self.bandwidth, self.nu = points, kernel, bandwidth, nu
         self._xp = xp
-        self._sqnorms = xp.sum(points * points, axis=1)
+        n, dim = points.shape
+        self._gram = False
+        if n and dim:
+            lo, hi = xp.min(points, axis=0), xp.max(points, axis=0)
+            center = lo / 2 + hi / 2  # no overflow, unlike (lo + hi) / 2 or a mean
+            half = float(xp.max(hi / 2 - lo / 2))  # every |x_k - c_k| is at most this
+            # the centered points: differences are unchanged, magnitudes are those of the spread
+            self._centered = points - center[None, :]
+            if kernel == "gaussian" and half <= 16 * bandwidth:  # |z_k| <= 16: no overflow below
+                z = self._centered / bandwidth
+                sz = xp.sum(z * z, axis=1)
+                if (dim + 2) * float(xp.max(sz)) <= GRAM_LIMIT:
+                    self._gram, self._z, self._half_sz = True, z, sz / 2
+        else:
+            self._centered = points
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -77,31 +115,88 @@ class KernelMatrix:
         return self._xp.ones(self.points.shape[0], dtype=self.points.dtype, device=self.points.device)
 
     def block(self, rows: Any, cols: Any) -> Any:
-        """``K[rows][:, cols]`` for integer index arrays of the points' library."""
-        xp, h = self._xp, self.bandwidth
-        x, y = xp.take(self.points, rows, axis=0), xp.take(self.points, cols, axis=0)
-        sx, sy = xp.take(self._sqnorms, rows), xp.take(self._sqnorms, cols)
-        if self.kernel == "gaussian":
-            # exp(-(|x|^2 + |y|^2 - 2 x.y) / (2 h^2)), scaled before broadcasting: few full passes
-            c = 1 / (2 * h * h)
-            arg = (x @ y.mT) * (2 * c) - (sx * c)[:, None] - (sy * c)[None, :]
-            return xp.exp(xp.minimum(arg, xp.zeros_like(arg)))
-        sq = sx[:, None] + sy[None, :] - 2 * (x @ y.mT)
-        return self._profile(xp.maximum(sq, xp.zeros_like(sq)))
+        """``K[rows][:, cols]``.
+
+        Parameters
+        ----------
+        rows, cols : array of int, shape (p,) and (q,)
+            Indices in ``[0, N)``, arrays of the points' library (or lists).  Boolean masks and
+            negative indices are refused.
+
+        Returns
+        -------
+        array, shape (p, q)
+
+        Raises
+        ------
+        ValueError
+            If an index array is not 1-D or has an index outside ``[0, N)``.
+        TypeError
+            If an index array is boolean or not of an integer dtype, or comes from another
+            array library.
+        """
+        return self._block(self._index(rows, "rows"), self._index(cols, "cols"))
 
     def columns(self, idx: Any) -> Any:
-        """``K[:, idx]``, shape (N, len(idx))."""
-        xp = self._xp
-        return self.block(xp.arange(self.points.shape[0], device=self.points.device), idx)
+        """``K[:, idx]``, shape (N, len(idx)); ``idx`` as for :meth:`block`."""
+        idx = self._index(idx, "idx")
+        return self._block(self._all(), idx)
 
     def rows(self, idx: Any) -> Any:
         """``K[idx, :]``, shape (len(idx), N) (the transpose of :meth:`columns`, K being symmetric)."""
+        idx = self._index(idx, "idx")
+        return self._block(idx, self._all())
+
+    def _all(self):
         xp = self._xp
-        return self.block(idx, xp.arange(self.points.shape[0], device=self.points.device))
+        return xp.arange(self.points.shape[0], device=self.points.device)
+
+    def _index(self, idx: Any, name: str) -> Any:
+        xp = self._xp
+        idx = as_arg(idx, name, xp, self.points)
+        if idx.ndim != 1:
+            raise ValueError(f"`{name}` must be a 1-D array of integer indices; got ndim={idx.ndim} "
+                             f"(shape {tuple(idx.shape)}).")
+        if xp.isdtype(idx.dtype, "bool"):
+            raise TypeError(f"`{name}` must hold integer indices; got a boolean array (masks are not "
+                            "accepted: pass the indices of the True entries, xp.nonzero(mask)[0]).")
+        if not xp.isdtype(idx.dtype, "integral"):
+            raise TypeError(f"`{name}` must have an integer dtype; got {idx.dtype}.")
+        n = self.points.shape[0]
+        if idx.shape[0]:
+            lo, hi = int(xp.min(idx)), int(xp.max(idx))
+            if lo < 0 or hi >= n:
+                raise ValueError(f"`{name}` must hold indices in [0, N - 1] = [0, {n - 1}]; "
+                                 f"got {lo if lo < 0 else hi}.")
+        return idx
+
+    def _block(self, rows, cols):
+        """``K[rows][:, cols]`` for validated index arrays."""
+        xp = self._xp
+        if self._gram:
+            z, w = xp.take(self._z, rows, axis=0), xp.take(self._z, cols, axis=0)
+            hz, hw = xp.take(self._half_sz, rows), xp.take(self._half_sz, cols)
+            # -r^2 / 2 = z.w - |z|^2 / 2 - |w|^2 / 2 on centered scaled points (see GRAM_LIMIT)
+            arg = z @ w.mT - hz[:, None] - hw[None, :]
+            return xp.exp(xp.minimum(arg, xp.zeros_like(arg)))
+        return self._profile(self._sqdist(rows, cols))
+
+    def _sqdist(self, rows, cols):
+        """``r^2 / h^2`` summed coordinate by coordinate from clipped differences."""
+        xp, h = self._xp, self.bandwidth
+        x, y = xp.take(self._centered, rows, axis=0), xp.take(self._centered, cols, axis=0)
+        sq = xp.zeros((x.shape[0], y.shape[0]), dtype=x.dtype, device=x.device)
+        cap = CLIP * h  # a Python float: inf for a huge h, which clips nothing
+        for k in range(x.shape[1]):
+            t = xp.clip(x[:, k][:, None] - y[:, k][None, :], min=-cap, max=cap) / h
+            sq = sq + t * t
+        return sq
 
     def _profile(self, sq):
-        xp, h = self._xp, self.bandwidth
-        r = xp.sqrt(sq) / h
+        xp = self._xp
+        if self.kernel == "gaussian":
+            return xp.exp(-sq / 2)
+        r = xp.sqrt(sq)
         if self.kernel == "laplace" or self.nu == 0.5:
             return xp.exp(-r)
         if self.nu == 1.5:
@@ -117,7 +212,17 @@ class NystromApproximation:
     Parameters
     ----------
     factor : array, shape (N, k)
-        The factor ``F`` (for example from :func:`rp_cholesky`).
+        The factor ``F`` (for example from :func:`rp_cholesky`), real or complex floating (or
+        integer, promoted to float64), any array-API library (a nested list is read as NumPy).
+        Copied, so the cached SVD stays that of ``F``.
+
+    Raises
+    ------
+    ValueError
+        If ``factor`` is not 2-D or has NaN/Inf.
+    TypeError
+        If ``factor`` is not an array of a floating or integer dtype (float16 and booleans are
+        refused).
 
     Examples
     --------
@@ -133,11 +238,21 @@ class NystromApproximation:
     """
 
     def __init__(self, factor: Any):
-        xp = array_namespace(factor)
+        xp = namespace_of(factor, "factor")
+        factor = xp.asarray(factor) if not hasattr(factor, "shape") else factor
         check_ndim(factor, "factor", 2)
-        self.F = factor
+        factor = as_floating(factor, "factor", xp)
+        check_finite(factor, "factor", xp)
+        self.F = xp.asarray(factor, copy=True)
         self._xp = xp
         self._svd = None
+
+    @classmethod
+    def _shared(cls, factor: Any) -> NystromApproximation:
+        """Wrap a factor built and checked by orthla, without a copy (rp_cholesky's result)."""
+        self = cls.__new__(cls)
+        self.F, self._xp, self._svd = factor, namespace_of(factor, "factor"), None
+        return self
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -158,8 +273,24 @@ class NystromApproximation:
             self._svd = (u, s)
         return self._svd
 
+    def _vector(self, v: Any, name: str) -> Any:
+        """A right-hand side: (N,) or (N, p), floating, finite, of F's library."""
+        xp = self._xp
+        v = as_arg(v, name, xp, self.F)
+        if v.ndim not in (1, 2) or v.shape[0] != self.F.shape[0]:
+            raise ValueError(f"`{name}` must have shape (N,) or (N, p) with N = {self.F.shape[0]}; "
+                             f"got shape {tuple(v.shape)}.")
+        v = as_floating(v, name, xp)
+        check_finite(v, name, xp)
+        return v
+
     def matvec(self, x: Any) -> Any:
-        """``F (F^H x)`` for a vector (N,) or a block of vectors (N, p); ``O(N k p)``."""
+        """``F (F^H x)`` for a vector (N,) or a block of vectors (N, p); ``O(N k p)``.
+
+        Raises ``ValueError`` if ``x`` has the wrong shape or NaN/Inf, ``TypeError`` if it is not
+        a floating (or integer) array of ``F``'s library.
+        """
+        x = self._vector(x, "x")
         fh = self._h(self.F)
         return self.F @ (fh @ x)
 
@@ -168,10 +299,13 @@ class NystromApproximation:
 
         With ``F = U S V^H``: ``U diag(1 / (s^2 + shift)) U^H y + (y - U U^H y) / shift``,
         stable for any spread of ``s``.  ``O(N k^2)`` once, then ``O(N k)`` per vector.
+
+        Raises ``ValueError`` if ``y`` has the wrong shape or NaN/Inf, or ``shift`` is not a
+        finite number > 0; ``TypeError`` if ``y`` is not a floating (or integer) array of
+        ``F``'s library or ``shift`` is not a real number.
         """
-        shift = float(shift)
-        if not (shift > 0 and math.isfinite(shift)):
-            raise ValueError(f"`shift` must be a positive finite number; got {shift!r}.")
+        y = self._vector(y, "y")
+        shift = check_real(shift, "shift", low=0, low_open=True)
         xp = self._xp
         u, s = self._factors()
         coef = self._h(u) @ y

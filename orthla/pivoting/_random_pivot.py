@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import array_namespace, capability
+from .._backend import capability
 from .._validate import (
     as_floating,
     as_rng,
@@ -16,6 +16,7 @@ from .._validate import (
     check_finite,
     check_int,
     check_ndim,
+    check_real,
     check_square,
     check_symmetric,
     eps,
@@ -23,6 +24,7 @@ from .._validate import (
 )
 from ._jacobi_common import JacobiConvergenceWarning
 from ._jacobi_onesided import cholesky_factor
+from ._rp_common import binary_exponent, namespace_of, scale_pow2
 
 __all__ = ["RandomPivotResult", "pivot_potential", "random_pivot_factorize"]
 
@@ -75,8 +77,10 @@ def pivot_potential(b: Any) -> Any:
     ValueError
         If ``b`` is not square or has NaN/Inf.
     numpy.linalg.LinAlgError
-        If ``b`` is singular (raised by the array library's ``inv``; the type may
-        differ on other libraries).
+        If ``b`` is singular to working precision (on every array library; a subclass of
+        ``ValueError``, naming ``b``).
+    TypeError
+        If ``b`` is not an array or has a non-numeric, boolean or float16 dtype.
 
     Notes
     -----
@@ -86,7 +90,8 @@ def pivot_potential(b: Any) -> Any:
     number that governs the relative accuracy of Jacobi's method [1]_.  Every
     uniformly random k-subset pivot step of :func:`random_pivot_factorize` lowers it
     in expectation by the exact factor ``1 - k(k-1)/(n(n-1))``.  Cost: one inverse,
-    ``O(n^3)``.
+    ``O(n^3)``.  The potential does not change when ``b`` is multiplied by a scalar, so ``b``
+    is scaled by a power of two with ``max|b|`` near 1 before the inverse (1e+-200 behave like 1).
 
     References
     ----------
@@ -102,17 +107,29 @@ def pivot_potential(b: Any) -> Any:
     >>> round(float(pivot_potential(np.array([[2.0, 1.0], [1.0, 2.0]]))), 6)
     0.666667
     """
-    xp = array_namespace(b)
+    xp = namespace_of(b, "b")
     b = xp.asarray(b) if not hasattr(b, "shape") else b
     check_square(b, "b")
     b = as_floating(b, "b", xp)
     check_finite(b, "b", xp)
-    return _potential(b, xp)
+    if b.shape[0]:  # Gamma(c b) = Gamma(b): invert b * 2**-e, max|b| near 1 (no over/underflow)
+        e = binary_exponent(float(xp.max(xp.abs(b))))
+        if abs(e) > 60:
+            b = scale_pow2(b, -e)
+    return _potential(b, xp, "b")
 
 
-def _potential(b, xp):
+def _potential(b, xp, name="b"):
     n = b.shape[0]
-    prod = xp.linalg.diagonal(b) * xp.linalg.diagonal(xp.linalg.inv(b))
+    try:
+        inv = xp.linalg.inv(b)
+        ok = n == 0 or bool(xp.all(xp.isfinite(inv)))
+    except Exception:  # noqa: BLE001 - each library signals a singular matrix its own way
+        ok = False
+    if not ok:
+        raise np.linalg.LinAlgError(f"`{name}` must be invertible for the potential; its inverse "
+                                    "could not be computed (singular to working precision).")
+    prod = xp.linalg.diagonal(b) * xp.linalg.diagonal(inv)
     return xp.sum(xp.real(prod)) - n
 
 
@@ -195,12 +212,34 @@ def random_pivot_factorize(a: Any, kind: str = "eigh", *, block: int = 2, tol: f
     >>> bool(pot[0] > 0.1) and bool(pot[-1] < 1e-20)
     True
     """
-    xp = array_namespace(a)
+    xp = namespace_of(a, "a")
     a = xp.asarray(a) if not hasattr(a, "shape") else a
     check_choice(kind, "kind", KINDS)
     check_ndim(a, "a", 2)
     a = as_floating(a, "a", xp)
     check_finite(a, "a", xp)
+    m, n = a.shape
+    # homogeneous: factor a * 2**-e (e even for the two-sided kinds, whose factors scale by
+    # 2**(e/2)) with max|a| near 1, and scale the factors back on exit
+    e = binary_exponent(float(xp.max(xp.abs(a)))) if m * n else 0
+    e = 0 if abs(e) <= 60 else (2 * (e // 2) if kind in ("eigh", "cholesky") else e)
+    if e:
+        res = _factorize(scale_pow2(a, -e), kind, block, tol, max_steps, rng, record_potential, xp)
+        return res._replace(factors=_unscale(res.factors, kind, e))
+    return _factorize(a, kind, block, tol, max_steps, rng, record_potential, xp)
+
+
+def _unscale(factors, kind, e):
+    if kind == "eigh":
+        return (scale_pow2(factors[0], e), factors[1])
+    if kind == "cholesky":
+        return (scale_pow2(factors[0], e // 2),)
+    if kind == "svd":
+        return (factors[0], scale_pow2(factors[1], e), factors[2])
+    return (factors[0], scale_pow2(factors[1], e))
+
+
+def _factorize(a, kind, block, tol, max_steps, rng, record_potential, xp):
     m, n = a.shape
     if kind in ("eigh", "cholesky"):
         check_symmetric(a, "a", xp)
@@ -208,8 +247,7 @@ def random_pivot_factorize(a: Any, kind: str = "eigh", *, block: int = 2, tol: f
         raise ValueError(f"`a` must have at least as many rows as columns for kind='qr'; got shape {(m, n)}.")
     if kind == "svd" and m < n:  # a^H = U S V^H  =>  a = V S U^H
         ah = xp.conj(a.mT) if is_complex(a, xp) else a.mT
-        res = random_pivot_factorize(ah, "svd", block=block, tol=tol, max_steps=max_steps, rng=rng,
-                                     record_potential=record_potential)
+        res = _factorize(ah, "svd", block, tol, max_steps, rng, record_potential, xp)
         u, s, vh = res.factors
         flip = (lambda x: xp.conj(x.mT)) if is_complex(a, xp) else (lambda x: x.mT)
         return res._replace(factors=(flip(vh), s, flip(u)))
@@ -222,8 +260,8 @@ def random_pivot_factorize(a: Any, kind: str = "eigh", *, block: int = 2, tol: f
         raise ValueError(f"`block` must be an integer at least 2 and at most n = {n}; got {k}.")
     if tol is None:
         tol = 8 * max(m, n) * eps(a.dtype, xp)
-    elif not (float(tol) > 0 and math.isfinite(float(tol))):
-        raise ValueError(f"`tol` must be a positive finite number; got {tol!r}.")
+    else:
+        tol = check_real(tol, "tol", low=0, low_open=True)
     per_sweep = math.ceil(n * (n - 1) / (k * (k - 1)))
     max_steps = 50 * per_sweep if max_steps is None else check_int(max_steps, "max_steps", low=1)
     rng = as_rng(rng)
@@ -241,7 +279,7 @@ def random_pivot_factorize(a: Any, kind: str = "eigh", *, block: int = 2, tol: f
     if not converged:
         warnings.warn(f"random_pivot_factorize(kind={kind!r}) did not converge in max_steps={max_steps} "
                       f"steps: relative off-diagonal measure {state.offdiag():.3g} > tol={float(tol):.3g}.",
-                      JacobiConvergenceWarning, stacklevel=2)
+                      JacobiConvergenceWarning, stacklevel=3)
     pot = xp.stack(potential) if record_potential else None
     return RandomPivotResult(state.factors(), pot, steps, bool(converged))
 
@@ -270,7 +308,7 @@ class _State:
         return self.w if self.two_sided else self._h(self.w) @ self.w
 
     def potential(self):
-        return _potential(self.gram(), self.xp)
+        return _potential(self.gram(), self.xp, "a")
 
     def offdiag(self) -> float:
         from ._jacobi_eigh import relative_offdiag

@@ -5,24 +5,35 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+import array_api_compat
 import numpy as np
 
-from .._backend import array_namespace, capability
+from .._backend import capability
 from .._validate import (
     as_floating,
     as_rng,
     check_choice,
     check_finite,
     check_int,
+    check_ndim,
+    check_real,
     check_symmetric,
     eps,
     is_complex,
 )
 from ._kernel import NystromApproximation
+from ._rp_common import binary_exponent, namespace_of, scale_pow2
 
 __all__ = ["RPCholeskyResult", "rp_cholesky"]
 
 METHODS = ("accelerated", "simple", "block", "greedy")
+#: The block method keeps a candidate only while its residual is at least this fraction of its
+#: residual at the start of the block.  A pivot whose residual fell by a factor c within the
+#: block multiplies the rounding errors of the new rows of F by up to sqrt(1 / c) (measured:
+#: FF^T exceeded diag(A) by 5.6e-9 on a kernel matrix of numerical rank 68 asked for rank 272);
+#: at 1e-2 they stay below about 20 eps (1e-4 still gave 600 eps).  Such a candidate is not lost: its residual stays in
+#: the diagonal and later rounds may sample it again, with a freshly computed residual.
+COLLAPSE = 1e-2
 
 
 class RPCholeskyResult(NamedTuple):
@@ -51,47 +62,66 @@ class RPCholeskyResult(NamedTuple):
 
 
 class _Operator:
-    """Uniform access to a PSD matrix: dense array, KernelMatrix, or any diag()/columns() object."""
+    """Uniform access to a PSD matrix: dense array, KernelMatrix, or any diag()/columns() object.
+
+    Everything it returns is ``A * 4**-j`` for a power of two chosen so that the largest diagonal
+    entry is near 1 (``j = 0`` unless it is outside ``[2**-60, 2**60]``): the factor is then
+    ``F * 2**j`` and the traces ``* 4**j``, exactly, with no over/underflow at 1e+-300.
+    """
 
     def __init__(self, a: Any):
-        if hasattr(a, "diag") and hasattr(a, "columns"):
+        if hasattr(a, "diag") and hasattr(a, "columns") and not array_api_compat.is_array_api_obj(a):
             self.obj = a
-            self.diag0 = a.diag()
-            self.xp = array_namespace(self.diag0)
-            self.n = self.diag0.shape[0]
-            self.dtype = getattr(a, "dtype", self.diag0.dtype)
+            diag0 = a.diag()
+            self.xp = namespace_of(diag0, "a.diag()")
+            check_ndim(diag0, "a.diag()", 1)
+            diag0 = as_floating(diag0, "a.diag()", self.xp)
+            check_finite(diag0, "a.diag()", self.xp)
+            self.n = diag0.shape[0]
+            self.dtype = getattr(a, "dtype", diag0.dtype)
             self.dense = None
-            return
-        xp = array_namespace(a)
-        a = xp.asarray(a) if not hasattr(a, "shape") else a
-        a = as_floating(a, "a", xp)
-        check_finite(a, "a", xp)
-        check_symmetric(a, "a", xp)
-        self.obj, self.dense, self.xp = None, a, xp
-        self.n, self.dtype = a.shape[0], a.dtype
-        self.diag0 = xp.linalg.diagonal(a)
+        else:
+            xp = namespace_of(a, "a")
+            a = xp.asarray(a) if not hasattr(a, "shape") else a
+            check_ndim(a, "a", 2)
+            a = as_floating(a, "a", xp)
+            check_finite(a, "a", xp)
+            check_symmetric(a, "a", xp)
+            self.obj, self.dense, self.xp = None, a, xp
+            self.n, self.dtype = a.shape[0], a.dtype
+            diag0 = xp.linalg.diagonal(a)
+        xp = self.xp
+        diag0 = xp.real(diag0)
+        top = float(xp.max(diag0)) if self.n else 0.0
+        e = binary_exponent(top)
+        self.j = e // 2 if abs(e) > 60 else 0
+        self.diag0 = self._scaled(diag0)
+
+    def _scaled(self, x):
+        return scale_pow2(x, -2 * self.j) if self.j else x
 
     def columns(self, idx):
         if self.dense is not None:
-            return self.xp.take(self.dense, idx, axis=1)
-        return self.obj.columns(idx)
+            return self._scaled(self.xp.take(self.dense, idx, axis=1))
+        return self._scaled(self.obj.columns(idx))
 
     def rows_t(self, idx):
         """``A[:, idx]^T`` (t x N): conj(A[idx, :]) for a Hermitian dense array."""
         xp = self.xp
         if self.dense is not None:
             rows = xp.take(self.dense, idx, axis=0)
-            return xp.conj(rows) if is_complex(rows, xp) else rows
+            return self._scaled(xp.conj(rows) if is_complex(rows, xp) else rows)
         if hasattr(self.obj, "rows"):
-            return self.obj.rows(idx)
-        return self.obj.columns(idx).mT
+            rows = self.obj.rows(idx)
+            return self._scaled(xp.conj(rows) if is_complex(rows, xp) else rows)
+        return self._scaled(self.obj.columns(idx).mT)
 
     def block(self, rows, cols):
         if self.dense is not None:
-            return self.xp.take(self.xp.take(self.dense, rows, axis=0), cols, axis=1)
+            return self._scaled(self.xp.take(self.xp.take(self.dense, rows, axis=0), cols, axis=1))
         if hasattr(self.obj, "block"):
-            return self.obj.block(rows, cols)
-        return self.xp.take(self.obj.columns(cols), rows, axis=0)
+            return self._scaled(self.obj.block(rows, cols))
+        return self._scaled(self.xp.take(self.obj.columns(cols), rows, axis=0))
 
 
 @capability("pivoting", numba=False)
@@ -102,10 +132,11 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
     Parameters
     ----------
     a : array, KernelMatrix, or object with ``diag()`` and ``columns(idx)``
-        Positive semidefinite N x N matrix.  A :class:`KernelMatrix` (or any object
+        Positive semidefinite N x N matrix (real symmetric or complex Hermitian; a nested list
+        is read as NumPy).  A :class:`KernelMatrix` (or any object
         with ``diag()`` returning the diagonal and ``columns(idx)`` returning
-        ``A[:, idx]``; optionally ``block(rows, cols)``) is only ever evaluated on
-        the columns the algorithm picks and on small candidate blocks, never in full.
+        ``A[:, idx]``; optionally ``block(rows, cols)`` and ``rows(idx)``) is only ever
+        evaluated on the columns the algorithm picks and on small candidate blocks, never in full.
     rank : int
         Number of pivots k wanted (at least 1).  Larger than N or than the numerical
         rank stops early (``stopped_early`` in the result).
@@ -114,14 +145,15 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
         the residual diagonal.  ``"accelerated"``: the same distribution, drawn in
         blocks of candidates and thinned by rejection sampling so that each block's
         columns are evaluated and applied with matrix-matrix products [2]_.
-        ``"block"``: blocks of candidates all kept (duplicates removed in sampling
-        order), faster but not the RPCholesky distribution.  ``"greedy"``: largest
+        ``"block"``: blocks of candidates (duplicates removed) factored by pivoted Cholesky of
+        their residual block, which keeps every candidate whose residual is above rounding
+        level; faster but not the RPCholesky distribution.  ``"greedy"``: largest
         residual diagonal (pivoted Cholesky).
     block_size : int or "auto", default "auto"
         Candidates per block for "accelerated"/"block"; "auto" is ``ceil(rank / 10)``
-        clipped to [1, 100].
+        clipped to [1, 100].  Values above ``min(rank, N)`` are reduced to it.
     tol : float, optional
-        Stop once the residual trace is at most ``tol * tr(A)``.
+        Stop once the residual trace is at most ``tol * tr(A)`` (``tol >= 0``).
     rng : numpy.random.Generator, int or None
         The one source of randomness (SPEC 7).
 
@@ -129,13 +161,18 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
     -------
     RPCholeskyResult
         ``(F, pivots, trace, nystrom, stopped_early)`` in the namespace and on the
-        device of ``a``.
+        device of ``a``.  ``nystrom`` shares ``F`` (no copy): do not modify ``F`` in place.
 
     Raises
     ------
     ValueError
-        If a dense ``a`` is not square/symmetric or has NaN/Inf, the diagonal has a
-        negative entry, or an option is invalid.
+        If a dense ``a`` is not square/Hermitian or has NaN/Inf, ``a`` is not positive
+        semidefinite (a negative diagonal entry, or a residual diagonal entry of
+        ``A - F F^H`` below ``-sqrt(eps) A_jj``: a negative eigenvalue beyond rounding),
+        or an option is invalid.
+    TypeError
+        If ``a`` is neither an array nor an operator, has a non-numeric, boolean or float16
+        dtype, or an option has the wrong type (``rank=True`` included).
 
     Notes
     -----
@@ -149,6 +186,15 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
     candidates i.i.d. from the same ``d``, accepts candidate j with probability
     (current residual of j) / ``d_j`` (computed on the small candidate block), and
     thus reproduces the pivot law of the simple method exactly [2]_.
+
+    A candidate whose residual diagonal is at most ``100 eps A_jj`` is never accepted (it is
+    rounding noise; its ``d`` is set to 0).  The block method orders each block by largest
+    residual (pivoted Cholesky), so that a small pivot never amplifies the rounding errors of
+    the larger ones after it: with candidates taken in sampling order, a nearly dependent
+    candidate accepted early made later residuals noise of size ``sqrt(eps)``, and ``F F^H``
+    exceeded ``A`` on the diagonal.  The invariant ``0 <= diag(A) - rowsum(|F|^2)`` holds up to
+    rounding for every method; a residual diagonal below ``-sqrt(eps) A_jj`` means ``a`` is not
+    positive semidefinite and raises.
 
     References
     ----------
@@ -170,29 +216,28 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
     >>> bool(res.trace[-1] < 1e-3 * res.trace[0])
     True
     """
-    op = _Operator(a)
-    xp = op.xp
     rank = check_int(rank, "rank", low=1)
     check_choice(method, "method", METHODS)
-    block_size = _block_size(block_size, rank, 10)
+    op = _Operator(a)
+    xp = op.xp
+    kmax = min(rank, op.n)
+    block_size = min(_block_size(block_size, rank, 10), max(kmax, 1))
     rng = as_rng(rng)
     floor = 100 * eps(op.dtype, xp)
     if tol is not None:
-        tol = float(tol)
-        if not (tol >= 0 and math.isfinite(tol)):
-            raise ValueError(f"`tol` must be a non-negative finite number; got {tol!r}.")
-        floor = max(floor, tol)
-    diag0 = xp.real(op.diag0)
-    if bool(xp.any(diag0 < 0)):
+        floor = max(floor, check_real(tol, "tol", low=0))
+    if op.n and bool(xp.any(op.diag0 < 0)):
         raise ValueError(f"`a` must be positive semidefinite; its diagonal has a negative entry "
-                         f"(min {float(xp.min(diag0)):.3g}).")
-    kmax = min(rank, op.n)
-    return _run(op, kmax, rank, method, block_size, floor, rng, xp)
+                         f"(min {float(xp.min(op.diag0)) * 4.0 ** op.j:.3g}).")
+    f, piv, traces = _run(op, kmax, method, block_size, floor, rng, xp)
+    if op.j:
+        f, traces = scale_pow2(f, op.j), scale_pow2(traces, 2 * op.j)
+    return RPCholeskyResult(f, piv, traces, NystromApproximation._shared(f), f.shape[1] < rank)
 
 
 def _block_size(block_size, rank, rounds):
     """``"auto"``: about ``rank / rounds`` pivots a block (1 to 100); otherwise a positive int."""
-    if block_size == "auto":
+    if isinstance(block_size, str) and block_size == "auto":
         return min(100, max(1, math.ceil(rank / rounds)))
     return check_int(block_size, "block_size", low=1)
 
@@ -214,13 +259,23 @@ def _sqnorm(x, axis, xp):
     return xp.sum(xp.real(xp.conj(x) * x) if is_complex(x, xp) else x * x, axis=axis)
 
 
-def _run(op, kmax, rank, method, block_size, floor, rng, xp):
+def _not_psd(i, value, aii, k, j):
+    scale = 4.0 ** j if abs(j) < 500 else float("inf")
+    raise ValueError(
+        f"`a` must be positive semidefinite; the residual diagonal of A - F F^H is "
+        f"{value * scale:.3g} at index {i} (A_ii = {aii * scale:.3g}) after {k} pivots, below "
+        "-sqrt(eps) A_ii: `a` has a negative eigenvalue beyond rounding.")
+
+
+def _run(op, kmax, method, block_size, floor, rng, xp):
     n = op.n
     dev = op.diag0.device
-    d = xp.asarray(xp.real(op.diag0), copy=True)
-    diag0 = xp.asarray(d, copy=True)
-    unit = 100 * eps(op.dtype, xp)  # a residual below unit * A_ss is rounding noise
-    trace0 = float(xp.sum(d))
+    d = xp.asarray(op.diag0, copy=True)
+    diag0 = op.diag0
+    e = eps(op.dtype, xp)
+    unit = 100 * e  # a residual below unit * A_ss is rounding noise
+    neg = math.sqrt(e)  # one below -neg * A_ss is no rounding error: A is not PSD
+    trace0 = float(xp.sum(d)) if n else 0.0
     # F is stored transposed (k x N, row-major): rows of F^T are contiguous, so taking pivot
     # entries and appending new columns never copies the whole factor
     ft = xp.zeros((kmax, n), dtype=op.dtype, device=dev)
@@ -234,26 +289,14 @@ def _run(op, kmax, rank, method, block_size, floor, rng, xp):
         cand = _candidates(method, d, block_size, kmax - k, rng, xp)
         cand_x = xp.asarray(cand, device=dev)
         fc = xp.take(ft[:k, :], cand_x, axis=1)  # F[cand]^T
-        h = op.block(cand_x, cand_x) - _h(fc, xp) @ fc  # residual on the candidates only
-        d_cand = [float(x) for x in xp.take(d, cand_x)]
-        thresh = [unit * float(x) for x in xp.take(diag0, cand_x)]
-        uniforms = rng.random(len(cand)) if method == "accelerated" else None
-        accepted, exhausted, lcols = [], [], []
-        for j in range(len(cand)):
-            if k + len(accepted) >= kmax:
-                break
-            r = float(xp.real(h[j, j]))
-            if not r > thresh[j]:
-                exhausted.append(cand[j])
-                continue
-            if uniforms is not None and not uniforms[j] * d_cand[j] < r:
-                continue  # rejection: accept with probability (current residual) / d
-            col = h[:, j] / math.sqrt(r)
-            lcols.append(col)
-            h = h - col[:, None] * _h(col[:, None], xp)  # Schur complement on the block
-            accepted.append(j)
-        if exhausted:
-            d = _zero_at(d, np.array(exhausted, dtype=np.int64), xp)
+        # residual on the candidates only: A[c, c] - F[c] F[c]^H = A[c, c] - fc^T conj(fc)
+        h = op.block(cand_x, cand_x) - fc.mT @ (xp.conj(fc) if is_complex(fc, xp) else fc)
+        a_cand = [float(x) for x in xp.take(diag0, cand_x)]
+        if method == "block":
+            accepted, lcols, exhausted = _block_pivots(h, cand, a_cand, kmax - k, unit, neg, k, op.j, xp)
+        else:
+            accepted, lcols, exhausted = _sequential_pivots(h, cand, a_cand, d, kmax - k, unit, neg, k,
+                                                            op.j, rng if method == "accelerated" else None, xp)
         if accepted:
             t = len(accepted)
             piv_host = cand[accepted]
@@ -269,17 +312,78 @@ def _run(op, kmax, rank, method, block_size, floor, rng, xp):
             ft[k : k + t, :] = newt
             pivots.extend(int(p) for p in piv_host)
             d = d - _sqnorm(newt, 0, xp)
+            if bool(xp.any(d < -neg * diag0)):
+                i = int(xp.argmin(d + neg * diag0))
+                _not_psd(i, float(d[i]), float(diag0[i]), len(pivots), op.j)
             d = _zero_at(xp.where(d < 0, xp.zeros_like(d), d), piv_host, xp)
             before = traces[-1]
             traces.extend(max(before - float(c), 0.0) for c in xp.cumulative_sum(_sqnorm(newt, 1, xp)))
+        if exhausted:  # after the downdate, which must not see these zeros as negative residuals
+            d = _zero_at(d, np.array(exhausted, dtype=np.int64), xp)
         residual = float(xp.sum(d))
         if accepted:
             traces[-1] = residual  # the downdated diagonal is the accurate record
     k = len(pivots)
     f = ft[:k, :].mT
-    return RPCholeskyResult(f, xp.asarray(np.array(pivots, dtype=np.int64), device=dev),
-                            xp.asarray(np.array(traces), dtype=d.dtype, device=dev),
-                            NystromApproximation(f), k < rank)
+    return (f, xp.asarray(np.array(pivots, dtype=np.int64), device=dev),
+            xp.asarray(np.array(traces), dtype=d.dtype, device=dev))
+
+
+def _sequential_pivots(h, cand, a_cand, d, left, unit, neg, k, j, rng, xp):
+    """Candidates in sampling order; with ``rng``, candidate j is kept with probability r_j / d_j."""
+    d_cand = [float(x) for x in xp.take(d, xp.asarray(cand, device=d.device))]
+    uniforms = rng.random(len(cand)) if rng is not None else None
+    accepted, exhausted, lcols = [], [], []
+    for i in range(len(cand)):
+        if len(accepted) >= left:
+            break
+        r = float(xp.real(h[i, i]))
+        if r < -neg * a_cand[i]:
+            _not_psd(int(cand[i]), r, a_cand[i], k + len(accepted), j)
+        if not r > unit * a_cand[i]:
+            exhausted.append(cand[i])
+            continue
+        if uniforms is not None and not uniforms[i] * d_cand[i] < r:
+            continue  # rejection: accept with probability (current residual) / d
+        col = h[:, i] / math.sqrt(r)
+        lcols.append(col)
+        h = h - col[:, None] * _h(col[:, None], xp)  # Schur complement on the block
+        accepted.append(i)
+    return accepted, lcols, exhausted
+
+
+def _block_pivots(h, cand, a_cand, left, unit, neg, k, j, xp):
+    """Pivoted Cholesky of the candidate block: largest residual first, down to rounding level."""
+    dev = h.device
+    t = h.shape[0]
+    h0 = xp.real(xp.linalg.diagonal(h))  # the candidates' residuals at the start of the block
+    thresh = xp.asarray(np.array(a_cand) * unit, dtype=h0.dtype, device=dev)
+    open_ = xp.ones(t, dtype=xp.bool, device=dev)
+    accepted, lcols = [], []
+    while len(accepted) < left:
+        hd = xp.real(xp.linalg.diagonal(h))
+        ok = open_ & (hd > thresh)
+        if not bool(xp.any(ok)):
+            break
+        # truncate where the block's residual collapses: a candidate mostly explained by the
+        # pivots before it in this block stays for a later round (see COLLAPSE)
+        ok = ok & (hd >= COLLAPSE * h0)
+        if not bool(xp.any(ok)):
+            return accepted, lcols, []
+        i = int(xp.argmax(xp.where(ok, hd, xp.full_like(hd, -math.inf))))
+        col = h[:, i] / math.sqrt(float(hd[i]))
+        lcols.append(col)
+        h = h - col[:, None] * _h(col[:, None], xp)
+        accepted.append(i)
+        open_ = open_ & (xp.arange(t, device=dev) != i)
+    exhausted = []
+    if len(accepted) < left:  # the rest are at rounding level (or below: then A is not PSD)
+        hd = [float(x) for x in xp.real(xp.linalg.diagonal(h))]
+        for i in sorted(set(range(t)) - set(accepted)):
+            if hd[i] < -neg * a_cand[i]:
+                _not_psd(int(cand[i]), hd[i], a_cand[i], k + len(accepted), j)
+            exhausted.append(cand[i])
+    return accepted, lcols, exhausted
 
 
 def _candidates(method, d, block_size, left, rng, xp):

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import array_namespace, capability
+from .._backend import capability
 from .._validate import (
     as_floating,
     as_rng,
@@ -19,6 +19,7 @@ from .._validate import (
     is_complex,
 )
 from ._rp_cholesky import _block_size, _sample, _sqnorm, _zero_at
+from ._rp_common import binary_exponent, namespace_of, scale_pow2
 
 __all__ = ["RPQRResult", "rp_qr"]
 
@@ -58,7 +59,8 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
     Parameters
     ----------
     a : array_like, shape (m, n)
-        Real or complex matrix of any array-API library; never modified.
+        Real or complex matrix of any array-API library (a nested list is read as NumPy);
+        never modified.  Any scale: the work is done on ``a`` times a power of two.
     rank : int
         Number of columns k to select (at least 1).
     method : {"accelerated", "simple"}, default "accelerated"
@@ -69,7 +71,7 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
         matrix-matrix products.
     block_size : int or "auto", default "auto"
         Candidates per block for "accelerated"; "auto" is ``ceil(rank / 4)`` clipped
-        to [1, 100].
+        to [1, 100].  Values above ``min(rank, m, n)`` are reduced to it.
     rng : numpy.random.Generator, int or None
         The one source of randomness (SPEC 7).
 
@@ -82,6 +84,9 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
     ------
     ValueError
         If ``a`` is not 2-D or has NaN/Inf, or an option is invalid.
+    TypeError
+        If ``a`` is not an array, has a non-numeric, boolean or float16 dtype, or an option has
+        the wrong type (``rank=True`` included).
 
     Notes
     -----
@@ -94,7 +99,10 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
     for a full QR with column pivoting.  The projection error
     ``||a - Q Q^H a||_F^2`` is within ``(1 + eps)`` of the best rank-r error in
     expectation for ``k`` of order ``r / eps`` (as for RPCholesky); greedy column
-    pivoting (LAPACK ``*geqp3``) has no such guarantee but is often close.
+    pivoting (LAPACK ``*geqp3``) has no such guarantee but is often close.  The input is
+    scaled by a power of two with ``max|a|`` near 1 on entry (exact), and ``R`` and the residual
+    history are scaled back on exit, so 1e-170 and 1e+170 behave like 1 (the squared column
+    norms of 1e-170 would underflow to 0).
 
     References
     ----------
@@ -114,19 +122,24 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
     >>> bool(np.allclose(q @ r, a))
     True
     """
-    xp = array_namespace(a)
+    xp = namespace_of(a, "a")
     a = xp.asarray(a) if not hasattr(a, "shape") else a
     check_ndim(a, "a", 2)
     a = as_floating(a, "a", xp)
     check_finite(a, "a", xp)
     rank = check_int(rank, "rank", low=1)
     check_choice(method, "method", METHODS)
-    block_size = _block_size(block_size, rank, 4)
+    m, n = a.shape
+    kmax = min(rank, m, n)
+    block_size = min(_block_size(block_size, rank, 4), max(kmax, 1))
     if method == "simple":
         block_size = 1
     rng = as_rng(rng)
-    m, n = a.shape
-    kmax = min(rank, m, n)
+    # homogeneous: work on a * 2**-e with max|a| near 1 (squared norms of 1e-170 underflowed)
+    e = binary_exponent(float(xp.max(xp.abs(a)))) if m * n else 0
+    e = e if abs(e) > 60 else 0
+    if e:
+        a = scale_pow2(a, -e)
     cplx = is_complex(a, xp)
     hh = (lambda z: xp.conj(z.mT)) if cplx else (lambda z: z.mT)
     dev = a.device
@@ -190,4 +203,7 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
                          xp.ones_like(diag))
         q = q * phase[None, :]
         r = r * (xp.conj(phase) if cplx else phase)[:, None]
-    return RPQRResult(q, r, piv_x, xp.asarray(np.array(residual), dtype=d.dtype, device=dev), len(pivots) < rank)
+    res = xp.asarray(np.array(residual), dtype=d.dtype, device=dev)
+    if e:
+        r, res = scale_pow2(r, e), scale_pow2(res, 2 * e)
+    return RPQRResult(q, r, piv_x, res, len(pivots) < rank)

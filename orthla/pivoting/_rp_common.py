@@ -1,0 +1,74 @@
+"""Argument handling shared by the randomized-pivoting functions (rp_cholesky, rp_qr, kernels)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import array_api_compat
+
+from .._backend import array_namespace
+
+__all__ = ["as_arg", "binary_exponent", "namespace_of", "scale_pow2"]
+
+
+def namespace_of(x: Any, name: str) -> Any:
+    """Array namespace of argument ``name``; a ``TypeError`` naming it for anything not an array.
+
+    Lists and tuples count as NumPy arrays.  Masked arrays and ``np.matrix`` are refused by
+    :func:`orthla._backend.array_namespace` (their message is kept, prefixed by the name).
+    """
+    try:
+        return array_namespace(x)
+    except TypeError as exc:
+        if "one array library" in str(exc):
+            raise TypeError(
+                f"`{name}` must be an array (NumPy, CuPy, torch or another array-API library) or a "
+                f"nested list of numbers; got {type(x).__module__}.{type(x).__name__}."
+            ) from None
+        raise TypeError(f"`{name}`: {exc}") from None
+
+
+def as_arg(x: Any, name: str, xp: Any, like: Any) -> Any:
+    """Argument ``name`` as an array of ``xp`` on the device of ``like``.
+
+    Lists, tuples and Python scalars are converted (as NumPy would); an array of another
+    library raises ``TypeError`` naming the argument (orthla never copies between libraries).
+    """
+    if isinstance(x, list | tuple | int | float | complex) and not isinstance(x, bool):
+        return xp.asarray(x, device=like.device)
+    other = namespace_of(x, name)
+    if other is not xp and not _same_library(other, xp):
+        raise TypeError(
+            f"`{name}` is an array of {other.__name__}, but the other arguments come from "
+            f"{xp.__name__}; convert it explicitly (orthla never copies between libraries)."
+        )
+    return x
+
+
+def _same_library(a: Any, b: Any) -> bool:
+    for test in (array_api_compat.is_numpy_namespace, array_api_compat.is_torch_namespace,
+                 array_api_compat.is_cupy_namespace):
+        if test(a) and test(b):
+            return True
+    return False
+
+
+def binary_exponent(value: float) -> int:
+    """``e`` with ``2**(e-1) <= value < 2**e`` for finite ``value > 0``; 0 otherwise."""
+    if not (value > 0 and math.isfinite(value)):
+        return 0
+    return math.frexp(value)[1]
+
+
+def scale_pow2(x: Any, e: int) -> Any:
+    """``x * 2**e``, exact barring over/underflow of the result, in factors of at most 2**64.
+
+    Each factor is representable in float32, and the steps move monotonically from ``x`` to the
+    result, so no intermediate over/underflows when the result does not.
+    """
+    while e:
+        step = max(-64, min(64, e))
+        x = x * (2.0 ** step)
+        e -= step
+    return x
