@@ -5,8 +5,21 @@ from ._msign import MsignInfo, msign
 from ._polar import PolarResult, polar
 
 # -- qr / procrustes (module owners: _qr.py, _procrustes.py)
+from ._procrustes import (
+    GeneralizedProcrustesResult,
+    ProcrustesResult,
+    generalized_procrustes,
+    procrustes,
+)
 from ._qr import QRResult, qr
 
 __all__: list[str] = []
 __all__ += ["MsignInfo", "PolarResult", "msign", "polar"]  # msign / polar
-__all__ += ["QRResult", "qr"]  # qr / procrustes
+__all__ += [  # qr / procrustes
+    "GeneralizedProcrustesResult",
+    "ProcrustesResult",
+    "QRResult",
+    "generalized_procrustes",
+    "procrustes",
+    "qr",
+]

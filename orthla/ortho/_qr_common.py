@@ -13,6 +13,7 @@ __all__ = [
     "chol_upper",
     "gram",
     "herm",
+    "host_float",
     "max_abs",
     "pow2",
     "pow2_exponent",
@@ -71,6 +72,11 @@ def max_abs(a: Any, xp: Any, name: str = "a") -> Any:
         check_finite(a, name, xp)
         raise ValueError(f"`{name}` must contain only finite values.")  # pragma: no cover
     return amax
+
+
+def host_float(x: Any) -> float:
+    """``float(x)`` for a 0-d array, detached from autograd first (one host synchronisation)."""
+    return float(x.detach() if hasattr(x, "detach") else x)
 
 
 def pow2_exponent(amax: Any, xp: Any) -> Any:

@@ -1,0 +1,352 @@
+"""orthla.ortho.procrustes / generalized_procrustes against SciPy (orthogonal_procrustes,
+Rotation.align_vectors), exhaustive and dense-optimization checks of the rotation constraint,
+exact recovery of similarity transforms, batching, backends and autograd."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.linalg
+from scipy.spatial.transform import Rotation
+
+from orthla._testing import to_host as _to_host
+from orthla.ortho import (
+    GeneralizedProcrustesResult,
+    ProcrustesResult,
+    generalized_procrustes,
+    procrustes,
+)
+
+EPS = np.finfo(np.float64).eps
+
+
+def to_host(x):
+    """NumPy copy of a result field (NumPy returns 0-d results as scalars)."""
+    return np.asarray(x) if isinstance(x, np.generic | float) else _to_host(x)
+
+
+def rand_orth(n, rng, det=None):
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    q = q * np.sign(np.diag(r))
+    if det is not None and np.sign(np.linalg.det(q)) != det:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def gap_tol(a, b):
+    """Forward-error scale of R: eps ||a|| ||b|| / (smallest gap between singular values of a^T b)."""
+    s = np.linalg.svd(a.T @ b, compute_uv=False)
+    gaps = np.concatenate([np.abs(np.diff(s)), s[-1:]])
+    return 100 * EPS * np.linalg.norm(a) * np.linalg.norm(b) / gaps.min()
+
+
+@pytest.mark.parametrize(("m", "n"), [(20, 4), (3, 5), (50, 1), (8, 8)])
+def test_matches_scipy(xp, m, n):
+    rng = np.random.default_rng(m * 10 + n)
+    a, b = rng.standard_normal((m, n)), rng.standard_normal((m, n))
+    res = procrustes(xp.asarray(a), xp.asarray(b))
+    assert isinstance(res, ProcrustesResult)
+    r_ref, _ = scipy.linalg.orthogonal_procrustes(a, b)
+    if m >= n:  # R is unique only when a^T b has full rank
+        np.testing.assert_allclose(to_host(res.R), r_ref, rtol=0, atol=gap_tol(a, b))
+    r = to_host(res.R)
+    np.testing.assert_allclose(r.T @ r, np.eye(n), rtol=0, atol=20 * n * EPS)
+    ref_res = np.linalg.norm(a @ r_ref - b)
+    assert abs(float(to_host(res.residual)) - ref_res) <= 1e-12 * (np.linalg.norm(a) + np.linalg.norm(b))
+    assert float(to_host(res.scale)) == 1.0 and np.all(to_host(res.translation) == 0)
+
+
+def _best_signflip(a, b):
+    """Exhaustive: the best rotation among U D V^T over all sign matrices D with det +1."""
+    u, _, vt = np.linalg.svd(a.T @ b)
+    best = np.inf
+    for signs in itertools.product((1.0, -1.0), repeat=a.shape[1]):
+        r = (u * np.array(signs)) @ vt
+        if np.linalg.det(r) > 0:
+            best = min(best, np.linalg.norm(a @ r - b))
+    return best
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_rotation_det_and_optimality_exhaustive(n):
+    rng = np.random.default_rng(40 + n)
+    flipped = 0
+    for _ in range(40):
+        a, b = rng.standard_normal((n + 3, n)), rng.standard_normal((n + 3, n))
+        res = procrustes(a, b, rotation=True)
+        assert np.linalg.det(res.R) > 0  # det +1 exactly in sign
+        np.testing.assert_allclose(np.linalg.det(res.R), 1.0, atol=20 * n * EPS)
+        got = np.linalg.norm(a @ res.R - b)
+        assert got <= _best_signflip(a, b) * (1 + 1e-12)
+        assert abs(float(res.residual) - got) <= 1e-12 * got
+        r_ref, _ = scipy.linalg.orthogonal_procrustes(a, b)
+        if np.linalg.det(r_ref) > 0:  # the unconstrained optimum is already a rotation
+            np.testing.assert_allclose(res.R, r_ref, rtol=0, atol=gap_tol(a, b))
+        else:
+            flipped += 1
+    assert flipped >= 5  # the reflection case was exercised
+
+
+def test_rotation_optimal_against_dense_optimization_2d():
+    """In 2-D every rotation is an angle: a fine grid plus a local refinement is the truth."""
+    from scipy.optimize import minimize_scalar
+
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        a = rng.standard_normal((6, 2))
+        b = a @ np.diag([1.0, -1.0]) + 0.3 * rng.standard_normal((6, 2))  # favours a reflection
+
+        def f(t, a=a, b=b):
+            c, s = np.cos(t), np.sin(t)
+            return np.linalg.norm(a @ np.array([[c, s], [-s, c]]) - b)
+
+        grid = np.linspace(-np.pi, np.pi, 2001)
+        t0 = grid[np.argmin([f(t) for t in grid])]
+        best = minimize_scalar(f, bracket=(t0 - 0.01, t0, t0 + 0.01), tol=1e-12).fun
+        got = procrustes(a, b, rotation=True)
+        assert float(got.residual) <= best * (1 + 1e-9)
+        assert np.linalg.det(got.R) > 0
+
+
+def test_rotation_3d_matches_align_vectors():
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((50, 10, 3))
+    b = a @ np.diag([1.0, 1.0, -1.0]) + 0.5 * rng.standard_normal((50, 10, 3))
+    res = procrustes(a, b, rotation=True)
+    for i in range(50):
+        rot, _ = Rotation.align_vectors(b[i], a[i])  # b_i ≈ C a_i, i.e. b = a C^T
+        np.testing.assert_allclose(res.R[i], rot.as_matrix().T, rtol=0, atol=gap_tol(a[i], b[i]))
+
+
+@pytest.mark.parametrize("n", [2, 3, 6])
+def test_similarity_recovered_exactly(xp, n):
+    rng = np.random.default_rng(60 + n)
+    a = rng.standard_normal((4 * n, n)) + 3.0
+    r_true = rand_orth(n, rng, det=1.0)
+    s_true, t_true = 2.5, rng.standard_normal(n)
+    b = s_true * a @ r_true + t_true
+    res = procrustes(xp.asarray(a), xp.asarray(b), rotation=True, scale=True, center=True)
+    tol = 1e3 * EPS
+    np.testing.assert_allclose(to_host(res.R), r_true, rtol=0, atol=tol)
+    np.testing.assert_allclose(float(to_host(res.scale)), s_true, rtol=tol)
+    np.testing.assert_allclose(to_host(res.translation), t_true, rtol=0, atol=tol * np.abs(b).max())
+    assert float(to_host(res.residual)) <= tol * np.linalg.norm(b)
+
+
+def test_scale_without_center_and_reflection():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((9, 3))
+    r_true = rand_orth(3, rng, det=-1.0)
+    b = 0.25 * a @ r_true
+    res = procrustes(a, b, scale=True)
+    np.testing.assert_allclose(res.R, r_true, atol=1e3 * EPS)
+    np.testing.assert_allclose(res.scale, 0.25, rtol=1e3 * EPS)
+    res = procrustes(a, b, rotation=True)  # the best rotation cannot reproduce a reflection
+    assert np.linalg.det(res.R) > 0 and float(res.residual) > 0.1 * np.linalg.norm(b)
+
+
+def test_batched_and_broadcast(xp):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((7, 3))
+    b = rng.standard_normal((4, 5, 7, 3))
+    res = procrustes(xp.asarray(a), xp.asarray(b), rotation=True, scale=True, center=True)
+    assert res.R.shape == (4, 5, 3, 3) and res.scale.shape == (4, 5)
+    assert res.translation.shape == (4, 5, 3) and res.residual.shape == (4, 5)
+    for idx in np.ndindex(4, 5):
+        one = procrustes(a, b[idx], rotation=True, scale=True, center=True)
+        np.testing.assert_allclose(to_host(res.R)[idx], one.R, atol=1e-12)
+        np.testing.assert_allclose(to_host(res.scale)[idx], one.scale, rtol=1e-12)
+        np.testing.assert_allclose(to_host(res.translation)[idx], one.translation, atol=1e-12)
+        np.testing.assert_allclose(to_host(res.residual)[idx], one.residual, rtol=1e-12)
+
+
+def test_residual_cancellation_switches_to_direct():
+    """A near-perfect fit: the residual is exact to working precision, not to sqrt(eps)."""
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((30, 3))
+    noise = 1e-9 * rng.standard_normal((30, 3))
+    b = a @ rand_orth(3, rng, det=1.0) + noise
+    res = procrustes(a, b, rotation=True)
+    direct = np.linalg.norm(a @ res.R - b)
+    assert abs(float(res.residual) - direct) <= 1e-6 * direct
+
+
+@pytest.mark.parametrize("s", [2.0**500, 2.0**-500])
+def test_extreme_scales(s):
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
+    ref = procrustes(a, b, scale=True, center=True)
+    res = procrustes(a * s, b, scale=True, center=True)
+    np.testing.assert_allclose(res.R, ref.R, atol=1e-14)
+    np.testing.assert_allclose(res.scale, ref.scale / s, rtol=1e-13)
+    np.testing.assert_allclose(res.translation, ref.translation, atol=1e-13)
+    np.testing.assert_allclose(res.residual, ref.residual, rtol=1e-13)
+    res = procrustes(a * s, b * s)
+    np.testing.assert_allclose(res.R, procrustes(a, b).R, atol=1e-14)
+    np.testing.assert_allclose(res.residual, procrustes(a, b).residual * s, rtol=1e-13)
+
+
+def test_complex_matches_scipy():
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((10, 3)) + 1j * rng.standard_normal((10, 3))
+    b = rng.standard_normal((10, 3)) + 1j * rng.standard_normal((10, 3))
+    r_ref, _ = scipy.linalg.orthogonal_procrustes(a, b)
+    res = procrustes(a, b)
+    np.testing.assert_allclose(res.R, r_ref, atol=1e-12)
+    np.testing.assert_allclose(res.residual, np.linalg.norm(a @ r_ref - b), rtol=1e-12)
+    with pytest.raises(TypeError, match="rotation=True"):
+        procrustes(a, b, rotation=True)
+
+
+def test_torch_autograd():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    a0, b0 = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    s = np.linalg.svd(a0.T @ b0, compute_uv=False)
+    assert np.min(np.abs(np.diff(s))) > 0.1 and s[-1] > 0.1  # distinct singular values
+    a = torch.tensor(a0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+
+    def f(a, b):
+        res = procrustes(a, b, rotation=True, scale=True, center=True)
+        return res.R, res.scale, res.translation, res.residual
+
+    assert torch.autograd.gradcheck(f, (a, b), eps=1e-6, atol=1e-7)
+
+    def g(a, b):
+        return procrustes(a, b).R
+
+    assert torch.autograd.gradcheck(g, (a, b), eps=1e-6, atol=1e-7)
+
+
+def test_empty():
+    res = procrustes(np.zeros((4, 0)), np.zeros((4, 0)))
+    assert res.R.shape == (0, 0) and res.translation.shape == (0,)
+    res = procrustes(np.zeros((0, 5, 2)), np.zeros((0, 5, 2)))
+    assert res.R.shape == (0, 2, 2) and res.residual.shape == (0,)
+    with pytest.raises(ValueError, match="at least one point"):
+        procrustes(np.zeros((0, 3)), np.zeros((0, 3)))
+
+
+def test_zero_input_is_deterministic():
+    res = procrustes(np.zeros((5, 3)), np.ones((5, 3)), scale=True, center=True)
+    np.testing.assert_allclose(res.R @ res.R.T, np.eye(3), atol=1e-15)
+    assert float(res.scale) == 0.0
+    np.testing.assert_allclose(res.translation, np.ones(3))
+
+
+def test_inputs_not_modified():
+    rng = np.random.default_rng(13)
+    a, b = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    a0, b0 = a.copy(), b.copy()
+    procrustes(a, b, rotation=True, scale=True, center=True)
+    procrustes(a * 2.0**600, b, rotation=True, scale=True, center=True)
+    np.testing.assert_array_equal(a, a0)
+    np.testing.assert_array_equal(b, b0)
+
+
+@pytest.mark.parametrize(("a", "b", "exc", "match"), [
+    (np.ones((4, 3)), np.ones((4, 2)), ValueError, r"`b` must have the point-set shape"),
+    (np.ones((2, 4, 3)), np.ones((3, 4, 3)), ValueError, r"batch shapes of `a`"),
+    (np.ones(3), np.ones(3), ValueError, r"`a` must be a matrix"),
+    (np.ones((4, 3)), np.full((4, 3), np.nan), ValueError, r"`b` must contain only finite"),
+    (np.full((4, 3), np.inf), np.ones((4, 3)), ValueError, r"`a` must contain only finite"),
+    (np.ones((4, 3), bool), np.ones((4, 3)), TypeError, r"`a`"),
+    (np.ones((4, 3)), np.ones((4, 3), object), TypeError, r"`b`"),
+    (np.ones((4, 3)), np.ones((4, 3), np.float16), TypeError, r"`b`"),
+])
+def test_bad_input(a, b, exc, match):
+    with pytest.raises(exc, match=match):
+        procrustes(a, b)
+
+
+def test_mixed_libraries_refused():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="one array library"):
+        procrustes(np.ones((4, 3)), torch.ones((4, 3), dtype=torch.float64))
+
+
+# ---------------------------------------------------------------- generalized procrustes
+
+def _configs(k, m, d, rng, *, noise=0.0, scales=True):
+    base = rng.standard_normal((m, d))
+    out, truth = [], []
+    for _ in range(k):
+        r = rand_orth(d, rng, det=1.0)
+        s = rng.uniform(0.5, 2.0) if scales else 1.0
+        t = rng.standard_normal(d)
+        out.append(s * base @ r + t + noise * rng.standard_normal((m, d)))
+        truth.append((r, s, t))
+    return np.stack(out), truth
+
+
+@pytest.mark.parametrize("scale", [False, True])
+def test_gpa_recovers_noise_free_configurations(xp, scale):
+    rng = np.random.default_rng(20)
+    x, _ = _configs(6, 12, 3, rng, scales=scale)
+    res = generalized_procrustes(xp.asarray(x), rotation=True, scale=scale)
+    assert isinstance(res, GeneralizedProcrustesResult)
+    assert res.converged and res.iterations <= 5
+    al = to_host(res.aligned)
+    size = np.abs(al).max()
+    for i in range(6):
+        np.testing.assert_allclose(al[i], to_host(res.mean), rtol=0, atol=1e-12 * size)
+    # aligned_i = s_i x_i R_i + t_i in the original coordinates
+    R, s, t = to_host(res.R), to_host(res.scale), to_host(res.translation)
+    for i in range(6):
+        np.testing.assert_allclose(s[i] * x[i] @ R[i] + t[i], al[i], rtol=0, atol=1e-12 * size)
+        assert np.linalg.det(R[i]) > 0
+    assert res.residual <= 1e-10 * size
+
+
+def test_gpa_noisy_is_stationary():
+    rng = np.random.default_rng(21)
+    x, _ = _configs(8, 15, 3, rng, noise=0.05)
+    res = generalized_procrustes(x, rotation=True, scale=True)
+    assert res.converged
+    np.testing.assert_allclose(res.mean, res.aligned.mean(axis=0) * np.linalg.norm(res.mean)
+                               / np.linalg.norm(res.aligned.mean(axis=0)), atol=1e-8)
+    xc = x - x.mean(axis=1, keepdims=True)
+    for i in range(8):  # each R_i is the Procrustes solution onto the final mean
+        one = procrustes(xc[i], res.mean, rotation=True, scale=True)
+        np.testing.assert_allclose(res.R[i], one.R, atol=1e-8)
+        np.testing.assert_allclose(res.scale[i], one.scale, rtol=1e-8)
+    # Without scaling the objective is comparable: lower than aligning all to the first one.
+    plain = generalized_procrustes(x, rotation=True)
+    first = procrustes(xc, xc[0], rotation=True)
+    al0 = xc @ first.R
+    assert plain.residual**2 <= np.sum((al0 - al0.mean(axis=0)) ** 2) * (1 + 1e-12)
+
+
+def test_gpa_nonconvergence_is_reported():
+    rng = np.random.default_rng(22)
+    x, _ = _configs(5, 10, 3, rng, noise=0.3)
+    res = generalized_procrustes(x, scale=True, max_iter=1, tol=1e-15)
+    assert not res.converged and res.iterations == 1
+
+
+def test_gpa_extreme_scale_and_input_unmodified():
+    rng = np.random.default_rng(23)
+    x, _ = _configs(4, 6, 2, rng, noise=0.1)
+    x0 = x.copy()
+    ref = generalized_procrustes(x, rotation=True)
+    big = generalized_procrustes(x * 2.0**600, rotation=True)
+    np.testing.assert_allclose(big.R, ref.R, atol=1e-12)
+    np.testing.assert_allclose(big.aligned, ref.aligned * 2.0**600, rtol=1e-12)
+    np.testing.assert_array_equal(x, x0)
+
+
+@pytest.mark.parametrize(("x", "kw", "exc", "match"), [
+    (np.ones((4, 3)), {}, ValueError, r"`shapes` must be a 3-D"),
+    (np.ones((1, 4, 3)), {}, ValueError, r"at least 2 configurations"),
+    (np.ones((2, 0, 3)), {}, ValueError, r"at least one point"),
+    (np.full((2, 4, 3), np.nan), {}, ValueError, r"`shapes` must contain only finite"),
+    (np.ones((2, 4, 3), bool), {}, TypeError, r"`shapes`"),
+    (np.ones((2, 4, 3)) * 1j, {}, TypeError, r"`shapes` must be real"),
+    (np.ones((2, 4, 3)), {"max_iter": 0}, ValueError, r"`max_iter`"),
+    (np.ones((2, 4, 3)), {"max_iter": 2.5}, TypeError, r"`max_iter`"),
+    (np.ones((2, 4, 3)), {"tol": float("nan")}, ValueError, r"`tol`"),
+])
+def test_gpa_bad_input(x, kw, exc, match):
+    with pytest.raises(exc, match=match):
+        generalized_procrustes(x, **kw)
