@@ -10,6 +10,7 @@ import numpy as np
 from .._backend import capability
 from .._validate import check_int
 from ._bernoulli import ALPHA_MAX, korobov_omega
+from ._checks import real_parameter
 
 __all__ = ["CBCResult", "cbc_lattice"]
 
@@ -33,16 +34,35 @@ class CBCResult(NamedTuple):
     worst_case_error: Any
 
 
-def _as_weights(weights: Any, d: int) -> np.ndarray:
-    w = np.asarray(weights, dtype=np.float64)
+#: Bounds on log2(1 + gamma_j omega_alpha(0)), per weight and summed over the dimensions:
+#: the running product of the worst-case error stays below 2^2000 (its square root, the
+#: error, below 2^1000), and one factor below 2^900 keeps every score finite.
+_LOG2_FACTOR_MAX = 900.0
+_LOG2_PRODUCT_MAX = 2000.0
+
+
+def _as_weights(weights: Any, d: int, alpha: int) -> np.ndarray:
+    w = real_parameter(weights, "weights")
     if w.ndim == 0:
         w = np.full(d, float(w))
     if w.ndim != 1 or w.shape[0] < d:
         raise ValueError(f"`weights` must be a scalar or a 1-D array of length at least d = {d}; "
-                         f"got shape {tuple(np.shape(weights))}.")
+                         f"got shape {w.shape}.")
     w = w[:d]
-    if not np.all(np.isfinite(w)) or np.any(w <= 0):
-        raise ValueError("`weights` must be positive and finite.")
+    if np.any(w <= 0):
+        raise ValueError(f"`weights` must be positive and finite; got {w[w <= 0][:3].tolist()}.")
+    # |1 + gamma omega(x)| <= 1 + gamma omega(0) = 1 + 2 gamma zeta(2 alpha)
+    omega0 = float(korobov_omega(0.0, alpha))
+    bits = np.log2(1.0 + w * omega0)
+    if np.max(bits) > _LOG2_FACTOR_MAX:
+        j = int(np.argmax(bits))
+        raise ValueError(f"`weights` must be at most 2^{_LOG2_FACTOR_MAX:g} / omega(0) = "
+                         f"{2.0**_LOG2_FACTOR_MAX / omega0:.3g} (omega(0) = {omega0:.4g} for alpha = "
+                         f"{alpha}); got weights[{j}] = {w[j]:.3g}.")
+    if float(np.sum(bits)) > _LOG2_PRODUCT_MAX:
+        raise ValueError(f"`weights` are too large for d = {d}: sum_j log2(1 + gamma_j omega(0)) = "
+                         f"{float(np.sum(bits)):.1f} exceeds {_LOG2_PRODUCT_MAX:g}, so the worst-case "
+                         "error would overflow double precision; scale the weights down.")
     return w
 
 
@@ -94,7 +114,13 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     ------
     ValueError
         If ``n`` is not a power of two in range, ``d < 1``, ``alpha`` is not
-        in 1..5, or the weights are not positive.
+        in 1..5, or the weights are not positive and finite, or so large that
+        the worst-case error overflows: each ``log2(1 + gamma_j omega(0))`` must
+        be at most 900 and their sum at most 2000 (``omega(0) = 2 zeta(2 alpha)``,
+        3.29 for ``alpha = 1``; with unit weights ``d <= 950``).
+    TypeError
+        If ``n``, ``d`` or ``alpha`` is not an integer (booleans included) or the
+        weights are not real numbers (strings, booleans, complex).
 
     Notes
     -----
@@ -114,6 +140,11 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     ``O(n log n)`` per component, ``O(d n log n)`` in all, ``O(n)`` memory
     (Nuyens and Cools [2]_, [3]_).  The chosen component is ``5^j mod n`` of
     smallest ``j`` among ties (up to sign every odd ``z`` is such a power).
+    The running product ``prod_j (1 + gamma_j omega(.))`` is divided by a power
+    of two (exactly) whenever it could overflow a score, so large weights or
+    many dimensions (unit weights beyond ``d = 490`` used to overflow) give the
+    same choices as exact arithmetic would; the errors are reported up to
+    ``2^1000``, hence the bound on the weights.
 
     References
     ----------
@@ -139,7 +170,8 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
         raise ValueError(f"`n` must be a power of two (2^m points); got {n}.")
     d = check_int(d, "d", low=1)
     alpha = check_int(alpha, "alpha", low=1, high=ALPHA_MAX)
-    gamma = _as_weights(weights, d)
+    gamma = _as_weights(weights, d, alpha)
+    log2_factor = np.log2(1.0 + gamma * float(korobov_omega(0.0, alpha)))
     k = np.arange(n, dtype=np.int64)
     p = np.ones(n)
     z = np.ones(d, dtype=np.int64)
@@ -147,19 +179,39 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     levels = _levels(n)
     powers = {N: _unit_powers(N) for _, N in levels if N >= 4}
     omega_tab = {N: korobov_omega(powers[N] / N, alpha) for N in powers}
+    e = 0  # the running product is p * 2^e: rescaled by powers of two (exactly) when large
     for j in range(d):
+        pmax = float(np.max(np.abs(p)))
+        if math.log2(pmax) + math.log2(n) + float(log2_factor[j]) > 960.0:
+            s = math.frexp(pmax)[1]
+            p = np.ldexp(p, -s)
+            e += s
         if j > 0 and n >= 8:
-            scores = _candidate_scores(p, n, levels, powers, omega_tab, gamma[j], alpha, extensible)
+            scores = _candidate_scores(p, n, levels, powers, omega_tab, gamma[j], alpha, extensible,
+                                       math.ldexp(1.0, -e))
             best = int(np.argmin(scores))
             z[j] = int(pow(5, best, n))
         x = ((k * z[j]) % n) / n
         p *= 1.0 + gamma[j] * korobov_omega(x, alpha)
-        wce[j] = math.sqrt(max(float(np.mean(p)) - 1.0, 0.0))
+        wce[j] = _error(float(np.mean(p)), e)
     return CBCResult(z, wce)
 
 
-def _candidate_scores(p, n, levels, powers, omega_tab, gamma, alpha, extensible):
-    """Squared error (or embedded ratio) of every candidate z = 5^j mod n, j < n/4."""
+def _error(mean: float, e: int) -> float:
+    """sqrt(max(mean 2^e - 1, 0)) without overflow (mean 2^e <= 2^2000)."""
+    if e == 0 or mean <= 0 or math.log2(mean) + e < 1000:
+        return math.sqrt(max(math.ldexp(mean, e) - 1.0, 0.0))
+    # mean 2^e >= 2^1000: the -1 is far below rounding
+    return math.ldexp(math.sqrt(math.ldexp(mean, e % 2)), e // 2)
+
+
+def _candidate_scores(p, n, levels, powers, omega_tab, gamma, alpha, extensible, one=1.0):
+    """Squared error (or embedded ratio) of every candidate z = 5^j mod n, j < n/4.
+
+    ``p`` is the running product divided by ``2^e`` and ``one = 2^-e``: the scores are
+    those of the true product divided by ``2^e``, which changes neither the argmin nor
+    the embedded ratios.
+    """
     # Cumulative sums from the coarsest level (k = 0) to the finest (odd k), so that
     # the error of every leading 2^k-point sub-lattice is available on the way.
     base = 0.0  # sum of p over the indices of the current sub-lattice
@@ -184,7 +236,7 @@ def _candidate_scores(p, n, levels, powers, omega_tab, gamma, alpha, extensible)
         total = np.tile(total, L // total.shape[0]) + corr
         if extensible and N >= 8:
             err = base + gamma * total  # n_k (1 + e_k^2), up to the common factor
-            err = err / N - 1.0
+            err = err / N - one
             r = err / max(float(np.min(err)), np.finfo(float).tiny)
             ratio = np.maximum(np.tile(ratio, L // ratio.shape[0]), r)
     if extensible:

@@ -10,6 +10,7 @@ import numpy as np
 from .._backend import capability, select_engine
 from .._validate import check_choice, check_int
 from ._bits import bits_dtype, shr, to_device, word
+from ._checks import integer_parameter
 from ._engine import PointEngine
 
 __all__ = ["DigitalNet", "Sobol"]
@@ -121,6 +122,8 @@ class DigitalNet(PointEngine):
     randomize : {"lms-ds", "ds", "lms", "nus", False}, default "lms-ds"
         Linear matrix scrambling (LMS) and/or a digital shift (DS), or Owen's
         nested uniform scrambling (NUS), drawn independently per replication.
+        LMS alone keeps the net property but not uniformity (point 0 stays at
+        the origin): see Notes.
     t : int, default 63
         Digits (bits) per coordinate of the generating matrices, ``1 <= t <= 63``.
         LMS fills all output digits; floats keep the leading 53.
@@ -170,7 +173,12 @@ class DigitalNet(PointEngine):
     vectorized XORs per coordinate.  LMS replaces ``C_j`` by ``L_j C_j`` with ``L_j``
     unit lower-triangular and uniformly random below the diagonal, and DS XORs a
     uniform ``t``-bit shift [1]_; both keep the ``(t, m, s)``-net property of every
-    block of ``2^m`` points, and the scrambled points are uniform on [0, 1)^d.
+    block of ``2^m`` points.  Only the digital shift (or NUS) makes each point
+    uniformly distributed on [0, 1)^d, and so the replicated estimates unbiased:
+    LMS alone is a linear map, which keeps point 0 at the origin in every
+    replication and leaves the other points non-uniform (``randomize="lms"``
+    estimates are biased; use the default ``"lms-ds"``, or ``"ds"``, for error
+    bars).
     NUS [4]_ flips digit ``r`` of a coordinate by a random bit that depends on the
     point's leading ``r - 1`` digits (a random binary tree of flips); the tree is
     defined lazily by a 64-bit hash (splitmix64) of a per-digit random key and the
@@ -219,13 +227,17 @@ class DigitalNet(PointEngine):
             d_max, hint = 21201, " in the Joe-Kuo direction numbers; pass your own `generating_matrices` for more"
             mats = None
         else:
-            mats = np.asarray(generating_matrices)
-            if mats.ndim != 2 or not np.issubdtype(mats.dtype, np.integer):
-                raise TypeError("`generating_matrices` must be 'joe-kuo-21201' or a 2-D integer array "
-                                f"(d_max, m); got dtype {mats.dtype}, shape {mats.shape}.")
+            try:
+                mats = integer_parameter(generating_matrices, "generating_matrices")
+            except TypeError as exc:
+                raise TypeError(f"{exc} `generating_matrices` must be 'joe-kuo-21201' or a 2-D integer "
+                                "array (d_max, m).") from None
+            if mats.ndim != 2:
+                raise ValueError("`generating_matrices` must be 'joe-kuo-21201' or a 2-D integer array "
+                                 f"(d_max, m); got shape {mats.shape}.")
             if np.any(mats < 0):
                 raise ValueError("`generating_matrices` must hold non-negative t-bit integers.")
-            d_max, hint = mats.shape[0], " in the given generating matrices"
+            d_max, hint = mats.shape[0], " in `generating_matrices`"
         if alpha > 1:
             hint += f" (interlacing alpha = {alpha} uses {alpha} of them per dimension)"
         super().__init__(d, order=order, replications=replications, rng=rng, xp=xp,

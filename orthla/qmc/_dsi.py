@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import capability
+from .._backend import array_namespace, as_array, capability
 from .._validate import check_int
 from ._bits import bits_dtype
+from ._checks import check_namespace, integer_parameter
 from ._kernels import _kernel_points, _per_dimension, _positive_scale, check_unit_cube
 
 __all__ = ["DSI_ALPHA_MAX", "DigitalShiftInvariantKernel", "walsh_kernel_1d"]
@@ -126,11 +127,10 @@ class DigitalShiftInvariantKernel:
     def __init__(self, d: int, *, alpha: Any = 2, weights: Any = None, scale: float = 1.0,
                  t: int = 63) -> None:
         self.d = check_int(d, "d", low=1)
-        a = np.asarray(alpha)
+        a = integer_parameter(alpha, "alpha")
         if a.ndim == 0:
             a = np.full(self.d, a[()])
-        if (a.ndim != 1 or a.shape[0] != self.d or not np.issubdtype(a.dtype, np.integer)
-                or np.any((a < 1) | (a > DSI_ALPHA_MAX))):
+        if a.ndim != 1 or a.shape[0] != self.d or np.any((a < 1) | (a > DSI_ALPHA_MAX)):
             raise ValueError(f"`alpha` must hold integers in 1..{DSI_ALPHA_MAX} (one or d = {self.d}); "
                              f"got {np.asarray(alpha).tolist()}.")
         self.alpha = a.astype(np.int64)
@@ -142,30 +142,106 @@ class DigitalShiftInvariantKernel:
         return (f"DigitalShiftInvariantKernel(d={self.d}, alpha={self.alpha.tolist()}, "
                 f"weights={self.weights.tolist()}, scale={self.scale}, t={self.t})")
 
-    def to_integers(self, x: Any, name: str, xp: Any) -> tuple[Any, int]:
+    def to_integers(self, x: Any, name: str = "x", xp: Any = None) -> tuple[Any, int]:
         """(t-bit integers, t) of points given as floats in [0, 1) or as integers.
 
-        The integers have the dtype of :func:`._bits.bits_dtype`: ``uint64``, or
-        ``int64`` on torch (the same values, all below ``2^63``).
+        Parameters
+        ----------
+        x : array
+            Points: real floats in [0, 1) (read with their leading 53 binary
+            digits, ``t = 53``) or non-negative integers below ``2^t``.
+        name : str, default "x"
+            Name of the argument in error messages.
+        xp : namespace, optional
+            Array namespace of ``x`` (inferred when omitted).
+
+        Returns
+        -------
+        (array, int)
+            The integers, of the dtype of :func:`._bits.bits_dtype` (``uint64``, or
+            ``int64`` on torch: the same values, all below ``2^63``), and their
+            number of digits.
+
+        Raises
+        ------
+        TypeError
+            Booleans, complex, float16, objects or strings; an array of another
+            namespace than ``xp``.
+        ValueError
+            NaN/inf or floats outside [0, 1); negative integers or integers of more
+            than ``t`` bits.
         """
+        if not isinstance(name, str):
+            raise TypeError(f"`name` must be a string; got {name!r}.")
+        if xp is not None:
+            check_namespace(xp, "xp")
+        if isinstance(x, str | bytes):
+            raise TypeError(f"`{name}` must be an array of points; got the string {x!r}.")
+        if xp is None:
+            xp = array_namespace(x)
+        x = as_array(x, xp)
         if xp.isdtype(x.dtype, "integral"):
-            signed = xp.isdtype(x.dtype, "signed integer")
-            if signed and not bool(xp.all(x >= 0)):
-                raise ValueError(f"`{name}` as integers must be non-negative t-bit values.")
-            xu = xp.astype(x, bits_dtype(xp))
-            # xu < 2^t, by a shift: 2^63 has no int64, and uint64 values >= 2^63 read as
-            # int64 (torch) are negative, which the arithmetic shift keeps nonzero
-            if not bool(xp.all((xu >> self.t) == 0)):
-                raise ValueError(f"`{name}` holds integers of more than t = {self.t} bits.")
-            return xu, self.t
-        if not xp.isdtype(x.dtype, "real floating"):
-            raise TypeError(f"`{name}` must hold real floats in [0, 1) or t-bit integers; got {x.dtype}.")
+            return self._check_bits(x, name, self.t, xp), self.t
+        if not xp.isdtype(x.dtype, "real floating") or xp.finfo(x.dtype).bits < 32:
+            raise TypeError(f"`{name}` must hold real floats (float32 or float64) in [0, 1) or t-bit "
+                            f"integers; got {x.dtype}.")
         check_unit_cube(x, name, xp)
         x64 = xp.astype(x, xp.float64)
         return xp.astype(xp.floor(x64 * 2.0**FLOAT_BITS), bits_dtype(xp)), FLOAT_BITS
 
-    def xor_function(self, v: Any, t: int, xp: Any) -> Any:
-        """``K`` as a function of ``v = x XOR z`` (t-bit integers), shape (..., d) -> (...)."""
+    @staticmethod
+    def _check_bits(x: Any, name: str, t: int, xp: Any) -> Any:
+        """Integer array ``x`` as :func:`bits_dtype` words, checked to be in ``[0, 2^t)``."""
+        signed = xp.isdtype(x.dtype, "signed integer")
+        if signed and not bool(xp.all(x >= 0)):
+            raise ValueError(f"`{name}` as integers must be non-negative t-bit values.")
+        xu = xp.astype(x, bits_dtype(xp))
+        # xu < 2^t, by a shift: 2^63 has no int64, and uint64 values >= 2^63 read as
+        # int64 (torch) are negative, which the arithmetic shift keeps nonzero
+        if not bool(xp.all((xu >> t) == 0)):
+            raise ValueError(f"`{name}` holds integers of more than t = {t} bits.")
+        return xu
+
+    def xor_function(self, v: Any, t: int, xp: Any = None) -> Any:
+        """``K`` as a function of ``v = x XOR z``.
+
+        Parameters
+        ----------
+        v : array of integers, shape (..., d)
+            XORs of ``t``-bit integer points (non-negative, below ``2^t``).
+        t : int
+            Number of binary digits, ``1 <= t <= 63`` (53 for points read from floats).
+        xp : namespace, optional
+            Array namespace of ``v`` (inferred when omitted).
+
+        Returns
+        -------
+        array of float64, shape (...)
+
+        Raises
+        ------
+        TypeError
+            ``v`` not an integer array of ``xp`` (floats, booleans, strings), ``t`` not an
+            integer.
+        ValueError
+            ``v`` negative or of more than ``t`` bits, ``t`` out of range, last dimension not ``d``.
+        """
+        t = check_int(t, "t", low=1, high=63)
+        if xp is not None:
+            check_namespace(xp, "xp")
+        if isinstance(v, str | bytes):
+            raise TypeError(f"`v` must be an integer array; got the string {v!r}.")
+        if xp is None:
+            xp = array_namespace(v)
+        v = as_array(v, xp)
+        if not xp.isdtype(v.dtype, "integral"):
+            raise TypeError(f"`v` must hold t-bit integers (XORs of integer points); got dtype {v.dtype}.")
+        if v.ndim < 1 or v.shape[-1] != self.d:
+            raise ValueError(f"`v` must have last dimension d = {self.d}; got shape {tuple(v.shape)}.")
+        return self._xor_values(self._check_bits(v, "v", t, xp), t, xp)
+
+    def _xor_values(self, v: Any, t: int, xp: Any) -> Any:
+        """:meth:`xor_function` without the input checks (``v`` of :func:`bits_dtype`)."""
         out = None
         for j in range(self.d):
             f = 1.0 + float(self.weights[j]) * walsh_kernel_1d(v[..., j], t, int(self.alpha[j]), xp)

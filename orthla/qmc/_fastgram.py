@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._backend import array_namespace, capability
-from .._validate import as_floating, check_ndim
+from .._backend import array_namespace, as_array, capability, select_engine
+from .._validate import as_floating, check_finite, check_int, check_ndim, check_real
 from ._digital import DigitalNet
 from ._dsi import DigitalShiftInvariantKernel
 from ._kernels import ShiftInvariantKernel, check_unit_cube
 from ._lattice import Lattice
-from ._transforms import bit_reversal_indices, fftbr, fwht, ifftbr
+from ._transforms import _fftbr, _fwht, _ifftbr, bit_reversal_indices
 
 __all__ = ["FastGram"]
 
@@ -65,10 +65,14 @@ class FastGram:
         ``n`` not a power of two; points without the structure the kernel needs
         (a Gray-order lattice or a Halton set with a shift-invariant kernel, a
         lattice or Halton set with a digitally shift-invariant one); an engine of
-        the wrong kind or order; a dimension mismatch; negative noise; points
-        outside [0, 1).
+        the wrong kind or order; a dimension mismatch; negative or NaN noise;
+        points outside [0, 1) or NaN/inf; NaN/inf in the vectors given to
+        ``matvec``/``solve``.
     TypeError
-        ``kernel`` is of neither kernel class.
+        ``kernel`` is of neither kernel class; points or vectors that are
+        complex, boolean, float16, objects, strings or arrays of another
+        namespace; ``noise`` not a real number or ``n`` not an integer
+        (booleans included).
 
     Notes
     -----
@@ -120,9 +124,9 @@ class FastGram:
         else:
             raise TypeError("`kernel` must be a ShiftInvariantKernel or a DigitalShiftInvariantKernel; "
                             f"got {type(kernel).__name__}.")
-        noise = float(noise)
-        if not math.isfinite(noise) or noise < 0:
-            raise ValueError(f"`noise` must be a non-negative finite float; got {noise}.")
+        noise = check_real(noise, "noise", low=0.0)
+        if n is not None:
+            n = check_int(n, "n", low=1)
         self._engine = None
         if hasattr(x, "random") and hasattr(x, "reset"):
             if not isinstance(x, engine_cls):
@@ -132,8 +136,10 @@ class FastGram:
             x = self._points_from_engine(x, n)
         elif n is not None:
             raise ValueError("`n` is only used with an engine; with points, n = x.shape[0].")
+        if isinstance(x, str | bytes):
+            raise TypeError(f"`x` must be an array of points or an engine; got the string {x!r}.")
         xp = array_namespace(x)
-        x = xp.asarray(x) if not hasattr(x, "shape") else x
+        x = as_array(x, xp)
         check_ndim(x, "x", 2)
         n, d = x.shape
         if n < 1 or n & (n - 1):
@@ -153,8 +159,8 @@ class FastGram:
             xi, self._t = kernel.to_integers(x, "x", xp)
             self._check_net(xi)
             self._x = xi
-            col = kernel.xor_function(xi ^ xi[:1, :], self._t, xp)  # f(i) = K(x_i, x_0)
-            self._lam = fwht(col) * math.sqrt(n)  # unnormalized Hadamard transform
+            col = kernel._xor_values(xi ^ xi[:1, :], self._t, xp)  # f(i) = K(x_i, x_0)
+            self._lam = _fwht(col, 0, select_engine("auto", xp), xp) * math.sqrt(n)  # unnormalized
             self.eigenvalues = self._lam
 
     # -- construction helpers -------------------------------------------------
@@ -178,7 +184,7 @@ class FastGram:
         xp = self._xp
         t = pts - x0
         t = t - xp.floor(t)
-        col = self.kernel.shift_function(t, xp)
+        col = self.kernel._shift_values(t, xp)
         if not self._linear:
             col = xp.take(col, bit_reversal_indices(pts.shape[0], xp, pts.device))
         return xp.astype(col, _complex(pts.dtype, xp))
@@ -265,7 +271,9 @@ class FastGram:
             if 2 * n > self._engine._max_points:
                 raise ValueError(f"cannot double to {2 * n} points: the engine holds {self._engine._max_points}.")
             x_next = self._engine._generate(n, n)[0, ...]
-        x_next = xp.asarray(x_next) if not hasattr(x_next, "shape") else x_next
+        if isinstance(x_next, str | bytes):
+            raise TypeError(f"`x_next` must be an array of points; got the string {x_next!r}.")
+        x_next = as_array(x_next, xp)
         if tuple(x_next.shape) != (n, self.kernel.d):
             raise ValueError(f"`x_next` must have shape (n, d) = ({n}, {self.kernel.d}); got {tuple(x_next.shape)}.")
         new = object.__new__(FastGram)
@@ -273,6 +281,7 @@ class FastGram:
         new._engine, new._kind = self._engine, self._kind
         if self._kind == "lattice":
             new._linear = False
+            x_next = as_floating(x_next, "x_next", xp, allow_complex=False)
             check_unit_cube(x_next, "x_next", xp)
             x2 = xp.concat([self._x, xp.astype(x_next, self._x.dtype)], axis=0)
             new._check_lattice(x2)
@@ -288,7 +297,8 @@ class FastGram:
             x2 = xp.concat([self._x, xi], axis=0)
             new._t = t
             new._check_net(x2)
-            second = fwht(self.kernel.xor_function(xi ^ self._x[:1, :], t, xp)) * math.sqrt(n)
+            second = _fwht(self.kernel._xor_values(xi ^ self._x[:1, :], t, xp), 0,
+                           select_engine("auto", xp), xp) * math.sqrt(n)
             new._lam = xp.concat([self._lam + second, self._lam - second])
             new.eigenvalues = new._lam
         new._x = x2
@@ -298,18 +308,27 @@ class FastGram:
     def _shifted(self) -> Any:
         return self.eigenvalues + self.noise
 
-    def _apply(self, y: Any, factor: Any, name: str) -> Any:
+    def _check_rhs(self, y: Any, name: str) -> Any:
         xp = self._xp
-        y = xp.asarray(y) if not hasattr(y, "shape") else y
+        if isinstance(y, str | bytes):
+            raise TypeError(f"`{name}` must be an array; got the string {y!r}.")
+        y = as_array(y, xp)
         if y.ndim not in (1, 2) or y.shape[0] != self.n:
             raise ValueError(f"`{name}` must have shape (n,) or (n, k) with n = {self.n}; got {tuple(y.shape)}.")
         y = as_floating(y, name, xp, allow_complex=False)
+        check_finite(y, name, xp)
+        return y
+
+    def _apply(self, y: Any, factor: Any) -> Any:
+        xp = self._xp
         f = factor if y.ndim == 1 else factor[:, None]
         if self._kind == "net":
-            return fwht(f * fwht(y, axis=0), axis=0)
+            use = select_engine("auto", xp)
+            return _fwht(f * _fwht(y, 0, use, xp), 0, use, xp)
+        yc = xp.astype(y, _complex(y.dtype, xp))
         if self._linear:  # a plain circulant: no permutation
-            return xp.real(xp.fft.ifft(f * xp.fft.fft(xp.astype(y, _complex(y.dtype, xp)), axis=0), axis=0))
-        return xp.real(ifftbr(f * fftbr(y, axis=0), axis=0))
+            return xp.real(xp.fft.ifft(f * xp.fft.fft(yc, axis=0), axis=0))
+        return xp.real(_ifftbr(f * _fftbr(yc, 0, xp), 0, xp))
 
     def _positive(self) -> Any:
         lam = self._shifted()
@@ -319,12 +338,22 @@ class FastGram:
         return lam
 
     def matvec(self, y: Any) -> Any:
-        """``(K + noise I) y`` for ``y`` of shape (n,) or (n, k), in ``O(n log n)`` per column."""
-        return self._apply(y, self._shifted(), "y")
+        """``(K + noise I) y`` for ``y`` of shape (n,) or (n, k), in ``O(n log n)`` per column.
+
+        Raises ``ValueError`` for a wrong shape or NaN/inf in ``y``, ``TypeError`` for a
+        complex, boolean, float16 or foreign-namespace ``y``.
+        """
+        y = self._check_rhs(y, "y")
+        return self._apply(y, self._shifted())
 
     def solve(self, y: Any) -> Any:
-        """``(K + noise I)^{-1} y``; raises ``ValueError`` if the matrix is not positive definite."""
-        return self._apply(y, 1.0 / self._positive(), "y")
+        """``(K + noise I)^{-1} y``.
+
+        Raises ``ValueError`` if the matrix is not positive definite, for a wrong shape or
+        NaN/inf in ``y``; ``TypeError`` as :meth:`matvec`.
+        """
+        y = self._check_rhs(y, "y")
+        return self._apply(y, 1.0 / self._positive())
 
     def logdet(self) -> float:
         """``log det(K + noise I)``; raises ``ValueError`` if the matrix is not positive definite."""

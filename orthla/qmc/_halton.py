@@ -81,7 +81,10 @@ class Halton(PointEngine):
         Halton [1]_; identical to SciPy's ``scramble=True`` for the same
         permutations).  ``"lms"``: digit vector multiplied by a random unit
         lower-triangular matrix over Z_b (diagonal in 1..b-1) [2]_.
-        ``"lms-dp"``: LMS followed by permutations.  ``"nus"``: Owen's nested
+        ``"lms-dp"``: LMS followed by permutations.  LMS alone maps the zero
+        digit vector to itself, so point 0 stays at the origin: ``"lms"``
+        points are not uniformly distributed (biased estimates); the
+        permutations of ``"dp"``/``"lms-dp"`` and NUS randomize every point.  ``"nus"``: Owen's nested
         uniform scrambling [3]_, digit ``k`` permuted by a random permutation
         that depends on the dimension, ``k`` and the ``k`` leading digits.
     engine : {"auto", "numba", "xp"}, default "auto"

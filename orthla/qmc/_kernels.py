@@ -7,34 +7,34 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, capability
-from .._validate import as_floating, check_int
+from .._validate import as_floating, check_int, check_real
 from ._bernoulli import ALPHA_MAX, korobov_omega
+from ._checks import check_namespace, integer_parameter, points_array, real_parameter
 
 __all__ = ["ShiftInvariantKernel"]
 
 
 def _per_dimension(value: Any, d: int, name: str, *, integer: bool) -> np.ndarray:
-    a = np.asarray(value)
+    if integer:
+        a = integer_parameter(value, name)
+    else:
+        a = real_parameter(value, name)
     if a.ndim == 0:
         a = np.full(d, a[()])
     if a.ndim != 1 or a.shape[0] != d:
-        raise ValueError(f"`{name}` must be a scalar or have length d = {d}; got shape {np.shape(value)}.")
+        raise ValueError(f"`{name}` must be a scalar or have length d = {d}; got shape {a.shape}.")
     if integer:
-        if not np.issubdtype(a.dtype, np.integer) or np.any((a < 1) | (a > ALPHA_MAX)):
+        if np.any((a < 1) | (a > ALPHA_MAX)):
             raise ValueError(f"`{name}` must hold integers in 1..{ALPHA_MAX}; got {a.tolist()}.")
-        return a.astype(np.int64)
-    a = a.astype(np.float64)
-    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        return a
+    if np.any(a <= 0):
         raise ValueError(f"`{name}` must be positive and finite; got {a.tolist()}.")
     return a
 
 
 def _positive_scale(scale: Any) -> float:
-    """``scale`` as a float, checked to be positive and finite."""
-    scale = float(scale)
-    if not np.isfinite(scale) or scale <= 0:
-        raise ValueError(f"`scale` must be positive and finite; got {scale}.")
-    return scale
+    """``scale`` as a float, checked to be positive and finite (strings and booleans refused)."""
+    return check_real(scale, "scale", low=0.0, low_open=True)
 
 
 def _kernel_points(x: Any, z: Any, d: int, pairwise: bool) -> tuple[Any, Any, Any]:
@@ -127,8 +127,41 @@ class ShiftInvariantKernel:
         return (f"ShiftInvariantKernel(d={self.d}, alpha={self.alpha.tolist()}, "
                 f"weights={self.weights.tolist()}, scale={self.scale})")
 
-    def shift_function(self, t: Any, xp: Any) -> Any:
-        """``K`` as a function of the difference ``t = (x - z) mod 1``, shape (..., d) -> (...)."""
+    def shift_function(self, t: Any, xp: Any = None) -> Any:
+        """``K`` as a function of the difference ``t = (x - z) mod 1``.
+
+        Parameters
+        ----------
+        t : array, shape (..., d)
+            Differences in [0, 1] (the kernel is 1-periodic: 0 and 1 agree).
+        xp : namespace, optional
+            Array namespace of ``t`` (inferred when omitted).
+
+        Returns
+        -------
+        array, shape (...)
+            ``scale * prod_j (1 + gamma_j Kt_{alpha_j}(t_j))``, in the namespace and
+            on the device of ``t``.
+
+        Raises
+        ------
+        TypeError
+            ``t`` not a real array of ``xp`` (strings, booleans, complex, float16),
+            ``xp`` not a namespace.
+        ValueError
+            ``t`` with NaN/inf or entries outside [0, 1], or last dimension not ``d``.
+        """
+        if xp is not None:
+            check_namespace(xp, "xp")
+        xp, t = points_array(t, "t", xp)
+        if t.ndim < 1 or t.shape[-1] != self.d:
+            raise ValueError(f"`t` must have last dimension d = {self.d}; got shape {tuple(t.shape)}.")
+        if not bool(xp.all((t >= 0) & (t <= 1))):
+            raise ValueError("`t` must hold differences (x - z) mod 1 in [0, 1]; found entries outside.")
+        return self._shift_values(t, xp)
+
+    def _shift_values(self, t: Any, xp: Any) -> Any:
+        """:meth:`shift_function` without the input checks (for checked, internal arrays)."""
         out = None
         for j in range(self.d):
             f = 1.0 + float(self.weights[j]) * korobov_omega(t[..., j], int(self.alpha[j]), xp)

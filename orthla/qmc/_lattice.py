@@ -11,6 +11,7 @@ import numpy as np
 from .._backend import capability, select_engine
 from .._validate import check_choice, check_int
 from ._cbc import M_MAX
+from ._checks import integer_parameter
 from ._engine import PointEngine
 from ._transforms import _bit_reverse
 
@@ -89,10 +90,13 @@ class Lattice(PointEngine):
     ------
     ValueError
         Unknown ``order``/``randomize``/vector name, ``d`` beyond the vector,
-        ``m_max`` out of range, drawing beyond ``2^m_max`` points, and in
-        linear order a draw that is not a whole lattice from the start.
+        a vector that is not 1-D, ``m_max`` out of range, drawing beyond
+        ``2^m_max`` points, and in linear order a draw that is not a whole
+        lattice from the start.
     TypeError
-        Bad ``dtype`` or ``rng``.
+        Bad ``dtype`` or ``rng``, ``xp`` not an array namespace, a generating
+        vector that is not of integers (floats, booleans, strings, masked
+        arrays), integer arguments given as booleans.
 
     Notes
     -----
@@ -156,12 +160,16 @@ class Lattice(PointEngine):
                     "`generating_vector` (for example cbc_lattice(2**20, d, extensible=True).generating_vector)")
             default_m = SHIPPED_LATTICE_VECTORS[generating_vector][1]
         else:
-            g = np.asarray(generating_vector)
-            if g.ndim != 1 or not np.issubdtype(g.dtype, np.integer):
+            try:
+                g = integer_parameter(generating_vector, "generating_vector")
+            except TypeError as exc:
+                raise TypeError(f"{exc} `generating_vector` must be a shipped name "
+                                f"{tuple(SHIPPED_LATTICE_VECTORS)} or a 1-D integer array.") from None
+            if g.ndim != 1:
                 raise ValueError("`generating_vector` must be a shipped name "
                                  f"{tuple(SHIPPED_LATTICE_VECTORS)} or a 1-D integer array; "
-                                 f"got dtype {g.dtype}, shape {g.shape}.")
-            hint = " in the given generating vector"
+                                 f"got shape {g.shape}.")
+            hint = " in `generating_vector`"
             default_m = 20
         super().__init__(d, order=order, replications=replications, rng=rng, xp=xp,
                          device=device, dtype=dtype, d_max=g.shape[0], d_max_hint=hint)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._backend import array_namespace, capability, select_engine
-from .._validate import check_int
+from .._backend import array_namespace, as_array, capability, select_engine
+from .._validate import as_floating, check_finite, check_int
 
 __all__ = ["bit_reversal_indices", "fftbr", "fwht", "ifftbr"]
 
@@ -24,8 +24,10 @@ def bit_reversal_indices(n: int, xp: Any, device: Any = None) -> Any:
 
 
 def _check_axis(y: Any, axis: int, name: str) -> tuple[Any, Any, int, int]:
+    if isinstance(y, str | bytes):
+        raise TypeError(f"`{name}` must be an array; got the string {y!r}.")
     xp = array_namespace(y)
-    y = xp.asarray(y) if not hasattr(y, "shape") else y
+    y = as_array(y, xp)
     if y.ndim == 0:
         raise ValueError(f"`{name}` must have at least one dimension; got a 0-D array.")
     axis = check_int(axis, "axis", low=-y.ndim, high=y.ndim - 1) % y.ndim
@@ -35,14 +37,19 @@ def _check_axis(y: Any, axis: int, name: str) -> tuple[Any, Any, int, int]:
     return xp, y, axis, n
 
 
+def _finite_floating(y: Any, name: str, xp: Any, *, allow_complex: bool) -> Any:
+    """``y`` promoted from integers to float64; booleans, float16, objects (and complex
+    without ``allow_complex``) raise ``TypeError``, NaN/inf ``ValueError``, all naming ``name``."""
+    y = as_floating(y, name, xp, allow_complex=allow_complex)
+    check_finite(y, name, xp)
+    return y
+
+
 def _prepare(y: Any, axis: int, name: str) -> tuple[Any, Any, int, int]:
     xp, y, axis, n = _check_axis(y, axis, name)
-    if xp.isdtype(y.dtype, "integral"):
-        y = xp.astype(y, xp.float64)
+    y = _finite_floating(y, name, xp, allow_complex=True)
     if xp.isdtype(y.dtype, "real floating"):
         y = xp.astype(y, xp.complex64 if y.dtype == xp.float32 else xp.complex128)
-    elif not xp.isdtype(y.dtype, "complex floating"):
-        raise TypeError(f"`{name}` must have a numeric dtype; got {y.dtype}.")
     return xp, y, axis, n
 
 
@@ -67,9 +74,11 @@ def fftbr(y: Any, *, axis: int = -1) -> Any:
     Raises
     ------
     ValueError
-        If the length is not a power of two or the axis is out of range.
+        If the length is not a power of two, the axis is out of range, or ``y``
+        holds NaN or infinity.
     TypeError
-        If ``y`` is not numeric.
+        If ``y`` is not numeric (booleans, objects and float16 included) or
+        ``axis`` is not an integer.
 
     Notes
     -----
@@ -87,8 +96,7 @@ def fftbr(y: Any, *, axis: int = -1) -> Any:
     [(5+0j), (-0.5+0.5j), (-2+0j), (-0.5-0.5j)]
     """
     xp, y, axis, n = _prepare(y, axis, "y")
-    idx = bit_reversal_indices(n, xp, y.device)
-    return xp.fft.fft(xp.take(y, idx, axis=axis), axis=axis, norm="ortho")
+    return _fftbr(y, axis, xp)
 
 
 @capability("qmc", numba=False)
@@ -110,9 +118,11 @@ def ifftbr(y: Any, *, axis: int = -1) -> Any:
     Raises
     ------
     ValueError
-        If the length is not a power of two or the axis is out of range.
+        If the length is not a power of two, the axis is out of range, or ``y``
+        holds NaN or infinity.
     TypeError
-        If ``y`` is not numeric.
+        If ``y`` is not numeric (booleans, objects and float16 included) or
+        ``axis`` is not an integer.
 
     Examples
     --------
@@ -123,8 +133,7 @@ def ifftbr(y: Any, *, axis: int = -1) -> Any:
     True
     """
     xp, y, axis, n = _prepare(y, axis, "y")
-    idx = bit_reversal_indices(n, xp, y.device)
-    return xp.take(xp.fft.ifft(y, axis=axis, norm="ortho"), idx, axis=axis)
+    return _ifftbr(y, axis, xp)
 
 
 @capability("qmc", numba=True)
@@ -150,10 +159,11 @@ def fwht(y: Any, *, axis: int = -1, engine: str = "auto") -> Any:
     Raises
     ------
     ValueError
-        If the length is not a power of two, the axis is out of range, or the
-        engine cannot be honoured.
+        If the length is not a power of two, the axis is out of range, ``y``
+        holds NaN or infinity, or the engine cannot be honoured.
     TypeError
-        If ``y`` is complex or not numeric.
+        If ``y`` is complex or not numeric (booleans, objects and float16
+        included) or ``axis`` is not an integer.
 
     Notes
     -----
@@ -174,11 +184,28 @@ def fwht(y: Any, *, axis: int = -1, engine: str = "auto") -> Any:
     True
     """
     xp, y, axis, n = _check_axis(y, axis, "y")
-    if xp.isdtype(y.dtype, "integral"):
-        y = xp.astype(y, xp.float64)
-    elif not xp.isdtype(y.dtype, "real floating"):
+    if xp.isdtype(y.dtype, "complex floating"):
         raise TypeError(f"`y` must be real (floating or integer); got {y.dtype}.")
-    use = select_engine(engine, xp)
+    y = _finite_floating(y, "y", xp, allow_complex=False)
+    return _fwht(y, axis, select_engine(engine, xp), xp)
+
+
+def _fftbr(y: Any, axis: int, xp: Any) -> Any:
+    """:func:`fftbr` of a checked complex array (no input checks)."""
+    idx = bit_reversal_indices(y.shape[axis], xp, y.device)
+    return xp.fft.fft(xp.take(y, idx, axis=axis), axis=axis, norm="ortho")
+
+
+def _ifftbr(y: Any, axis: int, xp: Any) -> Any:
+    """:func:`ifftbr` of a checked complex array (no input checks)."""
+    idx = bit_reversal_indices(y.shape[axis], xp, y.device)
+    return xp.take(xp.fft.ifft(y, axis=axis, norm="ortho"), idx, axis=axis)
+
+
+def _fwht(y: Any, axis: int, use: str, xp: Any) -> Any:
+    """:func:`fwht` of a checked real floating array along ``axis`` (non-negative); ``use`` is
+    the engine ("numba" or "xp")."""
+    n = y.shape[axis]
     moved = xp.moveaxis(y, axis, -1)
     lead = moved.shape[:-1]
     flat = xp.reshape(moved, (-1, n))

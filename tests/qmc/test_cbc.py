@@ -104,3 +104,63 @@ def test_errors():
         cbc_lattice(64, 3, weights=[1.0, 1.0])
     with pytest.raises(TypeError, match="`n` must be an integer"):
         cbc_lattice(64.0, 2)
+
+
+def _brute_force_scaled(n, d, gamma, alpha):
+    """CBC by brute force over the odd candidates, with the running product renormalized to
+    max 1 after every component (the argmin is scale-invariant); returns z and log2 e^2."""
+    k = np.arange(n)
+    p, log_scale = np.ones(n), 0.0
+    z, log2_e2 = [1], []
+    for j in range(d):
+        if j > 0:
+            cand = np.arange(1, n, 2)
+            errs = [np.mean(p * (1 + gamma[j] * korobov_omega((k * c % n) / n, alpha))) for c in cand]
+            z.append(int(cand[int(np.argmin(errs))]))
+        p = p * (1 + gamma[j] * korobov_omega((k * z[j] % n) / n, alpha))
+        m = np.max(np.abs(p))
+        p, log_scale = p / m, log_scale + math.log2(m)
+        lm = math.log2(np.mean(p)) + log_scale  # log2(e^2 + 1)
+        log2_e2.append(math.log2(2.0**lm - 1.0) if lm < 60 else lm)  # the 1 is below rounding beyond
+    return np.array(z), np.array(log2_e2)
+
+
+@pytest.mark.parametrize(("d", "weights", "alpha"), [(600, 1.0, 1), (3, 1e150, 1), (25, 1e20, 2)])
+def test_large_products_are_rescaled_not_overflowed(d, weights, alpha):
+    # The running product overflowed (inf/nan errors, RuntimeWarnings, then z = 1 everywhere) for
+    # unit weights beyond d = 490 and for weights near 1e150; it is now divided by powers of two.
+    n = 32
+    gamma = np.full(d, weights)
+    res = cbc_lattice(n, d, weights=weights, alpha=alpha)
+    assert np.all(np.isfinite(res.worst_case_error))
+    z_ref, log2_e2 = _brute_force_scaled(n, d, gamma, alpha)
+    # the candidates' errors may tie to rounding: compare the error each choice reaches
+    k = np.arange(n)
+    p, lp = np.ones(n), 0.0
+    def log2_mean(zz, j):
+        return math.log2(np.mean(p * (1 + gamma[j] * korobov_omega((k * zz % n) / n, alpha))))
+
+    for j in range(d):
+        mine, ref = log2_mean(res.generating_vector[j], j), log2_mean(z_ref[j], j)
+        assert mine <= ref + 1e-12 * max(1.0, abs(ref))
+        p = p * (1 + gamma[j] * korobov_omega((k * res.generating_vector[j] % n) / n, alpha))
+        m = np.max(np.abs(p))
+        p, lp = p / m, lp + math.log2(m)
+    np.testing.assert_allclose(2 * np.log2(res.worst_case_error[-1]), lp + math.log2(np.mean(p)), rtol=1e-12)
+    np.testing.assert_allclose(2 * np.log2(res.worst_case_error), log2_e2, rtol=1e-9)
+
+
+def test_weights_whose_error_overflows_are_refused():
+    with pytest.raises(ValueError, match=r"`weights` must be at most 2\^900 / omega\(0\) = 2.57e\+270.*got weights\[0\] = 1e\+300"):
+        cbc_lattice(64, 3, weights=1e300)  # accepted before, with overflow and NaN errors
+    with pytest.raises(ValueError, match=r"`weights` are too large for d = 1000: sum_j log2\(1 \+ gamma_j omega\(0\)\) = 2100.9 exceeds 2000"):
+        cbc_lattice(64, 1000)
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="`weights` must be finite"):
+            cbc_lattice(64, 2, weights=[1.0, bad])
+    for bad in ("1", True, [1.0, 1j], np.array([1, 0], dtype=bool)):
+        with pytest.raises(TypeError, match="`weights` must"):
+            cbc_lattice(64, 2, weights=bad)
+    for name, kw in (("n", dict(n=True, d=2)), ("d", dict(n=64, d=True)), ("alpha", dict(n=64, d=2, alpha=True))):
+        with pytest.raises(TypeError, match=f"`{name}` must be an integer; got the boolean True"):
+            cbc_lattice(**kw)

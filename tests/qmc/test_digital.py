@@ -158,7 +158,7 @@ def test_generic_matrices_and_errors():
     np.testing.assert_array_equal(x[:, 0], [0, 0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875])
     with pytest.raises(ValueError, match="`t` = 5 is too small for the generating matrices, whose columns have up to 10 bits"):
         DigitalNet(1, generating_matrices=eye, t=5)
-    with pytest.raises(ValueError, match=r"`d` = 2 exceeds the 1 dimensions available in the given generating matrices"):
+    with pytest.raises(ValueError, match=r"`d` = 2 exceeds the 1 dimensions available in `generating_matrices`"):
         DigitalNet(2, generating_matrices=eye, t=10)
     with pytest.raises(ValueError, match=r"cannot draw 1025 points after 0: this engine holds at most 2\^10"):
         DigitalNet(1, generating_matrices=eye, t=10).random(1025)
@@ -245,3 +245,19 @@ def test_nus_converges_faster_than_monte_carlo():
         x = Sobol(3, randomize="nus", rng=9, replications=16).random_base2(m)
         rmse.append(np.sqrt(np.mean((np.exp(x @ c).mean(axis=1) - exact) ** 2)))
     assert np.log2(rmse[0] / rmse[1]) / 6 > 1.2  # Owen: n^-3/2 for smooth integrands; MC: n^-1/2
+
+
+def test_lms_alone_is_not_uniform_but_a_digital_shift_is():
+    # The docs called LMS-only points uniform: LMS is linear, so point 0 stays at the origin in
+    # every replication and replicated means are biased; the digital shift makes each point uniform.
+    R = 400
+    lms = DigitalNet(3, randomize="lms", rng=5, replications=R).random(4)
+    assert np.all(lms[:, 0, :] == 0)
+    ds = DigitalNet(3, randomize="lms-ds", rng=5, replications=R).random(4)
+    for pts, biased in ((lms, True), (ds, False)):
+        est = pts.mean(axis=1)  # (R, d): the mean of each coordinate, exact value 1/2
+        z = (est.mean(axis=0) - 0.5) / (est.std(axis=0, ddof=1) / np.sqrt(R))
+        if biased:
+            assert np.all(z < -4)  # the four points are 0 and three points in the upper quarters
+        else:
+            assert np.all(np.abs(z) < 4)

@@ -166,7 +166,38 @@ def test_dsi_refusals_and_errors():
         k(np.array([[0.5, 1.5]]))
     with pytest.raises(ValueError, match="holds integers of more than t = 4 bits"):
         DigitalShiftInvariantKernel(1, t=4)(np.array([[17]], dtype=np.uint64))
-    with pytest.raises(TypeError, match="must hold real floats in"):
+    with pytest.raises(TypeError, match=r"must hold real floats \(float32 or float64\) in"):
         k(np.array([[0.5, 0.2]], dtype=complex))
     with pytest.raises(ValueError, match="`x_next` .* is required"):
         FastGram(Sobol(2).random(8), k).double()
+
+
+def test_dsi_methods_refuse_nonfinite_and_wrong_types(xp):
+    # issue 12: to_integers/xor_function took NaN, strings and floats with raw numpy errors
+    k = DigitalShiftInvariantKernel(2, alpha=2)
+    x = np.array([[0.25, 0.5], [np.nan, 0.1]])
+    with pytest.raises(ValueError, match=r"`x` must hold finite points in \[0, 1\)"):
+        k.to_integers(xp.asarray(x), "x", xp)
+    with pytest.raises(TypeError, match=r"`pts` must hold real floats \(float32 or float64\)"):
+        k.to_integers(np.zeros((2, 2), dtype=np.float16), "pts")
+    with pytest.raises(TypeError, match="`x` must be an array of points; got the string"):
+        k.to_integers("abc")
+    with pytest.raises(TypeError, match="`xp` must be an array-API namespace"):
+        k.to_integers(np.zeros((1, 2)), "x", "numpy")
+    with pytest.raises(TypeError, match="`v` must hold t-bit integers .*got dtype .*float64"):
+        k.xor_function(xp.asarray(x), 53, xp)
+    with pytest.raises(TypeError, match="`v` must be an integer array; got the string"):
+        k.xor_function("abc", 53, xp)
+    with pytest.raises(TypeError, match="`t` must be an integer; got the boolean True"):
+        k.xor_function(xp.asarray(np.zeros((1, 2), dtype=np.int64)), True, xp)
+    with pytest.raises(ValueError, match="`v` holds integers of more than t = 4 bits"):
+        k.xor_function(xp.asarray(np.array([[16, 0]])), 4, xp)
+    with pytest.raises(ValueError, match="`v` must have last dimension d = 2"):
+        k.xor_function(xp.asarray(np.array([[1, 0, 2]])), 4, xp)
+    with pytest.raises(TypeError, match="`alpha` must hold integers; got dtype bool"):
+        DigitalShiftInvariantKernel(2, alpha=True)
+    # valid calls agree with the pairwise kernel
+    xi = np.array([[3, 5], [6, 1]], dtype=np.int64)
+    v = xi[:, None, :] ^ xi[None, :, :]
+    k4 = DigitalShiftInvariantKernel(2, alpha=2, t=4)
+    assert_close(k4.xor_function(xp.asarray(v), 4), to_host(k4(xp.asarray(xi))), xp=xp, rtol=1e-15)

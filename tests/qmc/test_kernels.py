@@ -67,7 +67,7 @@ def test_kernel_errors(xp):
         ShiftInvariantKernel(2, weights=[1.0, 0.0])
     with pytest.raises(ValueError, match="`weights` must be a scalar or have length d = 2"):
         ShiftInvariantKernel(2, weights=[1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="`scale` must be positive"):
+    with pytest.raises(ValueError, match=r"`scale` must be a finite real number > 0; got -1.0"):
         ShiftInvariantKernel(2, scale=-1)
 
 
@@ -125,7 +125,7 @@ def test_fastgram_from_engine_and_refusals():
         FastGram(eng, k)
     with pytest.raises(ValueError, match="kernel has d = 2"):
         FastGram(Lattice(3).random(8), k)
-    with pytest.raises(ValueError, match="`noise` must be a non-negative"):
+    with pytest.raises(ValueError, match=r"`noise` must be a finite real number >= 0"):
         FastGram(eng, k, n=8, noise=-1.0)
     with pytest.raises(TypeError, match="`kernel` must be a ShiftInvariantKernel or a DigitalShiftInvariantKernel"):
         FastGram(eng, lambda x: x, n=8)
@@ -213,3 +213,55 @@ def test_fastgram_linear_order_is_a_plain_circulant(xp):
     gl = FastGram(Lattice(2, order="linear", rng=6), k, n=64)
     with pytest.raises(ValueError, match="double\\(\\) needs natural order"):
         gl.double()
+
+
+def test_nonfinite_and_wrongly_typed_inputs_are_refused(xp):
+    # issue 12: NaN/inf in vectors, strings for shift_function and booleans as integers were accepted
+    from orthla.qmc import fftbr, fwht, ifftbr
+
+    x = Lattice(2, rng=1, xp=xp).random(8)
+    k = ShiftInvariantKernel(2, alpha=1)
+    g = FastGram(x, k, noise=1e-3)
+    for bad in (np.nan, np.inf):
+        y = np.arange(8.0)
+        y[3] = bad
+        for f in (g.matvec, g.solve, fwht, fftbr, ifftbr):
+            with pytest.raises(ValueError, match="`y` must contain only finite values; found 1"):
+                f(xp.asarray(y))
+        t = np.full((3, 2), 0.25)
+        t[1, 1] = bad
+        with pytest.raises(ValueError, match="`t` must contain only finite values"):
+            k.shift_function(xp.asarray(t), xp)
+    with pytest.raises(ValueError, match=r"`t` must hold differences \(x - z\) mod 1 in \[0, 1\]"):
+        k.shift_function(xp.asarray(np.full((3, 2), 1.5)), xp)
+    with pytest.raises(TypeError, match="`t` must be an array; got the string"):
+        k.shift_function("abc", xp)
+    with pytest.raises(TypeError, match="`xp` must be an array-API namespace"):
+        k.shift_function(xp.asarray(np.zeros((1, 2))), "numpy")
+    with pytest.raises(TypeError, match="`t` has dtype float16"):
+        k.shift_function(np.zeros((1, 2), dtype=np.float16), None)
+    with pytest.raises(TypeError, match="`y` has dtype float16"):
+        fwht(np.zeros(4, dtype=np.float16))
+    with pytest.raises(TypeError, match="`y` must have a real or complex floating .*got bool"):
+        fftbr(np.ones(4, dtype=bool))
+    with pytest.raises(TypeError, match="`axis` must be an integer; got the boolean True"):
+        fwht(xp.asarray(np.ones(4)), axis=True)
+    for noise in ("0.1", True, np.nan):
+        with pytest.raises((TypeError, ValueError), match="`noise` must be a"):
+            FastGram(x, k, noise=noise)
+    with pytest.raises(TypeError, match="`n` must be an integer; got the boolean True"):
+        FastGram(Lattice(2, rng=1), k, n=True)
+    xn = np.array(to_host(x), copy=True)
+    xn[2, 0] = np.nan
+    with pytest.raises(ValueError, match=r"`x` must hold finite points in \[0, 1\)"):
+        FastGram(xp.asarray(xn), k)
+    for bad, exc in (("2", TypeError), (True, TypeError), (np.inf, ValueError)):
+        with pytest.raises(exc, match="`scale` must be a"):
+            ShiftInvariantKernel(2, scale=bad)
+    with pytest.raises(TypeError, match="`weights` must be numeric; got the string '1'"):
+        ShiftInvariantKernel(2, weights="1")
+    with pytest.raises(TypeError, match="`alpha` must hold integers; got dtype bool"):
+        ShiftInvariantKernel(2, alpha=True)
+    with pytest.raises(TypeError, match="`d` must be an integer; got the boolean True"):
+        ShiftInvariantKernel(True)
+

@@ -159,8 +159,21 @@ def test_errors():
         Lattice(2, randomize="lms")
     with pytest.raises(ValueError, match=r"`generating_vector` must be one of \('kuo-9125', 'kuo-3600', 'orthla-3600'\); got 'kuo-1'"):
         Lattice(2, generating_vector="kuo-1")
-    with pytest.raises(ValueError, match="1-D integer array"):
+    with pytest.raises(TypeError, match="`generating_vector` must hold integers; got dtype float64"):
         Lattice(2, generating_vector=[0.5, 0.25])
+    with pytest.raises(ValueError, match="1-D integer array; got shape"):
+        Lattice(2, generating_vector=[[1, 3]])
+    with pytest.raises(TypeError, match="`generating_vector` must hold integers; got dtype bool"):
+        Lattice(2, generating_vector=[True, True])
+    with pytest.raises(TypeError, match="`generating_vector`: orthla does not accept numpy.ma.MaskedArray"):
+        Lattice(2, generating_vector=np.ma.masked_array([1, 3], mask=[0, 1]))
+    with pytest.raises(ValueError, match=r"exceeds the 1 dimensions available in `generating_vector`"):
+        Lattice(2, generating_vector=[1])
+    for bad in ("numpy", np.zeros(2)):
+        with pytest.raises(TypeError, match="`xp` must be an array-API namespace"):
+            Lattice(2, xp=bad)
+    with pytest.raises(TypeError, match="`m_max` must be an integer; got the boolean True"):
+        Lattice(2, m_max=True)
     with pytest.raises(ValueError, match="`m_max` must be an integer at least 1 and at most 31; got 40"):
         Lattice(2, m_max=40)
     eng = Lattice(2, m_max=4)
