@@ -82,7 +82,6 @@ class KernelMatrix:
         # a private copy: the cached centering and norms below must stay those of the points
         points = xp.asarray(points, copy=True)
         self.points, self.kernel, self.bandwidth, self.nu = points, kernel, bandwidth, nu
-        self._xp = xp
         n, dim = points.shape
         self._gram = False
         if n and dim:
@@ -98,6 +97,10 @@ class KernelMatrix:
                     self._gram, self._z, self._half_sz = True, z, sz / 2
         else:
             self._centered = points
+
+    @property
+    def _xp(self):
+        return namespace_of(self.points, "points")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -166,7 +169,7 @@ class KernelMatrix:
         if idx.shape[0]:
             lo, hi = int(xp.min(idx)), int(xp.max(idx))
             if lo < 0 or hi >= n:
-                raise ValueError(f"`{name}` must hold indices in [0, N - 1] = [0, {n - 1}]; "
+                raise ValueError(f"`{name}` must hold indices of `points` in [0, N - 1] = [0, {n - 1}]; "
                                  f"got {lo if lo < 0 else hi}.")
         return idx
 
@@ -244,15 +247,18 @@ class NystromApproximation:
         factor = as_floating(factor, "factor", xp)
         check_finite(factor, "factor", xp)
         self.F = xp.asarray(factor, copy=True)
-        self._xp = xp
         self._svd = None
 
     @classmethod
     def _shared(cls, factor: Any) -> NystromApproximation:
         """Wrap a factor built and checked by orthla, without a copy (rp_cholesky's result)."""
         self = cls.__new__(cls)
-        self.F, self._xp, self._svd = factor, namespace_of(factor, "factor"), None
+        self.F, self._svd = factor, None
         return self
+
+    @property
+    def _xp(self):
+        return namespace_of(self.F, "factor")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -278,11 +284,17 @@ class NystromApproximation:
         xp = self._xp
         v = as_arg(v, name, xp, self.F)
         if v.ndim not in (1, 2) or v.shape[0] != self.F.shape[0]:
-            raise ValueError(f"`{name}` must have shape (N,) or (N, p) with N = {self.F.shape[0]}; "
-                             f"got shape {tuple(v.shape)}.")
+            raise ValueError(f"`{name}` must have shape (N,) or (N, p) with N = {self.F.shape[0]} the "
+                             f"number of rows of `factor`; got shape {tuple(v.shape)}.")
         v = as_floating(v, name, xp)
         check_finite(v, name, xp)
         return v
+
+    def _common(self, m, v):
+        """Both operands in their promoted dtype (torch's matmul does not promote)."""
+        xp = self._xp
+        dt = xp.result_type(m.dtype, v.dtype)
+        return (m if m.dtype == dt else xp.astype(m, dt)), (v if v.dtype == dt else xp.astype(v, dt))
 
     def matvec(self, x: Any) -> Any:
         """``F (F^H x)`` for a vector (N,) or a block of vectors (N, p); ``O(N k p)``.
@@ -291,8 +303,8 @@ class NystromApproximation:
         a floating (or integer) array of ``F``'s library.
         """
         x = self._vector(x, "x")
-        fh = self._h(self.F)
-        return self.F @ (fh @ x)
+        f, x = self._common(self.F, x)
+        return f @ (self._h(f) @ x)
 
     def solve(self, y: Any, shift: float) -> Any:
         """``(F F^H + shift I)^{-1} y`` for ``shift > 0`` (Woodbury, through the SVD of F).
@@ -308,6 +320,7 @@ class NystromApproximation:
         shift = check_real(shift, "shift", low=0, low_open=True)
         xp = self._xp
         u, s = self._factors()
+        u, y = self._common(u, y)
         coef = self._h(u) @ y
         scale = 1 / (s * s + shift) - 1 / shift
         scale = xp.astype(scale, coef.dtype)

@@ -130,7 +130,7 @@ def _potential(b, xp, name="b"):
         raise np.linalg.LinAlgError(f"`{name}` must be invertible for the potential; its inverse "
                                     "could not be computed (singular to working precision).")
     prod = xp.linalg.diagonal(b) * xp.linalg.diagonal(inv)
-    return xp.sum(xp.real(prod)) - n
+    return xp.asarray(xp.sum(xp.real(prod)) - n)  # a 0-d array (NumPy's sum gives a scalar)
 
 
 @capability("pivoting", numba=False)
