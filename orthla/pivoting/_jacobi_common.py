@@ -9,18 +9,25 @@ them all at once compute the same thing in exact arithmetic.
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import eps
+from .._validate import as_rng, check_int, check_real, eps, is_complex
 
 __all__ = [
     "PIVOTINGS",
     "JacobiConvergenceWarning",
     "JacobiInfo",
+    "checked_rng",
+    "pow2_exponent",
     "rotation_xp",
+    "scale_pow2",
     "sweep_rounds",
+    "underflow_floor",
+    "unscale",
 ]
 
 PIVOTINGS = ("cyclic", "random", "random-sweep")
@@ -44,7 +51,10 @@ class JacobiInfo(NamedTuple):
     off_norm : float
         Final relative off-diagonal measure: ``max |a_ij| / sqrt(|a_ii a_jj|)``
         for two-sided Jacobi, ``max |g_i^H g_j| / (||g_i|| ||g_j||)`` over the
-        columns for one-sided Jacobi.  Converged means ``off_norm <= tol``.
+        columns for one-sided Jacobi, on the input scaled by a power of two
+        (see :func:`underflow_floor` for the guard against zero diagonals and
+        negligible columns).  Converged means ``off_norm <= tol``; the pairs
+        rotated are exactly those whose measure exceeds ``tol``.
     tol : float
         The tolerance used.
     """
@@ -285,20 +295,19 @@ def sweep_rounds(n: int, pivoting: str, rng: np.random.Generator) -> list[tuple[
     return _split_disjoint(np.minimum(p, q), np.maximum(p, q))
 
 
-def rotation_xp(app: Any, aqq: Any, apq: Any, tol: float, xp: Any):
+def rotation_xp(app: Any, aqq: Any, apq: Any, rot: Any, xp: Any):
     """Jacobi rotation annihilating ``apq`` in the Hermitian 2x2 [[app, apq], [conj(apq), aqq]].
 
-    Vectorised over pairs.  Returns ``(rot, c, s, e, t, absb)`` with
-    ``J = [[c, s e], [-s conj(e), c]]`` so that ``J^H B J = diag(app - t|apq|, aqq + t|apq|)``;
-    pairs with ``|apq| <= tol sqrt(|app|) sqrt(|aqq|)`` get ``J = I`` (``rot`` False).
+    Vectorised over pairs; ``rot`` (boolean) marks the pairs to rotate, chosen by the caller's
+    relative test, the others get ``J = I``.  Returns ``(c, s, e, t, absb)`` with
+    ``J = [[c, s e], [-s conj(e), c]]`` so that ``J^H B J = diag(app - t|apq|, aqq + t|apq|)``.
     The tangent t = sign(tau) / (|tau| + sqrt(1 + tau^2)) is the smaller angle
     (|t| <= 1), computed without overflow for huge |tau|.
     """
     absb = xp.abs(apq)
-    rot = absb > tol * xp.sqrt(xp.abs(app)) * xp.sqrt(xp.abs(aqq))
     one = xp.ones_like(absb)
     safe = xp.where(rot, absb, one)
-    tau = (aqq - app) / (2 * safe)
+    tau = xp.where(rot, (aqq - app) / (2 * safe), xp.zeros_like(absb))
     big = xp.abs(tau) > 1
     inv = xp.where(big, 1 / xp.where(big, tau, one), tau)
     root = xp.where(big, xp.abs(tau) * xp.sqrt(1 + inv * inv), xp.sqrt(1 + tau * tau))
@@ -307,14 +316,87 @@ def rotation_xp(app: Any, aqq: Any, apq: Any, tol: float, xp: Any):
     c = 1 / xp.sqrt(1 + t * t)
     s = t * c
     e = xp.where(rot, apq / xp.astype(safe, apq.dtype), xp.astype(one, apq.dtype))
-    return rot, c, s, e, t, absb
+    return c, s, e, t, absb
 
 
 def default_tolerance(tol: Any, n: int, dtype: Any, xp: Any) -> float:
     """``tol`` checked positive and finite; ``None`` gives ``sqrt(n) * eps`` of ``dtype``."""
     if tol is None:
         return float(np.sqrt(max(n, 1))) * eps(dtype, xp)
-    tol = float(tol)
-    if not (tol > 0 and np.isfinite(tol)):
-        raise ValueError(f"`tol` must be a positive finite number; got {tol!r}.")
-    return tol
+    return check_real(tol, "tol", low=0, low_open=True)
+
+
+def checked_rng(rng: Any) -> np.random.Generator:
+    """:func:`as_rng`, refusing a boolean seed (``rng=True`` is a bug, not the seed 1)."""
+    if isinstance(rng, numbers.Integral | np.integer):
+        check_int(rng, "rng", low=0)
+    return as_rng(rng)
+
+
+# ---------------------------------------------------------------- scaling
+# Jacobi and Gram-Schmidt are homogeneous: the input is scaled by a power of two (exact) so
+# that its largest entry lies in [0.5, 1), the results are scaled back.  Squared norms and
+# diagonals then neither overflow nor underflow except for columns negligible next to the
+# largest entry, which :func:`underflow_floor` treats as zero.
+
+
+def pow2_exponent(a: Any, xp: Any) -> int:
+    """``e`` with ``max(|Re a_ij|, |Im a_ij|) = f 2^e``, ``0.5 <= f < 1`` (0 for zero or empty ``a``).
+
+    One host sync.  Real and imaginary parts are taken apart so that ``|a_ij|`` is never formed
+    on unscaled data (it overflows for parts near the largest float).
+    """
+    if math.prod(a.shape) == 0:
+        return 0
+    if is_complex(a, xp):
+        amax = xp.max(xp.maximum(xp.abs(xp.real(a)), xp.abs(xp.imag(a))))
+    else:
+        amax = xp.max(xp.abs(a))
+    amax = float(amax)
+    return int(np.frexp(amax)[1]) if amax > 0 else 0
+
+
+def scale_pow2(a: Any, e: int, xp: Any) -> Any:
+    """``a * 2^e`` in ``a``'s dtype, exact up to under/overflow of the result itself.
+
+    Two factors ``2^h``, ``2^(e - h)``: each is representable in float32 for every exponent a
+    float32 input can need (``2^148`` is not), and the intermediate lies between ``a`` and the result.
+    """
+    if e == 0:
+        return a
+    h = e // 2
+    return (a * math.ldexp(1.0, h)) * math.ldexp(1.0, e - h)
+
+
+def unscale(x: Any, e: int, xp: Any, what: str) -> Any:
+    """``x * 2^e`` (results of the scaled problem back to the input's scale).
+
+    Raises ``ValueError`` naming ``a`` when a result exceeds the largest float of its dtype
+    (e.g. the singular values of ``np.full((4, 4), 1e308)``) instead of returning inf; the
+    check costs a host sync only when scaling up.
+    """
+    if e > 0 and math.prod(x.shape):
+        top = float(xp.max(xp.abs(x)))
+        limit = math.ldexp(float(xp.finfo(x.dtype).max), -e)
+        if top >= limit:
+            log10 = math.log10(top) + e * math.log10(2.0)
+            size = f"{10 ** (log10 - math.floor(log10)):.3g}e+{math.floor(log10)}"
+            raise ValueError(
+                f"`a` is too large: its {what} reach about {size}, beyond the largest "
+                f"{x.dtype} ({float(xp.finfo(x.dtype).max):.6g}); scale `a` down first.")
+    return scale_pow2(x, e, xp)
+
+
+def underflow_floor(dtype: Any, xp: Any) -> float:
+    """``smallest_normal / eps`` of ``dtype`` (1e-292 for float64, 1e-31 for float32).
+
+    On data scaled by :func:`pow2_exponent` (largest entry in [0.5, 1)), one-sided Jacobi treats
+    a column whose squared norm is at or below this floor as zero (it is not rotated and is
+    zeroed at the end: its norm is below ``sqrt(floor)``, far below ``eps`` times the largest
+    entry), as LAPACK ``*gesvj`` skips columns of negligible norm.  Two-sided Jacobi measures
+    ``|a_pq| / sqrt(max(|a_pp|, floor) max(|a_qq|, floor))``.  Above the floor, squares are normal
+    numbers and every rotation angle is finite: the rounding noise of a column that shrinks
+    towards zero in a rank-deficient matrix can no longer underflow into NaN.
+    """
+    fi = xp.finfo(dtype)
+    return float(fi.smallest_normal) / float(fi.eps)

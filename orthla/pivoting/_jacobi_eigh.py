@@ -10,10 +10,10 @@ import numpy as np
 from .._backend import array_namespace, capability, from_numpy, is_numpy, select_engine, to_numpy
 from .._validate import (
     as_floating,
-    as_rng,
     check_choice,
     check_finite,
     check_int,
+    check_square,
     check_symmetric,
     is_complex,
 )
@@ -21,10 +21,15 @@ from ._jacobi_common import (
     PIVOTINGS,
     JacobiConvergenceWarning,
     JacobiInfo,
+    checked_rng,
     default_tolerance,
+    pow2_exponent,
     row_cyclic_rounds,
     row_cyclic_tasks,
+    scale_pow2,
     sweep_rounds,
+    underflow_floor,
+    unscale,
 )
 from ._jacobi_onesided import cholesky_factor, one_sided_jacobi
 
@@ -51,19 +56,22 @@ class EighResult(NamedTuple):
     info: JacobiInfo
 
 
-def relative_offdiag(a: Any, xp: Any) -> float:
-    """``max_{i != j} |a_ij| / sqrt(|a_ii| |a_jj|)`` (inf when a nonzero a_ij meets a zero diagonal)."""
+def relative_offdiag(a: Any, xp: Any, floor: float = 0.0) -> float:
+    """``max_{i != j} |a_ij| / sqrt(max(|a_ii|, floor) max(|a_jj|, floor))``.
+
+    Inf when a nonzero a_ij meets a zero denominator (possible only with ``floor = 0``);
+    :func:`jacobi_eigh` passes :func:`~._jacobi_common.underflow_floor`.
+    """
     n = a.shape[0]
     if n < 2:
         return 0.0
     absa = xp.abs(a)
-    d = xp.sqrt(xp.abs(xp.real(xp.linalg.diagonal(a))))
+    d = xp.sqrt(xp.clip(xp.abs(xp.real(xp.linalg.diagonal(a))), min=floor))
     den = d[:, None] * d[None, :]
     offmask = ~xp.eye(n, dtype=xp.bool, device=a.device)
     zero = xp.zeros_like(absa)
     hit = offmask & (absa > 0)
-    inf_hit = bool(xp.any(hit & (den == 0)))
-    if inf_hit:
+    if floor == 0 and bool(xp.any(hit & (den == 0))):
         return float("inf")
     ratio = xp.where(hit, absa / xp.where(den > 0, den, xp.ones_like(den)), zero)
     return float(xp.max(ratio))
@@ -72,6 +80,7 @@ def relative_offdiag(a: Any, xp: Any) -> float:
 def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
     n = a.shape[0]
     cplx = is_complex(a, xp)
+    floor = underflow_floor(a.dtype, xp)
     rotations, sweeps = 0, 0
     # cyclic on NumPy is the row-cyclic order (8% fewer rotations than the tiled round-robin
     # at n = 500): the Numba engine takes it in column blocks, the xp engine by anti-diagonals,
@@ -83,17 +92,17 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
         w = np.array(to_numpy(a, name="a"), order="F", copy=True)
         v = np.eye(n, dtype=w.dtype, order="F") if want_v else np.zeros((0, 0), dtype=w.dtype)
         tasks = row_cyclic_tasks(n)[1:] if pivoting == "cyclic" else None
-        off = float(offdiag(w))
+        off = float(offdiag(w, floor))
         while off > tol and sweeps < max_sweeps:
             if tasks is not None:
-                rotations += int(two_sided_tasks(w, v, *tasks, tol, want_v))
+                rotations += int(two_sided_tasks(w, v, *tasks, tol, floor, want_v))
             else:
                 rounds = sweep_rounds(n, pivoting, rng)
                 ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
                 qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
-                rotations += int(two_sided_pairs(w, v, ps, qs, tol, want_v))
+                rotations += int(two_sided_pairs(w, v, ps, qs, tol, floor, want_v))
             sweeps += 1
-            off = float(offdiag(w))
+            off = float(offdiag(w, floor))
         lam = from_numpy(np.ascontiguousarray(np.real(np.diag(w))), xp, like=a)
         vec = from_numpy(np.ascontiguousarray(v), xp, like=a) if want_v else None
     else:
@@ -103,7 +112,7 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
         v = xp.eye(n, dtype=a.dtype, device=a.device) if want_v else None
         layout = Layout(n, xp, a.device)
         row_cyclic = pivoting == "cyclic" and is_numpy(xp)
-        off = relative_offdiag(a, xp)
+        off = relative_offdiag(a, xp, floor)
         while off > tol and sweeps < max_sweeps:
             count = xp.zeros((), dtype=xp.int64, device=a.device)
             for ps, qs in row_cyclic_rounds(n) if row_cyclic else sweep_rounds(n, pivoting, rng):
@@ -113,10 +122,10 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
                 w = xp.take(xp.take(w, rel, axis=0), rel, axis=1)
                 if v is not None:
                     v = xp.take(v, rel, axis=1)
-                count = count + two_sided_round(w, v, len(ps), tol, cplx, xp)
+                count = count + two_sided_round(w, v, len(ps), tol, floor, cplx, xp)
             rotations += int(count)
             sweeps += 1
-            off = relative_offdiag(w, xp)
+            off = relative_offdiag(w, xp, floor)
         back = layout.restore()
         lam = xp.take(xp.real(xp.linalg.diagonal(w)), back)
         vec = xp.take(v, back, axis=1) if want_v else None
@@ -149,6 +158,7 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
         Relative stopping rule: two-sided Jacobi stops when
         ``max |a_ij| / sqrt(|a_ii a_jj|) <= tol``, one-sided when the cosine of every
         pair of columns is at most ``tol``.  Default ``sqrt(n) * eps`` of the dtype.
+        Being relative, it does not depend on the scale of ``a``.
     max_sweeps : int, optional
         Sweeps (n(n-1)/2 pivot steps each) before giving up; default 50.
     eigvals_only : bool, default False
@@ -168,12 +178,15 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
     ------
     ValueError
         If ``a`` is not square, not Hermitian (the message gives the measured
-        asymmetry), has NaN/Inf, or an option is invalid.
+        asymmetry), has NaN/Inf, or an option is invalid; also if an eigenvalue
+        exceeds the largest float of the dtype (possible only for entries within a
+        factor n of it).
     numpy.linalg.LinAlgError
         If ``method="cholesky-one-sided"`` and ``a`` is not positive definite
         (the message names the failing pivot).
     TypeError
-        For a non-numeric dtype or mixed array libraries.
+        For a non-numeric dtype (float16 included), mixed array libraries, or a
+        boolean ``max_sweeps``/``rng``.
 
     Warns
     -----
@@ -195,7 +208,14 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
     ``eps ||a||``, which can destroy every small eigenvalue.  For indefinite input
     the absolute bound ``O(eps ||a||)`` holds.  The one-sided route on the Cholesky
     factor has the same relative accuracy for positive definite input [2]_.
-    Entries are assumed to lie between about 1e-150 and 1e150 (squares are formed).
+
+    The method is homogeneous: ``a`` is scaled by a power of two (exactly) so that its
+    largest entry lies in [0.5, 1), and the eigenvalues are scaled back, so any finite
+    input works (``jacobi_eigh(a * 2**k)`` gives the eigenvalues of ``a`` times ``2**k``,
+    bit for bit while ``a * 2**k`` stays in the normal range).  On the scaled matrix, a diagonal entry counts as at least
+    ``floor = smallest_normal / eps`` (1e-292 in float64, 1e-31 in float32) in the
+    rotation test and the stopping rule, so that an entry next to a zero diagonal gets a
+    finite angle; entries below ``tol * floor`` times the largest one may be left.
 
     References
     ----------
@@ -225,16 +245,20 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
     """
     xp = array_namespace(a)
     a = xp.asarray(a) if not hasattr(a, "shape") else a
+    check_square(a, "a")
     a = as_floating(a, "a", xp)
     check_finite(a, "a", xp)
-    check_symmetric(a, "a", xp)
     check_choice(pivoting, "pivoting", PIVOTINGS)
     check_choice(method, "method", METHODS)
     use = select_engine(engine, xp)
     n = a.shape[0]
     tol = default_tolerance(tol, n, a.dtype, xp)
     max_sweeps = 50 if max_sweeps is None else check_int(max_sweeps, "max_sweeps", low=1)
-    rng = as_rng(rng)
+    rng = checked_rng(rng)
+    # homogeneous: work on a * 2^-e (exact), largest entry in [0.5, 1); eigenvalues scale back
+    exponent = pow2_exponent(a, xp)
+    a = scale_pow2(a, -exponent, xp)
+    check_symmetric(a, "a", xp)
     if method == "two-sided":
         lam, vec, info = _two_sided(a, tol, max_sweeps, pivoting, rng, not eigvals_only, use, xp)
     else:
@@ -245,7 +269,7 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
             f"off-diagonal measure {info.off_norm:.3g} > tol={tol:.3g}.",
             JacobiConvergenceWarning, stacklevel=2)
     order = xp.argsort(lam)
-    lam = xp.take(lam, order)
+    lam = unscale(xp.take(lam, order), exponent, xp, "eigenvalues")
     if vec is not None:
         vec = xp.take(vec, order, axis=1)
     return EighResult(lam, vec, info)

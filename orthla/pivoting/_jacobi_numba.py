@@ -20,9 +20,11 @@ def _angle(app, aqq, absb):
 
 
 @njit(cache=True)
-def _pivot(a, p, q, tol):
+def _pivot(a, p, q, tol, floor):
     """The rotation that zeroes a[p, q], or ``go=False`` when the relative test skips it.
 
+    The test is ``|a_pq| > tol sqrt(max(|a_pp|, floor)) sqrt(max(|a_qq|, floor))`` (the
+    measure of ``relative_offdiag``; ``floor`` keeps the angle finite next to a zero diagonal).
     Returns ``(go, c, se, sce, new_app, new_aqq)``: ``J = [[c, se], [-sce, c]]`` and the
     exact diagonal of the rotated 2x2 block (set directly, as the relative-accuracy
     analysis assumes).
@@ -31,7 +33,7 @@ def _pivot(a, p, q, tol):
     aqq = a[q, q].real
     apq = a[p, q]
     absb = abs(apq)
-    if not absb > tol * np.sqrt(abs(app)) * np.sqrt(abs(aqq)):
+    if not absb > tol * np.sqrt(max(abs(app), floor)) * np.sqrt(max(abs(aqq), floor)):
         return False, 1.0, 0.0 * apq, 0.0 * apq, app, aqq
     t, c, s = _angle(app, aqq, absb)
     e = apq / absb
@@ -39,7 +41,7 @@ def _pivot(a, p, q, tol):
 
 
 @njit(cache=True)
-def two_sided_pairs(a, v, ps, qs, tol, want_v):
+def two_sided_pairs(a, v, ps, qs, tol, floor, want_v):
     """Apply ``a <- J^H a J`` (and ``v <- v J``) for each pair in turn; return rotations done.
 
     Columns p, q are updated with arithmetic (contiguous in Fortran order); rows
@@ -53,7 +55,7 @@ def two_sided_pairs(a, v, ps, qs, tol, want_v):
     for idx in range(ps.shape[0]):
         p = ps[idx]
         q = qs[idx]
-        go, c, se, sce, new_pp, new_qq = _pivot(a, p, q, tol)
+        go, c, se, sce, new_pp, new_qq = _pivot(a, p, q, tol, floor)
         if not go:
             continue
         count += 1
@@ -71,8 +73,9 @@ def two_sided_pairs(a, v, ps, qs, tol, want_v):
 
 
 @njit(cache=True)
-def relative_offdiag(a):
-    """``max_{i != j} |a_ij| / sqrt(|a_ii| |a_jj|)``, inf when a nonzero a_ij meets a zero diagonal.
+def relative_offdiag(a, floor):
+    """``max_{i != j} |a_ij| / sqrt(max(|a_ii|, floor) max(|a_jj|, floor))`` (inf if a nonzero
+    a_ij meets a zero denominator, possible only with ``floor = 0``).
 
     One pass over the columns; the array-API version (``_jacobi_eigh.relative_offdiag``)
     builds several n x n temporaries and cost 15% of a 500 x 500 solve.
@@ -80,7 +83,7 @@ def relative_offdiag(a):
     n = a.shape[0]
     d = np.empty(n)
     for j in range(n):
-        d[j] = np.sqrt(abs(a[j, j].real))
+        d[j] = np.sqrt(max(abs(a[j, j].real), floor))
     worst = 0.0
     for j in range(n):
         for i in range(n):
@@ -88,7 +91,7 @@ def relative_offdiag(a):
             if i == j or x == 0.0:
                 continue
             den = d[i] * d[j]
-            if den == 0.0:
+            if den == 0.0:  # floor = 0: a nonzero a_ij next to a zero diagonal
                 return np.inf
             if x > worst * den:
                 worst = x / den
@@ -96,7 +99,7 @@ def relative_offdiag(a):
 
 
 @njit(cache=True)
-def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
+def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, floor, want_v):
     """``two_sided_pairs`` for a cyclic order cut into tasks, without strided row copies per rotation.
 
     Task t rotates pairs among its columns ``cols[col_ptr[t]:col_ptr[t+1]]`` only.  Each
@@ -117,7 +120,7 @@ def two_sided_tasks(a, v, ps, qs, pair_ptr, cols, col_ptr, tol, want_v):
         for idx in range(pair_ptr[task], pair_ptr[task + 1]):
             p = ps[idx]
             q = qs[idx]
-            go, c, se, sce, new_pp, new_qq = _pivot(a, p, q, tol)
+            go, c, se, sce, new_pp, new_qq = _pivot(a, p, q, tol, floor)
             if not go:
                 continue
             done += 1
@@ -177,12 +180,14 @@ def _rotate_pairs(g, v, p, q, c, se, sce):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
+def one_sided_pairs(g, v, ps, qs, tol, floor, want_v, apply):
     """One-sided (Hestenes) Jacobi: orthogonalize columns p, q of ``g`` for each pair.
 
     Returns ``(rotations, max_cos)``: rotations applied and the largest
-    ``|g_p^H g_q| / (||g_p|| ||g_q||)`` met before rotating.  With
-    ``apply=False`` nothing is modified (a convergence check).
+    ``|g_p^H g_q| / (||g_p|| ||g_q||)`` met before rotating; a pair is rotated exactly when
+    its cosine exceeds ``tol``.  A pair with a column of squared norm at most ``floor``
+    (negligible: ``_jacobi_common.underflow_floor``) has cosine 0 and is skipped, as LAPACK
+    ``*gesvj`` skips zero columns.  With ``apply=False`` nothing is modified (a convergence check).
 
     Squared column norms are computed once per call and then updated with the exact
     2x2 formulas ``||g_p||^2 - t |g_p^H g_q|`` and ``||g_q||^2 + t |g_p^H g_q|`` (as
@@ -204,14 +209,16 @@ def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
         q = qs[idx]
         alpha = nrm[p]
         beta = nrm[q]
+        if not (alpha > floor and beta > floor):
+            continue
         gamma = g[0, p] * 0.0
         for k in range(m):
             gamma += np.conj(g[k, p]) * g[k, q]
         absb = abs(gamma)
-        scale = np.sqrt(alpha) * np.sqrt(beta)
-        if absb > worst * scale:
-            worst = absb / scale
-        if not absb > tol * scale:
+        cos = absb / (np.sqrt(alpha) * np.sqrt(beta))
+        if cos > worst:
+            worst = cos
+        if not cos > tol:
             continue
         count += 1
         if not apply:
@@ -232,3 +239,12 @@ def one_sided_pairs(g, v, ps, qs, tol, want_v, apply):
         nrm[p] = new_p if new_p > 0.25 * alpha else _sq_norm(g, p)
         nrm[q] = new_q if new_q > 0.25 * beta else _sq_norm(g, q)
     return count, worst
+
+
+@njit(cache=True)
+def zero_negligible_columns(g, floor):
+    """Set to zero the columns of ``g`` whose squared norm is at most ``floor``."""
+    for j in range(g.shape[1]):
+        if _sq_norm(g, j) <= floor:
+            for k in range(g.shape[0]):
+                g[k, j] = 0.0

@@ -14,6 +14,7 @@ from ._jacobi_common import (
     row_cyclic_pairs,
     row_cyclic_rounds,
     sweep_rounds,
+    underflow_floor,
 )
 
 
@@ -63,15 +64,20 @@ def one_sided_jacobi(g: Any, tol: float, max_sweeps: int, pivoting: str, rng: np
                      want_v: bool, use: str, xp: Any):
     """Rotate the columns of ``g`` (m x n) until pairwise cosines are <= tol.
 
-    Returns ``(g J, J or None, JacobiInfo)`` with columns in the original order.
+    ``g`` is expected scaled by a power of two (largest entry in [0.5, 1), see
+    :func:`~._jacobi_common.pow2_exponent`).  Returns ``(g J, J or None, JacobiInfo)`` with
+    columns in the original order; columns of negligible norm (squared norm at most
+    :func:`~._jacobi_common.underflow_floor`) are never rotated and come back as exact zeros.
     Convergence is a full pass over all pairs that rotates nothing: the sweep
-    itself for cyclic orders, an extra checking pass for random pairs.
+    itself for cyclic orders, an extra checking pass for random pairs; the pairs rotated
+    are those whose cosine exceeds ``tol``, so ``converged == (off_norm <= tol)``.
     """
     n = g.shape[1]
+    floor = underflow_floor(g.dtype, xp)
     if use == "numba":
-        run, finish = _numba_runner(g, want_v)
+        run, finish = _numba_runner(g, want_v, floor)
     else:
-        run, finish = _xp_runner(g, want_v, xp)
+        run, finish = _xp_runner(g, want_v, floor, xp)
     rotations, sweeps, worst, converged = 0, 0, 0.0, n < 2
     while not converged and sweeps < max_sweeps:
         # cyclic on NumPy: row by row (fewer rotations than the tiled round-robin), which the
@@ -94,8 +100,8 @@ def one_sided_jacobi(g: Any, tol: float, max_sweeps: int, pivoting: str, rng: np
     return gj, j, JacobiInfo(converged, sweeps, rotations, float(worst), tol)
 
 
-def _numba_runner(g, want_v):
-    from ._jacobi_numba import one_sided_pairs
+def _numba_runner(g, want_v, floor):
+    from ._jacobi_numba import one_sided_pairs, zero_negligible_columns
 
     w = np.array(to_numpy(g, name="a"), order="F", copy=True)
     n = w.shape[1]
@@ -107,18 +113,19 @@ def _numba_runner(g, want_v):
         else:
             ps = np.concatenate([r[0] for r in rounds]).astype(np.int64)
             qs = np.concatenate([r[1] for r in rounds]).astype(np.int64)
-        count, worst = one_sided_pairs(w, v, ps, qs, tol, want_v, apply)
+        count, worst = one_sided_pairs(w, v, ps, qs, tol, floor, want_v, apply)
         return int(count), float(worst)
 
     def finish():
         # the Numba engine only runs on NumPy input: no conversion needed
+        zero_negligible_columns(w, floor)
         return w, (v if want_v else None)
 
     return run, finish
 
 
-def _xp_runner(g, want_v, xp):
-    from ._jacobi_xp import Layout, one_sided_round
+def _xp_runner(g, want_v, floor, xp):
+    from ._jacobi_xp import Layout, one_sided_round, squared_norms
 
     n = g.shape[1]
     cplx = is_complex(g, xp)
@@ -136,13 +143,15 @@ def _xp_runner(g, want_v, xp):
             state["g"] = xp.take(state["g"], rel, axis=1)
             if state["v"] is not None:
                 state["v"] = xp.take(state["v"], rel, axis=1)
-            c, w = one_sided_round(state["g"], state["v"], len(ps), tol, cplx, xp, apply=apply)
+            c, w = one_sided_round(state["g"], state["v"], len(ps), tol, floor, cplx, xp, apply=apply)
             count, worst = count + c, xp.maximum(worst, w)
         return int(count), float(worst)
 
     def finish():
         back = layout.restore()
         gj = xp.take(state["g"], back, axis=1)
+        dead = squared_norms(gj, cplx, xp) <= floor
+        gj = xp.where(dead[None, :], xp.zeros_like(gj), gj)
         j = xp.take(state["v"], back, axis=1) if want_v else None
         return gj, j
 

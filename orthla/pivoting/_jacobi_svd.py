@@ -10,14 +10,22 @@ import numpy as np
 from .._backend import array_namespace, capability, is_numpy, select_engine
 from .._validate import (
     as_floating,
-    as_rng,
     check_choice,
     check_finite,
     check_int,
     check_ndim,
     is_complex,
 )
-from ._jacobi_common import PIVOTINGS, JacobiConvergenceWarning, JacobiInfo, default_tolerance
+from ._jacobi_common import (
+    PIVOTINGS,
+    JacobiConvergenceWarning,
+    JacobiInfo,
+    checked_rng,
+    default_tolerance,
+    pow2_exponent,
+    scale_pow2,
+    unscale,
+)
 from ._jacobi_onesided import one_sided_jacobi
 
 __all__ = ["SVDResult", "jacobi_svd"]
@@ -92,9 +100,12 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     Raises
     ------
     ValueError
-        If ``a`` is not 2-D, has NaN/Inf, or an option is invalid.
+        If ``a`` is not 2-D, has NaN/Inf, or an option is invalid; also if the largest
+        singular value exceeds the largest float of the dtype (possible only for entries
+        within a factor ``sqrt(m n)`` of it).
     TypeError
-        For a non-numeric dtype or mixed array libraries.
+        For a non-numeric dtype (float16 included), mixed array libraries, or a
+        boolean ``max_sweeps``/``rng``.
 
     Warns
     -----
@@ -123,8 +134,17 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     (``*gesdd``) only guarantees ``eps ||a||``.  QR with column pivoting is
     columnwise backward stable, keeps that property, and makes ``R^H`` strongly
     diagonally dominant so that few sweeps are needed [2]_.  Exactly zero singular
-    values get an orthonormal completion as their singular vectors.  Entries are
-    assumed to lie between about 1e-150 and 1e150 (squares are formed).
+    values get an orthonormal completion as their singular vectors.
+
+    The SVD is homogeneous: ``a`` is scaled by a power of two (exactly) so that its
+    largest entry lies in [0.5, 1), and the singular values are scaled back, so any
+    finite input works (``jacobi_svd(a * 2**k)`` gives ``S * 2**k`` and the same vectors,
+    bit for bit while ``a * 2**k`` stays in the normal range).  On the scaled matrix,
+    as in LAPACK ``*gesvj``, a column whose squared norm is at most
+    ``floor = smallest_normal / eps`` (1e-292 in float64, 1e-31 in float32; the norm is
+    then below ``1e-146`` resp. ``3e-16`` times the largest entry) counts as zero: it is
+    not rotated and gives a zero singular value.  Without this guard the rounding noise
+    of a rank-deficient matrix shrinks sweep after sweep until its squares underflow.
 
     References
     ----------
@@ -160,11 +180,14 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     check_choice(precondition, "precondition", PRECONDITIONERS)
     use = select_engine(engine, xp)
     max_sweeps = 50 if max_sweeps is None else check_int(max_sweeps, "max_sweeps", low=1)
-    rng = as_rng(rng)
+    rng = checked_rng(rng)
     m, n = a.shape
     cplx = is_complex(a, xp)
     if min(m, n) == 0:
         return _empty_svd(a, full_matrices, compute_uv, tol, xp)
+    # homogeneous: work on a * 2^-e (exact), largest entry in [0.5, 1); S scales back
+    exponent = pow2_exponent(a, xp)
+    a = scale_pow2(a, -exponent, xp)
     if m < n:  # work on a^H: a = (U' S V'^H)^H = V' S U'^H
         ah = xp.conj(a.mT) if cplx else a.mT
         u, s, vh, info = _tall_svd(ah, pivoting, precondition, full_matrices, compute_uv,
@@ -174,6 +197,7 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     else:
         u, s, vh, info = _tall_svd(a, pivoting, precondition, full_matrices, compute_uv,
                                    tol, max_sweeps, rng, use, xp)
+    s = unscale(s, exponent, xp, "singular values")
     if not info.converged:
         warnings.warn(
             f"jacobi_svd did not converge in max_sweeps={max_sweeps} sweeps: largest column "

@@ -64,14 +64,20 @@ def _rotate_columns(x: Any, k: int, c, se, sce, xp):
     return x
 
 
-def two_sided_round(a: Any, v: Any | None, k: int, tol: float, cplx: bool, xp: Any):
-    """One round on pairs (2i, 2i+1), i < k, of Hermitian ``a`` in place; returns #rotations (array)."""
+def two_sided_round(a: Any, v: Any | None, k: int, tol: float, floor: float, cplx: bool, xp: Any):
+    """One round on pairs (2i, 2i+1), i < k, of Hermitian ``a`` in place; returns #rotations (array).
+
+    A pair is rotated when ``|a_pq| > tol sqrt(max(|a_pp|, floor)) sqrt(max(|a_qq|, floor))``
+    (``floor``: :func:`~._jacobi_common.underflow_floor`), the test of ``relative_offdiag``.
+    """
     n = a.shape[0]
     # copies: NumPy's diagonal is a view of `a`, which is updated in place below
     d = xp.asarray(xp.real(xp.linalg.diagonal(a)), copy=True)
     app, aqq = d[0 : 2 * k : 2], d[1 : 2 * k : 2]
     apq = xp.asarray(xp.linalg.diagonal(a[0 : 2 * k : 2, 1 : 2 * k : 2]), copy=True)
-    rot, c, s, e, t, absb = rotation_xp(app, aqq, apq, tol, xp)
+    rot = xp.abs(apq) > tol * (xp.sqrt(xp.clip(xp.abs(app), min=floor))
+                               * xp.sqrt(xp.clip(xp.abs(aqq), min=floor)))
+    c, s, e, t, absb = rotation_xp(app, aqq, apq, rot, xp)
     c = xp.astype(c, a.dtype)
     se, sce = xp.astype(s, a.dtype) * e, xp.astype(s, a.dtype) * _conj(e, cplx, xp)
     a = _rotate_columns(a, k, c, se, sce, xp)
@@ -97,23 +103,34 @@ def two_sided_round(a: Any, v: Any | None, k: int, tol: float, cplx: bool, xp: A
     return xp.sum(xp.astype(rot, xp.int64))
 
 
-def one_sided_round(g: Any, v: Any | None, k: int, tol: float, cplx: bool, xp: Any, *,
+def squared_norms(g: Any, cplx: bool, xp: Any) -> Any:
+    """Squared column norms of ``g`` (real)."""
+    return xp.sum(xp.real(_conj(g, cplx, xp) * g), axis=0)
+
+
+def one_sided_round(g: Any, v: Any | None, k: int, tol: float, floor: float, cplx: bool, xp: Any, *,
                     apply: bool = True):
     """One round of one-sided Jacobi on column pairs (2i, 2i+1) of ``g`` in place.
 
     Returns ``(rotations, max_cos)`` as 0-d arrays (no host sync); with
-    ``apply=False`` only measures (rotations that would be applied).
+    ``apply=False`` only measures (rotations that would be applied).  A pair is rotated
+    exactly when its cosine ``|x^H y| / (||x|| ||y||)`` exceeds ``tol``; a pair with a
+    column of squared norm at most ``floor`` (negligible, see
+    :func:`~._jacobi_common.underflow_floor`) has cosine 0 and is left alone.
     """
     m = g.shape[0]
     pairs = xp.reshape(g[:, : 2 * k], (m, k, 2))
     x, y = pairs[:, :, 0], pairs[:, :, 1]
-    alpha = xp.sum(xp.real(_conj(x, cplx, xp) * x), axis=0)
-    beta = xp.sum(xp.real(_conj(y, cplx, xp) * y), axis=0)
+    alpha = squared_norms(x, cplx, xp)
+    beta = squared_norms(y, cplx, xp)
     gamma = xp.sum(_conj(x, cplx, xp) * y, axis=0)
-    rot, c, s, e, _, absb = rotation_xp(alpha, beta, gamma, tol, xp)
-    scale = xp.sqrt(alpha) * xp.sqrt(beta)
-    cos = xp.where(scale > 0, absb / xp.where(scale > 0, scale, xp.ones_like(scale)), xp.zeros_like(scale))
+    live = (alpha > floor) & (beta > floor)
+    one = xp.ones_like(alpha)
+    scale = xp.sqrt(xp.where(live, alpha, one)) * xp.sqrt(xp.where(live, beta, one))
+    cos = xp.where(live, xp.abs(gamma) / scale, xp.zeros_like(alpha))
+    rot = cos > tol
     if apply:
+        c, s, e, _, _ = rotation_xp(alpha, beta, gamma, rot, xp)
         c = xp.astype(c, g.dtype)
         se, sce = xp.astype(s, g.dtype) * e, xp.astype(s, g.dtype) * _conj(e, cplx, xp)
         _rotate_columns(g, k, c, se, sce, xp)

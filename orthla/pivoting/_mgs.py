@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 from .._backend import array_namespace, as_array, capability, from_numpy, select_engine, to_numpy
 from .._validate import as_floating, check_finite, check_ndim, is_complex
+from ._jacobi_common import pow2_exponent, scale_pow2, unscale
 
 __all__ = ["QRResult", "mgs_qr"]
 
@@ -53,9 +54,12 @@ def mgs_qr(a: Any, *, reorthogonalize: bool = True, engine: str = "auto") -> QRR
     ------
     ValueError
         If ``a`` is not 2-D, contains NaN/Inf, or ``engine`` is unknown or
-        cannot be honoured for this input.
+        cannot be honoured for this input; also if an entry of ``R`` exceeds the
+        largest float of the dtype (possible only for entries within a factor
+        ``sqrt(m)`` of it).
     TypeError
-        If ``a`` has a non-numeric dtype, or arrays of several libraries are mixed.
+        If ``a`` has a non-numeric dtype (float16 included), or arrays of several
+        libraries are mixed.
     ImportError
         If ``engine="numba"`` and numba is not installed.
 
@@ -69,6 +73,13 @@ def mgs_qr(a: Any, *, reorthogonalize: bool = True, engine: str = "auto") -> QRR
     ``O(eps)`` in both modes.  The diagonal of ``R`` is real and non-negative.
     A column whose residual is exactly zero gives a zero column of ``Q`` and a
     zero diagonal entry of ``R``; for rank-deficient input use a pivoted QR.
+
+    QR is homogeneous: ``a`` is scaled by a power of two (exactly) so that its largest
+    entry lies in [0.5, 1), and ``R`` is scaled back, so any finite input works
+    (``mgs_qr(a * 2**k)`` gives the same ``Q`` and ``R * 2**k``, bit for bit while
+    ``a * 2**k`` stays in the normal range).  Column norms are computed so that
+    they neither under- nor overflow, so a column far smaller than the others
+    (1e-200 times) is normalized like any other.
 
     References
     ----------
@@ -94,6 +105,8 @@ def mgs_qr(a: Any, *, reorthogonalize: bool = True, engine: str = "auto") -> QRR
     check_finite(a, "a", xp)
     use = select_engine(engine, xp)
     m, n = a.shape
+    exponent = pow2_exponent(a, xp)
+    a = scale_pow2(a, -exponent, xp)
     # Wide input: factor the leading square block, then project the rest onto the
     # final Q in one matrix product, so the dropped residual is O(eps) after re-orthogonalization.
     lead = a[:, :m] if m < n else a
@@ -111,7 +124,7 @@ def mgs_qr(a: Any, *, reorthogonalize: bool = True, engine: str = "auto") -> QRR
     if m < n:
         qh = xp.conj(q.mT) if is_complex(a, xp) else q.mT
         r = xp.concat([r, qh @ a[:, m:]], axis=1)
-    return QRResult(q, r)
+    return QRResult(q, unscale(r, exponent, xp, "entries of R"))
 
 
 def _mgs_numba(a):
@@ -135,9 +148,12 @@ def _mgs_xp(a):
     r = xp.zeros((k, n), dtype=a.dtype, device=a.device)
     for j in range(k):
         col = q[:, j]
-        nrm = xp.linalg.vector_norm(col)
-        # No host sync on the GPU: divide by 1 where the residual vanished.
-        col = col / xp.where(nrm > 0, nrm, xp.ones_like(nrm))
+        # ||col|| = c ||col / c||, c = max |col_i|: no underflow of the squares for a tiny
+        # column, no host sync on the GPU (divide by 1 where the residual vanished).
+        big = xp.max(xp.abs(col))
+        big = xp.where(big > 0, big, xp.ones_like(big))
+        nrm = big * xp.linalg.vector_norm(col / xp.astype(big, a.dtype))
+        col = col / xp.astype(xp.where(nrm > 0, nrm, xp.ones_like(nrm)), a.dtype)
         q[:, j] = col
         r[j, j] = xp.astype(nrm, a.dtype)
         if j + 1 < n:

@@ -3,28 +3,55 @@
 import numpy as np
 from numba import njit
 
+# below this sum of squares (float64 smallest_normal / eps) the sum may have lost digits to
+# underflow: the norm is recomputed on the column divided by its largest entry
+_SMALL = np.finfo(np.float64).tiny / np.finfo(np.float64).eps
+
+
+@njit(cache=True)
+def _column_norm(q, j):
+    """``||q[:, j]||`` without underflow: squares in float64, rescaled when tiny."""
+    m = q.shape[0]
+    s = 0.0
+    for i in range(m):
+        v = q[i, j]
+        re = np.float64(v.real)
+        im = np.float64(v.imag)
+        s += re * re + im * im
+    if s >= _SMALL:
+        return np.sqrt(s)
+    big = 0.0
+    for i in range(m):
+        big = max(big, abs(np.float64(q[i, j].real)), abs(np.float64(q[i, j].imag)))
+    if big == 0.0:
+        return 0.0
+    s = 0.0
+    for i in range(m):
+        v = q[i, j]
+        re = np.float64(v.real) / big
+        im = np.float64(v.imag) / big
+        s += re * re + im * im
+    return big * np.sqrt(s)
+
 
 @njit(cache=True)
 def mgs_inplace(q, r):
     """Right-looking MGS on Fortran-ordered ``q`` (m x n), overwritten by Q.
 
     Fills ``r`` (min(m, n) x n).  Columns whose residual is exactly zero stay
-    zero with ``r[j, j] = 0``.
+    zero with ``r[j, j] = 0``.  The input is expected scaled to a largest entry
+    near 1 (``_mgs.mgs_qr`` does it), so sums of squares cannot overflow.
     """
     m, n = q.shape
     k = min(m, n)
     zero = q.dtype.type(0)
     for j in range(k):
-        s = 0.0
-        for i in range(m):
-            v = q[i, j]
-            s += v.real * v.real + v.imag * v.imag
-        nrm = np.sqrt(s)
+        nrm = _column_norm(q, j)
         r[j, j] = nrm
         if nrm > 0.0:
-            inv = 1.0 / nrm
+            # a division, not a product with 1/nrm: nrm may be subnormal
             for i in range(m):
-                q[i, j] *= inv
+                q[i, j] /= nrm
         for col in range(j + 1, n):
             dot = zero
             for i in range(m):

@@ -7,6 +7,9 @@ from test_jacobi_svd import matrix
 
 from orthla.pivoting._jacobi_common import row_cyclic_pairs, row_cyclic_rounds, row_cyclic_tasks
 
+# the kernels' negligible-column / zero-diagonal floor for float64 (_jacobi_common.underflow_floor)
+FLOOR = np.finfo(float).tiny / np.finfo(float).eps
+
 
 def per_index_order(ps, qs, n):
     """For each index, the sequence of its partners in the order the pairs come."""
@@ -52,8 +55,8 @@ def test_kernel_blocked_equals_plain_row_cyclic(needs_numba, dtype):
     g1, g2 = a.copy(order="F"), a.copy(order="F")
     none = np.zeros((0, 0), dtype=dtype)
     for _ in range(3):
-        c1, w1 = one_sided_pairs(g1, none, *row_cyclic_pairs(n, 4), tol, False, True)
-        c2, w2 = one_sided_pairs(g2, none, p, q, tol, False, True)
+        c1, w1 = one_sided_pairs(g1, none, *row_cyclic_pairs(n, 4), tol, FLOOR, False, True)
+        c2, w2 = one_sided_pairs(g2, none, p, q, tol, FLOOR, False, True)
         assert c1 == c2 > 0 and w1 == pytest.approx(w2, rel=1e-12)
     np.testing.assert_allclose(g1, g2, rtol=0, atol=1e-13 * np.linalg.norm(a))
 
@@ -111,8 +114,8 @@ def test_task_kernel_blocked_equals_plain_row_cyclic(needs_numba, dtype, want_v)
     eye = np.eye(n, dtype=dtype, order="F") if want_v else np.zeros((0, 0), dtype=dtype)
     v1, v2 = eye.copy(order="F"), eye.copy(order="F")
     for _ in range(3):
-        c1 = two_sided_tasks(a1, v1, *row_cyclic_tasks(n, 5)[1:], tol, want_v)
-        c2 = two_sided_pairs(a2, v2, p, q, tol, want_v)
+        c1 = two_sided_tasks(a1, v1, *row_cyclic_tasks(n, 5)[1:], tol, FLOOR, want_v)
+        c2 = two_sided_pairs(a2, v2, p, q, tol, FLOOR, want_v)
         assert c1 == c2 > 0
         np.testing.assert_allclose(a1, a2, rtol=0, atol=1e-13 * np.abs(a).max())
         np.testing.assert_allclose(v1, v2, rtol=0, atol=1e-13)
@@ -133,8 +136,8 @@ def test_row_cyclic_needs_fewer_rotations_than_round_robin(needs_numba):
         a = hermitian(np.random.default_rng(seed), n, np.float64)
         for i, sweep in enumerate((row_cyclic_tasks(n, 32), tiled_sweep(n, 32))):
             w = np.asfortranarray(a.copy())
-            while relative_offdiag(w) > tol:
-                counts[i] += two_sided_tasks(w, none, *sweep[1:], tol, False)
+            while relative_offdiag(w, FLOOR) > tol:
+                counts[i] += two_sided_tasks(w, none, *sweep[1:], tol, FLOOR, False)
     assert counts[0] < 0.98 * counts[1]
 
 

@@ -202,7 +202,7 @@ def test_errors(xp):
         jacobi_svd(xp.ones((3, 2)), precondition="qr")
     with pytest.raises(ValueError, match="`pivoting` must be one of"):
         jacobi_svd(xp.ones((3, 2)), pivoting="max")
-    with pytest.raises(ValueError, match="`tol` must be a positive finite number; got nan"):
+    with pytest.raises(ValueError, match="`tol` must be a finite real number > 0; got nan"):
         jacobi_svd(xp.ones((3, 2)), tol=float("nan"))
     with pytest.raises(ValueError, match="`max_sweeps` must be an integer at least 1; got -2"):
         jacobi_svd(xp.ones((3, 2)), max_sweeps=-2)

@@ -9,6 +9,9 @@ from orthla.pivoting import jacobi_svd
 from orthla.pivoting._jacobi_common import JacobiInfo, tiled_sweep
 from orthla.pivoting._jacobi_svd import _two_qr_svd
 
+# the kernels' negligible-column / zero-diagonal floor for float64 (_jacobi_common.underflow_floor)
+FLOOR = np.finfo(float).tiny / np.finfo(float).eps
+
 
 def kahan(n, theta=1.2):
     """Kahan's matrix, with the usual tiny column perturbation so that QRCP does not pivot."""
@@ -81,8 +84,8 @@ def test_one_sided_kernel_with_and_without_v(needs_numba, dtype, m):
     tol = np.sqrt(m) * np.finfo(float).eps
     g1, v = a.copy(order="F"), np.eye(n, dtype=dtype, order="F")
     g2 = a.copy(order="F")
-    c1, w1 = one_sided_pairs(g1, v, sweep.ps, sweep.qs, tol, True, True)
-    c2, w2 = one_sided_pairs(g2, np.zeros((0, 0), dtype=dtype), sweep.ps, sweep.qs, tol, False, True)
+    c1, w1 = one_sided_pairs(g1, v, sweep.ps, sweep.qs, tol, FLOOR, True, True)
+    c2, w2 = one_sided_pairs(g2, np.zeros((0, 0), dtype=dtype), sweep.ps, sweep.qs, tol, FLOOR, False, True)
     assert c1 == c2 == n * (n - 1) // 2 and w1 == w2
     np.testing.assert_allclose(g2, g1, rtol=0, atol=1e-13 * np.linalg.norm(a))
     np.testing.assert_allclose(a @ v, g1, rtol=0, atol=1e-13 * np.linalg.norm(a))

@@ -13,6 +13,9 @@ from orthla._testing import to_host
 from orthla.pivoting import jacobi_eigh, jacobi_svd
 from orthla.pivoting._jacobi_common import round_robin, tiled_sweep
 
+# the kernels' negligible-column / zero-diagonal floor for float64 (_jacobi_common.underflow_floor)
+FLOOR = np.finfo(float).tiny / np.finfo(float).eps
+
 
 @pytest.fixture
 def small_tiles(monkeypatch):
@@ -62,8 +65,8 @@ def test_task_kernel_matches_pair_kernel(needs_numba):
         a1, a2 = np.asfortranarray(a.copy()), np.asfortranarray(a.copy())
         v1, v2 = np.eye(23, dtype=dtype, order="F"), np.eye(23, dtype=dtype, order="F")
         for _ in range(3):
-            c1 = two_sided_tasks(a1, v1, ps, qs, pair_ptr, cols, col_ptr, tol, True)
-            c2 = two_sided_pairs(a2, v2, ps, qs, tol, True)
+            c1 = two_sided_tasks(a1, v1, ps, qs, pair_ptr, cols, col_ptr, tol, FLOOR, True)
+            c2 = two_sided_pairs(a2, v2, ps, qs, tol, FLOOR, True)
             assert c1 == c2 > 0
             np.testing.assert_allclose(a1, a2, rtol=0, atol=1e-13 * np.abs(a).max())
             np.testing.assert_allclose(v1, v2, rtol=0, atol=1e-13)
@@ -111,12 +114,17 @@ def test_numba_relative_offdiag_matches_xp(needs_numba):
     rng = np.random.default_rng(2)
     for dtype in (np.float64, np.complex128):
         a = hermitian(rng, 9, dtype)
-        assert offdiag_nb(a) == pytest.approx(relative_offdiag(a, xp), rel=1e-15)
+        assert offdiag_nb(a, 0.0) == pytest.approx(relative_offdiag(a, xp), rel=1e-15)
+        assert offdiag_nb(a, FLOOR) == pytest.approx(relative_offdiag(a, xp, FLOOR), rel=1e-15)
     a = np.diag([2.0, 0.0, -3.0])
-    assert offdiag_nb(a) == relative_offdiag(a, xp) == 0.0
+    assert offdiag_nb(a, 0.0) == relative_offdiag(a, xp) == 0.0
     a[0, 1] = a[1, 0] = 1e-300  # nonzero against a zero diagonal entry
-    assert offdiag_nb(a) == relative_offdiag(a, xp) == np.inf
-    assert offdiag_nb(np.ones((1, 1))) == 0.0
+    assert offdiag_nb(a, 0.0) == relative_offdiag(a, xp) == np.inf
+    # with the floor the zero diagonal counts as FLOOR: a finite measure, the same in both
+    want = 1e-300 / (np.sqrt(2.0) * np.sqrt(FLOOR))
+    assert offdiag_nb(a, FLOOR) == pytest.approx(want, rel=1e-15)
+    assert relative_offdiag(a, xp, FLOOR) == pytest.approx(want, rel=1e-15)
+    assert offdiag_nb(np.ones((1, 1)), FLOOR) == 0.0
 
 
 def test_graded_100_cholesky_route_agrees_with_two_sided():
