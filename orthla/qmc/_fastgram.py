@@ -189,7 +189,7 @@ class FastGram:
             col = xp.take(col, bit_reversal_indices(pts.shape[0], xp, pts.device))
         return xp.astype(col, _complex(pts.dtype, xp))
 
-    def _check_lattice(self, x: Any) -> bool:
+    def _check_lattice(self, x: Any, what: str = "`x` is") -> bool:
         """Points must be x_0 + frac(k_i g / n) with k_i = bitrev(i) (natural order, returns
         False) or k_i = i (linear order, returns True)."""
         xp, n = self._xp, self.n
@@ -202,7 +202,7 @@ class FastGram:
         tol = 1000.0 * n * float(xp.finfo(x.dtype).eps)
         off = float(xp.max(xp.abs(scaled - k)))
         if off > tol:
-            raise ValueError(f"`x` is not a lattice with n = {n} points: differences are off the grid "
+            raise ValueError(f"{what} not a lattice with n = {n} points: differences are off the grid "
                              f"1/n by up to {off / n:.3g}. Pass Lattice points in natural order.")
         k = xp.astype(k, xp.int64) % n
         g = k[n // 2, :]  # bitrev(n/2) = 1: the generating vector mod n
@@ -212,10 +212,10 @@ class FastGram:
         i = xp.arange(n, dtype=xp.int64, device=x.device)
         if bool(xp.all(k == (i[:, None] * k[1, :][None, :]) % n)):
             return True
-        raise ValueError("`x` is not a lattice in natural (radical-inverse) or linear order; FastGram "
+        raise ValueError(f"{what} not a lattice in natural (radical-inverse) or linear order; FastGram "
                          "needs Lattice(..., order='natural' or 'linear') points (Gray order is not supported).")
 
-    def _check_net(self, xi: Any) -> None:
+    def _check_net(self, xi: Any, what: str = "`x` is") -> None:
         """D_i = x_i XOR x_0 must be XOR-linear in i: D_i = D_{i & (i-1)} XOR D_{lowbit(i)}."""
         xp, n = self._xp, self.n
         if n == 1:
@@ -226,7 +226,7 @@ class FastGram:
         rest = i & (i - 1)
         ok = dv[1:, :] == (xp.take(dv, rest, axis=0) ^ xp.take(dv, low, axis=0))
         if not bool(xp.all(ok)):
-            raise ValueError(f"`x` is not a base-2 digital net with n = {n} points in natural or Gray "
+            raise ValueError(f"{what} not a base-2 digital net with n = {n} points in natural or Gray "
                              "order (x_i XOR x_0 is not linear in i); FastGram needs DigitalNet/Sobol points.")
 
     # -- extension ------------------------------------------------------------
@@ -284,7 +284,7 @@ class FastGram:
             x_next = as_floating(x_next, "x_next", xp, allow_complex=False)
             check_unit_cube(x_next, "x_next", xp)
             x2 = xp.concat([self._x, xp.astype(x_next, self._x.dtype)], axis=0)
-            new._check_lattice(x2)
+            new._check_lattice(x2, "`x` followed by `x_next` is")
             odd = xp.fft.fft(new._lattice_column(x_next, self._x[:1, :]))
             k = xp.arange(n, dtype=xp.float64, device=x2.device)
             twiddle = xp.exp(xp.astype(k * (-math.pi / n), odd.dtype) * 1j)
@@ -296,7 +296,7 @@ class FastGram:
                 raise ValueError("`x_next` must use the same representation (floats or t-bit integers) as `x`.")
             x2 = xp.concat([self._x, xi], axis=0)
             new._t = t
-            new._check_net(x2)
+            new._check_net(x2, "`x` followed by `x_next` is")
             second = _fwht(self.kernel._xor_values(xi ^ self._x[:1, :], t, xp), 0,
                            select_engine("auto", xp), xp) * math.sqrt(n)
             new._lam = xp.concat([self._lam + second, self._lam - second])
@@ -321,6 +321,8 @@ class FastGram:
 
     def _apply(self, y: Any, factor: Any) -> Any:
         xp = self._xp
+        if y.ndim == 2 and y.shape[1] == 0:  # no columns (torch's FFT fails on empty batches)
+            return xp.zeros(y.shape, dtype=y.dtype, device=y.device)
         f = factor if y.ndim == 1 else factor[:, None]
         if self._kind == "net":
             use = select_engine("auto", xp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .._backend import array_namespace, as_array, capability, select_engine
@@ -192,12 +193,16 @@ def fwht(y: Any, *, axis: int = -1, engine: str = "auto") -> Any:
 
 def _fftbr(y: Any, axis: int, xp: Any) -> Any:
     """:func:`fftbr` of a checked complex array (no input checks)."""
+    if math.prod(y.shape) == 0:  # nothing to transform (torch's FFT fails on empty batches)
+        return xp.zeros(y.shape, dtype=y.dtype, device=y.device)
     idx = bit_reversal_indices(y.shape[axis], xp, y.device)
     return xp.fft.fft(xp.take(y, idx, axis=axis), axis=axis, norm="ortho")
 
 
 def _ifftbr(y: Any, axis: int, xp: Any) -> Any:
     """:func:`ifftbr` of a checked complex array (no input checks)."""
+    if math.prod(y.shape) == 0:
+        return xp.zeros(y.shape, dtype=y.dtype, device=y.device)
     idx = bit_reversal_indices(y.shape[axis], xp, y.device)
     return xp.take(xp.fft.ifft(y, axis=axis, norm="ortho"), idx, axis=axis)
 

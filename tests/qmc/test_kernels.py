@@ -265,3 +265,16 @@ def test_nonfinite_and_wrongly_typed_inputs_are_refused(xp):
     with pytest.raises(TypeError, match="`d` must be an integer; got the boolean True"):
         ShiftInvariantKernel(True)
 
+
+
+def test_empty_batches_transform_to_empty(xp):
+    # torch's FFT raised a raw RuntimeError (MKL DFTI) on an empty batch
+    from orthla.qmc import fftbr, fwht, ifftbr
+
+    empty = xp.zeros((0, 8), dtype=xp.float64)
+    for f in (fftbr, ifftbr, fwht):
+        assert tuple(f(empty).shape) == (0, 8)
+    for order in ("natural", "linear"):
+        g = FastGram(Lattice(2, rng=1, order=order, xp=xp).random(8), ShiftInvariantKernel(2), noise=1e-3)
+        for f in (g.matvec, g.solve):
+            assert tuple(f(xp.zeros((8, 0), dtype=xp.float64)).shape) == (8, 0)
