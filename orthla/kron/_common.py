@@ -10,23 +10,37 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace
+from .._backend import array_namespace, is_torch
 from .._validate import as_floating, check_finite, check_ndim, eps
 
-__all__ = ["KronConvergenceWarning", "as_factor_list", "cycle_modes", "is_symmetric", "kron_vectors",
-           "matmul", "rmatmul_t", "scalar"]
+__all__ = ["KronConvergenceWarning", "as_factor_list", "copy_array", "cycle_modes", "exactly_symmetric",
+           "fro_norm", "is_symmetric", "kron_vectors", "matmul", "rmatmul_t", "scalar", "size"]
 
 
 class KronConvergenceWarning(RuntimeWarning):
     """An iterative solve of ``orthla.kron`` stopped before reaching its tolerance."""
 
 
+def size(a: Any) -> int:
+    """Number of entries of an array (``a.size`` is a method on torch)."""
+    return math.prod(int(n) for n in a.shape)
+
+
+def copy_array(a: Any, xp: ModuleType) -> Any:
+    """A private copy of ``a`` (torch: ``clone``, which keeps the autograd graph)."""
+    if is_torch(xp):
+        return a.clone()
+    return xp.asarray(a, copy=True)
+
+
 def as_factor_list(factors: Any, name: str = "factors", *, allow_identity: bool = True,
-                   square: bool = False, allow_none: bool = False) -> tuple[list, ModuleType]:
+                   square: bool = False, allow_none: bool = False,
+                   copy: bool = False) -> tuple[list, ModuleType]:
     """Validate a sequence of factors: 2-D arrays, or integers ``n`` meaning the identity I_n.
 
     With ``allow_none``, ``None`` (an identity of size fixed later) is kept as ``None``.
-    Returns the list (arrays promoted to floating) and the common namespace.
+    Returns the list (arrays promoted to floating; private copies with ``copy``) and the
+    common namespace.  Messages name each factor as ``{name}[k]``.
     """
     if not isinstance(factors, Sequence) or isinstance(factors, str) or len(factors) == 0:
         raise TypeError(f"`{name}` must be a non-empty list of 2-D arrays; got {type(factors).__name__}.")
@@ -51,11 +65,13 @@ def as_factor_list(factors: Any, name: str = "factors", *, allow_identity: bool 
             continue
         a = xp.asarray(f) if not hasattr(f, "shape") else f
         check_ndim(a, label, 2)
-        a = as_floating(a, label, xp)
-        check_finite(a, label, xp)
-        if square and a.shape[0] != a.shape[1]:
-            raise ValueError(f"`{label}` must be a square matrix; got shape {tuple(a.shape)}.")
-        out.append(a)
+        b = as_floating(a, label, xp)
+        check_finite(b, label, xp)
+        if square and b.shape[0] != b.shape[1]:
+            raise ValueError(f"`{label}` must be a square matrix; got shape {tuple(b.shape)}.")
+        if copy and b is f:  # lists and integer arrays were converted into new arrays already
+            b = copy_array(b, xp)
+        out.append(b)
     return out, xp
 
 
@@ -133,9 +149,11 @@ def cycle_modes(x: Any, dims_in: Sequence[int], funcs: Sequence[Callable | None]
     batch = tuple(x.shape[d:])
     nbatch = math.prod(batch)
     y = x
-    dims_out = []
+    dims_out: list[int] = []
     for k in range(d):
-        y2 = xp.reshape(y, (dims_in[k], -1))
+        # Explicit sizes (no -1): a reshape cannot infer an axis of a zero-size array.
+        rest = math.prod(dims_in[k + 1:]) * nbatch * math.prod(dims_out)
+        y2 = xp.reshape(y, (int(dims_in[k]), rest))
         f = funcs[k]
         y = y2.mT if f is None else f(y2)
         dims_out.append(int(y.shape[1]))
@@ -146,18 +164,43 @@ def cycle_modes(x: Any, dims_in: Sequence[int], funcs: Sequence[Callable | None]
     return xp.reshape(y, (*dims_out, *batch))
 
 
+def conj_t(a: Any, xp: ModuleType) -> Any:
+    """``a^H`` (``a^T`` for real ``a``)."""
+    return xp.conj(a.mT) if xp.isdtype(a.dtype, "complex floating") else a.mT
+
+
 def is_symmetric(a: Any, xp: ModuleType, rtol: float | None = None) -> tuple[bool, float]:
     """(symmetric within ``rtol``, measured relative asymmetry max|a - a^H| / max|a|)."""
     n = a.shape[0]
+    if n == 0:
+        return True, 0.0
     if rtol is None:
         rtol = 100 * max(n, 1) * eps(a.dtype, xp)
-    cplx = xp.isdtype(a.dtype, "complex floating")
-    at = xp.conj(a.mT) if cplx else a.mT
     scale = scalar(xp.max(xp.abs(a)))
     if scale == 0.0:
         return True, 0.0
-    rel = scalar(xp.max(xp.abs(a - at))) / scale
+    rel = scalar(xp.max(xp.abs(a - conj_t(a, xp)))) / scale
     return rel <= rtol, rel
+
+
+def exactly_symmetric(a: Any, xp: ModuleType) -> bool:
+    """``a == a^H`` entry by entry (no tolerance)."""
+    return a.shape[0] == 0 or bool(xp.all(a == conj_t(a, xp)))
+
+
+def symmetrized(a: Any, xp: ModuleType) -> Any:
+    """``(a + a^H) / 2``, or ``a`` itself when it is exactly symmetric already."""
+    return a if exactly_symmetric(a, xp) else (a + conj_t(a, xp)) / 2
+
+
+def fro_norm(a: Any, xp: ModuleType) -> float:
+    """Frobenius norm as a float, scaled by ``max|a|`` first (no overflow at 2**+-500)."""
+    if size(a) == 0:
+        return 0.0
+    m = scalar(xp.max(xp.abs(a)))
+    if m == 0.0:
+        return 0.0
+    return m * scalar(xp.linalg.vector_norm(a / m))
 
 
 def kron_vectors(vectors: Sequence[Any], xp: ModuleType) -> Any:
@@ -176,12 +219,20 @@ def kron_sum_vectors(vectors: Sequence[Any], xp: ModuleType) -> Any:
     return out
 
 
-def operand(b: Any, xp: ModuleType, name: str, n: int, dims: Sequence[int]) -> Any:
-    """Check a right-hand side of shape ``(n,)`` or ``(n, *batch)`` and return it floating."""
+def operand(b: Any, xp: ModuleType, name: str, n: int, dims: Sequence[int],
+            factors: str = "factors") -> Any:
+    """Check a right-hand side of shape ``(n,)`` or ``(n, *batch)``: floating and finite.
+
+    A length mismatch names the operand and every factor (``{factors}[k]``), since either
+    may be the wrong one.
+    """
     b = xp.asarray(b) if not hasattr(b, "shape") else b
     if b.ndim == 0 or b.shape[0] != n:
         shape = tuple(b.shape)
+        labels = ", ".join(f"{factors}[{k}]" for k in range(len(dims)))
         raise ValueError(
             f"`{name}` must have shape ({n},) or ({n}, k) to match the factor sizes "
-            f"{' x '.join(map(str, dims))} = {n}; got shape {shape}.")
-    return as_floating(b, name, xp)
+            f"{' x '.join(map(str, dims))} = {n} (of {labels}); got shape {shape}.")
+    b = as_floating(b, name, xp)
+    check_finite(b, name, xp)
+    return b

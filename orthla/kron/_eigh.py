@@ -10,18 +10,21 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
-from .._validate import as_floating, check_finite, check_int, check_ndim
+from .._validate import as_floating, check_finite, check_int, check_ndim, check_real
 from ._chain import kron_apply, work_array
 from ._common import (
     KronConvergenceWarning,
     as_factor_list,
+    copy_array,
     cycle_modes,
+    exactly_symmetric,
     is_symmetric,
     kron_vectors,
     operand,
     real_dtype,
     rmatmul_t,
     scalar,
+    size,
 )
 
 __all__ = ["KronEigh", "PCGResult"]
@@ -66,16 +69,23 @@ class KronEigh:
     ----------
     factors : sequence of arrays or int
         Symmetric (Hermitian) square factors of one array-API library; an integer
-        ``n`` is the identity ``I_n``.
+        ``n`` is the identity ``I_n``.  Copied on construction (see ``factors`` below):
+        a later in-place change of the caller's arrays changes neither ``@`` nor the
+        cached eigendecompositions.
     noise : sequence of 1-D arrays, optional
         Positive per-factor diagonals ``d_k`` (length ``n_k``) of a Kronecker
         diagonal ``D``.  Default: ``D = I``.
     rtol : float, optional
-        Symmetry tolerance, ``max|K_k - K_k^H| <= rtol max|K_k|``; default
-        ``100 n_k eps``.
+        Symmetry tolerance, ``max|K_k - K_k^H| <= rtol max|K_k|``, a finite real
+        ``>= 0``; default ``100 n_k eps``.  A factor within the tolerance but not exactly
+        symmetric is replaced by ``(K_k + K_k^H) / 2``, so the solves are backward stable
+        for a matrix within ``rtol`` of the one given.
 
     Attributes
     ----------
+    factors : list
+        Private copies of the factors (symmetrized as above; ints for identities): the
+        matrix ``@`` applies and the eigendecompositions describe.
     factor_eigenvalues : list of arrays
         Eigenvalues of the (noise-scaled) factors, ascending.
     factor_eigenvectors : list of arrays or int
@@ -87,9 +97,11 @@ class KronEigh:
     ------
     ValueError
         If a factor is not square, not symmetric (the measured asymmetry is reported),
-        or a noise vector has the wrong length or a non-positive entry.
+        holds NaN/Inf, or a noise vector has the wrong length, a non-positive or
+        non-finite entry; if ``rtol`` is NaN, infinite or negative.
     TypeError
-        If the inputs mix array libraries or are not numeric.
+        If the inputs mix array libraries or are not numeric (booleans and float16
+        included); if ``rtol`` is not a real number.
 
     Notes
     -----
@@ -125,17 +137,39 @@ class KronEigh:
 
     def __init__(self, factors: Sequence[Any], *, noise: Sequence[Any] | None = None,
                  rtol: float | None = None):
-        self.factors, xp = as_factor_list(factors, square=True)
+        self._setup(factors, noise, rtol, name="factors", copy=True)
+
+    @classmethod
+    def _build(cls, factors: Sequence[Any], *, noise: Sequence[Any] | None = None,
+               rtol: float | None = None, name: str = "factors", copy: bool = True) -> KronEigh:
+        """Constructor for orthla's own callers: factor messages say ``{name}[k]`` (GridGP:
+        ``kernels[k]``); ``copy=False`` for factors that no caller holds."""
+        ke = cls.__new__(cls)
+        ke._setup(factors, noise, rtol, name=name, copy=copy)
+        return ke
+
+    def _setup(self, factors, noise, rtol, *, name, copy):
+        if rtol is not None:
+            rtol = check_real(rtol, "rtol", low=0.0)
+        mats, xp = as_factor_list(factors, name, square=True)
         self._xp = xp
-        self._dims = [f if isinstance(f, int) else int(f.shape[0]) for f in self.factors]
+        self._name = name
+        self._dims = [f if isinstance(f, int) else int(f.shape[0]) for f in mats]
         self.shape = (math.prod(self._dims),) * 2
-        for k, f in enumerate(self.factors):
+        own = []
+        for k, f in enumerate(mats):
             if not isinstance(f, int):
                 ok, rel = is_symmetric(f, xp, rtol)
                 if not ok:
                     raise ValueError(
-                        f"`factors[{k}]` must be symmetric (Hermitian); max|K - K^H| / max|K| = "
+                        f"`{name}[{k}]` must be symmetric (Hermitian); max|K - K^H| / max|K| = "
                         f"{rel:.3g} exceeds the tolerance.")
+                if not exactly_symmetric(f, xp):
+                    f = (f + _conj_t(f, xp)) / 2  # a new array: the matrix actually decomposed
+                elif copy and f is factors[k]:
+                    f = copy_array(f, xp)
+            own.append(f)
+        self.factors = own
         self._sqrt_noise = self._check_noise(noise)
         vals, vecs = [], []
         for k, f in enumerate(self.factors):
@@ -146,7 +180,7 @@ class KronEigh:
                 continue
             if self._sqrt_noise is not None:
                 s = self._sqrt_noise[k]
-                f = f / (s[:, None] * s[None, :])
+                f = (f / s[:, None]) / s[None, :]  # two divisions: s_i s_j may overflow
                 f = (f + _conj_t(f, xp)) / 2  # exact symmetry for eigh
             w, v = xp.linalg.eigh(f)
             vals.append(w)
@@ -156,6 +190,7 @@ class KronEigh:
         self._eigenvalues = None
         self._shifted_cache = None  # (shift, l + shift) of the last shift used
         self._mats_cache: dict = {}
+        self._op = None
 
     # -- helpers ---------------------------------------------------------------------------
     def _arrays(self):
@@ -181,14 +216,15 @@ class KronEigh:
         out = []
         for k, (d, n) in enumerate(zip(noise, self._dims, strict=True)):
             label = f"noise[{k}]"
+            array_namespace(d, *self._arrays())  # TypeError for another library
             d = xp.asarray(d) if not hasattr(d, "shape") else d
             check_ndim(d, label, 1)
             d = as_floating(d, label, xp, allow_complex=False)
             check_finite(d, label, xp)
             if d.shape[0] != n:
-                raise ValueError(f"`{label}` must have length {n} (the order of factor {k}); "
-                                 f"got {d.shape[0]}.")
-            dmin = scalar(xp.min(d))
+                raise ValueError(f"`{label}` must have length {n} (the order of factor {k}, "
+                                 f"`{self._name}[{k}]`); got {d.shape[0]}.")
+            dmin = scalar(xp.min(d)) if n else 1.0
             if dmin <= 0:
                 raise ValueError(f"`{label}` must be positive; its smallest entry is {dmin:.3g}.")
             out.append(xp.sqrt(d))
@@ -201,18 +237,19 @@ class KronEigh:
             self._eigenvalues = kron_vectors(self.factor_eigenvalues, self._xp)
         return self._eigenvalues
 
-    def _shifted(self, shift):
+    def _shifted(self, shift, what="shift"):
         """``l + shift`` (all N shifted eigenvalues), checked positive; kept for the last shift."""
         cached = self._shifted_cache
         if cached is not None and cached[0] == shift:
             return cached[1]
         xp = self._xp
         lam = self.eigenvalues + shift
-        lmin = scalar(xp.min(lam))
+        lmin = scalar(xp.min(lam)) if size(lam) else 1.0
         if lmin <= 0:
             raise ValueError(
-                f"K + shift*D must be positive definite; its smallest eigenvalue (after scaling "
-                f"by D) is {lmin:.3g} with shift = {shift:.3g}.")
+                f"K + {what}*D must be positive definite; its smallest eigenvalue (after scaling "
+                f"by D) is {lmin:.3g} with {what} = {shift:.3g} (K: the Kronecker product of "
+                f"`{self._name}`).")
         if not getattr(lam, "requires_grad", False):  # never carry a torch graph across calls
             self._shifted_cache = (shift, lam)
         return lam
@@ -261,11 +298,8 @@ class KronEigh:
         s = xp.reshape(s, (*self._dims, *([1] * (x.ndim - len(self._dims)))))
         return x * s
 
-    def _check_shift(self, shift):
-        shift = float(shift)
-        if not math.isfinite(shift):
-            raise ValueError(f"`shift` must be finite; got {shift}.")
-        return shift
+    def _check_shift(self, shift, name="shift"):
+        return check_real(shift, name)
 
     # -- public API --------------------------------------------------------------------------
     def solve(self, y: Any, shift: float = 0.0) -> Any:
@@ -286,13 +320,16 @@ class KronEigh:
         Raises
         ------
         ValueError
-            If ``y`` does not match ``N`` or ``K + shift D`` is not positive definite
-            (the smallest shifted eigenvalue is reported).
+            If ``y`` does not match ``N`` or holds NaN/Inf, ``shift`` is not finite, or
+            ``K + shift D`` is not positive definite (the smallest shifted eigenvalue is
+            reported).
         """
         shift = self._check_shift(shift)
         xp = array_namespace(y, *self._arrays())
-        y = operand(y, xp, "y", self.shape[0], self._dims)
+        y = operand(y, xp, "y", self.shape[0], self._dims, self._name)
         lam = self._shifted(shift)
+        if size(y) == 0:
+            return xp.zeros(y.shape, dtype=xp.result_type(y, *self._arrays()), device=y.device)
         if is_numpy(xp):
             return self._numpy_solve(y, lam)
         x = xp.reshape(y, (*self._dims, *y.shape[1:]))
@@ -314,17 +351,19 @@ class KronEigh:
         xp = self._xp
         lam = self._shifted(self._check_shift(shift))
         out = xp.sum(xp.log(lam))
-        if self._sqrt_noise is not None:
-            n = self.shape[0]
+        n = self.shape[0]
+        if self._sqrt_noise is not None and n:
             for s, nk in zip(self._sqrt_noise, self._dims, strict=True):
                 out = out + (n // nk) * 2 * xp.sum(xp.log(s))
         return out
 
     def __matmul__(self, x: Any) -> Any:
-        """``K @ x`` with the original factors (no noise, no shift)."""
-        from ._operator import KronOperator
+        """``K @ x`` with the factors (no noise, no shift); ``x`` is checked like ``y``."""
+        if self._op is None:
+            from ._operator import KronOperator
 
-        return KronOperator(self.factors) @ x
+            self._op = KronOperator._owned(self.factors)
+        return self._op @ x
 
     def solve_diag(self, y: Any, diag: Any, *, tol: float = 1e-10, maxiter: int | None = None,
                    precond_shift: float | None = None, x0: Any = None) -> PCGResult:
@@ -354,7 +393,8 @@ class KronEigh:
         Raises
         ------
         ValueError
-            For shape mismatches, a non-positive ``diag`` or ``tol``.
+            For shape mismatches, NaN/Inf in ``y``, ``diag`` or ``x0``, a non-positive
+            ``diag`` or ``tol``, a non-finite ``precond_shift``.
 
         Warns
         -----
@@ -369,31 +409,45 @@ class KronEigh:
         The preconditioned operator is ``(K + cD)^{-1}(K + diag v)``; its eigenvalues are
         Rayleigh quotients ``(x^T K x + x^T V x) / (x^T K x + c x^T D x)`` and so lie in
         ``[min(1, min v/(cD)), max(1, max v/(cD))]``: the iteration count is bounded by the
-        spread of ``v`` around ``c D``, not by the conditioning of ``K``.
+        spread of ``v`` around ``c D``, not by the conditioning of ``K``.  ``y`` (and
+        ``x0``) are divided by ``max|y|`` for the iteration and the solution scaled back,
+        so the inner products neither overflow nor underflow.
         """
-        xp = array_namespace(y, diag, *self._arrays())
+        xp = array_namespace(y, diag, x0, *self._arrays())
         n = self.shape[0]
-        y = operand(y, xp, "y", n, self._dims)
+        y = operand(y, xp, "y", n, self._dims, self._name)
         v = xp.asarray(diag) if not hasattr(diag, "shape") else diag
         check_ndim(v, "diag", 1)
         v = as_floating(v, "diag", xp, allow_complex=False)
         check_finite(v, "diag", xp)
         if v.shape[0] != n:
             raise ValueError(f"`diag` must have length N = {n}; got {v.shape[0]}.")
-        vmin = scalar(xp.min(v))
+        vmin = scalar(xp.min(v)) if n else 1.0
         if vmin <= 0:
             raise ValueError(f"`diag` must be positive; its smallest entry is {vmin:.3g}.")
-        tol = float(tol)
-        if not tol > 0:
-            raise ValueError(f"`tol` must be positive; got {tol}.")
+        tol = check_real(tol, "tol", low=0.0, low_open=True)
         if maxiter is None:
             maxiter = max(100, int(10 * math.sqrt(n)))
         maxiter = check_int(maxiter, "maxiter", low=1)
-        c = scalar(xp.mean(v)) if precond_shift is None else float(precond_shift)
-        self._shifted(c)  # preconditioner must be SPD
+        if x0 is not None:
+            x0 = xp.asarray(x0) if not hasattr(x0, "shape") else x0
+            x0 = as_floating(x0, "x0", xp)
+            if tuple(x0.shape) != tuple(y.shape):
+                raise ValueError(f"`x0` must have the shape of `y`, {tuple(y.shape)}; got {tuple(x0.shape)}.")
+            check_finite(x0, "x0", xp)
+        if precond_shift is not None:
+            precond_shift = check_real(precond_shift, "precond_shift")
+        ymax = scalar(xp.max(xp.abs(y))) if size(y) else 0.0
+        if ymax == 0.0:  # the solution is zero (also for N = 0 or no columns)
+            z = xp.zeros(y.shape, dtype=xp.result_type(y, v, *self._arrays()), device=y.device)
+            return PCGResult(z, True, 0, 0.0)
+        c = scalar(xp.mean(v)) if precond_shift is None else precond_shift
+        self._shifted(c, "precond_shift")  # preconditioner must be SPD
         vcol = v if y.ndim == 1 else xp.reshape(v, (n, *([1] * (y.ndim - 1))))
         op = lambda z: self @ z + vcol * z  # noqa: E731
-        return pcg(op, lambda r: self.solve(r, shift=c), y, xp, tol=tol, maxiter=maxiter, x0=x0)
+        res = pcg(op, lambda r: self.solve(r, shift=c), y / ymax, xp, tol=tol, maxiter=maxiter,
+                  x0=None if x0 is None else x0 / ymax)
+        return res._replace(x=res.x * ymax)
 
 
 def pcg(op, precond, b, xp, *, tol, maxiter, x0=None) -> PCGResult:

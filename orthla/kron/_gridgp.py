@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .._backend import array_namespace, capability
-from .._validate import as_floating, check_finite, check_int, check_ndim
+from .._validate import as_floating, check_finite, check_int, check_ndim, check_real
 from ._common import cycle_modes, kron_vectors, matmul, rmatmul_t
 from ._eigh import KronEigh, pcg
 
@@ -41,11 +41,13 @@ class GridGP:
     Parameters
     ----------
     kernels : sequence of arrays
-        Symmetric positive semi-definite ``K_k`` (``n_k x n_k``), the kernel on axis ``k``.
+        Symmetric positive semi-definite ``K_k`` (``n_k x n_k``), the kernel on axis ``k``
+        (copied, as in :class:`KronEigh`; messages call them ``kernels[k]``).
     noise : float
-        Noise variance ``s2 > 0``.
+        Noise variance ``s2 > 0`` (finite).
     y : array, shape (N,) or (N, k)
-        Targets on the full grid (entries off the mask are ignored).
+        Finite targets on the full grid (entries off the mask are ignored, so they may be
+        NaN there).
     mask : array of bool, shape (N,), optional
         Observed points of an incomplete grid.  Default: all observed (exact
         eigenbasis solve); with a mask, ``(K_oo + s2 I) alpha = y_o`` is solved by
@@ -66,7 +68,10 @@ class GridGP:
     ------
     ValueError
         Non-symmetric or indefinite kernels (``K + s2 I`` not positive definite),
-        ``noise <= 0``, shape mismatches.
+        ``noise <= 0`` or NaN, ``tol <= 0``, NaN/Inf in a kernel or in observed targets,
+        shape mismatches.
+    TypeError
+        Inputs from different array libraries, boolean/float16/non-numeric arrays.
 
     Warns
     -----
@@ -109,21 +114,21 @@ class GridGP:
 
     def __init__(self, kernels: Sequence[Any], noise: float, y: Any, *, mask: Any = None,
                  tol: float = 1e-10, maxiter: int | None = None):
-        noise = float(noise)
-        if not (noise > 0 and math.isfinite(noise)):
-            raise ValueError(f"`noise` must be a positive variance; got {noise}.")
+        noise = check_real(noise, "noise", low=0.0, low_open=True)
+        tol = check_real(tol, "tol", low=0.0, low_open=True)
         self.noise = noise
-        self.eigh = KronEigh(kernels)
+        self.eigh = KronEigh._build(kernels, name="kernels")
         xp = array_namespace(y, *self.eigh._arrays())
         self._xp = xp
         self._dims = self.eigh._dims
         n = self.eigh.shape[0]
         y = xp.asarray(y) if not hasattr(y, "shape") else y
         if y.ndim not in (1, 2) or y.shape[0] != n:
+            labels = ", ".join(f"kernels[{k}]" for k in range(len(self._dims)))
             raise ValueError(f"`y` must have shape ({n},) or ({n}, k) for the grid "
-                             f"{' x '.join(map(str, self._dims))}; got {tuple(y.shape)}.")
+                             f"{' x '.join(map(str, self._dims))} (of {labels}); got {tuple(y.shape)}.")
         y = as_floating(y, "y", xp)
-        self.eigh._shifted(noise)  # K + s2 I must be positive definite
+        self.eigh._shifted(noise, "noise")  # K + s2 I must be positive definite
         self.pcg = None
         self._mask = None
         if mask is None:
@@ -131,6 +136,7 @@ class GridGP:
             self.y = y
             self.alpha = self.eigh.solve(y, shift=noise)
             return
+        array_namespace(mask, y)  # TypeError for another library or a masked array
         m = xp.asarray(mask) if not hasattr(mask, "shape") else mask
         check_ndim(m, "mask", 1)
         if m.shape[0] != n or not xp.isdtype(m.dtype, "bool"):
@@ -148,7 +154,7 @@ class GridGP:
         maxiter = check_int(maxiter, "maxiter", low=1)
         op = lambda z: w * (self.eigh @ (w * z)) + noise * z  # noqa: E731  P K P^T + s2 I, embedded
         pre = lambda r: w * self.eigh.solve(w * r, shift=noise)  # noqa: E731
-        self.pcg = pcg(op, pre, y, xp, tol=float(tol), maxiter=maxiter)
+        self.pcg = pcg(op, pre, y, xp, tol=tol, maxiter=maxiter)
         self.alpha = self.pcg.x
 
     def log_marginal_likelihood(self) -> Any:
@@ -187,20 +193,29 @@ class GridGP:
         Raises
         ------
         ValueError
-            Wrong number or shapes of cross-covariances; variance asked on a masked grid.
+            Wrong number or shapes of cross-covariances, NaN/Inf in ``cross`` or
+            ``test_diag``; variance asked on a masked grid.
+        TypeError
+            Arrays of another library, boolean/float16/non-numeric arrays.
         """
         xp = self._xp
         d = len(self._dims)
+        if isinstance(cross, str) or not isinstance(cross, Sequence):
+            raise TypeError(f"`cross` must be a list of {d} matrices; got {type(cross).__name__}.")
         if len(cross) != d:
             raise ValueError(f"`cross` must have one matrix per axis ({d}); got {len(cross)}.")
         mats = []
         for k, (c, n) in enumerate(zip(cross, self._dims, strict=True)):
+            label = f"cross[{k}]"
+            array_namespace(c, *self.eigh._arrays())  # TypeError for another library
             c = xp.asarray(c) if not hasattr(c, "shape") else c
-            check_ndim(c, f"cross[{k}]", 2)
+            check_ndim(c, label, 2)
             if c.shape[1] != n:
-                raise ValueError(f"`cross[{k}]` must have {n} columns (training points on axis {k}); "
-                                 f"got shape {tuple(c.shape)}.")
-            mats.append(as_floating(c, f"cross[{k}]", xp))
+                raise ValueError(f"`{label}` must have {n} columns (training points on axis {k}, "
+                                 f"`kernels[{k}]`); got shape {tuple(c.shape)}.")
+            c = as_floating(c, label, xp)
+            check_finite(c, label, xp)
+            mats.append(c)
         tdims = [int(c.shape[0]) for c in mats]
         a = xp.reshape(self.alpha, (*self._dims, *self.alpha.shape[1:]))
         mean = cycle_modes(a, self._dims, [lambda y, c=c: rmatmul_t(y, c, xp) for c in mats], xp)
@@ -209,15 +224,22 @@ class GridGP:
             return GridGPPrediction(mean, None)
         if self._mask is not None:
             raise ValueError("the exact variance formula needs a full grid; this GridGP has a mask.")
+        if isinstance(test_diag, str) or not isinstance(test_diag, Sequence):
+            raise TypeError(f"`test_diag` must be a list of {d} vectors; got {type(test_diag).__name__}.")
         if len(test_diag) != d:
             raise ValueError(f"`test_diag` must have one vector per axis ({d}); got {len(test_diag)}.")
         diags = []
         for k, (v, t) in enumerate(zip(test_diag, tdims, strict=True)):
+            label = f"test_diag[{k}]"
+            array_namespace(v, *self.eigh._arrays())  # TypeError for another library
             v = xp.asarray(v) if not hasattr(v, "shape") else v
-            check_ndim(v, f"test_diag[{k}]", 1)
+            check_ndim(v, label, 1)
             if v.shape[0] != t:
-                raise ValueError(f"`test_diag[{k}]` must have length {t}; got {v.shape[0]}.")
-            diags.append(as_floating(v, f"test_diag[{k}]", xp))
+                raise ValueError(f"`{label}` must have length {t} (the rows of `cross[{k}]`); "
+                                 f"got {v.shape[0]}.")
+            v = as_floating(v, label, xp)
+            check_finite(v, label, xp)
+            diags.append(v)
         sq = []
         for c, q in zip(mats, self.eigh.factor_eigenvectors, strict=True):
             wk = c if isinstance(q, int) else matmul(c, q, xp)

@@ -62,7 +62,8 @@ def mode_product(x: Any, a: Any, axis: int) -> Any:
         If ``a`` is not 2-D, ``axis`` is out of range, ``a.shape[1] != x.shape[axis]``
         or an input holds NaN/Inf.
     TypeError
-        If the inputs mix array libraries or have a non-numeric dtype.
+        If the inputs mix array libraries or have a boolean, float16 or non-numeric
+        dtype, or ``axis`` is not an integer (``True`` included).
 
     Notes
     -----
@@ -89,6 +90,7 @@ def mode_product(x: Any, a: Any, axis: int) -> Any:
         raise ValueError("`x` must have at least one axis; got a 0-D array.")
     check_ndim(a, "a", 2)
     x, a = as_floating(x, "x", xp), as_floating(a, "a", xp)
+    check_finite(x, "x", xp)
     check_finite(a, "a", xp)
     axis = _check_axis(axis, x.ndim)
     if a.shape[1] != x.shape[axis]:
@@ -116,9 +118,19 @@ def _order(mats: Sequence[Any]) -> list[int]:
 
     Contracting mode k multiplies the size by r_k = m_k / n_k at a cost of
     2 m_k * size; swapping two neighbours shows k goes first when
-    1/m_k - 1/n_k > 1/m_l - 1/n_l.  Ties (square factors) keep the given order.
+    1/m_k - 1/n_k > 1/m_l - 1/n_l.  Ties (square factors) keep the given order.  A
+    factor with no rows empties the tensor and goes first (key -inf); one with no
+    columns only meets an empty tensor.
     """
-    keyed = [(-(1 / a.shape[0] - 1 / a.shape[1]), i) for i, a in enumerate(mats)]
+    def key(a):
+        m, n = int(a.shape[0]), int(a.shape[1])
+        if m == 0:
+            return -math.inf
+        if n == 0:
+            return math.inf
+        return -(1 / m - 1 / n)
+
+    keyed = [(key(a), i) for i, a in enumerate(mats)]
     return [i for _, i in sorted(keyed)]
 
 
@@ -150,9 +162,11 @@ def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | 
     ------
     ValueError
         If the factor count and ``axes`` differ in length, an axis repeats or is out
-        of range, or a factor's column count differs from the size of its axis.
+        of range, a factor's column count differs from the size of its axis, or an
+        input holds NaN/Inf.
     TypeError
-        If the inputs mix array libraries or have a non-numeric dtype.
+        If the inputs mix array libraries or have a boolean, float16 or non-numeric
+        dtype, or an axis is not an integer (``True`` included).
 
     Notes
     -----
@@ -188,10 +202,13 @@ def multi_mode_product(x: Any, factors: Sequence[Any], *, axes: Sequence[int] | 
     >>> bool(np.allclose(y.reshape(-1), np.kron(a, b) @ x.reshape(-1)))
     True
     """
+    if isinstance(factors, str) or not isinstance(factors, Sequence):
+        raise TypeError(f"`factors` must be a list of 2-D arrays (or None); got {type(factors).__name__}.")
     arrays = [f for f in factors if f is not None]
     xp = array_namespace(x, *arrays)
     x = xp.asarray(x) if not hasattr(x, "shape") else x
     x = as_floating(x, "x", xp)
+    check_finite(x, "x", xp)
     if axes is None:
         if len(factors) > x.ndim:
             raise ValueError(f"got {len(factors)} factors for `x` with only {x.ndim} axes "

@@ -9,7 +9,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
-from .._validate import as_floating, as_rng, check_choice, check_finite, check_ndim, check_rank
+from .._validate import (
+    as_floating,
+    as_rng,
+    check_choice,
+    check_finite,
+    check_int,
+    check_ndim,
+    check_rank,
+    check_real,
+)
+from ._common import scalar
 
 __all__ = ["NearestKron", "nearest_kron"]
 
@@ -38,12 +48,12 @@ class NearestKron(NamedTuple):
 
 
 def _shape2(v, name):
-    if not isinstance(v, Sequence) or len(v) != 2:
+    if not isinstance(v, Sequence) or isinstance(v, str) or len(v) != 2:
         raise ValueError(f"`{name}` must be a pair (rows, cols); got {v!r}.")
-    out = tuple(int(x) for x in v)
-    if min(out) < 1:
-        raise ValueError(f"`{name}` must hold positive sizes; got {v!r}.")
-    return out
+    try:
+        return tuple(check_int(x, f"{name}[{i}]", low=1) for i, x in enumerate(v))
+    except ValueError:
+        raise ValueError(f"`{name}` must hold positive sizes; got {v!r}.") from None
 
 
 @capability("kron", numba=False, notes="svds path: NumPy only")
@@ -80,9 +90,10 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
     ------
     ValueError
         Shapes that do not multiply to ``a.shape``, both ``rank`` and ``energy``, an
-        out-of-range ``rank``/``energy``, unknown ``method``, NaN/Inf.
+        out-of-range ``rank``/``energy`` (NaN included), unknown ``method``, NaN/Inf.
     TypeError
-        ``method="svds"`` on non-NumPy input.
+        ``method="svds"`` on non-NumPy input; a boolean, float16 or non-numeric ``a``;
+        a size, ``rank`` or ``energy`` that is not a number (``True`` included).
 
     Notes
     -----
@@ -93,7 +104,9 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
     ``sqrt(sum_{i>r} s_i^2)``.  Cost: one copy of ``A`` plus a dense SVD
     ``O(mb nb (mc nc)^2)`` or ``svds`` (a few ``O(mn r)`` Lanczos sweeps).  With
     ``svds`` the error is ``sqrt(||A||^2 - sum s_i^2)``, accurate to about
-    ``sqrt(eps) ||A||_F`` for tiny errors.
+    ``sqrt(eps) ||A||_F`` for tiny errors.  Norms and energies are computed relative to
+    the largest singular value (or ``max|A|``), so entries near the overflow or underflow
+    threshold (``2**+-500``) give the same relative error and rank.
 
     References
     ----------
@@ -125,7 +138,7 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
     p, q = mb * nb, mc * nc
     kmax = min(p, q)
     if energy is not None:
-        energy = float(energy)
+        energy = check_real(energy, "energy")
         if not 0 < energy <= 1:
             raise ValueError(f"`energy` must be in (0, 1]; got {energy}.")
         if method == "svds":
@@ -139,7 +152,6 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
     use_svds = method == "svds" or (method == "auto" and rank is not None and is_numpy(xp)
                                     and min(p, q) > 256 and 3 * rank < kmax)
     cplx = xp.isdtype(a.dtype, "complex floating")
-    anorm2 = float(xp.linalg.vector_norm(a)) ** 2
     if use_svds:
         if not is_numpy(xp):
             raise TypeError(f"method='svds' needs NumPy input (scipy.sparse.linalg); got {xp.__name__}.")
@@ -152,20 +164,28 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
         u, s, vh = svds(r, k=rank, v0=v0.astype(r.dtype))
         order = np.argsort(s)[::-1]
         u, s, vh = u[:, order], s[order], vh[order, :]
-        err2 = max(anorm2 - float(np.sum(s**2)), 0.0)
+        amax = float(np.max(np.abs(a)))
+        anorm = amax * float(np.linalg.norm(a / amax)) if amax > 0 else 0.0
+        # relative to ||A||: ||A||^2 itself may overflow
+        rel2 = max(1.0 - float(np.sum((s / anorm) ** 2)), 0.0) if anorm > 0 else 0.0
     else:
         u, s_all, vh = xp.linalg.svd(r, full_matrices=False)
-        s2 = s_all**2
+        smax = scalar(s_all[0]) if kmax else 0.0
+        # squares of s / s_max: the energies without over- or underflow
+        s2 = (s_all / smax) ** 2 if smax > 0 else xp.zeros_like(s_all)
         if energy is not None:
             cum = np.cumsum(np.asarray([float(v) for v in s2]))
             # energy = 1 keeps every term (the cumulative sum can reach its total early by rounding).
-            rank = kmax if energy >= 1 else min(int(np.searchsorted(cum, energy * cum[-1])) + 1, kmax)
-        err2 = float(xp.sum(s2[rank:])) if rank < kmax else 0.0
+            rank = kmax if energy >= 1 or cum[-1] == 0 else min(
+                int(np.searchsorted(cum, energy * cum[-1])) + 1, kmax)
+        total = float(xp.sum(s2))
+        rel2 = float(xp.sum(s2[rank:])) / total if rank < kmax and total > 0 else 0.0
         u, s, vh = u[:, :rank], s_all[:rank], vh[:rank, :]
     # Deterministic signs: the largest-magnitude entry of each vec(B_i) is real positive.
     idx = xp.argmax(xp.abs(u), axis=0)
     piv = xp.take_along_axis(u, xp.reshape(idx, (1, -1)), axis=0)[0, :]
-    phase = piv / xp.abs(piv)
+    apiv = xp.abs(piv)
+    phase = piv / xp.where(apiv > 0, apiv, xp.ones_like(apiv))  # a zero A has a zero u column
     root = xp.sqrt(s)
     if cplx:
         ub = u * (xp.conj(phase) * root)[None, :]
@@ -175,5 +195,4 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
         vc = vh * (phase * root)[:, None]
     bfac = xp.reshape(ub.mT, (rank, mb, nb))
     cfac = xp.reshape(vc, (rank, mc, nc))
-    err = math.sqrt(err2 / anorm2) if anorm2 > 0 else 0.0
-    return NearestKron(bfac, cfac, s, err)
+    return NearestKron(bfac, cfac, s, math.sqrt(rel2))

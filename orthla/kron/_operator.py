@@ -1,3 +1,4 @@
+# >>> ENGINEERS WORKING IN PARALLEL: read /work/main/AGENTS.md now (venv at /work/venv, which files are yours, git rules, report deadline). <<<
 """KronOperator: A_1 ⊗ A_2 ⊗ ... ⊗ A_d without forming it."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import array_namespace, capability, is_numpy
+from .._backend import array_namespace, capability, is_numpy, is_torch
 from .._validate import eps
 from ._chain import kron_apply
 from ._common import (
@@ -24,6 +25,7 @@ from ._common import (
     rmatmul_t,
     rows,
     scalar,
+    size,
 )
 
 __all__ = ["KronOperator", "KronSVD"]
@@ -53,7 +55,52 @@ def _eye(f: Any) -> bool:
 
 
 def _singular(k: int, detail: str) -> np.linalg.LinAlgError:
-    return np.linalg.LinAlgError(f"factor {k} is singular to working precision ({detail}).")
+    return np.linalg.LinAlgError(f"factor {k} (`factors[{k}]`) is singular to working precision ({detail}).")
+
+
+def _factor_solver(a: Any, k: int, xp: Any):
+    """``y (n, R) -> (A^{-1} y)^T`` for one square factor, factorized once (every backend).
+
+    NumPy: SciPy's LU; torch: ``torch.linalg.lu_factor_ex``; other backends (CuPy,
+    array_api_strict), which have no LU in the array API: the explicit inverse, computed
+    once.  LU routes refuse ``min|U_ii| <= n eps max|U_ii|``, the inverse route
+    ``sigma_min <= n eps sigma_max``.
+    """
+    n = int(a.shape[0])
+    if n == 0:
+        return lambda y: y.mT
+    tol = n * eps(a.dtype, xp)
+    if is_numpy(xp) or is_torch(xp):
+        if is_numpy(xp):
+            import scipy.linalg
+
+            with warnings.catch_warnings():
+                # An exactly singular factor is reported below, with its index, as LinAlgError.
+                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+                lu, piv = scipy.linalg.lu_factor(a, check_finite=False, overwrite_a=False)
+            d = np.abs(np.diagonal(lu))
+        else:
+            import torch
+
+            lu, piv, _ = torch.linalg.lu_factor_ex(a)
+            d = xp.abs(xp.linalg.diagonal(lu))
+        dmin, dmax = scalar(xp.min(d)), scalar(xp.max(d))
+        if dmin <= tol * dmax:
+            raise _singular(k, f"min|U_ii| / max|U_ii| = {dmin / dmax if dmax else 0.0:.3g}")
+        if is_numpy(xp):
+            return lambda y: scipy.linalg.lu_solve((lu, piv), y, check_finite=False).T
+
+        def torch_solve(y):
+            f, y = promote(xp, lu, y)
+            return torch.linalg.lu_solve(f, piv, y).mT
+
+        return torch_solve
+    s = xp.linalg.svdvals(a)
+    smin, smax = scalar(s[-1]), scalar(s[0])
+    if smin <= tol * smax:
+        raise _singular(k, f"sigma_min / sigma_max = {smin / smax if smax else 0.0:.3g}")
+    inv = xp.linalg.inv(a)
+    return lambda y: rmatmul_t(y, inv, xp)
 
 
 def _numpy_apply(b: np.ndarray, mats: Sequence[Any], dims_in: Sequence[int]) -> np.ndarray:
@@ -77,13 +124,17 @@ class KronOperator:
         an integer ``n`` stands for the identity ``I_n``.  At most one factor may be
         ``None``: an identity whose order ``s`` is inferred each time the operator is
         applied, ``s = len(b) / prod(other factors' column counts)`` (row counts for
-        :meth:`lstsq`).  Not modified and not copied (a later change to a factor
-        changes the operator).
+        :meth:`lstsq`).  Not modified.  **Copied on construction**: the operator is the
+        matrix at construction, so an in-place change of the caller's array afterwards
+        changes neither ``@`` nor :meth:`solve`/:meth:`lstsq` (whose factorizations are
+        cached) -- both keep agreeing.  The copy costs ``sum m_k n_k`` entries; on torch it
+        is a ``clone``, which keeps the autograd graph.
 
     Attributes
     ----------
     factors : list
-        The factors (arrays, ints or None for identities).
+        The operator's private copies of the factors (arrays, ints or None for identities);
+        treat them as read-only.
     shape : tuple of int
         ``(prod m_k, prod n_k)``.  With a ``None`` factor the shape is unknown and
         reading it raises ``ValueError``, as do the other methods that need every
@@ -96,11 +147,13 @@ class KronOperator:
     Raises
     ------
     TypeError
-        If ``factors`` is empty or mixes array libraries.
+        If ``factors`` is empty or mixes array libraries, or a factor has a boolean,
+        non-numeric or float16 dtype.
     ValueError
         If a factor is not 2-D or holds NaN/Inf, or more than one factor is ``None``.
-        When applied: if a ``None`` factor's order does not come out an integer (the
-        message names the operand length and the product it must be a multiple of).
+        When applied: if the operand ``b`` holds NaN/Inf or does not match the factor
+        sizes, or a ``None`` factor's order does not come out an integer (the message
+        names the operand length and the product it must be a multiple of).
 
     Notes
     -----
@@ -118,7 +171,15 @@ class KronOperator:
     LU, :meth:`lstsq` per-factor QR, :meth:`logdet` per-factor determinants and
     :meth:`svd`/:meth:`eigh` per-factor decompositions: ``O(sum n_k^3)`` instead of
     ``O(N^3)``.  Because the factor solutions are backward stable, the Kronecker
-    solution has relative forward error about ``eps * sum_k cond(A_k)``.
+    solution has relative forward error about ``eps * sum_k cond(A_k)``.  The factor
+    factorizations are computed on the first :meth:`solve`/:meth:`lstsq` and cached on
+    every backend: SciPy LU on NumPy, ``torch.linalg.lu_factor_ex`` on torch, and on
+    backends without an LU in the array API (CuPy, array_api_strict) the factor inverses
+    (computed once; same ``eps * cond`` forward error).
+
+    Size-0 factors are allowed: the operator then has ``N = 0`` columns (or rows), the
+    products are empty, ``to_dense`` is empty and ``logdet`` is 0 (the empty determinant
+    is 1).
 
     Examples
     --------
@@ -141,7 +202,17 @@ class KronOperator:
     """
 
     def __init__(self, factors: Sequence[Any]):
-        self.factors, self._xp = as_factor_list(factors, allow_none=True)
+        self._setup(factors, copy=True)
+
+    @classmethod
+    def _owned(cls, factors: Sequence[Any]) -> KronOperator:
+        """An operator on arrays that no caller holds (results of orthla): no copy."""
+        op = cls.__new__(cls)
+        op._setup(factors, copy=False)
+        return op
+
+    def _setup(self, factors: Sequence[Any], copy: bool) -> None:
+        self.factors, self._xp = as_factor_list(factors, allow_none=True, copy=copy)
         free = [k for k, f in enumerate(self.factors) if f is None]
         if len(free) > 1:
             raise ValueError(
@@ -240,7 +311,7 @@ class KronOperator:
         out = []
         for a, b in zip(self.factors, other.factors, strict=True):
             out.append(b if _eye(a) else a if _eye(b) else matmul(a, b, xp))
-        return KronOperator(out)
+        return KronOperator._owned(out)
 
     def matvec(self, b: Any) -> Any:
         """Same as ``self @ b``."""
@@ -249,13 +320,13 @@ class KronOperator:
     @property
     def T(self) -> KronOperator:
         """Transpose ``A_1^T ⊗ ⋯ ⊗ A_d^T`` (no conjugation)."""
-        return KronOperator([f if _eye(f) else f.mT for f in self.factors])
+        return KronOperator._owned([f if _eye(f) else f.mT for f in self.factors])
 
     @property
     def H(self) -> KronOperator:
         """Conjugate transpose ``A_1^H ⊗ ⋯ ⊗ A_d^H``."""
         xp = self._xp
-        return KronOperator([f if _eye(f) else xp.conj(f.mT) if
+        return KronOperator._owned([f if _eye(f) else xp.conj(f.mT) if
                              xp.isdtype(f.dtype, "complex floating") else f.mT for f in self.factors])
 
     def to_dense(self) -> Any:
@@ -293,33 +364,10 @@ class KronOperator:
                 raise ValueError(f"{what} needs square factors; factor {k} has shape {tuple(f.shape)}.")
 
     def _lu(self):
-        """Per-factor solvers ``y (n, R) -> (A^{-1} y)^T``, built once."""
+        """Per-factor solvers ``y (n, R) -> (A^{-1} y)^T``, factorized once and cached."""
         if "lu" in self._cache:
             return self._cache["lu"]
-        xp = self._xp
-        funcs = []
-        for k, a in enumerate(self.factors):
-            if _eye(a):
-                funcs.append(None)
-                continue
-            n = a.shape[0]
-            if is_numpy(xp):
-                import scipy.linalg
-
-                with warnings.catch_warnings():
-                    # An exactly singular factor is reported below, with its index, as LinAlgError.
-                    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-                    lu, piv = scipy.linalg.lu_factor(a, check_finite=False, overwrite_a=False)
-                d = np.abs(np.diagonal(lu))
-                if d.min() <= n * eps(a.dtype, xp) * d.max():
-                    raise _singular(k, f"min|U_ii| / max|U_ii| = {d.min() / d.max():.3g}")
-                funcs.append(lambda y, f=(lu, piv): scipy.linalg.lu_solve(f, y, check_finite=False).T)
-            else:
-                s = xp.linalg.svdvals(a)
-                smin, smax = scalar(s[-1]), scalar(s[0])
-                if smin <= n * eps(a.dtype, xp) * smax:
-                    raise _singular(k, f"sigma_min / sigma_max = {smin / smax if smax else 0.0:.3g}")
-                funcs.append(lambda y, a=a: xp.linalg.solve(*promote(xp, a, y)).mT)
+        funcs = [None if _eye(a) else _factor_solver(a, k, self._xp) for k, a in enumerate(self.factors)]
         self._cache["lu"] = funcs
         return funcs
 
@@ -339,15 +387,17 @@ class KronOperator:
         Raises
         ------
         ValueError
-            If a factor is not square or ``b`` does not match ``N``.
+            If a factor is not square, ``b`` does not match ``N`` or holds NaN/Inf.
         numpy.linalg.LinAlgError
             If a factor is singular to working precision (the message names it).
         """
         self._require_square("solve")
-        funcs = self._lu()
         xp = self._namespace(b)
         dims, _ = self._bind(b, "b", xp, "in")
         b = operand(b, xp, "b", math.prod(dims), dims)
+        funcs = self._lu()
+        if size(b) == 0:
+            return xp.zeros(b.shape, dtype=xp.result_type(b, *self._arrays()), device=b.device)
         y = cycle_modes(xp.reshape(b, (*dims, *b.shape[1:])), dims, funcs, xp)
         return xp.reshape(y, b.shape)
 
@@ -361,13 +411,16 @@ class KronOperator:
                 out.append(a)
                 continue
             m, n = a.shape
+            if m == 0 or n == 0:  # full rank trivially; the pseudo-inverse is the (n, m) zero matrix
+                out.append(xp.zeros((n, m), dtype=a.dtype, device=a.device))
+                continue
             tall = m >= n
             q, r = xp.linalg.qr(a if tall else a.mT)
             d = xp.abs(xp.linalg.diagonal(r))
             dmin, dmax = scalar(xp.min(d)), scalar(xp.max(d))
             if dmin <= max(m, n) * eps(a.dtype, xp) * dmax:
                 raise np.linalg.LinAlgError(
-                    f"factor {k} is rank deficient to working precision "
+                    f"factor {k} (`factors[{k}]`) is rank deficient to working precision "
                     f"(min|R_ii| / max|R_ii| = {dmin / dmax if dmax else 0.0:.3g}).")
             cplx = xp.isdtype(a.dtype, "complex floating")
             qh = xp.conj(q.mT) if cplx else q.mT
@@ -397,7 +450,7 @@ class KronOperator:
         Raises
         ------
         ValueError
-            If ``b`` does not have ``M`` rows.
+            If ``b`` does not have ``M`` rows or holds NaN/Inf.
         numpy.linalg.LinAlgError
             If a factor is rank deficient to working precision (the message names it).
         """
@@ -417,7 +470,7 @@ class KronOperator:
         self._require_square("inv")
         self._lu()  # singularity check with the factor index
         xp = self._xp
-        return KronOperator([f if _eye(f) else xp.linalg.inv(f) for f in self.factors])
+        return KronOperator._owned([f if _eye(f) else xp.linalg.inv(f) for f in self.factors])
 
     def logdet(self) -> Any:
         """``log det A = sum_k (N / n_k) log det A_k`` for a positive determinant.
@@ -425,7 +478,7 @@ class KronOperator:
         Returns
         -------
         0-d array
-            In the factors' namespace.
+            In the factors' namespace; 0 when ``N = 0`` (a size-0 factor).
 
         Raises
         ------
@@ -436,6 +489,8 @@ class KronOperator:
         self._require_square("logdet")
         xp = self._xp
         n_total = self.shape[0]
+        if n_total == 0:  # the determinant of a 0 x 0 matrix is 1
+            return xp.asarray(0.0, dtype=real_dtype(self.dtype, xp), device=self._device())
         total, sign = None, 1.0
         for k, f in enumerate(self.factors):
             if _eye(f):
@@ -444,21 +499,25 @@ class KronOperator:
             reps = n_total // f.shape[0]
             s = scalar(sgn, complex) if xp.isdtype(sgn.dtype, "complex floating") else scalar(sgn)
             if s == 0:
-                raise ValueError(f"det A = 0: factor {k} is singular.")
+                raise ValueError(f"det A = 0: factor {k} (`factors[{k}]`) is singular.")
             sign = sign * s**reps
             total = reps * logabs if total is None else total + reps * logabs
         if abs(sign - 1) > 1e-6:
             raise ValueError(f"det A must be positive for logdet; its sign is {sign:.3g}.")
         if total is None:
-            return xp.asarray(0.0, dtype=self.dtype)
+            return xp.asarray(0.0, dtype=real_dtype(self.dtype, xp), device=self._device())
         return xp.real(total) if xp.isdtype(total.dtype, "complex floating") else total
+
+    def _device(self):
+        arrays = self._arrays()
+        return arrays[0].device if arrays else None
 
     def eigh(self):
         """Eigendecomposition of symmetric factors as a :class:`KronEigh`."""
         from ._eigh import KronEigh
 
         self._require_sizes("eigh")
-        return KronEigh(self.factors)
+        return KronEigh._build(self.factors, copy=False)
 
     def svd(self) -> KronSVD:
         """Per-factor thin SVDs: ``A = U @ diag(s) @ Vh`` with Kronecker-structured ``U``, ``Vh``.
@@ -481,4 +540,4 @@ class KronOperator:
                 continue
             u, s, vh = xp.linalg.svd(f, full_matrices=False)
             us.append(u), ss.append(s), vhs.append(vh)
-        return KronSVD(KronOperator(us), kron_vectors(ss, xp), KronOperator(vhs))
+        return KronSVD(KronOperator._owned(us), kron_vectors(ss, xp), KronOperator._owned(vhs))

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._backend import array_namespace, capability, is_numpy
-from .._validate import as_floating, check_choice, check_finite
+from .._validate import as_floating, check_choice, check_finite, check_real
+from ._common import scalar
 from ._modeprod import multi_mode_product
 
 __all__ = ["poisson_solve"]
@@ -16,16 +17,11 @@ BCS = ("dirichlet",)
 
 
 def _spacings(h, d):
-    hs = list(h) if isinstance(h, Sequence) else [h] * d
+    seq = isinstance(h, Sequence) and not isinstance(h, str)
+    hs = list(h) if seq else [h] * d
     if len(hs) != d:
         raise ValueError(f"`h` must be a scalar or have one spacing per axis ({d}); got {len(hs)}.")
-    out = []
-    for v in hs:
-        v = float(v)
-        if not (v > 0 and math.isfinite(v)):
-            raise ValueError(f"`h` must be positive and finite; got {v}.")
-        out.append(v)
-    return out
+    return [check_real(v, f"h[{k}]" if seq else "h", low=0.0, low_open=True) for k, v in enumerate(hs)]
 
 
 @capability("kron", numba=False, notes="DST on NumPy; dense sine transforms elsewhere")
@@ -52,7 +48,11 @@ def poisson_solve(f: Any, h: float | Sequence[float] = 1.0, *, bc: str = "dirich
     Raises
     ------
     ValueError
-        For an empty or 0-d ``f``, NaN/Inf, bad spacings or an unknown ``bc``.
+        For an empty or 0-d ``f``, NaN/Inf, spacings that are not positive and finite,
+        an unknown ``bc``, or a solution too large for the dtype (``h`` huge).
+    TypeError
+        For a boolean, float16 or non-numeric ``f``, or a spacing that is not a real
+        number.
 
     Notes
     -----
@@ -64,6 +64,10 @@ def poisson_solve(f: Any, h: float | Sequence[float] = 1.0, *, bc: str = "dirich
     on other backends they are dense mode products (``O(N sum n_k)``, GEMM speed on a
     GPU).  The result is the exact discrete solution up to ``O(eps cond)``, with
     ``cond ~ (n/pi)^2``; the discretization error is ``O(h^2)`` for smooth solutions.
+    The eigenvalues are computed for the spacings divided by the smallest one, ``h0``,
+    and the solution multiplied by ``h0`` twice afterwards, so no spacing over- or
+    underflows ``1 / h^2`` (``h = 1e-200`` gives the correctly rounded, underflowing
+    solution; a solution beyond the dtype's range raises ``ValueError``).
 
     References
     ----------
@@ -87,12 +91,14 @@ def poisson_solve(f: Any, h: float | Sequence[float] = 1.0, *, bc: str = "dirich
     check_choice(bc, "bc", BCS)
     dims = [int(n) for n in f.shape]
     hs = _spacings(h, len(dims))
+    h0 = min(hs)
     rdt = xp.real(f[(0,) * f.ndim]).dtype if xp.isdtype(f.dtype, "complex floating") else f.dtype
     dev = f.device
     lam = None
     for ax, (n, hk) in enumerate(zip(dims, hs, strict=True)):
         k = xp.arange(1, n + 1, dtype=rdt, device=dev)
-        lk = (4 / hk**2) * xp.sin(math.pi * k / (2 * (n + 1))) ** 2
+        r = h0 / hk  # <= 1: the eigenvalues of h0^2 T_n, without forming 1 / h^2
+        lk = (2 * r * xp.sin(math.pi * k / (2 * (n + 1)))) ** 2
         shape = [1] * len(dims)
         shape[ax] = n
         lk = xp.reshape(lk, tuple(shape))
@@ -101,9 +107,18 @@ def poisson_solve(f: Any, h: float | Sequence[float] = 1.0, *, bc: str = "dirich
         import scipy.fft
 
         fhat = scipy.fft.dstn(f, type=1, norm="ortho")
-        return scipy.fft.idstn(fhat / lam, type=1, norm="ortho")
-    sines = []
-    for n in dims:
-        j = xp.arange(1, n + 1, dtype=rdt, device=dev)
-        sines.append(math.sqrt(2 / (n + 1)) * xp.sin((math.pi / (n + 1)) * j[:, None] * j[None, :]))
-    return multi_mode_product(multi_mode_product(f, sines) / lam, sines)
+        w = scipy.fft.idstn(fhat / lam, type=1, norm="ortho")
+    else:
+        sines = []
+        for n in dims:
+            j = xp.arange(1, n + 1, dtype=rdt, device=dev)
+            sines.append(math.sqrt(2 / (n + 1)) * xp.sin((math.pi / (n + 1)) * j[:, None] * j[None, :]))
+        w = multi_mode_product(multi_mode_product(f, sines) / lam, sines)
+    # u = h0^2 w, as two products (h0^2 alone may over- or underflow); refuse an overflow.
+    big = float(xp.finfo(rdt).max)
+    wmax = scalar(xp.max(xp.abs(w)))
+    if wmax == 0:
+        return w
+    if h0 > 1 and wmax > (big / h0) / h0:
+        raise ValueError(f"the solution overflows {rdt}: max|u| = h^2 * {wmax:.3g} with `h` = {h0:.3g}.")
+    return (w * h0) * h0

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._backend import array_namespace, capability
-from ._common import as_factor_list, is_symmetric, kron_vectors, matmul, operand
+from ._common import as_factor_list, is_symmetric, kron_vectors, matmul, operand, scalar, size
 from ._sums import _check_denominators, _ct, _eigenbasis_solve
 
 __all__ = ["sum_kron_solve"]
@@ -53,9 +53,13 @@ def sum_kron_solve(first: Sequence[Any], second: Sequence[Any], y: Any) -> Any:
     ------
     ValueError
         Different factor counts or orders, a non-symmetric factor (asymmetry reported),
-        a ``M_k`` that is not positive definite, or ``y`` not matching ``N``.
+        a ``M_k`` that is not positive definite, NaN/Inf in an input, or ``y`` not
+        matching ``N``.
+    TypeError
+        Inputs from different array libraries; boolean, float16 or non-numeric arrays.
     numpy.linalg.LinAlgError
-        If the sum is singular to working precision.
+        If the sum is singular to working precision: ``min|w + 1| <= d eps max|w + 1|``
+        over the ``N`` eigenvalue products ``w = kron(w_1, ..., w_d)``.
 
     Notes
     -----
@@ -84,6 +88,7 @@ def sum_kron_solve(first: Sequence[Any], second: Sequence[Any], y: Any) -> Any:
     """
     amats, _ = as_factor_list(first, "first", allow_identity=False, square=True)
     mmats, _ = as_factor_list(second, "second", allow_identity=False, square=True)
+    xp = array_namespace(*amats, *mmats)  # TypeError when `first` and `second` mix libraries
     xp = array_namespace(y, *amats, *mmats)
     if len(amats) != len(mmats):
         raise ValueError(f"`first` and `second` must have the same number of factors; got "
@@ -97,9 +102,12 @@ def sum_kron_solve(first: Sequence[Any], second: Sequence[Any], y: Any) -> Any:
             ok, rel = is_symmetric(mat, xp)
             if not ok:
                 raise ValueError(f"`{name}` must be symmetric (Hermitian); max|M - M^H| / max|M| = {rel:.3g}.")
-    y = operand(y, xp, "y", math.prod(dims), dims)
+    y = operand(y, xp, "y", math.prod(dims), dims, "first")
     vals, vecs = zip(*(_generalized_eigh(a, m, k, xp)
                        for k, (a, m) in enumerate(zip(amats, mmats, strict=True))), strict=True)
+    if size(y) == 0:
+        return xp.zeros(y.shape, dtype=xp.result_type(y, *amats, *mmats), device=y.device)
     den = kron_vectors(list(vals), xp) + 1
-    _check_denominators(den, xp, "the two-term Kronecker sum")
+    amax = scalar(xp.max(xp.abs(den)))
+    _check_denominators(den, xp, "the two-term Kronecker sum", len(dims) * amax, f"{len(dims)} max|w + 1|")
     return _eigenbasis_solve(y, dims, [_ct(v, xp) for v in vecs], vecs, den, xp)  # V (.) V^H

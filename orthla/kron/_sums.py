@@ -9,16 +9,21 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
-from .._validate import as_floating, check_choice, check_finite, check_square, eps
+from .._validate import as_floating, check_choice, check_finite, check_real, check_square, eps
 from ._common import (
     as_factor_list,
+    conj_t,
     cycle_modes,
+    exactly_symmetric,
+    fro_norm,
     is_symmetric,
     kron_sum_vectors,
     matmul,
     operand,
     rmatmul_t,
     scalar,
+    size,
+    symmetrized,
 )
 
 __all__ = ["kron_sum_solve", "solve_lyapunov", "solve_sylvester"]
@@ -27,17 +32,84 @@ METHODS = ("auto", "eigh", "schur")
 
 
 def _ct(a, xp):
-    return xp.conj(a.mT) if xp.isdtype(a.dtype, "complex floating") else a.mT
+    return conj_t(a, xp)
 
 
-def _check_denominators(den, xp, what):
-    """Refuse a (numerically) singular diagonalized operator instead of returning Inf/NaN."""
+def _check_denominators(den, xp, what, scale=None, scale_desc="max|eigenvalue sum|"):
+    """Refuse a numerically singular diagonalized operator instead of returning Inf/NaN.
+
+    ``den`` holds the operator's eigenvalues (sums of factor eigenvalues, plus a shift).
+    Singular to working precision means ``min|den| <= eps * scale``: the operator is within
+    a relative perturbation of ``eps`` (of ``scale``, the sum of the matrices' Frobenius
+    norms for Sylvester equations and Kronecker sums) of a singular one, i.e. its condition
+    number is ``1 / eps`` or more.  Default ``scale``: ``max|den|``.
+    """
+    if size(den) == 0:
+        return
     absden = xp.abs(den)
-    dmin, dmax = scalar(xp.min(absden)), scalar(xp.max(absden))
-    if dmin <= den.shape[0] * eps(den.dtype, xp) * dmax:
+    dmin = scalar(xp.min(absden))
+    if scale is None:
+        scale = scalar(xp.max(absden))
+    tol = eps(den.dtype, xp) * scale
+    if dmin <= tol:
+        cond = scale / dmin if dmin > 0 else math.inf
         raise np.linalg.LinAlgError(
-            f"{what} is singular to working precision: min|eigenvalue sum| = {dmin:.3g}, "
-            f"max = {dmax:.3g}.")
+            f"{what} is singular to working precision: min|eigenvalue sum| = {dmin:.3g} <= "
+            f"eps * {scale_desc} = {tol:.3g} (condition estimate {cond:.3g}).")
+
+
+def _schur_eigvals(t: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a (quasi-)triangular Schur factor, in the order of its diagonal.
+
+    A 2 x 2 block ``[[a, b], [c, a]]`` of LAPACK's standardized real Schur form has the
+    eigenvalues ``a +- i sqrt(-b c)``.
+    """
+    lam = np.diagonal(t).astype(np.result_type(t.dtype, np.complex64))
+    if not np.iscomplexobj(t) and t.shape[0] > 1:
+        sub = np.diagonal(t, -1)
+        idx = np.flatnonzero(sub)
+        im = np.sqrt(np.abs(t[idx, idx + 1])) * np.sqrt(np.abs(sub[idx]))
+        lam[idx] += 1j * im
+        lam[idx + 1] -= 1j * im
+    return lam
+
+
+def _sylvester_schur(a, b, cs, scale, what, *, lyapunov=False):
+    """Bartels-Stewart for ``A X + X B = C`` (NumPy), each ``C`` of ``cs`` with the same Schur forms.
+
+    ``lyapunov``: ``B = A^H`` and one Schur form serves both.  Real input uses real Schur
+    forms; complex input (any of ``a``, ``b``, ``c``) complex ones, so ``?TRSYL`` always
+    gets (quasi-)triangular factors of its own type.  The singularity test is the one of
+    the eigenvalue route (:func:`_check_denominators` on ``lambda_i(A) + lambda_j(B)``).
+    """
+    import scipy.linalg
+
+    dt = np.result_type(a, *cs) if b is None else np.result_type(a, b, *cs)
+    out = "complex" if np.iscomplexobj(np.empty(0, dt)) else "real"
+    a = a.astype(dt, copy=False)
+    r, u = scipy.linalg.schur(a, output=out)
+    if lyapunov:  # B^H = A
+        s, v = r, u
+    else:
+        s, v = scipy.linalg.schur(b.conj().T.astype(dt, copy=False), output=out)
+    den = _schur_eigvals(r)[:, None] + np.conj(_schur_eigvals(s))[None, :]
+    _check_denominators(den.reshape(-1), np, what, scale, "(||A||_F + ||B||_F)")
+    trsyl = scipy.linalg.get_lapack_funcs("trsyl", (r, s))
+    xs = []
+    for c in cs:
+        f = u.conj().T @ c.astype(dt, copy=False) @ v
+        y, sc, info = trsyl(r, s, f, tranb="C")  # R Y + Y S^H = sc * F
+        if info < 0:
+            raise np.linalg.LinAlgError(f"?TRSYL: illegal value in argument {-info}.")
+        if info == 1:  # LAPACK perturbed a near-zero eigenvalue sum (not reached after the test above)
+            raise np.linalg.LinAlgError(f"{what} is singular to working precision (?TRSYL perturbed it).")
+        if sc != 1.0:
+            with np.errstate(over="ignore"):
+                y = y / sc
+            if not np.all(np.isfinite(y)):
+                raise ValueError(f"the solution of {what} overflows {dt}.")
+        xs.append(u @ y @ v.conj().T)
+    return xs
 
 
 def _eigenbasis_solve(b, dims, to_eig, from_eig, den, xp):
@@ -67,17 +139,18 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
     b : array, shape (N,) or (N, k), N = prod n_k
         Right-hand side(s), solved in one pass.
     shift : float, default 0
-        Scalar ``s`` added to the diagonal.
+        Scalar ``s`` added to the diagonal (finite).
 
     Returns
     -------
     array
-        ``x`` with the shape of ``b``.
+        ``x`` with the shape of ``b`` (empty for ``N = 0``).
 
     Raises
     ------
     ValueError
-        If a factor is not square or ``b`` does not match ``N``.
+        If a factor is not square, an input holds NaN/Inf, ``shift`` is not finite or
+        ``b`` does not match ``N``.
     TypeError
         If a factor is not symmetric and the input is not NumPy (the general path
         needs SciPy's eigensolver).
@@ -87,12 +160,19 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
 
     Notes
     -----
-    Symmetric (Hermitian) factors: ``A_k = Q_k diag(l_k) Q_k^H`` and
-    ``x = Q diag(1 / (l_1 ⊕ ⋯ ⊕ l_d + s)) Q^H b``; ``O(sum n_k^3 + 4 N sum n_k)`` flops,
-    relative error about ``eps * cond`` (backward stable factors) [1]_.  Otherwise, on
-    NumPy: two factors go through Bartels-Stewart (:func:`solve_sylvester`); more factors
-    through eigenvector bases ``V_k`` (complex), refused when
-    ``cond(V_k) > 1 / sqrt(eps)`` because the error grows like ``eps * prod cond(V_k)``.
+    Routes, as in :func:`solve_sylvester`: exactly symmetric (Hermitian) factors,
+    ``A_k = Q_k diag(l_k) Q_k^H`` and ``x = Q diag(1 / (l_1 ⊕ ⋯ ⊕ l_d + s)) Q^H b``;
+    ``O(sum n_k^3 + 4 N sum n_k)`` flops, relative error about ``eps * cond`` (backward
+    stable factors) [1]_.  Otherwise, on NumPy: two factors go through Bartels-Stewart
+    (one pair of Schur forms for all right-hand sides); more factors through eigenvector
+    bases ``V_k`` (complex), refused when ``cond(V_k) > 1 / sqrt(eps)`` because the error
+    grows like ``eps * prod cond(V_k)``.  On other backends factors symmetric within
+    ``100 n eps`` are symmetrized, ``(A + A^H) / 2``, and take the eigenvalue route (their
+    backward error then includes the asymmetry, at most ``100 n eps`` relative).
+
+    Every route refuses the same numerically singular operators: those with
+    ``min |l_1i + ... + l_dj + s| <= eps * (sum_k ||A_k||_F + |s|)`` (condition ``1 / eps``
+    or more), computed from the eigenvalues or the Schur forms.
 
     References
     ----------
@@ -113,52 +193,62 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
     mats, xp = as_factor_list(factors, allow_identity=False, square=True)
     xp = array_namespace(b, *mats)
     dims = [int(a.shape[0]) for a in mats]
+    shift = check_real(shift, "shift")
     b = operand(b, xp, "b", math.prod(dims), dims)
-    shift = float(shift)
-    sym = [is_symmetric(a, xp)[0] for a in mats]
-    if all(sym):
-        return _kron_sum_eigh(mats, dims, b, shift, xp)
+    if size(b) == 0:
+        return xp.zeros(b.shape, dtype=xp.result_type(b, *mats), device=b.device)
+    scale = sum(fro_norm(a, xp) for a in mats) + abs(shift)
+    exact = [exactly_symmetric(a, xp) for a in mats]
+    if all(exact):
+        return _kron_sum_eigh(mats, dims, b, shift, scale, xp)
     if not is_numpy(xp):
+        sym = [is_symmetric(a, xp)[0] for a in mats]
+        if all(sym):  # the only route here: symmetrize (backward error <= the asymmetry)
+            return _kron_sum_eigh([symmetrized(a, xp) for a in mats], dims, b, shift, scale, xp)
         bad = sym.index(False)
         raise TypeError(
-            f"factor {bad} is not symmetric; non-symmetric Kronecker sums need NumPy input "
-            f"(SciPy eigensolvers); got arrays from {xp.__name__}.")
+            f"factor {bad} (`factors[{bad}]`) is not symmetric; non-symmetric Kronecker sums need "
+            f"NumPy input (SciPy eigensolvers); got arrays from {xp.__name__}.")
     if len(mats) == 2:
-        import scipy.linalg
-
         n0, n1 = dims
-        batch = b.shape[1:]
-        k = math.prod(batch)
-        # (A ⊕ B + sI) vec(X) = vec((A + sI) X + X B^T); one Sylvester solve per right-hand side.
+        k = math.prod(b.shape[1:])
+        # (A ⊕ B + sI) vec(X) = vec((A + sI) X + X B^T): one pair of Schur forms, one
+        # triangular Sylvester solve per right-hand side.
         c = np.reshape(b, (n0, n1, k))
         a0 = mats[0] + shift * np.eye(n0)
-        x = np.stack([scipy.linalg.solve_sylvester(a0, mats[1].T, c[:, :, j]) for j in range(k)], axis=-1)
-        return np.reshape(x, b.shape)
-    return _kron_sum_eig(mats, dims, b, shift)
+        xs = _sylvester_schur(a0, mats[1].T, [c[:, :, j] for j in range(k)], scale, "the Kronecker sum")
+        return np.reshape(np.stack(xs, axis=-1), b.shape)
+    return _kron_sum_eig(mats, dims, b, shift, scale)
 
 
-def _kron_sum_eigh(mats, dims, b, shift, xp):
+def _kron_sum_eigh(mats, dims, b, shift, scale, xp):
     vals, vecs = zip(*(xp.linalg.eigh(a) for a in mats), strict=True)
     den = kron_sum_vectors(list(vals), xp) + shift
-    _check_denominators(den, xp, "the Kronecker sum")
+    _check_denominators(den, xp, "the Kronecker sum", scale, "(sum_k ||A_k||_F + |shift|)")
     return _eigenbasis_solve(b, dims, [_ct(v, xp) for v in vecs], vecs, den, xp)  # Q (.) Q^H
 
 
-def _kron_sum_eig(mats, dims, b, shift):
+def _kron_sum_eig(mats, dims, b, shift, scale):
     import scipy.linalg
 
     vals, vecs, invs = [], [], []
     limit = 1 / math.sqrt(np.finfo(np.result_type(*mats)).eps)
     for k, a in enumerate(mats):
-        w, v = scipy.linalg.eig(a)
+        # LAPACK's ?GEEV returns wrong eigenvalues for entries near 2**500: decompose the
+        # factor scaled by a power of two (exact) and scale the eigenvalues back.
+        amax = float(np.max(np.abs(a))) if a.size else 0.0
+        e = int(np.frexp(amax)[1]) if amax > 0 else 0
+        w, v = scipy.linalg.eig(np.ldexp(a.real, -e) + 1j * np.ldexp(a.imag, -e) if np.iscomplexobj(a)
+                                else np.ldexp(a, -e))
+        w = w * 2.0**e
         cond = np.linalg.cond(v)
         if not cond < limit:
             raise np.linalg.LinAlgError(
-                f"factor {k} is too far from normal for diagonalization: cond(V) = {cond:.3g} > "
+                f"factor {k} (`factors[{k}]`) is too far from normal for diagonalization: cond(V) = {cond:.3g} > "
                 f"{limit:.3g}; use two factors (Bartels-Stewart) or symmetric factors.")
         vals.append(w), vecs.append(v), invs.append(np.linalg.inv(v))
     den = kron_sum_vectors(vals, np) + shift
-    _check_denominators(den, np, "the Kronecker sum")
+    _check_denominators(den, np, "the Kronecker sum", scale, "(sum_k ||A_k||_F + |shift|)")
     x = _eigenbasis_solve(b, dims, invs, vecs, den, np)  # V (.) V^-1
     if not any(np.iscomplexobj(a) for a in mats) and not np.iscomplexobj(b):
         x = x.real  # conjugate eigenpairs cancel; the imaginary part is rounding
@@ -183,23 +273,28 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     c : array, shape (m, n)
         Inputs of one array-API library; not modified.
     method : {"auto", "eigh", "schur"}, default "auto"
-        ``"eigh"``: symmetric (Hermitian) ``A`` and ``B``, any backend.
-        ``"schur"``: Bartels-Stewart via ``scipy.linalg.solve_sylvester`` (NumPy only).
-        ``"auto"``: ``"eigh"`` when both are symmetric within ``100 n eps``, else ``"schur"``.
+        ``"eigh"``: symmetric (Hermitian) ``A`` and ``B`` within ``100 n eps``, any backend;
+        inputs that are not exactly symmetric are symmetrized first, ``(M + M^H) / 2``.
+        ``"schur"``: Bartels-Stewart on the Schur forms (SciPy, NumPy only).
+        ``"auto"``: ``"eigh"`` when both are *exactly* symmetric (``M == M^H``), else
+        ``"schur"`` on NumPy; on other backends, which have no Schur form, inputs
+        symmetric within ``100 n eps`` take the symmetrized ``"eigh"`` route.
 
     Returns
     -------
     array, shape (m, n)
+        Empty when ``m`` or ``n`` is 0 (as SciPy).
 
     Raises
     ------
     ValueError
-        For non-square ``a``/``b``, a mismatched ``c``, an unknown ``method``, or
-        ``method="eigh"`` with a non-symmetric input (asymmetry reported).
+        For non-square ``a``/``b``, a mismatched ``c``, NaN/Inf, an unknown ``method``,
+        or ``method="eigh"`` with a non-symmetric input (asymmetry reported).
     TypeError
-        For ``"schur"`` on non-NumPy input.
+        For ``"schur"`` (or non-symmetric input) on non-NumPy input; boolean, float16
+        or non-numeric arrays.
     numpy.linalg.LinAlgError
-        If ``A`` and ``-B`` share an eigenvalue (to working precision).
+        If the equation is singular to working precision (see Notes).
 
     Notes
     -----
@@ -207,7 +302,18 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     ``X = U [(U^H C V) / (a_i + b_j)] V^H``: two eigendecompositions and four GEMMs,
     about ``(9 + 9) n^3 + 8 n^3`` flops against about ``2 * 25 n^3`` for two real Schur
     forms plus the triangular solve of Bartels-Stewart [1]_; when ``a is b`` one
-    eigendecomposition is reused.  Both are backward stable up to ``eps * cond``.
+    eigendecomposition is reused.  Both are backward stable: the residual
+    ``||A X + X B - C||`` is a small multiple of ``eps (||A|| + ||B||) ||X||`` on either
+    route (the tests compare it with SciPy's at ``n = 300``).  A symmetrized input adds
+    its asymmetry (at most ``100 n eps`` relative) to the backward error, which is why
+    ``"auto"`` symmetrizes only where no Schur route exists.
+
+    Both routes use one singularity test: the equation is refused when
+    ``min_ij |a_i + b_j| <= eps (||A||_F + ||B||_F)`` over the eigenvalues ``a_i`` of
+    ``A`` and ``b_j`` of ``B`` (from the eigendecompositions or the Schur forms), that
+    is when its condition number is about ``1 / eps`` or more.  Anything better
+    conditioned is solved (a condition of ``1e10`` is, on both routes), with forward
+    error about ``eps * cond``.
 
     References
     ----------
@@ -234,28 +340,44 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
         raise ValueError(f"`c` must have shape (m, n) = ({a.shape[0]}, {b.shape[0]}) to match `a` "
                          f"and `b`; got {tuple(c.shape)}.")
     check_choice(method, "method", METHODS)
-    if method in ("auto", "eigh"):
-        sa, ra = is_symmetric(a, xp)
-        sb, rb = (sa, ra) if same else is_symmetric(b, xp)
-        if sa and sb:
-            return _sylvester_eigh(a, None if same else b, c, xp)
-        if method == "eigh":
-            name, rel = ("a", ra) if not sa else ("b", rb)
-            raise ValueError(f"method='eigh' needs symmetric `a` and `b`; `{name}` has "
-                             f"max|M - M^H| / max|M| = {rel:.3g}.")
-    if not is_numpy(xp):
-        raise TypeError("non-symmetric Sylvester equations use Bartels-Stewart from SciPy and need "
-                        f"NumPy input; got arrays from {xp.__name__}.")
-    import scipy.linalg
-
-    return scipy.linalg.solve_sylvester(a, b, c)
+    if size(c) == 0:  # m = 0 or n = 0: the empty solution, as SciPy
+        return xp.zeros(tuple(c.shape), dtype=xp.result_type(a, b, c), device=c.device)
+    scale = fro_norm(a, xp) + (fro_norm(a, xp) if same else fro_norm(b, xp))
+    route = _route(method, xp, [("a", a)] if same else [("a", a), ("b", b)], "Sylvester")
+    what = "the Sylvester operator"
+    if route == "schur":
+        return _sylvester_schur(a, b, [c], scale, what)[0]
+    a = symmetrized(a, xp)
+    return _sylvester_eigh(a, None if same else symmetrized(b, xp), c, scale, xp, what)
 
 
-def _sylvester_eigh(a, b, c, xp):
+def _route(method, xp, named, kind):
+    """``"eigh"`` or ``"schur"`` for ``method`` (see :func:`solve_sylvester`), or an error."""
+    if method == "schur" or (method == "auto" and is_numpy(xp)):
+        if method == "auto" and all(exactly_symmetric(m, xp) for _, m in named):
+            return "eigh"
+        if not is_numpy(xp):
+            raise TypeError(f"method='schur' uses Bartels-Stewart from SciPy and needs NumPy input; "
+                            f"got arrays from {xp.__name__}.")
+        return "schur"
+    for name, m in named:  # "eigh", or "auto" off NumPy: symmetric within 100 n eps
+        ok, rel = is_symmetric(m, xp)
+        if not ok:
+            if method == "eigh":
+                names = " and ".join(f"`{n}`" for n, _ in named)
+                raise ValueError(f"method='eigh' needs symmetric {names}; `{name}` has "
+                                 f"max|M - M^H| / max|M| = {rel:.3g}.")
+            raise TypeError(f"non-symmetric {kind} equations use Bartels-Stewart from SciPy and need "
+                            f"NumPy input; got arrays from {xp.__name__} (`{name}` has "
+                            f"max|M - M^H| / max|M| = {rel:.3g}).")
+    return "eigh"
+
+
+def _sylvester_eigh(a, b, c, scale, xp, what):
     wa, u = xp.linalg.eigh(a)
     wb, v = (wa, u) if b is None else xp.linalg.eigh(b)
     den = wa[:, None] + wb[None, :]
-    _check_denominators(xp.reshape(den, (-1,)), xp, "the Sylvester operator")
+    _check_denominators(xp.reshape(den, (-1,)), xp, what, scale, "(||A||_F + ||B||_F)")
     return matmul(matmul(u, matmul(matmul(_ct(u, xp), c, xp), v, xp) / den, xp), _ct(v, xp), xp)
 
 
@@ -268,25 +390,27 @@ def solve_lyapunov(a: Any, q: Any, *, method: str = "auto") -> Any:
     a : array, shape (n, n)
     q : array, shape (n, n)
     method : {"auto", "eigh", "schur"}, default "auto"
-        As in :func:`solve_sylvester`; ``"schur"`` calls
+        As in :func:`solve_sylvester` (routes, symmetrization and singularity test);
+        ``"schur"`` is Bartels-Stewart on one Schur form of ``A``, as
         ``scipy.linalg.solve_continuous_lyapunov``.
 
     Returns
     -------
     array, shape (n, n)
+        Empty for ``n = 0``.
 
     Raises
     ------
     ValueError
-        Shapes, unknown ``method``, or ``"eigh"`` with non-symmetric ``a``.
+        Shapes, NaN/Inf, unknown ``method``, or ``"eigh"`` with non-symmetric ``a``.
     TypeError
         ``"schur"`` on non-NumPy input.
     numpy.linalg.LinAlgError
-        If ``a_i + conj(a_j) = 0`` for some eigenvalues (singular equation).
+        If ``min |a_i + conj(a_j)| <= 2 eps ||A||_F`` (singular to working precision).
 
     Notes
     -----
-    For symmetric ``A = U diag(w) U^H`` one eigendecomposition gives
+    For exactly symmetric ``A = U diag(w) U^H`` one eigendecomposition gives
     ``X = U [(U^H Q U) / (w_i + w_j)] U^H``, about ``13 n^3`` flops; otherwise
     Bartels-Stewart on the Schur form of ``A`` [1]_.
 
@@ -311,15 +435,11 @@ def solve_lyapunov(a: Any, q: Any, *, method: str = "auto") -> Any:
     if tuple(q.shape) != tuple(a.shape):
         raise ValueError(f"`q` must have the shape of `a`, {tuple(a.shape)}; got {tuple(q.shape)}.")
     check_choice(method, "method", METHODS)
-    if method in ("auto", "eigh"):
-        ok, rel = is_symmetric(a, xp)
-        if ok:
-            return _sylvester_eigh(a, None, q, xp)
-        if method == "eigh":
-            raise ValueError(f"method='eigh' needs symmetric `a`; max|A - A^H| / max|A| = {rel:.3g}.")
-    if not is_numpy(xp):
-        raise TypeError("non-symmetric Lyapunov equations use Bartels-Stewart from SciPy and need "
-                        f"NumPy input; got arrays from {xp.__name__}.")
-    import scipy.linalg
-
-    return scipy.linalg.solve_continuous_lyapunov(a, q)
+    if size(q) == 0:
+        return xp.zeros(tuple(q.shape), dtype=xp.result_type(a, q), device=q.device)
+    scale = 2 * fro_norm(a, xp)
+    route = _route(method, xp, [("a", a)], "Lyapunov")
+    what = "the Lyapunov operator"
+    if route == "schur":
+        return _sylvester_schur(a, None, [q], scale, what, lyapunov=True)[0]
+    return _sylvester_eigh(symmetrized(a, xp), None, q, scale, xp, what)

@@ -116,9 +116,9 @@ def test_errors(xp):
     with pytest.raises(ValueError, match="must be positive definite; its smallest eigenvalue .* is 0 with shift = 2"):
         ke.logdet(shift=2.0)
     ke = KronEigh([xp.asarray(np.eye(2)), 3])
-    with pytest.raises(ValueError, match=r"`y` must have shape \(6,\) or \(6, k\) to match the factor sizes 2 x 3 = 6; got shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"`y` must have shape \(6,\) or \(6, k\) to match the factor sizes 2 x 3 = 6 \(of factors\[0\], factors\[1\]\); got shape \(5,\)"):
         ke.solve(xp.ones((5,)), shift=1.0)
-    with pytest.raises(ValueError, match=r"`noise\[1\]` must have length 3 \(the order of factor 1\); got 2"):
+    with pytest.raises(ValueError, match=r"`noise\[1\]` must have length 3 \(the order of factor 1, `factors\[1\]`\); got 2"):
         KronEigh([xp.asarray(np.eye(2)), 3], noise=[xp.ones((2,)), xp.ones((2,))])
     with pytest.raises(ValueError, match=r"`noise\[0\]` must be positive; its smallest entry is -1"):
         KronEigh([xp.asarray(np.eye(2))], noise=[xp.asarray(np.array([1.0, -1.0]))])
@@ -126,7 +126,7 @@ def test_errors(xp):
         ke.solve_diag(xp.ones((6,)), xp.zeros((6,)))
     with pytest.raises(ValueError, match="`diag` must have length N = 6; got 5"):
         ke.solve_diag(xp.ones((6,)), xp.ones((5,)))
-    with pytest.raises(ValueError, match="`shift` must be finite"):
+    with pytest.raises(ValueError, match="`shift` must be a finite real number; got nan"):
         ke.solve(xp.ones((6,)), shift=float("nan"))
 
 

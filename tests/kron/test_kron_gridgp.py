@@ -88,9 +88,9 @@ def test_masked_grid_nonconvergence_warns(xp):
 
 def test_errors(xp):
     k = xp.asarray(rbf(np.linspace(0, 1, 4), np.linspace(0, 1, 4), 0.3))
-    with pytest.raises(ValueError, match="`noise` must be a positive variance; got 0"):
+    with pytest.raises(ValueError, match="`noise` must be a finite real number > 0; got 0.0"):
         GridGP([k], 0.0, xp.ones((4,)))
-    with pytest.raises(ValueError, match=r"`y` must have shape \(16,\) or \(16, k\) for the grid 4 x 4; got \(15,\)"):
+    with pytest.raises(ValueError, match=r"`y` must have shape \(16,\) or \(16, k\) for the grid 4 x 4 \(of kernels\[0\], kernels\[1\]\); got \(15,\)"):
         GridGP([k, k], 0.1, xp.ones((15,)))
     with pytest.raises(ValueError, match="`mask` must be a boolean array of length 16"):
         GridGP([k, k], 0.1, xp.ones((16,)), mask=xp.ones((16,)))

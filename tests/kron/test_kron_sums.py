@@ -62,14 +62,14 @@ def test_kron_sum_errors(xp):
     with pytest.raises(ValueError, match=r"`factors\[0\]` must be a square matrix"):
         kron_sum_solve([xp.ones((2, 3))], xp.ones((3,)))
     jordan = np.array([[1.0, 1.0], [0.0, 1.0 + 1e-12]])
-    with pytest.raises(np.linalg.LinAlgError, match="factor 0 is too far from normal"):
+    with pytest.raises(np.linalg.LinAlgError, match=r"factor 0 \(`factors\[0\]`\) is too far from normal"):
         kron_sum_solve([jordan, np.eye(2), np.eye(2)], np.ones(8))
 
 
 def test_kron_sum_nonsymmetric_needs_numpy():
     strict = pytest.importorskip("array_api_strict")
     a = strict.asarray(np.array([[2.0, 1.0], [0.0, 3.0]]))
-    with pytest.raises(TypeError, match="factor 0 is not symmetric; non-symmetric Kronecker sums need NumPy"):
+    with pytest.raises(TypeError, match=r"factor 0 \(`factors\[0\]`\) is not symmetric; non-symmetric Kronecker sums need NumPy"):
         kron_sum_solve([a, a], strict.ones((4,)))
 
 
