@@ -8,14 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace, capability, device
-from .._validate import check_int, check_real, eps
+from .._backend import array_namespace, capability, device, is_numpy, numba_available
+from .._validate import check_finite, check_int, check_real, eps
+from ._procrustes_small import MAX_N, signed_svd_small
 from ._qr_common import as_matrix_stack, herm, host_float, max_abs, pow2, pow2_exponent, real_dtype
 
 __all__ = ["GeneralizedProcrustesResult", "ProcrustesResult", "generalized_procrustes", "procrustes"]
 
 #: Largest |binary exponent| of max|a|, max|b| used without rescaling (products stay in range).
 _SAFE_EXPONENT = 64
+
+#: Stacks of at least this many problems of order 2..4 take the vectorized Jacobi SVD of
+#: ``_procrustes_small`` (Numba on NumPy) instead of the backend's batched LAPACK SVD, whose
+#: per-matrix overhead dominates at that size.
+SMALL_BATCH = 32
 
 #: The residual comes from ``||a||^2 - 2 tr + ||b||^2`` unless that is below this fraction of
 #: ``||a||^2 + ||b||^2`` (then cancellation would cost more than 4 digits: computed directly).
@@ -192,6 +198,12 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
                                 xp.zeros((*batch, n), dtype=dt, device=dev),
                                 xp.zeros(batch, dtype=rdt, device=dev))
 
+    if (not cplx and 2 <= n <= MAX_N and math.prod(batch) >= SMALL_BATCH and is_numpy(xp)
+            and numba_available()):
+        out = _numba_batch(a, b, batch, rotation, scale, center, xp)
+        if out is not None:
+            return out
+
     ea = pow2_exponent(max_abs(a, xp, "a"), xp)
     eb = pow2_exponent(max_abs(b, xp, "b"), xp)
     if max(host_float(xp.max(xp.abs(ea))), host_float(xp.max(xp.abs(eb)))) > _SAFE_EXPONENT:
@@ -206,8 +218,23 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
         mu_b = xp.mean(b, axis=-2, keepdims=True)
         a, b = a - mu_a, b - mu_b
     mt = herm(a, xp) @ b
-    u, s, vh = xp.linalg.svd(mt, full_matrices=False)
-    if rotation:
+    small = None
+    if not cplx and 2 <= n <= MAX_N and math.prod(batch) >= SMALL_BATCH:
+        small = signed_svd_small(mt, xp)
+    if small is not None:
+        # M = U diag(s) V^T with U, V rotations and only s[-1] possibly negative (Kabsch form).
+        u, s, v = small
+        if rotation:
+            r = u @ xp.matrix_transpose(v)
+            tr = xp.sum(s, axis=-1)
+        else:
+            last = xp.where(s[..., -1] < 0, -xp.ones_like(s[..., -1]), xp.ones_like(s[..., -1]))
+            ones = xp.ones((*last.shape, n - 1), dtype=rdt, device=dev)
+            dvec = xp.concat([ones, last[..., None]], axis=-1)
+            r = (u * dvec[..., None, :]) @ xp.matrix_transpose(v)
+            tr = xp.sum(s * dvec, axis=-1)
+    elif rotation:
+        u, s, vh = xp.linalg.svd(mt, full_matrices=False)
         d_last = xp.sign(xp.linalg.det(u) * xp.linalg.det(vh))
         d_last = xp.where(d_last == 0, xp.ones_like(d_last), d_last)
         ones = xp.ones((*d_last.shape, n - 1), dtype=rdt, device=dev)
@@ -215,6 +242,7 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
         r = (u * xp.astype(dvec, dt)[..., None, :]) @ vh
         tr = xp.sum(s * dvec, axis=-1)
     else:
+        u, s, vh = xp.linalg.svd(mt, full_matrices=False)
         r = u @ vh
         tr = xp.sum(s, axis=-1)
 
@@ -249,6 +277,31 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
     c = c * xp.ones(batch, dtype=rdt, device=dev)
     r = r * xp.ones((*batch, 1, 1), dtype=dt, device=dev) if tuple(r.shape[:-2]) != batch else r
     return ProcrustesResult(r, c, translation, residual)
+
+
+def _numba_batch(a: Any, b: Any, batch: tuple, rotation: bool, scale: bool, center: bool,
+                 xp: Any) -> ProcrustesResult | None:
+    """Stacks of tiny problems on NumPy: one compiled pass per problem (no per-matrix LAPACK
+    call, no batch-wide temporaries); None if Jacobi did not converge (the caller falls back)."""
+    from ._procrustes_small import MAX_SWEEPS
+    from ._procrustes_small_numba import procrustes_batch
+
+    m, n = a.shape[-2], a.shape[-1]
+    dt = a.dtype
+    a64 = np.ascontiguousarray(np.broadcast_to(a, (*batch, m, n)).reshape(-1, m, n), dtype=np.float64)
+    b64 = np.ascontiguousarray(np.broadcast_to(b, (*batch, m, n)).reshape(-1, m, n), dtype=np.float64)
+    r, c, t, res, status = procrustes_batch(a64, b64, rotation, scale, center,
+                                            n * float(np.finfo(np.float64).eps), MAX_SWEEPS)
+    if status == 1:
+        check_finite(a, "a", xp)
+        check_finite(b, "b", xp)
+    if status != 0:
+        return None
+    rdt = real_dtype(dt, xp)
+    return ProcrustesResult(r.reshape((*batch, n, n)).astype(dt, copy=False),
+                            c.reshape(batch).astype(rdt, copy=False),
+                            t.reshape((*batch, n)).astype(dt, copy=False),
+                            res.reshape(batch).astype(rdt, copy=False))
 
 
 def _sq_norm(x: Any, xp: Any) -> Any:

@@ -13,6 +13,8 @@ A = _rng.standard_normal((12, 4))
 B = A @ scipy.linalg.qr(_rng.standard_normal((4, 4)))[0] + 0.1 * _rng.standard_normal((12, 4))
 BATCH_A = _rng.standard_normal((5, 6, 3))
 BATCH_B = _rng.standard_normal((5, 6, 3))
+STACK_A = _rng.standard_normal((40, 4, 3))   # >= SMALL_BATCH: the compiled / vectorized Jacobi path
+STACK_B = _rng.standard_normal((40, 4, 3))
 SHAPES = np.stack([A @ scipy.linalg.qr(_rng.standard_normal((4, 4)))[0] * s + t
                    for s, t in zip((1.0, 2.0, 0.5), (0.0, 1.0, -2.0), strict=True)])
 SHAPES = SHAPES + 0.05 * _rng.standard_normal(SHAPES.shape)
@@ -86,6 +88,10 @@ CASES = [
     Case("procrustes", lambda xp, a, b: ortho.procrustes(a, b, rotation=True),
          {"a": BATCH_A, "b": BATCH_B}, id="batched", homogeneous=True,
          check=_check_procrustes({"rotation": True})),
+    Case("procrustes",
+         lambda xp, a, b: ortho.procrustes(a, b, rotation=True, scale=True, center=True),
+         {"a": STACK_A, "b": STACK_B}, id="stack-of-small", homogeneous=True,
+         check=_check_procrustes({"rotation": True, "scale": True})),
     Case("generalized_procrustes",
          lambda xp, shapes: ortho.generalized_procrustes(shapes, rotation=True, scale=True),
          {"shapes": SHAPES}, homogeneous=True, check=_check_gpa),

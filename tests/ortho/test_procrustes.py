@@ -350,3 +350,85 @@ def test_gpa_extreme_scale_and_input_unmodified():
 def test_gpa_bad_input(x, kw, exc, match):
     with pytest.raises(exc, match=match):
         generalized_procrustes(x, **kw)
+
+
+# ---------------------------------------------------------------- stacks of tiny problems
+
+def _hard_batch(n, count, rng):
+    """Random problems plus the awkward ones: zero, rank one, repeated singular values,
+    exact reflections, a per-problem scale of 2**+-300."""
+    a = rng.standard_normal((count, 6, n))
+    b = a @ np.stack([rand_orth(n, rng) for _ in range(count)]) + 0.3 * rng.standard_normal((count, 6, n))
+    a[0] = 0.0
+    a[1] = np.outer(np.ones(6), np.arange(n))
+    b[2] = a[2] @ np.diag([1.0] * (n - 1) + [-1.0])
+    b[3] = a[3]
+    a[4] *= 2.0**300
+    b[5] *= 2.0**-300
+    return a, b
+
+
+def _paths(monkeypatch, which):
+    from orthla.ortho import _procrustes as mod
+
+    if which == "lapack":
+        monkeypatch.setattr(mod, "SMALL_BATCH", 10**9)
+    elif which == "vectorized":
+        monkeypatch.setattr(mod, "numba_available", lambda: False)
+        import orthla.ortho._procrustes_small as small
+
+        monkeypatch.setattr(small, "numba_available", lambda: False)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+@pytest.mark.parametrize("flags", [dict(rotation=True), dict(), dict(rotation=True, scale=True, center=True),
+                                   dict(scale=True, center=True)])
+def test_small_batch_paths_agree_with_lapack(monkeypatch, n, flags):
+    rng = np.random.default_rng(70 + n)
+    a, b = _hard_batch(n, 64, rng)
+    with monkeypatch.context() as mp:
+        _paths(mp, "lapack")
+        ref = procrustes(a, b, **flags)
+    outs = {"numba": procrustes(a, b, **flags)}
+    with monkeypatch.context() as mp:
+        _paths(mp, "vectorized")
+        outs["vectorized"] = procrustes(a, b, **flags)
+    keep = np.ones(64, bool)
+    keep[[0, 1]] = False  # R is not unique for rank-deficient M (compared through the residual)
+    for name, res in outs.items():
+        r = np.asarray(res.R)
+        np.testing.assert_allclose(np.swapaxes(r, -1, -2) @ r, np.broadcast_to(np.eye(n), r.shape),
+                                   atol=50 * EPS, err_msg=name)
+        if flags.get("rotation"):
+            assert np.all(np.linalg.det(r) > 0), name
+        np.testing.assert_allclose(r[keep], ref.R[keep], atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(res.scale, ref.scale, rtol=1e-9, err_msg=name)
+        tt = np.abs(np.asarray(res.translation) - ref.translation)
+        assert np.all(tt <= 1e-9 * np.abs(ref.translation) + 1e-9 * np.abs(b).max(axis=(-2, -1))[:, None]), name
+        rr = np.abs(np.asarray(res.residual) - ref.residual)
+        assert np.all(rr <= 1e-8 * ref.residual + 1e-12 * np.linalg.norm(b, axis=(-2, -1))), (name, rr.max())
+
+
+def test_small_batch_on_backends(xp):
+    rng = np.random.default_rng(80)
+    a, b = _hard_batch(3, 40, rng)
+    res = procrustes(xp.asarray(a), xp.asarray(b), rotation=True, scale=True, center=True)
+    ref = procrustes(a, b, rotation=True, scale=True, center=True)
+    np.testing.assert_allclose(to_host(res.R)[2:], ref.R[2:], atol=1e-9)
+    got, want = to_host(res.residual), ref.residual
+    assert np.all(np.abs(got - want) <= 1e-8 * want + 1e-12 * np.linalg.norm(b, axis=(-2, -1)))
+
+
+def test_small_batch_float32_and_bad_entries():
+    rng = np.random.default_rng(81)
+    a, b = rng.standard_normal((50, 4, 3)), rng.standard_normal((50, 4, 3))
+    res = procrustes(a.astype(np.float32), b.astype(np.float32), rotation=True)
+    assert res.R.dtype == np.float32 and res.residual.dtype == np.float32
+    np.testing.assert_allclose(res.R, procrustes(a, b, rotation=True).R, atol=1e-5)
+    a[17, 2, 1] = np.nan
+    with pytest.raises(ValueError, match="`a` must contain only finite"):
+        procrustes(a, b)
+    a[17, 2, 1] = 0.0
+    b[3, 0, 0] = -np.inf
+    with pytest.raises(ValueError, match="`b` must contain only finite"):
+        procrustes(a, b, rotation=True)
