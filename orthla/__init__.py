@@ -6,7 +6,7 @@ array_api_strict) and return arrays of the same library on the same device.
 
 __version__ = "0.1.0.dev0"
 
-from . import kron, pivoting, qmc, svdupdate, tensor
+from . import kron, ortho, pivoting, qmc, svdupdate, tensor
 from .kron import (
     GridGP,
     KronEigh,
@@ -19,6 +19,12 @@ from .kron import (
     solve_lyapunov,
     solve_sylvester,
     sum_kron_solve,
+)
+from .ortho import (
+    generalized_procrustes,
+    msign,
+    polar,
+    procrustes,
 )
 from .pivoting import (
     KernelMatrix,
@@ -94,6 +100,7 @@ __all__ = [
     "cp_to_tensor",
     "fftbr",
     "fwht",
+    "generalized_procrustes",
     "ifftbr",
     "jacobi_eigh",
     "jacobi_svd",
@@ -102,12 +109,16 @@ __all__ = [
     "match_components",
     "mgs_qr",
     "mode_product",
+    "msign",
     "mspm",
     "multi_mode_product",
     "nearest_kron",
+    "ortho",
     "pivot_potential",
     "pivoting",
     "poisson_solve",
+    "polar",
+    "procrustes",
     "qmc",
     "random_low_rank",
     "random_pivot_factorize",
