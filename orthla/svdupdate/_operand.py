@@ -66,8 +66,25 @@ def namespace_of(x: Any) -> ModuleType | None:
     return _sparse_namespace(x) if is_sparse(x) else None
 
 
-def as_operand(x: Any, name: str, xp: ModuleType, dtype: Any) -> Any:
-    """Validate ``x`` (dense of ``xp`` or sparse) and cast it to the state's ``dtype``."""
+def as_dense(x: Any, name: str, xp: ModuleType, dev: Any = None) -> Any:
+    """``x`` as an array of ``xp``: lists and tuples are converted (as NumPy converts them,
+    onto ``dev``); masked arrays, ``numpy.matrix`` and arrays of another library are refused
+    (``TypeError``)."""
+    if isinstance(x, list | tuple):
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"`{name}` could not be converted to an array: {exc}") from None
+        return arr if is_numpy(xp) else xp.asarray(arr, device=dev)
+    try:
+        return as_array(x, xp)
+    except TypeError as exc:
+        raise TypeError(f"`{name}`: {exc}") from None
+
+
+def as_operand(x: Any, name: str, xp: ModuleType, dtype: Any, dev: Any = None) -> Any:
+    """Validate ``x`` (dense of ``xp``, a list, or sparse) and cast it to the state's ``dtype``
+    (``None``: keep a floating dtype, promote integers to float64)."""
     if is_sparse(x):
         sxp = _sparse_namespace(x)
         if sxp.__name__ != xp.__name__ and not (is_numpy(xp) and is_numpy(sxp)):
@@ -77,11 +94,13 @@ def as_operand(x: Any, name: str, xp: ModuleType, dtype: Any) -> Any:
             )
         x = check_sparse(x, name)
         return x if x.dtype == dtype else x.astype(dtype)
-    x = as_array(x, xp)
+    x = as_dense(x, name, xp, dev)
     check_ndim(x, name, 2)
     x = as_floating(x, name, xp, allow_complex=False)
     check_finite(x, name, xp)
-    return x if x.dtype == dtype else xp.astype(x, dtype)
+    if dtype is None or x.dtype == dtype:
+        return x
+    return xp.astype(x, dtype)
 
 
 def transpose(m: Any) -> Any:

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
+import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.linalg
 
 from .._backend import array_namespace, capability, device, is_numpy
-from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_ndim, eps
+from .._validate import (
+    as_floating,
+    as_rng,
+    check_choice,
+    check_finite,
+    check_int,
+    check_ndim,
+    check_real,
+    eps,
+)
 from . import _dispatch
 from ._basis import GRAM_MIN_BATCH, METHODS, gram_applies, is_exact, residual_basis
 from ._dispatch import STRATEGIES, Prediction
 from ._extended import append_sparse_rows_extended as _append_sparse_rows_extended
 from ._kept import KeptMatrix
 from ._operand import (
+    as_dense,
     as_operand,
     binary_exponent,
     dense,
@@ -98,16 +110,106 @@ class UpdateRecord(NamedTuple):
 
 
 def _validated_matrix(A: Any, name: str) -> tuple[Any, Any]:
-    """Return ``(xp, A)`` for dense (any namespace) or sparse input, validated."""
+    """Return ``(xp, A)`` for dense (any namespace, or a list) or sparse input, validated."""
     if is_sparse(A):
         xp = namespace_of(A)
-        return xp, as_operand(A, name, xp, A.dtype if A.dtype.kind == "f" else np.float64)
-    xp = array_namespace(A)
-    A = xp.asarray(A) if not hasattr(A, "shape") else A
-    check_ndim(A, name, 2)
-    A = as_floating(A, name, xp, allow_complex=False)
-    check_finite(A, name, xp)
+        dt = A.dtype if A.dtype in (np.float32, np.float64) else np.float64
+        A = as_operand(A, name, xp, dt)
+    else:
+        xp = array_namespace(A)
+        A = as_operand(A, name, xp, None)
+    if min(A.shape) == 0:
+        raise ValueError(f"`{name}` is empty (shape {tuple(A.shape)}); a truncated SVD needs at "
+                         "least one row and one column.")
     return xp, A
+
+
+def _validated_factors(xp, U, s, V):
+    """The constructor's ``U``, ``s``, ``V``: arrays of ``xp`` with one real floating dtype.
+
+    Returns ``(U, s, V, eps)`` with ``eps`` the machine epsilon of the least precise input
+    (what the orthonormality of the factors can be held to).
+    """
+    out, e = [], 0.0
+    for name, x, nd in (("U", U, 2), ("s", s, 1), ("V", V, 2)):
+        x = as_dense(x, name, xp)
+        check_ndim(x, name, nd)
+        x = as_floating(x, name, xp, allow_complex=False)
+        check_finite(x, name, xp)
+        e = max(e, eps(x.dtype, xp))
+        out.append(x)
+    U, s, V = out
+    r = s.shape[0]
+    if r == 0:
+        raise ValueError("`s` must hold at least one singular value; got shape (0,).")
+    if U.shape[1] != r or V.shape[1] != r:
+        raise ValueError(f"`U`, `s`, `V` must have matching numbers of components; got shapes "
+                         f"{tuple(U.shape)}, {tuple(s.shape)}, {tuple(V.shape)}.")
+    for name, x in (("U", U), ("V", V)):
+        if x.shape[0] < r:
+            raise ValueError(f"`{name}` has {x.shape[0]} rows, fewer than its {r} columns, so "
+                             f"they cannot be orthonormal; got shape {tuple(x.shape)}.")
+    dt = xp.result_type(U, s, V)
+    U, s, V = (x if x.dtype == dt else xp.astype(x, dt) for x in (U, s, V))
+    smin = float(xp.min(s))
+    if smin < 0:
+        raise ValueError(f"`s` must be non-negative (singular values); got min(s) = {smin!r}.")
+    if r > 1:
+        rise = s[1:] - s[:-1]
+        if bool(xp.any(rise > 0)):
+            i = int(xp.argmax(xp.astype(rise > 0, xp.int8))) + 1
+            raise ValueError(f"`s` must be non-increasing (singular values in descending order); "
+                             f"got s[{i}] = {float(s[i])!r} > s[{i - 1}] = {float(s[i - 1])!r}.")
+    return U, s, V, e
+
+
+def _check_orthonormal(xp, X, name, e, size):
+    """Raise ``ValueError`` unless ``||X^T X - I||_2 <= 10 max(100, 10 sqrt(size)) e``.
+
+    Ten times the default ``ortho_tol`` for the shape: LAPACK's factors are orthonormal to
+    a few ``sqrt(size) eps``, and a state's own factors to ``ortho_tol`` (re-orthonormalized
+    beyond it), so both pass; a scaled or perturbed factor does not.
+    """
+    tol = 10.0 * max(100.0, 10.0 * math.sqrt(size)) * e
+    amax = float(xp.max(xp.abs(X)))
+    if amax > 2.0:
+        # A column norm above 2: ||X^T X - I|| >= amax^2 - 1 (and X^T X could overflow).
+        raise ValueError(f"`{name}` must have orthonormal columns; ||{name}^T {name} - I||_2 >= "
+                         f"{amax * amax - 1.0:.3g} (an entry of magnitude {amax:.3g}); the "
+                         f"tolerance is {tol:.3g}.")
+    r = X.shape[1]
+    S = X.mT @ X - xp.eye(r, dtype=X.dtype, device=device(X))
+    loss = float(xp.max(xp.abs(xp.linalg.eigvalsh((S + S.mT) / 2))))
+    if not loss <= tol:
+        raise ValueError(f"`{name}` must have orthonormal columns; ||{name}^T {name} - I||_2 = "
+                         f"{loss:.3g} exceeds the tolerance {tol:.3g} (from its dtype and the "
+                         f"matrix size {size}).")
+
+
+def _all_or_nothing(method):
+    """Make an update all-or-nothing: on any exception the state is exactly as before.
+
+    The update works on new arrays and commits at the end, but on its way it may fold an
+    extended form (``U' K_u`` formed into ``U``), draw from the random streams or stage
+    work; all of that is part of the state's representation, and the next update computes
+    from it.  So the attribute dictionary and both random streams are saved on entry and
+    put back on failure: a failed update followed by an update gives bit for bit what the
+    update alone gives.  (In-place writes are confined to the commit, which undoes them.)
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        streams = (self._rng.bit_generator.state, self._probe_rng.bit_generator.state)
+        n_records = len(self.history)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            self._rng.bit_generator.state, self._probe_rng.bit_generator.state = streams
+            del self.history[n_records:]
+            raise
+    return wrapper
 
 
 def _rotate(xp, left, s_pad, right):
@@ -138,37 +240,59 @@ class TruncatedSVD:
     :meth:`add_columns`, :meth:`update` (``A + D E^T``), :meth:`remove_rows` and
     :meth:`remove_columns` change the tracked matrix and its SVD in place.  The state
     tracks ``r = k + oversample`` components and exposes the leading ``k``; every
-    update is all-or-nothing (on an exception the previous SVD stays intact and
-    usable).  Works on NumPy (dense or SciPy sparse updates) and on any array-API
-    library for dense input.
+    update is all-or-nothing (on an exception the state is put back exactly as it
+    was, extended forms and random streams included, so the next update gives bit for
+    bit what it would have given without the failed one).  Works on NumPy (dense or
+    SciPy sparse updates) and on any array-API library for dense input; lists are
+    converted as NumPy converts them.
 
     Parameters
     ----------
     U : array, shape (m, r)
         Orthonormal left factor of all ``r`` tracked components.
     s : array, shape (r,)
-        Tracked singular values, non-increasing.
+        Tracked singular values, non-negative and non-increasing.
     V : array, shape (n, r)
-        Orthonormal right factor (``Vt = V.T``).
+        Orthonormal right factor (``Vt = V.T``).  ``U``, ``s`` and ``V`` are real
+        (float32/float64, integers promoted; one common dtype is used), finite, and
+        copied into the state.  ``||U^T U - I||_2`` and ``||V^T V - I||_2`` must be at
+        most ``10 max(100, 10 sqrt(max(m, n))) eps`` (ten times the default
+        ``ortho_tol``; ``eps`` of the least precise of the three arrays).
     k : int
         Number of exposed components, ``1 <= k <= r``.
     decay : float, default 1.0
         Forgetting factor in ``(0, 1]``: before every update the current matrix is
         scaled by ``decay`` (removals are not scaled).
     rtol : float, optional
-        Relative rank threshold: residual directions with singular value at most
-        ``rtol * max(s_1, ||update||_F)`` are dropped (default ``max(m, n, p) * eps``).
+        Relative rank threshold in ``[0, 1)``: residual directions with singular value
+        at most ``rtol * max(s_1, ||update||_F)`` are dropped (default
+        ``max(m, n, p) * eps``).
     ortho_tol : float, optional
         Re-orthonormalize ``U`` and ``V`` when the monitored loss of orthogonality
-        exceeds this.  Default ``max(100, 10 sqrt(max(m, n))) * eps`` for the current
-        shape: rounding alone moves ``X^T X`` of an ``n``-row factor by about
-        ``sqrt(n) eps`` per update (and its measurement by as much), so a fixed
-        ``100 eps`` would re-orthonormalize a 20000-row factor for noise.
+        exceeds this (``>= 0``; ``inf`` switches it off).  Default
+        ``max(100, 10 sqrt(max(m, n))) * eps`` for the current shape: rounding alone
+        moves ``X^T X`` of an ``n``-row factor by about ``sqrt(n) eps`` per update (and
+        its measurement by as much), so a fixed ``100 eps`` would re-orthonormalize a
+        20000-row factor for noise.
     rng : {None, int, numpy.random.Generator}
         Randomness for the ``"gkl"``/``"rpi"`` methods and the orthogonality probe.
 
+    Raises
+    ------
+    ValueError
+        NaN/Inf in ``U``, ``s`` or ``V``; wrong ndim or mismatched shapes; ``s``
+        negative or increasing; ``U`` or ``V`` without orthonormal columns (the
+        message reports the measured loss); ``k`` or an option out of range (NaN
+        included).
+    TypeError
+        Complex, boolean, string, object or float16 arrays, masked arrays,
+        ``numpy.matrix``, arrays of different libraries; ``k`` not an integer (a
+        boolean included), an option that is not a real number.
+
     Attributes
     ----------
+    decay, rtol, ortho_tol : float
+        The options above; assigning one later checks it the same way.
     n_updates : int
         Number of updates applied since :meth:`fit`.
     history : list of UpdateRecord
@@ -176,7 +300,8 @@ class TruncatedSVD:
         conditioning, monitored orthogonality, re-orthogonalizations.
     max_cond_k : float
         Largest condition number allowed for ``K_u`` and ``K_v`` in the extended
-        bases (default 10) before they are folded into ``U`` and ``V``.  The
+        bases (default 10, finite and ``>= 0``; 0 always folds) before they are
+        folded into ``U`` and ``V``.  The
         orthogonality monitor reads ``K^T (U'^T U') K`` from a tracked Gram matrix,
         whose rounding error grows like ``eps cond(K)^2``: 10 keeps it near the
         default ``ortho_tol`` of a small matrix.
@@ -300,31 +425,74 @@ class TruncatedSVD:
     def __init__(self, U: Any, s: Any, V: Any, k: int, *, decay: float = 1.0,
                  rtol: float | None = None, ortho_tol: float | None = None, rng: Any = None):
         xp = array_namespace(U, s, V)
-        for name, x, nd in (("U", U, 2), ("s", s, 1), ("V", V, 2)):
-            check_ndim(x, name, nd)
+        U, s, V, tol_eps = _validated_factors(xp, U, s, V)
+        # The state owns its factors (extended updates write rows of V' in place, and the
+        # caller may change theirs later): one O((m + n) r) copy.
+        U, s, V = (xp.asarray(x, copy=True) for x in (U, s, V))
+        _check_orthonormal(xp, U, "U", tol_eps, max(U.shape[0], V.shape[0]))
+        _check_orthonormal(xp, V, "V", tol_eps, max(U.shape[0], V.shape[0]))
+        self._setup(xp, U, s, V, k, decay=decay, rtol=rtol, ortho_tol=ortho_tol, rng=rng)
+
+    def _setup(self, xp, U, s, V, k, *, decay, rtol, ortho_tol, rng):
+        """Initialize the state from validated factors (the constructor and :meth:`fit`)."""
         r = s.shape[0]
-        if U.shape[1] != r or V.shape[1] != r:
-            raise ValueError(f"`U`, `s`, `V` must have matching numbers of components; got shapes "
-                             f"{tuple(U.shape)}, {tuple(s.shape)}, {tuple(V.shape)}.")
+        self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
+        self.decay = decay
+        self.rtol = rtol
+        self.ortho_tol = ortho_tol
+        self.max_cond_k = 1e1
+        self._rng = as_rng(rng)
         self._xp = xp
         self._U, self._s, self._V = U, s, V  # U goes through the property: U' = U, K_u = I
         self._pending_buf = self._pending_gu = self._pending_v = None
         self._append_kind = "add_rows"  # "add_columns" while the factors are exchanged
-        self._k = check_int(k, "k", low=1, high=r, high_expr="number of tracked components")
         self._r_target = r  # fit raises it to k + oversample: the state regrows to it
-        decay = float(decay)
-        if not 0.0 < decay <= 1.0:
-            raise ValueError(f"`decay` must be in (0, 1]; got {decay}.")
-        self.decay = decay
-        self.rtol = None if rtol is None else float(rtol)
-        self.ortho_tol = None if ortho_tol is None else float(ortho_tol)
-        self.max_cond_k = 1e1
-        self._rng = as_rng(rng)
         self._probe = None
         self._probe_rng = self._rng.spawn(1)[0]  # probe draws leave the update stream alone
         self._kept = None
         self.n_updates = 0
         self.history: list[UpdateRecord] = []
+
+    # ------------------------------------------------------------------ options
+    # Every option is checked when it is set (also later, as an attribute): a NaN would
+    # switch the comparisons it takes part in off silently.
+    @property
+    def decay(self) -> float:
+        """Forgetting factor in ``(0, 1]`` applied before every update."""
+        return self._decay
+
+    @decay.setter
+    def decay(self, value: Any) -> None:
+        self._decay = check_real(value, "decay", low=0.0, low_open=True, high=1.0)
+
+    @property
+    def rtol(self) -> float | None:
+        """Relative rank threshold of new directions in ``[0, 1)`` (``None``: the default)."""
+        return self._rtol
+
+    @rtol.setter
+    def rtol(self, value: Any) -> None:
+        self._rtol = None if value is None else check_real(value, "rtol", low=0.0, high=1.0,
+                                                           high_open=True)
+
+    @property
+    def ortho_tol(self) -> float | None:
+        """Re-orthonormalization threshold, ``>= 0`` (``inf``: never; ``None``: the default)."""
+        return self._ortho_tol
+
+    @ortho_tol.setter
+    def ortho_tol(self, value: Any) -> None:
+        self._ortho_tol = None if value is None else check_real(value, "ortho_tol", low=0.0,
+                                                                allow_inf=True)
+
+    @property
+    def max_cond_k(self) -> float:
+        """Largest condition number of ``K_u``/``K_v`` kept in extended form (finite, ``>= 0``)."""
+        return self._max_cond_k
+
+    @max_cond_k.setter
+    def max_cond_k(self, value: Any) -> None:
+        self._max_cond_k = check_real(value, "max_cond_k", low=0.0)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -368,9 +536,13 @@ class TruncatedSVD:
         Raises
         ------
         ValueError
-            ``A`` not 2-D or not finite, ``k`` out of range, unknown ``method``.
+            ``A`` not 2-D, empty or not finite (stored sparse entries included), ``k``
+            or ``oversample`` out of range, unknown ``method``, an option out of range
+            (NaN included; checked before the SVD is computed).
         TypeError
-            Non-real dtype, or a sparse format other than CSR/CSC/COO.
+            Non-real, boolean, float16 or object dtype, masked arrays, ``numpy.matrix``,
+            a sparse format other than CSR/CSC/COO; ``k``, ``oversample`` or ``t`` not
+            an integer (booleans refused), ``keep_matrix`` not a boolean.
         """
         xp, A = _validated_matrix(A, "A")
         m, n = A.shape
@@ -380,6 +552,11 @@ class TruncatedSVD:
         r = min(k + p, kmax)
         check_choice(method, "method", FIT_METHODS)
         t = check_int(t, "t", low=0)
+        if not isinstance(keep_matrix, bool | np.bool_):
+            raise TypeError(f"`keep_matrix` must be True or False; got {keep_matrix!r}.")
+        state = cls.__new__(cls)
+        # The options first: a bad one is refused before the SVD is paid for.
+        state.decay, state.rtol, state.ortho_tol = decay, rtol, ortho_tol
         gen = as_rng(rng)
         if method == "rpi":
             U, s, V = _randomized_svd(xp, A, r, t, gen)
@@ -388,10 +565,11 @@ class TruncatedSVD:
         else:
             U, s, Vt = xp.linalg.svd(dense(A, xp), full_matrices=False)
             U, s, V = U[:, :r], s[:r], Vt[:r, :].mT
-        state = cls(U, s, V, min(k, r), decay=decay, rtol=rtol, ortho_tol=ortho_tol, rng=gen)
+        if not bool(xp.all(xp.isfinite(s))):
+            raise ValueError("the SVD of `A` is not finite (its entries are too close to the "
+                             "overflow threshold); scale `A` down by a power of two.")
+        state._setup(xp, U, s, V, min(k, r), decay=decay, rtol=rtol, ortho_tol=ortho_tol, rng=gen)
         state._k, state._r_target = k, k + p
-        if not isinstance(keep_matrix, bool):
-            raise TypeError(f"`keep_matrix` must be True or False; got {keep_matrix!r}.")
         state._kept = KeptMatrix.of(A, xp) if keep_matrix else None
         state.history.append(UpdateRecord("fit", method, (m, n), r, float("nan"),
                                           *state._ortho_estimates(), False, path="recompute"))
@@ -488,8 +666,12 @@ class TruncatedSVD:
         return int(self._xp.sum(self._xp.astype(s > tol, self._xp.int64)))
 
     def transform(self, X: Any) -> Any:
-        """Coordinates ``X @ V_k`` of rows ``X`` (p x n, dense or sparse) in the k-dim subspace."""
-        X = as_operand(X, "X", self._xp, self._s.dtype)
+        """Coordinates ``X @ V_k`` of rows ``X`` (p x n, dense or sparse) in the k-dim subspace.
+
+        ``X`` is validated as the blocks of :meth:`add_rows` are (a list is converted;
+        NaN/Inf raise ``ValueError``, unusable dtypes ``TypeError``, naming ``X``).
+        """
+        X = as_operand(X, "X", self._xp, self._s.dtype, device(self._s))
         self._check_cols(X, "X", self.shape[1], "columns")
         if self._Kv is not None:
             return (X @ self._Vb) @ self._Kv[:, :self._k]
@@ -501,12 +683,18 @@ class TruncatedSVD:
         Parameters
         ----------
         X : array or sparse matrix, shape (p, n)
-            Rows to project (dense of the state's library, or SciPy sparse on NumPy).
+            Rows to project (dense of the state's library, a list, or SciPy sparse on
+            NumPy).
 
         Returns
         -------
         array, shape (p, n)
             Dense; ``X - project(X)`` is the part of ``X`` the k components miss.
+
+        Raises
+        ------
+        ValueError, TypeError
+            As :meth:`transform`.
 
         Examples
         --------
@@ -527,6 +715,7 @@ class TruncatedSVD:
                 f"n_updates={self.n_updates})")
 
     # ------------------------------------------------------------------ updates
+    @_all_or_nothing
     def add_rows(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
                  strategy: str = "auto") -> TruncatedSVD:
         """Append rows: the tracked matrix becomes ``[decay * A; E]``.
@@ -534,7 +723,8 @@ class TruncatedSVD:
         Parameters
         ----------
         E : array or sparse matrix, shape (p, n)
-            New rows (dense of the state's library, or SciPy CSR/CSC/COO on NumPy).
+            New rows (dense of the state's library, a list, or SciPy CSR/CSC/COO on
+            NumPy).
         method : {"exact", "gkl", "rpi"}, default "exact"
             How the part of ``E`` outside the current row space is captured:
             all of it (Zha-Simon), ``l`` Golub-Kahan-Lanczos vectors
@@ -561,11 +751,14 @@ class TruncatedSVD:
         Raises
         ------
         ValueError
-            Wrong number of columns, NaN/Inf, unknown method or strategy, bad
-            ``l``/``t``; ``strategy="sparse"`` for a dense batch or an inexact
-            method, ``strategy="recompute"`` without a kept matrix.
+            Wrong ndim or number of columns, empty, NaN/Inf (stored sparse entries
+            included), unknown method or strategy, ``l``/``t`` out of range;
+            ``strategy="sparse"`` for a dense batch or an inexact method,
+            ``strategy="recompute"`` without a kept matrix.
         TypeError
-            Wrong dtype or library, or an unusable sparse format.
+            Complex, boolean, float16, string or object dtype, masked arrays,
+            ``numpy.matrix``, an array of another library, an unusable sparse format;
+            ``l``/``t`` not an integer (booleans refused).
         """
         E = self._operand(E, "E", self.shape[1], "columns", (method, l, t, strategy))
         exact = is_exact(method, l, self.shape[1], E.shape[0], self._s.shape[0])
@@ -576,6 +769,7 @@ class TruncatedSVD:
             return self._recompute(kept, "add_rows", pred)
         return self._append_rows(E, method, l, t, strategy, path, pred, extended, kept)
 
+    @_all_or_nothing
     def add_columns(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
                     strategy: str = "auto") -> TruncatedSVD:
         """Append columns: the tracked matrix becomes ``[decay * A, E]``.
@@ -616,6 +810,7 @@ class TruncatedSVD:
                                             ortho_v=rec.ortho_u)
         return self
 
+    @_all_or_nothing
     def update(self, D: Any, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
                strategy: str = "auto") -> TruncatedSVD:
         """Low-rank modification: the tracked matrix becomes ``decay * A + D @ E.T``.
@@ -674,14 +869,16 @@ class TruncatedSVD:
                            path=_path_of(used), predicted=pred)
         return self._commit(U, theta[:kk], V, rec, kept=kept)
 
+    @_all_or_nothing
     def remove_rows(self, idx: Any) -> TruncatedSVD:
         """Delete rows ``idx`` of the tracked matrix (Brand's downdate).
 
         Parameters
         ----------
-        idx : int or sequence of int
-            Distinct row indices in ``[0, m)`` (host-side Python/NumPy integers); at
-            least one row must remain.
+        idx : int, sequence of int, or integer array
+            Distinct row indices in ``[0, m)``: a Python/NumPy integer, a sequence of
+            them, or a 0-d/1-D integer array of the state's library (a NumPy array for a
+            NumPy state); at least one row must remain.
 
         Returns
         -------
@@ -691,7 +888,11 @@ class TruncatedSVD:
         Raises
         ------
         ValueError
-            Indices out of range, repeated, or removing every row.
+            Indices out of range (negative ones included), repeated, empty, more than
+            1-D, or removing every row.
+        TypeError
+            Booleans (``True``, a boolean mask: pass ``numpy.flatnonzero(mask)``), a
+            non-integer dtype, or an array of another library.
 
         Notes
         -----
@@ -706,13 +907,15 @@ class TruncatedSVD:
         kept = None if self._kept is None else self._kept.without(keep, 0)
         return self._commit(U, s, V, rec._replace(kind="remove_rows"), kept=kept)
 
+    @_all_or_nothing
     def remove_columns(self, idx: Any) -> TruncatedSVD:
         """Delete columns ``idx`` of the tracked matrix (see :meth:`remove_rows`).
 
         Parameters
         ----------
-        idx : int or sequence of int
-            Distinct column indices in ``[0, n)``; at least one column must remain.
+        idx : int, sequence of int, or integer array
+            Distinct column indices in ``[0, n)``, as in :meth:`remove_rows`; at least
+            one column must remain.
 
         Returns
         -------
@@ -721,8 +924,8 @@ class TruncatedSVD:
 
         Raises
         ------
-        ValueError
-            Indices out of range, repeated, or removing every column.
+        ValueError, TypeError
+            As in :meth:`remove_rows`.
         """
         keep = self._keep(idx, self.shape[1], "columns")
         V, s, U, rec = _downdate(self, self._V, self._s, self._U, keep)
@@ -784,7 +987,7 @@ class TruncatedSVD:
             check_int(l, "l", low=1)
             check_int(t, "t", low=0)
             check_choice(strategy, "strategy", STRATEGIES)
-        X = as_operand(X, name, self._xp, self._s.dtype)
+        X = as_operand(X, name, self._xp, self._s.dtype, device(self._s))
         self._check_cols(X, name, size, what, axis)
         if X.shape[1 - axis] == 0:
             raise ValueError(f"`{name}` is empty (shape {tuple(X.shape)}); nothing to update.")
@@ -927,19 +1130,62 @@ class TruncatedSVD:
         self._pending_buf = self._pending_gu = self._pending_v = None
 
     def _keep(self, idx, size, what):
+        """The indices in ``[0, size)`` that ``idx`` does not name (validated), on the device.
+
+        ``idx``: a Python/NumPy integer, a sequence of them, or an integer array of the
+        state's library (a NumPy array for a NumPy state).  Booleans are refused (a mask is
+        not a list of indices), as are other dtypes, arrays of another library, repeats,
+        out-of-range values and removing everything.
+        """
         self._clear_pending()
-        arr = np.asarray(idx).reshape(-1)
-        if arr.size == 0 or arr.dtype.kind not in "iu":
-            raise ValueError(f"`idx` must be a non-empty integer index or sequence of {what}; got {idx!r}.")
-        if arr.min() < 0 or arr.max() >= size:
-            raise ValueError(f"`idx` must hold {what} in [0, {size}); got values in "
-                             f"[{arr.min()}, {arr.max()}].")
-        if np.unique(arr).size != arr.size:
+        xp, dev = self._xp, device(self._s)
+        if isinstance(idx, bool | np.bool_):
+            raise TypeError(f"`idx` must be an integer or a sequence of integers; got the boolean {idx!r}.")
+        if isinstance(idx, numbers.Integral):  # Python and NumPy integers
+            idx = [int(idx)]
+        if isinstance(idx, list | tuple):
+            if not idx:
+                raise ValueError(f"`idx` must name at least one of the {what}; got an empty sequence.")
+            if any(isinstance(v, bool | np.bool_) for v in idx):
+                raise TypeError(f"`idx` must hold integer indices, not booleans; got {idx!r} (for a "
+                                "boolean mask pass `numpy.flatnonzero(mask)`).")
+            idx = as_dense(idx, "idx", xp, dev)
+        else:
+            if not hasattr(idx, "dtype"):
+                raise TypeError(f"`idx` must be an integer or a sequence of integers; got {idx!r}.")
+            try:
+                same = array_namespace(idx) is xp
+            except TypeError as exc:  # masked arrays, numpy.matrix
+                raise TypeError(f"`idx`: {exc}") from None
+            if not same:
+                raise TypeError(f"`idx` is a {type(idx).__module__}.{type(idx).__name__} but the SVD "
+                                f"state lives in {xp.__name__}; pass a list or an array of that "
+                                "library.")
+        dt = idx.dtype
+        if xp.isdtype(dt, "bool"):
+            raise TypeError("`idx` must hold integer indices, not booleans (for a boolean mask pass "
+                            "`numpy.flatnonzero(mask)`).")
+        if not xp.isdtype(dt, "integral"):
+            raise TypeError(f"`idx` must have an integer dtype; got {dt}.")
+        if idx.ndim > 1:
+            raise ValueError(f"`idx` must be an integer or a 1-D sequence of integers; got shape "
+                             f"{tuple(idx.shape)}.")
+        idx = xp.reshape(xp.astype(idx, xp.int64), (-1,))
+        p = idx.shape[0]
+        if p == 0:
+            raise ValueError(f"`idx` must name at least one of the {what}; got an empty sequence.")
+        lo, hi = int(xp.min(idx)), int(xp.max(idx))
+        if lo < 0 or hi >= size:
+            raise ValueError(f"`idx` must hold {what} in [0, {size}); got values in [{lo}, {hi}].")
+        srt = xp.sort(idx)
+        if p > 1 and bool(xp.any(srt[1:] == srt[:-1])):
             raise ValueError("`idx` must not repeat an index.")
-        if arr.size >= size:
+        if p >= size:
             raise ValueError(f"`idx` would remove all {size} {what}; at least one must remain.")
-        keep = np.setdiff1d(np.arange(size), arr)
-        return self._xp.asarray(keep, dtype=self._xp.int64, device=device(self._s))
+        # The complement without a scatter (array-API): i is removed iff srt holds it.
+        every = xp.arange(size, dtype=xp.int64, device=dev)
+        pos = xp.clip(xp.searchsorted(srt, every), max=p - 1)
+        return every[xp.take(srt, pos) != every]
 
     def _ortho_threshold(self):
         """``ortho_tol``, or its default for the current shape (see the class docstring)."""

@@ -406,7 +406,7 @@ def test_errors_and_all_or_nothing(xp):
         TruncatedSVD.fit(xp.asarray(A), 11)
     with pytest.raises(ValueError, match="`method` must be one of"):
         TruncatedSVD.fit(xp.asarray(A), 2, method="gkl")
-    with pytest.raises(ValueError, match=r"`decay` must be in \(0, 1\]; got 1.5"):
+    with pytest.raises(ValueError, match=r"`decay` must be a finite real number > 0 and <= 1; got 1.5"):
         TruncatedSVD.fit(xp.asarray(A), 2, decay=1.5)
     with pytest.raises(ValueError, match="`A` must be a 2-D array"):
         TruncatedSVD.fit(xp.asarray(A[0]), 2)

@@ -1,0 +1,425 @@
+"""Input hardening of TruncatedSVD (issue 12): options, constructor, lists, hostile arrays,
+indices, and failures that leave no trace."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import orthla.svdupdate._truncated as mod
+from orthla._testing import to_host
+from orthla.svdupdate import TruncatedSVD
+
+RNG = np.random.default_rng(1212)
+A = RNG.standard_normal((12, 8))
+U0, S0, VT0 = np.linalg.svd(A, full_matrices=False)
+
+
+def _state(**kw):
+    return TruncatedSVD.fit(A, 3, rng=0, **kw)
+
+
+# ---------------------------------------------------------------- float options
+
+BAD_REALS = [
+    (float("nan"), ValueError), (-1e-3, ValueError), (True, TypeError), ("1e-8", TypeError),
+    (1j, TypeError), ([1e-8], TypeError),
+]
+
+
+@pytest.mark.parametrize("name", ["rtol", "ortho_tol", "decay"])
+@pytest.mark.parametrize(("value", "exc"), BAD_REALS)
+def test_float_options_are_checked_in_fit_and_constructor(name, value, exc):
+    with pytest.raises(exc, match=f"`{name}`"):
+        TruncatedSVD.fit(A, 3, **{name: value})
+    with pytest.raises(exc, match=f"`{name}`"):
+        TruncatedSVD(U0, S0, VT0.T, 3, **{name: value})
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("rtol", math.inf), ("rtol", 1.0), ("decay", 0.0), ("decay", math.inf), ("decay", 1.5),
+    ("max_cond_k", math.inf), ("max_cond_k", math.nan), ("max_cond_k", -1.0),
+    ("ortho_tol", -math.inf),
+])
+def test_float_options_out_of_range(name, value):
+    st = _state()
+    with pytest.raises(ValueError, match=f"`{name}` must be"):
+        setattr(st, name, value)
+
+
+@pytest.mark.parametrize("name", ["rtol", "ortho_tol", "decay", "max_cond_k"])
+def test_options_set_later_are_checked_too(name):
+    st = _state()
+    before = getattr(st, name)
+    with pytest.raises(ValueError, match=f"`{name}`.*got nan"):
+        setattr(st, name, float("nan"))
+    with pytest.raises(TypeError, match=f"`{name}`"):
+        setattr(st, name, False)
+    assert getattr(st, name) == before
+
+
+def test_meaningful_limits_are_accepted():
+    st = TruncatedSVD.fit(A, 3, ortho_tol=np.inf, rtol=0.0, decay=np.float32(0.5))
+    st.max_cond_k = 0  # always fold
+    assert st.ortho_tol == math.inf and st.rtol == 0.0 and st.decay == 0.5 and st.max_cond_k == 0.0
+    st.add_rows(A[:2])
+    assert not st.history[-1].reorthogonalized
+
+
+def test_nan_rtol_no_longer_drops_every_direction():
+    # The issue: rtol=nan made every comparison false and later updates dropped every new
+    # direction silently; now refused, and the default keeps the new direction.
+    with pytest.raises(ValueError, match="`rtol`"):
+        TruncatedSVD.fit(A, 3, rtol=float("nan"))
+    st = TruncatedSVD.fit(A[:, :4] @ np.eye(4, 8), 3, oversample=1)  # row space: 4 columns
+    st.add_rows(np.eye(1, 8, 7))  # a new direction
+    assert st.history[-1].residual_rank == 1
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"oversample": True}, TypeError, "`oversample`"),
+    ({"oversample": -1}, ValueError, "`oversample`"),
+    ({"t": 1.5}, TypeError, "`t`"),
+    ({"keep_matrix": 1}, TypeError, "`keep_matrix`"),
+    ({"method": "svds"}, ValueError, "`method`"),
+    ({"rng": "seed"}, TypeError, "`rng`"),
+])
+def test_fit_options(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        TruncatedSVD.fit(A, 3, **kw)
+
+
+@pytest.mark.parametrize("k", [True, np.bool_(False), 2.0, "3"])
+def test_k_must_be_an_integer(k):
+    with pytest.raises(TypeError, match="`k`"):
+        TruncatedSVD.fit(A, k)
+    with pytest.raises(TypeError, match="`k`"):
+        TruncatedSVD(U0, S0, VT0.T, k)
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"l": True, "method": "gkl"}, TypeError, "`l`"),
+    ({"t": True, "method": "rpi"}, TypeError, "`t`"),
+    ({"l": 0, "method": "gkl"}, ValueError, "`l`"),
+    ({"strategy": "fast"}, ValueError, "`strategy`"),
+])
+def test_update_options(kw, exc, match):
+    st = _state()
+    with pytest.raises(exc, match=match):
+        st.add_rows(A[:2], **kw)
+    assert st.n_updates == 0
+
+
+# ---------------------------------------------------------------- the constructor
+
+def test_constructor_accepts_an_svd_and_owns_copies(xp):
+    U, s, V = (xp.asarray(x) for x in (U0, S0, VT0.T.copy()))
+    st = TruncatedSVD(U, s, V, 5)
+    np.testing.assert_allclose(to_host(st.s), S0[:5], rtol=1e-15)
+    st.add_rows(xp.asarray(A[:3]))
+    np.testing.assert_array_equal(to_host(U), U0)  # the caller's arrays are never written
+
+
+def test_constructor_promotes_mixed_precision_and_integers():
+    st = TruncatedSVD(U0.astype(np.float32), S0, VT0.T, 3)  # float32 rounding: accepted
+    assert st.s.dtype == np.float64
+    st = TruncatedSVD(np.eye(5, 2, dtype=np.int64), np.array([2, 1]), np.eye(4, 2), 2)
+    assert st.s.dtype == np.float64 and st.shape == (5, 4)
+
+
+@pytest.mark.parametrize("where", ["U", "s", "V"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_constructor_refuses_non_finite(where, value):
+    args = {"U": U0.copy(), "s": S0.copy(), "V": VT0.T.copy()}
+    args[where].flat[3] = value
+    with pytest.raises(ValueError, match=f"`{where}` must contain only finite values"):
+        TruncatedSVD(args["U"], args["s"], args["V"], 3)
+
+
+@pytest.mark.parametrize("where", ["U", "V"])
+def test_constructor_refuses_non_orthonormal_factors(where):
+    args = {"U": U0.copy(), "s": S0.copy(), "V": VT0.T.copy()}
+    args[where][:, 1] += 1e-6 * args[where][:, 0]
+    with pytest.raises(ValueError, match=rf"`{where}` must have orthonormal columns; "
+                                         rf"\|\|{where}\^T {where} - I\|\|_2 = 1e-06 exceeds"):
+        TruncatedSVD(args["U"], args["s"], args["V"], 3)
+    args[where] = args[where] * 2.0**600  # no overflow warning on the way
+    with pytest.raises(ValueError, match=f"`{where}` must have orthonormal columns"):
+        TruncatedSVD(args["U"], args["s"], args["V"], 3)
+    with pytest.raises(ValueError, match=f"`{where}` has 3 rows, fewer than its 8 columns"):
+        args = {"U": U0, "s": S0, "V": VT0.T}
+        args[where] = args[where][:3]
+        TruncatedSVD(args["U"], args["s"], args["V"], 3)
+
+
+def test_constructor_refuses_bad_singular_values():
+    with pytest.raises(ValueError, match=r"`s` must be non-increasing.*s\[1\]"):
+        TruncatedSVD(U0, S0[::-1].copy(), VT0.T, 3)
+    s = S0.copy()
+    s[-1] = -1e-3
+    with pytest.raises(ValueError, match=r"`s` must be non-negative.*-0.001"):
+        TruncatedSVD(U0, s, VT0.T, 3)
+    with pytest.raises(ValueError, match="`s` must hold at least one"):
+        TruncatedSVD(U0[:, :0], S0[:0], VT0.T[:, :0], 1)
+    with pytest.raises(ValueError, match="`k` must be an integer at least 1 and at most"):
+        TruncatedSVD(U0, S0, VT0.T, 9)
+    TruncatedSVD(U0, np.r_[S0[:4], S0[3], 0.0, 0.0, 0.0], VT0.T, 3)  # ties and zeros are fine
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda x: x + 0j, "must be real; got complex"),
+    (lambda x: x > 0, "dtype; got bool"),
+    (lambda x: x.astype(str), "dtype; got <U"),
+    (lambda x: x.astype(object), "dtype; got object"),
+    (lambda x: x.astype(np.float16), "float16"),
+])
+@pytest.mark.parametrize("where", ["U", "s", "V"])
+def test_constructor_refuses_dtypes(make, match, where):
+    args = {"U": U0, "s": S0, "V": VT0.T}
+    args[where] = make(args[where])
+    with pytest.raises(TypeError, match=f"`{where}`.*{match}"):
+        TruncatedSVD(args["U"], args["s"], args["V"], 3)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_constructor_refuses_masked_matrix_and_mixed_libraries():
+    with pytest.raises(TypeError, match="MaskedArray"):
+        TruncatedSVD(np.ma.masked_array(U0), S0, VT0.T, 3)
+    with pytest.raises(TypeError, match="numpy.matrix"):
+        TruncatedSVD(U0, S0, np.asmatrix(VT0.T), 3)
+    strict = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match="one array library"):
+        TruncatedSVD(U0, strict.asarray(S0), VT0.T, 3)
+
+
+# ---------------------------------------------------------------- lists
+
+def _same(a, b):
+    for x, y in zip((a.U, a.s, a.Vt), (b.U, b.s, b.Vt), strict=True):
+        np.testing.assert_allclose(to_host(x), to_host(y), rtol=1e-14, atol=1e-14)
+
+
+def test_lists_are_converted_like_numpy():
+    ref = TruncatedSVD(U0, S0, VT0.T, 3, rng=0)
+    st = TruncatedSVD(U0.tolist(), S0.tolist(), VT0.T.tolist(), 3, rng=0)
+    _same(st, ref)
+    _same(TruncatedSVD.fit(A.tolist(), 3, rng=0), TruncatedSVD.fit(A, 3, rng=0))
+    E, C = RNG.standard_normal((2, 8)), RNG.standard_normal((14, 1))
+    D, F = RNG.standard_normal((14, 2)), RNG.standard_normal((9, 2))
+    for X, Y in ((st, E.tolist()), (ref, E)):
+        X.add_rows(Y)
+    for X, Y in ((st, C.tolist()), (ref, C)):
+        X.add_columns(Y)
+    for X, (Y, Z) in ((st, (D.tolist(), tuple(map(tuple, F)))), (ref, (D, F))):
+        X.update(Y, Z)
+    for X, Y in ((st, [0, 3]), (ref, np.array([0, 3]))):
+        X.remove_rows(Y)
+    for X, Y in ((st, (1,)), (ref, np.int64(1))):
+        X.remove_columns(Y)
+    _same(st, ref)
+    x = RNG.standard_normal((2, 8))
+    np.testing.assert_allclose(st.transform(x.tolist()), ref.transform(x), rtol=1e-14)
+    np.testing.assert_allclose(st.project(x.tolist()), ref.project(x), rtol=1e-14)
+    with pytest.raises(TypeError, match="`E` could not be converted"):
+        st.add_rows([[1.0, 2.0], [3.0]])
+
+
+def test_lists_on_another_library_land_on_the_state_device(xp):
+    st = TruncatedSVD.fit(xp.asarray(A), 3, rng=0)
+    st.add_rows(A[:2].tolist())
+    st.remove_rows([0])
+    out = st.transform(A[:1].tolist())
+    assert type(out) is type(st.s)
+
+
+# ---------------------------------------------------------------- hostile arrays
+
+def _calls(st, bad):
+    """Each array argument of each method, with ``bad`` (a function of a good array)."""
+    m, n = st.shape
+    E, C, D, F, X = (RNG.standard_normal(sh) for sh in ((2, n), (m, 2), (m, 2), (n, 2), (3, n)))
+    return [
+        ("E", lambda: st.add_rows(bad(E))),
+        ("E", lambda: st.add_columns(bad(C))),
+        ("D", lambda: st.update(bad(D), F)),
+        ("E", lambda: st.update(D, bad(F))),
+        ("X", lambda: st.transform(bad(X))),
+        ("X", lambda: st.project(bad(X))),
+    ]
+
+
+def _nan(x):
+    x = x.copy()
+    x.flat[x.size // 2] = np.nan
+    return x
+
+
+def _inf(x):
+    x = x.copy()
+    x.flat[0] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize(("bad", "exc", "match"), [
+    (_nan, ValueError, "must contain only finite values"),
+    (_inf, ValueError, "must contain only finite values"),
+    (lambda x: sp.csr_array(_nan(x)), ValueError, "must contain only finite values"),
+    (lambda x: sp.coo_array(_inf(x)), ValueError, "must contain only finite values"),
+    (lambda x: x.astype(np.float16), TypeError, "float16"),
+    (lambda x: x > 0, TypeError, "bool"),
+    (lambda x: sp.csr_array(x > 0), TypeError, "bool"),
+    (lambda x: x.astype(object), TypeError, "object"),
+    (lambda x: x + 1j, TypeError, "complex"),
+    (lambda x: x[None], ValueError, "2-D"),
+    (lambda x: np.ma.masked_array(x), TypeError, "MaskedArray"),
+])
+def test_every_array_argument_is_validated(bad, exc, match):
+    st = _state()
+    U, s, Vt = st.U, st.s, st.Vt
+    for name, call in _calls(st, bad):
+        with pytest.raises(exc, match=match) as info:
+            call()
+        if exc is ValueError or match != "MaskedArray":
+            assert f"`{name}`" in str(info.value), (name, info.value)
+    assert st.n_updates == 0
+    np.testing.assert_array_equal(st.U, U)
+    np.testing.assert_array_equal(st.s, s)
+    np.testing.assert_array_equal(st.Vt, Vt)
+
+
+def test_fit_refuses_empty_and_non_finite_sparse():
+    with pytest.raises(ValueError, match=r"`A` is empty \(shape \(0, 8\)\)"):
+        TruncatedSVD.fit(A[:0], 3)
+    with pytest.raises(ValueError, match="`A` must contain only finite values; found 1"):
+        TruncatedSVD.fit(sp.csr_array(_nan(A)), 3)
+
+
+# ---------------------------------------------------------------- indices
+
+@pytest.mark.parametrize(("idx", "exc", "match"), [
+    (True, TypeError, "the boolean True"),
+    (np.bool_(True), TypeError, "boolean"),
+    ([True, False], TypeError, "not booleans"),
+    ([1, True], TypeError, "not booleans"),
+    (np.arange(12) < 2, TypeError, "not booleans"),
+    (np.array([1.0, 2.0]), TypeError, "integer dtype; got float64"),
+    ([1.0, 2.0], TypeError, "integer dtype; got float64"),
+    (np.array([1], dtype=object), TypeError, "integer dtype; got object"),
+    ("1", TypeError, "`idx`"),
+    (1.0, TypeError, "`idx`"),
+    ([12], ValueError, r"in \[0, 12\); got values in \[12, 12\]"),
+    ([-1], ValueError, r"in \[0, 12\); got values in \[-1, -1\]"),
+    ([], ValueError, "at least one"),
+    (np.array([[1, 2]]), ValueError, "1-D"),
+    ([2, 2], ValueError, "must not repeat"),
+    (list(range(12)), ValueError, "would remove all 12"),
+    (np.ma.masked_array([1, 2]), TypeError, "MaskedArray"),
+])
+def test_indices_are_validated(idx, exc, match):
+    st = _state()
+    with pytest.raises(exc, match=match) as info:
+        st.remove_rows(idx)
+    assert "`idx`" in str(info.value)
+    assert st.n_updates == 0 and st.shape == (12, 8)
+
+
+def test_indices_as_arrays_of_the_state_library(xp):
+    st = TruncatedSVD.fit(xp.asarray(A), 3, rng=0)
+    ref = TruncatedSVD.fit(A, 3, rng=0)
+    st.remove_rows(xp.asarray(np.array([7, 2, 11])))
+    ref.remove_rows([2, 7, 11])
+    st.remove_columns(xp.asarray(np.array([0], dtype=np.int32)))
+    ref.remove_columns(0)
+    np.testing.assert_allclose(to_host(st.s), ref.s, rtol=1e-13)
+    assert st.shape == (9, 7)
+    if "numpy" not in xp.__name__:
+        with pytest.raises(TypeError, match="`idx` is a numpy.ndarray but the SVD state lives in"):
+            st.remove_rows(np.array([1]))
+
+
+# ---------------------------------------------------------------- side-effect-free failures
+
+def _extended_state(monkeypatch):
+    """A graph grown node by node (a sparse row, then a sparse column): both factors held in
+    extended form, U = U' K_u and V = V' K_v."""
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)  # small n: the extended forms apply
+    rng = np.random.default_rng(7)
+    n = 160
+    S = sp.random(n, n, density=0.05, random_state=rng, format="csr")
+    w = sp.diags(1.0 / np.arange(1, n + 1) ** 0.5)
+    M = (w @ (S + S.T) @ w).tocsr()
+    st = TruncatedSVD.fit(M[:100, :100], 6, rng=0)
+    for j in range(100, 110):
+        st.add_rows(M[j:j + 1, :j])
+        st.add_columns(M[:j + 1, j:j + 1].tocsc())
+    assert st._Ku is not None and st._Kv is not None
+    return st, M
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("injected failure")
+
+
+def _assert_identical(a, b):
+    for x, y in zip((a.U, a.s, a.Vt, a._Ub, a._Vb), (b.U, b.s, b.Vt, b._Ub, b._Vb), strict=True):
+        np.testing.assert_array_equal(x, y)
+    for x, y in ((a._Ku, b._Ku), (a._Kv, b._Kv)):
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+    assert repr(a.history) == repr(b.history)  # repr round-trips floats (and shows nan)
+
+
+FAILURES = [
+    # (what fails, the update that fails) -- each after the state was read or folded
+    ("_rotate", lambda st, M: st.update(np.ones((110, 1)), np.ones((110, 1)))),
+    ("_append", lambda st, M: st.add_rows(M[110:112, :110].toarray(), strategy="dense")),
+    ("_downdate", lambda st, M: st.remove_rows([3])),
+    ("_reorthonormalize", lambda st, M: st.add_columns(M[:110, 110:111].toarray())),
+    ("_factor_loss", lambda st, M: st.add_rows(M[110:111, :110].toarray())),
+]
+
+
+@pytest.mark.parametrize(("target", "failing"), FAILURES, ids=[f[0] for f in FAILURES])
+def test_failed_update_on_extended_state_leaves_no_trace(target, failing, monkeypatch):
+    st, M = _extended_state(monkeypatch)
+    if target == "_reorthonormalize":
+        st.ortho_tol = 0.0  # every update re-orthonormalizes: the commit reaches it
+    ref = st.copy()
+    calls = []
+
+    def fail(*args, **kwargs):
+        calls.append(1)
+        _boom()
+
+    monkeypatch.setattr(mod, target, fail)
+    with pytest.raises(RuntimeError, match="injected"):
+        failing(st, M)
+    monkeypatch.undo()
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    assert calls, "the failure was not reached"
+    _assert_identical(st, ref)
+    # The same next updates on the failed state and on the untouched copy: bit-identical.
+    for X in (st, ref):
+        X.add_rows(M[110:111, :110])
+        X.add_columns(M[:111, 110:111].tocsc())
+        X.add_rows(M[111:113, :111].toarray(), method="rpi", l=1)
+    assert ref.history[-3].method == "exact-extended"
+    _assert_identical(st, ref)
+
+
+def test_failed_update_restores_the_random_streams(monkeypatch):
+    st = _state()
+    ref = st.copy()
+    monkeypatch.setattr(mod, "_reorthonormalize", _boom)
+    st.ortho_tol = 0.0
+    with pytest.raises(RuntimeError, match="injected"):
+        st.add_rows(RNG.standard_normal((3, 8)), method="rpi", l=1)  # draws from both streams
+    monkeypatch.undo()
+    st.ortho_tol = None
+    E = RNG.standard_normal((3, 8))
+    st.add_rows(E, method="rpi", l=1)
+    ref.add_rows(E, method="rpi", l=1)
+    _assert_identical(st, ref)
+    assert st.history[-1].ortho_u == ref.history[-1].ortho_u
