@@ -44,6 +44,10 @@ def as_factor_list(factors: Any, name: str = "factors", *, allow_identity: bool 
     """
     if not isinstance(factors, Sequence) or isinstance(factors, str) or len(factors) == 0:
         raise TypeError(f"`{name}` must be a non-empty list of 2-D arrays; got {type(factors).__name__}.")
+    for k, f in enumerate(factors):
+        if isinstance(f, bool | np.bool_):
+            raise TypeError(f"`{name}[{k}]` must be a 2-D array or an integer identity order; "
+                            f"got the boolean {f!r}.")
     arrays = [f for f in factors if not _is_identity_spec(f)]
     xp = array_namespace(*arrays)
     out = []
