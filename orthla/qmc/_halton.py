@@ -205,8 +205,8 @@ class Halton(PointEngine):
         # LMS matrix then one permutation table per dimension); identities are made on access.
         lms = self.randomize in ("lms-dp", "lms")
         dp = self.randomize in ("lms-dp", "dp")
-        self._lms = [] if lms else None
-        self._perms = [] if dp else None
+        mats: list[np.ndarray] = []
+        perms: list[np.ndarray] = []
         if lms or dp:
             for b, K in zip(self.bases.tolist(), self._ndigits.tolist(), strict=True):
                 if lms:
@@ -215,10 +215,12 @@ class Halton(PointEngine):
                     mat *= _strict_lower(K)
                     diag = np.arange(K)
                     mat[:, diag, diag] = self.rng.integers(1, b, size=(R, K))
-                    self._lms.append(mat)
+                    mats.append(mat)
                 if dp:
                     perm = np.broadcast_to(np.arange(b, dtype=np.int64), (R, K, b))
-                    self._perms.append(self.rng.permuted(perm, axis=2))
+                    perms.append(self.rng.permuted(perm, axis=2))
+        self._lms: list[np.ndarray] | None = mats if lms else None
+        self._perms: list[np.ndarray] | None = perms if dp else None
 
         self.nus = draw_nus(self.bases, self._ndigits, R, self.rng) if self.randomize == "nus" else None
         # Numba's digit split divides through a float reciprocal (exact below 2^53); randomized

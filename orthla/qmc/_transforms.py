@@ -96,7 +96,7 @@ def fftbr(y: Any, *, axis: int = -1) -> Any:
     >>> fftbr(y).round(6).tolist()
     [(5+0j), (-0.5+0.5j), (-2+0j), (-0.5-0.5j)]
     """
-    xp, y, axis, n = _prepare(y, axis, "y")
+    xp, y, axis, _ = _prepare(y, axis, "y")
     return _fftbr(y, axis, xp)
 
 
@@ -133,7 +133,7 @@ def ifftbr(y: Any, *, axis: int = -1) -> Any:
     >>> bool(np.allclose(ifftbr(fftbr(y)), y))
     True
     """
-    xp, y, axis, n = _prepare(y, axis, "y")
+    xp, y, axis, _ = _prepare(y, axis, "y")
     return _ifftbr(y, axis, xp)
 
 
@@ -184,7 +184,7 @@ def fwht(y: Any, *, axis: int = -1, engine: str = "auto") -> Any:
     >>> bool(np.allclose(fwht(fwht(y)), y))
     True
     """
-    xp, y, axis, n = _check_axis(y, axis, "y")
+    xp, y, axis, _ = _check_axis(y, axis, "y")
     if xp.isdtype(y.dtype, "complex floating"):
         raise TypeError(f"`y` must be real (floating or integer); got {y.dtype}.")
     y = _finite_floating(y, "y", xp, allow_complex=False)

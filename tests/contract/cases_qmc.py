@@ -139,7 +139,7 @@ def _check_cbc(res, a):
     k = np.arange(n)
     p = np.ones(n)
     for j in range(d):
-        def err(c, j=j):
+        def err(c, j=j, p=p):
             return np.mean(p * (1 + gamma[j] * _korobov1((k * c % n) / n))) - 1
 
         if j > 0:
