@@ -257,7 +257,9 @@ class TruncatedSVD:
         (float32/float64, integers promoted; one common dtype is used), finite, and
         copied into the state.  ``||U^T U - I||_2`` and ``||V^T V - I||_2`` must be at
         most ``10 max(100, 10 sqrt(max(m, n))) eps`` (ten times the default
-        ``ortho_tol``; ``eps`` of the least precise of the three arrays).
+        ``ortho_tol``; ``eps`` of the least precise of the three arrays): an
+        ``O((m + n) r^2)`` check, the cost of one Gram matrix of each factor
+        (:meth:`fit` skips it, its factors come from LAPACK).
     k : int
         Number of exposed components, ``1 <= k <= r``.
     decay : float, default 1.0
