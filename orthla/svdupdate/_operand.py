@@ -97,6 +97,10 @@ def as_operand(x: Any, name: str, xp: ModuleType, dtype: Any, dev: Any = None) -
     x = as_dense(x, name, xp, dev)
     check_ndim(x, name, 2)
     x = as_floating(x, name, xp, allow_complex=False)
+    if is_numpy(xp) and x.dtype not in (np.float32, np.float64):
+        # long double: LAPACK (numpy.linalg) has no routine for it
+        raise TypeError(f"`{name}` has dtype {x.dtype}; TruncatedSVD computes in float32 or "
+                        "float64 (convert it first).")
     check_finite(x, name, xp)
     if dtype is None or x.dtype == dtype:
         return x

@@ -288,6 +288,14 @@ def test_every_array_argument_is_validated(bad, exc, match):
     np.testing.assert_array_equal(st.Vt, Vt)
 
 
+@pytest.mark.skipif(np.dtype(np.longdouble) == np.float64, reason="long double is float64 here")
+def test_long_double_is_refused_by_name():
+    with pytest.raises(TypeError, match="`A` has dtype float128|`A` has dtype longdouble"):
+        TruncatedSVD.fit(A.astype(np.longdouble), 3)
+    with pytest.raises(TypeError, match="`E` has dtype"):
+        _state().add_rows(A[:2].astype(np.longdouble))
+
+
 def test_fit_refuses_empty_and_non_finite_sparse():
     with pytest.raises(ValueError, match=r"`A` is empty \(shape \(0, 8\)\)"):
         TruncatedSVD.fit(A[:0], 3)
