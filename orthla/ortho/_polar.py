@@ -145,6 +145,18 @@ def qdwh_schedule(l0: float, eps: float) -> list[tuple[float, float, float]]:
     return out
 
 
+def _spd_solve(z, rhs, xp):
+    """``z^{-1} rhs`` for Hermitian positive definite ``z``: Cholesky through SciPy on NumPy
+    matrices, the backend's general solve otherwise (the array API has no triangular solve)."""
+    if is_numpy(xp) and z.ndim == 2:
+        try:
+            import scipy.linalg as sla
+        except ImportError:  # pragma: no cover
+            return xp.linalg.solve(z, rhs)
+        return sla.cho_solve(sla.cho_factor(z, check_finite=False), rhs, check_finite=False)
+    return xp.linalg.solve(z, rhs)
+
+
 def _qdwh_square(r, xp):
     """QDWH on square (..., q, q) ``r``; returns the polar factor (not yet verified)."""
     q = r.shape[-1]
@@ -171,12 +183,17 @@ def _qdwh_square(r, xp):
         else:
             # Z = I + c X^H X (Hermitian positive definite, cond <= 1 + c): X = b/c X + (a - b/c) X Z^{-1}
             z = eye + c * (herm(x, xp) @ x)
-            x = (b / c) * x + (a - b / c) * herm(xp.linalg.solve(z, herm(x, xp)), xp)
+            x = (b / c) * x + (a - b / c) * herm(_spd_solve(z, herm(x, xp), xp), xp)
     return x
 
 
 def _polar_qdwh(t, xp):
-    """QDWH on a tall ``t``: one Householder QR ``t = Q R``, QDWH on the square ``R``, ``U = Q U_R``."""
+    """QDWH on a tall ``t``: one Householder QR ``t = Q R``, QDWH on the square ``R``, ``U = Q U_R``.
+
+    A square ``t`` is iterated on directly (the QR would cost more than it saves).
+    """
+    if t.shape[-2] == t.shape[-1]:
+        return _qdwh_square(t, xp)
     qf, r = xp.linalg.qr(t)
     ur = _qdwh_square(r, xp)
     return None if ur is None else qf @ ur
@@ -268,18 +285,19 @@ def polar(a: Any, *, method: str = "auto", side: str = "right", check_finite: bo
     backward stable: on a numerically rank-deficient input they return a valid polar factor of a
     matrix within rounding of ``a`` (``U`` orthonormal, ``U H = a`` to working precision, the
     same ``U`` on the range of ``a``), but the part of ``U`` on the numerical null space is then
-    set by rounding errors; an exactly singular ``R`` (zero input, zero columns) sends them to
+    set by rounding errors; an exactly singular ``R`` (or square ``a``), e.g. a zero input, sends them to
     the SVD route.
 
-    **QDWH.**  For ``m >= n`` (otherwise on ``a^H``): a Householder QR ``a = Q R`` first, then the
-    iteration on the square ``R``, ``U = Q U_R``.  The estimates are
+    **QDWH.**  For ``m > n`` (otherwise on ``a^H``): a Householder QR ``a = Q R`` first, then the
+    iteration on the square ``R``, ``U = Q U_R``; square input is iterated on directly.  The estimates are
     ``alpha = min(||R||_F, (||R||_1 ||R||_inf)^{1/2}) >= ||R||_2`` (both are upper bounds, so
     ``X_0 = R / alpha`` has ``||X_0||_2 <= 1``) and ``l_0 = 1 / ||X_0^{-1}||_F <= sigma_min(X_0)``
-    (an explicit inverse of the triangular ``R``; it underestimates by at most ``sqrt(n)``, which
+    (an explicit inverse; it underestimates by at most ``sqrt(n)``, which
     costs at most part of one iteration).  The weights ``(a_k, b_k, c_k)`` and the bounds ``l_k``
     are computed on the host from ``l_0`` alone, so the loop has no synchronisation; steps with
     ``c_k > 100`` use the QR of ``[sqrt(c_k) X; I]``, later ones a solve with
-    ``I + c_k X^H X`` (condition at most 101).  At most 6 iterations for ``l_0 >= 1e-16``
+    ``I + c_k X^H X`` (condition at most 101; Cholesky through SciPy on NumPy matrices, the
+    backend's solve otherwise).  At most 6 iterations for ``l_0 >= 1e-16``
     (``kappa <= 1e16``).  The result is checked (``||U^H U - I||_F <= 10 n eps``); a failure
     (numerically rank-deficient input) falls back on the SVD route, so a non-orthonormal ``U``
     is never returned.
