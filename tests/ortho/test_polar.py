@@ -72,7 +72,8 @@ def test_qdwh_accuracy_up_to_kappa_1e16(kappa, shape):
     n = min(shape)
     assert np.linalg.norm(u - polar_svd(a)) <= 1e-13 * kappa
     check_decomposition(a, u, h)
-    assert np.linalg.norm(u.T @ u - np.eye(n)) <= 1e-14 * n if shape[0] >= shape[1] else True
+    g = u.T @ u if shape[0] >= shape[1] else u @ u.T
+    assert np.linalg.norm(g - np.eye(n)) <= 1e-14 * n
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -253,3 +254,28 @@ def test_torch_gradcheck_svd():
     a = torch.tensor(with_condition(5, 3, 4.0, seed=11), dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x: polar(x, method="svd").U, (a,), eps=1e-6, atol=1e-7)
     assert torch.autograd.gradcheck(lambda x: polar(x, method="svd").H, (a,), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+def test_qdwh_host_syncs_do_not_grow_with_iterations(monkeypatch):
+    """The weights are fixed on the host from l0: the syncs are the finite check, l0 and the
+    final orthogonality check, whatever the number of iterations."""
+    import torch
+
+    counts = {"n": 0}
+    for name in ("__bool__", "__float__", "__int__", "item", "__index__"):
+        orig = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _orig=orig, **kw):
+            counts["n"] += 1
+            return _orig(self, *args, **kw)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    seen = []
+    for kappa in (1.0, 1e12):
+        counts["n"] = 0
+        polar(torch.tensor(with_condition(20, 12, kappa, seed=12)), method="qdwh")
+        seen.append(counts["n"])
+    eps = np.finfo(float).eps
+    assert len(qdwh_schedule(0.9, eps)) < len(qdwh_schedule(1e-13, eps))
+    assert seen[0] == seen[1] <= 4
