@@ -224,11 +224,12 @@ def kron_sum_vectors(vectors: Sequence[Any], xp: ModuleType) -> Any:
 
 
 def operand(b: Any, xp: ModuleType, name: str, n: int, dims: Sequence[int],
-            factors: str = "factors") -> Any:
+            factors: str = "factors", *, finite: bool = True) -> Any:
     """Check a right-hand side of shape ``(n,)`` or ``(n, *batch)``: floating and finite.
 
     A length mismatch names the operand and every factor (``{factors}[k]``), since either
-    may be the wrong one.
+    may be the wrong one.  ``finite=False`` skips the NaN/Inf pass (and its host sync) for
+    vectors orthla made itself, such as the iterates of PCG.
     """
     b = xp.asarray(b) if not hasattr(b, "shape") else b
     if b.ndim == 0 or b.shape[0] != n:
@@ -238,5 +239,6 @@ def operand(b: Any, xp: ModuleType, name: str, n: int, dims: Sequence[int],
             f"`{name}` must have shape ({n},) or ({n}, k) to match the factor sizes "
             f"{' x '.join(map(str, dims))} = {n} (of {labels}); got shape {shape}.")
     b = as_floating(b, name, xp)
-    check_finite(b, name, xp)
+    if finite:
+        check_finite(b, name, xp)
     return b

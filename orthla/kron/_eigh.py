@@ -324,9 +324,12 @@ class KronEigh:
             ``K + shift D`` is not positive definite (the smallest shifted eigenvalue is
             reported).
         """
-        shift = self._check_shift(shift)
+        return self._solve(y, self._check_shift(shift))
+
+    def _solve(self, y, shift, finite=True):
+        """:meth:`solve` after the shift check; ``finite=False`` for orthla's own iterates."""
         xp = array_namespace(y, *self._arrays())
-        y = operand(y, xp, "y", self.shape[0], self._dims, self._name)
+        y = operand(y, xp, "y", self.shape[0], self._dims, self._name, finite=finite)
         lam = self._shifted(shift)
         if size(y) == 0:
             return xp.zeros(y.shape, dtype=xp.result_type(y, *self._arrays()), device=y.device)
@@ -359,11 +362,14 @@ class KronEigh:
 
     def __matmul__(self, x: Any) -> Any:
         """``K @ x`` with the factors (no noise, no shift); ``x`` is checked like ``y``."""
+        return self._matvec(x)
+
+    def _matvec(self, x, finite=True):
         if self._op is None:
             from ._operator import KronOperator
 
             self._op = KronOperator._owned(self.factors)
-        return self._op @ x
+        return self._op._apply(x, "x", self._op.factors, "in", finite=finite)
 
     def solve_diag(self, y: Any, diag: Any, *, tol: float = 1e-10, maxiter: int | None = None,
                    precond_shift: float | None = None, x0: Any = None) -> PCGResult:
@@ -444,9 +450,9 @@ class KronEigh:
         c = scalar(xp.mean(v)) if precond_shift is None else precond_shift
         self._shifted(c, "precond_shift")  # preconditioner must be SPD
         vcol = v if y.ndim == 1 else xp.reshape(v, (n, *([1] * (y.ndim - 1))))
-        op = lambda z: self @ z + vcol * z  # noqa: E731
-        res = pcg(op, lambda r: self.solve(r, shift=c), y / ymax, xp, tol=tol, maxiter=maxiter,
-                  x0=None if x0 is None else x0 / ymax)
+        op = lambda z: self._matvec(z, finite=False) + vcol * z  # noqa: E731
+        res = pcg(op, lambda r: self._solve(r, c, finite=False), y / ymax, xp, tol=tol,
+                  maxiter=maxiter, x0=None if x0 is None else x0 / ymax)
         return res._replace(x=res.x * ymax)
 
 

@@ -152,8 +152,9 @@ class GridGP:
         if maxiter is None:
             maxiter = max(200, int(10 * math.sqrt(n)))
         maxiter = check_int(maxiter, "maxiter", low=1)
-        op = lambda z: w * (self.eigh @ (w * z)) + noise * z  # noqa: E731  P K P^T + s2 I, embedded
-        pre = lambda r: w * self.eigh.solve(w * r, shift=noise)  # noqa: E731
+        # P K P^T + s2 I, embedded; its iterates are not re-checked for NaN/Inf
+        op = lambda z: w * self.eigh._matvec(w * z, finite=False) + noise * z  # noqa: E731
+        pre = lambda r: w * self.eigh._solve(w * r, noise, finite=False)  # noqa: E731
         self.pcg = pcg(op, pre, y, xp, tol=tol, maxiter=maxiter)
         self.alpha = self.pcg.x
 

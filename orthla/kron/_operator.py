@@ -277,12 +277,12 @@ class KronOperator:
     def _namespace(self, b):
         return array_namespace(b, *self._arrays())
 
-    def _apply(self, b, name, mats, along):
+    def _apply(self, b, name, mats, along, finite=True):
         xp = self._namespace(b)
         dims_in, dims_out = self._bind(b, name, xp, along)
         if along == "out":  # lstsq: the operand has the row sizes, the result the column sizes
             dims_in, dims_out = dims_out, dims_in
-        b = operand(b, xp, name, math.prod(dims_in), dims_in)
+        b = operand(b, xp, name, math.prod(dims_in), dims_in, finite=finite)
         if is_numpy(xp):
             return _numpy_apply(b, mats, dims_in)
         x = xp.reshape(b, (*dims_in, *b.shape[1:]))
