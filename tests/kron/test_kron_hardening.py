@@ -380,3 +380,49 @@ def test_lyapunov_and_kron_sum_share_the_singularity_test():
                  [np.array([[1.0, 0.5], [0.0, -1.0]]), np.array([[1.0, 2.0], [0.0, 3.0]])]):
         with pytest.raises(np.linalg.LinAlgError, match="the Kronecker sum is singular to working precision"):
             kron_sum_solve(mats, b)
+
+
+def test_schur_route_real_matrices_complex_right_hand_side():
+    # scipy.linalg.solve_sylvester hands the real quasi-triangular Schur form of a real `a` to
+    # ztrsyl when `c` is complex, which reads it as triangular: residual 0.6 here.  The old
+    # orthla delegated to it (also in kron_sum_solve); the Schur forms are now complex then.
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((5, 5))  # complex-conjugate eigenvalue pairs: 2 x 2 Schur blocks
+    b = rng.standard_normal((3, 3)) + 4 * np.eye(3)
+    c = rng.standard_normal((5, 3)) + 1j * rng.standard_normal((5, 3))
+    x = solve_sylvester(a, b, c)
+    assert np.linalg.norm(a @ x + x @ b - c) <= 100 * EPS * (np.linalg.norm(a) + np.linalg.norm(b)) * np.linalg.norm(x)
+    ref = np.linalg.solve(np.kron(a, np.eye(3)) + np.kron(np.eye(5), b.T), c.reshape(-1)).reshape(5, 3)
+    np.testing.assert_allclose(x, ref, rtol=1e-11)
+    q = rng.standard_normal((5, 5)) + 1j * rng.standard_normal((5, 5))
+    xl = solve_lyapunov(a - 3 * np.eye(5), q)
+    np.testing.assert_allclose((a - 3 * np.eye(5)) @ xl + xl @ (a - 3 * np.eye(5)).T, q, atol=1e-12 * np.abs(q).max())
+    bb = rng.standard_normal(15) + 1j * rng.standard_normal(15)
+    xs = kron_sum_solve([a, b], bb, shift=0.5)
+    np.testing.assert_allclose(kron_sum_dense([a, b]) @ xs + 0.5 * xs, bb, atol=1e-12 * np.abs(bb).max() * 10)
+
+
+def test_nearly_symmetric_routes_off_numpy(xp):
+    # Backends without a Schur form symmetrize input within 100 n eps (documented) and refuse
+    # anything less symmetric; NumPy sends the same input to Bartels-Stewart.
+    rng = np.random.default_rng(12)
+    n = 20
+    a, b = spd(rng, n), spd(rng, n)
+    pert = 10 * n * EPS * np.triu(rng.uniform(-1, 1, (n, n)), 1)
+    an = a + pert
+    c = rng.standard_normal((n, n))
+    x = to_host(solve_sylvester(xp.asarray(an), xp.asarray(b), xp.asarray(c)))
+    bound = 100 * EPS * (np.linalg.norm(an) + np.linalg.norm(b)) * np.linalg.norm(x) + \
+        2 * np.linalg.norm(an - an.T) * np.linalg.norm(x)
+    assert np.linalg.norm(an @ x + x @ b - c) <= bound
+    if not _is(xp, "numpy"):
+        with pytest.raises(TypeError, match="non-symmetric Sylvester equations use Bartels-Stewart"):
+            solve_sylvester(xp.asarray(a + 1e-3 * np.triu(np.ones((n, n)), 1)), xp.asarray(b), xp.asarray(c))
+    # KronEigh symmetrizes a factor within rtol, so `@`, solve and the eigenvalues describe one matrix.
+    ke = KronEigh([xp.asarray(an), xp.asarray(spd(rng, 2))])
+    f0 = to_host(ke.factors[0])
+    np.testing.assert_array_equal(f0, f0.T)
+    np.testing.assert_allclose(f0, (an + an.T) / 2, rtol=0, atol=0)
+    y = rng.standard_normal(2 * n)
+    xk = ke.solve(xp.asarray(y), shift=0.1)
+    assert_close(ke @ xk + 0.1 * xk, y, xp=xp, rtol=0, atol=1e-12 * np.abs(y).max() * 100)
