@@ -388,3 +388,16 @@ def test_no_host_sync_in_the_loop(monkeypatch):
     counts["n"] = 0
     msign(a, steps=30, check_finite=False)
     assert counts["n"] == 0
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+def test_torch_bfloat16_working_precision():
+    """dtype=bfloat16 runs the products in bf16 (as the paper's GPU code does); norms stay float32."""
+    import torch
+
+    a = torch.tensor(np.random.default_rng(20).standard_normal((64, 128)), dtype=torch.float32)
+    u = msign(a, dtype=torch.bfloat16)
+    assert u.dtype == torch.float32 and torch.isfinite(u).all()
+    p = polar_svd(a.double().numpy())
+    # bf16 rounding (eps = 2**-7) per product, a few products per step: 8 steps stay within 0.1
+    assert np.linalg.norm(u.double().numpy() - p) / np.linalg.norm(p) <= 0.1
