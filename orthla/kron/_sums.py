@@ -306,7 +306,10 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     ``||A X + X B - C||`` is a small multiple of ``eps (||A|| + ||B||) ||X||`` on either
     route (the tests compare it with SciPy's at ``n = 300``).  A symmetrized input adds
     its asymmetry (at most ``100 n eps`` relative) to the backward error, which is why
-    ``"auto"`` symmetrizes only where no Schur route exists.
+    ``"auto"`` symmetrizes only where no Schur route exists.  The Schur route uses real
+    Schur forms for real input and complex ones as soon as any input is complex
+    (``scipy.linalg.solve_sylvester`` would pass a real quasi-triangular form to the
+    complex ``ztrsyl``, which reads it as triangular and returns a wrong solution).
 
     Both routes use one singularity test: the equation is refused when
     ``min_ij |a_i + b_j| <= eps (||A||_F + ||B||_F)`` over the eigenvalues ``a_i`` of
