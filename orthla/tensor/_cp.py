@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._backend import array_namespace, capability, is_cupy, is_numpy, is_torch
-from .._validate import as_floating, as_rng, check_finite, check_int, check_ndim
+from .._validate import as_floating, as_rng, check_finite, check_int, check_ndim, check_real
+from ._scale import binary_exponent, max_abs, max_exponent, scale_pow2
 from ._symmetric import _symmetrize_xp
 
 __all__ = ["ComponentMatch", "LowRankTensor", "cp_to_tensor", "match_components", "random_low_rank"]
@@ -45,7 +47,7 @@ def cp_to_tensor(weights: Any, factors: Any, *, order: int | None = None) -> Any
         Weights (signed) of the rank-one terms.
     factors : array, shape (d, R), or sequence of arrays of shapes (d_j, R)
         A single matrix gives the symmetric tensor ``sum_r w_r a_r^(x order)``
-        (``order`` required).  A sequence gives one factor matrix per mode, so
+        (``order`` required; with ``order``, a nested list is one matrix).  A sequence gives one factor matrix per mode, so
         any partial symmetry is expressed by repeating a matrix, e.g.
         ``[A, A, B]`` for ``sum_r w_r a_r (x) a_r (x) b_r``.
     order : int, optional
@@ -60,7 +62,8 @@ def cp_to_tensor(weights: Any, factors: Any, *, order: int | None = None) -> Any
     ------
     ValueError
         If shapes disagree, ``order`` is missing for a single matrix or given
-        with a sequence, or the inputs contain NaN/Inf.
+        with a sequence, the inputs contain NaN/Inf, or the tensor's entries
+        would overflow the floating type.
     TypeError
         If the inputs mix array libraries or have non-real dtypes.
 
@@ -69,7 +72,10 @@ def cp_to_tensor(weights: Any, factors: Any, *, order: int | None = None) -> Any
     The modes are split in two halves; the Khatri-Rao products of each half
     (``prod d_j x R``) are multiplied in one GEMM, so the cost is
     ``2 R prod_j d_j`` flops and the extra memory is that of the two halves,
-    never ``R`` times the tensor.
+    never ``R`` times the tensor.  The products are formed from inputs scaled
+    to unit size by powers of two (exact), so only a tensor whose entries
+    themselves overflow is refused; entries below the floating range become
+    subnormal or zero, as in any product.
 
     Examples
     --------
@@ -82,7 +88,12 @@ def cp_to_tensor(weights: Any, factors: Any, *, order: int | None = None) -> Any
     >>> float(cp_to_tensor([1.0], [a, a, np.array([[3.0]])])[1, 0, 0])
     6.0
     """
-    if isinstance(factors, Sequence) and not hasattr(factors, "shape"):
+    # With `order`, `factors` is one matrix (a nested list counts as one); without it, a
+    # sequence holds one matrix per mode.
+    single = hasattr(factors, "shape") or (
+        order is not None and isinstance(factors, Sequence)
+        and not any(hasattr(f, "shape") for f in factors))
+    if isinstance(factors, Sequence) and not single:
         if order is not None:
             raise ValueError("`order` is only used with a single factor matrix; got a sequence of factors.")
         mats = list(factors)
@@ -112,13 +123,27 @@ def cp_to_tensor(weights: Any, factors: Any, *, order: int | None = None) -> Any
     check_finite(weights, "weights", xp)
     for j, a in enumerate(mats):
         check_finite(a, f"factors[{j}]", xp)
+    # Products of m + 1 entries: form them from inputs scaled to unit size by powers of two
+    # (exact), so no intermediate over- or underflows, then scale the tensor back once.
+    exps = [binary_exponent(max_abs(a, xp)) for a in (weights, *mats)]
+    weights = scale_pow2(weights, -exps[0], xp)
+    mats = [scale_pow2(a, -e, xp) for a, e in zip(mats, exps[1:], strict=True)]
     half = (len(mats) + 1) // 2
     left = _khatri_rao(mats[:half], xp) * weights[None, :]
     shape = tuple(a.shape[0] for a in mats)
     if half == len(mats):
-        return xp.reshape(xp.sum(left, axis=1), shape)
-    right = _khatri_rao(mats[half:], xp)
-    return xp.reshape(left @ right.mT, shape)
+        T = xp.reshape(xp.sum(left, axis=1), shape)
+    else:
+        T = xp.reshape(left @ _khatri_rao(mats[half:], xp).mT, shape)
+    total = sum(exps)
+    if total > 0 and math.prod(shape):
+        top = binary_exponent(max_abs(T, xp))
+        if top + total > max_exponent(T.dtype, xp):
+            raise ValueError(
+                f"the tensor formed from `weights` and `factors` overflows {T.dtype}: its largest "
+                f"entry is about 2**{top + total}; scale `weights` or `factors` down."
+            )
+    return scale_pow2(T, total, xp)
 
 
 class LowRankTensor(NamedTuple):
@@ -182,9 +207,11 @@ def random_low_rank(d: Any, rank: int, *, order: int | None = None, symmetry: An
     ------
     ValueError
         If sizes are out of range, both or neither of ``order`` and
-        ``symmetry`` are given, or ``noise`` is negative.
+        ``symmetry`` are given, or ``noise`` is negative, NaN or infinite.
     TypeError
-        If sizes are not integers, or ``rng`` is not a valid seed.
+        If sizes are not integers (booleans included), ``rng`` is not a valid
+        seed, or ``xp`` is not an array namespace (a string such as
+        ``"numpy"`` included).
 
     Notes
     -----
@@ -205,6 +232,9 @@ def random_low_rank(d: Any, rank: int, *, order: int | None = None, symmetry: An
     >>> T.shape, A.shape, B.shape
     ((4, 4, 3), (4, 2), (3, 2))
     """
+    if xp is not None and (isinstance(xp, str | bytes) or not hasattr(xp, "asarray")):
+        raise TypeError(f"`xp` must be an array namespace (a module such as numpy or "
+                        f"array_api_strict), not {xp!r}.")
     rank = check_int(rank, "rank", low=1)
     if (order is None) == (symmetry is None):
         raise ValueError("give exactly one of `order` (symmetric tensor) and `symmetry` (block sizes).")
@@ -213,16 +243,16 @@ def random_low_rank(d: Any, rank: int, *, order: int | None = None, symmetry: An
         blocks = (order,)
         dims = (check_int(d, "d", low=1),)
     else:
+        if isinstance(symmetry, str | bytes) or not hasattr(symmetry, "__iter__"):
+            raise TypeError(f"`symmetry` must be a tuple of block sizes, e.g. (2, 1); got {symmetry!r}.")
         blocks = tuple(check_int(k, "symmetry", low=1) for k in symmetry)
         if not blocks:
             raise ValueError("`symmetry` must list at least one block size; got ().")
-        dd = (d,) * len(blocks) if isinstance(d, int | np.integer) else tuple(d)
+        dd = (d,) * len(blocks) if not hasattr(d, "__iter__") else tuple(d)
         if len(dd) != len(blocks):
             raise ValueError(f"`d` must give one dimension per block of symmetry={blocks}; got {dd}.")
         dims = tuple(check_int(x, "d", low=1) for x in dd)
-    noise = float(noise)
-    if not noise >= 0.0:
-        raise ValueError(f"`noise` must be a non-negative relative size; got {noise}.")
+    noise = check_real(noise, "noise", low=0.0)
     gen = as_rng(rng)
     mats = []
     for dj in dims:
@@ -269,6 +299,21 @@ class ComponentMatch(NamedTuple):
     abs_cos: Any
     angle_deg: Any
     sign: Any
+
+
+def _unit_columns(A, name, xp):
+    """Columns of ``A`` scaled to unit norm, via a per-column power of two (no over/underflow)."""
+    if A.shape[1] == 0:
+        return A
+    amax = xp.max(xp.abs(A), axis=0) if A.shape[0] else xp.zeros(A.shape[1], dtype=A.dtype)
+    zero = int(xp.sum(xp.astype(amax == 0, xp.int64)))
+    if zero:
+        raise ValueError(f"`{name}` must not have zero columns; found {zero}.")
+    # 2**-e with amax = f 2**e, f in [0.5, 1): computed from frexp on the host (one small copy).
+    expo = np.frexp(host_copy(amax, xp).astype(np.float64))[1]
+    factor = xp.asarray(np.ldexp(1.0, -expo), dtype=A.dtype, device=A.device)
+    A = A * factor[None, :]
+    return A / xp.linalg.vector_norm(A, axis=0)[None, :]
 
 
 @capability("tensor", numba=False)
@@ -327,11 +372,9 @@ def match_components(A: Any, B: Any) -> ComponentMatch:
     B = as_floating(B, "B", xp, allow_complex=False)
     check_finite(A, "A", xp)
     check_finite(B, "B", xp)
-    na, nb = xp.linalg.vector_norm(A, axis=0), xp.linalg.vector_norm(B, axis=0)
-    for name, nrm in (("A", na), ("B", nb)):
-        if nrm.shape[0] and not bool(xp.all(nrm > 0)):
-            raise ValueError(f"`{name}` must not have zero columns; found {int(xp.sum(xp.astype(nrm == 0, xp.int64)))}.")
-    An, Bn = A / na, B / nb
+    dtype = xp.result_type(A, B)
+    A, B = xp.astype(A, dtype), xp.astype(B, dtype)
+    An, Bn = _unit_columns(A, "A", xp), _unit_columns(B, "B", xp)
     cos = host_copy(An.mT @ Bn, xp)
     rows, cols = linear_sum_assignment(-np.abs(cos))
     ra = A.shape[1]

@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy, select_engine
-from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, eps
+from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_real, eps
 from ._cp import host_copy
+from ._scale import binary_exponent, ldexp, max_abs, scale_pow2
 from ._spm import (
     DUPLICATE_COS,
+    MAX_TRIES,
     SYNC_EVERY,
     TIE_TOL,
     TensorWarning,
@@ -26,9 +28,10 @@ from ._spm import (
     _fit_problems,
     _run_problems,
     _select_rank,
+    scale_spectrum,
     sym_coords,
 )
-from ._symmetric import sym_indices
+from ._symmetric import check_nonempty, sym_indices
 from ._threads import single_thread_blas
 
 __all__ = ["MSPMResult", "mspm"]
@@ -286,7 +289,9 @@ def _check_partial_symmetry(T, symmetry, xp, rtol):
         if asym > rtol:
             raise ValueError(
                 f"`T` must be symmetric within block {j} (modes {modes[0]}..{modes[-1]}) of "
-                f"symmetry={tuple(symmetry)}; measured asymmetry {asym:.3g} exceeds sym_rtol = {rtol:.3g}."
+                f"symmetry={tuple(symmetry)}; measured asymmetry {asym:.3g} exceeds sym_rtol = {rtol:.3g}. "
+                f"Use symmetrize(T, symmetry={tuple(symmetry)}) (the nearest tensor with this "
+                "symmetry, e.g. for measured data), a larger sym_rtol, or assume_symmetric=True."
             )
 
 
@@ -433,18 +438,22 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
             raise ValueError(f"block {j} of `symmetry`={symmetry} must have equal dimensions; "
                              f"got {tuple(shape)} in T.shape = {tuple(T.shape)}.")
         dims.append(shape[0])
+    check_nonempty(T, "T")
     T = as_floating(T, "T", xp, allow_complex=False)
     check_finite(T, "T", xp)
     check_choice(shift, "shift", ("adaptive", "fixed"))
     max_iter = check_int(max_iter, "max_iter", low=1)
-    n_tries = check_int(n_tries, "n_tries", low=1)
+    n_tries = check_int(n_tries, "n_tries", low=1, high=MAX_TRIES)
     max_restarts = check_int(max_restarts, "max_restarts", low=0)
-    if not 0.0 < float(rank_tol) < 1.0:
-        raise ValueError(f"`rank_tol` must be in (0, 1); got {rank_tol}.")
-    if not float(grad_tol) > 0.0:
-        raise ValueError(f"`grad_tol` must be positive; got {grad_tol}.")
+    rank_tol = check_real(rank_tol, "rank_tol", low=0.0, high=1.0, low_open=True, high_open=True)
+    grad_tol = check_real(grad_tol, "grad_tol", low=0.0, low_open=True)
+    if sym_rtol is not None:
+        sym_rtol = check_real(sym_rtol, "sym_rtol", low=0.0)
     use = select_engine(engine, xp)
     gen = as_rng(rng)
+    # Homogeneous: work on T / 2**e with max|T| / 2**e in [0.5, 1) (exact), scale weights back.
+    exponent = binary_exponent(max_abs(T, xp))
+    T = scale_pow2(T, -exponent, xp)
     if not assume_symmetric:
         _check_partial_symmetry(T, symmetry, xp, sym_rtol)
 
@@ -459,7 +468,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         return _result(out["weights"], out["factors"], out["rank"], out["split"], out["residual"],
                        out["spectrum"], out["limit"], out["timings"], out["stats"], out["duplicates"],
                        symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
-                       dtype=dtype, xp=xp)
+                       dtype=dtype, xp=xp, exponent=exponent, shape=out["shape"])
     if general:
         from ._mspm_general import mspm_general, plan_general
 
@@ -471,7 +480,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         return _result(out["weights"], out["factors"], out["rank"], out["split"], out["residual"],
                        out["spectrum"], out["limit"], out["timings"], out["stats"], out["duplicates"],
                        symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
-                       dtype=dtype, xp=xp)
+                       dtype=dtype, xp=xp, exponent=exponent, shape=out["shape"])
     timings = {"extraction": 0.0, "power": 0.0, "deflation": 0.0}
     t0 = time.perf_counter()
     lcounts, rcounts, limit = _choose_split(symmetry, dims)
@@ -483,7 +492,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     timings["extraction"] = time.perf_counter() - t0
     if spectrum[0] == 0.0:
         raise ValueError("`T` must be nonzero; got the zero tensor.")
-    R = _select_rank(spectrum, rank, float(rank_tol), M.shape, "the flattening size", dtype, xp)
+    R = _select_rank(spectrum, rank, rank_tol, M.shape, "the flattening size", dtype, xp)
     V, W = U[:, :R], Wt[:R, :].mT
     C = xp.eye(R, dtype=dtype, device=dev) * (1.0 / S[:R])[None, :]
 
@@ -527,17 +536,25 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
 
     return _result(lam, factors, R, lcounts, residual, spectrum, limit, timings, stats, duplicates,
                    symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
-                   dtype=dtype, xp=xp)
+                   dtype=dtype, xp=xp, exponent=exponent, shape=M.shape)
 
 
 def _result(lam, factors, R, split, residual, spectrum, limit, timings, stats, duplicates, *,
-            symmetry, dims, max_iter, max_restarts, dtype, xp):
-    """Collect what went wrong (if anything), warn, and build the MSPMResult."""
+            symmetry, dims, max_iter, max_restarts, dtype, xp, exponent, shape):
+    """Collect what went wrong (if anything), warn, and build the MSPMResult.
+
+    ``lam`` holds the weights of ``T / 2**exponent``; they are scaled back here.
+    """
     problems = _run_problems(stats, duplicates, R, max_iter, max_restarts)
     if R > limit:
         problems.append(f"rank {R} exceeds the generic identifiability limit {limit} of the flattening "
                         f"for symmetry={symmetry}, dims={tuple(dims)}")
-    problems += _fit_problems(residual, spectrum, R, dtype, xp)
+    problems += _fit_problems(residual, spectrum, R, dtype, xp, shape=shape, symmetric=False)
+    if exponent:
+        host = host_copy(lam, xp).astype(np.float64)
+        lam = xp.asarray(np.asarray([ldexp(float(v), exponent) for v in host]), dtype=lam.dtype,
+                         device=lam.device)
+        spectrum = scale_spectrum(spectrum, exponent)
     message = "; ".join(problems)
     if message:
         warnings.warn(f"mspm: {message}.", TensorWarning, stacklevel=3)

@@ -18,7 +18,7 @@ import numpy as np
 from .._validate import check_rank
 from ._mspm import _canonical_signs, _extract_one
 from ._mspm_general import _GFlattening
-from ._spm import _choose_rank, _component_stats, _deflate, numerical_rank
+from ._spm import _choose_rank, _component_stats, _deflate, numerical_rank, rounding_floor
 from ._threads import single_thread_blas
 
 
@@ -55,7 +55,8 @@ def mspm_order3(T, *, rank, rank_tol, opts, n_tries, max_restarts, gen, use, xp)
     size_limit = min(min(f1.M.shape), min(f2.M.shape))
     numerical = min(numerical_rank(f.spectrum, size_limit, T.dtype, xp) for f in (f1, f2))
     if rank is None:
-        R = min(_choose_rank(f1.spectrum, rank_tol, max(f1.M.shape)), size_limit)
+        R = min(_choose_rank(f1.spectrum, rank_tol, tuple(f1.M.shape), symmetric=False,
+                             floor=rounding_floor(f1.spectrum, T.dtype, xp)), size_limit)
     else:
         R = check_rank(rank, "rank", size_limit, "the flattenings' size")
         if R > numerical:
@@ -108,6 +109,6 @@ def mspm_order3(T, *, rank, rank_tol, opts, n_tries, max_restarts, gen, use, xp)
         factors[mode] = mat
     return {"weights": lam, "factors": factors, "rank": R, "residual": residual,
             "spectrum": f1.spectrum, "limit": limit3(pdims), "timings": timings,
-            "duplicates": duplicates, "stats": stats, "split": (1, 1, 0)}
+            "duplicates": duplicates, "stats": stats, "shape": tuple(f1.M.shape), "split": (1, 1, 0)}
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from .._validate import check_rank
 from ._cp import host_copy
 from ._mspm import _canonical_signs, _extract_one, _flatten, _Side
-from ._spm import _choose_rank, _component_stats, _deflate, numerical_rank
+from ._spm import _choose_rank, _component_stats, _deflate, numerical_rank, rounding_floor
 from ._threads import single_thread_blas
 
 
@@ -118,7 +118,8 @@ def mspm_general(T, *, rank, rank_tol, opts, n_tries, max_restarts, gen, use, xp
     size_limit = min(min(f.M.shape) for f in flats)
     numerical = min(numerical_rank(f.spectrum, size_limit, T.dtype, xp) for f in flats)
     if rank is None:
-        R = min(_choose_rank(main.spectrum, rank_tol, max(main.M.shape)), size_limit)
+        R = min(_choose_rank(main.spectrum, rank_tol, tuple(main.M.shape), symmetric=False,
+                             floor=rounding_floor(main.spectrum, T.dtype, xp)), size_limit)
     else:
         R = check_rank(rank, "rank", size_limit, "the flattenings' size")
         if R > numerical:
@@ -177,4 +178,4 @@ def mspm_general(T, *, rank, rank_tol, opts, n_tries, max_restarts, gen, use, xp
     split = tuple(int(j in S) for j in range(m))
     return {"weights": lam, "factors": factors, "rank": R, "residual": residual,
             "spectrum": main.spectrum, "limit": limit, "timings": timings,
-            "duplicates": duplicates, "stats": stats, "split": split}
+            "duplicates": duplicates, "stats": stats, "shape": tuple(main.M.shape), "split": split}

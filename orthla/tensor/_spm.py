@@ -1,3 +1,4 @@
+# >>> ENGINEERS WORKING IN PARALLEL: read /work/main/AGENTS.md now (venv at /work/venv, which files are yours, git rules, report deadline). <<<
 """Subspace power method (SPM) for the CP decomposition of symmetric tensors."""
 
 from __future__ import annotations
@@ -12,9 +13,19 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy, select_engine
-from .._validate import as_floating, as_rng, check_choice, check_finite, check_int, check_rank, eps
+from .._validate import (
+    as_floating,
+    as_rng,
+    check_choice,
+    check_finite,
+    check_int,
+    check_rank,
+    check_real,
+    eps,
+)
 from ._cp import host_copy
-from ._symmetric import check_cubical, check_symmetric_tensor, compressed_flattening
+from ._scale import binary_exponent, ldexp, max_abs, scale_pow2
+from ._symmetric import check_cubical, check_nonempty, check_symmetric_tensor, compressed_flattening
 from ._threads import single_thread_blas
 
 __all__ = ["SPMResult", "TensorWarning", "spm"]
@@ -25,8 +36,16 @@ DUPLICATE_COS = 0.999
 TIE_TOL = 1e-9
 #: Steps between convergence checks (host syncs) of the array-API engine off NumPy.
 SYNC_EVERY = 8
-#: A fit counts as good when residual <= FIT_FACTOR * truncation error + FIT_SLACK.
+#: A fit counts as good when residual <= FIT_FACTOR * noise floor + FIT_SLACK (see _fit_problems).
 FIT_FACTOR, FIT_SLACK = 3.0, 1e-9
+#: The largest value of a noise bulk may exceed the edge predicted from its RMS by this fraction.
+BULK_SLACK = 0.25
+#: Fewest values of a noise bulk whose lower edge is 0 (semicircle, square Marchenko-Pastur).
+MIN_BULK = 10
+#: A gap above a noise floor is clear when the value before it is this many times the bulk edge.
+CLEAR_GAP = 1.5
+#: Most random starts per component (they are iterated together: memory grows with them).
+MAX_TRIES = 1000
 
 
 class TensorWarning(UserWarning):
@@ -208,37 +227,90 @@ def _householder(u, xp):
 
 def truncation_error(spectrum: np.ndarray, rank: int) -> float:
     """Relative Frobenius error of the best rank-``rank`` approximation of the flattening."""
-    total = float(np.sum(spectrum**2))
-    return math.sqrt(float(np.sum(spectrum[rank:] ** 2)) / total)
+    top = float(spectrum[0]) if spectrum.size else 0.0
+    if top == 0.0:
+        return 0.0
+    s = spectrum / top  # unit scale: the squares neither over- nor underflow
+    return math.sqrt(float(np.sum(s[rank:] ** 2)) / float(np.sum(s**2)))
 
 
-def _choose_rank(spectrum: np.ndarray, rank_tol: float, long_side: int) -> int:
-    """Relative threshold, then the largest ratio gap among the values kept.
+def rounding_floor(spectrum: np.ndarray, dtype: Any, xp: Any) -> float:
+    """Values at or below ``10 * size * eps * spectrum[0]`` are rounding errors of a zero."""
+    return 10 * spectrum.size * eps(dtype, xp) * float(spectrum[0])
 
-    When nothing falls below the threshold (a numerically full-rank flattening,
-    as noise makes a tall one), the largest gap followed by a noise floor is
-    used: at least 3 values whose spread is within 1.5 times the
-    Marchenko-Pastur spread ``(sqrt(L) + sqrt(q)) / (sqrt(L) - sqrt(q))`` of q
-    noise singular values of an L x q Gaussian block, and smaller than the gap.
-    Without one the full size is returned (an exact tensor of that rank).
+
+def _tail(spectrum: np.ndarray, k: int, shape: tuple, symmetric: bool, floor: float):
+    """Classify ``spectrum[k:]`` and return ``(kind, edge)``.
+
+    ``kind`` is ``"empty"``; ``"rounding"`` (every value at or below ``floor``); ``"noise"``
+    (a noise bulk: no value at rounding level, and the largest within ``1 + BULK_SLACK`` of
+    the bulk edge predicted from the values' RMS, see :func:`_choose_rank`); ``"short"``
+    (too few values to tell, none at rounding level); or ``"structured"`` (anything else:
+    isolated values above a floor, or values above rounding level next to rounding errors,
+    which no noise bulk produces).  ``edge`` is the predicted bulk edge (0 for rounding).
+    """
+    t = spectrum[k:]
+    q = t.size
+    if q == 0:
+        return "empty", 0.0
+    at_floor = t <= floor
+    if bool(np.all(at_floor)):
+        return "rounding", 0.0
+    if bool(np.any(at_floor)):
+        return "structured", 0.0
+    if symmetric:
+        c, low = 2.0, 0.0
+    else:
+        r = math.sqrt(q / max(max(shape) - k, q))
+        c, low = 1.0 + r, 1.0 - r
+    scaled = t / t[0]
+    rms = float(t[0]) * math.sqrt(float(np.mean(scaled * scaled)))
+    edge = c * rms
+    # A bulk must have enough values to tell it from isolated ones: more than
+    # ((1 + BULK_SLACK) c)^2 (a single value above zeros has max / RMS = sqrt(q)), and,
+    # where only its top edge is tested, at least MIN_BULK.
+    if q < max(3 if low >= 0.3 else MIN_BULK, math.ceil(((1 + BULK_SLACK) * c) ** 2)):
+        return "short", edge
+    if t[0] > (1 + BULK_SLACK) * edge:
+        return "structured", edge
+    if low >= 0.3 and t[-1] < (1 - BULK_SLACK) * low * rms:
+        return "structured", edge
+    return "noise", edge
+
+
+def _choose_rank(spectrum: np.ndarray, rank_tol: float, shape: tuple, *, symmetric: bool,
+                 floor: float) -> int:
+    """The rank read off a flattening's spectrum (descending magnitudes); see :func:`spm`.
+
+    1. Values at or below ``rank_tol * spectrum[0]`` are zero: the rank is at most the
+       number ``kept`` above it.
+    2. A candidate rank k is one where ``spectrum[k:]`` is a noise floor: all at rounding
+       level, or a bulk whose largest value is within 25% of the edge predicted from its
+       RMS (twice the RMS for the eigenvalues of symmetric noise, the semicircle law;
+       ``1 + sqrt(q/L)`` times it for the singular values of an L x q block, Marchenko-
+       Pastur, whose smallest value must then also lie near the lower edge).  A bulk needs
+       enough values to be told from isolated ones.
+    3. Each candidate is scored by its gap relative to the noise level,
+       ``spectrum[k-1] / edge_k``; the best wins if it is at least ``CLEAR_GAP``, else the
+       smallest candidate (everything above the largest noise floor).  Near-zero values
+       inside a bulk never compete: a ratio between two of them is not a gap above it.
+    4. Without any candidate (a numerically full-rank flattening with no floor, or too
+       small to show one), ``kept``.
     """
     kept = int(np.sum(spectrum > rank_tol * spectrum[0]))
-    if kept < spectrum.size:
-        ratios = spectrum[:kept] / spectrum[1 : kept + 1]
-        return int(np.argmax(ratios)) + 1
-    if spectrum.size < 4:
-        return int(spectrum.size)
-    ratios = spectrum[:-1] / spectrum[1:]
-    root_l = math.sqrt(long_side)
-    for k in np.argsort(-ratios, kind="stable"):
-        tail = spectrum[k + 1 :]
-        root_q = math.sqrt(tail.size)
-        if tail.size < 3 or root_q >= root_l:
+    best, smallest = None, None
+    for k in range(1, kept + 1):
+        kind, edge = _tail(spectrum, k, shape, symmetric, floor)
+        if kind not in ("rounding", "noise"):
             continue
-        spread = tail[0] / tail[-1]
-        if spread <= 1.5 * (root_l + root_q) / (root_l - root_q) and ratios[k] > spread:
-            return int(k) + 1
-    return int(spectrum.size)
+        score = math.inf if edge == 0.0 else float(spectrum[k - 1]) / edge
+        if smallest is None:
+            smallest = k
+        if best is None or score > best[0]:
+            best = (score, k)
+    if best is None:
+        return kept
+    return best[1] if best[0] >= CLEAR_GAP else smallest
 
 
 def numerical_rank(spectrum: np.ndarray, size_limit: int, dtype: Any, xp: Any) -> int:
@@ -246,10 +318,11 @@ def numerical_rank(spectrum: np.ndarray, size_limit: int, dtype: Any, xp: Any) -
     return int(np.sum(spectrum > 10 * size_limit * eps(dtype, xp) * spectrum[0]))
 
 
-def _select_rank(spectrum, rank, rank_tol, shape, what, dtype, xp):
-    """Rank from ``rank_tol`` when ``rank`` is None, else ``rank`` checked against the flattening."""
+def _select_rank(spectrum, rank, rank_tol, shape, what, dtype, xp, *, symmetric=False):
+    """Rank from the spectrum when ``rank`` is None, else ``rank`` checked against the flattening."""
     if rank is None:
-        return _choose_rank(spectrum, rank_tol, max(shape))
+        return _choose_rank(spectrum, rank_tol, tuple(shape), symmetric=symmetric,
+                            floor=rounding_floor(spectrum, dtype, xp))
     size_limit = min(shape)
     R = check_rank(rank, "rank", size_limit, what)
     numerical = numerical_rank(spectrum, size_limit, dtype, xp)
@@ -280,13 +353,32 @@ def _run_problems(stats, duplicates, R, max_iter, max_restarts):
     return problems
 
 
-def _fit_problems(residual, spectrum, R, dtype, xp):
-    """A message when the residual is well above the rank-R truncation error of the flattening."""
-    floor = truncation_error(spectrum, R)
-    if residual > FIT_FACTOR * floor + max(FIT_SLACK, 1e3 * eps(dtype, xp)):
-        return [f"poor fit: relative residual {residual:.2e} while the rank-{R} truncation of "
-                f"the flattening leaves {floor:.2e}; components were missed or the rank exceeds "
-                "what the flattening can show"]
+def _fit_problems(residual, spectrum, R, dtype, xp, *, shape, symmetric):
+    """A message when the residual is not explained by the noise floor of the flattening.
+
+    The floor is the relative size of ``spectrum[R:]`` when that tail is a noise floor
+    (rounding errors, a noise bulk, or too few values to tell; see :func:`_tail`), and only
+    of its rounding-level part when it holds structure (values above rounding level next to
+    rounding errors, or isolated values above a bulk): those are components the rank
+    choice left out, and their size counts against the fit.
+    """
+    floor_value = rounding_floor(spectrum, dtype, xp)
+    kind, _ = _tail(spectrum, R, tuple(shape), symmetric, floor_value)
+    if kind == "structured":
+        top = float(spectrum[0])
+        s = spectrum / top
+        tail = s[R:]
+        noise = math.sqrt(float(np.sum(tail[tail * top <= floor_value] ** 2)) / float(np.sum(s**2)))
+        above = int(np.sum(spectrum[R:] > floor_value))
+        why = (f"the flattening's spectrum beyond rank {R} is not a noise floor ({above} values "
+               f"above rounding level, the largest {float(s[R]):.2e} of the top one): components "
+               "were left out; give a larger `rank` or a smaller `rank_tol`")
+    else:
+        noise = truncation_error(spectrum, R)
+        why = (f"the rank-{R} truncation of the flattening leaves {noise:.2e}; components were "
+               "missed or the rank exceeds what the flattening can show")
+    if residual > FIT_FACTOR * noise + max(FIT_SLACK, 1e3 * eps(dtype, xp)):
+        return [f"poor fit: relative residual {residual:.2e} while {why}"]
     return []
 
 
@@ -435,19 +527,22 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     if order is not None:
         T = _unflatten(T, check_int(order, "order", low=3), xp)
     check_cubical(T, "T", min_order=3)
+    check_nonempty(T, "T")
     T = as_floating(T, "T", xp, allow_complex=False)
     check_finite(T, "T", xp)
     check_choice(shift, "shift", ("adaptive", "fixed"))
     max_iter = check_int(max_iter, "max_iter", low=1)
-    n_tries = check_int(n_tries, "n_tries", low=1)
+    n_tries = check_int(n_tries, "n_tries", low=1, high=MAX_TRIES)
     max_restarts = check_int(max_restarts, "max_restarts", low=0)
-    rank_tol, grad_tol = float(rank_tol), float(grad_tol)
-    if not 0.0 < rank_tol < 1.0:
-        raise ValueError(f"`rank_tol` must be in (0, 1); got {rank_tol}.")
-    if not grad_tol > 0.0:
-        raise ValueError(f"`grad_tol` must be positive; got {grad_tol}.")
+    rank_tol = check_real(rank_tol, "rank_tol", low=0.0, high=1.0, low_open=True, high_open=True)
+    grad_tol = check_real(grad_tol, "grad_tol", low=0.0, low_open=True)
+    if sym_rtol is not None:
+        sym_rtol = check_real(sym_rtol, "sym_rtol", low=0.0)
     use = select_engine(engine, xp)
     gen = as_rng(rng)
+    # Homogeneous: work on T / 2**e with max|T| / 2**e in [0.5, 1) (exact), scale weights back.
+    exponent = binary_exponent(max_abs(T, xp))
+    T = scale_pow2(T, -exponent, xp)
     if not assume_symmetric:
         check_symmetric_tensor(T, "T", xp, rtol=sym_rtol)
 
@@ -470,7 +565,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     if spectrum[0] == 0.0:
         raise ValueError("`T` must be nonzero; got the zero tensor.")
     size_expr = f"min(C(d+{n - 1}, {n}), C(d+{m - n - 1}, {m - n}))" if m % 2 else f"C(d+{n - 1}, {n})"
-    R = _select_rank(spectrum, rank, rank_tol, M.shape, f"the flattening size {size_expr}", dtype, xp)
+    R = _select_rank(spectrum, rank, rank_tol, M.shape, f"the flattening size {size_expr}", dtype, xp,
+                     symmetric=m % 2 == 0)
 
     if m % 2 == 0:
         V = vecs[:, :R]
@@ -531,19 +627,27 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     A = xp.stack(factors, axis=1)
     lam = xp.asarray(np.asarray(weights), dtype=dtype, device=dev)
     residual = _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp)
+    lam = xp.asarray(np.asarray([ldexp(v, exponent) for v in weights]), dtype=dtype, device=dev)
 
     limit = identifiable_limit(m, d)
     problems = _run_problems(stats, duplicates, R, max_iter, max_restarts)
     if R > limit:
         problems.append(f"rank {R} exceeds SPM's generic identifiability limit {limit} for "
                         f"order {m}, d = {d}; the components are not determined by T")
-    problems += _fit_problems(residual, spectrum, R, dtype, xp)
+    problems += _fit_problems(residual, spectrum, R, dtype, xp, shape=M.shape, symmetric=m % 2 == 0)
     message = "; ".join(problems)
     if message:
         warnings.warn(f"spm: {message}.", TensorWarning, stacklevel=2)
     return SPMResult(weights=lam, factors=A, rank=R, success=not problems, message=message,
-                     residual=residual, spectrum=spectrum, identifiable_limit=limit,
+                     residual=residual, spectrum=scale_spectrum(spectrum, exponent),
+                     identifiable_limit=limit,
                      timings=timings, **stats)
+
+
+def scale_spectrum(spectrum: np.ndarray, exponent: int) -> np.ndarray:
+    """The spectrum of the unscaled flattening (``inf`` where it overflows, without a warning)."""
+    with np.errstate(over="ignore"):
+        return np.ldexp(spectrum, exponent)
 
 
 def _unflatten(T, m, xp):

@@ -6,9 +6,10 @@ import warnings
 from typing import Any, NamedTuple
 
 from .._backend import array_namespace, capability
-from .._validate import as_floating, check_finite, check_int, check_ndim
+from .._validate import as_floating, check_finite, check_int, check_ndim, check_real
+from ._scale import binary_exponent, ldexp, max_abs, scale_pow2
 from ._spm import TensorWarning
-from ._symmetric import check_cubical, check_symmetric_tensor
+from ._symmetric import check_cubical, check_nonempty, check_symmetric_tensor
 
 __all__ = ["SSHOPMResult", "sshopm"]
 
@@ -64,12 +65,14 @@ def sshopm(T: Any, x0: Any, *, shift: str | float = "adaptive", max_iter: int = 
         ``alpha < 0`` (descent to a local minimum).  ``"adaptive"`` ascends with
         ``alpha = max(0, tau - (m-1) lambda_min(T x^(m-2)))`` at each step, the
         smallest shift that keeps the local model convex [2]_.
+        A float shift is in the units of ``T`` (it scales with it).
     max_iter : int, default 1000
         Maximum number of steps.
     tol : float, default 1e-12
         Stop when ``||T x^(m-1) - lambda x|| <= tol * ||T||_F``.
     tau : float, default 1e-6
-        Convexity margin of the adaptive shift.
+        Convexity margin of the adaptive shift, relative to ``||T||_F`` (so the iteration
+        is the same for ``T`` and ``c T``).
     assume_symmetric : bool, default False
         Skip the symmetry check.
     sym_rtol : float, optional
@@ -84,8 +87,9 @@ def sshopm(T: Any, x0: Any, *, shift: str | float = "adaptive", max_iter: int = 
     ------
     ValueError
         If ``T`` has order < 2, is not cubical or symmetric, has NaN/Inf; if
-        ``x0`` has the wrong shape, is zero or not finite; if an option is out
-        of range.
+        ``x0`` has the wrong shape, is zero or not finite; if an option is
+        out of range (``tol`` and ``tau`` must be finite, ``tol > 0``, ``tau >= 0``;
+        a float ``shift`` finite).
     TypeError
         If the inputs are complex, non-numeric or from different libraries.
 
@@ -129,24 +133,37 @@ def sshopm(T: Any, x0: Any, *, shift: str | float = "adaptive", max_iter: int = 
     T = xp.asarray(T) if not hasattr(T, "shape") else T
     x0 = xp.asarray(x0) if not hasattr(x0, "shape") else x0
     check_cubical(T, "T", min_order=2)
+    check_nonempty(T, "T")
     T = as_floating(T, "T", xp, allow_complex=False)
     check_finite(T, "T", xp)
     check_ndim(x0, "x0", 1)
     m, d = T.ndim, T.shape[0]
     if x0.shape[0] != d:
         raise ValueError(f"`x0` must have length d = {d}; got shape {tuple(x0.shape)}.")
-    x0 = xp.astype(as_floating(x0, "x0", xp, allow_complex=False), T.dtype)
+    x0 = as_floating(x0, "x0", xp, allow_complex=False)
     check_finite(x0, "x0", xp)
+    x0 = xp.astype(x0, T.dtype)
+    # Only the direction of x0 matters: bring it to unit size exactly before the norm.
+    x0 = scale_pow2(x0, -binary_exponent(max_abs(x0, xp)), xp)
     nrm0 = float(xp.linalg.vector_norm(x0))
     if nrm0 == 0.0:
-        raise ValueError("`x0` must be a nonzero vector; got all zeros.")
+        raise ValueError("`x0` must be a nonzero vector; got all zeros (or values that underflow "
+                         f"in {T.dtype}).")
     adaptive = isinstance(shift, str)
     if adaptive and shift != "adaptive":
         raise ValueError(f"`shift` must be 'adaptive' or a float; got {shift!r}.")
-    alpha = 0.0 if adaptive else float(shift)
+    alpha = 0.0 if adaptive else check_real(shift, "shift")
     max_iter = check_int(max_iter, "max_iter", low=1)
-    if not float(tol) > 0:
-        raise ValueError(f"`tol` must be positive; got {tol}.")
+    tol = check_real(tol, "tol", low=0.0, low_open=True)
+    tau = check_real(tau, "tau", low=0.0)
+    if sym_rtol is not None:
+        sym_rtol = check_real(sym_rtol, "sym_rtol", low=0.0)
+    # Homogeneous in T: iterate on T / 2**e with max|T| / 2**e in [0.5, 1) (exact); the
+    # eigenvalue and a fixed shift scale with it, the eigenvector does not.
+    sign = -1.0 if alpha < 0 else 1.0
+    exponent = binary_exponent(max_abs(T, xp))
+    T = scale_pow2(T, -exponent, xp)
+    alpha = ldexp(alpha, -exponent)
     if not assume_symmetric:
         check_symmetric_tensor(T, "T", xp, rtol=sym_rtol)
 
@@ -155,8 +172,8 @@ def sshopm(T: Any, x0: Any, *, shift: str | float = "adaptive", max_iter: int = 
     scale = float(xp.linalg.vector_norm(xp.reshape(T, (-1,))))
     if scale == 0.0:
         scale = 1.0
+    margin = tau * scale
     x = x0 / nrm0
-    sign = -1.0 if alpha < 0 else 1.0
     converged = False
     it = 0
     while True:
@@ -171,10 +188,14 @@ def sshopm(T: Any, x0: Any, *, shift: str | float = "adaptive", max_iter: int = 
         if adaptive:
             H = xp.reshape(hess_unfold @ _powers(x, m - 2, xp), (d, d))
             lmin = float(xp.min(xp.linalg.eigvalsh((H + H.mT) / 2)))
-            alpha = max(0.0, tau - (m - 1) * lmin)
+            alpha = max(0.0, margin - (m - 1) * lmin)
         step = sign * (g + alpha * x)
-        x = step / xp.linalg.vector_norm(step)
+        nrm = float(xp.linalg.vector_norm(step))
+        if nrm == 0.0:  # g = -alpha x up to rounding: no direction to move in
+            break
+        x = step / nrm
         it += 1
+    lam = ldexp(lam, exponent)
     if not converged:
         warnings.warn(f"sshopm: no convergence within max_iter={max_iter} (residual {res:.2e}).",
                       TensorWarning, stacklevel=2)

@@ -78,7 +78,7 @@ def test_random_low_rank_is_seeded_and_well_formed(xp):
 
 
 def test_random_low_rank_errors():
-    with pytest.raises(ValueError, match="`noise` must be a non-negative"):
+    with pytest.raises(ValueError, match=r"`noise` must be a finite real number >= 0; got -1.0"):
         random_low_rank(3, 2, order=3, noise=-1.0)
     with pytest.raises(ValueError, match="`order` must be an integer at least 2; got 1"):
         random_low_rank(3, 2, order=1)

@@ -67,12 +67,18 @@ def test_unknown_rank_found_exactly():
 
 
 def test_rank_threshold_and_gap():
-    # A weight below rank_tol * the largest eigenvalue is cut by the threshold ...
+    # A weight below rank_tol * the largest eigenvalue is cut by the threshold; what is cut
+    # is not a noise floor (a value above rounding level next to rounding errors), so the
+    # residual counts against the fit and success is False ...
     T, w, A = random_low_rank(8, 5, order=4, rng=3)
     w = np.array([1.0, -0.8, 0.5, 0.3, 1e-7])
     T = cp_to_tensor(w, A, order=4)
-    assert spm(T, rng=0).rank == 4
-    assert spm(T, rng=0, rank_tol=1e-9).rank == 5
+    with pytest.warns(TensorWarning, match="not a noise floor .* smaller `rank_tol`"):
+        res = spm(T, rng=0)
+    assert res.rank == 4 and not res.success
+    # ... and a smaller threshold recovers it.
+    res = spm(T, rng=0, rank_tol=1e-9)
+    assert res.rank == 5 and res.success
 
 
 def test_noise_robustness():
@@ -211,7 +217,7 @@ def test_errors(xp):
         spm(xp.asarray(S), shift="big")
     with pytest.raises(ValueError, match="`engine` must be one of"):
         spm(xp.asarray(S), engine="cuda")
-    with pytest.raises(ValueError, match=r"`rank_tol` must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"`rank_tol` must be a finite real number > 0 and < 1; got 2.0"):
         spm(xp.asarray(S), rank_tol=2.0)
     with pytest.raises(TypeError, match="`T` must be real"):
         spm(np.ones((2, 2, 2), dtype=complex))
@@ -244,16 +250,34 @@ def test_numba_engine_refuses_other_backends():
 def test_rank_rule_on_synthetic_spectra():
     from orthla.tensor._spm import _choose_rank
 
+    def choose(s, tol, shape, symmetric=False):
+        return _choose_rank(np.asarray(s), tol, shape, symmetric=symmetric, floor=1e-13 * s[0])
+
     signal = np.array([5.0, 3.0, 2.0, 1.5, 1.0])
-    # Values below the threshold are dropped, then the largest gap decides.
-    assert _choose_rank(np.r_[signal, 1e-9, 1e-10], 1e-4, 100) == 5
-    assert _choose_rank(np.r_[signal, 1e-3, 1e-9], 1e-4, 100) == 6  # 1e-3 is above 1e-4 * 5
-    assert _choose_rank(np.r_[signal, 1e-3, 1e-9], 1e-3, 100) == 5
-    # Numerically full rank: a noise floor (flat within the Marchenko-Pastur spread) after a gap.
+    # Values below the threshold are zero: nothing else to go on in a short spectrum.
+    assert choose(np.r_[signal, 1e-9, 1e-10], 1e-4, (100, 7)) == 5
+    assert choose(np.r_[signal, 1e-3, 1e-9], 1e-4, (100, 7)) == 6  # 1e-3 is above 1e-4 * 5
+    assert choose(np.r_[signal, 1e-3, 1e-9], 1e-3, (100, 7)) == 5
+    # Rounding errors after the signal are a floor of any length.
+    assert choose(np.r_[signal, np.full(30, 1e-15)], 1e-4, (35, 35), True) == 5
+    # A noise floor after a gap, flat within the Marchenko-Pastur band of a tall block ...
     floor = np.array([0.05, 0.048, 0.046, 0.045, 0.044])
-    assert _choose_rank(np.r_[signal, floor], 1e-4, 1000) == 5
-    # ... but signal-like decay after the largest gap means the tensor has full rank.
-    assert _choose_rank(np.r_[signal, 0.3, 0.1, 0.03], 1e-4, 1000) == 8
+    assert choose(np.r_[signal, floor], 1e-4, (1000, 10)) == 5
+    # ... but signal-like decay (no lower edge) means the flattening has full rank.
+    assert choose(np.r_[signal, 0.3, 0.1, 0.03], 1e-4, (1000, 8)) == 8
+    # Symmetric noise: a semicircle bulk whose magnitudes reach zero.  The ratio between
+    # two near-zero values (here 1e-3 / 1e-7) is not a gap; the edge of the bulk is.
+    rng = np.random.default_rng(0)
+    bulk = np.sort(np.abs(np.linalg.eigvalsh(_wigner(rng, 60))))[::-1] * 0.02
+    bulk[-1] = 1e-7
+    s = np.r_[signal, bulk]
+    assert choose(s, 1e-4, (65, 65), True) == 5
+    assert choose(s, 1e-1, (65, 65), True) == 5  # the threshold only caps the rank
+
+
+def _wigner(rng, n):
+    g = rng.standard_normal((n, n))
+    return (g + g.T) / np.sqrt(2 * n)
 
 
 def test_flattening_input(xp):
