@@ -401,3 +401,45 @@ def test_torch_bfloat16_working_precision():
     p = polar_svd(a.double().numpy())
     # bf16 rounding (eps = 2**-7) per product, a few products per step: 8 steps stay within 0.1
     assert np.linalg.norm(u.double().numpy() - p) / np.linalg.norm(p) <= 0.1
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+def test_gemm_count_equals_reference_muon_loop(monkeypatch):
+    """Counted matrix products: msign at 5 steps does exactly what the Muon recipe does (15),
+    cubic steps cost 2, and the diagnostics add one."""
+    import torch
+
+    calls = {"n": 0}
+    orig = torch.Tensor.__matmul__
+
+    def counting(self, other):
+        calls["n"] += 1
+        return orig(self, other)
+
+    monkeypatch.setattr(torch.Tensor, "__matmul__", counting)
+    g = torch.tensor(np.random.default_rng(21).standard_normal((6, 10)))
+
+    def count(fn):
+        calls["n"] = 0
+        fn()
+        return calls["n"]
+
+    ref = count(lambda: reference_muon_torch(g))
+    assert ref == 15
+    assert count(lambda: msign(g, schedule="muon", check_finite=False)) == ref
+    assert count(lambda: msign(g.T, steps=5)) == ref  # tall input: transposed, same count
+    assert count(lambda: msign(g, schedule="cubic", steps=5)) == 10
+    assert count(lambda: msign(g, steps=5, return_info=True)) == ref + 1
+
+
+def reference_muon_torch(g, steps=5):
+    a, b, c = MUON
+    x = g / (g.norm() + 1e-7)
+    tall = g.size(-2) > g.size(-1)
+    if tall:
+        x = x.mT
+    for _ in range(steps):
+        A = x @ x.mT
+        B = b * A + c * A @ A
+        x = a * x + B @ x
+    return x.mT if tall else x
