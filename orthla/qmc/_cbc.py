@@ -53,7 +53,7 @@ def _as_weights(weights: Any, d: int, alpha: int) -> np.ndarray:
         raise ValueError(f"`weights` must be positive and finite; got {w[w <= 0][:3].tolist()}.")
     # |1 + gamma omega(x)| <= 1 + gamma omega(0) = 1 + 2 gamma zeta(2 alpha)
     omega0 = float(korobov_omega(0.0, alpha))
-    bits = np.log2(1.0 + w * omega0)
+    bits = np.logaddexp2(0.0, np.log2(w) + math.log2(omega0))  # log2(1 + w omega0), no overflow
     if np.max(bits) > _LOG2_FACTOR_MAX:
         j = int(np.argmax(bits))
         raise ValueError(f"`weights` must be at most 2^{_LOG2_FACTOR_MAX:g} / omega(0) = "
@@ -171,9 +171,10 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     d = check_int(d, "d", low=1)
     alpha = check_int(alpha, "alpha", low=1, high=ALPHA_MAX)
     gamma = _as_weights(weights, d, alpha)
-    log2_factor = np.log2(1.0 + gamma * float(korobov_omega(0.0, alpha)))
+    log2_factor = np.logaddexp2(0.0, np.log2(gamma) + math.log2(float(korobov_omega(0.0, alpha))))
     k = np.arange(n, dtype=np.int64)
     p = np.ones(n)
+    q = np.zeros(n)  # p - 1, kept while p is unscaled: the error without cancelling against 1
     z = np.ones(d, dtype=np.int64)
     wce = np.empty(d)
     levels = _levels(n)
@@ -192,8 +193,13 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
             best = int(np.argmin(scores))
             z[j] = int(pow(5, best, n))
         x = ((k * z[j]) % n) / n
-        p *= 1.0 + gamma[j] * korobov_omega(x, alpha)
-        wce[j] = _error(float(np.mean(p)), e)
+        f = gamma[j] * korobov_omega(x, alpha)
+        p *= 1.0 + f
+        if e == 0:
+            q += f + q * f  # (1 + q)(1 + f) - 1
+            wce[j] = math.sqrt(max(float(np.mean(q)), 0.0))
+        else:
+            wce[j] = _error(float(np.mean(p)), e)
     return CBCResult(z, wce)
 
 
@@ -241,4 +247,6 @@ def _candidate_scores(p, n, levels, powers, omega_tab, gamma, alpha, extensible,
             ratio = np.maximum(np.tile(ratio, L // ratio.shape[0]), r)
     if extensible:
         return ratio
-    return base + gamma * total
+    # base is the same for every candidate and gamma > 0: rank by total alone, which small
+    # weights would otherwise round away against base
+    return total

@@ -10,7 +10,7 @@ from .._backend import array_namespace, as_array, capability
 from .._validate import check_int
 from ._bits import bits_dtype
 from ._checks import check_namespace, integer_parameter
-from ._kernels import _kernel_points, _per_dimension, _positive_scale, check_unit_cube
+from ._kernels import _check_kernel_range, _kernel_points, _per_dimension, _positive_scale, check_unit_cube
 
 __all__ = ["DSI_ALPHA_MAX", "DigitalShiftInvariantKernel", "walsh_kernel_1d"]
 
@@ -93,7 +93,12 @@ class DigitalShiftInvariantKernel:
     Raises
     ------
     ValueError
-        Out-of-range ``alpha`` or ``t``, non-positive ``weights``/``scale``.
+        Out-of-range ``alpha`` or ``t``, non-positive or non-finite
+        ``weights``/``scale``, or a kernel maximum above ``2^960`` (as for
+        :class:`ShiftInvariantKernel`).
+    TypeError
+        ``d``, ``alpha`` or ``t`` not integers (booleans included),
+        ``weights``/``scale`` not real numbers.
 
     Notes
     -----
@@ -136,6 +141,9 @@ class DigitalShiftInvariantKernel:
         self.alpha = a.astype(np.int64)
         self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
         self.scale = _positive_scale(scale)
+        zero = np.zeros(1, dtype=np.uint64)
+        at_zero = np.array([float(walsh_kernel_1d(zero, 53, int(a), np)[0]) for a in self.alpha])
+        _check_kernel_range(self.weights, at_zero, self.scale)
         self.t = check_int(t, "t", low=1, high=63)
 
     def __repr__(self) -> str:

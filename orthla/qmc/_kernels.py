@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,19 @@ def _per_dimension(value: Any, d: int, name: str, *, integer: bool) -> np.ndarra
 def _positive_scale(scale: Any) -> float:
     """``scale`` as a float, checked to be positive and finite (strings and booleans refused)."""
     return check_real(scale, "scale", low=0.0, low_open=True)
+
+
+#: Largest log2 of a kernel's maximum K(x, x): Gram sums over up to 2^32 points stay finite.
+LOG2_KERNEL_MAX = 960.0
+
+
+def _check_kernel_range(weights: np.ndarray, at_zero: np.ndarray, scale: float) -> None:
+    """Refuse ``weights``/``scale`` whose kernel maximum ``scale prod_j (1 + gamma_j Kt_j(0))``
+    (the value at ``x = z``, all Fourier/Walsh coefficients being positive) would overflow."""
+    bits = math.log2(scale) + float(np.sum(np.logaddexp2(0.0, np.log2(weights) + np.log2(at_zero))))
+    if bits > LOG2_KERNEL_MAX:
+        raise ValueError(f"`weights` and `scale` give a kernel maximum K(x, x) = 2^{bits:.1f}, beyond "
+                         f"2^{LOG2_KERNEL_MAX:g} (Gram matrices would overflow); scale them down.")
 
 
 def _kernel_points(x: Any, z: Any, d: int, pairwise: bool) -> tuple[Any, Any, Any]:
@@ -89,7 +103,12 @@ class ShiftInvariantKernel:
     Raises
     ------
     ValueError
-        Out-of-range ``alpha``, non-positive ``weights`` or ``scale``, wrong lengths.
+        Out-of-range ``alpha``, non-positive or non-finite ``weights`` or
+        ``scale``, wrong lengths, or a kernel maximum
+        ``scale prod_j (1 + gamma_j Kt_{alpha_j}(0))`` above ``2^960``.
+    TypeError
+        ``d``/``alpha`` not integers (booleans included), ``weights``/``scale``
+        not real numbers (strings, booleans, complex).
 
     Notes
     -----
@@ -122,6 +141,8 @@ class ShiftInvariantKernel:
         self.alpha = _per_dimension(alpha, self.d, "alpha", integer=True)
         self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
         self.scale = _positive_scale(scale)
+        at_zero = np.array([float(korobov_omega(0.0, int(a))) for a in self.alpha])
+        _check_kernel_range(self.weights, at_zero, self.scale)
 
     def __repr__(self) -> str:
         return (f"ShiftInvariantKernel(d={self.d}, alpha={self.alpha.tolist()}, "

@@ -278,3 +278,16 @@ def test_empty_batches_transform_to_empty(xp):
         g = FastGram(Lattice(2, rng=1, order=order, xp=xp).random(8), ShiftInvariantKernel(2), noise=1e-3)
         for f in (g.matvec, g.solve):
             assert tuple(f(xp.zeros((8, 0), dtype=xp.float64)).shape) == (8, 0)
+
+
+def test_kernels_whose_values_overflow_are_refused():
+    # weights=1e308 gave inf kernel values (and inf Gram eigenvalues) from finite input
+    from orthla.qmc import DigitalShiftInvariantKernel
+
+    x = Lattice(2, rng=1).random(8)
+    for cls in (ShiftInvariantKernel, DigitalShiftInvariantKernel):
+        for kw in (dict(weights=1e308), dict(scale=1e300), dict(weights=[1e200, 1e200])):
+            with pytest.raises(ValueError, match=r"`weights` and `scale` give a kernel maximum K\(x, x\) = 2\^"):
+                cls(2, **kw)
+        k = cls(2, weights=1e140, scale=1.0)  # maximum about 2^932: within range
+        assert np.all(np.isfinite(k(x)))
