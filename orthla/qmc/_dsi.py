@@ -10,7 +10,13 @@ from .._backend import array_namespace, as_array, capability
 from .._validate import check_int
 from ._bits import bits_dtype
 from ._checks import check_namespace, integer_parameter
-from ._kernels import _check_kernel_range, _kernel_points, _per_dimension, _positive_scale, check_unit_cube
+from ._kernels import (
+    _check_kernel_range,
+    _kernel_points,
+    _per_dimension,
+    _positive_scale,
+    check_unit_cube,
+)
 
 __all__ = ["DSI_ALPHA_MAX", "DigitalShiftInvariantKernel", "walsh_kernel_1d"]
 
