@@ -334,7 +334,8 @@ class FastGram:
 
     def _positive(self) -> Any:
         lam = self._shifted()
-        if not bool(self._xp.all(lam > 0)):
+        # below the smallest normal number, 1 / lambda overflows: as good as singular
+        if not bool(self._xp.all(lam >= self._xp.finfo(lam.dtype).smallest_normal)):
             raise ValueError("the Gram matrix plus noise is not positive definite to working precision "
                              f"(smallest eigenvalue {float(self._xp.min(lam)):.3g}); increase `noise`.")
         return lam

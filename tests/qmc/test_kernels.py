@@ -291,3 +291,14 @@ def test_kernels_whose_values_overflow_are_refused():
                 cls(2, **kw)
         k = cls(2, weights=1e140, scale=1.0)  # maximum about 2^932: within range
         assert np.all(np.isfinite(k(x)))
+
+
+def test_subnormal_eigenvalues_count_as_singular():
+    # lambda = 1e-310 > 0 passed the positivity test and solve returned inf from finite input
+    x = Lattice(1, rng=1).random(4)
+    g = FastGram(x, ShiftInvariantKernel(1, alpha=1), noise=0.0)
+    g.eigenvalues = np.array([1.0, 1e-310, 1.0, 1.0])  # as a nearly singular kernel would give
+    with pytest.raises(ValueError, match="not positive definite to working precision"):
+        g.solve(np.ones(4))
+    with pytest.raises(ValueError, match="not positive definite to working precision"):
+        g.logdet()
