@@ -327,11 +327,15 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         Block sizes, summing to ``T.ndim``; at least one must be 2 or more,
         or all ones of length m >= 3 for a general order-m tensor (see Notes).
     rank, rank_tol, shift, max_iter, n_tries, max_restarts, grad_tol, rng
-        As in :func:`spm`; ``max_iter`` counts sweeps over the blocks.
+        As in :func:`spm` (the rank rule of its Notes on the singular values of
+        the flattening); ``max_iter`` counts sweeps over the blocks.
     assume_symmetric : bool, default False
         Skip the within-block symmetry check.
     sym_rtol : float, optional
-        Allowed relative asymmetry within a block (default ``100 m eps``).
+        Allowed relative asymmetry within a block (finite, >= 0; default
+        ``100 m eps``).  For measured data that is symmetric only up to noise,
+        pass ``symmetrize(T, symmetry=symmetry)`` instead: the nearest tensor
+        with the block symmetry.
     engine : {"auto", "numba", "xp"}, default "auto"
         Block power iteration in a Numba kernel (NumPy input) or through the
         array-API path (any backend; starts batched as matrix products).
@@ -348,19 +352,23 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     ValueError
         If ``symmetry`` does not match ``T`` or is ``(1,)`` or ``(1, 1)``, a
         block is not cubical or not symmetric (with the measured asymmetry),
-        ``T`` has NaN/Inf or is zero, ``rank`` exceeds the flattening's (or, for a
-        general tensor, the smallest flattening's) size or numerical rank, or an
-        option is out of range.
+        ``T`` has NaN/Inf or is empty or zero, ``rank`` exceeds the flattening's
+        (or, for a general tensor, the smallest flattening's) size or numerical
+        rank, or an option is out of range (NaN and infinite tolerances
+        included; ``n_tries`` above 1000).  The asymmetry message names
+        ``symmetrize(T, symmetry=...)``.
     TypeError
-        If ``T`` is complex or non-numeric.
+        If ``T`` is complex, float16 or non-numeric, or an option has the wrong
+        type (booleans are not integers).
     ImportError
         If ``engine="numba"`` and numba is not installed.
 
     Warns
     -----
     TensorWarning
-        When ``success`` is False (non-convergence, duplicates, or rank above
-        the identifiable limit).
+        When ``success`` is False (non-convergence, duplicates, rank above
+        the identifiable limit, or a residual not explained by the noise floor
+        of the flattening, as in :class:`SPMResult`).
 
     Notes
     -----
@@ -394,6 +402,8 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
     flattenings' sizes (``identifiable_limit`` reports it).  For order 4 with
     all sizes d this is the square flattening (12|34) and ranks up to
     ``d^2 - 2d + 1`` (above d) are recovered; for 4 x 5 x 6 x 7, up to 24.
+    ``T`` is scaled by a power of two to ``max|T|`` in ``[0.5, 1)`` first (exact);
+    the weights and ``spectrum`` are scaled back.
 
     References
     ----------
