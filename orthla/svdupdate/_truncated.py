@@ -1279,26 +1279,29 @@ class TruncatedSVD:
         old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu,
                self._cond_ku, self._cond_kv, self._Vbuf)
         old_rows = None
-        self._Ub, self._Ku, self._s = U, Ku, s
-        self._cond_ku = rec.cond_k if Ku is not None else 1.0
-        self._Ubuf, self._Gu = (buf, gram) if Ku is not None else (None, None)
-        if pend_v is None:
-            self._V = V
-        else:
-            # Extended right basis: only the rows the batch touches change (in place).
-            Vb, uid, delta, Kv, Gv, cond_kv = pend_v
-            if uid is not None:  # else Vb is a new array, already updated
-                old_rows = Vb[uid].copy()
-                Vb[uid] += delta
-            else:
-                self._Vbuf = None  # a row buffer holding the old V' is stale now
-            self._Vb, self._Kv, self._Gv, self._cond_kv = Vb, Kv, Gv, cond_kv
+        # Everything from the first change on is undone on any exception, KeyboardInterrupt
+        # included: the rows of V' written in place below belong to the saved state too, so
+        # restoring the attributes alone (``_all_or_nothing``) would leave them changed.
         try:
+            self._Ub, self._Ku, self._s = U, Ku, s
+            self._cond_ku = rec.cond_k if Ku is not None else 1.0
+            self._Ubuf, self._Gu = (buf, gram) if Ku is not None else (None, None)
+            if pend_v is None:
+                self._V = V
+            else:
+                # Extended right basis: only the rows the batch touches change (in place).
+                Vb, uid, delta, Kv, Gv, cond_kv = pend_v
+                if uid is not None:  # else Vb is a new array, already updated
+                    old_rows = Vb[uid].copy()
+                    Vb[uid] += delta
+                else:
+                    self._Vbuf = None  # a row buffer holding the old V' is stale now
+                self._Vb, self._Kv, self._Gv, self._cond_kv = Vb, Kv, Gv, cond_kv
             ou, ov = self._ortho_estimates()
             reorth = max(ou, ov) > self._ortho_threshold()
             if reorth:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, self._V)
-        except Exception:
+        except BaseException:
             (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf,
              self._Gu, self._cond_ku, self._cond_kv, self._Vbuf) = old
             if old_rows is not None:

@@ -431,3 +431,26 @@ def test_failed_update_restores_the_random_streams(monkeypatch):
     ref.add_rows(E, method="rpi", l=1)
     _assert_identical(st, ref)
     assert st.history[-1].ortho_u == ref.history[-1].ortho_u
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+def test_interrupted_commit_puts_back_the_rows_written_in_place(exc, monkeypatch):
+    # The extended right basis changes the touched rows of V' in place at the commit; an
+    # interrupt (not an Exception) while the commit measures orthogonality used to leave
+    # them changed: V' off by 4.5e-4 here, every later update silently wrong.
+    st, M = _extended_state(monkeypatch)
+    ref = st.copy()
+
+    def interrupt(*args, **kwargs):
+        raise exc()
+
+    monkeypatch.setattr(mod, "_factor_loss", interrupt)
+    with pytest.raises(exc):
+        st.add_rows(M[110:111, :110])
+    monkeypatch.undo()
+    monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)
+    _assert_identical(st, ref)
+    for X in (st, ref):
+        X.add_rows(M[110:111, :110])
+    assert ref.history[-1].method == "exact-extended"
+    _assert_identical(st, ref)
