@@ -142,7 +142,7 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     bit for bit while ``a * 2**k`` stays in the normal range).  On the scaled matrix,
     as in LAPACK ``*gesvj``, a column whose squared norm is at most
     ``floor = smallest_normal / eps`` (1e-292 in float64, 1e-31 in float32; the norm is
-    then below ``1e-146`` resp. ``3e-16`` times the largest entry) counts as zero: it is
+    then below about ``2e-146`` resp. ``6e-16`` times the largest entry) counts as zero: it is
     not rotated and gives a zero singular value.  Without this guard the rounding noise
     of a rank-deficient matrix shrinks sweep after sweep until its squares underflow.
 

@@ -76,7 +76,7 @@ def test_rank_deficient_agrees_with_lapack(xp, dtype, precondition):
     # issue 12, item 4: on the array-API path complex64 rank-deficient input gave all-NaN S with
     # converged=True (28 of 40 cases); the Numba kernel divided by zero without preconditioning
     rng = np.random.default_rng(1200 + DTYPES.index(dtype))
-    cases = [rank_deficient(rng, dtype) for _ in range(25)]
+    cases = [rank_deficient(rng, dtype) for _ in range(16)]
     g = np.random.default_rng(0).standard_normal
     issue = g((4, 4)) + 1j * g((4, 4)) if np.issubdtype(dtype, np.complexfloating) else g((4, 4))
     issue[:, 3] = issue[:, 0]
@@ -92,11 +92,12 @@ def test_rank_deficient_agrees_with_lapack(xp, dtype, precondition):
 
 @pytest.mark.parametrize("precondition", ["qrcp", None])
 def test_exactly_singular_input(xp, precondition):
-    # issue 12: ZeroDivisionError in the Numba kernel; 50 sweeps, converged=False and
-    # overflow warnings on the xp path
+    # issue 12: ZeroDivisionError in the Numba kernel (ones((3, 3))); 50 sweeps,
+    # converged=False, off_norm=0 and overflow warnings on the xp path (ones((6, 6)) on
+    # array_api_strict)
     for engine in _engines(xp):
         _skip_numba(engine)
-        for a_np in (np.ones((3, 3)), np.ones((4, 2)), np.zeros((3, 3)), np.ones((2, 5))):
+        for a_np in (np.ones((3, 3)), np.ones((6, 6)), np.ones((4, 2)), np.zeros((3, 3)), np.ones((2, 5))):
             res = jacobi_svd(xp.asarray(a_np), precondition=precondition, engine=engine)
             check_against_lapack(a_np, res, factor=4)
             assert res.info.sweeps <= 20
@@ -165,7 +166,7 @@ def test_eigh_at_extreme_scales(xp, scale):
     g = np.random.default_rng(4).standard_normal((5, 5))
     indefinite = g + g.T
     spd = g @ g.T + np.eye(5)
-    for a_np, method in ((indefinite, "two-sided"), (spd, "two-sided"), (spd, "cholesky-one-sided")):
+    for a_np, method in ((indefinite, "two-sided"), (spd, "cholesky-one-sided")):
         for engine in _engines(xp):
             _skip_numba(engine)
             base = jacobi_eigh(xp.asarray(a_np), method=method, engine=engine)
