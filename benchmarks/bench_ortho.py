@@ -91,6 +91,14 @@ def _msign_cases():
                 error=_distance, error_name="||U - polar(a)||_F / ||polar(a)||_F",
                 quick=quick, backends=("numpy", "torch"),
             ))
+    out.append(BenchCase(
+        name="msign polar-express 5 steps 512x4096 fp32, gram=True vs plain",
+        setup=_setup((512, 4096)),
+        run_orthla=lambda i: msign(i["a"], steps=5, gram=True),
+        anchors={"msign plain (gram=False)": lambda i: msign(i["a"], steps=5)},
+        error=_distance, error_name="||U - polar(a)||_F / ||polar(a)||_F",
+        quick=True, backends=("numpy", "torch"),
+    ))
     return out
 
 
