@@ -199,9 +199,8 @@ def _polar_qdwh(t, xp):
     return None if ur is None else qf @ ur
 
 
-def _polar_newton_schulz(t, xp):
-    """Polar Express quintics designed for singular values in [eps^(2/3), 1], then limiting steps."""
-    eps = _eps(t.dtype, xp)
+def newton_schulz_schedule(eps: float):
+    """Polar Express quintics for ``[eps^(2/3), 1]``, as many as it takes for a band within ``eps`` of 1."""
     lower = eps ** (2.0 / 3.0)
     steps = 1
     while steps < 60:
@@ -210,6 +209,13 @@ def _polar_newton_schulz(t, xp):
         if 1 - lo <= eps and hi - 1 <= eps:
             break
         steps += 1
+    return coefs
+
+
+def _polar_newton_schulz(t, xp):
+    """Polar Express quintics designed for singular values in [eps^(2/3), 1], then limiting steps."""
+    eps = _eps(t.dtype, xp)
+    coefs = newton_schulz_schedule(eps)
     f = _fro(t, xp)[..., None, None]
     x = t / (xp.where(f > 0, f, xp.ones_like(f)) * 1.01)
     q = t.shape[-1]
@@ -303,7 +309,7 @@ def polar(a: Any, *, method: str = "auto", side: str = "right", check_finite: bo
     is never returned.
 
     **Newton-Schulz.**  Polar Express quintics designed for normalized singular values in
-    ``[eps^{2/3}, 1]`` (20 steps in float64, 11 in float32), then limiting quintic steps checked
+    ``[eps^{2/3}, 1]`` (21 steps in float64, 11 in float32), then limiting quintic steps checked
     every two steps (up to 12); it falls back on the SVD like QDWH.  GEMM-only but slow for
     ill-conditioned input: use it for ``kappa_F = ||a||_F / sigma_min`` up to about ``eps^{-2/3}``.
 

@@ -9,7 +9,7 @@ import scipy.linalg as sla
 
 from orthla._testing import to_host
 from orthla.ortho import PolarResult, polar
-from orthla.ortho._polar import qdwh_schedule, qdwh_weights
+from orthla.ortho._polar import newton_schulz_schedule, qdwh_schedule, qdwh_weights
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 METHODS = ("qdwh", "newton-schulz", "svd")
@@ -108,6 +108,12 @@ def test_float32(method):
     eps = np.finfo(np.float32).eps
     assert np.linalg.norm(u.T.astype(float) @ u - np.eye(20)) <= 10 * 20 * eps
     np.testing.assert_allclose(u, polar_svd(a.astype(float)), atol=1e2 * 100 * eps)
+
+
+def test_newton_schulz_schedule_lengths():
+    # documented: 21 quintics in float64, 11 in float32
+    assert len(newton_schulz_schedule(np.finfo(np.float64).eps)) == 21
+    assert len(newton_schulz_schedule(float(np.finfo(np.float32).eps))) == 11
 
 
 def test_newton_schulz_float64_moderate_condition():
