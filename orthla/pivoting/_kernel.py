@@ -88,15 +88,12 @@ class KernelMatrix:
             lo, hi = xp.min(points, axis=0), xp.max(points, axis=0)
             center = lo / 2 + hi / 2  # no overflow, unlike (lo + hi) / 2 or a mean
             half = float(xp.max(hi / 2 - lo / 2))  # every |x_k - c_k| is at most this
-            # the centered points: differences are unchanged, magnitudes are those of the spread
-            self._centered = points - center[None, :]
             if kernel == "gaussian" and half <= 16 * bandwidth:  # |z_k| <= 16: no overflow below
-                z = self._centered / bandwidth
+                # centered points: magnitudes are those of the spread, not of the offset
+                z = (points - center[None, :]) / bandwidth
                 sz = xp.sum(z * z, axis=1)
                 if (dim + 2) * float(xp.max(sz)) <= GRAM_LIMIT:
                     self._gram, self._z, self._half_sz = True, z, sz / 2
-        else:
-            self._centered = points
 
     @property
     def _xp(self):
@@ -187,7 +184,9 @@ class KernelMatrix:
     def _sqdist(self, rows, cols):
         """``r^2 / h^2`` summed coordinate by coordinate from clipped differences."""
         xp, h = self._xp, self.bandwidth
-        x, y = xp.take(self._centered, rows, axis=0), xp.take(self._centered, cols, axis=0)
+        # the raw points: x_k - y_k is then exact for nearby points (Sterbenz), whereas the
+        # centered ones carry the rounding of x - c (1e-10 for points at 1e6 centered near 0)
+        x, y = xp.take(self.points, rows, axis=0), xp.take(self.points, cols, axis=0)
         sq = xp.zeros((x.shape[0], y.shape[0]), dtype=x.dtype, device=x.device)
         cap = CLIP * h  # a Python float: inf for a huge h, which clips nothing
         for k in range(x.shape[1]):

@@ -22,7 +22,7 @@ from .._validate import (
     is_complex,
 )
 from ._kernel import NystromApproximation
-from ._rp_common import binary_exponent, namespace_of, scale_pow2
+from ._rp_common import binary_exponent, namespace_of, scale_pow2, scale_pow2_saturating
 
 __all__ = ["RPCholeskyResult", "rp_cholesky"]
 
@@ -231,7 +231,7 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
                          f"(min {float(xp.min(op.diag0)) * 4.0 ** op.j:.3g}).")
     f, piv, traces = _run(op, kmax, method, block_size, floor, rng, xp)
     if op.j:
-        f, traces = scale_pow2(f, op.j), scale_pow2(traces, 2 * op.j)
+        f, traces = scale_pow2(f, op.j), scale_pow2_saturating(traces, 2 * op.j, xp)
     return RPCholeskyResult(f, piv, traces, NystromApproximation._shared(f), f.shape[1] < rank)
 
 

@@ -72,3 +72,18 @@ def scale_pow2(x: Any, e: int) -> Any:
         x = x * (2.0 ** step)
         e -= step
     return x
+
+
+def scale_pow2_saturating(x: Any, e: int, xp: Any) -> Any:
+    """``x * 2**e`` for a real array, with ``+-inf`` (and no overflow warning) where it overflows.
+
+    For squared quantities scaled back on exit (residual norms of 1e+200 data are 1e+400).
+    """
+    if e <= 0:
+        return scale_pow2(x, e)
+    cap = math.ldexp(float(xp.finfo(x.dtype).max), -e)
+    big = xp.abs(x) > cap
+    if not bool(xp.any(big)):
+        return scale_pow2(x, e)
+    y = scale_pow2(xp.where(big, xp.zeros_like(x), x), e)
+    return xp.where(big, xp.sign(x) * math.inf, y)

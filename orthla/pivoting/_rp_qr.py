@@ -19,7 +19,7 @@ from .._validate import (
     is_complex,
 )
 from ._rp_cholesky import _block_size, _sample, _sqnorm, _zero_at
-from ._rp_common import binary_exponent, namespace_of, scale_pow2
+from ._rp_common import binary_exponent, namespace_of, scale_pow2, scale_pow2_saturating
 
 __all__ = ["RPQRResult", "rp_qr"]
 
@@ -38,7 +38,8 @@ class RPQRResult(NamedTuple):
     pivots : array of int, shape (k,)
         Selected columns, in the order chosen.
     residual : array, shape (k + 1,)
-        ``||a - Q_i Q_i^H a||_F^2`` before the first and after each pivot.
+        ``||a - Q_i Q_i^H a||_F^2`` before the first and after each pivot (``inf`` where that
+        square exceeds the largest float, as for ``a`` of size 1e+160).
     stopped_early : bool
         True when fewer than ``rank`` columns were selected because the residual
         vanished (numerical rank reached) or ``rank > min(m, n)``.
@@ -205,5 +206,5 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
         r = r * (xp.conj(phase) if cplx else phase)[:, None]
     res = xp.asarray(np.array(residual), dtype=d.dtype, device=dev)
     if e:
-        r, res = scale_pow2(r, e), scale_pow2(res, 2 * e)
+        r, res = scale_pow2(r, e), scale_pow2_saturating(res, 2 * e, xp)  # inf past 1e+154
     return RPQRResult(q, r, piv_x, res, len(pivots) < rank)

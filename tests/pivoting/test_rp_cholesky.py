@@ -93,6 +93,8 @@ def test_factor_and_trace_history(xp, method):
     assert np.abs(np.triu(f[piv], 1)).max() <= 1e-12
     assert np.abs(resid[piv]).max() <= 1e-10
     assert np.linalg.eigvalsh(resid).min() >= -1e-10  # A - F F^T stays PSD
+    # the Nystrom invariant 0 <= diag(A) - rowsum(F^2), up to rounding
+    assert (np.diag(dense) - np.sum(f * f, axis=1)).min() >= -100 * np.finfo(float).eps
 
 
 def test_greedy_matches_lapack_pivoted_cholesky():
