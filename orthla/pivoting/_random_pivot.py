@@ -124,7 +124,7 @@ def _potential(b, xp, name="b"):
     try:
         inv = xp.linalg.inv(b)
         ok = n == 0 or bool(xp.all(xp.isfinite(inv)))
-    except Exception:  # noqa: BLE001 - each library signals a singular matrix its own way
+    except Exception:  # each library signals a singular matrix its own way
         ok = False
     if not ok:
         raise np.linalg.LinAlgError(f"`{name}` must be invertible for the potential; its inverse "

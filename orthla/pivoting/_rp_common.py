@@ -35,7 +35,7 @@ def as_arg(x: Any, name: str, xp: Any, like: Any) -> Any:
     Lists, tuples and Python scalars are converted (as NumPy would); an array of another
     library raises ``TypeError`` naming the argument (orthla never copies between libraries).
     """
-    if isinstance(x, list | tuple | int | float | complex) and not isinstance(x, bool):
+    if isinstance(x, list | tuple | int | float | complex):  # bool too: refused by dtype later
         return xp.asarray(x, device=like.device)
     other = namespace_of(x, name)
     if other is not xp and not _same_library(other, xp):
