@@ -20,6 +20,7 @@ certified Gram-matrix path of :mod:`._gram` (recorded as ``"exact-gram"``).
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -101,7 +102,7 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
     e = float(xp.finfo(Y.dtype).eps)
     G = V.mT @ Y
     if p == 1:  # a single new row/column: the "QR" is a normalization
-        rho = xp.linalg.vector_norm(Y)
+        rho = _safe_norm(xp, Y)
         T = xp.reshape(rho, (1, 1))
         Qh = Y / xp.where(rho > 0, rho, xp.ones_like(rho))
     else:
@@ -151,6 +152,25 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
     return Q, B, H, float(sig[q - 1])
 
 
+def _safe_norm(xp, y):
+    """``||y||_2`` (0-d array) that neither under- nor overflows where the result does not.
+
+    The plain 2-norm squares the entries: at ``max |y|`` below ``sqrt(tiny) / eps``
+    (float64 ~7e-139, float32 ~9e-13) the squares lose digits and then vanish (a new
+    direction read as zero and dropped), and above ``sqrt(max / len(y))`` they overflow.
+    There ``y`` is divided by its largest magnitude first; in between (the common case)
+    the plain norm is used, bit for bit.
+    """
+    amax = xp.max(xp.abs(y))
+    a = float(amax)
+    fi = xp.finfo(y.dtype)
+    lo = math.sqrt(float(fi.smallest_normal)) / float(fi.eps)
+    hi = math.sqrt(float(fi.max) / max(math.prod(y.shape), 1))
+    if a == 0.0 or lo <= a <= hi:
+        return xp.linalg.vector_norm(y)
+    return amax * xp.linalg.vector_norm(y / amax)
+
+
 def _exact(xp, V, M, tol):
     H = rmatmul(M, V).mT  # sparse-aware: nnz(M) r flops for a sparse block
     Q, B, C, smin = _complement_after_one_pass(xp, V, dense(M, xp) - V @ H, H, tol)
@@ -185,15 +205,15 @@ def _gkl(xp, V, M, C, tol, l, rng):
     Z = xp.zeros((p, min(p, 2 * l + 1)), dtype=dt, device=dev)  # bounds the restarts
     z, j, nz = random_vector(), 0, 0
     while j < l and nz < Z.shape[1]:
-        before = float(xp.linalg.vector_norm(z))
+        before = float(_safe_norm(xp, z))
         z = _project_out(Z[:, :nz], z) if nz else z
-        znorm = float(xp.linalg.vector_norm(z))
+        znorm = float(_safe_norm(xp, z))
         if znorm <= 1e-12 * before:
             # Right breakdown (R^T p lies in the span already): restart at random.
             z = random_vector()
-            before = float(xp.linalg.vector_norm(z))
+            before = float(_safe_norm(xp, z))
             z = _project_out(Z[:, :nz], z) if nz else z
-            znorm = float(xp.linalg.vector_norm(z))
+            znorm = float(_safe_norm(xp, z))
             if znorm <= 1e-8 * before:
                 break  # the whole p-space is exhausted
         z = z / znorm
@@ -201,7 +221,7 @@ def _gkl(xp, V, M, C, tol, l, rng):
         nz += 1
         w = _project_out(V, apply(z))
         w = _project_out(P[:, :j], w) if j else w
-        alpha = float(xp.linalg.vector_norm(w))
+        alpha = float(_safe_norm(xp, w))
         if alpha <= tol:
             # Left breakdown: R z adds nothing above the rank threshold; restart.
             z = random_vector()

@@ -93,7 +93,10 @@ def as_operand(x: Any, name: str, xp: ModuleType, dtype: Any, dev: Any = None) -
                 f"{xp.__name__}; convert it explicitly."
             )
         x = check_sparse(x, name)
-        return x if x.dtype == dtype else x.astype(dtype)
+        if x.dtype == dtype:
+            return x
+        _check_range(float(abs(x.data).max()) if x.nnz else 0.0, x.dtype, dtype, name, np)
+        return x.astype(dtype)
     x = as_dense(x, name, xp, dev)
     check_ndim(x, name, 2)
     x = as_floating(x, name, xp, allow_complex=False)
@@ -104,7 +107,19 @@ def as_operand(x: Any, name: str, xp: ModuleType, dtype: Any, dev: Any = None) -
     check_finite(x, name, xp)
     if dtype is None or x.dtype == dtype:
         return x
+    if math.prod(x.shape):
+        _check_range(float(xp.max(xp.abs(x))), x.dtype, dtype, name, xp)
     return xp.astype(x, dtype)
+
+
+def _check_range(amax: float, src: Any, dtype: Any, name: str, xp: ModuleType) -> None:
+    """Refuse (``ValueError``) entries that the cast to the state's ``dtype`` would turn into
+    Inf (float64 blocks for a float32 state): they would reach the update as Inf."""
+    top = float(xp.finfo(dtype).max)
+    if float(xp.finfo(src).max) > top and amax > top:
+        raise ValueError(f"`{name}` has entries of magnitude up to {amax:.3g}, beyond the range of "
+                         f"the state's dtype {dtype} (largest finite {top:.3g}); scale it down or "
+                         "work in float64.")
 
 
 def transpose(m: Any) -> Any:

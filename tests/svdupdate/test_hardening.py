@@ -454,3 +454,72 @@ def test_interrupted_commit_puts_back_the_rows_written_in_place(exc, monkeypatch
         X.add_rows(M[110:111, :110])
     assert ref.history[-1].method == "exact-extended"
     _assert_identical(st, ref)
+
+
+def test_blocks_beyond_the_range_of_a_float32_state_are_refused():
+    # A float64 block is cast to the state's float32: entries above 3.4e38 became Inf, and
+    # add_rows raised LinAlgError ("SVD did not converge"), transform returned NaN.
+    st = TruncatedSVD.fit(A.astype(np.float32), 3, rng=0)
+    U, s, Vt = st.U, st.s, st.Vt
+    big = np.full((1, 8), 1e300)
+    for name, call in (("E", lambda: st.add_rows(big)),
+                       ("E", lambda: st.add_rows(sp.csr_array(big))),
+                       ("E", lambda: st.add_columns(np.full((12, 1), -1e39))),
+                       ("D", lambda: st.update(np.full((12, 1), 1e39), np.ones((8, 1)))),
+                       ("X", lambda: st.transform(big)),
+                       ("X", lambda: st.project(big))):
+        with pytest.raises(ValueError, match=rf"`{name}` has entries of magnitude up to 1e\+(300|39), "
+                                             "beyond the range of the state's dtype float32"):
+            call()
+    assert st.n_updates == 0
+    np.testing.assert_array_equal(st.U, U)
+    np.testing.assert_array_equal(st.s, s)
+    np.testing.assert_array_equal(st.Vt, Vt)
+    # Within the range: accepted, and the same as the block given in float32.
+    row = np.full((1, 8), 1e30)
+    ref = st.copy().add_rows(row.astype(np.float32))
+    st.add_rows(row)
+    assert st.s.dtype == np.float32
+    np.testing.assert_array_equal(st.s, ref.s)
+    np.testing.assert_allclose(st.s[0], np.sqrt(8.0) * 1e30, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- single vectors at extreme scales
+
+SCALES = [(np.float64, 1e-200), (np.float64, 1e-170), (np.float64, 1e170), (np.float64, 1e200),
+          (np.float32, 1e-25), (np.float32, 1e25), (np.float32, 1e30)]
+
+
+@pytest.mark.parametrize(("dtype", "c"), SCALES, ids=[f"{d.__name__}-{c:g}" for d, c in SCALES])
+@pytest.mark.parametrize("kind", ["add_rows", "add_columns", "update", "gkl"])
+def test_single_vector_updates_at_extreme_scales(xp, kind, dtype, c):
+    # One new row/column took a shortcut norm that squares the entries: below ~1e-154
+    # (float32: ~1e-19) the new direction read as zero and was dropped silently (singular
+    # values off by 4% at 1e-170), above ~1e154 (float32: ~1e19) the update overflowed
+    # and was refused.  GKL's recurrence norms had the same fault (off by 10% at 1e-200).
+    # The update is homogeneous: at scale c it must give c times the unscaled answer.
+    rng = np.random.default_rng(5)
+    A0 = rng.standard_normal((30, 3)) @ rng.standard_normal((3, 10))
+    st = TruncatedSVD.fit(xp.asarray((A0 * c).astype(dtype)), 3, oversample=2, rng=0)
+    if kind == "add_rows":
+        E = rng.standard_normal((1, 10))
+        st.add_rows(xp.asarray((E * c).astype(dtype)))
+        M = np.vstack([A0, E])
+    elif kind == "add_columns":
+        E = rng.standard_normal((30, 1))
+        st.add_columns(xp.asarray((E * c).astype(dtype)))
+        M = np.hstack([A0, E])
+    elif kind == "update":
+        D, F = rng.standard_normal((30, 1)), rng.standard_normal((10, 1))
+        st.update(xp.asarray((D * c).astype(dtype)), xp.asarray(F.astype(dtype)))
+        M = A0 + D @ F.T
+    else:  # a rank-one batch of three rows: l = 1 GKL step captures it
+        E = rng.standard_normal((3, 1)) @ rng.standard_normal((1, 10))
+        st.add_rows(xp.asarray((E * c).astype(dtype)), method="gkl", l=1)
+        M = np.vstack([A0, E])
+    # one new direction (update: one on each side)
+    assert st.history[-1].residual_rank == (2 if kind == "update" else 1)
+    ref = np.linalg.svd(M, compute_uv=False)[:3]
+    got = np.asarray(to_host(st.s), dtype=np.float64) / c
+    tol = 100 * np.finfo(dtype).eps * ref[0]
+    np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
