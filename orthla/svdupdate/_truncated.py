@@ -879,8 +879,8 @@ class TruncatedSVD:
         ----------
         idx : int, sequence of int, or integer array
             Distinct row indices in ``[0, m)``: a Python/NumPy integer, a sequence of
-            them, or a 0-d/1-D integer array of the state's library (a NumPy array for a
-            NumPy state); at least one row must remain.
+            them (a ``range`` included), or a 0-d/1-D integer array of the state's
+            library (a NumPy array for a NumPy state); at least one row must remain.
 
         Returns
         -------
@@ -1145,12 +1145,20 @@ class TruncatedSVD:
             raise TypeError(f"`idx` must be an integer or a sequence of integers; got the boolean {idx!r}.")
         if isinstance(idx, numbers.Integral):  # Python and NumPy integers
             idx = [int(idx)]
+        if isinstance(idx, range):
+            idx = list(idx)
         if isinstance(idx, list | tuple):
             if not idx:
                 raise ValueError(f"`idx` must name at least one of the {what}; got an empty sequence.")
             if any(isinstance(v, bool | np.bool_) for v in idx):
                 raise TypeError(f"`idx` must hold integer indices, not booleans; got {idx!r} (for a "
                                 "boolean mask pass `numpy.flatnonzero(mask)`).")
+            if all(isinstance(v, numbers.Integral) for v in idx):
+                # Python integers beyond int64 would become an object array: range-check first.
+                lo, hi = min(idx), max(idx)
+                if lo < 0 or hi >= size:
+                    raise ValueError(f"`idx` must hold {what} in [0, {size}); got values in "
+                                     f"[{lo}, {hi}].")
             idx = as_dense(idx, "idx", xp, dev)
         else:
             if not hasattr(idx, "dtype"):

@@ -523,3 +523,24 @@ def test_single_vector_updates_at_extreme_scales(xp, kind, dtype, c):
     got = np.asarray(to_host(st.s), dtype=np.float64) / c
     tol = 100 * np.finfo(dtype).eps * ref[0]
     np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+
+
+def test_indices_as_a_range_and_huge_python_integers():
+    # A range is a sequence of integers (accepted before the hardening, then refused with
+    # TypeError); a Python integer beyond int64 is out of range (ValueError), not a dtype.
+    st, ref = _state(), _state()
+    st.remove_rows(range(2, 5))
+    ref.remove_rows([2, 3, 4])
+    np.testing.assert_array_equal(st.s, ref.s)
+    np.testing.assert_array_equal(st.U, ref.U)
+    assert st.shape == (9, 8)
+    st.remove_columns(range(7, 8))
+    assert st.shape == (9, 7)
+    with pytest.raises(ValueError, match=r"`idx` must name at least one"):
+        st.remove_rows(range(0))
+    with pytest.raises(ValueError, match=r"`idx` must hold rows in \[0, 9\); got values in \[1, 2\*\*70\]"
+                       .replace("2\\*\\*70", str(2**70))):
+        st.remove_rows([1, 2**70])
+    with pytest.raises(ValueError, match=r"got values in \[-1, 0\]"):
+        st.remove_columns((0, -1))
+    assert st.shape == (9, 7) and st.n_updates == 2
