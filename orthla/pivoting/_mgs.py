@@ -72,7 +72,9 @@ def mgs_qr(a: Any, *, reorthogonalize: bool = True, engine: str = "auto") -> QRR
     ``eps * cond(a) < 1`` [1]_; the backward error ``||a - Q R|| / ||a||`` is
     ``O(eps)`` in both modes.  The diagonal of ``R`` is real and non-negative.
     A column whose residual is exactly zero gives a zero column of ``Q`` and a
-    zero diagonal entry of ``R``; for rank-deficient input use a pivoted QR.
+    zero diagonal entry of ``R``, as does a residual below the smallest normal number
+    (on the scaled input: below about ``1e-308`` times the largest entry of ``a`` in
+    float64); for rank-deficient input use a pivoted QR.
 
     QR is homogeneous: ``a`` is scaled by a power of two (exactly) so that its largest
     entry lies in [0.5, 1), and ``R`` is scaled back, so any finite input works
@@ -135,7 +137,7 @@ def _mgs_numba(a):
     q = np.array(a, order="F", copy=True)
     k = min(a.shape)
     r = np.zeros((k, a.shape[1]), dtype=a.dtype)
-    mgs_inplace(q, r)
+    mgs_inplace(q, r, float(np.finfo(a.dtype).tiny))
     return q[:, :k], r
 
 
@@ -146,14 +148,18 @@ def _mgs_xp(a):
     cplx = is_complex(a, xp)
     q = xp.asarray(a, copy=True)
     r = xp.zeros((k, n), dtype=a.dtype, device=a.device)
+    tiny = float(xp.finfo(a.dtype).smallest_normal)
     for j in range(k):
         col = q[:, j]
         # ||col|| = c ||col / c||, c = max |col_i|: no underflow of the squares for a tiny
-        # column, no host sync on the GPU (divide by 1 where the residual vanished).
+        # column.  A residual without a normal entry counts as zero (dividing by a subnormal
+        # overflows); no host sync on the GPU, where() instead of a branch.
         big = xp.max(xp.abs(col))
-        big = xp.where(big > 0, big, xp.ones_like(big))
-        nrm = big * xp.linalg.vector_norm(col / xp.astype(big, a.dtype))
-        col = col / xp.astype(xp.where(nrm > 0, nrm, xp.ones_like(nrm)), a.dtype)
+        live = big >= tiny
+        one = xp.ones_like(big)
+        big = xp.where(live, big, one)
+        nrm = xp.where(live, big * xp.linalg.vector_norm(col / xp.astype(big, a.dtype)), 0 * one)
+        col = xp.where(live, col / xp.astype(xp.where(live, nrm, one), a.dtype), xp.zeros_like(col))
         q[:, j] = col
         r[j, j] = xp.astype(nrm, a.dtype)
         if j + 1 < n:

@@ -269,6 +269,55 @@ def test_results_beyond_the_float_range_are_refused(xp):
     np.testing.assert_allclose(s, [1.6e308, 0, 0, 0], rtol=1e-14, atol=1e293)
 
 
+def _extreme_inputs(dtype):
+    fi = np.finfo(dtype)
+    g = np.random.default_rng(8).standard_normal((4, 4)) / 4
+    if np.issubdtype(dtype, np.complexfloating):
+        g = g + 1j * g[::-1]
+    mixed = g.copy()
+    mixed[0, 0] = float(fi.max) / 4  # the others fall to subnormals once scaled to 1
+    sub = np.zeros((4, 4), dtype)
+    sub[3, 2] = fi.smallest_subnormal
+    with np.errstate(over="ignore"):
+        return [(g / 2 * float(fi.max)).astype(dtype), (g * float(fi.smallest_normal)).astype(dtype),
+                mixed.astype(dtype), sub, (np.sign(g.real) * fi.smallest_subnormal).astype(dtype)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_extreme_entries_warn_nothing_and_stay_finite(xp, dtype):
+    # entries at the ends of the float range: no RuntimeWarning (pytest turns them into errors),
+    # finite results, factorizations that reconstruct the input (mgs_qr's complex division by a
+    # subnormal column maximum overflowed on the array-API path)
+    for a_np in _extreme_inputs(dtype):
+        a_np = a_np.copy()
+        herm = np.triu(a_np) + np.triu(a_np, 1).conj().T
+        herm[np.diag_indices(4)] = herm.diagonal().real
+        amax = float(np.max(np.abs(a_np.astype(np.complex128))))
+        e = int(np.frexp(amax)[1])
+
+        def down(x, e=e):  # x / 2^e in complex128, in two exact steps (2^1073 is not a float)
+            x = x.astype(np.complex128)
+            return x * np.ldexp(1.0, -(e // 2)) * np.ldexp(1.0, e // 2 - e)
+
+        for engine in _engines(xp):
+            _skip_numba(engine)
+            q, r = mgs_qr(xp.asarray(a_np), engine=engine)
+            qh, rh = to_host(q), to_host(r)
+            assert np.all(np.isfinite(qh)) and np.all(np.isfinite(rh))
+            err = np.linalg.norm(qh.astype(np.complex128) @ down(rh) - down(a_np))
+            # R below the normal range carries an absolute error of its subnormal spacing
+            spacing = float(np.abs(down(np.array(np.finfo(dtype).smallest_subnormal))))
+            assert err <= 100 * np.finfo(dtype).eps + 16 * spacing
+            norms = np.linalg.norm(qh.astype(np.complex128), axis=0)
+            assert np.all((np.abs(norms - 1) <= 100 * np.finfo(dtype).eps) | (norms == 0))
+            for res in (jacobi_svd(xp.asarray(a_np), engine=engine),
+                        jacobi_svd(xp.asarray(a_np), precondition=None, engine=engine),
+                        jacobi_eigh(xp.asarray(herm), engine=engine)):
+                assert res.info.converged
+                for part in res[:-1]:
+                    assert np.all(np.isfinite(to_host(part)))
+
+
 # ---------------------------------------------------------------- bad input
 
 
