@@ -22,7 +22,7 @@ from .._validate import (
     is_complex,
 )
 from ._kernel import NystromApproximation
-from ._rp_common import binary_exponent, namespace_of, scale_pow2, scale_pow2_saturating
+from ._rp_common import binary_exponent, host_list, namespace_of, scale_pow2, scale_pow2_saturating
 
 __all__ = ["RPCholeskyResult", "rp_cholesky"]
 
@@ -252,7 +252,7 @@ def _sample(d, count, rng, xp):
     u = xp.asarray(1.0 - rng.random(count), dtype=d.dtype, device=d.device)  # in (0, 1]
     idx = xp.searchsorted(cdf, u * cdf[-1])
     idx = xp.minimum(idx, xp.asarray(d.shape[0] - 1, dtype=idx.dtype, device=d.device))
-    return np.array([int(i) for i in idx], dtype=np.int64)
+    return np.array(host_list(idx), dtype=np.int64)
 
 
 def _sqnorm(x, axis, xp):
@@ -291,7 +291,7 @@ def _run(op, kmax, method, block_size, floor, rng, xp):
         fc = xp.take(ft[:k, :], cand_x, axis=1)  # F[cand]^T
         # residual on the candidates only: A[c, c] - F[c] F[c]^H = A[c, c] - fc^T conj(fc)
         h = op.block(cand_x, cand_x) - fc.mT @ (xp.conj(fc) if is_complex(fc, xp) else fc)
-        a_cand = [float(x) for x in xp.take(diag0, cand_x)]
+        a_cand = [float(x) for x in host_list(xp.take(diag0, cand_x))]
         if method == "block":
             accepted, lcols, exhausted = _block_pivots(h, cand, a_cand, kmax - k, unit, neg, k, op.j, xp)
         else:
@@ -317,7 +317,8 @@ def _run(op, kmax, method, block_size, floor, rng, xp):
                 _not_psd(i, float(d[i]), float(diag0[i]), len(pivots), op.j)
             d = _zero_at(xp.where(d < 0, xp.zeros_like(d), d), piv_host, xp)
             before = traces[-1]
-            traces.extend(max(before - float(c), 0.0) for c in xp.cumulative_sum(_sqnorm(newt, 1, xp)))
+            removed = host_list(xp.cumulative_sum(_sqnorm(newt, 1, xp)))
+            traces.extend(max(before - float(c), 0.0) for c in removed)
         if exhausted:  # after the downdate, which must not see these zeros as negative residuals
             d = _zero_at(d, np.array(exhausted, dtype=np.int64), xp)
         residual = float(xp.sum(d))
@@ -331,7 +332,7 @@ def _run(op, kmax, method, block_size, floor, rng, xp):
 
 def _sequential_pivots(h, cand, a_cand, d, left, unit, neg, k, j, rng, xp):
     """Candidates in sampling order; with ``rng``, candidate j is kept with probability r_j / d_j."""
-    d_cand = [float(x) for x in xp.take(d, xp.asarray(cand, device=d.device))]
+    d_cand = [float(x) for x in host_list(xp.take(d, xp.asarray(cand, device=d.device)))]
     uniforms = rng.random(len(cand)) if rng is not None else None
     accepted, exhausted, lcols = [], [], []
     for i in range(len(cand)):
@@ -378,7 +379,7 @@ def _block_pivots(h, cand, a_cand, left, unit, neg, k, j, xp):
         open_ = open_ & (xp.arange(t, device=dev) != i)
     exhausted = []
     if len(accepted) < left:  # the rest are at rounding level (or below: then A is not PSD)
-        hd = [float(x) for x in xp.real(xp.linalg.diagonal(h))]
+        hd = [float(x) for x in host_list(xp.real(xp.linalg.diagonal(h)))]
         for i in sorted(set(range(t)) - set(accepted)):
             if hd[i] < -neg * a_cand[i]:
                 _not_psd(int(cand[i]), hd[i], a_cand[i], k + len(accepted), j)

@@ -87,3 +87,15 @@ def scale_pow2_saturating(x: Any, e: int, xp: Any) -> Any:
         return scale_pow2(x, e)
     y = scale_pow2(xp.where(big, xp.zeros_like(x), x), e)
     return xp.where(big, xp.sign(x) * math.inf, y)
+
+
+def host_list(x: Any) -> list:
+    """The entries of a small 1-D array as Python numbers, in one device-to-host copy.
+
+    NumPy, CuPy and torch arrays copy once through ``tolist()``; other array-API arrays (which
+    have no such method) fall back to one conversion per entry.  Used for per-round candidate
+    data (a few to a hundred entries), never for N-sized arrays.
+    """
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return [v.item() if hasattr(v, "item") else float(v) for v in x]

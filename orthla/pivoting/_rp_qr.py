@@ -19,7 +19,7 @@ from .._validate import (
     is_complex,
 )
 from ._rp_cholesky import _block_size, _sample, _sqnorm, _zero_at
-from ._rp_common import binary_exponent, namespace_of, scale_pow2, scale_pow2_saturating
+from ._rp_common import binary_exponent, host_list, namespace_of, scale_pow2, scale_pow2_saturating
 
 __all__ = ["RPQRResult", "rp_qr"]
 
@@ -149,7 +149,9 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
     unit = 100 * eps(a.dtype, xp)
     total0 = float(xp.sum(d))
     residual = [total0]
-    qs, projs, pivots = [], [], []
+    qs: list[Any] = []
+    projs: list[Any] = []
+    pivots: list[int] = []
     rounds = 0
     while len(pivots) < kmax and residual[-1] > unit * total0 and rounds < 100 * kmax + 1000:
         rounds += 1
@@ -160,10 +162,11 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
             qprev = xp.concat(qs, axis=1)
             cols = cols - qprev @ (hh(qprev) @ cols)
         h = hh(cols) @ cols  # residual Gram matrix on the candidates
-        d_cand = [float(x) for x in xp.take(d, cand_x)]
-        thresh = [unit * float(x) for x in xp.take(d0, cand_x)]
+        d_cand = [float(x) for x in host_list(xp.take(d, cand_x))]
+        thresh = [unit * float(x) for x in host_list(xp.take(d0, cand_x))]
         uniforms = rng.random(len(cand)) if method == "accelerated" else np.zeros(len(cand))
-        accepted, exhausted = [], []
+        accepted: list[int] = []
+        exhausted: list[int] = []
         for j in range(len(cand)):
             if len(pivots) + len(accepted) >= kmax:
                 break
@@ -190,7 +193,8 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
         pivots.extend(int(p) for p in piv_host)
         # Householder QR keeps the column order, so row i of proj is what pivot i removes
         before = residual[-1]
-        residual.extend(max(before - float(c), 0.0) for c in xp.cumulative_sum(_sqnorm(proj, 1, xp)))
+        removed = host_list(xp.cumulative_sum(_sqnorm(proj, 1, xp)))
+        residual.extend(max(before - float(c), 0.0) for c in removed)
         d = d - _sqnorm(proj, 0, xp)
         d = _zero_at(xp.where(d < 0, xp.zeros_like(d), d), piv_host, xp)
     q = xp.concat(qs, axis=1) if qs else xp.zeros((m, 0), dtype=a.dtype, device=dev)
