@@ -9,6 +9,7 @@ sparsity itself.
 from __future__ import annotations
 
 import math
+import numbers
 from types import ModuleType
 from typing import Any
 
@@ -66,10 +67,22 @@ def namespace_of(x: Any) -> ModuleType | None:
     return _sparse_namespace(x) if is_sparse(x) else None
 
 
+def check_arraylike(x: Any, name: str) -> None:
+    """``TypeError`` naming ``name`` unless ``x`` is an array, a list/tuple or a number
+    (``None``, strings, bytes, dicts, ... are not read as 0-d object arrays)."""
+    if isinstance(x, list | tuple | numbers.Number) or is_sparse(x):
+        return
+    if isinstance(x, str | bytes) or not (hasattr(x, "__array_namespace__")
+                                          or hasattr(x, "__array__") or hasattr(x, "shape")):
+        raise TypeError(f"`{name}` must be an array (or a list of numbers); got "
+                        f"{type(x).__module__}.{type(x).__name__}.")
+
+
 def as_dense(x: Any, name: str, xp: ModuleType, dev: Any = None) -> Any:
     """``x`` as an array of ``xp``: lists and tuples are converted (as NumPy converts them,
     onto ``dev``); masked arrays, ``numpy.matrix`` and arrays of another library are refused
     (``TypeError``)."""
+    check_arraylike(x, name)
     if isinstance(x, list | tuple):
         try:
             arr = np.asarray(x)

@@ -32,6 +32,7 @@ from ._operand import (
     as_dense,
     as_operand,
     binary_exponent,
+    check_arraylike,
     dense,
     fro_norm,
     is_sparse,
@@ -111,6 +112,7 @@ class UpdateRecord(NamedTuple):
 
 def _validated_matrix(A: Any, name: str) -> tuple[Any, Any]:
     """Return ``(xp, A)`` for dense (any namespace, or a list) or sparse input, validated."""
+    check_arraylike(A, name)
     if is_sparse(A):
         xp = namespace_of(A)
         dt = A.dtype if A.dtype in (np.float32, np.float64) else np.float64
@@ -426,6 +428,8 @@ class TruncatedSVD:
 
     def __init__(self, U: Any, s: Any, V: Any, k: int, *, decay: float = 1.0,
                  rtol: float | None = None, ortho_tol: float | None = None, rng: Any = None):
+        for name, x in (("U", U), ("s", s), ("V", V)):
+            check_arraylike(x, name)
         xp = array_namespace(U, s, V)
         U, s, V, tol_eps = _validated_factors(xp, U, s, V)
         # The state owns its factors (extended updates write rows of V' in place, and the

@@ -544,3 +544,28 @@ def test_indices_as_a_range_and_huge_python_integers():
     with pytest.raises(ValueError, match=r"got values in \[-1, 0\]"):
         st.remove_columns((0, -1))
     assert st.shape == (9, 7) and st.n_updates == 2
+
+
+@pytest.mark.parametrize("bad", [None, "abc", b"ab", {"a": 1}, object()],
+                         ids=["None", "str", "bytes", "dict", "object"])
+def test_non_arrays_are_refused_by_name(bad):
+    # None/str/dict were read as 0-d object arrays ("`E` must be a 2-D array", a
+    # ValueError) or met the namespace check ("all array arguments must come from one
+    # array library", naming no argument).
+    st = _state()
+    calls = [
+        ("U", lambda: TruncatedSVD(bad, S0, VT0.T, 3)),
+        ("s", lambda: TruncatedSVD(U0, bad, VT0.T, 3)),
+        ("V", lambda: TruncatedSVD(U0, S0, bad, 3)),
+        ("A", lambda: TruncatedSVD.fit(bad, 3)),
+        ("E", lambda: st.add_rows(bad)),
+        ("E", lambda: st.add_columns(bad)),
+        ("D", lambda: st.update(bad, np.ones((8, 1)))),
+        ("E", lambda: st.update(np.ones((12, 1)), bad)),
+        ("X", lambda: st.transform(bad)),
+        ("X", lambda: st.project(bad)),
+    ]
+    for name, call in calls:
+        with pytest.raises(TypeError, match=rf"`{name}` must be an array \(or a list of numbers\); got"):
+            call()
+    assert st.n_updates == 0
