@@ -57,7 +57,9 @@ class KernelMatrix:
     and only while its rounding error stays below ``256 eps`` (``(d + 2) max|z|^2 <= 256`` for
     the centered scaled points ``z``); otherwise, and always for the Laplace and Matern kernels,
     ``r^2`` is summed over coordinates from clipped differences ``(x_k - y_k) / h``, accurate to
-    a few ``d eps`` relative.  Each entry costs ``O(d)``.
+    a few ``d eps`` relative.  Each entry costs ``O(d)``.  Differences are clipped at ``1e4 h``
+    (every kernel is 0 there), so no bandwidth in ``(0, inf)`` over- or underflows; float32
+    points with a bandwidth outside ``2**+-100`` are evaluated in float64 and rounded back.
 
     Examples
     --------
@@ -84,7 +86,10 @@ class KernelMatrix:
         self.points, self.kernel, self.bandwidth, self.nu = points, kernel, bandwidth, nu
         n, dim = points.shape
         self._gram = False
-        if n and dim:
+        # float32 points with a bandwidth outside 2**+-100 (1e-300 underflows to 0 in float32):
+        # differences, scaling and the profile in float64, entries rounded back to float32
+        self._wide = xp.finfo(points.dtype).bits < 64 and not (2.0**-100 <= bandwidth <= 2.0**100)
+        if n and dim and not self._wide:
             lo, hi = xp.min(points, axis=0), xp.max(points, axis=0)
             center = lo / 2 + hi / 2  # no overflow, unlike (lo + hi) / 2 or a mean
             half = float(xp.max(hi / 2 - lo / 2))  # every |x_k - c_k| is at most this
@@ -179,7 +184,8 @@ class KernelMatrix:
             # -r^2 / 2 = z.w - |z|^2 / 2 - |w|^2 / 2 on centered scaled points (see GRAM_LIMIT)
             arg = z @ w.mT - hz[:, None] - hw[None, :]
             return xp.exp(xp.minimum(arg, xp.zeros_like(arg)))
-        return self._profile(self._sqdist(rows, cols))
+        out = self._profile(self._sqdist(rows, cols))
+        return xp.astype(out, self.points.dtype) if self._wide else out
 
     def _sqdist(self, rows, cols):
         """``r^2 / h^2`` summed coordinate by coordinate from clipped differences."""
@@ -187,6 +193,8 @@ class KernelMatrix:
         # the raw points: x_k - y_k is then exact for nearby points (Sterbenz), whereas the
         # centered ones carry the rounding of x - c (1e-10 for points at 1e6 centered near 0)
         x, y = xp.take(self.points, rows, axis=0), xp.take(self.points, cols, axis=0)
+        if self._wide:
+            x, y = xp.astype(x, xp.float64), xp.astype(y, xp.float64)
         sq = xp.zeros((x.shape[0], y.shape[0]), dtype=x.dtype, device=x.device)
         cap = CLIP * h  # a Python float: inf for a huge h, which clips nothing
         for k in range(x.shape[1]):

@@ -140,6 +140,11 @@ def test_extreme_bandwidths(kernel):
     np.testing.assert_array_equal(KernelMatrix(p, kernel, bandwidth=1e-300).columns(np.arange(5)), np.eye(5))
     np.testing.assert_allclose(KernelMatrix(p, kernel, bandwidth=1e300).columns(np.arange(5)), np.ones((5, 5)),
                                rtol=0, atol=1e-290)
+    p32 = p.astype(np.float32)  # 1e-300 and 1e300 are outside float32: computed in float64
+    for h, want in ((1e-300, np.eye(5)), (1e300, np.ones((5, 5)))):
+        got = KernelMatrix(p32, kernel, bandwidth=h).columns(np.arange(5))
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
     for bad in (0.0, -1.0, np.nan, np.inf):
         with pytest.raises(ValueError, match=r"`bandwidth` must be a finite real number > 0"):
             KernelMatrix(p, kernel, bandwidth=bad)
