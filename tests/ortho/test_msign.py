@@ -476,3 +476,15 @@ def test_gram_argument():
     assert info.gemms == 15  # aspect 2 < 4: plain iteration
     with pytest.raises(ValueError, match="`gram`"):
         msign(a, gram="yes")
+
+
+def test_bench_cases_and_their_reference_loop():
+    """The benchmark's reference Muon loop is the recipe msign(schedule="muon") reproduces."""
+    from orthla.ortho._polar_bench import cases, reference_muon_numpy
+
+    names = [c.name for c in cases()]
+    assert len(names) == len(set(names)) == 9
+    g = np.random.default_rng(24).standard_normal((2, 20, 50)).astype(np.float32)
+    np.testing.assert_allclose(reference_muon_numpy(g), msign(g, schedule="muon"), atol=2e-5)
+    np.testing.assert_allclose(reference_muon_numpy(np.swapaxes(g, -1, -2)),
+                               msign(np.swapaxes(g, -1, -2), schedule="muon"), atol=2e-5)
