@@ -201,7 +201,7 @@ def msign(a: Any, *, steps: int | None = None, schedule: Any = "polar-express", 
     ======================  ======  ==============================
 
     (``MsignInfo.band`` reports it for the schedule used).  The Muon quintic never converges:
-    its fixed points leave singular values anywhere in about [0.68, 1.13] however many steps.
+    its band stays [0.6818, 1.1344] from 8 steps on, however many steps.
     Singular values below ``1e-3 ||a||_F`` are amplified but not guaranteed to reach the band.
     Rounding adds about ``steps * eps * sqrt(min(m, n))`` of the working precision.
 
