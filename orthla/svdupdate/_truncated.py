@@ -884,8 +884,8 @@ class TruncatedSVD:
         idx : int, sequence of int, or integer array
             Distinct row indices in ``[0, m)``: a Python/NumPy integer, a sequence of
             them (a ``range`` included), or a 0-d/1-D integer array of the state's
-            library or of NumPy (host-side indices, for any state); at least one row
-            must remain.
+            library (a NumPy array for a NumPy state: arrays of another library are
+            refused, as everywhere in orthla); at least one row must remain.
 
         Returns
         -------
@@ -1140,7 +1140,7 @@ class TruncatedSVD:
         """The indices in ``[0, size)`` that ``idx`` does not name (validated), on the device.
 
         ``idx``: a Python/NumPy integer, a sequence of them, or an integer array of the
-        state's library or of NumPy (moved to the device).  Booleans are refused (a mask is
+        state's library (a NumPy array for a NumPy state).  Booleans are refused (a mask is
         not a list of indices), as are other dtypes, arrays of another library, repeats,
         out-of-range values and removing everything.
         """
@@ -1168,15 +1168,6 @@ class TruncatedSVD:
         else:
             if not hasattr(idx, "dtype"):
                 raise TypeError(f"`idx` must be an integer or a sequence of integers; got {idx!r}.")
-            if type(idx) is np.ndarray and not is_numpy(xp):
-                # Host-side NumPy indices (np.flatnonzero(mask), say) are accepted for every
-                # state, as before the hardening: a few integers moved to the state's device.
-                if idx.dtype.kind == "b":
-                    raise TypeError("`idx` must hold integer indices, not booleans (for a boolean "
-                                    "mask pass `numpy.flatnonzero(mask)`).")
-                if idx.dtype.kind not in "iu":
-                    raise TypeError(f"`idx` must have an integer dtype; got {idx.dtype}.")
-                idx = xp.asarray(idx.astype(np.int64), device=dev)
             try:
                 same = array_namespace(idx) is xp
             except TypeError as exc:  # masked arrays, numpy.matrix
