@@ -210,12 +210,14 @@ def test_schatten4_normalization_is_not_worse():
     assert np.linalg.norm(u - p) / np.linalg.norm(p) <= 1e-13
 
 
-def test_complex_input():
+def test_complex_input(xp):
     rng = np.random.default_rng(9)
     a = rng.standard_normal((6, 9)) + 1j * rng.standard_normal((6, 9))
-    u = msign(a)
-    assert u.dtype == np.complex128
-    np.testing.assert_allclose(u, polar_svd(a), atol=1e-13)
+    u = msign(xp.asarray(a))
+    assert u.dtype == xp.complex128
+    np.testing.assert_allclose(to_host(u), polar_svd(a), atol=1e-13)
+    np.testing.assert_allclose(to_host(msign(xp.asarray(a.T), norm="schatten4", gram=True)), polar_svd(a.T),
+                               atol=1e-13)
 
 
 # ------------------------------------------------------------------ shapes, scales, dtypes
