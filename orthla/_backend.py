@@ -88,6 +88,8 @@ def as_array(x: Any, xp: ModuleType | None = None) -> Any:
     x = _convert_sequence(x)
     if xp is None:
         return x
+    if array_api_compat.is_array_api_obj(x) and array_api_compat.array_namespace(x) is xp:
+        return x  # already ours: no copy, and torch's autograd graph is kept (no asarray warning)
     if array_api_compat.is_array_api_obj(x) and array_api_compat.array_namespace(x) is not xp:
         if not (is_numpy(xp) and isinstance(x, np.ndarray)):
             raise TypeError(

@@ -79,3 +79,18 @@ def test_no_array_arguments_give_numpy_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "array_api_compat.numpy"
+
+
+def test_as_array_returns_arrays_of_the_namespace_unchanged():
+    # torch warns (an error under our filterwarnings) when asarray() copies a tensor that
+    # requires grad; as_array must hand such a tensor back as it is, keeping its graph.
+    torch = pytest.importorskip("torch")
+    import array_api_compat.torch as tx
+
+    from orthla._backend import as_array
+
+    t = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    out = as_array(t, tx)
+    assert out is t
+    a = np.ones(2)
+    assert as_array(a, array_namespace(a)) is a
