@@ -34,7 +34,7 @@ def host_parameter(value: Any, name: str) -> np.ndarray:
         _refuse_ndarray_subclass(value)
     except TypeError as exc:
         raise TypeError(f"`{name}`: {exc}") from None
-    if array_api_compat.is_array_api_obj(value) and not isinstance(value, np.ndarray):
+    if array_api_compat.is_array_api_obj(value) and not isinstance(value, np.ndarray | np.generic):
         ns = array_namespace(value)
         if is_cupy(ns):
             return value.get()

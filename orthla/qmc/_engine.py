@@ -88,6 +88,9 @@ class PointEngine:
     def random_base2(self, m: int) -> Any:
         """Draw the next ``2^m`` points; the total drawn must stay a power of two."""
         m = check_int(m, "m", low=0)
+        if m >= self._max_points.bit_length():  # before forming 2^m, which may be astronomically large
+            raise ValueError(f"cannot draw 2^{m} points: this engine holds at most {self._max_points} "
+                             f"points ({self._capacity_hint}).")
         n = 2**m
         total = self.num_generated + n
         if total & (total - 1):

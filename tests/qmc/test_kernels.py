@@ -302,3 +302,11 @@ def test_subnormal_eigenvalues_count_as_singular():
         g.solve(np.ones(4))
     with pytest.raises(ValueError, match="not positive definite to working precision"):
         g.logdet()
+
+
+def test_numpy_scalars_are_accepted_as_parameters():
+    # np.float64(2.0) as weights raised AttributeError ('__dlpack__')
+    k = ShiftInvariantKernel(2, alpha=np.int64(1), weights=np.float64(0.5), scale=np.float32(2.0))
+    assert k.alpha.tolist() == [1, 1] and k.weights.tolist() == [0.5, 0.5] and k.scale == 2.0
+    with pytest.raises(ValueError, match="1-D integer array; got shape"):  # a vector must be 1-D
+        Lattice(1, generating_vector=np.int64(3))

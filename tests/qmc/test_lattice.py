@@ -208,3 +208,15 @@ def test_numba_engine_refuses_other_backends():
     strict = pytest.importorskip("array_api_strict")
     with pytest.raises(ValueError, match="engine='numba' needs NumPy input"):
         Lattice(2, engine="numba", xp=strict)
+
+
+def test_random_base2_checks_the_capacity_before_forming_two_to_the_m():
+    # random_base2(10**30) computed 2**(10**30) and never returned
+    from orthla.qmc import Halton, Sobol
+
+    for eng in (Lattice(2, m_max=4), Sobol(2), Halton(2)):
+        with pytest.raises(ValueError, match=r"cannot draw 2\^1000000000000000000000000000000 points"):
+            eng.random_base2(10**30)
+        with pytest.raises(ValueError, match="cannot draw"):
+            eng.random_base2(eng._max_points.bit_length())
+    assert Lattice(2, m_max=4).random_base2(4).shape == (16, 2)
