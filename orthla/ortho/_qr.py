@@ -262,20 +262,24 @@ def _step(x: Any, g: Any, xp: Any) -> tuple[Any, Any] | None:
     return None if q is None else (q, r)
 
 
-def _first_pass(a: Any, xp: Any, *, shifted: bool) -> tuple[Any, Any, Any] | str:
-    """First pass on column-equilibrated ``a``: ``(Q1, R1, spread)`` or a reason for failure."""
+def _first_pass(a: Any, xp: Any, *, shifted: bool,
+                spread: bool = False) -> tuple[Any, Any, float] | str:
+    """First pass on column-equilibrated ``a``: ``(Q1, R1, spread)`` or a reason for failure
+    (``spread``, the largest ratio of diagonal entries of R1, only when asked: a host sync)."""
     g, c = _col_scale(gram(a, xp), xp)
     r = chol_upper(_shift(g, a.shape[-2], xp) if shifted else g, xp)
     if r is None:
         return "the Cholesky factorization of the " + ("shifted " if shifted else "") + \
             "Gram matrix broke down"
-    d = _diag(r, xp)
-    spread = host_float(xp.max(xp.max(d, axis=-1) / xp.min(d, axis=-1)))
+    ratio = 0.0
+    if spread:
+        d = _diag(r, xp)
+        ratio = host_float(xp.max(xp.max(d, axis=-1) / xp.min(d, axis=-1)))
     r = r / c[..., None, :]
     q = _solve(a, r, xp)
     if q is None:
         return "the triangular solve met a singular factor"
-    return q, r, spread
+    return q, r, ratio
 
 
 def _finish(q: Any, r: Any, xp: Any, passes: int) -> tuple[Any, Any] | str:
@@ -356,7 +360,7 @@ def _rand_cholqr(a: Any, xp: Any, gen: Any) -> tuple[Any, Any] | str:
 
 def _auto(a: Any, xp: Any, gen: Any) -> tuple[Any, Any]:
     u = eps(a.dtype, xp) / 2
-    first = _first_pass(a, xp, shifted=False)
+    first = _first_pass(a, xp, shifted=False, spread=True)
     if isinstance(first, str) or first[2] > _DIAG_SPREAD / math.sqrt(u):
         first = _first_pass(a, xp, shifted=True)
     if isinstance(first, str):

@@ -123,7 +123,7 @@ def chol_upper(g: Any, xp: Any) -> Any | None:
         return None
     d = xp.real(xp.linalg.diagonal(r)) if xp.isdtype(r.dtype, "complex floating") \
         else xp.linalg.diagonal(r)
-    if not bool(xp.all(xp.isfinite(r))) or not bool(xp.all(d > 0)):
+    if not bool(xp.logical_and(xp.all(xp.isfinite(r)), xp.all(d > 0))):
         return None
     return r
 
