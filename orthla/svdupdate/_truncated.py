@@ -165,14 +165,23 @@ def _validated_factors(xp, U, s, V):
     return U, s, V, e
 
 
-def _check_orthonormal(xp, X, name, e, size):
-    """Raise ``ValueError`` unless ``||X^T X - I||_2 <= 10 max(100, 10 sqrt(size)) e``.
+def _orthonormal_tolerances(e, size):
+    """``(exact, loose)`` bounds on ``||X^T X - I||_2`` for the constructor's factors.
 
-    Ten times the default ``ortho_tol`` for the shape: LAPACK's factors are orthonormal to
-    a few ``sqrt(size) eps``, and a state's own factors to ``ortho_tol`` (re-orthonormalized
-    beyond it), so both pass; a scaled or perturbed factor does not.
+    ``exact = 10 max(100, 10 sqrt(size)) e``, ten times the default ``ortho_tol``:
+    LAPACK's factors are orthonormal to a few ``sqrt(size) eps`` and a state's own ones to
+    ``ortho_tol`` (re-orthonormalized beyond it), so they are kept as given.  ``loose =
+    max(exact, sqrt(e))``: semi-orthogonal factors, as Lanczos with partial
+    reorthogonalization gives them (``scipy.sparse.linalg.svds(solver="propack")``: loss
+    ~1e-10), are accepted and re-orthonormalized; beyond it the input is not an SVD.
     """
-    tol = 10.0 * max(100.0, 10.0 * math.sqrt(size)) * e
+    exact = 10.0 * max(100.0, 10.0 * math.sqrt(size)) * e
+    return exact, max(exact, math.sqrt(e))
+
+
+def _check_orthonormal(xp, X, name, e, size):
+    """``||X^T X - I||_2``; ``ValueError`` above the loose tolerance (see above)."""
+    tol = _orthonormal_tolerances(e, size)[1]
     amax = float(xp.max(xp.abs(X)))
     if amax > 2.0:
         # A column norm above 2: ||X^T X - I|| >= amax^2 - 1 (and X^T X could overflow).
@@ -184,8 +193,9 @@ def _check_orthonormal(xp, X, name, e, size):
     loss = float(xp.max(xp.abs(xp.linalg.eigvalsh((S + S.mT) / 2))))
     if not loss <= tol:
         raise ValueError(f"`{name}` must have orthonormal columns; ||{name}^T {name} - I||_2 = "
-                         f"{loss:.3g} exceeds the tolerance {tol:.3g} (from its dtype and the "
-                         f"matrix size {size}).")
+                         f"{loss:.3g} exceeds the tolerance {tol:.3g} (sqrt(eps) of its dtype, "
+                         f"or 10 max(100, 10 sqrt({size})) eps).")
+    return loss
 
 
 def _all_or_nothing(method):
@@ -258,10 +268,14 @@ class TruncatedSVD:
         Orthonormal right factor (``Vt = V.T``).  ``U``, ``s`` and ``V`` are real
         (float32/float64, integers promoted; one common dtype is used), finite, and
         copied into the state.  ``||U^T U - I||_2`` and ``||V^T V - I||_2`` must be at
-        most ``10 max(100, 10 sqrt(max(m, n))) eps`` (ten times the default
-        ``ortho_tol``; ``eps`` of the least precise of the three arrays): an
-        ``O((m + n) r^2)`` check, the cost of one Gram matrix of each factor
-        (:meth:`fit` skips it, its factors come from LAPACK).
+        most ``max(sqrt(eps), 10 max(100, 10 sqrt(max(m, n))) eps)`` (``eps`` of the
+        least precise of the three arrays): an ``O((m + n) r^2)`` check, the cost of
+        one Gram matrix of each factor (:meth:`fit` skips it, its factors come from
+        LAPACK).  Factors within ten times the default ``ortho_tol`` (LAPACK's, a
+        state's own) are kept as given; semi-orthogonal ones (Lanczos with partial
+        reorthogonalization, ``scipy.sparse.linalg.svds(solver="propack")``) are
+        re-orthonormalized on entry: QR of both and the SVD of the ``r x r`` core,
+        which keeps ``U diag(s) V^T`` to ``O(loss)`` of its norm.
     k : int
         Number of exposed components, ``1 <= k <= r``.
     decay : float, default 1.0
@@ -435,8 +449,13 @@ class TruncatedSVD:
         # The state owns its factors (extended updates write rows of V' in place, and the
         # caller may change theirs later): one O((m + n) r) copy.
         U, s, V = (xp.asarray(x, copy=True) for x in (U, s, V))
-        _check_orthonormal(xp, U, "U", tol_eps, max(U.shape[0], V.shape[0]))
-        _check_orthonormal(xp, V, "V", tol_eps, max(U.shape[0], V.shape[0]))
+        size = max(U.shape[0], V.shape[0])
+        loss = max(_check_orthonormal(xp, U, "U", tol_eps, size),
+                   _check_orthonormal(xp, V, "V", tol_eps, size))
+        if loss > _orthonormal_tolerances(tol_eps, size)[0]:
+            # Semi-orthogonal factors: QR of both and the SVD of the r x r core keep
+            # U diag(s) V^T (to O(loss) of it) with orthonormal factors.
+            U, s, V = _reorthonormalize(xp, U, s, V)
         self._setup(xp, U, s, V, k, decay=decay, rtol=rtol, ortho_tol=ortho_tol, rng=rng)
 
     def _setup(self, xp, U, s, V, k, *, decay, rtol, ortho_tol, rng):

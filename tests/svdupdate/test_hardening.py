@@ -573,3 +573,39 @@ def test_non_arrays_are_refused_by_name(bad):
         with pytest.raises(TypeError, match=rf"`{name}` must be an array \(or a list of numbers\); got"):
             call()
     assert st.n_updates == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_semi_orthogonal_factors_are_reorthonormalized(xp, dtype):
+    # Lanczos factors with partial reorthogonalization (scipy's svds(solver="propack"):
+    # loss ~1e-10 in float64) were refused: the bound was ten times the default ortho_tol.
+    # Up to sqrt(eps) they are accepted and re-orthonormalized on entry, which keeps the
+    # matrix U diag(s) V^T they describe to O(loss).
+    rng = np.random.default_rng(11)
+    e = np.finfo(dtype).eps
+    loss = 30 * e if dtype == np.float32 else 1e-10   # float32: sqrt(eps) = 3.5e-4
+    loss = max(loss, 0.5 * np.sqrt(e))
+    U, V = U0.copy(), VT0.T.copy()
+    for X in (U, V):
+        B = rng.standard_normal((8, 8))
+        X += X @ (B + B.T) * (loss / np.linalg.norm(B + B.T, 2) / 2)  # ||X^T X - I|| ~ loss
+    M = (U * S0) @ V.T
+    for X in (U, V):
+        assert np.sqrt(e) > np.linalg.norm(X.T @ X - np.eye(8), 2) > 0.3 * loss
+    st = TruncatedSVD(*(xp.asarray(x.astype(dtype)) for x in (U, S0, V)), 8, rng=0)
+    Uh, sh, Vth = (np.asarray(to_host(x), dtype=np.float64) for x in (st.U, st.s, st.Vt))
+    tol = 50 * e
+    assert np.linalg.norm(Uh.T @ Uh - np.eye(8), 2) <= tol
+    assert np.linalg.norm(Vth @ Vth.T - np.eye(8), 2) <= tol
+    np.testing.assert_allclose(sh, np.linalg.svd(M, compute_uv=False), rtol=0, atol=tol * S0[0])
+    np.testing.assert_allclose((Uh * sh) @ Vth, M, rtol=0, atol=tol * S0[0])
+    # An update from there is the SVD of the updated matrix.
+    E = rng.standard_normal((2, 8))
+    st.add_rows(xp.asarray(E.astype(dtype)))
+    ref = np.linalg.svd(np.vstack([M, E]), compute_uv=False)
+    np.testing.assert_allclose(np.asarray(to_host(st.s), dtype=np.float64), ref, rtol=0,
+                               atol=tol * ref[0])
+    # Beyond sqrt(eps) the factors are refused, as before.
+    with pytest.raises(ValueError, match="`U` must have orthonormal columns"):
+        TruncatedSVD(xp.asarray((U * (1 + 4 * np.sqrt(e))).astype(dtype)),
+                     xp.asarray(S0.astype(dtype)), xp.asarray(V.astype(dtype)), 3)
