@@ -10,7 +10,7 @@ import numpy as np
 from .._backend import capability
 from .._validate import check_int
 from ._bernoulli import ALPHA_MAX, korobov_omega
-from ._checks import real_parameter
+from ._checks import check_bool, real_parameter
 
 __all__ = ["CBCResult", "cbc_lattice"]
 
@@ -170,6 +170,7 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
         raise ValueError(f"`n` must be a power of two (2^m points); got {n}.")
     d = check_int(d, "d", low=1)
     alpha = check_int(alpha, "alpha", low=1, high=ALPHA_MAX)
+    extensible = check_bool(extensible, "extensible")
     gamma = _as_weights(weights, d, alpha)
     log2_factor = np.logaddexp2(0.0, np.log2(gamma) + math.log2(float(korobov_omega(0.0, alpha))))
     k = np.arange(n, dtype=np.int64)

@@ -11,7 +11,7 @@ import numpy as np
 from .._backend import _refuse_ndarray_subclass, array_namespace, as_array, is_cupy, is_torch
 from .._validate import as_floating, check_finite
 
-__all__ = ["check_namespace", "host_parameter", "integer_parameter", "points_array", "real_parameter"]
+__all__ = ["check_bool", "check_namespace", "host_parameter", "integer_parameter", "points_array", "real_parameter"]
 
 
 def check_namespace(xp: Any, name: str = "xp") -> None:
@@ -19,6 +19,14 @@ def check_namespace(xp: Any, name: str = "xp") -> None:
     if isinstance(xp, str | bytes) or not (hasattr(xp, "asarray") and hasattr(xp, "float64")):
         raise TypeError(f"`{name}` must be an array-API namespace (for example numpy, cupy or "
                         f"array_api_strict, the module itself); got {xp!r}.")
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a ``bool``; anything but ``True``/``False`` (a string such as ``"no"`` would be
+    truthy) raises ``TypeError`` naming ``name``."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
+    return bool(value)
 
 
 def host_parameter(value: Any, name: str) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from .._backend import capability, select_engine
 from .._validate import check_choice, check_int
 from ._bits import bits_dtype, shr, to_device, word
-from ._checks import integer_parameter
+from ._checks import check_bool, integer_parameter
 from ._engine import PointEngine
 
 __all__ = ["DigitalNet", "Sobol"]
@@ -243,7 +243,7 @@ class DigitalNet(PointEngine):
         super().__init__(d, order=order, replications=replications, rng=rng, xp=xp,
                          device=device, dtype=dtype, d_max=d_max // alpha, d_max_hint=hint)
         self.randomize = check_choice(randomize, "randomize", _RANDOMIZE)
-        self.return_binary = bool(return_binary)
+        self.return_binary = check_bool(return_binary, "return_binary")
         self.engine = select_engine(engine, self.xp)
         if mats is None:
             cols = _joe_kuo(self.d * alpha, t)[:, : min(t, _M_CAP)]

@@ -9,7 +9,7 @@ import numpy as np
 from .._backend import array_namespace, as_array, capability
 from .._validate import check_int
 from ._bits import bits_dtype
-from ._checks import check_namespace, integer_parameter
+from ._checks import check_bool, check_namespace, integer_parameter
 from ._kernels import (
     _check_kernel_range,
     _kernel_points,
@@ -267,6 +267,7 @@ class DigitalShiftInvariantKernel:
 
         Points are floats in [0, 1) or t-bit integers (``return_binary=True``).
         """
+        pairwise = check_bool(pairwise, "pairwise")
         xp, x, z = _kernel_points(x, z, self.d, pairwise)
         xi, tx = self.to_integers(x, "x", xp)
         zi, tz = (xi, tx) if z is x else self.to_integers(z, "z", xp)

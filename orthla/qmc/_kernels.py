@@ -10,7 +10,7 @@ import numpy as np
 from .._backend import array_namespace, capability
 from .._validate import as_floating, check_int, check_real
 from ._bernoulli import ALPHA_MAX, korobov_omega
-from ._checks import check_namespace, integer_parameter, points_array, real_parameter
+from ._checks import check_bool, check_namespace, integer_parameter, points_array, real_parameter
 
 __all__ = ["ShiftInvariantKernel"]
 
@@ -212,6 +212,7 @@ class ShiftInvariantKernel:
         ValueError
             Points outside [0, 1), non-finite, or with the wrong last dimension.
         """
+        pairwise = check_bool(pairwise, "pairwise")
         xp, x, z = _kernel_points(x, z, self.d, pairwise)
         x = as_floating(x, "x", xp, allow_complex=False)
         z = as_floating(z, "z", xp, allow_complex=False)

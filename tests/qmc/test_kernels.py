@@ -310,3 +310,17 @@ def test_numpy_scalars_are_accepted_as_parameters():
     assert k.alpha.tolist() == [1, 1] and k.weights.tolist() == [0.5, 0.5] and k.scale == 2.0
     with pytest.raises(ValueError, match="1-D integer array; got shape"):  # a vector must be 1-D
         Lattice(1, generating_vector=np.int64(3))
+
+
+def test_flags_must_be_booleans():
+    from orthla.qmc import DigitalShiftInvariantKernel, Sobol, cbc_lattice
+
+    x = np.array([[0.1, 0.2]])
+    for k in (ShiftInvariantKernel(2), DigitalShiftInvariantKernel(2)):
+        with pytest.raises(TypeError, match="`pairwise` must be True or False; got 'no'"):
+            k(x, pairwise="no")
+        assert k(x, pairwise=np.bool_(False)).shape == (1,)
+    with pytest.raises(TypeError, match="`return_binary` must be True or False; got 'no'"):
+        Sobol(2, return_binary="no")
+    with pytest.raises(TypeError, match="`extensible` must be True or False; got 1"):
+        cbc_lattice(64, 2, extensible=1)
