@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from .._backend import array_namespace, capability, device
+from .._backend import array_namespace, capability, device, is_numpy
 from .._validate import as_rng, check_choice, eps
 from ._qr_common import (
     as_matrix_stack,
@@ -32,6 +32,10 @@ CERTIFY = 0.5
 #: Cholesky factor already spreads over more than this times ``u**-1/2`` (a lower bound on
 #: ``cond(a)``, free once the factor exists).
 _DIAG_SPREAD = 0.1
+
+#: ``auto`` on NumPy takes Householder below this many ``m n^2`` (summed over a batch): the
+#: Cholesky route's fixed cost (two factorizations, three host syncs) is not yet paid back.
+_SMALL_FLOPS = 1 << 20
 
 #: Largest |binary exponent| of max|a| used without rescaling (Gram entries stay in range).
 _SAFE_EXPONENT = 64
@@ -82,7 +86,9 @@ def qr(a: Any, *, method: str = "auto", rng: Any = None) -> QRResult:
         ``"auto"``: Cholesky-QR2, switching to the shifted first pass when the Gram
         matrix's Cholesky factorization breaks down or its diagonal spreads over more
         than ``0.1 u**-1/2``, adding passes while the measured orthogonality requires
-        it (at most four), and Householder when nothing else certifies.
+        it (at most four), and Householder when nothing else certifies (and, on NumPy,
+        for small problems, ``m n^2 <= 2**20`` summed over a batch, where LAPACK is faster
+        than the certified passes).
     rng : None, int or numpy.random.Generator
         Source of the sketch of ``"rand-cholqr"`` (SPEC 7); unused by other methods.
 
@@ -359,6 +365,9 @@ def _rand_cholqr(a: Any, xp: Any, gen: Any) -> tuple[Any, Any] | str:
 
 
 def _auto(a: Any, xp: Any, gen: Any) -> tuple[Any, Any]:
+    n = a.shape[-1]
+    if is_numpy(xp) and math.prod(a.shape[:-1]) * n * n <= _SMALL_FLOPS:
+        return _householder(a, xp)  # LAPACK beats the fixed cost of the certified passes here
     u = eps(a.dtype, xp) / 2
     first = _first_pass(a, xp, shifted=False, spread=True)
     if isinstance(first, str) or first[2] > _DIAG_SPREAD / math.sqrt(u):

@@ -136,6 +136,13 @@ def solve_upper_right(x: Any, r: Any, xp: Any) -> Any:
 
         # X R = A  <=>  R^T X^T = A^T; A^T of a C-ordered A is Fortran-ordered: no copy.
         xt = np.swapaxes(x, -1, -2)
+        if x.ndim == 2 and r.ndim == 2 and x.dtype == r.dtype and xt.flags.f_contiguous:
+            # One BLAS TRSM call (solve_triangular's checks cost more than the solve for small
+            # matrices); the diagonal of r is positive, checked by the caller.
+            trsm = scipy.linalg.get_blas_funcs("trsm", (r, xt))
+            if np.iscomplexobj(r):  # X^H = R^-H A^H
+                return np.conj(trsm(1.0, r, np.conj(xt), side=0, lower=0, trans_a=2)).T
+            return trsm(1.0, r, xt, side=0, lower=0, trans_a=1).T
         if np.iscomplexobj(x) or np.iscomplexobj(r):
             out = scipy.linalg.solve_triangular(r, np.conj(xt), trans="C", lower=False,
                                                 check_finite=False)

@@ -11,6 +11,15 @@ EPS = np.finfo(np.float64).eps
 METHODS = ("auto", "householder", "cholqr2", "shifted-cholqr3", "rand-cholqr")
 
 
+@pytest.fixture(autouse=True)
+def _auto_takes_the_cholesky_route(monkeypatch):
+    """The test matrices are small; auto on NumPy would hand them to LAPACK (see
+    test_auto_small_problems_go_to_lapack), so the threshold is lowered to test the passes."""
+    from orthla.ortho import _qr
+
+    monkeypatch.setattr(_qr, "_SMALL_FLOPS", 0)
+
+
 def conditioned(m, n, kappa, seed, dtype=np.float64):
     """Random m x n matrix with singular values logspaced from 1 to 1/kappa."""
     rng = np.random.default_rng(seed)
@@ -236,3 +245,19 @@ def test_host_syncs_do_not_grow_with_size(monkeypatch):
                method=method, rng=0)
             seen.add(counts["n"])
         assert len(seen) == 1 and seen.pop() <= most, (method, seen)
+
+
+def test_auto_small_problems_go_to_lapack(monkeypatch):
+    from orthla.ortho import _qr
+
+    monkeypatch.setattr(_qr, "_SMALL_FLOPS", 1 << 20)
+    a = conditioned(1000, 20, 1e3, seed=30)   # m n^2 = 4e5: Householder, the same as method="householder"
+    q, r = qr(a)
+    qh, rh = qr(a, method="householder")
+    np.testing.assert_array_equal(q, qh)
+    np.testing.assert_array_equal(r, rh)
+    b = conditioned(3000, 20, 1e3, seed=31)   # 1.2e6: the certified Cholesky passes
+    q, r = qr(b)
+    qc, _ = qr(b, method="cholqr2")
+    np.testing.assert_array_equal(q, qc)
+    assert_qr(QRResult(q, r), b)
