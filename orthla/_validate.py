@@ -177,8 +177,22 @@ def check_rank(rank: Any, name: str, upper: int, upper_expr: str) -> int:
 
 
 def check_choice(value: Any, name: str, choices: tuple) -> Any:
-    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``.
+
+    Booleans match only booleans (``0 == False`` would otherwise let ``randomize=0`` pass for
+    ``False``), and arrays never match.
+    """
+
+    def same(c: Any) -> bool:
+        if isinstance(value, bool | np.bool_) or isinstance(c, bool | np.bool_):
+            return isinstance(value, bool | np.bool_) and isinstance(c, bool | np.bool_) \
+                and bool(value) == bool(c)
+        try:
+            return bool(value == c)
+        except (TypeError, ValueError):
+            return False
+
+    if not any(same(c) for c in choices):
         raise ValueError(f"`{name}` must be one of {choices}; got {value!r}.")
     return value
 

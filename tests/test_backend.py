@@ -94,3 +94,16 @@ def test_as_array_returns_arrays_of_the_namespace_unchanged():
     assert out is t
     a = np.ones(2)
     assert as_array(a, array_namespace(a)) is a
+
+
+def test_check_choice_keeps_booleans_and_integers_apart():
+    from orthla._validate import check_choice
+
+    assert check_choice(False, "randomize", (False, "lms")) is False
+    assert check_choice("lms", "randomize", (False, "lms")) == "lms"
+    with pytest.raises(ValueError, match="`randomize` must be one of"):
+        check_choice(0, "randomize", (False, "lms"))
+    with pytest.raises(ValueError, match="`side` must be one of"):
+        check_choice(True, "side", (1, 2))
+    with pytest.raises(ValueError, match="`method`"):
+        check_choice(np.zeros(2), "method", ("a", "b"))
