@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from .._backend import array_namespace, capability
 from .._validate import as_floating, check_finite, check_int, check_ndim, check_real
-from ._common import cycle_modes, kron_vectors, matmul, rmatmul_t
+from ._common import copy_array, cycle_modes, kron_vectors, matmul, rmatmul_t
 from ._eigh import KronEigh, pcg
 
 __all__ = ["GridGP", "GridGPPrediction"]
@@ -47,7 +47,8 @@ class GridGP:
         Noise variance ``s2 > 0`` (finite).
     y : array, shape (N,) or (N, k)
         Finite targets on the full grid (entries off the mask are ignored, so they may be
-        NaN there).
+        NaN there).  Copied (as the attribute ``y``), so a later in-place change of the
+        caller's array changes neither ``alpha`` nor :meth:`log_marginal_likelihood`.
     mask : array of bool, shape (N,), optional
         Observed points of an incomplete grid.  Default: all observed (exact
         eigenbasis solve); with a mask, ``(K_oo + s2 I) alpha = y_o`` is solved by
@@ -59,6 +60,8 @@ class GridGP:
 
     Attributes
     ----------
+    y : array, shape (N,) or (N, k)
+        The operator's copy of the targets (zero at unobserved points); treat as read-only.
     alpha : array, shape (N,) or (N, k)
         ``(K + s2 I)^{-1} y`` on the grid (zero at unobserved points).
     pcg : PCGResult or None
@@ -122,6 +125,7 @@ class GridGP:
         self._xp = xp
         self._dims = self.eigh._dims
         n = self.eigh.shape[0]
+        given = y
         y = xp.asarray(y) if not hasattr(y, "shape") else y
         if y.ndim not in (1, 2) or y.shape[0] != n:
             labels = ", ".join(f"kernels[{k}]" for k in range(len(self._dims)))
@@ -133,8 +137,9 @@ class GridGP:
         self._mask = None
         if mask is None:
             check_finite(y, "y", xp)
-            self.y = y
-            self.alpha = self.eigh.solve(y, shift=noise)
+            # A private copy: log_marginal_likelihood pairs `y` with the cached `alpha`.
+            self.y = copy_array(y, xp) if y is given else y
+            self.alpha = self.eigh.solve(self.y, shift=noise)
             return
         array_namespace(mask, y)  # TypeError for another library or a masked array
         m = xp.asarray(mask) if not hasattr(mask, "shape") else mask

@@ -67,6 +67,23 @@ def test_kroneigh_copies_factors(xp):
                  rtol=1e-11)
 
 
+def test_gridgp_copies_targets(xp):
+    # GridGP kept the caller's `y` while `alpha` was cached: after `y *= 2` the log marginal
+    # likelihood paired the new y with the old alpha (-45.0 instead of -32.9 here).
+    x = np.linspace(0, 1, 5)
+    k = np.exp(-np.abs(x[:, None] - x[None, :]) / 0.3)
+    y0 = np.random.default_rng(13).standard_normal(25)
+    y = xp.asarray(y0.copy())
+    gp = GridGP([xp.asarray(k), xp.asarray(k)], 0.1, y)
+    _scale_in_place(xp, y)
+    dense = np.kron(k, k) + 0.1 * np.eye(25)
+    alpha = np.linalg.solve(dense, y0)
+    lml = -0.5 * y0 @ alpha - 0.5 * np.linalg.slogdet(dense)[1] - 12.5 * np.log(2 * np.pi)
+    assert abs(float(gp.log_marginal_likelihood()) - lml) <= 1e-12 * abs(lml)
+    assert_close(gp.y, y0, xp=xp, rtol=0)
+    assert_close(gp.alpha, alpha, xp=xp, rtol=1e-12)
+
+
 def test_solve_factorizes_once_on_every_backend(xp, monkeypatch):
     # Off NumPy, every solve used to call xp.linalg.solve on each factor (a new LU per call).
     rng = np.random.default_rng(2)
