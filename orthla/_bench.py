@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-FAMILIES = ("pivoting", "svdupdate", "tensor", "qmc", "kron")
+FAMILIES = ("pivoting", "svdupdate", "tensor", "qmc", "kron", "ortho")
 BACKENDS = ("numpy", "cupy", "torch")
 
 __all__ = ["BACKENDS", "FAMILIES", "BenchCase", "family_cases", "namespace_for", "run_case", "synchronize"]

@@ -16,6 +16,8 @@ def to_host(x: Any) -> np.ndarray:
     """Copy an array of any supported library to a NumPy array (tests only)."""
     if isinstance(x, np.ndarray):
         return x
+    if isinstance(x, np.generic | float | int | complex):
+        return np.asarray(x)
     xp = array_namespace(x)
     if is_cupy(xp):
         return x.get()
