@@ -478,7 +478,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         return _result(out["weights"], out["factors"], out["rank"], out["split"], out["residual"],
                        out["spectrum"], out["limit"], out["timings"], out["stats"], out["duplicates"],
                        symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
-                       dtype=dtype, xp=xp, exponent=exponent, shape=out["shape"])
+                       dtype=dtype, xp=xp, exponent=exponent, shape=out["shape"], chosen=rank is None)
     if general:
         from ._mspm_general import mspm_general, plan_general
 
@@ -490,7 +490,7 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
         return _result(out["weights"], out["factors"], out["rank"], out["split"], out["residual"],
                        out["spectrum"], out["limit"], out["timings"], out["stats"], out["duplicates"],
                        symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
-                       dtype=dtype, xp=xp, exponent=exponent, shape=out["shape"])
+                       dtype=dtype, xp=xp, exponent=exponent, shape=out["shape"], chosen=rank is None)
     timings = {"extraction": 0.0, "power": 0.0, "deflation": 0.0}
     t0 = time.perf_counter()
     lcounts, rcounts, limit = _choose_split(symmetry, dims)
@@ -546,11 +546,11 @@ def mspm(T: Any, *, symmetry: tuple, rank: int | None = None, rank_tol: float = 
 
     return _result(lam, factors, R, lcounts, residual, spectrum, limit, timings, stats, duplicates,
                    symmetry=symmetry, dims=dims, max_iter=max_iter, max_restarts=max_restarts,
-                   dtype=dtype, xp=xp, exponent=exponent, shape=M.shape)
+                   dtype=dtype, xp=xp, exponent=exponent, shape=M.shape, chosen=rank is None)
 
 
 def _result(lam, factors, R, split, residual, spectrum, limit, timings, stats, duplicates, *,
-            symmetry, dims, max_iter, max_restarts, dtype, xp, exponent, shape):
+            symmetry, dims, max_iter, max_restarts, dtype, xp, exponent, shape, chosen):
     """Collect what went wrong (if anything), warn, and build the MSPMResult.
 
     ``lam`` holds the weights of ``T / 2**exponent``; they are scaled back here.
@@ -559,7 +559,8 @@ def _result(lam, factors, R, split, residual, spectrum, limit, timings, stats, d
     if R > limit:
         problems.append(f"rank {R} exceeds the generic identifiability limit {limit} of the flattening "
                         f"for symmetry={symmetry}, dims={tuple(dims)}")
-    problems += _fit_problems(residual, spectrum, R, dtype, xp, shape=shape, symmetric=False)
+    problems += _fit_problems(residual, spectrum, R, dtype, xp, shape=shape, symmetric=False,
+                              chosen=chosen)
     if exponent:
         host = host_copy(lam, xp).astype(np.float64)
         lam = xp.asarray(np.asarray([ldexp(float(v), exponent) for v in host]), dtype=lam.dtype,

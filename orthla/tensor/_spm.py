@@ -75,6 +75,10 @@ class SPMResult:
         :func:`spm` Notes), else only its rounding-level part.  So noise does
         not count as failure; components left out, by the rank choice or an
         explicit ``rank``, do (their size enters the residual, not ``e``).
+        A tail of the spectrum too short to be told from noise (a
+        flattening of full rank, as at the identifiable limit of odd
+        orders) counts as noise for an explicit ``rank``, and as left-out
+        components when ``rank=None`` cut it with ``rank_tol``.
     message : str
         What went wrong when ``success`` is False ("" otherwise).
     residual : float
@@ -358,24 +362,28 @@ def _run_problems(stats, duplicates, R, max_iter, max_restarts):
     return problems
 
 
-def _fit_problems(residual, spectrum, R, dtype, xp, *, shape, symmetric):
+def _fit_problems(residual, spectrum, R, dtype, xp, *, shape, symmetric, chosen):
     """A message when the residual is not explained by the noise floor of the flattening.
 
     The floor is the relative size of ``spectrum[R:]`` when that tail is a noise floor
-    (rounding errors, a noise bulk, or too few values to tell; see :func:`_tail`), and only
-    of its rounding-level part when it holds structure (values above rounding level next to
-    rounding errors, or isolated values above a bulk): those are components the rank
-    choice left out, and their size counts against the fit.
+    (rounding errors, a noise bulk, or, for an explicit rank, too few values to tell; see
+    :func:`_tail`), and only of its rounding-level part when it holds structure (values
+    above rounding level next to rounding errors, or isolated values above a bulk): those
+    are components the rank choice left out, and their size counts against the fit.
+    ``chosen`` (the rank came from the spectrum, ``rank=None``): a tail too short to be
+    told from noise was then cut by ``rank_tol`` (or the size of another flattening), not
+    recognised as a floor, so it counts as structure too.
     """
     floor_value = rounding_floor(spectrum, dtype, xp)
     kind, _ = _tail(spectrum, R, tuple(shape), symmetric, floor_value)
-    if kind == "structured":
+    if kind == "structured" or (chosen and kind == "short"):
         top = float(spectrum[0])
         s = spectrum / top
         tail = s[R:]
         noise = math.sqrt(float(np.sum(tail[tail * top <= floor_value] ** 2)) / float(np.sum(s**2)))
         above = int(np.sum(spectrum[R:] > floor_value))
-        why = (f"the flattening's spectrum beyond rank {R} is not a noise floor ({above} values "
+        what = ("too few to be told from noise" if kind == "short" else "not a noise floor")
+        why = (f"the flattening's spectrum beyond rank {R} is {what} ({above} values "
                f"above rounding level, the largest {float(s[R]):.2e} of the top one): components "
                "were left out; give a larger `rank` or a smaller `rank_tol`")
     else:
@@ -666,7 +674,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     if R > limit:
         problems.append(f"rank {R} exceeds SPM's generic identifiability limit {limit} for "
                         f"order {m}, d = {d}; the components are not determined by T")
-    problems += _fit_problems(residual, spectrum, R, dtype, xp, shape=M.shape, symmetric=m % 2 == 0)
+    problems += _fit_problems(residual, spectrum, R, dtype, xp, shape=M.shape, symmetric=m % 2 == 0,
+                              chosen=rank is None)
     message = "; ".join(problems)
     if message:
         warnings.warn(f"spm: {message}.", TensorWarning, stacklevel=2)

@@ -314,3 +314,49 @@ def test_float16_and_nonfinite_arrays_are_named():
     for fn in (spm, symmetrize, lambda t: mspm(t, symmetry=(2, 1))):
         with pytest.raises(ValueError, match="`T` must contain only finite values"):
             fn(Tb)
+
+
+def test_threshold_cut_of_a_short_tail_is_reported():
+    # Review of issue 12, item 9: an exact order-3 tensor of rank d = 4 (the identifiable limit;
+    # its 4 x 10 flattening has full rank) with weights 1e-3 ... 1.  The default rank_tol cuts
+    # the smallest singular value (8.5e-5 of the top one); the single value left is too short a
+    # tail to be told from noise, and success was True with relative residual 1.5e-4.
+    _, _, A = random_low_rank(4, 4, order=3, rng=7007)
+    w = np.logspace(-3, 0, 4) * np.random.default_rng(7).choice([-1.0, 1.0], 4)
+    T = cp_to_tensor(w, A, order=3)
+    with pytest.warns(TensorWarning, match="too few to be told from noise.*smaller `rank_tol`"):
+        res = spm(T, rng=7)
+    assert res.rank == 3 and not res.success and res.residual > 1e-4
+    assert 5e-5 < res.spectrum[3] / res.spectrum[0] < 1e-4
+    # Every component is there with a smaller threshold ...
+    res = spm(T, rng=7, rank_tol=1e-8)
+    assert res.success and res.rank == 4 and res.residual < 1e-12
+    assert match_components(A, res.factors).angle_deg.max() < 1e-6
+    # ... while with an explicit rank a short tail counts as noise (it cannot be told apart):
+    # measured data of the true rank 3 and 0.1% noise fits, to the noise level.
+    Tn, wn, An = random_low_rank(4, 3, order=3, noise=1e-3, rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = spm(Tn, rank=3, rng=0)
+    assert res.success and res.residual < 1e-3
+    rec = cp_to_tensor(res.weights, res.factors, order=3)
+    assert np.linalg.norm(rec - cp_to_tensor(wn, An, order=3)) < 1e-3 * np.linalg.norm(Tn)
+    # Same for the odd-order flattening of order 5 (d = 4, rank 10 = its limit).
+    _, _, A = random_low_rank(4, 10, order=5, rng=5007)
+    w = np.logspace(-3, 0, 10) * np.random.default_rng(5).choice([-1.0, 1.0], 10)
+    with pytest.warns(TensorWarning, match="too few to be told from noise"):
+        assert not spm(cp_to_tensor(w, A, order=5), rng=5).success
+
+
+def test_threshold_cut_of_a_short_tail_is_reported_by_mspm():
+    # The same for mspm: (2, 1) with dims (4, 3) and rank 4 (the flattening's full rank),
+    # weights 1 ... 1e-3; the cut value is 9.5e-5 of the top one, and success was True with
+    # relative residual 1.5e-4.
+    _, _, (A, B) = random_low_rank((4, 3), 4, symmetry=(2, 1), rng=36)
+    T = cp_to_tensor(np.logspace(0, -3, 4), [A, A, B])
+    with pytest.warns(TensorWarning, match="too few to be told from noise"):
+        res = mspm(T, symmetry=(2, 1), rng=0)
+    assert res.rank == 3 and not res.success and res.residual > 1e-4
+    res = mspm(T, symmetry=(2, 1), rng=0, rank_tol=1e-9)
+    assert res.success and res.rank == 4 and res.residual < 1e-12
+    assert match_components(A, res.factors[0]).angle_deg.max() < 1e-6
