@@ -310,7 +310,9 @@ def rotation_xp(app: Any, aqq: Any, apq: Any, rot: Any, xp: Any):
     tau = xp.where(rot, (aqq - app) / (2 * safe), xp.zeros_like(absb))
     big = xp.abs(tau) > 1
     inv = xp.where(big, 1 / xp.where(big, tau, one), tau)
-    root = xp.where(big, xp.abs(tau) * xp.sqrt(1 + inv * inv), xp.sqrt(1 + tau * tau))
+    # where() evaluates both branches: square only the |tau| <= 1 ones (tau^2 overflows float32
+    # from |tau| = 2e19 on, which a rank-deficient single-precision input reaches)
+    root = xp.sqrt(1 + inv * inv) * xp.where(big, xp.abs(tau), one)
     sign = xp.where(tau >= 0, one, -one)
     t = xp.where(rot, sign / (xp.abs(tau) + root), xp.zeros_like(absb))
     c = 1 / xp.sqrt(1 + t * t)

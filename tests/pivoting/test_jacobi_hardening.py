@@ -86,6 +86,24 @@ def test_rank_deficient_agrees_with_lapack(xp, dtype, precondition):
             check_against_lapack(a_np, res)
 
 
+@pytest.mark.parametrize(("pivoting", "precondition"), [("cyclic", "qrcp"), ("random-sweep", None)])
+def test_single_precision_low_rank_graded(xp, pivoting, precondition):
+    # low rank with graded columns: on the xp path |tau| passed 2e19 and the unused branch of
+    # rotation_xp's where() squared it (float32 overflow warning, draw 8: 19 x 10, rank 2);
+    # results must match LAPACK
+    rng = np.random.default_rng(5)
+    for trial in range(10):
+        m, n = rng.integers(2, 25, size=2)
+        r = rng.integers(0, min(m, n))
+        dtype = (np.float32, np.complex64)[trial % 2]
+        b = rng.standard_normal((m, r)) + (1j * rng.standard_normal((m, r)) if trial % 2 else 0)
+        c = rng.standard_normal((r, n)) * np.logspace(0, -int(rng.integers(0, 8)), n)
+        a_np = (b @ c).astype(dtype)
+        res = jacobi_svd(xp.asarray(a_np), pivoting=pivoting, precondition=precondition, rng=0,
+                         engine="xp")
+        check_against_lapack(a_np, res)
+
+
 @pytest.mark.parametrize("precondition", ["qrcp", None])
 def test_exactly_singular_input(xp, precondition):
     # issue 12: ZeroDivisionError in the Numba kernel (ones((3, 3))); 50 sweeps,
