@@ -78,7 +78,9 @@ class SPMResult:
         A tail of the spectrum too short to be told from noise (a
         flattening of full rank, as at the identifiable limit of odd
         orders) counts as noise for an explicit ``rank``, and as left-out
-        components when ``rank=None`` cut it with ``rank_tol``.
+        components when ``rank=None`` left it out (values below ``rank_tol``
+        that nothing shows to be noise): the message then says to lower
+        ``rank_tol`` if they are components, or to give ``rank`` if noise.
     message : str
         What went wrong when ``success`` is False ("" otherwise).
     residual : float
@@ -382,10 +384,15 @@ def _fit_problems(residual, spectrum, R, dtype, xp, *, shape, symmetric, chosen)
         tail = s[R:]
         noise = math.sqrt(float(np.sum(tail[tail * top <= floor_value] ** 2)) / float(np.sum(s**2)))
         above = int(np.sum(spectrum[R:] > floor_value))
-        what = ("too few to be told from noise" if kind == "short" else "not a noise floor")
-        why = (f"the flattening's spectrum beyond rank {R} is {what} ({above} values "
-               f"above rounding level, the largest {float(s[R]):.2e} of the top one): components "
-               "were left out; give a larger `rank` or a smaller `rank_tol`")
+        if kind == "short":
+            why = (f"the flattening's spectrum beyond rank {R} is too few values to be told from "
+                   f"noise ({above} above rounding level, the largest {float(s[R]):.2e} of the top "
+                   "one) and was left out by the rank choice: if these are components, give a smaller "
+                   f"`rank_tol`; if they are noise, give rank={R} explicitly")
+        else:
+            why = (f"the flattening's spectrum beyond rank {R} is not a noise floor ({above} values "
+                   f"above rounding level, the largest {float(s[R]):.2e} of the top one): components "
+                   "were left out; give a larger `rank` or a smaller `rank_tol`")
     else:
         noise = truncation_error(spectrum, R)
         why = (f"the rank-{R} truncation of the flattening leaves {noise:.2e}; components were "

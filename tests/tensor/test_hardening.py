@@ -324,7 +324,7 @@ def test_threshold_cut_of_a_short_tail_is_reported():
     _, _, A = random_low_rank(4, 4, order=3, rng=7007)
     w = np.logspace(-3, 0, 4) * np.random.default_rng(7).choice([-1.0, 1.0], 4)
     T = cp_to_tensor(w, A, order=3)
-    with pytest.warns(TensorWarning, match="too few to be told from noise.*smaller `rank_tol`"):
+    with pytest.warns(TensorWarning, match=r"too few values to be told from noise.*smaller `rank_tol`; if they are noise, give rank=3"):
         res = spm(T, rng=7)
     assert res.rank == 3 and not res.success and res.residual > 1e-4
     assert 5e-5 < res.spectrum[3] / res.spectrum[0] < 1e-4
@@ -344,7 +344,7 @@ def test_threshold_cut_of_a_short_tail_is_reported():
     # Same for the odd-order flattening of order 5 (d = 4, rank 10 = its limit).
     _, _, A = random_low_rank(4, 10, order=5, rng=5007)
     w = np.logspace(-3, 0, 10) * np.random.default_rng(5).choice([-1.0, 1.0], 10)
-    with pytest.warns(TensorWarning, match="too few to be told from noise"):
+    with pytest.warns(TensorWarning, match="too few values to be told from noise"):
         assert not spm(cp_to_tensor(w, A, order=5), rng=5).success
 
 
@@ -354,9 +354,26 @@ def test_threshold_cut_of_a_short_tail_is_reported_by_mspm():
     # relative residual 1.5e-4.
     _, _, (A, B) = random_low_rank((4, 3), 4, symmetry=(2, 1), rng=36)
     T = cp_to_tensor(np.logspace(0, -3, 4), [A, A, B])
-    with pytest.warns(TensorWarning, match="too few to be told from noise"):
+    with pytest.warns(TensorWarning, match="too few values to be told from noise"):
         res = mspm(T, symmetry=(2, 1), rng=0)
     assert res.rank == 3 and not res.success and res.residual > 1e-4
     res = mspm(T, symmetry=(2, 1), rng=0, rank_tol=1e-9)
     assert res.success and res.rank == 4 and res.residual < 1e-12
     assert match_components(A, res.factors[0]).angle_deg.max() < 1e-6
+
+
+def test_short_noise_tail_below_rank_tol_asks_for_an_explicit_rank():
+    # The other side of the same ambiguity: order 3, d = 10, rank 8 with 1e-6 noise leaves two
+    # noise singular values below rank_tol; the rank found is right, but nothing shows that the
+    # two are noise, so success is False with a message naming both remedies; the explicit
+    # rank then succeeds, to the noise level.
+    T, w, A = random_low_rank(10, 8, order=3, noise=1e-6, rng=500)
+    with pytest.warns(TensorWarning, match=r"too few values to be told from noise.*give rank=8"):
+        res = spm(T, rng=0)
+    assert res.rank == 8 and not res.success
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = spm(T, rank=8, rng=0)
+    assert res.success and res.residual < 2e-6
+    rec = cp_to_tensor(res.weights, res.factors, order=3)
+    assert np.linalg.norm(rec - cp_to_tensor(w, A, order=3)) < 2e-6 * np.linalg.norm(T)
