@@ -56,6 +56,26 @@ def _shape2(v, name):
         raise ValueError(f"`{name}` must hold positive sizes; got {v!r}.") from None
 
 
+def _fro_norm(a: np.ndarray) -> float:
+    """``||a||_F`` in one pass over ``a`` (no copy) unless its squares may over- or underflow.
+
+    The plain norm sums squares; when it comes out infinite, or so small that entries
+    below ``sqrt(tiny)`` (whose squares underflow) could matter at ``eps`` relative
+    accuracy, it is recomputed for ``a / max|a|`` (two more passes and a copy).  Single
+    precision is summed in double (no over- or underflow there; a float32 sum of ``N``
+    squares loses about ``sqrt(N) eps``, more than the svds error estimate can afford).
+    """
+    if a.dtype in (np.float32, np.complex64):
+        return float(np.linalg.norm(a.astype(np.complex128 if a.dtype == np.complex64 else np.float64)))
+    fi = np.finfo(a.dtype)
+    with np.errstate(over="ignore", under="ignore"):  # detected below
+        anorm = float(np.linalg.norm(a))
+    if math.isfinite(anorm) and anorm >= 16 * math.sqrt(a.size * float(fi.tiny) / float(fi.eps)):
+        return anorm
+    amax = float(np.max(np.abs(a)))
+    return amax * float(np.linalg.norm(a / amax)) if amax > 0 else 0.0
+
+
 @capability("kron", numba=False, notes="svds path: NumPy only")
 def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank: int | None = None,
                  energy: float | None = None, method: str = "auto", rng: Any = None) -> NearestKron:
@@ -106,7 +126,9 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
     ``svds`` the error is ``sqrt(||A||^2 - sum s_i^2)``, accurate to about
     ``sqrt(eps) ||A||_F`` for tiny errors.  Norms and energies are computed relative to
     the largest singular value (or ``max|A|``), so entries near the overflow or underflow
-    threshold (``2**+-500``) give the same relative error and rank.
+    threshold (``2**+-500``) give the same relative error and rank; ``svds``, which works on
+    ``R^H R``, gets ``R`` scaled by a power of two when ``||A||^2`` would over- or underflow,
+    and its error estimate is summed in double precision (float32 input included).
 
     References
     ----------
@@ -161,13 +183,24 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
 
         gen = as_rng(rng)
         v0 = gen.standard_normal(kmax)
-        u, s, vh = svds(r, k=rank, v0=v0.astype(r.dtype))
-        order = np.argsort(s)[::-1]
-        u, s, vh = u[:, order], s[order], vh[order, :]
-        amax = float(np.max(np.abs(a)))
-        anorm = amax * float(np.linalg.norm(a / amax)) if amax > 0 else 0.0
-        # relative to ||A||: ||A||^2 itself may overflow
-        rel2 = max(1.0 - float(np.sum((s / anorm) ** 2)), 0.0) if anorm > 0 else 0.0
+        anorm = _fro_norm(a)
+        if anorm == 0:  # svds cannot start on the zero matrix; its best approximation is 0
+            u, s, vh = np.zeros((p, rank), r.dtype), np.zeros(rank, r.real.dtype), np.zeros((rank, q), r.dtype)
+        else:
+            # svds works on R^H R, whose entries are ~ ||A||^2: scale R by a power of two
+            # (exact) where that would over- or underflow, and scale s back.
+            fi = np.finfo(r.dtype)
+            e = 0 if float(fi.tiny) ** 0.25 <= anorm <= float(fi.max) ** 0.25 else math.frexp(anorm)[1]
+            u, s, vh = svds(r if e == 0 else r * 2.0**-e, k=rank, v0=v0.astype(r.dtype))
+            order = np.argsort(s)[::-1]
+            u, s, vh = u[:, order], s[order], vh[order, :]
+            # relative to ||A|| and in double precision: ||A||^2 itself may overflow, and the
+            # error is the difference of two numbers near 1.
+            rel2 = max(1.0 - float(np.sum((s.astype(np.float64) / math.ldexp(anorm, -e)) ** 2)), 0.0)
+            if e:
+                s = s * 2.0**e
+        if anorm == 0:
+            rel2 = 0.0
     else:
         u, s_all, vh = xp.linalg.svd(r, full_matrices=False)
         smax = scalar(s_all[0]) if kmax else 0.0

@@ -114,11 +114,21 @@ def poisson_solve(f: Any, h: float | Sequence[float] = 1.0, *, bc: str = "dirich
             j = xp.arange(1, n + 1, dtype=rdt, device=dev)
             sines.append(math.sqrt(2 / (n + 1)) * xp.sin((math.pi / (n + 1)) * j[:, None] * j[None, :]))
         w = multi_mode_product(multi_mode_product(f, sines) / lam, sines)
-    # u = h0^2 w, as two products (h0^2 alone may over- or underflow); refuse an overflow.
-    big = float(xp.finfo(rdt).max)
-    wmax = scalar(xp.max(xp.abs(w)))
-    if wmax == 0:
+    # u = h0^2 w.  Only h0 > 1 can overflow: refuse that (one pass for max|w|).
+    if h0 > 1:
+        big = float(xp.finfo(rdt).max)
+        wmax = scalar(xp.max(xp.abs(w)))
+        if wmax > (big / h0) / h0:
+            raise ValueError(f"the solution overflows {rdt}: max|u| = h^2 * {wmax:.3g} with `h` = {h0:.3g}.")
+    if h0 == 1.0:
         return w
-    if h0 > 1 and wmax > (big / h0) / h0:
-        raise ValueError(f"the solution overflows {rdt}: max|u| = h^2 * {wmax:.3g} with `h` = {h0:.3g}.")
-    return (w * h0) * h0
+    fi = xp.finfo(rdt)
+    h2 = h0 * h0
+    if is_numpy(xp):  # w is a new array: scale it in place
+        if float(fi.tiny) <= h2 <= float(fi.max):
+            w *= h2  # one pass; h0^2 is a normal number
+        else:
+            w *= h0
+            w *= h0
+        return w
+    return (w * h0) * h0  # two products: h0^2 alone may over- or underflow

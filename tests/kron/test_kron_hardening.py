@@ -443,3 +443,53 @@ def test_nearly_symmetric_routes_off_numpy(xp):
     y = rng.standard_normal(2 * n)
     xk = ke.solve(xp.asarray(y), shift=0.1)
     assert_close(ke @ xk + 0.1 * xk, y, xp=xp, rtol=0, atol=1e-12 * np.abs(y).max() * 100)
+
+
+# ---------------------------------------------------------------- nearest_kron, svds route
+
+def _nk_matrix():
+    rng = np.random.default_rng(14)
+    return np.kron(rng.standard_normal((40, 40)), rng.standard_normal((20, 20))) + 1e-3 * rng.standard_normal((800, 800))
+
+
+@pytest.mark.parametrize("scale", [2.0**520, 1e300, 1e-200, 2.0**-520])
+def test_nearest_kron_svds_extreme_scales(scale):
+    # svds works on R^H R (entries ~ ||A||^2): ArpackError at 2**510 and 1e-200 before.
+    a = _nk_matrix()
+    ref = nearest_kron(a, (40, 40), (20, 20), rank=2, method="svd")
+    res = nearest_kron(a * scale, (40, 40), (20, 20), rank=2, method="svds", rng=0)
+    np.testing.assert_allclose(res.s / scale, ref.s, rtol=1e-10)
+    assert abs(res.error - ref.error) <= 1e-6 * ref.error  # error^2 ~ 1e-6: eps / 1e-6 relative
+    np.testing.assert_allclose(np.kron(res.B[0], res.C[0]) / scale, np.kron(ref.B[0], ref.C[0]),
+                               rtol=0, atol=1e-12 * np.abs(a).max())
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e15, 1e25, 1e-20])
+def test_nearest_kron_svds_float32_error_estimate(scale):
+    # The float32 error estimate 1 - sum (s / ||A||)^2 used a float32 ||A|| (off by ~sqrt(N) eps)
+    # and came out 0.0 for a true relative error of 1e-3; 1e25 raised ArpackError.
+    a = _nk_matrix()
+    true = nearest_kron(a, (40, 40), (20, 20), rank=2, method="svd").error
+    res = nearest_kron((a * scale).astype(np.float32), (40, 40), (20, 20), rank=2, method="svds", rng=0)
+    eps32 = float(np.finfo(np.float32).eps)
+    assert res.s.dtype == np.float32
+    assert abs(res.error**2 - true**2) <= 4 * eps32  # sum s_i^2 accurate to a few eps ||A||^2
+    np.testing.assert_allclose(res.s / np.float32(scale), nearest_kron(a, (40, 40), (20, 20), rank=2).s,
+                               rtol=1e-4)
+
+
+def test_nearest_kron_svds_no_extra_copy_and_zero_matrix():
+    # ||A||_F in one pass: the scaled norm made two more N-sized arrays (peak 2.0x A, now 1.03x).
+    import tracemalloc
+
+    a = _nk_matrix()
+    nearest_kron(a, (40, 40), (20, 20), rank=2, method="svds", rng=0)
+    tracemalloc.start()
+    try:
+        nearest_kron(a, (40, 40), (20, 20), rank=2, method="svds", rng=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 1.5 * a.nbytes
+    z = nearest_kron(np.zeros((800, 800)), (40, 40), (20, 20), rank=2, method="svds", rng=0)
+    assert z.error == 0.0 and not np.any(z.s) and not np.any(z.B) and not np.any(z.C)
