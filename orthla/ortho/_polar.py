@@ -101,10 +101,20 @@ def _polar_svd(t, xp):
     m = e - wr @ (herm(wr, xp) @ e)
     m = m - (m @ vr) @ herm(vr, xp)
     w2, _, vh2 = xp.linalg.svd(m, full_matrices=False)
+    # Rounding in M tilts its singular vectors out of the complements by about eps / sigma(M);
+    # projecting them back leaves an orthogonality error of only (eps / sigma(M))^2.
+    w2 = w2 - wr @ (herm(wr, xp) @ w2)
+    vh2 = vh2 - (vh2 @ vr) @ herm(vr, xp)
     need = q - xp.sum(xp.astype(keep, xp.int64), axis=-1)  # (...,)
     idx = xp.arange(q, device=device(t))
     take = xp.astype(idx < need[..., None], t.dtype)  # first q - r triplets
     u = u_r + (w2 * take[..., None, :]) @ vh2
+    # Degenerate case: M has rank below q - r (the nilpotent [[0, 1], [0, 0]] gives M = 0), so
+    # its "singular vectors" are arbitrary.  Where the completion is not orthonormal to working
+    # precision, use the SVD's own singular vectors, U = W Vh, per matrix (no host sync).
+    err = _fro(herm(u, xp) @ u - _eye_like(u, q, xp), xp)
+    ok = (err <= (10 * q) * eps)[..., None, None]
+    u = xp.where(ok, u, w @ vh)
     s = s * kf
     return u, (w, s, vh)
 
@@ -285,8 +295,10 @@ def polar(a: Any, *, method: str = "auto", side: str = "right", check_finite: bo
     factor of ``P_L I_{m x n} P_R`` (``P_L``, ``P_R`` the orthogonal projectors onto these
     complements, ``I_{m x n}`` the identity-like matrix).  In particular a **zero matrix gives
     ``U = I_{m x n}``** and ``H = 0`` (``scipy.linalg.polar`` returns whatever its SVD
-    returned).  In the rare degenerate case where ``P_L I P_R`` is itself rank-deficient on the
-    complements, the completion falls back on the SVD's own singular vectors.  This completion
+    returned).  The completion is checked (``||U^H U - I||_F <= 10 min(m, n) eps``); in the
+    degenerate case where ``P_L I P_R`` is itself rank-deficient on the complements (the
+    nilpotent ``[[0, 1], [0, 0]]``: ``P_L I P_R = 0``) it fails, and that matrix gets
+    ``U = W V^H`` from the SVD's own singular vectors.  This completion
     is what ``method="svd"`` (and ``"auto"`` on CPUs) returns.  The iterative methods are
     backward stable: on a numerically rank-deficient input they return a valid polar factor of a
     matrix within rounding of ``a`` (``U`` orthonormal, ``U H = a`` to working precision, the

@@ -158,6 +158,51 @@ def test_rank_deficient_is_documented_and_basis_independent(method):
     np.testing.assert_array_equal(u, u2)
 
 
+DEGENERATE = {
+    # P_L I P_R = 0: the complement of the range and the null space are orthogonal, so the
+    # completion's singular vectors are arbitrary (the old code returned [[1, 1], [0, 0]]).
+    "jordan2": [[0.0, 1.0], [0.0, 0.0]],
+    "tall": [[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]],
+    "jordan3": [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]],
+    "wide": [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]],
+}
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("name", list(DEGENERATE))
+def test_rank_deficient_degenerate_completion_is_orthonormal(name, side, method):
+    a = np.array(DEGENERATE[name])
+    u, h = polar(a, method=method, side=side)
+    check_decomposition(a, u, h, side=side)
+
+
+def test_rank_deficient_degenerate_completion_on_backends(xp):
+    a = np.array(DEGENERATE["jordan2"])
+    u, h = polar(xp.asarray(np.stack([a, np.zeros((2, 2)), a.T])))
+    u, h = to_host(u), to_host(h)
+    for i, ai in enumerate((a, np.zeros((2, 2)), a.T)):
+        check_decomposition(ai, u[i], h[i])
+    np.testing.assert_array_equal(u[1], np.eye(2))  # the zero matrix keeps its documented U
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cos", [1e-2, 1e-4, 1e-6, 1e-8])
+def test_rank_deficient_nearly_degenerate_completion(dtype, cos):
+    """a = w v^T with w = e1, v = (cos, sin): P_L I P_R has the single singular value cos, so
+    rounding tilted the completion by eps / cos (orthogonality 4e-12 in float64 at cos = 1e-4,
+    1e-4 in float32; U H - a as large).  The completion is the rotation [[c, s], [-s, c]]."""
+    sin = np.sqrt(1.0 - cos**2)
+    a = np.outer([1.0, 0.0], [cos, sin]).astype(dtype)
+    eps = np.finfo(dtype).eps
+    u, h = polar(a)
+    assert u.dtype == dtype and h.dtype == dtype
+    u, h = u.astype(np.float64), h.astype(np.float64)
+    assert np.linalg.norm(u.T @ u - np.eye(2)) <= 20 * eps
+    assert np.linalg.norm(u @ h - a) <= 20 * eps
+    np.testing.assert_allclose(u, [[cos, sin], [-sin, cos]], rtol=0, atol=20 * eps)
+
+
 def test_rank_one_square_and_scipy_differs_only_off_range():
     a = np.outer([1.0, 2.0, 2.0], [2.0, 1.0, 2.0])
     u, h = polar(a)
