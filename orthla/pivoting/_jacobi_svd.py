@@ -224,6 +224,10 @@ def _qrcp(a, xp):
 
         q, r, perm = scipy.linalg.qr(np.asarray(a), mode="economic", pivoting=True, check_finite=False)
         return q, r, perm
+    # `a` is scaled (largest entry in [0.5, 1)): an entry below the smallest normal number is
+    # negligible, and zeroed, because torch's QR returned NaN on a trailing block of subnormals
+    tiny = float(xp.finfo(a.dtype).smallest_normal)
+    a = xp.where(xp.abs(a) < tiny, xp.zeros_like(a), a)
     norms = xp.linalg.vector_norm(a, axis=0)
     perm_x = xp.argsort(-norms, stable=True)
     q, r = xp.linalg.qr(xp.take(a, perm_x, axis=1))
