@@ -199,6 +199,8 @@ def check_choice(value: Any, name: str, choices: tuple) -> Any:
 
 def as_rng(rng: Any) -> np.random.Generator:
     """SPEC 7: ``None``, an integer seed, a ``SeedSequence`` or a ``Generator``."""
+    if isinstance(rng, bool | np.bool_):
+        raise TypeError(f"`rng` must be None, an integer seed or a numpy.random.Generator; got {rng!r}.")
     if isinstance(rng, np.random.RandomState):
         raise TypeError("`rng` must be a numpy.random.Generator or a seed; got a legacy RandomState.")
     try:

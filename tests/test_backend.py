@@ -107,3 +107,11 @@ def test_check_choice_keeps_booleans_and_integers_apart():
         check_choice(True, "side", (1, 2))
     with pytest.raises(ValueError, match="`method`"):
         check_choice(np.zeros(2), "method", ("a", "b"))
+
+
+def test_as_rng_refuses_booleans():
+    from orthla._validate import as_rng
+
+    with pytest.raises(TypeError, match="`rng`"):
+        as_rng(True)
+    assert isinstance(as_rng(1), np.random.Generator)
