@@ -58,6 +58,31 @@ def _check_denominators(den, xp, what, scale=None, scale_desc="max|eigenvalue su
             f"eps * {scale_desc} = {tol:.3g} (condition estimate {cond:.3g}).")
 
 
+def _exponent(v: float) -> int:
+    """``e`` with ``2**(e-1) <= v < 2**e`` (0 for 0): the power of two that scales ``v`` to [0.5, 1)."""
+    return math.frexp(v)[1] if v > 0 and math.isfinite(v) else 0
+
+
+def _times_pow2(x, e, xp):
+    """``x * 2**e``, exact unless the result over- or underflows (two factors for |e| > 1000)."""
+    if e == 0:
+        return x
+    half = e // 2
+    for k in ((half, e - half) if abs(e) > 1000 else (e,)):
+        x = x * 2.0**k
+    return x
+
+
+def _unscale(y, e, xp, what):
+    """``y * 2**e`` for the solution of the scaled equation; ``ValueError`` if it overflows."""
+    with np.errstate(over="ignore", under="ignore"):  # overflow reported below
+        x = _times_pow2(y, e, xp)
+        if not bool(xp.all(xp.isfinite(x))):
+            raise ValueError(f"the solution of {what} overflows {x.dtype}: the equation scaled by a "
+                             f"power of two is solvable, but its solution times 2**{e} is not finite.")
+    return x
+
+
 def _schur_eigvals(t: np.ndarray) -> np.ndarray:
     """Eigenvalues of a (quasi-)triangular Schur factor, in the order of its diagonal.
 
@@ -289,7 +314,8 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     ------
     ValueError
         For non-square ``a``/``b``, a mismatched ``c``, NaN/Inf, an unknown ``method``,
-        or ``method="eigh"`` with a non-symmetric input (asymmetry reported).
+        ``method="eigh"`` with a non-symmetric input (asymmetry reported), or a solution
+        that overflows the dtype.
     TypeError
         For ``"schur"`` (or non-symmetric input) on non-NumPy input; boolean, float16
         or non-numeric arrays.
@@ -317,6 +343,12 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     is when its condition number is about ``1 / eps`` or more.  Anything better
     conditioned is solved (a condition of ``1e10`` is, on both routes), with forward
     error about ``eps * cond``.
+
+    The equation is homogeneous: ``A`` and ``B`` are scaled on entry by the power of two
+    that brings ``||A||_F + ||B||_F`` into ``[0.5, 1)``, ``C`` by its own, and ``X`` scaled
+    back on exit (exact), so ``A, B ~ 1e-300`` are solved as well as ``A, B ~ 1`` (LAPACK's
+    ``?TRSYL`` would otherwise perturb eigenvalue sums below its safe minimum); a solution
+    beyond the dtype's range raises ``ValueError``.
 
     References
     ----------
@@ -346,12 +378,19 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     if size(c) == 0:  # m = 0 or n = 0: the empty solution, as SciPy
         return xp.zeros(tuple(c.shape), dtype=xp.result_type(a, b, c), device=c.device)
     scale = fro_norm(a, xp) + (fro_norm(a, xp) if same else fro_norm(b, xp))
+    # Homogeneous: A X + X B = C is solved for A, B scaled by 2**-e (||A||_F + ||B||_F in
+    # [0.5, 1)) and C by 2**-ec, and X = Y * 2**(ec - e) (exact but for over/underflow).
+    e, ec = _exponent(scale), _exponent(fro_norm(c, xp))
+    a, c = _times_pow2(a, -e, xp), _times_pow2(c, -ec, xp)
+    b = a if same else _times_pow2(b, -e, xp)
+    scale = math.ldexp(scale, -e)
     route = _route(method, xp, [("a", a)] if same else [("a", a), ("b", b)], "Sylvester")
     what = "the Sylvester operator"
     if route == "schur":
-        return _sylvester_schur(a, b, [c], scale, what)[0]
+        return _unscale(_sylvester_schur(a, b, [c], scale, what)[0], ec - e, xp, what)
     a = symmetrized(a, xp)
-    return _sylvester_eigh(a, None if same else symmetrized(b, xp), c, scale, xp, what)
+    y = _sylvester_eigh(a, None if same else symmetrized(b, xp), c, scale, xp, what)
+    return _unscale(y, ec - e, xp, what)
 
 
 def _route(method, xp, named, kind):
@@ -405,7 +444,8 @@ def solve_lyapunov(a: Any, q: Any, *, method: str = "auto") -> Any:
     Raises
     ------
     ValueError
-        Shapes, NaN/Inf, unknown ``method``, or ``"eigh"`` with non-symmetric ``a``.
+        Shapes, NaN/Inf, unknown ``method``, ``"eigh"`` with non-symmetric ``a``, or a
+        solution that overflows the dtype.
     TypeError
         ``"schur"`` on non-NumPy input.
     numpy.linalg.LinAlgError
@@ -415,7 +455,8 @@ def solve_lyapunov(a: Any, q: Any, *, method: str = "auto") -> Any:
     -----
     For exactly symmetric ``A = U diag(w) U^H`` one eigendecomposition gives
     ``X = U [(U^H Q U) / (w_i + w_j)] U^H``, about ``13 n^3`` flops; otherwise
-    Bartels-Stewart on the Schur form of ``A`` [1]_.
+    Bartels-Stewart on the Schur form of ``A`` [1]_.  ``A`` and ``Q`` are scaled by powers
+    of two on entry and ``X`` back on exit, as in :func:`solve_sylvester`.
 
     References
     ----------
@@ -441,8 +482,11 @@ def solve_lyapunov(a: Any, q: Any, *, method: str = "auto") -> Any:
     if size(q) == 0:
         return xp.zeros(tuple(q.shape), dtype=xp.result_type(a, q), device=q.device)
     scale = 2 * fro_norm(a, xp)
+    e, eq = _exponent(scale), _exponent(fro_norm(q, xp))  # power-of-two scaling, as solve_sylvester
+    a, q = _times_pow2(a, -e, xp), _times_pow2(q, -eq, xp)
+    scale = math.ldexp(scale, -e)
     route = _route(method, xp, [("a", a)], "Lyapunov")
     what = "the Lyapunov operator"
     if route == "schur":
-        return _sylvester_schur(a, None, [q], scale, what, lyapunov=True)[0]
-    return _sylvester_eigh(symmetrized(a, xp), None, q, scale, xp, what)
+        return _unscale(_sylvester_schur(a, None, [q], scale, what, lyapunov=True)[0], eq - e, xp, what)
+    return _unscale(_sylvester_eigh(symmetrized(a, xp), None, q, scale, xp, what), eq - e, xp, what)

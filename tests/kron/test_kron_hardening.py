@@ -493,3 +493,39 @@ def test_nearest_kron_svds_no_extra_copy_and_zero_matrix():
     assert peak <= 1.5 * a.nbytes
     z = nearest_kron(np.zeros((800, 800)), (40, 40), (20, 20), rank=2, method="svds", rng=0)
     assert z.error == 0.0 and not np.any(z.s) and not np.any(z.B) and not np.any(z.C)
+
+
+# ---------------------------------------------------------------- Sylvester/Lyapunov scaling
+
+@pytest.mark.parametrize("symmetric", [False, True])
+@pytest.mark.parametrize("scale", [1e-300, 1e300, 2.0**-1000])
+def test_sylvester_lyapunov_power_of_two_scaling(scale, symmetric):
+    # ?TRSYL perturbs eigenvalue sums below its safe minimum (~1e-291): A, B at 1e-300 were
+    # refused as "singular" (LinAlgError) although the equation is homogeneous; the eigh route
+    # divided by tiny eigenvalue sums.  Both now solve the equation scaled by a power of two.
+    rng = np.random.default_rng(15)
+    a, b, c = rng.standard_normal((6, 6)), rng.standard_normal((4, 4)), rng.standard_normal((6, 4))
+    if symmetric:
+        a, b = a + a.T, b + b.T
+    ref = np.linalg.solve(np.kron(a, np.eye(4)) + np.kron(np.eye(6), b.T), c.reshape(-1)).reshape(6, 4)
+    cond = np.linalg.cond(np.kron(a, np.eye(4)) + np.kron(np.eye(6), b.T))
+    x = solve_sylvester(a * scale, b * scale, c)
+    np.testing.assert_allclose(x * scale, ref, rtol=0, atol=100 * EPS * cond * np.abs(ref).max())
+    x = solve_sylvester(a * scale, b * scale, c * scale)
+    np.testing.assert_allclose(x, ref, rtol=0, atol=100 * EPS * cond * np.abs(ref).max())
+    al = a - 12 * np.eye(6)
+    q = c @ c.T
+    refl = np.linalg.solve(np.kron(al, np.eye(6)) + np.kron(np.eye(6), al), q.reshape(-1)).reshape(6, 6)
+    xl = solve_lyapunov(al * scale, q)
+    np.testing.assert_allclose(xl * scale, refl, rtol=0, atol=1e-12 * np.abs(refl).max())
+
+
+def test_sylvester_overflowing_solution_refused():
+    # The true solution 1e320 is beyond float64: a ValueError naming the overflow, not inf
+    # with a RuntimeWarning (eigh route) or "singular" (Schur route).
+    with pytest.raises(ValueError, match="the solution of the Sylvester operator overflows float64"):
+        solve_sylvester(np.array([[1e-320]]), np.array([[0.0]]), np.array([[1.0]]))
+    with pytest.raises(ValueError, match="the solution of the Sylvester operator overflows float64"):
+        solve_sylvester(np.array([[1e-310, 1e-311], [0.0, 2e-310]]), np.zeros((1, 1)), np.ones((2, 1)))
+    with pytest.raises(ValueError, match="the solution of the Lyapunov operator overflows float64"):
+        solve_lyapunov(np.array([[-1e-310, 1e-311], [0.0, -2e-310]]), np.ones((2, 2)))
