@@ -377,3 +377,28 @@ def test_short_noise_tail_below_rank_tol_asks_for_an_explicit_rank():
     assert res.success and res.residual < 2e-6
     rec = cp_to_tensor(res.weights, res.factors, order=3)
     assert np.linalg.norm(rec - cp_to_tensor(w, A, order=3)) < 2e-6 * np.linalg.norm(T)
+
+
+def _grid_tensor(m, d, R, weights, seed):
+    T, w, A = random_low_rank(d, R, order=m, rng=1000 * seed + 7)
+    if weights == "log3":
+        w = np.logspace(-3, 0, R) * np.random.default_rng(seed).choice([-1.0, 1.0], R)
+        T = cp_to_tensor(w, A, order=m)
+    return T, w, A
+
+
+@pytest.mark.parametrize(("m", "d", "R", "weights", "seed"), [
+    (3, 4, 4, "normal", 1), (4, 4, 6, "log3", 0), (4, 6, 14, "log3", 5), (5, 4, 9, "log3", 1)])
+def test_exact_tensors_never_succeed_with_a_wrong_rank(m, d, R, weights, seed):
+    # Review of issue 12 (grid of exact tensors of order 3-5, rank up to the identifiable limit,
+    # weights N(0, 1) or 1e-3 ... 1): the old rule reported success with the wrong rank here,
+    # rank 1 and residual 0.45 for the first (a 4 x 10 flattening of full rank), ranks 4-9
+    # with residuals 1e-4 ... 3e-3 for the others.  Now the rank is right, or success is False.
+    T, _w, A = _grid_tensor(m, d, R, weights, seed)
+    res = _quiet(spm, T, rng=seed)
+    if res.rank == R:
+        assert res.success and res.residual < 1e-12
+        assert match_components(A, res.factors).angle_deg.max() < 1e-6
+    else:
+        assert not res.success and res.residual > 1e-6, (res.rank, res.residual)
+    assert weights == "log3" or res.rank == R
