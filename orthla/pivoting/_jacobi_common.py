@@ -9,13 +9,13 @@ them all at once compute the same thing in exact arithmetic.
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_rng, check_int, check_real, eps, is_complex
+from .._scaling import max_abs_exponent, scale_pow2, unscale_checked
+from .._validate import as_rng, check_int, check_real, eps
 
 __all__ = [
     "PIVOTINGS",
@@ -342,51 +342,13 @@ def checked_rng(rng: Any) -> np.random.Generator:
 # largest entry, which :func:`underflow_floor` treats as zero.
 
 
-def pow2_exponent(a: Any, xp: Any) -> int:
-    """``e`` with ``max(|Re a_ij|, |Im a_ij|) = f 2^e``, ``0.5 <= f < 1`` (0 for zero or empty ``a``).
-
-    One host sync.  Real and imaginary parts are taken apart so that ``|a_ij|`` is never formed
-    on unscaled data (it overflows for parts near the largest float).
-    """
-    if math.prod(a.shape) == 0:
-        return 0
-    if is_complex(a, xp):
-        amax = xp.max(xp.maximum(xp.abs(xp.real(a)), xp.abs(xp.imag(a))))
-    else:
-        amax = xp.max(xp.abs(a))
-    amax = float(amax)
-    return int(np.frexp(amax)[1]) if amax > 0 else 0
-
-
-def scale_pow2(a: Any, e: int, xp: Any) -> Any:
-    """``a * 2^e`` in ``a``'s dtype, exact up to under/overflow of the result itself.
-
-    Two factors ``2^h``, ``2^(e - h)``: each is representable in float32 for every exponent a
-    float32 input can need (``2^148`` is not), and the intermediate lies between ``a`` and the result.
-    """
-    if e == 0:
-        return a
-    h = e // 2
-    return (a * math.ldexp(1.0, h)) * math.ldexp(1.0, e - h)
+# The scaling itself is shared with every homogeneous algorithm (orthla/_scaling.py).
+pow2_exponent = max_abs_exponent
 
 
 def unscale(x: Any, e: int, xp: Any, what: str) -> Any:
-    """``x * 2^e`` (results of the scaled problem back to the input's scale).
-
-    Raises ``ValueError`` naming ``a`` when a result exceeds the largest float of its dtype
-    (e.g. the singular values of ``np.full((4, 4), 1e308)``) instead of returning inf; the
-    check costs a host sync only when scaling up.
-    """
-    if e > 0 and math.prod(x.shape):
-        top = float(xp.max(xp.abs(x)))
-        limit = math.ldexp(float(xp.finfo(x.dtype).max), -e)
-        if top >= limit:
-            log10 = math.log10(top) + e * math.log10(2.0)
-            size = f"{10 ** (log10 - math.floor(log10)):.3g}e+{math.floor(log10)}"
-            raise ValueError(
-                f"`a` is too large: its {what} reach about {size}, beyond the largest "
-                f"{x.dtype} ({float(xp.finfo(x.dtype).max):.6g}); scale `a` down first.")
-    return scale_pow2(x, e, xp)
+    """``x * 2^e`` back to the input's scale; ``ValueError`` naming ``a`` beyond the dtype's range."""
+    return unscale_checked(x, e, xp, name="a", what=what)
 
 
 def underflow_floor(dtype: Any, xp: Any) -> float:

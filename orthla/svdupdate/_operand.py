@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import as_array, is_numpy
+from .._scaling import binary_exponent as binary_exponent  # re-exported for the family
 from .._validate import as_floating, check_finite, check_ndim
 
 SPARSE_FORMATS = ("csr", "csc", "coo")
@@ -153,12 +154,6 @@ def rmatmul(m: Any, x: Any) -> Any:
 def dense(m: Any, xp: ModuleType) -> Any:
     """Dense copy of a sparse operand (dense input is returned as is)."""
     return xp.asarray(m.toarray()) if is_sparse(m) else m
-
-
-def binary_exponent(amax: float) -> int:
-    """``e`` with ``amax = f 2^e``, ``0.5 <= f < 1`` (0 for 0): dividing by ``2^e`` is exact
-    and brings the largest entry to ``[0.5, 1)``, so squares neither over- nor underflow."""
-    return int(np.frexp(amax)[1]) if amax > 0 else 0
 
 
 def fro_norm(m: Any, xp: ModuleType) -> float:
