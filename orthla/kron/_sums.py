@@ -174,8 +174,8 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
     Raises
     ------
     ValueError
-        If a factor is not square, an input holds NaN/Inf, ``shift`` is not finite or
-        ``b`` does not match ``N``.
+        If a factor is not square, an input holds NaN/Inf, ``shift`` is not finite,
+        ``b`` does not match ``N``, or the solution overflows the dtype.
     TypeError
         If a factor is not symmetric and the input is not NumPy (the general path
         needs SciPy's eigensolver).
@@ -197,7 +197,10 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
 
     Every route refuses the same numerically singular operators: those with
     ``min |l_1i + ... + l_dj + s| <= eps * (sum_k ||A_k||_F + |s|)`` (condition ``1 / eps``
-    or more), computed from the eigenvalues or the Schur forms.
+    or more), computed from the eigenvalues or the Schur forms.  The factors and ``s`` are
+    scaled by a power of two on entry (``b`` by its own) and ``x`` back on exit, so the
+    scale of the input does not matter; a solution beyond the dtype's range raises
+    ``ValueError``.
 
     References
     ----------
@@ -223,6 +226,16 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
     if size(b) == 0:
         return xp.zeros(b.shape, dtype=xp.result_type(b, *mats), device=b.device)
     scale = sum(fro_norm(a, xp) for a in mats) + abs(shift)
+    # Homogeneous, as solve_sylvester: factors and shift scaled by 2**-e (scale in [0.5, 1)),
+    # b by 2**-eb, and x = y * 2**(eb - e) on exit (exact but for over/underflow).
+    e, eb = _exponent(scale), _exponent(fro_norm(b, xp))
+    mats = [_times_pow2(a, -e, xp) for a in mats]
+    shift, scale = math.ldexp(shift, -e), math.ldexp(scale, -e)
+    x = _kron_sum_route(mats, dims, _times_pow2(b, -eb, xp), shift, scale, xp)
+    return _unscale(x, eb - e, xp, "the Kronecker sum")
+
+
+def _kron_sum_route(mats, dims, b, shift, scale, xp):
     exact = [exactly_symmetric(a, xp) for a in mats]
     if all(exact):
         return _kron_sum_eigh(mats, dims, b, shift, scale, xp)

@@ -529,3 +529,18 @@ def test_sylvester_overflowing_solution_refused():
         solve_sylvester(np.array([[1e-310, 1e-311], [0.0, 2e-310]]), np.zeros((1, 1)), np.ones((2, 1)))
     with pytest.raises(ValueError, match="the solution of the Lyapunov operator overflows float64"):
         solve_lyapunov(np.array([[-1e-310, 1e-311], [0.0, -2e-310]]), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("scale", [1e-300, 2.0**-1000, 1e300])
+def test_kron_sum_power_of_two_scaling(scale):
+    # Two non-symmetric factors at 1e-300 went to ?TRSYL, which refused them as singular; a
+    # 1e320 solution came back inf with a RuntimeWarning.  Now scaled like solve_sylvester.
+    rng = np.random.default_rng(16)
+    mats = [rng.standard_normal((5, 5)), rng.standard_normal((4, 4))]
+    b = rng.standard_normal((20, 2))
+    dense = kron_sum_dense(mats) + 0.3 * np.eye(20)
+    ref = np.linalg.solve(dense, b)
+    x = kron_sum_solve([m * scale for m in mats], b, shift=0.3 * scale)
+    np.testing.assert_allclose(x * scale, ref, rtol=0, atol=100 * EPS * np.linalg.cond(dense) * np.abs(ref).max())
+    with pytest.raises(ValueError, match="the solution of the Kronecker sum overflows float64"):
+        kron_sum_solve([np.array([[1e-320]])], np.ones(1))
