@@ -11,14 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
+from .._scaling import binary_exponent, scale_pow2
 
 __all__ = ["binary_exponent", "ldexp", "max_abs", "max_exponent", "scale_pow2"]
-
-
-def binary_exponent(amax: float) -> int:
-    """``e`` with ``amax = f 2^e``, ``0.5 <= f < 1`` (0 for 0 or a non-finite value)."""
-    return int(np.frexp(amax)[1]) if 0.0 < amax < math.inf else 0
 
 
 def max_abs(x: Any, xp) -> float:
@@ -26,22 +21,6 @@ def max_abs(x: Any, xp) -> float:
     if math.prod(x.shape) == 0:
         return 0.0
     return float(xp.max(xp.abs(x)))
-
-
-def scale_pow2(x: Any, k: int, xp) -> Any:
-    """``x * 2**k``, exact unless the result leaves the normal range of ``x.dtype``.
-
-    The factor is applied in steps that are themselves representable in the dtype
-    (a float32 array cannot be multiplied by ``2.0**200`` in one go).
-    """
-    if k == 0:
-        return x
-    step = max_exponent(x.dtype, xp) - 2
-    while k:
-        j = max(-step, min(step, k))
-        x = x * (2.0**j)
-        k -= j
-    return x
 
 
 def max_exponent(dtype: Any, xp) -> int:

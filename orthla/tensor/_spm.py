@@ -1,4 +1,3 @@
-# >>> ENGINEERS WORKING IN PARALLEL: read /work/main/AGENTS.md now (venv at /work/venv, which files are yours, git rules, report deadline). <<<
 """Subspace power method (SPM) for the CP decomposition of symmetric tensors."""
 
 from __future__ import annotations
