@@ -13,8 +13,9 @@ import numpy as np
 from .._backend import array_namespace, is_torch
 from .._validate import as_floating, check_finite, check_ndim, eps
 
-__all__ = ["KronConvergenceWarning", "as_factor_list", "copy_array", "cycle_modes", "exactly_symmetric",
-           "fro_norm", "is_symmetric", "kron_vectors", "matmul", "rmatmul_t", "scalar", "size"]
+__all__ = ["KronConvergenceWarning", "as_factor_list", "check_overflow", "copy_array", "cycle_modes",
+           "exactly_symmetric", "fro_norm", "is_symmetric", "kron_vectors", "matmul", "rmatmul_t", "scalar",
+           "size"]
 
 
 class KronConvergenceWarning(RuntimeWarning):
@@ -221,6 +222,13 @@ def kron_sum_vectors(vectors: Sequence[Any], xp: ModuleType) -> Any:
     for v in vectors[1:]:
         out = xp.reshape(out[:, None] + v[None, :], (-1,))
     return out
+
+
+def check_overflow(x: Any, what: str, xp: ModuleType) -> None:
+    """``ValueError`` if ``x``, computed from finite input, has a non-finite entry (overflow)."""
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"{what} overflows {x.dtype}: the input is finite but the solution is not "
+                         "representable (a nearly singular factor, or huge right-hand sides).")
 
 
 def operand(b: Any, xp: ModuleType, name: str, n: int, dims: Sequence[int],

@@ -15,6 +15,7 @@ from ._chain import kron_apply, work_array
 from ._common import (
     KronConvergenceWarning,
     as_factor_list,
+    check_overflow,
     copy_array,
     cycle_modes,
     exactly_symmetric,
@@ -320,9 +321,9 @@ class KronEigh:
         Raises
         ------
         ValueError
-            If ``y`` does not match ``N`` or holds NaN/Inf, ``shift`` is not finite, or
+            If ``y`` does not match ``N`` or holds NaN/Inf, ``shift`` is not finite,
             ``K + shift D`` is not positive definite (the smallest shifted eigenvalue is
-            reported).
+            reported), or the solution overflows the dtype.
         """
         return self._solve(y, self._check_shift(shift))
 
@@ -333,15 +334,19 @@ class KronEigh:
         lam = self._shifted(shift)
         if size(y) == 0:
             return xp.zeros(y.shape, dtype=xp.result_type(y, *self._arrays()), device=y.device)
-        if is_numpy(xp):
-            return self._numpy_solve(y, lam)
-        x = xp.reshape(y, (*self._dims, *y.shape[1:]))
-        x = self._scale(x, xp, inverse=True)
-        z = self._q(x, xp, adjoint=True)
-        lam = xp.reshape(lam, (*self._dims, *([1] * (y.ndim - 1))))
-        z = self._q(z / lam, xp, adjoint=False)
-        z = self._scale(z, xp, inverse=True)
-        return xp.reshape(z, y.shape)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing solution is reported below
+            if is_numpy(xp):
+                z = self._numpy_solve(y, lam)
+            else:
+                x = xp.reshape(y, (*self._dims, *y.shape[1:]))
+                x = self._scale(x, xp, inverse=True)
+                z = self._q(x, xp, adjoint=True)
+                lam = xp.reshape(lam, (*self._dims, *([1] * (y.ndim - 1))))
+                z = self._q(z / lam, xp, adjoint=False)
+                z = xp.reshape(self._scale(z, xp, inverse=True), y.shape)
+        if finite:  # finite input, so a non-finite entry is an overflow (PCG iterates skip this)
+            check_overflow(z, "the solution of (K + shift D) x = y", xp)
+        return z
 
     def logdet(self, shift: float = 0.0) -> Any:
         """``log det (K + shift * D)`` as a 0-d array.

@@ -15,6 +15,7 @@ from .._validate import eps
 from ._chain import kron_apply
 from ._common import (
     as_factor_list,
+    check_overflow,
     cols,
     cycle_modes,
     kron_vectors,
@@ -387,7 +388,8 @@ class KronOperator:
         Raises
         ------
         ValueError
-            If a factor is not square, ``b`` does not match ``N`` or holds NaN/Inf.
+            If a factor is not square, ``b`` does not match ``N`` or holds NaN/Inf, or the
+            solution overflows the dtype (finite input, non-finite result).
         numpy.linalg.LinAlgError
             If a factor is singular to working precision (the message names it).
         """
@@ -398,8 +400,10 @@ class KronOperator:
         funcs = self._lu()
         if size(b) == 0:
             return xp.zeros(b.shape, dtype=xp.result_type(b, *self._arrays()), device=b.device)
-        y = cycle_modes(xp.reshape(b, (*dims, *b.shape[1:])), dims, funcs, xp)
-        return xp.reshape(y, b.shape)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing solution is reported below
+            y = xp.reshape(cycle_modes(xp.reshape(b, (*dims, *b.shape[1:])), dims, funcs, xp), b.shape)
+        check_overflow(y, "the solution of A x = b", xp)
+        return y
 
     def _pinv_factors(self):
         if "pinv" in self._cache:

@@ -544,3 +544,18 @@ def test_kron_sum_power_of_two_scaling(scale):
     np.testing.assert_allclose(x * scale, ref, rtol=0, atol=100 * EPS * np.linalg.cond(dense) * np.abs(ref).max())
     with pytest.raises(ValueError, match="the solution of the Kronecker sum overflows float64"):
         kron_sum_solve([np.array([[1e-320]])], np.ones(1))
+
+
+def test_solves_report_overflow(xp):
+    # Finite input, solution beyond float64: KronOperator.solve returned inf silently and
+    # KronEigh.solve inf/NaN with RuntimeWarnings (overflow in the division, inf * 0 in the GEMM).
+    tiny, e2 = xp.asarray(np.array([[1e-300]])), xp.asarray(np.eye(2))
+    big = xp.asarray(np.full(2, 1e10))
+    with pytest.raises(ValueError, match=r"the solution of A x = b overflows .*float64"):
+        KronOperator([tiny, e2]).solve(big)
+    with pytest.raises(ValueError, match=r"the solution of \(K \+ shift D\) x = y overflows .*float64"):
+        KronEigh([tiny, e2]).solve(big)
+    # Representable solutions are unaffected: 1e-300 x = 1e-10 gives 1e290.
+    x = KronOperator([tiny, e2]).solve(xp.asarray(np.full(2, 1e-10)))
+    assert_close(x, np.full(2, 1e290), xp=xp, rtol=1e-15)
+    assert_close(KronEigh([tiny, e2]).solve(xp.asarray(np.full(2, 1e-10))), np.full(2, 1e290), xp=xp, rtol=1e-15)
