@@ -185,7 +185,8 @@ def msign(a: Any, *, steps: int | None = None, schedule: Any = "polar-express", 
     ``B @ X``: ``2 m^2 n + m^3`` multiply-adds for ``m <= n``), a cubic step two.  The loop has
     no host synchronisation (no ``float()``, ``int()`` or ``bool()`` on arrays); the NaN/inf
     check is one, before the loop.  Each matrix is first divided by a power of two near its
-    largest entry, so inputs of size ``1e-300`` or ``1e300`` behave like ``1``.
+    largest entry (in the input's precision, before any cast to a lower ``dtype``), so inputs
+    of size ``1e-300`` or ``1e300`` behave like ``1``.
 
     Singular values ``sigma`` of the normalized input map to ``p_T(...p_1(sigma / d))`` with
     ``d`` the schedule's input divisor.  For normalized singular values in ``[1e-3, 1]`` the
@@ -255,8 +256,16 @@ def msign(a: Any, *, steps: int | None = None, schedule: Any = "polar-express", 
 
     use_gram = gram is True or (gram == "auto" and max(m, n) >= GRAM_AUTO_RATIO * min(m, n))
     x = herm(a, xp) if m > n else a
-    x = xp.astype(x, norm_dt)  # a copy: the input is never modified
-    x, _ = pow2_scale(x, xp)
+    if kind == "int":
+        x = xp.astype(x, xp.float64)
+    if xp.finfo(x.dtype).bits > xp.finfo(norm_dt).bits:
+        # Scale before rounding down (float64 input, dtype=float32/bf16): 1e300 would become inf
+        # and 1e-50 zero in float32 (a silent all-zero result).
+        x, _ = pow2_scale(x, xp)
+        x = xp.astype(x, norm_dt)
+    else:
+        x = xp.astype(x, norm_dt)  # a copy: the input is never modified
+        x, _ = pow2_scale(x, xp)
     f = _fro(x, xp, norm_dt)
     f = xp.where(f > 0, f * sched.divisor, xp.ones_like(f))
     x = x / (xp.astype(f, x.dtype) if x.dtype != f.dtype else f)

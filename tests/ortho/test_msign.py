@@ -252,6 +252,32 @@ def test_scale_invariance(scale):
     np.testing.assert_allclose(msign(a * scale), msign(a), rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("scale", [1e300, 1e-50, 1e-300, 2.0**-1000])
+def test_scale_invariance_with_a_lower_working_precision(scale):
+    """float64 input with dtype=float32: scaled in float64 before the cast (1e300 gave NaN,
+    1e-50 and 1e-300 an all-zero result, from the cast to float32)."""
+    rng = np.random.default_rng(13)
+    a = rng.standard_normal((5, 8))
+    u = msign(a * scale, dtype=np.float32)
+    assert u.dtype == np.float64
+    np.testing.assert_allclose(u, msign(a), rtol=0, atol=1e-5)
+    u = msign(np.asarray(a * scale, dtype=np.complex128), dtype=np.complex64)
+    np.testing.assert_allclose(u, msign(a), rtol=0, atol=1e-5)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+def test_torch_float64_input_in_bfloat16_working_precision_at_extreme_scales():
+    import torch
+
+    rng = np.random.default_rng(14)
+    a = rng.standard_normal((6, 16))
+    ref = polar_svd(a)
+    for scale in (1e300, 1e-300):
+        u = msign(torch.tensor(a * scale), dtype=torch.bfloat16)
+        assert u.dtype == torch.float64 and bool(torch.isfinite(u).all())
+        assert np.linalg.norm(u.numpy() - ref) / np.linalg.norm(ref) < 0.1  # bf16 products
+
+
 def test_bad_input():
     good = np.ones((3, 4))
     for bad in (np.nan, np.inf, -np.inf):
