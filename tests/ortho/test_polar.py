@@ -76,6 +76,21 @@ def test_qdwh_accuracy_up_to_kappa_1e16(kappa, shape):
     assert np.linalg.norm(g - np.eye(n)) <= 1e-14 * n
 
 
+@pytest.mark.parametrize("factor", [3.0, 1e2, 1e8])
+def test_qdwh_with_a_too_large_lower_bound_never_returns_a_wrong_u(monkeypatch, factor):
+    """l0 overestimating sigma_min (as rounding in the explicit inverse can) leaves the smallest
+    singular values unconverged: the orthogonality check must catch it (SVD route)."""
+    import orthla.ortho._polar as mod
+
+    orig = mod.qdwh_schedule
+    monkeypatch.setattr(mod, "qdwh_schedule", lambda l0, eps: orig(min(l0 * factor, 1.0), eps))
+    for kappa in (1e2, 1e8, 1e12):
+        a = with_condition(30, 20, kappa, seed=31)
+        u, h = polar(a, method="qdwh")
+        check_decomposition(a, u, h)
+        np.testing.assert_allclose(u, polar_svd(a), rtol=0, atol=1e-13 * kappa)
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("side", ["right", "left"])
 @pytest.mark.parametrize("shape", [(7, 4), (4, 7), (5, 5), (1, 3), (3, 1), (1, 1)])
