@@ -73,13 +73,30 @@ def _times_pow2(x, e, xp):
     return x
 
 
-def _unscale(y, e, xp, what):
-    """``y * 2**e`` for the solution of the scaled equation; ``ValueError`` if it overflows."""
-    with np.errstate(over="ignore", under="ignore"):  # overflow reported below
-        x = _times_pow2(y, e, xp)
+def _scale_exponent(scale: float, dtype: Any, xp) -> int:
+    """The exponent ``e`` to scale the matrices by ``2**-e``, or 0 when ``scale`` is safe.
+
+    Safe: ``scale`` within ``2**+-(emax / 5)`` (``2**+-204`` in double, ``2**+-25`` in
+    single precision), where neither LAPACK's safe minimum in ``?TRSYL`` (about
+    ``mn * tiny / eps``) nor products of two entries come near the range limits; scaling
+    there would only cost copies.
+    """
+    lim = int(math.log2(float(xp.finfo(dtype).max))) // 5
+    e = _exponent(scale)
+    return e if abs(e) > lim else 0
+
+
+def _solve_scaled(solve, e, xp, what):
+    """``solve() * 2**e`` (the solution of the equation scaled by ``2**-e``), checked finite.
+
+    Input is finite, so a non-finite entry is an overflow of the solution (in the division
+    by small eigenvalue sums or in the scaling back): ``ValueError``, not inf/NaN.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # reported below
+        x = _times_pow2(solve(), e, xp)
         if not bool(xp.all(xp.isfinite(x))):
-            raise ValueError(f"the solution of {what} overflows {x.dtype}: the equation scaled by a "
-                             f"power of two is solvable, but its solution times 2**{e} is not finite.")
+            raise ValueError(f"the solution of {what} overflows {x.dtype}: the input is finite but "
+                             "the solution is not representable.")
     return x
 
 
@@ -197,10 +214,10 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
 
     Every route refuses the same numerically singular operators: those with
     ``min |l_1i + ... + l_dj + s| <= eps * (sum_k ||A_k||_F + |s|)`` (condition ``1 / eps``
-    or more), computed from the eigenvalues or the Schur forms.  The factors and ``s`` are
-    scaled by a power of two on entry (``b`` by its own) and ``x`` back on exit, so the
-    scale of the input does not matter; a solution beyond the dtype's range raises
-    ``ValueError``.
+    or more), computed from the eigenvalues or the Schur forms.  Far from unit scale the
+    factors and ``s`` are scaled by a power of two on entry and ``x`` back on exit (as in
+    :func:`solve_sylvester`), so the scale of the input does not matter; a solution beyond
+    the dtype's range raises ``ValueError``.
 
     References
     ----------
@@ -226,13 +243,12 @@ def kron_sum_solve(factors: Sequence[Any], b: Any, *, shift: float = 0.0) -> Any
     if size(b) == 0:
         return xp.zeros(b.shape, dtype=xp.result_type(b, *mats), device=b.device)
     scale = sum(fro_norm(a, xp) for a in mats) + abs(shift)
-    # Homogeneous, as solve_sylvester: factors and shift scaled by 2**-e (scale in [0.5, 1)),
-    # b by 2**-eb, and x = y * 2**(eb - e) on exit (exact but for over/underflow).
-    e, eb = _exponent(scale), _exponent(fro_norm(b, xp))
+    # Homogeneous, as solve_sylvester: for a scale far from 1, factors and shift scaled by
+    # 2**-e (scale in [0.5, 1)) and x = y * 2**-e on exit (exact but for over/underflow).
+    e = _scale_exponent(scale, xp.result_type(b, *mats), xp)
     mats = [_times_pow2(a, -e, xp) for a in mats]
     shift, scale = math.ldexp(shift, -e), math.ldexp(scale, -e)
-    x = _kron_sum_route(mats, dims, _times_pow2(b, -eb, xp), shift, scale, xp)
-    return _unscale(x, eb - e, xp, "the Kronecker sum")
+    return _solve_scaled(lambda: _kron_sum_route(mats, dims, b, shift, scale, xp), -e, xp, "the Kronecker sum")
 
 
 def _kron_sum_route(mats, dims, b, shift, scale, xp):
@@ -357,11 +373,12 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     conditioned is solved (a condition of ``1e10`` is, on both routes), with forward
     error about ``eps * cond``.
 
-    The equation is homogeneous: ``A`` and ``B`` are scaled on entry by the power of two
-    that brings ``||A||_F + ||B||_F`` into ``[0.5, 1)``, ``C`` by its own, and ``X`` scaled
-    back on exit (exact), so ``A, B ~ 1e-300`` are solved as well as ``A, B ~ 1`` (LAPACK's
-    ``?TRSYL`` would otherwise perturb eigenvalue sums below its safe minimum); a solution
-    beyond the dtype's range raises ``ValueError``.
+    The equation is homogeneous: when ``||A||_F + ||B||_F`` lies outside ``2**+-204``
+    (``2**+-25`` in single precision), ``A`` and ``B`` are scaled on entry by the power of
+    two that brings it into ``[0.5, 1)`` and ``X`` back on exit (exact), so
+    ``A, B ~ 1e-300`` are solved as well as ``A, B ~ 1`` (LAPACK's ``?TRSYL`` would
+    otherwise perturb eigenvalue sums below its safe minimum); a solution beyond the
+    dtype's range raises ``ValueError``.
 
     References
     ----------
@@ -391,19 +408,19 @@ def solve_sylvester(a: Any, b: Any, c: Any, *, method: str = "auto") -> Any:
     if size(c) == 0:  # m = 0 or n = 0: the empty solution, as SciPy
         return xp.zeros(tuple(c.shape), dtype=xp.result_type(a, b, c), device=c.device)
     scale = fro_norm(a, xp) + (fro_norm(a, xp) if same else fro_norm(b, xp))
-    # Homogeneous: A X + X B = C is solved for A, B scaled by 2**-e (||A||_F + ||B||_F in
-    # [0.5, 1)) and C by 2**-ec, and X = Y * 2**(ec - e) (exact but for over/underflow).
-    e, ec = _exponent(scale), _exponent(fro_norm(c, xp))
-    a, c = _times_pow2(a, -e, xp), _times_pow2(c, -ec, xp)
+    # Homogeneous: for ||A||_F + ||B||_F far from 1, A X + X B = C is solved for A, B scaled
+    # by 2**-e (the sum then in [0.5, 1)) and X = Y * 2**-e (exact but for over/underflow).
+    e = _scale_exponent(scale, xp.result_type(a, b, c), xp)
+    a = _times_pow2(a, -e, xp)
     b = a if same else _times_pow2(b, -e, xp)
     scale = math.ldexp(scale, -e)
     route = _route(method, xp, [("a", a)] if same else [("a", a), ("b", b)], "Sylvester")
     what = "the Sylvester operator"
     if route == "schur":
-        return _unscale(_sylvester_schur(a, b, [c], scale, what)[0], ec - e, xp, what)
+        return _solve_scaled(lambda: _sylvester_schur(a, b, [c], scale, what)[0], -e, xp, what)
     a = symmetrized(a, xp)
-    y = _sylvester_eigh(a, None if same else symmetrized(b, xp), c, scale, xp, what)
-    return _unscale(y, ec - e, xp, what)
+    b = None if same else symmetrized(b, xp)
+    return _solve_scaled(lambda: _sylvester_eigh(a, b, c, scale, xp, what), -e, xp, what)
 
 
 def _route(method, xp, named, kind):
@@ -468,8 +485,8 @@ def solve_lyapunov(a: Any, q: Any, *, method: str = "auto") -> Any:
     -----
     For exactly symmetric ``A = U diag(w) U^H`` one eigendecomposition gives
     ``X = U [(U^H Q U) / (w_i + w_j)] U^H``, about ``13 n^3`` flops; otherwise
-    Bartels-Stewart on the Schur form of ``A`` [1]_.  ``A`` and ``Q`` are scaled by powers
-    of two on entry and ``X`` back on exit, as in :func:`solve_sylvester`.
+    Bartels-Stewart on the Schur form of ``A`` [1]_.  ``A`` far from unit scale is scaled
+    by a power of two on entry and ``X`` back on exit, as in :func:`solve_sylvester`.
 
     References
     ----------
@@ -495,11 +512,12 @@ def solve_lyapunov(a: Any, q: Any, *, method: str = "auto") -> Any:
     if size(q) == 0:
         return xp.zeros(tuple(q.shape), dtype=xp.result_type(a, q), device=q.device)
     scale = 2 * fro_norm(a, xp)
-    e, eq = _exponent(scale), _exponent(fro_norm(q, xp))  # power-of-two scaling, as solve_sylvester
-    a, q = _times_pow2(a, -e, xp), _times_pow2(q, -eq, xp)
+    e = _scale_exponent(scale, xp.result_type(a, q), xp)  # power-of-two scaling, as solve_sylvester
+    a = _times_pow2(a, -e, xp)
     scale = math.ldexp(scale, -e)
     route = _route(method, xp, [("a", a)], "Lyapunov")
     what = "the Lyapunov operator"
     if route == "schur":
-        return _unscale(_sylvester_schur(a, None, [q], scale, what, lyapunov=True)[0], eq - e, xp, what)
-    return _unscale(_sylvester_eigh(symmetrized(a, xp), None, q, scale, xp, what), eq - e, xp, what)
+        return _solve_scaled(lambda: _sylvester_schur(a, None, [q], scale, what, lyapunov=True)[0], -e, xp, what)
+    a = symmetrized(a, xp)
+    return _solve_scaled(lambda: _sylvester_eigh(a, None, q, scale, xp, what), -e, xp, what)
