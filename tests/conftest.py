@@ -68,3 +68,23 @@ def _one_blas_thread():
 def needs_numba():
     """Skip the test when numba is not installed (the nonumba session)."""
     pytest.importorskip("numba")
+
+
+@pytest.fixture
+def torch_host_syncs(monkeypatch):
+    """Count device-to-host synchronisations on torch tensors during a test.
+
+    Every ``bool()``, ``float()``, ``int()``, ``operator.index()`` and ``.item()`` on a tensor adds
+    one to ``counts["n"]`` (reset it between calls); tests assert an algorithm's sync budget with it.
+    """
+    torch = pytest.importorskip("torch")
+    counts = {"n": 0}
+    for name in ("__bool__", "__float__", "__int__", "item", "__index__"):
+        orig = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _orig=orig, **kw):
+            counts["n"] += 1
+            return _orig(self, *args, **kw)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    return counts

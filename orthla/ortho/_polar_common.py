@@ -6,20 +6,8 @@ from typing import Any
 
 from .._backend import device
 from .._validate import check_finite
-
-
-def herm(x: Any, xp: Any) -> Any:
-    """Conjugate transpose over the last two axes."""
-    return xp.conj(x.mT) if xp.isdtype(x.dtype, "complex floating") else x.mT
-
-
-def real_dtype(dtype: Any, xp: Any) -> Any:
-    """The real floating dtype matching ``dtype``."""
-    if dtype == xp.complex64:
-        return xp.float32
-    if dtype == xp.complex128:
-        return xp.float64
-    return dtype
+from ._qr_common import herm as herm  # shared with qr/procrustes
+from ._qr_common import real_dtype as real_dtype
 
 
 def check_matrix(a: Any, name: str) -> None:
