@@ -17,10 +17,10 @@ MUON = (3.4445, -4.7750, 2.0315)
 _POLAR_CACHE: dict = {}
 
 
-def reference_muon_numpy(g, steps=5):
-    """The published Muon recipe, in NumPy (float32 in, float32 out)."""
+def reference_muon_numpy(g, steps=5, eps=1e-7):
+    """The published Muon recipe, in NumPy (float32 in, float32 out); ``eps`` guards the norm."""
     a, b, c = MUON
-    x = g / (np.linalg.norm(g, axis=(-2, -1), keepdims=True) + 1e-7)
+    x = g / (np.linalg.norm(g, axis=(-2, -1), keepdims=True) + eps)
     tall = g.shape[-2] > g.shape[-1]
     if tall:
         x = np.swapaxes(x, -1, -2)

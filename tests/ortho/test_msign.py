@@ -8,6 +8,8 @@ import pytest
 
 from orthla._testing import to_host
 from orthla.ortho import MsignInfo, msign
+from orthla.ortho._polar_bench import reference_muon_numpy as reference_muon
+from orthla.ortho._polar_bench import reference_muon_torch
 from orthla.ortho._schedules import (
     CUBIC,
     MUON,
@@ -35,20 +37,6 @@ PAPER_TABLE = [
 def polar_svd(a):
     w, _, vh = np.linalg.svd(np.asarray(a, dtype=np.result_type(a.dtype, np.float64)), full_matrices=False)
     return w @ vh
-
-
-def reference_muon(g, steps=5, eps=1e-7):
-    """The published Muon recipe (Jordan et al. 2024), in NumPy: Frobenius normalization, 5 fixed quintics."""
-    a, b, c = MUON
-    x = g / (np.linalg.norm(g) + eps)
-    tall = g.shape[0] > g.shape[1]
-    if tall:
-        x = x.T
-    for _ in range(steps):
-        A = x @ x.T
-        B = b * A + c * A @ A
-        x = a * x + B @ x
-    return x.T if tall else x
 
 
 def with_singular_values(s, m, n, seed):
@@ -454,19 +442,6 @@ def test_gemm_count_equals_reference_muon_loop(monkeypatch):
     assert count(lambda: msign(g.T, steps=5)) == ref  # tall input: transposed, same count
     assert count(lambda: msign(g, schedule="cubic", steps=5)) == 10
     assert count(lambda: msign(g, steps=5, return_info=True)) == ref + 1
-
-
-def reference_muon_torch(g, steps=5):
-    a, b, c = MUON
-    x = g / (g.norm() + 1e-7)
-    tall = g.size(-2) > g.size(-1)
-    if tall:
-        x = x.mT
-    for _ in range(steps):
-        A = x @ x.mT
-        B = b * A + c * A @ A
-        x = a * x + B @ x
-    return x.mT if tall else x
 
 
 @pytest.mark.parametrize("name,steps", [("polar-express", 5), ("polar-express", 8), ("muon", 3), ("cubic", 7)])
