@@ -1,4 +1,3 @@
-# >>> ENGINEERS WORKING IN PARALLEL: read /work/main/AGENTS.md now (venv at /work/venv, which files are yours, git rules, report deadline). <<<
 """KronOperator: A_1 ⊗ A_2 ⊗ ... ⊗ A_d without forming it."""
 
 from __future__ import annotations

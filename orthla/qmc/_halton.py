@@ -1,4 +1,3 @@
-# >>> ENGINEERS WORKING IN PARALLEL: read /work/main/AGENTS.md now (venv at /work/venv, which files are yours, git rules, report deadline). <<<
 """Halton sequence with digit permutations, linear matrix scrambling and nested uniform scrambling."""
 
 from __future__ import annotations
