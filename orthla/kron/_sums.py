@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
+from .._scaling import binary_exponent, scale_pow2
 from .._validate import as_floating, check_choice, check_finite, check_real, check_square, eps
 from ._common import (
     as_factor_list,
@@ -58,19 +59,9 @@ def _check_denominators(den, xp, what, scale=None, scale_desc="max|eigenvalue su
             f"eps * {scale_desc} = {tol:.3g} (condition estimate {cond:.3g}).")
 
 
-def _exponent(v: float) -> int:
-    """``e`` with ``2**(e-1) <= v < 2**e`` (0 for 0): the power of two that scales ``v`` to [0.5, 1)."""
-    return math.frexp(v)[1] if v > 0 and math.isfinite(v) else 0
-
-
-def _times_pow2(x, e, xp):
-    """``x * 2**e``, exact unless the result over- or underflows (two factors for |e| > 1000)."""
-    if e == 0:
-        return x
-    half = e // 2
-    for k in ((half, e - half) if abs(e) > 1000 else (e,)):
-        x = x * 2.0**k
-    return x
+# Exact power-of-two scaling, shared with every homogeneous algorithm.
+_exponent = binary_exponent
+_times_pow2 = scale_pow2
 
 
 def _scale_exponent(scale: float, dtype: Any, xp) -> int:
