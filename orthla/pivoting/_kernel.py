@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import array_api_compat
+
 from .._validate import as_floating, check_choice, check_finite, check_ndim, check_real, is_complex
 from ._rp_common import as_arg, namespace_of
 
@@ -57,7 +59,8 @@ class KernelMatrix:
     and only while its rounding error stays below ``256 eps`` (``(d + 2) max|z|^2 <= 256`` for
     the centered scaled points ``z``); otherwise, and always for the Laplace and Matern kernels,
     ``r^2`` is summed over coordinates from clipped differences ``(x_k - y_k) / h``, accurate to
-    a few ``d eps`` relative.  Each entry costs ``O(d)``.  Differences are clipped at ``1e4 h``
+    a few ``d eps`` relative (for float64 NumPy points that need no clipping, by SciPy's
+    ``cdist(x, y, "sqeuclidean") / h^2``, the same sums in one compiled pass).  Each entry costs ``O(d)``.  Differences are clipped at ``1e4 h``
     (every kernel is 0 there), so no bandwidth in ``(0, inf)`` over- or underflows; float32
     points with a bandwidth outside ``2**+-100`` are evaluated in float64 and rounded back.
 
@@ -86,6 +89,7 @@ class KernelMatrix:
         self.points, self.kernel, self.bandwidth, self.nu = points, kernel, bandwidth, nu
         n, dim = points.shape
         self._gram = False
+        self._cdist = False
         # float32 points with a bandwidth outside 2**+-100 (1e-300 underflows to 0 in float32):
         # differences, scaling and the profile in float64, entries rounded back to float32
         self._wide = xp.finfo(points.dtype).bits < 64 and not (2.0**-100 <= bandwidth <= 2.0**100)
@@ -93,6 +97,11 @@ class KernelMatrix:
             lo, hi = xp.min(points, axis=0), xp.max(points, axis=0)
             center = lo / 2 + hi / 2  # no overflow, unlike (lo + hi) / 2 or a mean
             half = float(xp.max(hi / 2 - lo / 2))  # every |x_k - c_k| is at most this
+            # float64 NumPy points whose differences need no clipping (|x_k - y_k| <= 2 half <=
+            # CLIP h) and whose squares neither over- nor underflow: SciPy's cdist sums the same
+            # squared differences in one compiled pass (30x faster than the loop in _sqdist)
+            self._cdist = (array_api_compat.is_numpy_namespace(xp) and points.dtype == xp.float64
+                           and 1e-100 <= bandwidth <= 1e100 and 2 * half <= CLIP * bandwidth)
             if kernel == "gaussian" and half <= 16 * bandwidth:  # |z_k| <= 16: no overflow below
                 # centered points: magnitudes are those of the spread, not of the offset
                 z = (points - center[None, :]) / bandwidth
@@ -193,6 +202,11 @@ class KernelMatrix:
         # the raw points: x_k - y_k is then exact for nearby points (Sterbenz), whereas the
         # centered ones carry the rounding of x - c (1e-10 for points at 1e6 centered near 0)
         x, y = xp.take(self.points, rows, axis=0), xp.take(self.points, cols, axis=0)
+        if self._cdist:
+            from scipy.spatial.distance import cdist
+
+            # exact differences as below; then one division by h^2 (1e-200..1e200: no over/underflow)
+            return xp.asarray(cdist(x, y, "sqeuclidean")) / (h * h)
         if self._wide:
             x, y = xp.astype(x, xp.float64), xp.astype(y, xp.float64)
         sq = xp.zeros((x.shape[0], y.shape[0]), dtype=x.dtype, device=x.device)

@@ -169,7 +169,9 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
         If a dense ``a`` is not square/Hermitian or has NaN/Inf, ``a`` is not positive
         semidefinite (a negative diagonal entry, or a residual diagonal entry of
         ``A - F F^H`` below ``-sqrt(eps) A_jj``: a negative eigenvalue beyond rounding),
-        or an option is invalid.
+        or an option is invalid.  Only what the factorization meets is checked: a negative
+        eigenvalue is caught once the pivots reach its direction and it is above about
+        ``1e-8 max diag(A)`` in size (``-1e-10 max diag(A)`` usually passes).
     TypeError
         If ``a`` is neither an array nor an operator, has a non-numeric, boolean or float16
         dtype, or an option has the wrong type (``rank=True`` included).
