@@ -86,7 +86,10 @@ def scale_pow2_saturating(x: Any, e: int, xp: Any) -> Any:
     if not bool(xp.any(big)):
         return scale_pow2(x, e)
     y = scale_pow2(xp.where(big, xp.zeros_like(x), x), e)
-    return xp.where(big, xp.sign(x) * math.inf, y)
+    # +-inf by selection: sign(x) * inf is NaN (and warns) at the zeros of x, which a residual
+    # history reaching an exact 0 has next to entries that overflow
+    inf = xp.full_like(x, math.inf)
+    return xp.where(big, xp.where(x > 0, inf, -inf), y)
 
 
 def host_list(x: Any) -> list:

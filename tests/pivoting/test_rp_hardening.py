@@ -387,3 +387,23 @@ def test_kernel_distances_delegate_to_cdist_on_numpy(monkeypatch):
     far = np.array([[0.0], [1.0], [1e6]])
     np.testing.assert_array_equal(KernelMatrix(far, "laplace", bandwidth=1e-3).columns(np.arange(3)), np.eye(3))
     assert len(calls) == 2
+
+
+def test_rp_qr_rank_deficient_at_huge_scale(xp):
+    # the residual history of exactly rank-deficient data reaches 0 while its first entries
+    # overflow; scaling it back computed sign(0) * inf (NaN, "invalid value" RuntimeWarning)
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal((30, 4)) + 1j * rng.standard_normal((30, 4))) @ (
+        rng.standard_normal((4, 12)) + 1j * rng.standard_normal((4, 12)))
+    for scale in (2.0**565, 2.0**1000):  # 1e170, 1e301: ||a||_F^2 is past the largest float
+        for method in ("accelerated", "simple"):
+            res = rp_qr(xp.asarray(a * scale), 8, method=method, rng=1)
+            q, r, resid = to_host(res.Q), to_host(res.R), to_host(res.residual)
+            assert res.stopped_early and q.shape == (30, 4)
+            assert np.abs(q.conj().T @ q - np.eye(4)).max() <= 10 * EPS
+            assert np.abs(q @ (r / scale) - a).max() <= 100 * EPS * np.abs(a).max()
+            # inf where the true value is past 1.8e308 (the rounding-level last entry of the
+            # accelerated run, 1e-12 ||a||^2, is too), never NaN; an exact 0 stays 0
+            assert not np.isnan(resid).any() and np.all(resid >= 0) and np.all(resid[1:] <= resid[:-1])
+            assert np.isinf(resid[0]) and np.isinf(resid[1])
+        assert resid[-1] == 0  # the simple method's history ends at an exact 0 here
