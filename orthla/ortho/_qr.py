@@ -108,8 +108,10 @@ def qr(a: Any, *, method: str = "auto", rng: Any = None) -> QRResult:
         Generator.
     ValueError
         ``a`` has fewer than two axes, fewer rows than columns (wide input: factor
-        its transpose, or use ``numpy.linalg.qr``), NaN or infinite entries;
-        ``method`` is unknown; or an explicit Cholesky method is used outside its
+        its transpose, or use ``numpy.linalg.qr``), NaN or infinite entries, or
+        entries so large that ``R`` (whose diagonal holds column norms up to
+        ``sqrt(m) max|a|``) overflows the dtype; ``method`` is unknown; or an
+        explicit Cholesky method is used outside its
         range of condition numbers (the Cholesky factorization breaks down or the
         orthogonality certificate fails).  ``"auto"`` never raises for finite
         input, and no method returns a ``Q`` that is not orthonormal.
@@ -212,7 +214,19 @@ def qr(a: Any, *, method: str = "auto", rng: Any = None) -> QRResult:
                 "Use method='auto' (never fails for finite input) or 'householder'."
             )
         q, r = out
-    return QRResult(q, r if back is None else r * back)
+    if back is None:
+        return QRResult(q, r)
+    # |R| reaches ||a[:, j]||_2 <= sqrt(m) max|a|: it can exceed the dtype where `a` does not.
+    # 2**er <= max|R_scaled| < 2**(er + 1); multiplying by 2**e is exact unless er + e >= top.
+    top = math.frexp(float(xp.finfo(real_dtype(r.dtype, xp)).max))[1]
+    er = pow2_exponent(max_abs(r, xp, "R"), xp)
+    if host_float(xp.max(er + e)) >= top:
+        raise ValueError(
+            f"`a` is too large for a QR factorization in {a.dtype}: the norms of its columns "
+            f"(the diagonal of R) overflow; got max|a| = 2**{host_float(xp.max(e)):.0f}. "
+            "Scale `a` down (R scales with it, Q does not)."
+        )
+    return QRResult(q, r * back)
 
 
 # ---------------------------------------------------------------- building blocks

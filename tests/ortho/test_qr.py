@@ -253,3 +253,21 @@ def test_auto_small_problems_go_to_lapack(monkeypatch):
     qc, _ = qr(b, method="cholqr2")
     np.testing.assert_array_equal(q, qc)
     assert_qr(QRResult(q, r), b)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_r_overflow_is_refused_not_inf(method, dtype, recwarn):
+    # Review: entries below the dtype's maximum whose column norms (the diagonal of R) are not:
+    # R came back with inf entries and a NumPy overflow RuntimeWarning.  Now refused by name;
+    # slightly smaller input still factors exactly (power-of-two scaling undone).
+    a = conditioned(3000, 8, 10.0, seed=21)
+    a = a / np.abs(a).max()                  # column norms 5 to 16
+    big = float(np.finfo(dtype).max) / 2
+    with pytest.raises(ValueError, match=r"`a` is too large.*overflow"):
+        qr((a * big).astype(dtype), method=method, rng=0)
+    q, r = qr((a * (big / 64)).astype(dtype), method=method, rng=0)
+    assert np.all(np.isfinite(r))
+    u = np.finfo(dtype).eps
+    assert np.linalg.norm(q.T.astype(np.float64) @ q - np.eye(8)) <= 10 * 8 * u
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
