@@ -208,7 +208,8 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
 
     ea = pow2_exponent(max_abs(a, xp, "a"), xp)
     eb = pow2_exponent(max_abs(b, xp, "b"), xp)
-    if max(host_float(xp.max(xp.abs(ea))), host_float(xp.max(xp.abs(eb)))) > _SAFE_EXPONENT:
+    scaled = max(host_float(xp.max(xp.abs(ea))), host_float(xp.max(xp.abs(eb)))) > _SAFE_EXPONENT
+    if scaled:
         a = a * xp.astype(pow2(-ea, xp, a), dt)
         b = b * xp.astype(pow2(-eb, xp, b), dt)
     else:
@@ -254,7 +255,7 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
     if scale:
         c_s = xp.where(na2 > 0, tr / xp.where(na2 > 0, na2, one), xp.zeros_like(tr))
         c_s = xp.maximum(c_s, xp.zeros_like(c_s))
-        c = c_s * pow2(eb - ea, xp, a)             # the scale in the units of the input
+        c = _unscale(c_s, eb - ea, xp, scaled, "scale")  # the scale in the units of the input
         alpha, beta, e_res = c_s, one, eb          # residual = 2**eb ||c_s a R - b||
     else:
         c = one
@@ -267,18 +268,58 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
     if not bool(xp.all(res2 >= _CANCEL * size2)):
         diff = xp.astype(alpha, dt)[..., None, None] * (a @ r) - xp.astype(beta, dt)[..., None, None] * b
         res2 = _sq_norm(diff, xp)
-    residual = xp.sqrt(xp.maximum(res2, xp.zeros_like(res2))) * pow2(e_res, xp, a)
+    residual = _unscale(xp.sqrt(xp.maximum(res2, xp.zeros_like(res2))), e_res, xp, scaled,
+                        "residual")
 
     if center:
-        # t = mean(b) - c mean(a) R, in b's units: 2**eb (mu_b' - c_s mu_a' R).
-        ca = (c_s if scale else pow2(ea - eb, xp, a)) * xp.ones(batch, dtype=rdt, device=dev)
-        t_s = mu_b - xp.astype(ca, dt)[..., None, None] * (mu_a @ r)
-        translation = t_s[..., 0, :] * xp.astype(pow2(eb, xp, a), dt)[..., None]
+        # t = mean(b) - c mean(a) R = 2**e_t (2**(eb - e_t) mu_b' - c' mu_a' R) with
+        # (c', e_t) = (c_s, eb) when fitting the scale, else (2**(ea - e_t), max(ea, eb)): no
+        # factor 2**(ea - eb), which overflows for a finite translation when |a| >> |b|.
+        if scale:
+            e_t, fb, ca = eb, one, c_s
+        else:
+            e_t = xp.maximum(ea, eb)
+            fb, ca = pow2(eb - e_t, xp, a), pow2(ea - e_t, xp, a)
+        fb = fb * xp.ones(batch, dtype=rdt, device=dev)
+        ca = ca * xp.ones(batch, dtype=rdt, device=dev)
+        t_s = xp.astype(fb, dt)[..., None, None] * mu_b - xp.astype(ca, dt)[..., None, None] * (mu_a @ r)
+        translation = _unscale(t_s[..., 0, :], e_t[..., None] * xp.ones((*batch, 1), dtype=rdt, device=dev),
+                               xp, scaled, "translation")
     else:
         translation = xp.zeros((*batch, n), dtype=dt, device=dev)
     c = c * xp.ones(batch, dtype=rdt, device=dev)
     r = r * xp.ones((*batch, 1, 1), dtype=dt, device=dev) if tuple(r.shape[:-2]) != batch else r
     return ProcrustesResult(r, c, translation, residual)
+
+
+def _unscale(x: Any, e: Any, xp: Any, scaled: bool, what: str) -> Any:
+    """``x * 2**e`` for moderate ``x`` (real or complex) and integer-valued real ``e`` (same batch
+    shape); ``ValueError`` when the result overflows the dtype (then the true result is not
+    representable either).  Without input scaling (``e = 0``) this is ``x`` itself."""
+    if not scaled:
+        return x
+    fi = xp.finfo(real_dtype(x.dtype, xp))
+    top = math.frexp(float(fi.max))[1]                      # 1024 in float64, 128 in float32
+    ax = xp.abs(x)
+    if ax.ndim > e.ndim:
+        ax = xp.max(ax, axis=-1)
+    ex = pow2_exponent(ax, xp)
+    hi = xp.where(ax > 0, ex + e, xp.full_like(e, -math.inf))
+    if host_float(xp.max(hi)) >= top:
+        raise ValueError(
+            f"the {what} of the fit overflows {x.dtype} (`a` and `b` differ in scale by about "
+            f"2**{host_float(xp.max(e)):.0f}); rescale `a` or `b`."
+        )
+    # Three factors of at most 2**700 each: no intermediate overflow (the result is finite, and
+    # the partial products move monotonically towards it).
+    e1 = xp.trunc(e / 3.0)
+    e2 = xp.trunc((e - e1) / 2.0)
+    e3 = e - e1 - e2
+    out = x
+    for ek in (e1, e2, e3):
+        f = pow2(ek, xp, x)
+        out = out * (xp.astype(f, x.dtype) if xp.isdtype(x.dtype, "complex floating") else f)
+    return out
 
 
 def _svd(mt: Any, xp: Any) -> tuple[Any, Any, Any]:
@@ -308,9 +349,16 @@ def _numba_batch(a: Any, b: Any, batch: tuple, rotation: bool, scale: bool, cent
     if status == 1:
         check_finite(a, "a", xp)
         check_finite(b, "b", xp)
+    if status == 3:
+        raise ValueError("the scale, translation or residual of the fit overflows float64 (`a` "
+                         "and `b` differ too much in scale); rescale `a` or `b`.")
     if status != 0:
         return None
     rdt = real_dtype(dt, xp)
+    if dt != np.float64 and (scale or center) and max(
+            float(np.max(np.abs(c))), float(np.max(np.abs(t)))) > float(np.finfo(dt).max):
+        raise ValueError(f"the scale or translation of the fit overflows {dt} (`a` and `b` differ "
+                         "too much in scale); rescale `a` or `b`.")
     return ProcrustesResult(r.reshape((*batch, n, n)).astype(dt, copy=False),
                             c.reshape(batch).astype(rdt, copy=False),
                             t.reshape((*batch, n)).astype(dt, copy=False),

@@ -135,7 +135,7 @@ def procrustes_batch(a, b, rotation, scale, center, tol, max_sweeps):  # pragma:
     """Whole Procrustes problems, one at a time: ``a``, ``b`` (N, m, n) float64.
 
     Returns ``(R, c, t, res, status)`` with status 0 (ok), 1 (non-finite input), 2 (Jacobi did
-    not converge).  Each problem is scaled by powers of two on entry (exact), as in the array-API
+    not converge), 3 (the scale, translation or residual overflows float64).  Each problem is scaled by powers of two on entry (exact), as in the array-API
     path, so extreme magnitudes behave like moderate ones.
     """
     nb, m, n = a.shape
@@ -208,7 +208,7 @@ def procrustes_batch(a, b, rotation, scale, center, tol, max_sweeps):  # pragma:
             cs[k] = 1.0
             e_res = max(ea, eb)
             alpha, beta = math.ldexp(1.0, ea - e_res), math.ldexp(1.0, eb - e_res)
-            ca = math.ldexp(1.0, ea - eb)
+            ca = 1.0
         r2 = 0.0
         for i in range(m):
             for j in range(n):
@@ -223,5 +223,12 @@ def procrustes_batch(a, b, rotation, scale, center, tol, max_sweeps):  # pragma:
                 acc = 0.0
                 for p in range(n):
                     acc += mu_a[p] * R[k, p, j]
-                ts[k, j] = math.ldexp(mu_b[j] - ca * acc, eb)
+                if scale:
+                    ts[k, j] = math.ldexp(mu_b[j] - ca * acc, eb)
+                else:  # no factor 2**(ea - eb): it overflows for a finite translation
+                    ts[k, j] = math.ldexp(mu_b[j], eb) - math.ldexp(acc, ea)
+                if not math.isfinite(ts[k, j]):
+                    return R, cs, ts, res, 3
+        if not (math.isfinite(cs[k]) and math.isfinite(res[k])):
+            return R, cs, ts, res, 3
     return R, cs, ts, res, status

@@ -447,3 +447,33 @@ def test_host_syncs_bounded(torch_host_syncs):
         counts["n"] = 0
         procrustes(a, b, rotation=True, scale=True, center=True)
         assert counts["n"] <= 6 + (MAX_SWEEPS if len(shape) == 3 and shape[0] >= 32 else 0), shape
+
+
+@pytest.mark.parametrize("batch", [1, 64])  # 64: the batched small-problem (Numba) path
+def test_translation_with_a_much_larger_than_b(batch, recwarn):
+    # Review: t = mean(b) - mean(a) R was formed as 2**eb (mu_b' - 2**(ea - eb) mu_a' R); with
+    # |a| ~ 1e300 and |b| ~ 1e-300 the factor 2**(ea - eb) overflowed and the (finite, ~1e300)
+    # translation came back inf/NaN.  Reference: the same problem in units scaled by 2**-ea.
+    rng = np.random.default_rng(90)
+    a = rng.standard_normal((batch, 6, 3))
+    b = rng.standard_normal((batch, 6, 3))
+    s_a, s_b = 2.0**996, 2.0**-996
+    res = procrustes(a * s_a, b * s_b, center=True)
+    ref_r = procrustes(a, b, center=True).R                     # R does not see the scales
+    want = (b * s_b).mean(axis=-2) - ((a * s_a).mean(axis=-2)[..., None, :] @ res.R)[..., 0, :]
+    assert np.all(np.isfinite(res.translation)) and np.all(np.isfinite(res.residual))
+    np.testing.assert_allclose(res.translation, want, rtol=1e-13, atol=1e-13 * s_a)
+    np.testing.assert_allclose(res.R, ref_r, atol=1e-12)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_scale_overflow_is_refused(batch):
+    # The least-squares scale ||b|| / ||a|| ~ 1e600 is not a float64: refused by name, never inf.
+    rng = np.random.default_rng(91)
+    a = rng.standard_normal((batch, 6, 3)) * 1e-300
+    b = rng.standard_normal((batch, 6, 3)) * 1e300
+    with pytest.raises(ValueError, match="scale.*overflows"):
+        procrustes(a, b, scale=True)
+    res = procrustes(a, b)                                       # no scale: finite
+    assert np.all(np.isfinite(res.residual)) and np.all(np.isfinite(res.R))
