@@ -90,6 +90,14 @@ class GeneralizedProcrustesResult:
 
 # ---------------------------------------------------------------- procrustes
 
+def _flag(value: Any, name: str) -> bool:
+    """``value`` as a bool; anything but True/False (a string such as ``"no"`` is truthy) raises
+    ``TypeError`` naming ``name``."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
+    return bool(value)
+
+
 @capability("ortho", numba=False)
 def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
                center: bool = False) -> ProcrustesResult:
@@ -123,7 +131,8 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
     ------
     TypeError
         Boolean, object or float16 dtypes; ``a`` and ``b`` from different libraries;
-        complex input with ``rotation=True``.
+        complex input with ``rotation=True``; ``rotation``, ``scale`` or ``center`` not
+        ``True``/``False``.
     ValueError
         Fewer than two axes, different point-set shapes ``(m, n)``, batch shapes that do
         not broadcast, NaN/inf entries, or no points (``m = 0`` with ``n > 0``).
@@ -182,7 +191,8 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
             f"the batch shapes of `a` {tuple(a.shape[:-2])} and `b` {tuple(b.shape[:-2])} "
             "do not broadcast."
         ) from None
-    rotation, scale, center = (bool(x) for x in (rotation, scale, center))
+    rotation, scale, center = (_flag(x, k) for x, k in ((rotation, "rotation"), (scale, "scale"),
+                                                       (center, "center")))
     cplx = xp.isdtype(a.dtype, "complex floating") or xp.isdtype(b.dtype, "complex floating")
     if rotation and cplx:
         raise TypeError("`a` and `b` must be real with rotation=True (det R = +1 is a real notion); "
@@ -408,7 +418,8 @@ def generalized_procrustes(shapes: Any, *, rotation: bool = False, scale: bool =
     Raises
     ------
     TypeError
-        Boolean, object, float16 or complex dtypes; non-integer ``max_iter``.
+        Boolean, object, float16 or complex dtypes; non-integer ``max_iter``;
+        ``rotation``, ``scale`` or ``center`` not ``True``/``False``.
     ValueError
         ``shapes`` not 3-D, fewer than two configurations, no points, NaN/inf entries;
         ``max_iter < 1``; ``tol`` not a finite number > 0.
@@ -454,7 +465,8 @@ def generalized_procrustes(shapes: Any, *, rotation: bool = False, scale: bool =
     if tol is None:
         tol = 0.01 * math.sqrt(eps(x.dtype, xp))
     tol = check_real(tol, "tol", low=0.0, low_open=True)
-    rotation, scale, center = (bool(v) for v in (rotation, scale, center))
+    rotation, scale, center = (_flag(v, k) for v, k in ((rotation, "rotation"), (scale, "scale"),
+                                                       (center, "center")))
     dt = x.dtype
     dev = device(x)
 

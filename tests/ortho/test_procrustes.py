@@ -477,3 +477,15 @@ def test_scale_overflow_is_refused(batch):
         procrustes(a, b, scale=True)
     res = procrustes(a, b)                                       # no scale: finite
     assert np.all(np.isfinite(res.residual)) and np.all(np.isfinite(res.R))
+
+
+@pytest.mark.parametrize("flag", ["rotation", "scale", "center"])
+@pytest.mark.parametrize("value", ["no", None, 0, np.array([True])])
+def test_flags_must_be_booleans(flag, value):
+    # Review: the flags went through bool(), so rotation="no" silently meant rotation=True.
+    a = np.eye(3)
+    with pytest.raises(TypeError, match=f"`{flag}` must be True or False"):
+        procrustes(a, a, **{flag: value})
+    with pytest.raises(TypeError, match=f"`{flag}` must be True or False"):
+        generalized_procrustes(np.stack([a, a]), **{flag: value})
+    assert procrustes(a, a, **{flag: np.bool_(True)}).residual <= 10 * EPS
