@@ -8,6 +8,7 @@ from typing import Any
 import array_api_compat
 
 from .._backend import array_namespace
+from .._scaling import binary_exponent, scale_pow2
 
 __all__ = ["as_arg", "binary_exponent", "namespace_of", "scale_pow2"]
 
@@ -52,26 +53,6 @@ def _same_library(a: Any, b: Any) -> bool:
         if test(a) and test(b):
             return True
     return False
-
-
-def binary_exponent(value: float) -> int:
-    """``e`` with ``2**(e-1) <= value < 2**e`` for finite ``value > 0``; 0 otherwise."""
-    if not (value > 0 and math.isfinite(value)):
-        return 0
-    return math.frexp(value)[1]
-
-
-def scale_pow2(x: Any, e: int) -> Any:
-    """``x * 2**e``, exact barring over/underflow of the result, in factors of at most 2**64.
-
-    Each factor is representable in float32, and the steps move monotonically from ``x`` to the
-    result, so no intermediate over/underflows when the result does not.
-    """
-    while e:
-        step = max(-64, min(64, e))
-        x = x * (2.0 ** step)
-        e -= step
-    return x
 
 
 def scale_pow2_saturating(x: Any, e: int, xp: Any) -> Any:
