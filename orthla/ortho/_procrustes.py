@@ -11,12 +11,18 @@ import numpy as np
 from .._backend import array_namespace, capability, device, is_numpy, numba_available
 from .._validate import check_finite, check_int, check_real, eps
 from ._procrustes_small import MAX_N, signed_svd_small
-from ._qr_common import as_matrix_stack, herm, host_float, max_abs, pow2, pow2_exponent, real_dtype
+from ._qr_common import (
+    as_matrix_stack,
+    herm,
+    host_float,
+    max_abs,
+    pow2,
+    pow2_exponent,
+    real_dtype,
+    safe_exponent,
+)
 
 __all__ = ["GeneralizedProcrustesResult", "ProcrustesResult", "generalized_procrustes", "procrustes"]
-
-#: Largest |binary exponent| of max|a|, max|b| used without rescaling (products stay in range).
-_SAFE_EXPONENT = 64
 
 #: Stacks of at least this many problems of order 2..4 take the vectorized Jacobi SVD of
 #: ``_procrustes_small`` (Numba on NumPy) instead of the backend's batched LAPACK SVD, whose
@@ -218,7 +224,7 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
 
     ea = pow2_exponent(max_abs(a, xp, "a"), xp)
     eb = pow2_exponent(max_abs(b, xp, "b"), xp)
-    scaled = max(host_float(xp.max(xp.abs(ea))), host_float(xp.max(xp.abs(eb)))) > _SAFE_EXPONENT
+    scaled = max(host_float(xp.max(xp.abs(ea))), host_float(xp.max(xp.abs(eb)))) > safe_exponent(dt, xp)
     if scaled:
         a = a * xp.astype(pow2(-ea, xp, a), dt)
         b = b * xp.astype(pow2(-eb, xp, b), dt)
@@ -472,7 +478,7 @@ def generalized_procrustes(shapes: Any, *, rotation: bool = False, scale: bool =
 
     amax = xp.max(max_abs(x, xp, "shapes"))
     e = pow2_exponent(amax, xp)
-    big = host_float(xp.abs(e)) > _SAFE_EXPONENT
+    big = host_float(xp.abs(e)) > safe_exponent(dt, xp)
     if big:
         x = x * pow2(-e, xp, x)
     mu = xp.mean(x, axis=-2, keepdims=True) if center else xp.zeros((k, 1, d), dtype=dt, device=dev)

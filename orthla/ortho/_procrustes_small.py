@@ -24,6 +24,7 @@ from typing import Any
 
 from .._backend import device, is_numpy, numba_available
 from .._validate import eps
+from ._qr_common import pow2, pow2_exponent
 
 __all__ = ["CHUNK", "MAX_N", "MAX_SWEEPS", "signed_svd_small"]
 
@@ -50,6 +51,11 @@ def signed_svd_small(m: Any, xp: Any) -> tuple[Any, Any, Any] | None:
     batch = tuple(m.shape[:-2])
     if is_numpy(xp) and numba_available():
         return _numba(m, xp)
+    # Each matrix scaled by a power of two (exact, undone on s): the squared column norms of a
+    # tiny M would underflow (every pair would look converged) and of a huge one overflow.
+    amax = xp.max(xp.abs(m), axis=(-2, -1), keepdims=True)
+    e = pow2_exponent(amax, xp) + 1.0
+    m = m * pow2(-e, xp, m)
     # front[j, i, k] = m[k, i, j]: column j of every matrix, entries contiguous along the batch.
     front = xp.permute_dims(m, (nd - 1, nd - 2, *range(nd - 2)))
     front = xp.reshape(front, (n, n, -1))
@@ -69,7 +75,7 @@ def signed_svd_small(m: Any, xp: Any) -> tuple[Any, Any, Any] | None:
         outs.append(out)
     u, s, v = (xp.concat([o[i] for o in outs], axis=0) if len(outs) > 1 else outs[0][i]
                for i in range(3))
-    return (xp.reshape(u, (*batch, n, n)), xp.reshape(s, (*batch, n)),
+    return (xp.reshape(u, (*batch, n, n)), xp.reshape(s, (*batch, n)) * pow2(e[..., 0], xp, m),
             xp.reshape(v, (*batch, n, n)))
 
 

@@ -16,11 +16,19 @@ def _signed_svd(b, w, qt, norms, tol, max_sweeps):  # pragma: no cover  (compile
     """In place: ``b`` (n, n) holds M on entry and T on exit (diagonal = signed singular
     values), ``w`` = V, ``qt`` = U^T, both rotations.  Returns False if Jacobi did not converge."""
     n = b.shape[0]
+    # Scale M by a power of two (exact; undone on T at the end): squares of tiny entries would
+    # underflow (then r = 0 below: a division by zero) and of huge ones overflow.
+    amax = 0.0
+    for i in range(n):
+        for j in range(n):
+            amax = max(amax, abs(b[i, j]))
+    e = math.frexp(amax)[1] if amax > 0.0 else 0
     fro2 = 0.0
     for i in range(n):
         for j in range(n):
             w[i, j] = 1.0 if i == j else 0.0
             qt[i, j] = 1.0 if i == j else 0.0
+            b[i, j] = math.ldexp(b[i, j], -e)
             fro2 += b[i, j] * b[i, j]
     noise = tol * tol * fro2
     converged = n < 2
@@ -43,6 +51,8 @@ def _signed_svd(b, w, qt, norms, tol, max_sweeps):  # pragma: no cover  (compile
                 d = alpha - beta
                 g = -2.0 * gamma if d >= 0 else 2.0 * gamma
                 r = math.sqrt(d * d + g * g)
+                if r == 0.0:  # pragma: no cover  (impossible after the scaling; never divide)
+                    continue
                 c = math.sqrt(0.5 * (1.0 + abs(d) / r))
                 sn = g / (2.0 * r * c)
                 for i in range(n):
@@ -86,6 +96,9 @@ def _signed_svd(b, w, qt, norms, tol, max_sweeps):  # pragma: no cover  (compile
                 x, y = qt[j, col], qt[i, col]
                 qt[j, col] = c * x + sn * y
                 qt[i, col] = c * y - sn * x
+    for i in range(n):
+        for j in range(n):
+            b[i, j] = math.ldexp(b[i, j], e)
     return True
 
 

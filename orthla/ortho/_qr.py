@@ -17,6 +17,7 @@ from ._qr_common import (
     pow2,
     pow2_exponent,
     real_dtype,
+    safe_exponent,
     solve_upper_right,
 )
 
@@ -36,9 +37,6 @@ _DIAG_SPREAD = 0.1
 #: ``auto`` on NumPy takes Householder below this many ``m n^2`` (summed over a batch): the
 #: Cholesky route's fixed cost (two factorizations, three host syncs) is not yet paid back.
 _SMALL_FLOPS = 1 << 20
-
-#: Largest |binary exponent| of max|a| used without rescaling (Gram entries stay in range).
-_SAFE_EXPONENT = 64
 
 _RANGES = {
     "cholqr2": "cond(a) up to about u**-1/2 (1e7 in float64, 3e3 in float32)",
@@ -197,7 +195,7 @@ def qr(a: Any, *, method: str = "auto", rng: Any = None) -> QRResult:
     # Skipped when no entry needs it: power-of-two scaling commutes exactly with every operation
     # here, so the result is the same bit for bit and a full pass over `a` is saved.
     e = pow2_exponent(max_abs(a, xp), xp)
-    if host_float(xp.max(xp.abs(e))) > _SAFE_EXPONENT:
+    if host_float(xp.max(xp.abs(e))) > safe_exponent(a.dtype, xp):
         a_s = a * xp.astype(pow2(-e, xp, a), a.dtype)
         back = xp.astype(pow2(e, xp, a), a.dtype)
     else:

@@ -3,6 +3,7 @@ triangular solves (native where the backend has one), input checks."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .._backend import device, is_numpy, is_torch
@@ -18,6 +19,7 @@ __all__ = [
     "pow2",
     "pow2_exponent",
     "real_dtype",
+    "safe_exponent",
     "solve_upper_right",
 ]
 
@@ -92,6 +94,15 @@ def pow2_exponent(amax: Any, xp: Any) -> Any:
     lim = float(round(-_log2(fi.smallest_normal)) - 1)
     e = xp.clip(e, -lim, lim)
     return xp.where(pos, e, xp.zeros_like(e))
+
+
+def safe_exponent(dtype: Any, xp: Any) -> int:
+    """Largest ``|e|`` with ``2**e <= max|a| < 2**(e+1)`` used without rescaling: an eighth of the
+    dtype's exponent range (64 in float64, 16 in float32), so that fourth powers of the entries
+    (``||a^H b||_F^2``, Gram matrices of Gram-sized entries) times ``m^2`` neither overflow nor
+    underflow."""
+    top = math.frexp(float(xp.finfo(real_dtype(dtype, xp)).max))[1]
+    return min(64, top // 8)
 
 
 def _log2(x: float) -> float:

@@ -489,3 +489,68 @@ def test_flags_must_be_booleans(flag, value):
     with pytest.raises(TypeError, match=f"`{flag}` must be True or False"):
         generalized_procrustes(np.stack([a, a]), **{flag: value})
     assert procrustes(a, a, **{flag: np.bool_(True)}).residual <= 10 * EPS
+
+
+@pytest.mark.parametrize("which", ["numba", "vectorized"])
+def test_small_batch_jacobi_nonconvergence_falls_back(monkeypatch, which):
+    # One Jacobi sweep cannot converge on random 3 x 3 problems: the small path must say so and
+    # the result must come from LAPACK (never a half-diagonalized R).
+    import orthla.ortho._procrustes_small as small
+
+    rng = np.random.default_rng(92)
+    a, b = _hard_batch(3, 64, rng)
+    with monkeypatch.context() as mp:
+        _paths(mp, "lapack")
+        ref = procrustes(a, b, rotation=True)
+    m = np.swapaxes(a, -1, -2) @ b
+    with monkeypatch.context() as mp:
+        if which == "vectorized":
+            _paths(mp, "vectorized")
+        mp.setattr(small, "MAX_SWEEPS", 1)
+        assert small.signed_svd_small(m, np) is None
+        res = procrustes(a, b, rotation=True)
+    keep = np.ones(64, bool)
+    keep[[0, 1]] = False
+    np.testing.assert_allclose(res.R[keep], ref.R[keep], atol=1e-9)
+    assert np.all(np.linalg.det(res.R) > 0)
+
+
+@pytest.mark.parametrize("s", [1e-15, 1e15])
+def test_float32_moderate_scales_on_the_array_api_paths(monkeypatch, xp, s):
+    # Review: float32 inputs of size 1e-15 were not rescaled (threshold 2**-64), so the entries of
+    # M = a^T b (~1e-30) squared underflowed in the vectorized Jacobi SVD, every pair looked
+    # "converged", and R came back wrong without any report.  Reference: float64 LAPACK.
+    rng = np.random.default_rng(93)
+    a = rng.standard_normal((40, 10, 3))
+    b = a @ np.stack([rand_orth(3, rng, det=1) for _ in range(40)]) + 0.1 * rng.standard_normal((40, 10, 3))
+    ref = procrustes(a, b, rotation=True, scale=True, center=True)
+    _paths(monkeypatch, "vectorized")                  # NumPy: the vectorized Jacobi, not Numba
+    a32, b32 = (a * s).astype(np.float32), (b * s).astype(np.float32)
+    res = procrustes(xp.asarray(a32), xp.asarray(b32), rotation=True, scale=True, center=True)
+    np.testing.assert_allclose(to_host(res.R), ref.R, atol=1e-4)
+    np.testing.assert_allclose(to_host(res.residual), ref.residual * s, rtol=1e-3)
+
+
+@pytest.mark.parametrize("which", ["numba", "vectorized"])
+def test_small_batch_tiny_cross_covariance(monkeypatch, which):
+    # Review: a and b of moderate size whose product M = a^T b is ~1e-150 (the large entries of a
+    # meet zeros of b): squared entries of M underflowed in the Jacobi SVD -- the Numba kernel
+    # raised ZeroDivisionError, the vectorized one could not converge.  Now each M is scaled by a
+    # power of two inside the small SVD.  Reference: LAPACK on the same problems.
+    rng = np.random.default_rng(94)
+    a, b = rng.standard_normal((40, 6, 3)), rng.standard_normal((40, 6, 3))
+    a[:, 0, :] = 1.0
+    a[:, 1:, :] *= 1e-150
+    b[:, 0, :] = 0.0
+    with monkeypatch.context() as mp:
+        _paths(mp, "lapack")
+        ref = procrustes(a, b, rotation=True)
+    if which == "vectorized":
+        _paths(monkeypatch, "vectorized")
+    res = procrustes(a, b, rotation=True)
+    np.testing.assert_allclose(res.R, ref.R, atol=1e-9)
+    np.testing.assert_allclose(res.residual, ref.residual, rtol=1e-12)
+    m = (np.swapaxes(a, -1, -2) @ b)
+    out = __import__("orthla.ortho._procrustes_small", fromlist=["x"]).signed_svd_small(m, np)
+    assert out is not None                             # converged, no LAPACK fallback needed
+    np.testing.assert_allclose(np.abs(out[1]), np.linalg.svd(m, compute_uv=False), rtol=1e-12)

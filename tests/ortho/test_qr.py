@@ -271,3 +271,18 @@ def test_r_overflow_is_refused_not_inf(method, dtype, recwarn):
     u = np.finfo(dtype).eps
     assert np.linalg.norm(q.T.astype(np.float64) @ q - np.eye(8)) <= 10 * 8 * u
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("method", ["cholqr2", "auto"])
+@pytest.mark.parametrize("s", [2.0**60, 2.0**-60])
+def test_float32_scaling_threshold(xp, method, s):
+    # Review: inputs were rescaled only beyond 2**+-64, far beyond float32's safe range: the Gram
+    # matrix of a well-conditioned float32 matrix with entries ~1e18 overflowed (NumPy: a
+    # RuntimeWarning; elsewhere a false "outside the range of cholqr2").  The float32 threshold is
+    # now 2**+-16; the result is the unscaled one times s, bit for bit (power-of-two scaling).
+    a = np.random.default_rng(22).standard_normal((3000, 20)).astype(np.float32)  # norms ~55
+    q1, r1 = qr(xp.asarray(a), method=method)
+    q, r = qr(xp.asarray(a * np.float32(s)), method=method)
+    np.testing.assert_array_equal(to_host(q), to_host(q1))
+    np.testing.assert_array_equal(to_host(r), to_host(r1) * np.float32(s))
+    assert orth_err(q) <= 10 * 20 * np.finfo(np.float32).eps
