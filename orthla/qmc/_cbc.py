@@ -144,7 +144,13 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     of two (exactly) whenever it could overflow a score, so large weights or
     many dimensions (unit weights beyond ``d = 490`` used to overflow) give the
     same choices as exact arithmetic would; the errors are reported up to
-    ``2^1000``, hence the bound on the weights.
+    ``2^1000``, hence the bound on the weights.  The product is kept as
+    ``1 + q`` as well: errors of tiny weights are relatively accurate, and
+    without ``extensible``, while ``q`` stays below ``2^-20``, candidates are
+    ranked by ``sum_k q_k omega(k z / n)`` (the rest of the score is the same
+    for every ``z``), so weights below about ``1e-17`` (``p`` rounding to 1)
+    no longer give ``z = (1, 1, ...)``.  With ``extensible`` the ratios still
+    compare ``1 + e^2`` and such weights leave the choice to rounding.
 
     References
     ----------
@@ -189,8 +195,15 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
             p = np.ldexp(p, -s)
             e += s
         if j > 0 and n >= 8:
-            scores = _candidate_scores(p, n, levels, powers, omega_tab, gamma[j], alpha, extensible,
-                                       math.ldexp(1.0, -e))
+            # Without the extensible ratios only the candidate-dependent part of the scores
+            # matters: sum_k p_k omega(k z / n) = sum_k omega(k z / n) + sum_k q_k omega(k z / n),
+            # and the first sum is the same for every odd z (k -> k z permutes Z_n).  When p is
+            # within 2^-20 of 1 that common sum swamps the rest (p = 1 exactly below weights of
+            # about 1e-17 made every candidate tie, z = 1), so rank by the q sum; otherwise by the
+            # p sum, as before (same choices for ordinary weights, ties included).
+            tiny = e == 0 and not extensible and float(np.max(np.abs(q))) < 2.0**-20
+            scores = _candidate_scores(q if tiny else p, n, levels, powers, omega_tab, gamma[j],
+                                       alpha, extensible, math.ldexp(1.0, -e))
             best = int(np.argmin(scores))
             z[j] = int(pow(5, best, n))
         x = ((k * z[j]) % n) / n

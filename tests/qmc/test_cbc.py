@@ -186,3 +186,23 @@ def test_small_weights_give_relatively_accurate_errors():
                 cond = float(sum(abs(qk) for qk in q) / abs(sum(q)))
                 rtol = 4 * n * np.finfo(float).eps * cond
                 np.testing.assert_allclose(res.worst_case_error[j], float(mpmath.sqrt(e2)), rtol=rtol)
+
+
+@pytest.mark.parametrize("alpha", [1, 2])
+@pytest.mark.parametrize("weight", [1e-8, 1e-17, 1e-300])
+def test_tiny_weights_still_choose_the_best_candidate(weight, alpha):
+    # With weights below about 1e-17 the running product p = 1 + q rounds to 1, the scores
+    # sum_k p_k omega(k z / n) were the same for every z (a permutation of one sum), and the
+    # rounding-tied argmin gave z = (1, 1, 1): every coordinate equal.  For small weights the
+    # exact CBC choice of z_2 minimizes sum_k omega(k / n) omega(k z / n) (the gamma^2 term).
+    n = 64
+    k = np.arange(n)
+    res = cbc_lattice(n, 3, weights=weight, alpha=alpha)
+    second = {c: float(np.sum(korobov_omega(k / n, alpha) * korobov_omega((k * c % n) / n, alpha)))
+              for c in range(1, n, 2)}
+    best = min(second.values())
+    z2 = int(res.generating_vector[1])
+    assert z2 != 1
+    # candidates tie in pairs to rounding (sum of 64 terms of size <= omega(0)^2 = 10.8)
+    assert second[z2] <= best + 64 * 11 * np.finfo(float).eps
+    assert second[1] > 2 * best  # z = 1 is far from optimal
