@@ -182,6 +182,7 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     k = np.arange(n, dtype=np.int64)
     p = np.ones(n)
     q = np.zeros(n)  # p - 1, kept while p is unscaled: the error without cancelling against 1
+    buf = np.empty(n)
     z = np.ones(d, dtype=np.int64)
     wce = np.empty(d)
     levels = _levels(n)
@@ -189,7 +190,9 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
     omega_tab = {N: korobov_omega(powers[N] / N, alpha) for N in powers}
     e = 0  # the running product is p * 2^e: rescaled by powers of two (exactly) when large
     for j in range(d):
-        pmax = float(np.max(np.abs(p)))
+        # |1 + gamma omega(x)| <= 1 + gamma omega(0) (every Fourier coefficient is positive), so
+        # p_0 = prod (1 + gamma_j omega(0)) is max |p| and q_0 max |q|: no pass over p or q
+        pmax = float(p[0])
         if math.log2(pmax) + math.log2(n) + float(log2_factor[j]) > 960.0:
             s = math.frexp(pmax)[1]
             p = np.ldexp(p, -s)
@@ -201,7 +204,7 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
             # within 2^-20 of 1 that common sum swamps the rest (p = 1 exactly below weights of
             # about 1e-17 made every candidate tie, z = 1), so rank by the q sum; otherwise by the
             # p sum, as before (same choices for ordinary weights, ties included).
-            tiny = e == 0 and not extensible and float(np.max(np.abs(q))) < 2.0**-20
+            tiny = e == 0 and not extensible and float(q[0]) < 2.0**-20
             scores = _candidate_scores(q if tiny else p, n, levels, powers, omega_tab, gamma[j],
                                        alpha, extensible, math.ldexp(1.0, -e))
             best = int(np.argmin(scores))
@@ -210,7 +213,10 @@ def cbc_lattice(n: int, d: int, *, weights: Any = 1.0, alpha: int = 1,
         f = gamma[j] * korobov_omega(x, alpha)
         p *= 1.0 + f
         if e == 0:
-            q += f + q * f  # (1 + q)(1 + f) - 1
+            # q += f + q f, (1 + q)(1 + f) - 1, through one buffer (same rounding)
+            np.multiply(q, f, out=buf)
+            buf += f
+            q += buf
             wce[j] = math.sqrt(max(float(np.mean(q)), 0.0))
         else:
             wce[j] = _error(float(np.mean(p)), e)
