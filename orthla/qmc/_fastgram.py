@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from .._backend import array_namespace, as_array, capability, select_engine
+from .._scaling import binary_exponent, max_abs_exponent, scale_pow2, unscale_checked
 from .._validate import as_floating, check_finite, check_int, check_ndim, check_real
 from ._digital import DigitalNet
 from ._dsi import DigitalShiftInvariantKernel
@@ -67,7 +68,9 @@ class FastGram:
         lattice or Halton set with a digitally shift-invariant one); an engine of
         the wrong kind or order; a dimension mismatch; negative or NaN noise;
         points outside [0, 1) or NaN/inf; NaN/inf in the vectors given to
-        ``matvec``/``solve``.
+        ``matvec``/``solve``, or results of theirs beyond the largest float (near
+        the top of the range ``y`` and the eigenvalues are scaled by powers of
+        two, so every representable result is returned exactly).
     TypeError
         ``kernel`` is of neither kernel class; points or vectors that are
         complex, boolean, float16, objects, strings or arrays of another
@@ -323,6 +326,18 @@ class FastGram:
         xp = self._xp
         if y.ndim == 2 and y.shape[1] == 0:  # no columns (torch's FFT fails on empty batches)
             return xp.zeros(y.shape, dtype=y.dtype, device=y.device)
+        # |result| <= max|factor| ||y||_2 <= max|factor| sqrt(n) max|y| (orthonormal transforms):
+        # near the top of the range, y and the factor are scaled by powers of two (exact) and the
+        # result is scaled back, refused with ValueError when it overflows (inf before).
+        ey, ef = max_abs_exponent(y, xp), max_abs_exponent(factor, xp)
+        top = binary_exponent(float(xp.finfo(y.dtype).max))
+        if ey + ef + (self.n.bit_length() + 1) // 2 + 2 >= top:
+            r = self._apply_unscaled(scale_pow2(y, -ey), scale_pow2(factor, -ef))
+            return unscale_checked(r, ey + ef, xp, name="y", what="results ((K + noise I)^(+-1) y)")
+        return self._apply_unscaled(y, factor)
+
+    def _apply_unscaled(self, y: Any, factor: Any) -> Any:
+        xp = self._xp
         f = factor if y.ndim == 1 else factor[:, None]
         if self._kind == "net":
             use = select_engine("auto", xp)
@@ -343,8 +358,8 @@ class FastGram:
     def matvec(self, y: Any) -> Any:
         """``(K + noise I) y`` for ``y`` of shape (n,) or (n, k), in ``O(n log n)`` per column.
 
-        Raises ``ValueError`` for a wrong shape or NaN/inf in ``y``, ``TypeError`` for a
-        complex, boolean, float16 or foreign-namespace ``y``.
+        Raises ``ValueError`` for a wrong shape, NaN/inf in ``y`` or a result that
+        overflows, ``TypeError`` for a complex, boolean, float16 or foreign-namespace ``y``.
         """
         y = self._check_rhs(y, "y")
         return self._apply(y, self._shifted())
@@ -353,7 +368,7 @@ class FastGram:
         """``(K + noise I)^{-1} y``.
 
         Raises ``ValueError`` if the matrix is not positive definite, for a wrong shape or
-        NaN/inf in ``y``; ``TypeError`` as :meth:`matvec`.
+        NaN/inf in ``y``, or when the solution overflows; ``TypeError`` as :meth:`matvec`.
         """
         y = self._check_rhs(y, "y")
         return self._apply(y, 1.0 / self._positive())

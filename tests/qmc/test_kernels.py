@@ -324,3 +324,29 @@ def test_flags_must_be_booleans():
         Sobol(2, return_binary="no")
     with pytest.raises(TypeError, match="`extensible` must be True or False; got 1"):
         cbc_lattice(64, 2, extensible=1)
+
+
+@pytest.mark.parametrize("kind", ["lattice", "net"])
+def test_fastgram_results_near_overflow_are_exact_or_refused(kind):
+    # matvec(1e308 * ones) and solve(1e10 * ones) with eigenvalues ~1e-300 returned inf with a
+    # RuntimeWarning (finite input); y and the eigenvalues are now scaled by powers of two.
+    from orthla.qmc import DigitalShiftInvariantKernel, Sobol
+
+    if kind == "lattice":
+        x, kern = Lattice(2, rng=1).random(16), ShiftInvariantKernel
+    else:
+        x, kern = Sobol(2, rng=1).random(16), DigitalShiftInvariantKernel
+    y = np.random.default_rng(0).standard_normal((16, 2))
+    g = FastGram(x, kern(2), noise=0.0)
+    dense = to_host(kern(2)(x))
+    big = g.matvec(y * 2.0**1015)  # about 2^1017: representable, exact up to the power of two
+    np.testing.assert_array_equal(big, g.matvec(y) * 2.0**1015)
+    np.testing.assert_allclose(big / 2.0**1015, dense @ y, rtol=1e-12, atol=1e-12 * np.abs(dense).sum())
+    np.testing.assert_array_equal(g.solve(y * 2.0**1000), g.solve(y) * 2.0**1000)
+    with pytest.raises(ValueError, match="`y` is too large: its results"):
+        g.matvec(np.full(16, 1e308))  # row sums of K about 16: 1.6e309
+    tiny = FastGram(x, kern(2, scale=1e-300), noise=0.0)
+    z = tiny.solve(np.full(16, 1e-10))  # about 1e289: fine
+    np.testing.assert_allclose(1e-300 * dense @ z, np.full(16, 1e-10), rtol=1e-8)
+    with pytest.raises(ValueError, match="`y` is too large: its results"):
+        tiny.solve(np.full(16, 1e10))
