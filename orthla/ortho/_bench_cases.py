@@ -5,35 +5,16 @@ of a tall matrix against LAPACK's Householder QR, and a batch of 3x3 rotations a
 
 import numpy as np
 
-from .._backend import is_numpy
 from .._bench import BenchCase
 from .._testing import to_host
+
+# The tall-matrix setup, error and LAPACK anchor are those of mgs_qr's cases (one copy).
+from ..pivoting._bench_cases import _numpy_qr as _lapack_qr
+from ..pivoting._bench_cases import _qr_error
+from ..pivoting._bench_cases import _setup as _tall_setup
 from ._polar_bench import cases as _polar_cases
 from ._procrustes import procrustes
 from ._qr import qr
-
-
-def _tall_setup(m, n):
-    def setup(xp, rng):
-        a = rng.standard_normal((m, n))
-        return {"xp": xp, "a": xp.asarray(a), "a_host": a}
-
-    return setup
-
-
-def _qr_error(inputs, out):
-    """max(||a - QR||_F / ||a||_F, ||Q^T Q - I||_F) on the host in float64."""
-    q, r = (to_host(x) for x in out)
-    a = inputs["a_host"]
-    return max(np.linalg.norm(q @ r - a) / np.linalg.norm(a),
-               np.linalg.norm(q.T @ q - np.eye(q.shape[1])))
-
-
-def _lapack_qr(inputs):
-    xp = inputs["xp"]
-    if is_numpy(xp):
-        return np.linalg.qr(inputs["a"], mode="reduced")
-    return xp.linalg.qr(inputs["a"])
 
 
 def _rot_setup(count, seed=0):
