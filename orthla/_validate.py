@@ -12,9 +12,11 @@ import numpy as np
 __all__ = [
     "as_floating",
     "as_rng",
+    "check_bool",
     "check_choice",
     "check_finite",
     "check_int",
+    "check_namespace",
     "check_ndim",
     "check_rank",
     "check_real",
@@ -207,3 +209,18 @@ def as_rng(rng: Any) -> np.random.Generator:
         return np.random.default_rng(rng)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"`rng` must be None, an integer seed or a numpy.random.Generator; got {rng!r}.") from exc
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a ``bool``; anything but ``True``/``False`` raises ``TypeError`` naming ``name``
+    (a string such as ``"no"`` is truthy, so it would silently mean ``True``)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
+    return bool(value)
+
+
+def check_namespace(xp: Any, name: str = "xp") -> None:
+    """Raise ``TypeError`` unless ``xp`` looks like an array-API namespace (a module, not a string)."""
+    if isinstance(xp, str | bytes) or not (hasattr(xp, "asarray") and hasattr(xp, "float64")):
+        raise TypeError(f"`{name}` must be an array-API namespace (for example numpy, cupy or "
+                        f"array_api_strict, the module itself); got {xp!r}.")

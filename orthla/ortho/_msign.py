@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._backend import array_namespace, as_array, capability, device
-from .._validate import check_choice
+from .._validate import check_bool, check_choice
 from ._polar_common import check_matrix, finite_or_raise, herm, pow2_scale, real_dtype
 from ._schedules import PE_LOWER, resolve_schedule
 
@@ -233,8 +233,7 @@ def msign(a: Any, *, steps: int | None = None, schedule: Any = "polar-express", 
     check_choice(norm, "norm", NORMS)
     if not (isinstance(gram, bool) or gram == "auto"):
         raise ValueError(f"`gram` must be True, False or 'auto'; got {gram!r}.")
-    if not isinstance(check_finite, bool):
-        raise TypeError(f"`check_finite` must be True or False; got {check_finite!r}.")
+    check_finite = check_bool(check_finite, "check_finite")
     check_matrix(a, "a")
     kind = _floating_kind(a, xp)
     if kind not in ("real", "complex", "int"):

@@ -6,7 +6,7 @@ import math
 from typing import Any, NamedTuple
 
 from .._backend import array_namespace, as_array, capability, device, is_numpy
-from .._validate import as_floating, check_choice
+from .._validate import as_floating, check_bool, check_choice
 from ._polar_common import check_matrix, finite_or_raise, herm, pow2_scale, real_dtype
 from ._schedules import band as _band
 from ._schedules import polar_express_coefficients
@@ -357,8 +357,7 @@ def polar(a: Any, *, method: str = "auto", side: str = "right", check_finite: bo
     xp = array_namespace(a) if xp is None else xp
     check_choice(method, "method", METHODS)
     check_choice(side, "side", SIDES)
-    if not isinstance(check_finite, bool):
-        raise TypeError(f"`check_finite` must be True or False; got {check_finite!r}.")
+    check_finite = check_bool(check_finite, "check_finite")
     check_matrix(a, "a")
     try:
         is_numeric = xp.isdtype(a.dtype, "numeric")

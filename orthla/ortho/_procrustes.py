@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, capability, device, is_numpy, numba_available
-from .._validate import check_finite, check_int, check_real, eps
+from .._validate import check_bool, check_finite, check_int, check_real, eps
 from ._procrustes_small import MAX_N, signed_svd_small
 from ._qr_common import (
     as_matrix_stack,
@@ -95,14 +95,6 @@ class GeneralizedProcrustesResult:
 
 
 # ---------------------------------------------------------------- procrustes
-
-def _flag(value: Any, name: str) -> bool:
-    """``value`` as a bool; anything but True/False (a string such as ``"no"`` is truthy) raises
-    ``TypeError`` naming ``name``."""
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
-    return bool(value)
-
 
 @capability("ortho", numba=False)
 def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
@@ -197,7 +189,7 @@ def procrustes(a: Any, b: Any, *, rotation: bool = False, scale: bool = False,
             f"the batch shapes of `a` {tuple(a.shape[:-2])} and `b` {tuple(b.shape[:-2])} "
             "do not broadcast."
         ) from None
-    rotation, scale, center = (_flag(x, k) for x, k in ((rotation, "rotation"), (scale, "scale"),
+    rotation, scale, center = (check_bool(x, k) for x, k in ((rotation, "rotation"), (scale, "scale"),
                                                        (center, "center")))
     cplx = xp.isdtype(a.dtype, "complex floating") or xp.isdtype(b.dtype, "complex floating")
     if rotation and cplx:
@@ -471,7 +463,7 @@ def generalized_procrustes(shapes: Any, *, rotation: bool = False, scale: bool =
     if tol is None:
         tol = 0.01 * math.sqrt(eps(x.dtype, xp))
     tol = check_real(tol, "tol", low=0.0, low_open=True)
-    rotation, scale, center = (_flag(v, k) for v, k in ((rotation, "rotation"), (scale, "scale"),
+    rotation, scale, center = (check_bool(v, k) for v, k in ((rotation, "rotation"), (scale, "scale"),
                                                        (center, "center")))
     dt = x.dtype
     dev = device(x)

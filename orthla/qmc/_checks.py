@@ -9,24 +9,9 @@ import array_api_compat
 import numpy as np
 
 from .._backend import _refuse_ndarray_subclass, array_namespace, as_array, is_cupy, is_torch
-from .._validate import as_floating, check_finite
+from .._validate import as_floating, check_bool, check_finite, check_namespace
 
 __all__ = ["check_bool", "check_namespace", "host_parameter", "integer_parameter", "points_array", "real_parameter"]
-
-
-def check_namespace(xp: Any, name: str = "xp") -> None:
-    """Raise ``TypeError`` unless ``xp`` looks like an array-API namespace (a module, not a string)."""
-    if isinstance(xp, str | bytes) or not (hasattr(xp, "asarray") and hasattr(xp, "float64")):
-        raise TypeError(f"`{name}` must be an array-API namespace (for example numpy, cupy or "
-                        f"array_api_strict, the module itself); got {xp!r}.")
-
-
-def check_bool(value: Any, name: str) -> bool:
-    """``value`` as a ``bool``; anything but ``True``/``False`` (a string such as ``"no"`` would be
-    truthy) raises ``TypeError`` naming ``name``."""
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
-    return bool(value)
 
 
 def host_parameter(value: Any, name: str) -> np.ndarray:

@@ -16,6 +16,7 @@ from .._backend import array_namespace, capability, device, is_numpy
 from .._validate import (
     as_floating,
     as_rng,
+    check_bool,
     check_choice,
     check_finite,
     check_int,
@@ -577,8 +578,7 @@ class TruncatedSVD:
         r = min(k + p, kmax)
         check_choice(method, "method", FIT_METHODS)
         t = check_int(t, "t", low=0)
-        if not isinstance(keep_matrix, bool | np.bool_):
-            raise TypeError(f"`keep_matrix` must be True or False; got {keep_matrix!r}.")
+        keep_matrix = check_bool(keep_matrix, "keep_matrix")
         state = cls.__new__(cls)
         # The options first: a bad one is refused before the SVD is paid for.
         state.decay, state.rtol, state.ortho_tol = decay, rtol, ortho_tol

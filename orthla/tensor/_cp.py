@@ -9,7 +9,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import array_namespace, capability, is_cupy, is_numpy, is_torch
-from .._validate import as_floating, as_rng, check_finite, check_int, check_ndim, check_real
+from .._validate import (
+    as_floating,
+    as_rng,
+    check_finite,
+    check_int,
+    check_namespace,
+    check_ndim,
+    check_real,
+)
 from ._scale import binary_exponent, max_abs, max_exponent, scale_pow2
 from ._symmetric import _symmetrize_xp
 
@@ -232,9 +240,8 @@ def random_low_rank(d: Any, rank: int, *, order: int | None = None, symmetry: An
     >>> T.shape, A.shape, B.shape
     ((4, 4, 3), (4, 2), (3, 2))
     """
-    if xp is not None and (isinstance(xp, str | bytes) or not hasattr(xp, "asarray")):
-        raise TypeError(f"`xp` must be an array namespace (a module such as numpy or "
-                        f"array_api_strict), not {xp!r}.")
+    if xp is not None:
+        check_namespace(xp, "xp")
     rank = check_int(rank, "rank", low=1)
     if (order is None) == (symmetry is None):
         raise ValueError("give exactly one of `order` (symmetric tensor) and `symmetry` (block sizes).")

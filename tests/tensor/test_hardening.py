@@ -257,7 +257,7 @@ def test_random_low_rank_options():
         random_low_rank(3, 2, order=3, noise=np.inf)
     with pytest.raises(ValueError, match="`noise` must be a finite real number"):
         random_low_rank(3, 2, order=3, noise=np.nan)
-    with pytest.raises(TypeError, match="`xp` must be an array namespace.*'numpy'"):
+    with pytest.raises(TypeError, match="`xp` must be an array-API namespace.*'numpy'"):
         random_low_rank(3, 2, order=3, xp="numpy")
     for kw in ({"rank": True}, {"order": True}, {"d": True}):
         args = {"d": 3, "rank": 2, "order": 3, **kw}
