@@ -24,6 +24,7 @@ __all__ = [
     "check_symmetric",
     "eps",
     "is_complex",
+    "real_dtype",
 ]
 
 
@@ -224,3 +225,10 @@ def check_namespace(xp: Any, name: str = "xp") -> None:
     if isinstance(xp, str | bytes) or not (hasattr(xp, "asarray") and hasattr(xp, "float64")):
         raise TypeError(f"`{name}` must be an array-API namespace (for example numpy, cupy or "
                         f"array_api_strict, the module itself); got {xp!r}.")
+
+
+def real_dtype(dtype: Any, xp: ModuleType) -> Any:
+    """The real floating dtype of the same precision (float64 for complex128, float32 for complex64)."""
+    if xp.isdtype(dtype, "complex floating"):
+        return xp.float32 if dtype == xp.complex64 else xp.float64
+    return dtype

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._backend import array_namespace, is_numpy, is_torch
 from .._validate import as_floating, check_finite, check_ndim, eps
+from .._validate import real_dtype as real_dtype  # shared; re-exported for the family
 
 __all__ = ["KronConvergenceWarning", "as_factor_list", "check_overflow", "copy_array", "cycle_modes",
            "exactly_symmetric", "fro_norm", "is_symmetric", "kron_vectors", "matmul", "rmatmul_t", "scalar",
@@ -82,13 +83,6 @@ def as_factor_list(factors: Any, name: str = "factors", *, allow_identity: bool 
 
 def _is_identity_spec(f: Any) -> bool:
     return f is None or (isinstance(f, numbers.Integral | np.integer) and not isinstance(f, bool))
-
-
-def real_dtype(dtype: Any, xp: ModuleType) -> Any:
-    """The real floating dtype matching ``dtype`` (float64 for complex128, ...)."""
-    if xp.isdtype(dtype, "complex floating"):
-        return xp.float32 if dtype == xp.complex64 else xp.float64
-    return dtype
 
 
 def rows(f: Any) -> int | None:

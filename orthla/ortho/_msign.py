@@ -7,7 +7,8 @@ from typing import Any
 
 from .._backend import array_namespace, as_array, capability, device
 from .._validate import check_bool, check_choice
-from ._polar_common import check_matrix, finite_or_raise, herm, pow2_scale, real_dtype
+from .._validate import check_finite as refuse_nonfinite  # the keyword `check_finite` shadows it
+from ._polar_common import check_matrix, herm, pow2_scale, real_dtype
 from ._schedules import PE_LOWER, resolve_schedule
 
 __all__ = ["MsignInfo", "msign"]
@@ -251,7 +252,7 @@ def msign(a: Any, *, steps: int | None = None, schedule: Any = "polar-express", 
         return u, MsignInfo(sched.name, sched.steps, sched.gemms(), band, z, z if exact_distance else None)
 
     if check_finite and kind != "int":
-        finite_or_raise(a, "a", xp)
+        refuse_nonfinite(a, "a", xp)
 
     use_gram = gram is True or (gram == "auto" and max(m, n) >= GRAM_AUTO_RATIO * min(m, n))
     x = herm(a, xp) if m > n else a

@@ -7,7 +7,9 @@ from typing import Any, NamedTuple
 
 from .._backend import array_namespace, as_array, capability, device, is_numpy
 from .._validate import as_floating, check_bool, check_choice
-from ._polar_common import check_matrix, finite_or_raise, herm, pow2_scale, real_dtype
+from .._validate import check_finite as refuse_nonfinite  # the keyword `check_finite` shadows it
+from .._validate import eps as machine_eps
+from ._polar_common import check_matrix, herm, pow2_scale, real_dtype
 from ._schedules import band as _band
 from ._schedules import polar_express_coefficients
 
@@ -38,10 +40,6 @@ class PolarResult(NamedTuple):
 
     U: Any
     H: Any
-
-
-def _eps(dtype, xp) -> float:
-    return float(xp.finfo(real_dtype(dtype, xp)).eps)
 
 
 def _eye_like(x, k, xp):
@@ -87,7 +85,7 @@ def _polar_svd(t, xp):
     """
     w, s, vh = _svd(t, xp)
     q = t.shape[-1]
-    eps = _eps(t.dtype, xp)
+    eps = machine_eps(real_dtype(t.dtype, xp), xp)
     smax = s[..., :1]
     keep = s > (q * eps) * smax  # (..., q)
     full = bool(xp.all(keep))  # one host sync
@@ -170,7 +168,7 @@ def _spd_solve(z, rhs, xp):
 def _qdwh_square(r, xp):
     """QDWH on square (..., q, q) ``r``; returns the polar factor (not yet verified)."""
     q = r.shape[-1]
-    eps = _eps(r.dtype, xp)
+    eps = machine_eps(real_dtype(r.dtype, xp), xp)
     alpha = _norm_bound(r, xp)
     alpha = xp.where(alpha > 0, alpha, xp.ones_like(alpha))
     x = r / alpha
@@ -224,7 +222,7 @@ def newton_schulz_schedule(eps: float):
 
 def _polar_newton_schulz(t, xp):
     """Polar Express quintics designed for singular values in [eps^(2/3), 1], then limiting steps."""
-    eps = _eps(t.dtype, xp)
+    eps = machine_eps(real_dtype(t.dtype, xp), xp)
     coefs = newton_schulz_schedule(eps)
     f = _fro(t, xp)[..., None, None]
     x = t / (xp.where(f > 0, f, xp.ones_like(f)) * 1.01)
@@ -374,7 +372,7 @@ def polar(a: Any, *, method: str = "auto", side: str = "right", check_finite: bo
         return PolarResult(xp.zeros(a.shape, dtype=a.dtype, device=dev),
                            xp.zeros((*batch, k, k), dtype=a.dtype, device=dev))
     if check_finite:
-        finite_or_raise(a, "a", xp)
+        refuse_nonfinite(a, "a", xp)
     if method == "auto":
         method = "svd" if str(dev) == "cpu" or "cpu" in str(dev).lower() else "qdwh"
 
@@ -391,7 +389,7 @@ def polar(a: Any, *, method: str = "auto", side: str = "right", check_finite: bo
     if u is not None:
         q = t.shape[-1]
         err = float(xp.max(_fro(herm(u, xp) @ u - _eye_like(u, q, xp), xp)))  # one host sync
-        if not err <= 10 * q * _eps(t.dtype, xp):
+        if not err <= 10 * q * machine_eps(real_dtype(t.dtype, xp), xp):
             u = None  # rank-deficient to working precision (or a bad estimate): use the SVD
     if u is None:
         u, svd_parts = _polar_svd(t, xp)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import device
-from .._validate import check_finite
 from ._qr_common import herm as herm  # shared with qr/procrustes
 from ._qr_common import real_dtype as real_dtype
 
@@ -37,6 +36,3 @@ def pow2_scale(a: Any, xp: Any) -> tuple[Any, Any]:
     return a / (xp.astype(s, a.dtype) if a.dtype != rdt else s), s
 
 
-def finite_or_raise(a: Any, name: str, xp: Any) -> None:
-    """One host synchronisation: refuse NaN/inf by name."""
-    check_finite(a, name, xp)

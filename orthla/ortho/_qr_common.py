@@ -8,6 +8,7 @@ from typing import Any
 
 from .._backend import device, is_numpy, is_torch
 from .._validate import as_floating, check_finite
+from .._validate import real_dtype as real_dtype  # shared; re-exported for the family
 
 __all__ = [
     "as_matrix_stack",
@@ -29,14 +30,6 @@ def herm(x: Any, xp: Any) -> Any:
     xt = xp.matrix_transpose(x)
     return xp.conj(xt) if xp.isdtype(x.dtype, "complex floating") else xt
 
-
-def real_dtype(dtype: Any, xp: Any) -> Any:
-    """The real floating dtype of the same precision as ``dtype``."""
-    if dtype == xp.complex64:
-        return xp.float32
-    if dtype == xp.complex128:
-        return xp.float64
-    return dtype
 
 
 def as_matrix_stack(a: Any, name: str, xp: Any, *, allow_complex: bool = True,
