@@ -1,15 +1,18 @@
-"""Command line: ``python -m orthla info`` and ``python -m orthla bench``."""
+"""Command line of orthla: info (versions, backends, devices), bench (orthla side by side with
+the tools you use today, on the same inputs) and plot (a chart of saved bench results)."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
+import json
 import math
 import platform
 import sys
 
 from . import __version__
-from ._bench import BACKENDS, FAMILIES, family_cases, run_case
+from ._bench import BACKENDS, FAMILIES, family_cases, run_case, skipped_last
 
 
 def _backend_lines() -> list[str]:
@@ -74,8 +77,11 @@ def _ratio(anchor: float, orthla: float) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    head = ("case", "anchor", "orthla", "anchor time", "speed-up", "cpu speed-up", "orthla err", "anchor err")
-    body = [(r["case"], r["anchor"], _fmt_t(r["orthla_s"]), _fmt_t(r["anchor_s"]),
+    head = ("case", "engine", "anchor", "orthla min", "orthla med", "anchor min", "anchor med", "reps",
+            "speed-up", "cpu speed-up", "orthla err", "anchor err")
+    body = [(r["case"], r["engine"], r["anchor"], _fmt_t(r["orthla_s"]), _fmt_t(r["orthla_median_s"]),
+             _fmt_t(r["anchor_s"]), _fmt_t(r["anchor_median_s"]),
+             f"{r['orthla_repeats']}/{r['anchor_repeats']}" if r["anchor_repeats"] else str(r["orthla_repeats"]),
              _ratio(r["anchor_s"], r["orthla_s"]), _ratio(r["anchor_cpu_s"], r["orthla_cpu_s"]),
              _fmt_e(r["orthla_err"]), _fmt_e(r["anchor_err"])) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
@@ -83,12 +89,62 @@ def _table(rows: list[dict]) -> str:
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
 
 
+LEGEND = """columns: engine = the orthla engine that ran (numba: compiled kernels on NumPy; xp: the
+array-API path); min / med = fastest and median wall time over the repeats after a warm-up call;
+reps = repeats of orthla / of the anchor (both timed in alternating rounds on the same inputs);
+speed-up = anchor min / orthla min (> 1: orthla is faster); cpu speed-up = the same ratio of CPU
+times (steadier on a loaded machine); err = the accuracy each side reached (the measure is named
+under each table)."""
+
+
+def _versions() -> dict:
+    import numpy
+    import scipy
+
+    out = {"orthla": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+           "scipy": scipy.__version__}
+    for mod in ("numba", "torch", "cupy", "tensorly", "qmcpy", "pykronecker", "sklearn", "IncSVD"):
+        if importlib.util.find_spec(mod):
+            try:
+                out[mod] = getattr(__import__(mod), "__version__", "?")
+            except Exception as exc:  # an anchor that fails to import is reported, not fatal
+                out[mod] = f"import failed: {exc}"
+    return out
+
+
+def _write_results(args, rows: list[dict], skipped: list[dict]) -> None:
+    meta = {"machine": platform.platform(), "processor": platform.machine(), "backend": args.backend,
+            "blas_threads": args.threads, "quick": args.quick, "versions": _versions()}
+    for r in rows:
+        r["speed_up"] = (r["anchor_s"] / r["orthla_s"]
+                         if r["orthla_s"] > 0 and not math.isnan(r["anchor_s"]) else None)
+        r["blas_threads"] = args.threads
+    if args.json:
+        clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows]
+        with open(args.json, "w") as f:
+            json.dump({**meta, "rows": clean, "skipped": skipped}, f, indent=1)
+    if args.csv and rows:
+        with open(args.csv, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+
+
 def cmd_bench(args) -> int:
     import scipy.linalg  # noqa: F401  (load SciPy's own OpenBLAS now, so the limit below pins it too)
     from threadpoolctl import threadpool_limits
 
+    from ._bench import namespace_for
+
+    try:
+        namespace_for(args.backend)
+    except (ImportError, RuntimeError) as exc:
+        print(f"python -m orthla bench: backend {args.backend} is not usable here: {exc}", file=sys.stderr)
+        return 2
     families = args.family or list(FAMILIES)
-    status = 0
+    progress = sys.stderr.isatty()
+    all_rows: list[dict] = []
+    all_skipped: list[dict] = []
     with threadpool_limits(limits=args.threads):
         for fam in families:
             cases = family_cases(fam)
@@ -96,24 +152,79 @@ def cmd_bench(args) -> int:
             if cases is None:
                 print("not available yet")
                 continue
+            skipped = [{"family": fam, "what": w, "why": y} for w, y in skipped_last()]
+            skipped += [{"family": fam, "what": c.name, "why": f"no {args.backend} version of this case"}
+                        for c in cases if args.backend not in c.backends]
             cases = [c for c in cases if args.backend in c.backends and (c.quick or not args.quick)]
-            if not cases:
-                print(f"no cases for backend {args.backend}")
-                continue
             rows = []
             for i, case in enumerate(cases, 1):
-                print(f"[{i}/{len(cases)}] {case.name} ...", end="\r",
-                      file=sys.stderr, flush=True)
-                rows.extend(run_case(case, args.backend, min_time=0.1 if args.quick else 0.5))
-            print(" " * 100, end="\r", file=sys.stderr)
-            print(_table(rows))
-            errs = {r["error_name"] for r in rows}
-            print(f"errors: {'; '.join(sorted(errs))}; times are best of repeated runs after warm-up")
-    return status
+                if progress:
+                    print(f"[{i}/{len(cases)}] {case.name} ...", end="\r", file=sys.stderr, flush=True)
+                rows.extend({"family": fam, **r} for r in
+                            run_case(case, args.backend, min_time=0.1 if args.quick else 0.5))
+            if progress:
+                print(" " * 100, end="\r", file=sys.stderr)
+            if rows:
+                print(_table(rows))
+                errs = {r["error_name"] for r in rows}
+                print(f"errors: {'; '.join(sorted(errs))}")
+            else:
+                print(f"no cases for backend {args.backend}")
+            for s in skipped:
+                print(f"skipped: {s['what']}: {s['why']}")
+            all_rows += rows
+            all_skipped += skipped
+    print("\n" + LEGEND)
+    _write_results(args, all_rows, all_skipped)
+    if not all_rows:
+        print("python -m orthla bench: nothing ran (see the lines above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_plot(args) -> int:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("python -m orthla plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+        return 2
+    with open(args.file) as f:
+        data = json.load(f)
+    rows = [r for r in data["rows"] if r.get("speed_up")]
+    if not rows:
+        print(f"{args.file}: no rows with an anchor to plot", file=sys.stderr)
+        return 1
+    labels = [f"{r['case']} vs {r['anchor']}" for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.28 * len(rows) + 1.5), sharey=True)
+    y = range(len(rows))
+    ax1.barh(y, [r["speed_up"] for r in rows], color=["tab:green" if r["speed_up"] >= 1 else "tab:red"
+                                                         for r in rows])
+    ax1.axvline(1.0, color="k", lw=0.8)
+    ax1.set_xscale("log")
+    ax1.set_xlabel("speed-up (anchor time / orthla time, > 1: orthla faster)")
+    ax1.set_yticks(list(y), labels, fontsize=7)
+    tiny = 1e-17
+    ax2.scatter([max(r["orthla_err"] or tiny, tiny) for r in rows], y, label="orthla", marker="o")
+    ax2.scatter([max(r["anchor_err"] or tiny, tiny) for r in rows], y, label="anchor", marker="x")
+    ax2.set_xscale("log")
+    ax2.set_xlabel("error reached (measure per case)")
+    ax2.legend()
+    ax1.invert_yaxis()
+    fig.suptitle(f"orthla {data['versions']['orthla']}: {data['backend']}, BLAS threads {data['blas_threads']}, "
+                 f"{data['machine']}", fontsize=8)
+    fig.tight_layout()
+    out = args.output or args.file.rsplit(".", 1)[0] + ".png"
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orthla", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"orthla {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="version, backends, devices, Numba, BLAS threads")
     bench = sub.add_parser("bench", help="orthla vs the tool you would use today, side by side")
@@ -122,12 +233,17 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="small sizes only (seconds)")
     bench.add_argument("--backend", default="numpy", choices=BACKENDS)
     bench.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: stable timings)")
+    bench.add_argument("--json", metavar="FILE", help="also write every row, the skipped cases and the versions as JSON")
+    bench.add_argument("--csv", metavar="FILE", help="also write the rows as CSV")
+    plot = sub.add_parser("plot", help="speed-up and error chart of a file saved by bench --json (needs matplotlib)")
+    plot.add_argument("file", help="JSON written by python -m orthla bench --json FILE")
+    plot.add_argument("-o", "--output", help="image file (default: FILE with .png)")
     args = parser.parse_args(argv)
     if args.command == "bench":
         bad = [f for f in args.family if f not in FAMILIES]
         if bad:
             parser.error(f"unknown family {', '.join(bad)}; choose from {', '.join(FAMILIES)}")
-    return {"info": cmd_info, "bench": cmd_bench}[args.command](args)
+    return {"info": cmd_info, "bench": cmd_bench, "plot": cmd_plot}[args.command](args)
 
 
 if __name__ == "__main__":

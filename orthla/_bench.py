@@ -8,7 +8,9 @@ and the pytest-benchmark files in ``benchmarks/``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +21,42 @@ import numpy as np
 FAMILIES = ("pivoting", "svdupdate", "tensor", "qmc", "kron", "ortho")
 BACKENDS = ("numpy", "cupy", "torch")
 
-__all__ = ["BACKENDS", "FAMILIES", "BenchCase", "family_cases", "namespace_for", "run_case", "synchronize"]
+__all__ = ["BACKENDS", "FAMILIES", "BenchCase", "family_cases", "has_tool", "namespace_for", "note_skipped", "run_case",
+           "skipped_last", "synchronize"]
+
+#: Anchors and cases left out while the last ``family_cases`` call built its list: (what, why).
+_SKIPPED: list[tuple[str, str]] = []
+
+#: How to install each optional anchor tool (``pip install "orthla[anchors]"`` installs them all).
+INSTALL = {
+    "mpmath": "pip install mpmath", "sklearn": "pip install scikit-learn",
+    "tensorly": "pip install tensorly", "pykronecker": "pip install pykronecker",
+    "qmcpy": "pip install qmcpy", "IncSVD": "pip install IncSVD", "networkx": "pip install networkx",
+    "linear_operator": "pip install linear_operator", "torch": "pip install torch",
+}
+
+
+def has_tool(module: str, what: str) -> bool:
+    """True if ``module`` can be imported; otherwise note ``what`` as skipped, with the install hint.
+
+    Family case lists call this for every optional anchor or reference, so ``python -m orthla
+    bench`` can say which rows are missing and why instead of dropping them silently.
+    """
+    if importlib.util.find_spec(module) is not None:
+        return True
+    hint = INSTALL.get(module, f"pip install {module}")
+    _SKIPPED.append((what, f"`{module}` is not installed ({hint}, or pip install \"orthla[anchors]\")"))
+    return False
+
+
+def note_skipped(what: str, why: str) -> None:
+    """Record a case or anchor a family leaves out on purpose (e.g. an anchor that needs minutes)."""
+    _SKIPPED.append((what, why))
+
+
+def skipped_last() -> list[tuple[str, str]]:
+    """What the last :func:`family_cases` call left out, as ``(what, why)`` pairs (deduplicated)."""
+    return list(dict.fromkeys(_SKIPPED))
 
 
 @dataclass(frozen=True)
@@ -45,6 +82,9 @@ class BenchCase:
         Part of ``--quick`` runs (small sizes, a few seconds in all).
     backends : tuple of str
         Backends the case runs on.
+    engine : str
+        The ``engine=`` the orthla side passes (``"auto"`` unless the case pins one); the
+        command line reports the engine it resolves to.
     """
 
     name: str
@@ -55,12 +95,14 @@ class BenchCase:
     error_name: str = "rel. error"
     quick: bool = True
     backends: tuple[str, ...] = ("numpy",)
+    engine: str = "auto"
 
 
 def family_cases(family: str) -> list[BenchCase] | None:
     """The cases of ``family``, or ``None`` while the family has none yet."""
     if family not in FAMILIES:
         raise ValueError(f"`family` must be one of {FAMILIES}; got {family!r}.")
+    _SKIPPED.clear()
     try:
         mod = importlib.import_module(f"orthla.{family}._bench_cases")
     except ModuleNotFoundError as exc:
@@ -113,8 +155,8 @@ def _timed_call(fn: Callable[[], Any], xp) -> tuple[float, float, Any]:
 
 
 def _time_interleaved(fns: list[Callable[[], Any]], xp, score: Callable[[Any], float], *,
-                      min_time: float, max_reps: int, rounds: int = 5) -> list[tuple[float, float, float]]:
-    """Best wall and CPU time of each of ``fns``, timed in alternating rounds, and its score.
+                      min_time: float, max_reps: int, rounds: int = 5) -> list[tuple[list, list, float]]:
+    """Wall and CPU times of each of ``fns`` (every repeat), timed in alternating rounds, and its score.
 
     On a shared machine the load changes within seconds; timing all of one side's repeats
     and then all of the other's lets a load spike land on one side only.  Here every round
@@ -122,15 +164,16 @@ def _time_interleaved(fns: list[Callable[[], Any]], xp, score: Callable[[Any], f
     all), so both sides see the same load, and the best time over all rounds is kept.
     Rounds stop early (after two) when one round already took longer than ``min_time``:
     slow cases are timed three times in all, warm-up included.  Each output is scored right
-    after its warm-up call, before any other side runs.
+    after its warm-up call, before any other side runs.  Returns ``(walls, cpus, score)`` per
+    function.
     """
     scores = []
     for fn in fns:  # warm-up: Numba compilation, CuPy kernel cache, BLAS pools
         out = fn()
         synchronize(xp)
         scores.append(float(score(out)))
-    best_wall = [math.inf] * len(fns)
-    best_cpu = [math.inf] * len(fns)
+    walls: list[list[float]] = [[] for _ in fns]
+    cpus: list[list[float]] = [[] for _ in fns]
     reps = [0] * len(fns)
     per_round_cap = max(1, -(-max_reps // rounds))
     for r in range(rounds):
@@ -139,11 +182,28 @@ def _time_interleaved(fns: list[Callable[[], Any]], xp, score: Callable[[Any], f
             spent, done = 0.0, 0
             while reps[i] < max_reps and (done == 0 or (spent < min_time / rounds and done < per_round_cap)):
                 wall, cpu, _ = _timed_call(fn, xp)
-                best_wall[i], best_cpu[i] = min(best_wall[i], wall), min(best_cpu[i], cpu)
+                walls[i].append(wall)
+                cpus[i].append(cpu)
                 spent, done, reps[i] = spent + wall, done + 1, reps[i] + 1
         if r >= 1 and (time.perf_counter() - round_t0 > min_time or min(reps) >= max_reps):
             break
-    return list(zip(best_wall, best_cpu, scores, strict=True))
+    return list(zip(walls, cpus, scores, strict=True))
+
+
+def _stats(prefix: str, walls: list[float], cpus: list[float]) -> dict:
+    if not walls:
+        return {f"{prefix}_s": math.nan, f"{prefix}_median_s": math.nan, f"{prefix}_iqr_s": math.nan,
+                f"{prefix}_cpu_s": math.nan, f"{prefix}_repeats": 0}
+    q = statistics.quantiles(walls, n=4) if len(walls) > 1 else [walls[0]] * 3
+    return {f"{prefix}_s": min(walls), f"{prefix}_median_s": statistics.median(walls),
+            f"{prefix}_iqr_s": q[2] - q[0], f"{prefix}_cpu_s": min(cpus), f"{prefix}_repeats": len(walls)}
+
+
+def resolved_engine(case: BenchCase, backend: str) -> str:
+    """The engine the orthla side of ``case`` runs with on ``backend``."""
+    if case.engine != "auto":
+        return case.engine
+    return "numba" if backend == "numpy" and importlib.util.find_spec("numba") else "xp"
 
 
 def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
@@ -151,9 +211,10 @@ def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
     """Time orthla and every anchor of ``case`` on the same inputs.
 
     Returns one row per anchor (one row with no anchor if there is none): best-of-repeats
-    wall times in seconds (``orthla_s``, ``anchor_s``), best CPU times (``orthla_cpu_s``,
-    ``anchor_cpu_s``; less sensitive to other jobs on the machine), and the error each side
-    reached.  orthla and the anchors are timed in alternating rounds (see
+    wall times in seconds (``orthla_s``, ``anchor_s``), their medians and interquartile ranges
+    (``*_median_s``, ``*_iqr_s``), repeat counts (``*_repeats``), best CPU times
+    (``orthla_cpu_s``, ``anchor_cpu_s``; less sensitive to other jobs on the machine), the
+    error each side reached, and the engine the orthla side ran with.  orthla and the anchors are timed in alternating rounds (see
     ``_time_interleaved``).
     """
     xp = namespace_for(backend)
@@ -162,10 +223,9 @@ def run_case(case: BenchCase, backend: str = "numpy", *, seed: int = 0,
     fns = [lambda: case.run_orthla(inputs)] + [lambda fn=case.anchors[n]: fn(inputs) for n in names]
     timed = _time_interleaved(fns, xp, lambda out: case.error(inputs, out),
                               min_time=min_time, max_reps=max_reps)
-    t_o, c_o, err_o = timed[0]
-    base = {"case": case.name, "backend": backend, "orthla_s": t_o, "orthla_cpu_s": c_o,
-            "orthla_err": err_o, "error_name": case.error_name}
-    rows = [{**base, "anchor": n, "anchor_s": t_a, "anchor_cpu_s": c_a, "anchor_err": err_a}
-            for n, (t_a, c_a, err_a) in zip(names, timed[1:], strict=True)]
-    return rows or [{**base, "anchor": "-", "anchor_s": math.nan, "anchor_cpu_s": math.nan,
-                     "anchor_err": math.nan}]
+    w_o, c_o, err_o = timed[0]
+    base = {"case": case.name, "backend": backend, "engine": resolved_engine(case, backend),
+            **_stats("orthla", w_o, c_o), "orthla_err": err_o, "error_name": case.error_name}
+    rows = [{**base, "anchor": n, **_stats("anchor", w_a, c_a), "anchor_err": err_a}
+            for n, (w_a, c_a, err_a) in zip(names, timed[1:], strict=True)]
+    return rows or [{**base, "anchor": "-", **_stats("anchor", [], []), "anchor_err": math.nan}]

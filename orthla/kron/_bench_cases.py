@@ -12,14 +12,13 @@ needs for those flops).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import math
 import warnings
 
 import numpy as np
 
-from .._bench import BenchCase, namespace_for
+from .._bench import BenchCase, has_tool, namespace_for
 from ._eigh import KronEigh
 from ._nearest import nearest_kron
 from ._operator import KronOperator
@@ -30,7 +29,7 @@ _NAN = float("nan")
 
 
 def _pykronecker():
-    if importlib.util.find_spec("pykronecker") is None:
+    if not has_tool("pykronecker", "kron anchor pykronecker"):
         return None
     with contextlib.redirect_stdout(io.StringIO()):  # it prints its backend on import
         import pykronecker
@@ -38,7 +37,8 @@ def _pykronecker():
 
 
 def _has_linear_operator():
-    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("linear_operator") is not None
+    return (has_tool("torch", "kron anchor linear_operator (GPyTorch)")
+            and has_tool("linear_operator", "kron anchor linear_operator (GPyTorch)"))
 
 
 def _lo_operators():

@@ -1,11 +1,10 @@
 """Comparison cases for ``python -m orthla bench pivoting`` and ``benchmarks/bench_pivoting.py``."""
 
-import importlib.util
 
 import numpy as np
 
 from .._backend import is_numpy
-from .._bench import BenchCase
+from .._bench import BenchCase, has_tool
 from ._jacobi_eigh import jacobi_eigh
 from ._jacobi_svd import jacobi_svd
 from ._kernel import KernelMatrix
@@ -238,7 +237,7 @@ def _kernel_trace_error(inputs, z):
 
 
 def _nystroem_anchors():
-    return {"sklearn Nystroem (uniform)": _sklearn_nystroem} if importlib.util.find_spec("sklearn") else {}
+    return {"sklearn Nystroem (uniform)": _sklearn_nystroem} if has_tool("sklearn", "pivoting anchor sklearn Nystroem") else {}
 
 
 def _decaying_setup(m, n, rank):
@@ -280,7 +279,7 @@ def cases():
             anchors={"numpy.linalg.eigh": _numpy_eigh}, error=_eigh_error,
             error_name="eigh: max(residual, ||V^TV-I||_F)", quick=quick, backends=("numpy", "cupy")))
     # the graded cases need mpmath for their reference values (a test extra, not a bench one)
-    graded = importlib.util.find_spec("mpmath") is not None
+    graded = has_tool("mpmath", "the graded-matrix Jacobi cases (mpmath gives their reference values)")
     if graded:
         out.append(BenchCase(
             name="jacobi_eigh graded SPD 40x40", setup=_graded_setup(40, 20),

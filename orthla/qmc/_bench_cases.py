@@ -10,12 +10,11 @@ published definitions is covered by the tests.
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 
 import numpy as np
 
-from .._bench import BenchCase
+from .._bench import BenchCase, has_tool
 from ._cbc import cbc_lattice
 from ._digital import Sobol
 from ._dsi import DigitalShiftInvariantKernel
@@ -28,7 +27,7 @@ _SEED = 20261123
 
 
 def _has(mod: str) -> bool:
-    return importlib.util.find_spec(mod) is not None
+    return has_tool(mod, f"qmc anchors from {mod}")
 
 
 def _setup(m, d):

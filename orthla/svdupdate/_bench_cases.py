@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._bench import BenchCase
+from .._bench import BenchCase, has_tool
 from ._truncated import TruncatedSVD
 
 
@@ -97,9 +97,8 @@ def _naive_zha_simon(inputs):
 
 
 def _incsvd_installed():
-    import importlib.util
 
-    return importlib.util.find_spec("IncSVD") is not None
+    return has_tool("IncSVD", "svdupdate anchors from IncSVD (Deng et al.)")
 
 
 def _incsvd_state(A0, r):
@@ -403,9 +402,8 @@ def stream_quality(inputs, out):
 
 
 def _installed(name):
-    import importlib.util
 
-    return importlib.util.find_spec(name) is not None
+    return has_tool(name, f"svdupdate stream cases and anchors that need {name}")
 
 
 def _stream_cases():
