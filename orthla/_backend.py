@@ -68,19 +68,40 @@ def array_namespace(*arrays: Any) -> ModuleType:
     ------
     TypeError
         If the arrays come from different libraries (for example NumPy and
-        CuPy): orthla never copies between libraries or devices silently.
+        CuPy): orthla never copies between libraries or devices silently.  Also
+        for JAX and Dask arrays, which orthla's algorithms do not support (JAX
+        arrays are immutable; Dask arrays are lazy and chunked): the message
+        says so up front instead of failing deep inside an algorithm.
     """
     arrays = tuple(_convert_sequence(a) for a in arrays if a is not None)
     if not arrays:
         return array_api_compat.numpy
     try:
-        return array_api_compat.array_namespace(*arrays)
+        xp = array_api_compat.array_namespace(*arrays)
     except TypeError as exc:
         kinds = sorted({f"{type(a).__module__}.{type(a).__name__}" for a in arrays})
         raise TypeError(
             f"all array arguments must come from one array library; got {', '.join(kinds)}. "
             "Convert them explicitly (orthla never copies between libraries or devices)."
         ) from exc
+    _refuse_unsupported_library(xp)
+    return xp
+
+
+_UNSUPPORTED = {
+    "jax": "JAX arrays are immutable and orthla's algorithms update arrays in place",
+    "dask": "Dask arrays are lazy and chunked and orthla's algorithms need concrete arrays",
+}
+
+
+def _refuse_unsupported_library(xp: ModuleType) -> None:
+    for lib, why in _UNSUPPORTED.items():
+        if getattr(array_api_compat, f"is_{lib}_namespace")(xp):
+            raise TypeError(
+                f"orthla does not support {lib} arrays ({why}); convert the input with "
+                f"numpy.asarray(...) (or {'x.compute()' if lib == 'dask' else 'numpy.asarray(x)'}) "
+                "and convert the result back."
+            )
 
 
 def as_array(x: Any, xp: ModuleType | None = None) -> Any:
@@ -91,6 +112,7 @@ def as_array(x: Any, xp: ModuleType | None = None) -> Any:
     if array_api_compat.is_array_api_obj(x) and array_api_compat.array_namespace(x) is xp:
         return x  # already ours: no copy, and torch's autograd graph is kept (no asarray warning)
     if array_api_compat.is_array_api_obj(x) and array_api_compat.array_namespace(x) is not xp:
+        _refuse_unsupported_library(array_api_compat.array_namespace(x))
         if not (is_numpy(xp) and isinstance(x, np.ndarray)):
             raise TypeError(
                 f"array of type {type(x).__name__} does not belong to the namespace "
