@@ -13,6 +13,11 @@ from ._procrustes import (
 )
 from ._qr import QRResult, qr
 
+# isort: split
+# -- parametrizations: BlockDiagonal, Butterfly (module owners: _block_diagonal.py, _butterfly.py)
+from ._block_diagonal import BlockDiagonal
+from ._butterfly import Butterfly
+
 __all__: list[str] = []
 __all__ += ["MsignInfo", "PolarResult", "msign", "polar"]  # msign / polar
 __all__ += [  # qr / procrustes
@@ -23,3 +28,4 @@ __all__ += [  # qr / procrustes
     "procrustes",
     "qr",
 ]
+__all__ += ["BlockDiagonal", "Butterfly"]  # parametrizations: BlockDiagonal, Butterfly
