@@ -24,3 +24,20 @@ __all__ = [
     "fwht",
     "ifftbr",
 ]
+
+# Adaptive cubature (issue #18): measures, periodizing transforms, integrate.
+from ._integrate import IntegrationResult, IntegrationWarning, integrate
+from ._measures import BrownianMotion, Gaussian, Lebesgue, Uniform, ndtri
+from ._periodize import periodize
+
+__all__ += [
+    "BrownianMotion",
+    "Gaussian",
+    "IntegrationResult",
+    "IntegrationWarning",
+    "Lebesgue",
+    "Uniform",
+    "integrate",
+    "ndtri",
+    "periodize",
+]

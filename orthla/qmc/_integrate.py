@@ -1,0 +1,436 @@
+"""Adaptive quasi-Monte Carlo cubature with error bounds: ``orthla.qmc.integrate``."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._backend import array_namespace, as_array, capability, select_engine
+from .._validate import as_rng, check_choice, check_int, check_real
+from ._measures import Measure, _as_measure
+from ._periodize import PERIODIZATIONS, _periodize
+from ._transforms import _fftbr, _fwht
+
+__all__ = ["METHODS", "IntegrationResult", "IntegrationWarning", "integrate"]
+
+METHODS = ("lattice-fourier", "net-walsh", "replications", "bayes-lattice", "bayes-net")
+
+#: Lag r of the cone condition: the bound uses the coefficients of wavenumbers 2^(m-r-1)..2^(m-r)-1.
+_R_LAG = 4
+
+
+class IntegrationWarning(RuntimeWarning):
+    """The tolerance was not met within ``n_max`` points (see ``IntegrationResult.converged``)."""
+
+
+@dataclass(frozen=True)
+class IntegrationResult:
+    """Result of :func:`integrate`.
+
+    Attributes
+    ----------
+    estimate : float or numpy.ndarray of shape (p,)
+        The integral (one entry per output of a vector-valued integrand).
+    error_bound : float or numpy.ndarray
+        Bound on ``|integral - estimate|``: guaranteed for integrands in the
+        method's cone ("lattice-fourier", "net-walsh"), a half-width at the
+        stated confidence for the probabilistic methods.
+    n : int or numpy.ndarray of int
+        Function evaluations (points) used for each output.
+    converged : bool or numpy.ndarray of bool
+        Whether each output met its tolerance; ``False`` when ``n_max`` was
+        reached first (an :class:`IntegrationWarning` is then issued).
+    time : float
+        Wall time in seconds.
+    method : str
+        The method used.
+    n_total : int
+        Function evaluations in all.
+    """
+
+    estimate: Any
+    error_bound: Any
+    n: Any
+    converged: Any
+    time: float
+    method: str
+    n_total: int
+
+
+def _result(estimate: np.ndarray, error_bound: np.ndarray, n: np.ndarray, converged: np.ndarray,
+            elapsed: float, method: str, n_total: int, scalar: bool) -> IntegrationResult:
+    def s(a: np.ndarray) -> Any:
+        return a[0].item() if scalar else a
+
+    return IntegrationResult(s(estimate), s(error_bound), s(n), s(converged), elapsed, method, n_total)
+
+
+class _Integrand:
+    """``g(u) = f(T(psi(u))) J(psi(u)) psi'(u)``, with output checks; values as (n, p) float64."""
+
+    def __init__(self, f: Any, measure: Measure, periodization: str, order: int, xp: Any) -> None:
+        if not callable(f):
+            raise TypeError(f"`f` must be callable as f(x) with x of shape (n, d); got {type(f).__name__}.")
+        self.f, self.measure, self.kind, self.order, self.xp = f, measure, periodization, order, xp
+        self.p: int | None = None
+        self.scalar = True
+        self.count = 0
+
+    def __call__(self, u: Any) -> Any:
+        xp = self.xp
+        n = u.shape[0]
+        if self.kind != "none":
+            u, w = _periodize(u, self.kind, self.order, xp)
+        else:
+            w = None
+        tiny = xp.finfo(u.dtype).smallest_normal
+        u = xp.clip(u, tiny, 1.0 - xp.finfo(u.dtype).eps / 2)
+        x = self.measure._transform(u, xp)
+        y = self.f(x)
+        if isinstance(y, list | tuple):
+            y = np.asarray(y)
+        try:
+            yns = array_namespace(y)
+        except TypeError:
+            raise TypeError(f"`f` must return an array of shape (n,) or (n, p); got {type(y).__name__}.") from None
+        if yns is not xp and not (getattr(yns, "__name__", "").endswith("numpy")
+                                 and getattr(xp, "__name__", "").endswith("numpy")):
+            raise TypeError(f"`f` returned a {yns.__name__} array for points of {xp.__name__}; return an array "
+                            "of the points' library.")
+        y = as_array(y, xp)
+        if y.ndim not in (1, 2) or y.shape[0] != n:
+            raise ValueError(f"`f` must return an array of shape ({n},) or ({n}, p) for x of shape "
+                             f"{tuple(x.shape)}; got shape {tuple(y.shape)}.")
+        if not (xp.isdtype(y.dtype, "real floating") or xp.isdtype(y.dtype, "integral")):
+            raise TypeError(f"`f` must return real values; got dtype {y.dtype}.")
+        p = 1 if y.ndim == 1 else y.shape[1]
+        if self.p is None:
+            self.p, self.scalar = p, y.ndim == 1
+            if p == 0:
+                raise ValueError("`f` returned an array with no outputs (shape (n, 0)).")
+        elif p != self.p or (y.ndim == 1) != self.scalar:
+            raise ValueError(f"`f` changed its output shape between calls: first (n, {self.p}) then "
+                             f"{tuple(y.shape)}.")
+        y = xp.reshape(xp.astype(y, xp.float64), (n, p))
+        bad = ~xp.isfinite(y)
+        if bool(xp.any(bad)):
+            row = xp.any(bad, axis=1)
+            i = int(xp.argmax(xp.astype(row, xp.int32)))
+            xi = np.asarray(_host(x[i, ...])).tolist()
+            raise ValueError(f"`f` returned a non-finite value at point index {self.count + i} "
+                             f"(x = {xi}); integrands must be finite on the measure's support.")
+        if w is not None:
+            y = y * xp.astype(w, xp.float64)[:, None]
+        if type(self.measure)._jacobian is not Measure._jacobian or self.measure._weight != 1.0:
+            y = y * xp.astype(self.measure._jacobian(u, xp), xp.float64)[:, None]
+        self.count += n
+        return y
+
+
+def _host(a: Any) -> np.ndarray:
+    from .._testing import to_host
+
+    return to_host(a)
+
+
+def _tolerances(abs_tol: Any, rel_tol: Any) -> tuple[float, float]:
+    a = check_real(abs_tol, "abs_tol", low=0.0)
+    r = check_real(rel_tol, "rel_tol", low=0.0, high=1.0, high_open=True)
+    if a <= 0 and r <= 0:
+        raise ValueError(f"`abs_tol` and `rel_tol` must not both be zero (got abs_tol={a}, rel_tol={r}): "
+                         "no finite number of points meets them.")
+    return a, r
+
+
+def _tol(s: np.ndarray, a: float, r: float) -> np.ndarray:
+    return np.maximum(a, r * np.abs(s))
+
+
+def _combine(mu: np.ndarray, half: np.ndarray, a: float, r: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimate, its error bound and the flags from the interval [mu - half, mu + half] (QMCPy's
+    "EITHER" rule: the point of the interval whose error is within max(abs_tol, rel_tol |I|))."""
+    lo, hi = mu - half, mu + half
+    tlo, thi = _tol(lo, a, r), _tol(hi, a, r)
+    est = 0.5 * (lo + hi + tlo - thi)
+    ok = (hi - lo) <= (tlo + thi)
+    err = np.maximum(hi - est, est - lo)
+    return est, err, ok
+
+
+def _update_kappa(kappa: Any, mag: Any, mfrom: int, mto: int, xp: Any) -> Any:
+    """Rearrange the wavenumber map so that larger coefficients come first within each pair
+    ``(k, k + 2^l)``, levels l = mfrom down to mto + 1 (Hickernell & Jimenez Rugama)."""
+    p, n = kappa.shape
+    for level in range(mfrom, mto, -1):
+        nl = 2**level
+        blocks = xp.reshape(kappa, (p, n // (2 * nl), 2, nl))
+        a = xp.take_along_axis(mag, blocks[:, 0, 0, :], axis=1)
+        b = xp.take_along_axis(mag, blocks[:, 0, 1, :], axis=1)
+        keep0 = xp.arange(nl, device=kappa.device) > 0
+        flip = ((b > a) & keep0[None, :])[:, None, :]
+        first, second = blocks[:, :, 0, :], blocks[:, :, 1, :]
+        kappa = xp.reshape(xp.stack([xp.where(flip, second, first), xp.where(flip, first, second)], axis=2),
+                           (p, n))
+    return kappa
+
+
+def _transform_ld(y: Any, net: bool, engine: str, xp: Any) -> Any:
+    """Mean-normalized discrete Fourier (lattice) or Walsh (net) coefficients of y (n, p) -> (p, n)."""
+    n = y.shape[0]
+    yt = xp.permute_dims(y, (1, 0))
+    if net:
+        return _fwht(yt, 1, engine, xp) / math.sqrt(n)
+    return _fftbr(xp.astype(yt, xp.complex128), 1, xp) / math.sqrt(n)
+
+
+def _twiddle(n: int, xp: Any, device: Any) -> Any:
+    th = xp.arange(n, dtype=xp.float64, device=device) * (math.pi / n)
+    return xp.astype(xp.cos(th), xp.complex128) - 1j * xp.astype(xp.sin(th), xp.complex128)
+
+
+def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, a: float, r: float, m0: int, mmax: int,
+            xp: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    fft_engine = select_engine("auto", xp) if net else "xp"
+    m = m0
+    n = 2**m
+    y = g(engine_pts.random(n))
+    p = y.shape[1]
+    ysum = xp.sum(y, axis=0)
+    yt = _transform_ld(y, net, fft_engine, xp)
+    mag = xp.abs(yt)
+    kappa = xp.broadcast_to(xp.arange(n, dtype=xp.int64, device=y.device)[None, :], (p, n))
+    kappa = _update_kappa(kappa, mag, m - 1, 0, xp)
+    est = np.full(p, np.nan)
+    err = np.full(p, np.inf)
+    n_used = np.zeros(p, dtype=np.int64)
+    done = np.zeros(p, dtype=bool)
+    while True:
+        nll = 2 ** (m - _R_LAG - 1)
+        s = xp.sum(xp.take_along_axis(mag, kappa[:, nll : 2 * nll], axis=1), axis=1)
+        half = _host(5.0 * 2.0**-m * s).astype(np.float64)
+        mu = _host(ysum / n).astype(np.float64)
+        e, b, ok = _combine(mu, half, a, r)
+        live = ~done
+        est[live], err[live], n_used[live] = e[live], b[live], n
+        done |= ok
+        if done.all() or m >= mmax:
+            return est, err, n_used, done, n
+        # doubling: the next n points are the previous lattice/net shifted by one more digit
+        ynew = g(engine_pts.random(n))
+        ysum = ysum + xp.sum(ynew, axis=0)
+        ytn = _transform_ld(ynew, net, fft_engine, xp)
+        if not net:
+            ytn = ytn * _twiddle(n, xp, y.device)[None, :]
+        yt = xp.concat([(yt + ytn) / 2, (yt - ytn) / 2], axis=1)
+        mag = xp.abs(yt)
+        kappa = xp.concat([kappa, kappa + n], axis=1)
+        m += 1
+        n *= 2
+        kappa = _update_kappa(kappa, mag, m - 1, m - _R_LAG - 1, xp)
+
+
+def _student_t(conf: float, dof: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + conf / 2, dof))
+
+
+def _cub_rep(g: _Integrand, engine_pts: Any, R: int, conf: float, a: float, r: float, m0: int, mmax: int,
+             xp: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    q = _student_t(conf, R - 1)
+    m = m0
+    n = 2**m
+    sums = None
+    drawn = 0
+    est = err = None
+    n_used = done = None
+    while True:
+        u = engine_pts.random(n - drawn)  # (R, k, d)
+        k = u.shape[1]
+        y = g(xp.reshape(u, (R * k, u.shape[2])))
+        part = xp.sum(xp.reshape(y, (R, k, y.shape[1])), axis=1)
+        sums = part if sums is None else sums + part
+        drawn = n
+        means = _host(sums / n).astype(np.float64)  # (R, p)
+        mu = means.mean(axis=0)
+        half = q * means.std(axis=0, ddof=1) / math.sqrt(R)
+        e, b, ok = _combine(mu, half, a, r)
+        if est is None:
+            p = mu.shape[0]
+            est, err = np.full(p, np.nan), np.full(p, np.inf)
+            n_used, done = np.zeros(p, dtype=np.int64), np.zeros(p, dtype=bool)
+        live = ~done
+        est[live], err[live], n_used[live] = e[live], b[live], R * n
+        done |= ok
+        if done.all() or m >= mmax:
+            return est, err, n_used, done, R * n
+        m += 1
+        n *= 2
+
+
+@capability("qmc", numba=True)
+def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0.0,
+              method: str = "lattice-fourier", n_init: int = 2**10, n_max: int = 2**30,
+              periodization: str | None = None, periodization_order: int = 4,
+              replications: int = 16, confidence: float = 0.99, rng: Any = None, xp: Any = None,
+              device: Any = None) -> IntegrationResult:
+    """Adaptive quasi-Monte Carlo cubature to a tolerance, with an error bound.
+
+    Parameters
+    ----------
+    f : callable
+        Vectorized integrand: ``f(x)`` with ``x`` of shape ``(n, d)`` (an array of
+        ``xp`` on ``device``) returns shape ``(n,)`` or ``(n, p)`` for ``p``
+        outputs, each integrated to tolerance.
+    measure : Measure or int
+        :class:`Uniform`, :class:`Gaussian`, :class:`BrownianMotion`,
+        :class:`Lebesgue`; an integer ``d`` means the uniform measure on
+        ``[0, 1]^d``.
+    abs_tol, rel_tol : float, default 1e-2 and 0
+        Stop when ``|I - estimate| <= max(abs_tol, rel_tol |I|)`` is certified for
+        every output.  Non-negative, not both zero, ``rel_tol < 1``.
+    method : {"lattice-fourier", "net-walsh", "replications", "bayes-lattice", "bayes-net"}
+        ``"lattice-fourier"``: shifted rank-1 lattice (:class:`Lattice`) with the
+        guaranteed stopping rule from the decay of the discrete Fourier
+        coefficients [1]_.  ``"net-walsh"``: digitally shifted, LMS-scrambled
+        Sobol' points (:class:`Sobol`) with the rule from Walsh coefficients [2]_.
+        ``"replications"``: ``replications`` independent LMS+DS Sobol' sequences and a
+        Student-t interval at ``confidence``.  ``"bayes-lattice"``/``"bayes-net"``:
+        Bayesian cubature with shift-invariant / digitally shift-invariant
+        kernels (credible interval at ``confidence``).
+    n_init, n_max : int, default 2^10 and 2^30
+        First and largest number of points (powers of two; ``n_init >= 2^8``
+        for the guaranteed methods, ``n_max >= n_init``).  For "replications"
+        these count points per randomization.
+    periodization : {"none", "baker", "c1", "c1sin", "c2sin", "sidi"}, optional
+        Variable transform applied before the measure's map (:func:`periodize`);
+        default "baker" for lattice methods, "none" otherwise.
+    periodization_order : int, default 4
+        Exponent of Sidi's transform.
+    replications : int, default 16
+        Randomizations for "replications" (at least 2).
+    confidence : float, default 0.99
+        Level of the probabilistic intervals ("replications", "bayes-*").
+    rng : numpy.random.Generator or int, optional
+        Source of the randomization (SPEC 7).
+    xp, device : optional
+        Array library and device of the points handed to ``f`` (default NumPy).
+
+    Returns
+    -------
+    IntegrationResult
+        ``estimate``, ``error_bound``, ``n``, ``converged``, ``time`` (scalars for a
+        scalar integrand, arrays of shape ``(p,)`` otherwise).
+
+    Raises
+    ------
+    ValueError
+        Tolerances negative or both zero, ``n_init``/``n_max`` not powers of two
+        or ``n_max < n_init``, unknown method or periodization, ``f`` returning a
+        wrong shape or a non-finite value (the point index and ``x`` are named).
+    TypeError
+        ``f`` not callable, ``measure`` not a measure, ``f`` returning a
+        non-array, complex values or another array library.
+
+    Warns
+    -----
+    IntegrationWarning
+        When ``n_max`` points were used without meeting the tolerance (then
+        ``converged`` is False for the outputs concerned).
+
+    Notes
+    -----
+    With ``u`` the points of ``[0, 1]^d`` and ``T``/``J`` the measure's map and
+    Jacobian, the integrand on the cube is ``g(u) = f(T(psi(u))) J(psi(u))
+    psi'(u)`` (``psi`` the periodization).  The guaranteed methods keep the
+    ``n = 2^m`` coefficients ``g~_k`` of the values in natural order, updated at
+    each doubling in ``O(n)`` from one fast transform (:func:`fftbr`,
+    :func:`fwht`) of the ``n`` new values, and a wavenumber map ``kappa`` that
+    sorts them by size within dyadic blocks.  The bound is
+    ``5 2^-m sum_{k = 2^(m-r-1)}^{2^(m-r)-1} |g~_kappa(k)|`` with ``r = 4``:
+    for ``g`` in the cone of functions whose Fourier (Walsh) coefficients decay
+    steadily, it bounds the error [1]_, [2]_ (the same rule as QMCPy's
+    ``CubQMCLatticeG``/``CubQMCNetG``).  With a relative tolerance the estimate
+    is the point of ``[mu - bound, mu + bound]`` certified by the "either" rule.
+    Cost per doubling: ``n`` evaluations of ``f``, ``O(n log n)`` transform,
+    ``O(n)`` map update.  Outside the cone (discontinuous integrands) the bound
+    may be too small; "replications" is the choice then.
+
+    References
+    ----------
+    .. [1] Ll. A. Jimenez Rugama, F. J. Hickernell, "Adaptive multidimensional
+       integration based on rank-1 lattices", MCQMC 2014, Springer (2016) 407-422.
+    .. [2] F. J. Hickernell, Ll. A. Jimenez Rugama, "Reliable adaptive cubature
+       using digital sequences", MCQMC 2014, Springer (2016) 367-383.
+    .. [3] R. Jagadeeswaran, F. J. Hickernell, "Fast automatic Bayesian
+       cubature using lattice sampling", Stat. Comput. 29 (2019).
+
+    Examples
+    --------
+    The Keister integrand ``pi^(d/2) cos(|x|)`` under ``N(0, I/2)`` in ``d = 2``:
+
+    >>> import numpy as np
+    >>> from orthla.qmc import Gaussian, integrate
+    >>> keister = lambda x: np.pi * np.cos(np.sqrt((x * x).sum(axis=1)))
+    >>> res = integrate(keister, Gaussian(0.0, 0.5, d=2), abs_tol=1e-4, rng=7)
+    >>> bool(res.converged), bool(abs(res.estimate - 1.808186429263620) <= res.error_bound)
+    (True, True)
+    """
+    t0 = time.perf_counter()
+    method = check_choice(method, "method", METHODS)
+    meas = _as_measure(measure)
+    a, r = _tolerances(abs_tol, rel_tol)
+    n_init = check_int(n_init, "n_init", low=1)
+    n_max = check_int(n_max, "n_max", low=1)
+    for val, name in ((n_init, "n_init"), (n_max, "n_max")):
+        if val & (val - 1):
+            raise ValueError(f"`{name}` must be a power of two; got {val}.")
+    guaranteed = method in ("lattice-fourier", "net-walsh")
+    low = 2**8 if guaranteed else (2**5 if method.startswith("bayes") else 1)
+    if n_init < low:
+        raise ValueError(f"`n_init` must be at least {low} for method={method!r}; got {n_init}.")
+    if n_max < n_init:
+        raise ValueError(f"`n_max` must be at least `n_init` = {n_init}; got {n_max}.")
+    lattice = method in ("lattice-fourier", "bayes-lattice")
+    if periodization is None:
+        periodization = "baker" if lattice else "none"
+    periodization = check_choice(periodization, "periodization", PERIODIZATIONS)
+    order = check_int(periodization_order, "periodization_order", low=0, high=32)
+    R = check_int(replications, "replications", low=2)
+    conf = check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
+    gen = as_rng(rng)
+    m0, mmax = n_init.bit_length() - 1, n_max.bit_length() - 1
+
+    from ._digital import Sobol
+    from ._lattice import Lattice
+
+    d = meas.d
+    reps = R if method == "replications" else None
+    if lattice:
+        pts = Lattice(d, rng=gen, xp=xp, device=device, m_max=max(20, min(mmax, 31)))
+        mmax = min(mmax, pts.m_max)
+    else:
+        pts = Sobol(d, rng=gen, xp=xp, device=device, replications=reps)
+        mmax = min(mmax, 32)
+    pxp = pts.xp
+    g = _Integrand(f, meas, periodization, order, pxp)
+    if guaranteed:
+        est, err, n_used, done, n_total = _cub_ld(g, pts, not lattice, a, r, m0, mmax, pxp)
+    elif method == "replications":
+        est, err, n_used, done, n_total = _cub_rep(g, pts, R, conf, a, r, m0, mmax, pxp)
+    else:
+        from ._cub_bayes import _cub_bayes
+
+        est, err, n_used, done, n_total = _cub_bayes(g, pts, not lattice, conf, a, r, m0, mmax, pxp)
+    if not done.all():
+        bad = np.flatnonzero(~done).tolist()
+        warnings.warn(f"integrate: the tolerance was not met within n_max = {n_total} points "
+                      f"(method={method!r}) for output(s) {bad}; the result is not certified "
+                      "(converged=False). Raise `n_max` or loosen `abs_tol`/`rel_tol`.",
+                      IntegrationWarning, stacklevel=2)
+    return _result(est, err, n_used, done, time.perf_counter() - t0, method, n_total, g.scalar)
