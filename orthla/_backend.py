@@ -30,6 +30,7 @@ __all__ = [
     "is_cupy",
     "is_numpy",
     "is_torch",
+    "no_grad",
     "numba_available",
     "select_engine",
     "to_numpy",
@@ -119,6 +120,15 @@ def as_array(x: Any, xp: ModuleType | None = None) -> Any:
                 f"{xp.__name__}; convert it explicitly."
             )
     return xp.asarray(x)
+
+
+def no_grad(x: Any) -> Any:
+    """``x`` cut from torch's autograd graph (other arrays unchanged).
+
+    For algorithms that update arrays in place and so cannot be differentiated: their outputs then
+    say ``requires_grad=False`` instead of claiming a gradient that ``backward()`` cannot compute.
+    """
+    return x.detach() if getattr(x, "requires_grad", False) else x
 
 
 def device(x: Any) -> Any:

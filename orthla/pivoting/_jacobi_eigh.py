@@ -7,7 +7,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import array_namespace, capability, from_numpy, is_numpy, select_engine, to_numpy
+from .._backend import (
+    array_namespace,
+    capability,
+    from_numpy,
+    is_numpy,
+    no_grad,
+    select_engine,
+    to_numpy,
+)
 from .._validate import (
     as_floating,
     check_choice,
@@ -195,6 +203,9 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
 
     Notes
     -----
+    Not differentiable: on torch the input is detached (the rotations are applied in place), so
+    the outputs have ``requires_grad=False``; for gradients use ``torch.linalg.eigh``.
+
     Two-sided Jacobi applies plane rotations ``a <- J^H a J`` chosen to zero
     ``a_pq``; a rotation is skipped when ``|a_pq| <= tol sqrt(|a_pp a_qq|)``.  Each
     sweep costs about ``3 n^3`` flops (``6 n^3`` with eigenvectors); cyclic
@@ -245,6 +256,7 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
     """
     xp = array_namespace(a)
     a = xp.asarray(a) if not hasattr(a, "shape") else a
+    a = no_grad(a)  # rotations applied in place: not differentiable (see Notes)
     check_square(a, "a")
     a = as_floating(a, "a", xp)
     check_finite(a, "a", xp)

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import array_namespace, capability, is_numpy, select_engine
+from .._backend import array_namespace, capability, is_numpy, no_grad, select_engine
 from .._validate import (
     as_floating,
     check_choice,
@@ -114,6 +114,9 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
 
     Notes
     -----
+    Not differentiable: on torch the input is detached (the rotations are applied in place), so
+    the outputs have ``requires_grad=False``; for gradients use ``torch.linalg.svd``.
+
     One-sided Jacobi rotates pairs of columns ``g_p, g_q`` of the working matrix until
     all are mutually orthogonal; the singular values are then the column norms, the
     normalized columns are the left singular vectors and the accumulated rotations the
@@ -173,6 +176,7 @@ def jacobi_svd(a: Any, *, pivoting: str = "cyclic", precondition: str | None = "
     """
     xp = array_namespace(a)
     a = xp.asarray(a) if not hasattr(a, "shape") else a
+    a = no_grad(a)  # rotations applied in place: not differentiable (see Notes)
     check_ndim(a, "a", 2)
     a = as_floating(a, "a", xp)
     check_finite(a, "a", xp)

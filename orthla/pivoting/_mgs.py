@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .._backend import array_namespace, as_array, capability, from_numpy, select_engine, to_numpy
+from .._backend import (
+    array_namespace,
+    as_array,
+    capability,
+    from_numpy,
+    no_grad,
+    select_engine,
+    to_numpy,
+)
 from .._validate import as_floating, check_finite, check_ndim, is_complex
 from ._jacobi_common import pow2_exponent, scale_pow2, unscale
 
@@ -65,6 +73,9 @@ def mgs_qr(a: Any, *, reorthogonalize: bool = True, engine: str = "auto") -> QRR
 
     Notes
     -----
+    Not differentiable: on torch the input is detached (the rotations are applied in place), so
+    the outputs have ``requires_grad=False``; for gradients use ``torch.linalg.qr``.
+
     Right-looking MGS: column j is normalised, then projected out of all later
     columns at once (one rank-1 update, BLAS-2), which costs ``2 m n k`` flops per
     pass.  For m < n the leading m x m block is factored and the remaining
@@ -102,6 +113,7 @@ def mgs_qr(a: Any, *, reorthogonalize: bool = True, engine: str = "auto") -> QRR
     """
     xp = array_namespace(a)
     a = as_array(a, xp)
+    a = no_grad(a)  # rotations applied in place: not differentiable (see Notes)
     check_ndim(a, "a", 2)
     a = as_floating(a, "a", xp)
     check_finite(a, "a", xp)

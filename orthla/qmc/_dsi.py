@@ -16,6 +16,8 @@ from ._kernels import (
     _per_dimension,
     _positive_scale,
     check_unit_cube,
+    weight,
+    weights_param,
 )
 
 __all__ = ["DSI_ALPHA_MAX", "DigitalShiftInvariantKernel", "walsh_kernel_1d"]
@@ -146,6 +148,7 @@ class DigitalShiftInvariantKernel:
                              f"got {np.asarray(alpha).tolist()}.")
         self.alpha = a.astype(np.int64)
         self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
+        self._weights_param = weights_param(weights)
         self.scale = _positive_scale(scale)
         zero = np.zeros(1, dtype=np.uint64)
         at_zero = np.array([float(walsh_kernel_1d(zero, 53, int(a), np)[0]) for a in self.alpha])
@@ -258,7 +261,8 @@ class DigitalShiftInvariantKernel:
         """:meth:`xor_function` without the input checks (``v`` of :func:`bits_dtype`)."""
         out = None
         for j in range(self.d):
-            f = 1.0 + float(self.weights[j]) * walsh_kernel_1d(v[..., j], t, int(self.alpha[j]), xp)
+            kt = walsh_kernel_1d(v[..., j], t, int(self.alpha[j]), xp)
+            f = 1.0 + weight(self, j, kt, xp) * kt
             out = f if out is None else out * f
         return self.scale * out
 
@@ -276,6 +280,7 @@ class DigitalShiftInvariantKernel:
         out = None
         for j in range(self.d):
             v = (xi[:, None, j] ^ zi[None, :, j]) if pairwise else (xi[..., j] ^ zi[..., j])
-            f = 1.0 + float(self.weights[j]) * walsh_kernel_1d(v, tx, int(self.alpha[j]), xp)
+            kt = walsh_kernel_1d(v, tx, int(self.alpha[j]), xp)
+            f = 1.0 + weight(self, j, kt, xp) * kt
             out = f if out is None else out * f
         return self.scale * out

@@ -33,6 +33,29 @@ def _per_dimension(value: Any, d: int, name: str, *, integer: bool) -> np.ndarra
     return a
 
 
+def weights_param(weights: Any) -> Any:
+    """The array behind ``weights`` when it belongs to a library other than NumPy, else None.
+
+    Kernels keep it beside their float64 host copy so that kernel values computed on that
+    library use it, and a torch tensor that requires grad gets its gradient (GP hyperparameters).
+    """
+    import array_api_compat
+
+    if array_api_compat.is_array_api_obj(weights) and not isinstance(weights, np.ndarray | np.generic):
+        return weights
+    return None
+
+
+def weight(kernel: Any, j: int, like: Any, xp: Any) -> Any:
+    """``gamma_j`` for kernel values shaped like ``like``: a 0-d array of ``xp`` when the weights
+    were given in that library (differentiable), otherwise a Python float."""
+    w = kernel._weights_param
+    if w is not None and array_namespace(w) is xp:
+        wj = w[j] if w.ndim else w
+        return xp.astype(wj, like.dtype) if wj.dtype != like.dtype else wj
+    return float(kernel.weights[j])
+
+
 def _positive_scale(scale: Any) -> float:
     """``scale`` as a float, checked to be positive and finite (strings and booleans refused)."""
     return check_real(scale, "scale", low=0.0, low_open=True)
@@ -140,6 +163,7 @@ class ShiftInvariantKernel:
         self.d = check_int(d, "d", low=1)
         self.alpha = _per_dimension(alpha, self.d, "alpha", integer=True)
         self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
+        self._weights_param = weights_param(weights)
         self.scale = _positive_scale(scale)
         at_zero = np.array([float(korobov_omega(0.0, int(a))) for a in self.alpha])
         _check_kernel_range(self.weights, at_zero, self.scale)
@@ -185,7 +209,8 @@ class ShiftInvariantKernel:
         """:meth:`shift_function` without the input checks (for checked, internal arrays)."""
         out = None
         for j in range(self.d):
-            f = 1.0 + float(self.weights[j]) * korobov_omega(t[..., j], int(self.alpha[j]), xp)
+            kt = korobov_omega(t[..., j], int(self.alpha[j]), xp)
+            f = 1.0 + weight(self, j, kt, xp) * kt
             out = f if out is None else out * f
         return self.scale * out
 
@@ -224,6 +249,7 @@ class ShiftInvariantKernel:
         for j in range(self.d):
             t = (x[:, None, j] - z[None, :, j]) if pairwise else (x[..., j] - z[..., j])
             t = t - xp.floor(t)  # (x - z) mod 1 in [0, 1]; Kt is 1-periodic, so t = 1 is harmless
-            f = 1.0 + float(self.weights[j]) * korobov_omega(t, int(self.alpha[j]), xp)
+            kt = korobov_omega(t, int(self.alpha[j]), xp)
+            f = 1.0 + weight(self, j, kt, xp) * kt
             out = f if out is None else out * f
         return self.scale * out
