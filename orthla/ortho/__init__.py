@@ -14,6 +14,11 @@ from ._procrustes import (
 from ._qr import QRResult, qr
 
 # isort: split
+# -- parametrizations: Householder, random_orthogonal (module owners: _householder.py, _random_orthogonal.py)
+from ._householder import Householder
+from ._random_orthogonal import random_orthogonal
+
+# isort: split
 # -- parametrizations: BlockDiagonal, Butterfly (module owners: _block_diagonal.py, _butterfly.py)
 from ._block_diagonal import BlockDiagonal
 from ._butterfly import Butterfly
@@ -28,4 +33,5 @@ __all__ += [  # qr / procrustes
     "procrustes",
     "qr",
 ]
+__all__ += ["Householder", "random_orthogonal"]  # parametrizations: Householder, random_orthogonal
 __all__ += ["BlockDiagonal", "Butterfly"]  # parametrizations: BlockDiagonal, Butterfly
