@@ -7,7 +7,7 @@ import copy
 import functools
 import math
 import numbers
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -225,6 +225,41 @@ def _all_or_nothing(method):
     return wrapper
 
 
+class _ClassOnly(classmethod):
+    """A classmethod that refuses to be called through an instance.
+
+    ``TruncatedSVD.fit(A, k)`` builds a new state; ``svd.fit(A)`` on an existing state (the
+    scikit-learn habit) would otherwise run the classmethod and silently drop ``svd``, or fail
+    with "missing argument 'k'".  Through an instance the attribute is a function that raises
+    a ``TypeError`` saying what to call instead.  Still a ``classmethod`` for introspection
+    (Sphinx, the contract registry).
+    """
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return super().__get__(obj, objtype)
+        name = self.__func__.__name__
+        cls = type(obj).__name__
+
+        @functools.wraps(self.__func__)
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise TypeError(
+                f"`{cls}.{name}` is a classmethod that builds a new state: call "
+                f"`{cls}.{name}(A, k)` (it returns the state), not `{name}` on an existing "
+                "state; change a state with add_rows/add_columns/update/remove_rows/"
+                "remove_columns.  For scikit-learn's estimator interface (fit, partial_fit, "
+                "transform, get_params) use `orthla.svdupdate.IncrementalSVD`."
+            )
+
+        return refuse
+
+
+if TYPE_CHECKING:  # type checkers know classmethod; the subclass only changes instance access
+    _class_only = classmethod
+else:
+    _class_only = _ClassOnly
+
+
 def _rotate(xp, left, s_pad, right):
     """SVD of the small core; returns its factors (descending singular values)."""
     core = left @ right.mT
@@ -258,6 +293,17 @@ class TruncatedSVD:
     bit what it would have given without the failed one).  Works on NumPy (dense or
     SciPy sparse updates) and on any array-API library for dense input; lists are
     converted as NumPy converts them.
+
+    *Not scikit-learn's* ``TruncatedSVD``, although the name is the same: this class is an
+    updatable factorization, not an estimator.  ``fit`` is a classmethod that returns a
+    new state (``svd = TruncatedSVD.fit(A, k)``; calling it on a state raises
+    ``TypeError``), the options go to ``fit``, not to the constructor (which takes
+    existing factors ``U, s, V``), the factors are ``U``, ``s`` and ``Vt`` (not
+    ``components_``/``singular_values_``), any array-API library and SciPy sparse input
+    are accepted, and nothing is centered or sign-flipped.  For the scikit-learn interface
+    (``fit``/``partial_fit``/``transform``, pipelines, ``get_params``) use
+    :class:`~orthla.svdupdate.IncrementalSVD`, a scikit-learn estimator built on this
+    class (``pip install "orthla[sklearn]"``).
 
     Parameters
     ----------
@@ -521,7 +567,7 @@ class TruncatedSVD:
         self._max_cond_k = check_real(value, "max_cond_k", low=0.0)
 
     # ------------------------------------------------------------------ construction
-    @classmethod
+    @_class_only
     def fit(cls, A: Any, k: int, *, oversample: int | None = None, method: str = "exact",
             t: int = 2, keep_matrix: bool = False, decay: float = 1.0, rtol: float | None = None,
             ortho_tol: float | None = None, rng: Any = None) -> TruncatedSVD:
@@ -561,6 +607,10 @@ class TruncatedSVD:
 
         Raises
         ------
+        TypeError
+            Called on an existing state (``svd.fit(A)``): ``fit`` builds a new one; see
+            the class docstring (and :class:`~orthla.svdupdate.IncrementalSVD` for the
+            scikit-learn interface).
         ValueError
             ``A`` not 2-D, empty or not finite (stored sparse entries included), ``k``
             or ``oversample`` out of range, unknown ``method``, an option out of range
