@@ -39,6 +39,7 @@ def check_orthogonal_blocks(blocks: Any, name: str, tol: float, xp: ModuleType) 
     """
     if math.isinf(tol) or math.prod(blocks.shape) == 0:
         return
+    blocks = detached(blocks)  # a check, not part of the differentiated computation
     b = blocks.shape[-1]
     big = float(xp.max(xp.abs(blocks)))
     if big > 1.0 + tol:
@@ -50,6 +51,12 @@ def check_orthogonal_blocks(blocks: Any, name: str, tol: float, xp: ModuleType) 
     if not dev <= tol:
         raise ValueError(f"`{name}` must hold orthogonal blocks: max ||B^T B - I||_F = {dev:.3g} exceeds "
                          f"tol = {tol:.3g} (pass a larger `tol`, or tol=math.inf to skip the check).")
+
+
+def detached(a: Any) -> Any:
+    """``a`` cut from torch's autograd graph (other libraries: ``a`` itself)."""
+    detach = getattr(a, "detach", None)
+    return detach() if callable(detach) else a
 
 
 def haar_blocks(shape: tuple[int, ...], b: int, rng: np.random.Generator) -> np.ndarray:
@@ -65,10 +72,16 @@ def dtype_of(dtype: Any, xp: ModuleType) -> Any:
     """``None`` -> float64; float32/float64 (as the namespace's dtype or by name) accepted."""
     if dtype is None:
         return xp.float64
-    for name in ("float32", "float64"):
-        if dtype == getattr(xp, name) or dtype == name or dtype == getattr(np, name):
-            return getattr(xp, name)
-    raise TypeError(f"`dtype` must be float32 or float64; got {dtype!r}.")
+    name = None
+    if isinstance(dtype, str):
+        name = dtype
+    elif isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        name = np.dtype(dtype).name
+    else:
+        name = next((n for n in ("float32", "float64") if dtype == getattr(xp, n)), None)
+    if name not in ("float32", "float64"):
+        raise TypeError(f"`dtype` must be float32 or float64; got {dtype!r}.")
+    return getattr(xp, name)
 
 
 def namespace_of(xp: Any) -> ModuleType:
@@ -304,7 +317,7 @@ class BlockDiagonal(OrthogonalParametrization):
                                                                                allow_inf=True)
         if k > 1 and not math.isinf(off_tol):
             mask = 1.0 - xp.eye(k, dtype=Q.dtype, device=param_device(Q))
-            off = float(xp.max(xp.abs(q4) * mask[:, :, None, None]))
+            off = float(xp.max(xp.abs(detached(q4)) * mask[:, :, None, None]))
             if not off <= off_tol:
                 raise ValueError(f"`Q` must be block diagonal with blocks of size {b}: an off-block entry "
                                  f"of magnitude {off:.3g} exceeds tol = {off_tol:.3g}.")
