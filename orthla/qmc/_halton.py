@@ -42,6 +42,23 @@ class _Tables(Sequence):
 _RANDOMIZE = ("lms-dp", "dp", "lms", "nus", False)
 
 
+def _offsets(sizes: np.ndarray) -> np.ndarray:
+    """Start offsets of consecutive blocks of the given sizes, and the total at the end (int64)."""
+    out = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
+    return out
+
+
+def _flatten(tables: list, R: int) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, flat (R, total) int64) of per-dimension tables ``(R, ...)``."""
+    sizes = np.array([int(np.prod(t.shape[1:])) for t in tables], dtype=np.int64)
+    off = _offsets(sizes)
+    flat = np.empty((R, int(off[-1])), dtype=np.int64)
+    for j, t in enumerate(tables):
+        flat[:, off[j] : off[j + 1]] = np.reshape(t, (R, -1))
+    return off[:-1], flat
+
+
 def first_primes(d: int) -> np.ndarray:
     """The first ``d`` primes (sieve of Eratosthenes)."""
     if d < 1:
@@ -204,22 +221,37 @@ class Halton(PointEngine):
         # LMS matrix then one permutation table per dimension); identities are made on access.
         lms = self.randomize in ("lms-dp", "lms")
         dp = self.randomize in ("lms-dp", "dp")
+        K_all, b_all = self._ndigits, self.bases
+        # Each table lives in one flat array per replication (the kernels read it as is, no
+        # per-call concatenation); the per-dimension tables are views into it.
+        lms_off, perm_off = _offsets(K_all * K_all), _offsets(K_all * b_all)
+        lms_flat = np.empty((R, int(lms_off[-1]) if lms else 0), dtype=np.int64)
+        perm_flat = np.empty((R, int(perm_off[-1]) if dp else 0), dtype=np.int64)
         mats: list[np.ndarray] = []
         perms: list[np.ndarray] = []
         if lms or dp:
-            for b, K in zip(self.bases.tolist(), self._ndigits.tolist(), strict=True):
+            for j, (b, K) in enumerate(zip(b_all.tolist(), K_all.tolist(), strict=True)):
                 if lms:
                     # unit lower-triangular over Z_b: random below, random nonzero diagonal
-                    mat = self.rng.integers(0, b, size=(R, K, K))
+                    mat = lms_flat[:, lms_off[j] : lms_off[j + 1]].reshape(R, K, K)
+                    mat[...] = self.rng.integers(0, b, size=(R, K, K))
                     mat *= _strict_lower(K)
                     diag = np.arange(K)
                     mat[:, diag, diag] = self.rng.integers(1, b, size=(R, K))
                     mats.append(mat)
                 if dp:
-                    perm = np.broadcast_to(np.arange(b, dtype=np.int64), (R, K, b))
-                    perms.append(self.rng.permuted(perm, axis=2))
+                    perm = perm_flat[:, perm_off[j] : perm_off[j + 1]].reshape(R, K, b)
+                    self.rng.permuted(np.broadcast_to(np.arange(b, dtype=np.int64), (R, K, b)), axis=2,
+                                      out=perm)
+                    perms.append(perm)
         self._lms: list[np.ndarray] | None = mats if lms else None
         self._perms: list[np.ndarray] | None = perms if dp else None
+        self._flat: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if lms:
+            self._flat["lms"] = (lms_off[:-1], lms_flat)
+        if dp:
+            self._flat["perm"] = (perm_off[:-1], perm_flat)
+        self._device_tables: dict[Any, Any] = {}
 
         self.nus = draw_nus(self.bases, self._ndigits, R, self.rng) if self.randomize == "nus" else None
         # Numba's digit split divides through a float reciprocal (exact below 2^53); randomized
@@ -241,6 +273,8 @@ class Halton(PointEngine):
     @permutations.setter
     def permutations(self, tables: Any) -> None:
         self._perms = list(tables)
+        self._flat.pop("perm", None)
+        self._device_tables.clear()
 
     @property
     def lms_matrices(self) -> _Tables:
@@ -252,6 +286,8 @@ class Halton(PointEngine):
     @lms_matrices.setter
     def lms_matrices(self, tables: Any) -> None:
         self._lms = list(tables)
+        self._flat.pop("lms", None)
+        self._device_tables.clear()
 
     @property
     def table_entries(self) -> int:
@@ -280,25 +316,28 @@ class Halton(PointEngine):
             out = xp.where(out >= 1, below_one, out)
         return self._finish(out)
 
+    def _table(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets (d,), flat (R, total)) of the "perm" or "lms" tables, flattened once and cached."""
+        if kind not in self._flat:
+            tables = self._perms if kind == "perm" else self._lms
+            self._flat[kind] = _flatten(tables, self._R)
+        return self._flat[kind]
+
     def _generate_numba(self, start: int, n: int) -> np.ndarray:
         from ._halton_numba import halton_dp_points, halton_points
 
         K = self._ndigits
         out = np.empty((self._R, self.d, n))  # dimension-major: each kernel row is contiguous
-        empty = np.zeros(0, dtype=np.int64)
-        perm_off = lms_off = np.zeros(self.d, dtype=np.int64)
-        if self._perms is not None:
-            perm_off = np.concatenate([[0], np.cumsum(K * self.bases)[:-1]]).astype(np.int64)
-        if self._lms is not None:
-            lms_off = np.concatenate([[0], np.cumsum(K * K)[:-1]]).astype(np.int64)
+        empty = np.zeros((self._R, 0), dtype=np.int64)
+        zeros = np.zeros(self.d, dtype=np.int64)
+        perm_off, perm = self._table("perm") if self._perms is not None else (zeros, empty)
+        lms_off, lms = self._table("lms") if self._lms is not None else (zeros, empty)
         for r in range(self._R):
-            perm = empty if self._perms is None else np.concatenate([p[r].ravel() for p in self._perms])
             if self._perms is not None and self._lms is None:
                 # no LMS: the blocked kernel is faster than the counter walk
-                halton_dp_points(self.bases, K, perm_off, perm, start, out[r])
+                halton_dp_points(self.bases, K, perm_off, perm[r], start, out[r])
                 continue
-            lms = empty if self._lms is None else np.concatenate([m[r].ravel() for m in self._lms])
-            halton_points(self.bases, K, perm_off, perm, self._perms is not None, lms_off, lms,
+            halton_points(self.bases, K, perm_off, perm[r], self._perms is not None, lms_off, lms[r],
                           self._lms is not None, self._scrambled, start, out[r])
         return np.swapaxes(out, 1, 2)  # a view, as SciPy returns
 
@@ -306,11 +345,12 @@ class Halton(PointEngine):
         from ._halton_numba import halton_nus_points
 
         nus = self.nus
-        tab_off = np.concatenate([[0], np.cumsum([t.shape[1] for t in nus.tables])[:-1]]).astype(np.int64)
+        if "nus" not in self._flat:
+            self._flat["nus"] = _flatten(nus.tables, self._R)
+        tab_off, tables = self._flat["nus"]
         out = np.empty((self._R, self.d, n))
         for r in range(self._R):
-            tables = np.concatenate([t[r] for t in nus.tables])
-            halton_nus_points(self.bases, self._ndigits, nus.levels, tab_off, tables,
+            halton_nus_points(self.bases, self._ndigits, nus.levels, tab_off, tables[r],
                               np.ascontiguousarray(nus.keys[r]), start, out[r])
         return np.swapaxes(out, 1, 2)
 
@@ -337,15 +377,14 @@ class Halton(PointEngine):
                 q = q // b
             a = xp.stack(digits, axis=1)  # (n, K), least significant digit first
             if self._lms is not None:
-                lt = self._to_device(np.ascontiguousarray(np.swapaxes(self._lms[j], 1, 2),
-                                                          dtype=np.float64))
+                lt = self._device_table("lms", j)
                 # (R, n, K): new digit r = sum_k L[r, k] a_k mod b.  A float64 product (BLAS) is
                 # exact: K b^2 < 2^53 for every base in reach, and integer matmul has no BLAS.
                 s = xp.astype(a, xp.float64)[None, :, :] @ lt
                 a = xp.astype(s, xp.int64) % b
             else:
                 a = xp.broadcast_to(a[None, :, :], (self._R, n, K))
-            perm = None if self._perms is None else self._to_device(self._perms[j])  # (R, K, b)
+            perm = None if self._perms is None else self._device_table("perm", j)  # (R, K, b)
             x = xp.zeros((self._R, n), dtype=xp.float64, device=self.device)
             for k in range(K):
                 if perm is None:
@@ -357,6 +396,17 @@ class Halton(PointEngine):
                 w /= b
             cols.append(x)
         return xp.stack(cols, axis=-1)
+
+    def _device_table(self, kind: str, j: int) -> Any:
+        """Table ``j`` on the engine's device, moved once: LMS transposed as float64, or the permutations."""
+        key = (kind, j)
+        if key not in self._device_tables:
+            if kind == "lms":
+                host = np.ascontiguousarray(np.swapaxes(self._lms[j], 1, 2), dtype=np.float64)
+            else:
+                host = self._perms[j]
+            self._device_tables[key] = self._to_device(host)
+        return self._device_tables[key]
 
     @staticmethod
     def _max_digits(top: int, b: int) -> int:

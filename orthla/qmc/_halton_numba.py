@@ -34,7 +34,8 @@ def halton_points(bases, ndigits, perm_off, perm, permute, lms_off, lms, use_lms
     the given offsets; ``perm``/``lms`` may be empty when unused.  ``s`` is updated as the index
     counts up: a carry through digits ``0..c`` adds columns ``0..c`` of ``L``
     (a wrap from ``b - 1`` to 0 is ``+1 mod b``), amortized ``O(K)`` additions
-    per point and no divisions.
+    per point and no divisions.  Points go in runs along which only digit 0 changes,
+    digit position by digit position, so the inner loops carry no carry logic.
     """
     d, n = out.shape
     below_one = 1.0 - 2.0**-53
@@ -42,6 +43,8 @@ def halton_points(bases, ndigits, perm_off, perm, permute, lms_off, lms, use_lms
     a = np.zeros(kmax, dtype=np.int64)
     s = np.zeros(kmax, dtype=np.int64)
     w = np.zeros(kmax)
+    B = 256
+    xs = np.empty(B)
     for j in range(d):
         b = bases[j]
         inv_b = 1.0 / b
@@ -68,21 +71,45 @@ def halton_points(bases, ndigits, perm_off, perm, permute, lms_off, lms, use_lms
             w[k] = wk
             wk /= b
             q, a[k] = _divmod(q, b, inv_b)
-        # digit value times weight, rounded once exactly as in SciPy's `x += perm * w`
-        PW = np.empty((K, b if permute else 0))
-        if permute:
-            P = perm[perm_off[j] : perm_off[j] + K * b].reshape((K, b))
-            for r in range(K):
-                for v in range(b):
-                    PW[r, v] = P[r, v] * w[r]
+        # digit value times weight, rounded once exactly as in SciPy's `x += perm * w`; read
+        # from the table in place (a K x b table of products would cost more than n points)
+        P = perm[perm_off[j] : perm_off[j] + (K * b if permute else 0)]
         for r in range(K):
             acc = 0
             for k in range(r + 1):
                 acc += L[r, k] * a[k]
             s[r] = acc % b
-        for i in range(n):
-            if i > 0:
-                c = 0
+        # Runs of points sharing every digit but the first: along a run, digit 0 counts up, so
+        # s moves by column 0 of L per point; digit position by digit position over the run
+        # (the same products added in the same order as point by point, so bit for bit equal).
+        col0 = Lt[0]
+        i = 0
+        while i < n:
+            m = min(b - a[0], n - i, B)
+            for t in range(m):
+                xs[t] = 0.0
+            for r in range(K):
+                v, inc, wr = s[r], col0[r], w[r]
+                if permute:
+                    Pr = P[r * b : (r + 1) * b]
+                    for t in range(m):
+                        xs[t] += Pr[v] * wr
+                        v += inc
+                        v = v - b if v >= b else v
+                else:
+                    for t in range(m):
+                        xs[t] += v * wr
+                        v += inc
+                        v = v - b if v >= b else v
+                s[r] = v
+            for t in range(m):
+                # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
+                out[j, i + t] = xs[t] if xs[t] < 1.0 else below_one
+            i += m
+            a[0] += m
+            if a[0] == b:  # digit 0 wrapped (s already holds its +1): carry into digits 1, 2, ...
+                a[0] = 0
+                c = 1
                 while c < K:
                     col = Lt[c]
                     for r in range(c, K):
@@ -93,15 +120,6 @@ def halton_points(bases, ndigits, perm_off, perm, permute, lms_off, lms, use_lms
                         break
                     a[c] = 0
                     c += 1
-            x = 0.0
-            if permute:
-                for r in range(K):
-                    x += PW[r, s[r]]
-            else:
-                for r in range(K):
-                    x += s[r] * w[r]
-            # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
-            out[j, i] = x if x < 1.0 else below_one
 
 
 @njit(cache=True)
@@ -191,17 +209,29 @@ def halton_dp_points(bases, ndigits, perm_off, perm, start, out):
     q = np.empty(B, dtype=np.int64)
     a = np.empty(B, dtype=np.int64)
     x = np.empty(B)
+    w = np.empty(kmax)
+    # one scratch table for the largest K b tabulated
+    size = 0
+    for j in range(d):
+        if n >= bases[j]:
+            size = max(size, ndigits[j] * bases[j])
+    PW = np.empty(size)
     for j in range(d):
         b = bases[j]
         inv_b = 1.0 / b
         K = ndigits[j]
         P = perm[perm_off[j] : perm_off[j] + K * b].reshape((K, b))
-        PW = np.empty((kmax, b))  # digit value times weight, rounded once as in SciPy's `x += perm * w`
         wk = 1.0 / b
         for r in range(K):
-            for v in range(b):
-                PW[r, v] = P[r, v] * wk
+            w[r] = wk
             wk /= b
+        # digit value times weight, rounded once as in SciPy's `x += perm * w`: tabulated when
+        # the points outnumber the digits (K b products), multiplied in place otherwise
+        tabulate = n >= b
+        if tabulate:
+            for r in range(K):
+                for v in range(b):
+                    PW[r * b + v] = P[r, v] * w[r]
         for i0 in range(0, n, B):
             m = min(B, n - i0)
             for t in range(m):
@@ -210,8 +240,14 @@ def halton_dp_points(bases, ndigits, perm_off, perm, start, out):
             for r in range(K):
                 for t in range(m):
                     q[t], a[t] = _divmod(q[t], b, inv_b)
-                for t in range(m):
-                    x[t] += PW[r, a[t]]
+                if tabulate:
+                    PWr = PW[r * b : (r + 1) * b]
+                    for t in range(m):
+                        x[t] += PWr[a[t]]
+                else:
+                    wr = w[r]
+                    for t in range(m):
+                        x[t] += P[r, a[t]] * wr
             for t in range(m):
                 # a sum of K scrambled digits may round up to 1.0; keep [0, 1)
                 out[j, i0 + t] = x[t] if x[t] < 1.0 else below_one
