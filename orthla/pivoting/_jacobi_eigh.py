@@ -123,14 +123,12 @@ def _two_sided(a, tol, max_sweeps, pivoting, rng, want_v, use, xp):
         off = relative_offdiag(a, xp, floor)
         while off > tol and sweeps < max_sweeps:
             count = xp.zeros((), dtype=xp.int64, device=a.device)
-            for ps, qs in row_cyclic_rounds(n) if row_cyclic else sweep_rounds(n, pivoting, rng):
-                if len(ps) == 0:
-                    continue
-                rel = layout.move(ps, qs)
+            # the sweep's index arrays reach the device in one copy (Layout.sweep)
+            for k, rel in layout.sweep(row_cyclic_rounds(n) if row_cyclic else sweep_rounds(n, pivoting, rng)):
                 w = xp.take(xp.take(w, rel, axis=0), rel, axis=1)
                 if v is not None:
                     v = xp.take(v, rel, axis=1)
-                count = count + two_sided_round(w, v, len(ps), tol, floor, cplx, xp)
+                count = count + two_sided_round(w, v, k, tol, floor, cplx, xp)
             rotations += int(count)
             sweeps += 1
             off = relative_offdiag(w, xp, floor)

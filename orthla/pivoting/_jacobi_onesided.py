@@ -136,14 +136,11 @@ def _xp_runner(g, want_v, floor, xp):
     def run(rounds, tol, apply):
         count = xp.zeros((), dtype=xp.int64, device=g.device)
         worst = xp.zeros((), dtype=xp.real(state["g"][:0, :0]).dtype, device=g.device)
-        for ps, qs in rounds:
-            if len(ps) == 0:
-                continue
-            rel = layout.move(ps, qs)
+        for k, rel in layout.sweep(rounds):  # the sweep's index arrays reach the device in one copy
             state["g"] = xp.take(state["g"], rel, axis=1)
             if state["v"] is not None:
                 state["v"] = xp.take(state["v"], rel, axis=1)
-            c, w = one_sided_round(state["g"], state["v"], len(ps), tol, floor, cplx, xp, apply=apply)
+            c, w = one_sided_round(state["g"], state["v"], k, tol, floor, cplx, xp, apply=apply)
             count, worst = count + c, xp.maximum(worst, w)
         return int(count), float(worst)
 

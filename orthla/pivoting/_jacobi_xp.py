@@ -8,10 +8,12 @@ broadcasting.  No host synchronisation happens inside a sweep (the GPU path).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from .._backend import is_numpy
 from ._jacobi_common import rotation_xp
 
 
@@ -32,22 +34,76 @@ def _layout(ps: np.ndarray, qs: np.ndarray, n: int) -> np.ndarray:
     return order
 
 
+#: Index entries copied to the device at once by :meth:`Layout.sweep` (int32: 16 MiB); a sweep
+#: with more (n above about 2900) is copied in several chunks.
+CHUNK_ENTRIES = 1 << 22
+#: Sweeps whose index arrays are kept on the device for reuse (the cyclic order repeats: from the
+#: second sweep on, each sweep starts from the layout the previous one ended in).
+CACHED_SWEEPS = 2
+
+
 class Layout:
-    """Tracks the permutation ``cur`` of the working arrays: ``work[i] = original[cur[i]]``."""
+    """Tracks the permutation ``cur`` of the working arrays: ``work[i] = original[cur[i]]``.
+
+    :meth:`sweep` computes a whole sweep's index arrays on the host and copies them to the
+    device in one transfer (cached: a repeating schedule is copied at most twice per call), so
+    no round of the sweep waits for the host.
+    """
 
     def __init__(self, n: int, xp: Any, dev: Any):
         self.cur = np.arange(n)
         self.inv = np.arange(n)
         self.xp, self.dev, self.n = xp, dev, n
+        self._cache: dict[bytes, tuple[list, np.ndarray, np.ndarray]] = {}
 
-    def move(self, ps: np.ndarray, qs: np.ndarray):
-        """Index array taking the current layout to the one of pairs (ps, qs)."""
+    def _advance(self, ps: np.ndarray, qs: np.ndarray) -> np.ndarray:
         order = _layout(ps, qs, self.n)
         rel = self.inv[order]
         self.cur = order
         self.inv = np.empty_like(order)
         self.inv[order] = np.arange(self.n)
-        return self.xp.asarray(rel, device=self.dev)
+        return rel
+
+    def move(self, ps: np.ndarray, qs: np.ndarray):
+        """Index array taking the current layout to the one of pairs (ps, qs) (one copy)."""
+        return self.xp.asarray(self._advance(ps, qs), device=self.dev)
+
+    def sweep(self, rounds) -> Iterator[tuple[int, Any]]:
+        """``(pairs, index array)`` for each non-empty round of a sweep, on the device.
+
+        The index arrays are stacked on the host and copied to the device in one transfer per
+        ``CHUNK_ENTRIES`` entries (one for n up to about 2900); a sweep already seen from the
+        same starting layout reuses its copy.  On NumPy (no transfer to save) each round's
+        array is made when it is reached.
+        """
+        rounds = [(np.asarray(ps), np.asarray(qs)) for ps, qs in rounds if len(ps)]
+        if is_numpy(self.xp):
+            for ps, qs in rounds:
+                yield len(ps), self._advance(ps, qs)
+            return
+        key = b"".join([self.cur.tobytes(), *(p.tobytes() + b"|" + q.tobytes() + b";" for p, q in rounds)])
+        hit = self._cache.get(key)
+        if hit is not None:
+            self.cur, self.inv = hit[1].copy(), hit[2].copy()
+            yield from zip([len(ps) for ps, _ in rounds], hit[0], strict=True)
+            return
+        keep = len(rounds) * self.n <= CHUNK_ENTRIES
+        step = max(1, CHUNK_ENTRIES // max(self.n, 1))
+        dt = np.int32 if self.n < 2**31 else np.int64
+        kept = []
+        for i in range(0, len(rounds), step):
+            block = rounds[i : i + step]
+            rels = self.xp.asarray(np.stack([self._advance(ps, qs) for ps, qs in block]).astype(dt),
+                                   device=self.dev)
+            for j, (ps, _) in enumerate(block):
+                row = rels[j, :]
+                if keep:
+                    kept.append(row)
+                yield len(ps), row
+        if keep:
+            if len(self._cache) >= CACHED_SWEEPS:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = (kept, self.cur.copy(), self.inv.copy())
 
     def restore(self):
         """Index array taking the current layout back to the original order."""

@@ -21,8 +21,8 @@ from .._validate import (
     eps,
     is_complex,
 )
-from ._kernel import NystromApproximation
-from ._rp_common import binary_exponent, host_list, namespace_of, scale_pow2, scale_pow2_saturating
+from ._kernel import KernelMatrix, NystromApproximation
+from ._rp_common import binary_exponent, host_array, namespace_of, scale_pow2, scale_pow2_saturating
 
 __all__ = ["RPCholeskyResult", "rp_cholesky"]
 
@@ -80,6 +80,9 @@ class _Operator:
             self.n = diag0.shape[0]
             self.dtype = getattr(a, "dtype", diag0.dtype)
             self.dense = None
+            # indices drawn here are valid by construction: skip KernelMatrix's per-call bounds
+            # check (two host syncs per evaluation)
+            self.trusted = a._block if isinstance(a, KernelMatrix) else None
         else:
             xp = namespace_of(a, "a")
             a = xp.asarray(a) if not hasattr(a, "shape") else a
@@ -87,7 +90,7 @@ class _Operator:
             a = as_floating(a, "a", xp)
             check_finite(a, "a", xp)
             check_symmetric(a, "a", xp)
-            self.obj, self.dense, self.xp = None, a, xp
+            self.obj, self.dense, self.xp, self.trusted = None, a, xp, None
             self.n, self.dtype = a.shape[0], a.dtype
             diag0 = xp.linalg.diagonal(a)
         xp = self.xp
@@ -101,6 +104,8 @@ class _Operator:
         return scale_pow2(x, -2 * self.j) if self.j else x
 
     def columns(self, idx):
+        if self.trusted is not None:
+            return self._scaled(self.trusted(self.obj._all(), idx))
         if self.dense is not None:
             return self._scaled(self.xp.take(self.dense, idx, axis=1))
         return self._scaled(self.obj.columns(idx))
@@ -112,13 +117,15 @@ class _Operator:
             rows = xp.take(self.dense, idx, axis=0)
             return self._scaled(xp.conj(rows) if is_complex(rows, xp) else rows)
         if hasattr(self.obj, "rows"):
-            rows = self.obj.rows(idx)
+            rows = self.trusted(idx, self.obj._all()) if self.trusted is not None else self.obj.rows(idx)
             return self._scaled(xp.conj(rows) if is_complex(rows, xp) else rows)
         return self._scaled(self.obj.columns(idx).mT)
 
     def block(self, rows, cols):
         if self.dense is not None:
             return self._scaled(self.xp.take(self.xp.take(self.dense, rows, axis=0), cols, axis=1))
+        if self.trusted is not None:
+            return self._scaled(self.trusted(rows, cols))
         if hasattr(self.obj, "block"):
             return self._scaled(self.obj.block(rows, cols))
         return self._scaled(self.xp.take(self.obj.columns(cols), rows, axis=0))
@@ -249,12 +256,21 @@ def _h(z, xp):
 
 
 def _sample(d, count, rng, xp):
-    """``count`` i.i.d. indices with probability proportional to ``d`` (searched on the device)."""
+    """``count`` i.i.d. indices with probability proportional to ``d`` (host int64 array)."""
+    return _sample_both(d, count, rng, xp)[0]
+
+
+def _sample_both(d, count, rng, xp):
+    """``count`` i.i.d. indices with probability proportional to ``d``, drawn on the device.
+
+    Inverse CDF: the uniforms are drawn on the host (one block from ``rng``, one copy to the
+    device) and searched in the cumulative sum of ``d`` there.  Returns the indices on the
+    device and on the host (one copy back).
+    """
     cdf = xp.cumulative_sum(d)
     u = xp.asarray(1.0 - rng.random(count), dtype=d.dtype, device=d.device)  # in (0, 1]
-    idx = xp.searchsorted(cdf, u * cdf[-1])
-    idx = xp.minimum(idx, xp.asarray(d.shape[0] - 1, dtype=idx.dtype, device=d.device))
-    return np.array(host_list(idx), dtype=np.int64)
+    idx = xp.clip(xp.searchsorted(cdf, u * cdf[-1]), max=d.shape[0] - 1)
+    return np.asarray(host_array(idx), dtype=np.int64), idx
 
 
 def _sqnorm(x, axis, xp):
@@ -270,6 +286,14 @@ def _not_psd(i, value, aii, k, j):
 
 
 def _run(op, kmax, method, block_size, floor, rng, xp):
+    """The pivot loop.  Host round trips: a fixed number per round (about 8), none per pivot.
+
+    The N-sized work (sampling, kernel columns, the downdate of F and of the residual diagonal)
+    stays on the device; the small t x t candidate block, the candidates' diagonal entries and
+    the per-round statistics travel to the host in one copy each, where the accept/reject
+    decisions and the block's Cholesky factor are computed (with NumPy, the same operations as
+    the array-API code on NumPy), and the factor returns to the device in one copy.
+    """
     n = op.n
     dev = op.diag0.device
     d = xp.asarray(op.diag0, copy=True)
@@ -288,22 +312,24 @@ def _run(op, kmax, method, block_size, floor, rng, xp):
     while len(pivots) < kmax and residual > floor * trace0 and rounds < 100 * kmax + 1000:
         rounds += 1
         k = len(pivots)
-        cand = _candidates(method, d, block_size, kmax - k, rng, xp)
-        cand_x = xp.asarray(cand, device=dev)
+        cand, cand_x = _candidates(method, d, block_size, kmax - k, rng, xp)
         fc = xp.take(ft[:k, :], cand_x, axis=1)  # F[cand]^T
         # residual on the candidates only: A[c, c] - F[c] F[c]^H = A[c, c] - fc^T conj(fc)
-        h = op.block(cand_x, cand_x) - fc.mT @ (xp.conj(fc) if is_complex(fc, xp) else fc)
-        a_cand = [float(x) for x in host_list(xp.take(diag0, cand_x))]
+        h = host_array(op.block(cand_x, cand_x) - fc.mT @ (xp.conj(fc) if is_complex(fc, xp) else fc))
+        d_a = host_array(xp.stack([xp.take(d, cand_x), xp.take(diag0, cand_x)]))
+        a_cand = d_a[1, :].tolist()
         if method == "block":
-            accepted, lcols, exhausted = _block_pivots(h, cand, a_cand, kmax - k, unit, neg, k, op.j, xp)
+            accepted, low, exhausted = _block_pivots(h, cand, a_cand, kmax - k, unit, neg, k, op.j)
         else:
-            accepted, lcols, exhausted = _sequential_pivots(h, cand, a_cand, d, kmax - k, unit, neg, k,
-                                                            op.j, rng if method == "accelerated" else None, xp)
+            accepted, low, exhausted = _sequential_pivots(h, cand, a_cand, d_a[0, :].tolist(), kmax - k,
+                                                          unit, neg, k, op.j,
+                                                          rng if method == "accelerated" else None)
+        zero = list(exhausted)
         if accepted:
             t = len(accepted)
             piv_host = cand[accepted]
             piv = xp.asarray(piv_host, device=dev)
-            low = xp.take(xp.stack(lcols, axis=1), xp.asarray(np.array(accepted), device=dev), axis=0)
+            low = xp.asarray(low, device=dev)
             # Everything in the transposed (t x N, row-major) layout of ft:
             # G^T = A[:, piv]^T - conj(F[piv]) F^T, and the new rows of F^T are
             # (G L^-H)^T = conj(L^-1) G^T; L is t x t, so its inverse is cheap.
@@ -314,91 +340,113 @@ def _run(op, kmax, method, block_size, floor, rng, xp):
             ft[k : k + t, :] = newt
             pivots.extend(int(p) for p in piv_host)
             d = d - _sqnorm(newt, 0, xp)
-            if bool(xp.any(d < -neg * diag0)):
-                i = int(xp.argmin(d + neg * diag0))
-                _not_psd(i, float(d[i]), float(diag0[i]), len(pivots), op.j)
-            d = _zero_at(xp.where(d < 0, xp.zeros_like(d), d), piv_host, xp)
-            before = traces[-1]
-            removed = host_list(xp.cumulative_sum(_sqnorm(newt, 1, xp)))
-            traces.extend(max(before - float(c), 0.0) for c in removed)
-        if exhausted:  # after the downdate, which must not see these zeros as negative residuals
-            d = _zero_at(d, np.array(exhausted, dtype=np.int64), xp)
-        residual = float(xp.sum(d))
+            bad = xp.any(d < -neg * diag0)
+            d_kept = d
+            d = xp.where(d < 0, xp.zeros_like(d), d)
+            zero = [*piv_host.tolist(), *exhausted]
+        if zero:
+            # the exhausted candidates after the downdate, which must not see their zeros as
+            # negative residuals
+            d = _zero_at(d, np.array(zero, dtype=np.int64), xp)
+        # one copy back per round: the trace removed by each new pivot, the PSD flag, sum(d)
         if accepted:
+            stats = host_array(xp.concat([xp.cumulative_sum(_sqnorm(newt, 1, xp)),
+                                          xp.stack([xp.astype(bad, d.dtype), xp.sum(d)])]))
+            if stats[-2]:
+                i = int(xp.argmin(d_kept + neg * diag0))
+                _not_psd(i, float(d_kept[i]), float(diag0[i]), len(pivots), op.j)
+            before = traces[-1]
+            traces.extend(max(before - float(c), 0.0) for c in stats[:-2].tolist())
+            residual = float(stats[-1])
             traces[-1] = residual  # the downdated diagonal is the accurate record
+        else:
+            residual = float(xp.sum(d))
     k = len(pivots)
     f = ft[:k, :].mT
     return (f, xp.asarray(np.array(pivots, dtype=np.int64), device=dev),
             xp.asarray(np.array(traces), dtype=d.dtype, device=dev))
 
 
-def _sequential_pivots(h, cand, a_cand, d, left, unit, neg, k, j, rng, xp):
-    """Candidates in sampling order; with ``rng``, candidate j is kept with probability r_j / d_j."""
-    d_cand = [float(x) for x in host_list(xp.take(d, xp.asarray(cand, device=d.device)))]
+def _hh(z):
+    return np.conj(z.T) if np.iscomplexobj(z) else z.T
+
+
+def _sequential_pivots(h, cand, a_cand, d_cand, left, unit, neg, k, j, rng):
+    """Candidates in sampling order; with ``rng``, candidate j is kept with probability r_j / d_j.
+
+    ``h`` is the candidates' residual block on the host; returns ``(accepted positions, L,
+    exhausted indices)`` with ``L`` the block's Cholesky factor on the accepted positions.
+    """
     uniforms = rng.random(len(cand)) if rng is not None else None
     accepted, exhausted, lcols = [], [], []
     for i in range(len(cand)):
         if len(accepted) >= left:
             break
-        r = float(xp.real(h[i, i]))
+        r = float(np.real(h[i, i]))
         if r < -neg * a_cand[i]:
             _not_psd(int(cand[i]), r, a_cand[i], k + len(accepted), j)
         if not r > unit * a_cand[i]:
-            exhausted.append(cand[i])
+            exhausted.append(int(cand[i]))
             continue
         if uniforms is not None and not uniforms[i] * d_cand[i] < r:
             continue  # rejection: accept with probability (current residual) / d
         col = h[:, i] / math.sqrt(r)
         lcols.append(col)
-        h = h - col[:, None] * _h(col[:, None], xp)  # Schur complement on the block
+        h = h - col[:, None] * _hh(col[:, None])  # Schur complement on the block
         accepted.append(i)
-    return accepted, lcols, exhausted
+    low = np.stack(lcols, axis=1)[accepted, :] if accepted else None
+    return accepted, low, exhausted
 
 
-def _block_pivots(h, cand, a_cand, left, unit, neg, k, j, xp):
-    """Pivoted Cholesky of the candidate block: largest residual first, down to rounding level."""
-    dev = h.device
+def _block_pivots(h, cand, a_cand, left, unit, neg, k, j):
+    """Pivoted Cholesky of the candidate block (on the host): largest residual first, down to
+    rounding level."""
     t = h.shape[0]
-    h0 = xp.real(xp.linalg.diagonal(h))  # the candidates' residuals at the start of the block
-    thresh = xp.asarray(np.array(a_cand) * unit, dtype=h0.dtype, device=dev)
-    open_ = xp.ones(t, dtype=xp.bool, device=dev)
+    h0 = np.real(np.diagonal(h)).copy()  # the candidates' residuals at the start of the block
+    thresh = np.asarray(np.array(a_cand) * unit, dtype=h0.dtype)
+    open_ = np.ones(t, dtype=bool)
     accepted, lcols = [], []
     while len(accepted) < left:
-        hd = xp.real(xp.linalg.diagonal(h))
+        hd = np.real(np.diagonal(h))
         ok = open_ & (hd > thresh)
-        if not bool(xp.any(ok)):
+        if not ok.any():
             break
         # truncate where the block's residual collapses: a candidate mostly explained by the
         # pivots before it in this block stays for a later round (see COLLAPSE)
         ok = ok & (hd >= COLLAPSE * h0)
-        if not bool(xp.any(ok)):
-            return accepted, lcols, []
-        i = int(xp.argmax(xp.where(ok, hd, xp.full_like(hd, -math.inf))))
+        if not ok.any():
+            return accepted, np.stack(lcols, axis=1)[accepted, :] if accepted else None, []
+        i = int(np.argmax(np.where(ok, hd, np.full_like(hd, -math.inf))))
         col = h[:, i] / math.sqrt(float(hd[i]))
         lcols.append(col)
-        h = h - col[:, None] * _h(col[:, None], xp)
+        h = h - col[:, None] * _hh(col[:, None])
         accepted.append(i)
-        open_ = open_ & (xp.arange(t, device=dev) != i)
+        open_ = open_ & (np.arange(t) != i)
     exhausted = []
     if len(accepted) < left:  # the rest are at rounding level (or below: then A is not PSD)
-        hd = [float(x) for x in host_list(xp.real(xp.linalg.diagonal(h)))]
+        hd = np.real(np.diagonal(h)).tolist()
         for i in sorted(set(range(t)) - set(accepted)):
             if hd[i] < -neg * a_cand[i]:
                 _not_psd(int(cand[i]), hd[i], a_cand[i], k + len(accepted), j)
-            exhausted.append(cand[i])
-    return accepted, lcols, exhausted
+            exhausted.append(int(cand[i]))
+    return accepted, np.stack(lcols, axis=1)[accepted, :] if accepted else None, exhausted
 
 
 def _candidates(method, d, block_size, left, rng, xp):
+    """Candidate indices on the host (int64) and on the device."""
     if method == "greedy":
-        return np.array([int(xp.argmax(d))], dtype=np.int64)
+        i = xp.reshape(xp.argmax(d), (1,))
+        return np.asarray(host_array(i), dtype=np.int64), i
     if method == "simple":
-        return _sample(d, 1, rng, xp)
+        return _sample_both(d, 1, rng, xp)
     if method == "accelerated":
-        return _sample(d, block_size, rng, xp)
-    cand = _sample(d, min(block_size, left), rng, xp)
+        return _sample_both(d, block_size, rng, xp)
+    cand, cand_x = _sample_both(d, min(block_size, left), rng, xp)
     _, first = np.unique(cand, return_index=True)  # drop repeats, keep the sampling order
-    return cand[np.sort(first)]
+    if len(first) == len(cand):
+        return cand, cand_x
+    cand = cand[np.sort(first)]
+    return cand, xp.asarray(cand, device=d.device)
 
 
 def _zero_at(d, idx, xp):

@@ -6,11 +6,12 @@ import math
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 from .._backend import array_namespace
 from .._scaling import binary_exponent, scale_pow2
 
-__all__ = ["as_arg", "binary_exponent", "namespace_of", "scale_pow2"]
+__all__ = ["as_arg", "binary_exponent", "host_array", "host_list", "namespace_of", "scale_pow2"]
 
 
 def namespace_of(x: Any, name: str) -> Any:
@@ -73,13 +74,26 @@ def scale_pow2_saturating(x: Any, e: int, xp: Any) -> Any:
     return xp.where(big, xp.where(x > 0, inf, -inf), y)
 
 
+def host_array(x: Any) -> np.ndarray:
+    """A small array (per-round pivot data, never N-sized) as NumPy, in one device-to-host copy.
+
+    NumPy arrays are returned as they are; CuPy copies with ``get()``, torch with
+    ``cpu().numpy()``, and other array-API arrays through DLPack (one export, then a copy).
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_numpy_array(x):
+        return np.asarray(x)
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().resolve_conj().cpu().numpy()
+    return np.array(np.from_dlpack(x), copy=True)
+
+
 def host_list(x: Any) -> list:
     """The entries of a small 1-D array as Python numbers, in one device-to-host copy.
 
-    NumPy, CuPy and torch arrays copy once through ``tolist()``; other array-API arrays (which
-    have no such method) fall back to one conversion per entry.  Used for per-round candidate
-    data (a few to a hundred entries), never for N-sized arrays.
+    Used for per-round candidate data (a few to a hundred entries), never for N-sized arrays.
     """
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    return [v.item() if hasattr(v, "item") else float(v) for v in x]
+    return host_array(x).tolist()
