@@ -127,6 +127,13 @@ def _ndtri(p: Any, xp: Any, engine: str = "auto") -> Any:
     return _ndtri_xp(p, xp)
 
 
+def _open_cube(u: Any, xp: Any, *, low: float | None = None) -> Any:
+    """``u`` clipped to ``[low, 1 - eps/2]`` (``low`` = smallest normal by default): the normal map
+    sends the cube's faces to finite points."""
+    fi = xp.finfo(u.dtype)
+    return xp.clip(u, fi.smallest_normal if low is None else low, 1.0 - fi.eps / 2)
+
+
 def _check_unit(u: Any, name: str, xp: Any) -> None:
     """``u`` must lie in [0, 1] (NaN refused); one host sync."""
     if math.prod(u.shape) == 0:
@@ -174,6 +181,8 @@ class Measure:
         ``u`` has shape ``(n, d)`` with entries in ``[0, 1]``; ``x`` has the same
         shape, namespace, device and dtype.  ``ValueError`` names ``u`` on a wrong
         shape or values outside the cube, ``TypeError`` on a non-real dtype.
+        Maps through the normal inverse CDF clip ``u`` to ``[tiny, 1 - eps/2]``
+        first, so points on the cube's faces map to finite points.
         """
         xp, u = _points(u, self.d)
         return self._transform(u, xp)
@@ -260,8 +269,9 @@ class Lebesgue(Measure):
     -----
     Finite coordinates map linearly (``J`` gets the factor ``upper - lower``).
     An infinite coordinate maps through the standard normal inverse CDF,
-    ``x = Phi^{-1}(u)`` with ``J`` factor ``1 / phi(x) = sqrt(2 pi) exp(x^2 / 2)``:
-    the integrand must decay faster than the Gaussian weight for a finite variance.
+    ``x = Phi^{-1}(u)`` with ``J`` factor ``1 / phi(x) = sqrt(2 pi) exp(x^2 / 2)``
+    (``u`` clipped to ``[eps/2, 1 - eps/2]``, so ``|x| <= 8.3`` in float64): the
+    integrand must decay faster than the Gaussian weight for a finite variance.
 
     Examples
     --------
@@ -301,7 +311,7 @@ class Lebesgue(Measure):
         lo = self._param(np.where(self._line, 0.0, self.lower), u, xp)
         x = lo + self._param(self._width, u, xp) * u
         if np.any(self._line):
-            z = _ndtri(u, xp)
+            z = _ndtri(_open_cube(u, xp, low=xp.finfo(u.dtype).eps / 2), xp)
             x = xp.where(self._param(self._line.astype(float), u, xp) > 0, z, x)
         return x
 
@@ -309,7 +319,7 @@ class Lebesgue(Measure):
         j = xp.full((u.shape[0],), self._weight, dtype=u.dtype, device=u.device)
         if np.any(self._line):
             idx = xp.asarray(np.flatnonzero(self._line), device=u.device)
-            z = _ndtri(xp.take(u, idx, axis=1), xp)
+            z = _ndtri(_open_cube(xp.take(u, idx, axis=1), xp, low=xp.finfo(u.dtype).eps / 2), xp)
             j = j * xp.exp(xp.sum(0.5 * z * z, axis=1)) * (2 * math.pi) ** (0.5 * idx.shape[0])
         return j
 
@@ -338,7 +348,7 @@ class _LinearGaussian(Measure):
         return self.factor @ self.factor.T
 
     def _transform(self, u: Any, xp: Any) -> Any:
-        z = _ndtri(u, xp)
+        z = _ndtri(_open_cube(u, xp), xp)
         a = self._param(self.factor, u, xp)
         return self._param(self.mean, u, xp) + z @ a.T
 

@@ -1,0 +1,190 @@
+"""orthla.qmc.integrate: accuracy against closed forms, vector outputs, tolerances, bad input."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from _qmc_integrands import genz_oscillatory, geometric_asian, keister, keister_exact
+
+from orthla.qmc import (
+    BrownianMotion,
+    Gaussian,
+    IntegrationResult,
+    IntegrationWarning,
+    Lebesgue,
+    Uniform,
+    integrate,
+)
+
+GUARANTEED = ["lattice-fourier", "net-walsh"]
+ALL = [*GUARANTEED, "replications"]
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_keister_within_bound(xp, method):
+    d = 3
+    res = integrate(keister, Gaussian(0.0, 0.5, d=d), abs_tol=2e-3, method=method, rng=11, xp=xp)
+    assert isinstance(res, IntegrationResult)
+    assert res.converged is True and res.error_bound <= 2e-3
+    assert abs(res.estimate - keister_exact(d)) <= res.error_bound
+    assert res.n >= 2**10 and res.n & (res.n - 1) == 0 and res.time > 0 and res.method == method
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_genz_oscillatory_uniform(method):
+    f, exact = genz_oscillatory([1.0, 2.0, 0.5, 1.5], 0.3)
+    res = integrate(f, 4, abs_tol=1e-5, method=method, rng=3)
+    assert res.converged and abs(res.estimate - exact) <= res.error_bound <= 1e-5
+
+
+def test_uniform_box_and_lebesgue():
+    # E[x0 x1] under U([0,2] x [1,3]) = 1 * 2 = 2 ; int over the box (volume 4) = 8
+    f = lambda x: x[:, 0] * x[:, 1]  # noqa: E731
+    r1 = integrate(f, Uniform([0, 1], [2, 3]), abs_tol=1e-6, method="net-walsh", rng=1)
+    assert abs(r1.estimate - 2.0) <= r1.error_bound <= 1e-6
+    r2 = integrate(f, Lebesgue([0, 1], [2, 3]), abs_tol=1e-6, method="net-walsh", rng=1)
+    assert abs(r2.estimate - 8.0) <= r2.error_bound <= 1e-6
+    # the real line: int exp(-x^2) dx = sqrt(pi)
+    r3 = integrate(lambda x: np.exp(-x[:, 0] ** 2), Lebesgue(-np.inf, np.inf, d=1), abs_tol=1e-6, rng=2)
+    assert abs(r3.estimate - math.sqrt(math.pi)) <= r3.error_bound
+
+
+@pytest.mark.parametrize("decomp", ["pca", "bridge", "standard"])
+def test_geometric_asian_all_constructions(decomp):
+    f, t, price = geometric_asian(16)
+    res = integrate(f, BrownianMotion(t, decomp=decomp), abs_tol=1e-2, method="lattice-fourier", rng=5)
+    assert res.converged and abs(res.estimate - price) <= res.error_bound
+
+
+def test_pca_needs_fewer_points_than_standard():
+    f, t, _ = geometric_asian(16)
+    n = {dec: integrate(f, BrownianMotion(t, decomp=dec), abs_tol=1e-2, method="net-walsh", rng=5).n
+         for dec in ("pca", "standard")}
+    assert n["pca"] < n["standard"]
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_vector_valued(method):
+    d = 2
+
+    def f(x):
+        return np.stack([keister(x), x[:, 0] ** 2, np.ones(x.shape[0])], axis=1)
+
+    res = integrate(f, Gaussian(0.0, 0.5, d=d), abs_tol=1e-3, method=method, rng=4)
+    want = np.array([keister_exact(d), 0.5, 1.0])
+    assert res.estimate.shape == (3,) and res.n.shape == (3,) and res.converged.shape == (3,)
+    assert np.all(res.converged) and np.all(np.abs(res.estimate - want) <= res.error_bound)
+    assert res.n[2] <= res.n[0]  # the constant converges at once, frozen at its n
+    assert res.n_total == res.n.max()
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_rel_tol(method):
+    d = 2
+    exact = keister_exact(d)
+    res = integrate(keister, Gaussian(0.0, 0.5, d=d), abs_tol=0.0, rel_tol=1e-3, method=method, rng=6)
+    assert res.converged
+    assert abs(res.estimate - exact) <= res.error_bound <= 1e-3 * abs(exact) * 1.0000001
+
+
+def test_n_max_reached_warns():
+    f, _ = genz_oscillatory([5.0, 5.0, 5.0], 0.1)
+    with pytest.warns(IntegrationWarning, match="n_max"):
+        res = integrate(f, 3, abs_tol=1e-12, n_max=2**11, rng=1)
+    assert res.converged is False and res.n == 2**11
+    with pytest.warns(IntegrationWarning, match=r"output\(s\) \[0\]"):
+        res = integrate(lambda x: np.stack([f(x), np.ones(x.shape[0])], axis=1), 3, abs_tol=1e-12,
+                        n_max=2**10, method="net-walsh", rng=1)
+    assert res.converged.tolist() == [False, True]
+
+
+def test_seeded_runs_repeat():
+    a = integrate(keister, Gaussian(0.0, 0.5, d=2), abs_tol=1e-3, rng=9)
+    b = integrate(keister, Gaussian(0.0, 0.5, d=2), abs_tol=1e-3, rng=9)
+    assert a.estimate == b.estimate and a.n == b.n
+
+
+@pytest.mark.parametrize("periodization", ["none", "baker", "c1", "c1sin", "c2sin", "sidi"])
+def test_periodizations(periodization):
+    f, exact = genz_oscillatory([1.0, 2.0, 0.5], 0.2)
+    tol = 1e-4 if periodization == "none" else 1e-6  # a non-periodic integrand converges like 1/n
+    res = integrate(f, 3, abs_tol=tol, periodization=periodization, rng=2)
+    assert res.converged and abs(res.estimate - exact) <= res.error_bound
+
+
+def test_integrand_on_the_points_backend(xp):
+    seen = []
+
+    def f(x):
+        seen.append(x)
+        return xp.sum(x, axis=1)
+
+    res = integrate(f, 2, abs_tol=1e-4, method="net-walsh", rng=1, xp=xp)
+    assert abs(res.estimate - 1.0) <= res.error_bound
+    assert type(seen[0]) is type(xp.asarray([1.0]))
+
+
+def test_bad_input():
+    g = Gaussian(0.0, 1.0, d=2)
+    ok = lambda x: x[:, 0]  # noqa: E731
+    with pytest.raises(ValueError, match="`abs_tol`"):
+        integrate(ok, g, abs_tol=-1.0)
+    with pytest.raises(ValueError, match="`abs_tol` and `rel_tol`"):
+        integrate(ok, g, abs_tol=0.0, rel_tol=0.0)
+    with pytest.raises(ValueError, match="`rel_tol`"):
+        integrate(ok, g, rel_tol=1.5)
+    with pytest.raises(ValueError, match="`n_max`"):
+        integrate(ok, g, n_init=2**12, n_max=2**10)
+    with pytest.raises(ValueError, match="`n_init`"):
+        integrate(ok, g, n_init=1000)
+    with pytest.raises(ValueError, match="`n_init`"):
+        integrate(ok, g, n_init=2**4)
+    with pytest.raises(ValueError, match="`method`"):
+        integrate(ok, g, method="monte-carlo")
+    with pytest.raises(ValueError, match="`periodization`"):
+        integrate(ok, g, periodization="tent")
+    with pytest.raises(TypeError, match="`measure`"):
+        integrate(ok, "gaussian")
+    with pytest.raises(TypeError, match="`f`"):
+        integrate(3.0, g)
+    with pytest.raises(ValueError, match="`replications`"):
+        integrate(ok, g, method="replications", replications=1)
+
+
+def test_bad_integrand_values():
+    g = Uniform(d=2)
+
+    def nan_at(x):
+        y = np.ones(x.shape[0])
+        y[37] = np.nan
+        return y
+
+    with pytest.raises(ValueError, match=r"`f` returned a non-finite value at point index 37"):
+        integrate(nan_at, g)
+    with pytest.raises(ValueError, match=r"shape \(1024,\) or \(1024, p\)"):
+        integrate(lambda x: np.ones(5), g)
+    with pytest.raises(ValueError, match="shape"):
+        integrate(lambda x: np.ones((x.shape[0], 2, 2)), g)
+    with pytest.raises(TypeError, match="`f`"):
+        integrate(lambda x: "abc", g)
+    with pytest.raises(TypeError, match="real"):
+        integrate(lambda x: np.ones(x.shape[0], dtype=complex), g)
+    calls = []
+
+    def changing(x):
+        calls.append(1)
+        return np.cos(20 * x[:, :1]) * np.ones((1, len(calls)))
+
+    with pytest.raises(ValueError, match="changed its output shape"):
+        integrate(changing, g, abs_tol=1e-12)
+
+
+def test_inputs_not_modified():
+    cov = np.array([[1.0, 0.3], [0.3, 2.0]])
+    keep = cov.copy()
+    g = Gaussian([0.0, 1.0], cov)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        integrate(lambda x: x[:, 1], g, abs_tol=1e-2, rng=1)
+    np.testing.assert_array_equal(cov, keep)
