@@ -20,7 +20,7 @@ extensions = [
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "bench_*.md", "generated/capabilities.md"]
+exclude_patterns = ["_build", "bench_*.md", "dev/bench_*.md", "generated/capabilities.md"]
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
 autosummary_generate = True

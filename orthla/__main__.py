@@ -112,8 +112,22 @@ def _versions() -> dict:
     return out
 
 
+def _machine() -> str:
+    """CPU model, core count and load average (Linux), else the platform string."""
+    import os
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{model}, {os.cpu_count()} cores{load} ({platform.system()})"
+
+
 def _write_results(args, rows: list[dict], skipped: list[dict]) -> None:
-    meta = {"machine": platform.platform(), "processor": platform.machine(), "backend": args.backend,
+    meta = {"machine": _machine(), "processor": platform.machine(), "backend": args.backend,
             "blas_threads": args.threads, "quick": args.quick, "versions": _versions()}
     for r in rows:
         r["speed_up"] = (r["anchor_s"] / r["orthla_s"]

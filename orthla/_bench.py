@@ -36,6 +36,10 @@ INSTALL = {
 }
 
 
+#: Installed by ``pip install "orthla[anchors]"`` (keep in step with pyproject.toml).
+IN_ANCHORS_EXTRA = {"mpmath", "sklearn", "tensorly", "pykronecker", "qmcpy", "IncSVD", "networkx"}
+
+
 def has_tool(module: str, what: str) -> bool:
     """True if ``module`` can be imported; otherwise note ``what`` as skipped, with the install hint.
 
@@ -45,7 +49,9 @@ def has_tool(module: str, what: str) -> bool:
     if importlib.util.find_spec(module) is not None:
         return True
     hint = INSTALL.get(module, f"pip install {module}")
-    _SKIPPED.append((what, f"`{module}` is not installed ({hint}, or pip install \"orthla[anchors]\")"))
+    if module in IN_ANCHORS_EXTRA:
+        hint += ', or pip install "orthla[anchors]" for all anchors'
+    _SKIPPED.append((what, f"`{module}` is not installed ({hint})"))
     return False
 
 
