@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import gzip
+import hashlib
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -23,17 +26,74 @@ _MIX2 = 0x94D049BB133111EB
 _MASK64 = 2**64 - 1
 
 
+#: Joe and Kuo's direction numbers, shipped as package data (see ``_joe_kuo_table``).
+JOE_KUO_FILE = "new-joe-kuo-6.21201.gz"
+#: SHA-256 of the decompressed text, as written by ``tools/make_sobol_direction_numbers.py``.
+_JOE_KUO_SHA256 = "24cf46df801956b04d7ac49ed5d687eabf76646b9698b26909a0498093dba6dc"
+#: Dimensions of the Joe-Kuo direction numbers (the first dimension has no polynomial).
+JOE_KUO_MAXDIM = 21201
+
+
+@functools.cache
+def _joe_kuo_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, a, m)`` of dimensions 2..21201: polynomial degrees, coefficients, initial m_k.
+
+    Read from ``orthla/qmc/data/new-joe-kuo-6.21201.gz``: S. Joe and F. Y. Kuo's
+    ``new-joe-kuo-6.21201`` (https://web.maths.unsw.edu.au/~fkuo/sobol/, BSD-style licence,
+    Copyright (c) 2008 F. Y. Kuo and S. Joe), one line ``d s a m_1 ... m_s`` per dimension;
+    the file's header records its provenance and ``tools/make_sobol_direction_numbers.py``
+    how it was made.  The text is checked against its SHA-256 before use.
+    """
+    raw = gzip.decompress(resources.files("orthla.qmc").joinpath("data", JOE_KUO_FILE).read_bytes())
+    if hashlib.sha256(raw).hexdigest() != _JOE_KUO_SHA256:
+        raise RuntimeError(f"orthla/qmc/data/{JOE_KUO_FILE} is damaged (SHA-256 mismatch); reinstall orthla.")
+    head = b"\nd s a m_i\n"
+    # rows "d s a m_1 ... m_s" back to back after the header line
+    tok = np.fromstring(raw[raw.index(head) + len(head) :].decode("ascii"), dtype=np.int64, sep=" ")
+    n_rows = JOE_KUO_MAXDIM - 1
+    starts = np.empty(n_rows, dtype=np.int64)
+    pos = 0
+    for i in range(n_rows):  # a row holds 3 + s integers
+        starts[i] = pos
+        pos += 3 + int(tok[pos + 1])
+    if pos != tok.size or not np.array_equal(tok[starts], np.arange(2, JOE_KUO_MAXDIM + 1)):
+        raise RuntimeError(f"orthla/qmc/data/{JOE_KUO_FILE} is not in the layout 'd s a m_1 ... m_s'.")
+    s, a = tok[starts + 1], tok[starts + 2]
+    k = np.arange(int(s.max()))
+    m = np.where(k[None, :] < s[:, None], tok[np.minimum(starts[:, None] + 3 + k[None, :], tok.size - 1)], 0)
+    m = m.astype(np.uint64)
+    return s, a, m
+
+
 @functools.cache
 def _joe_kuo(d: int, t: int) -> np.ndarray:
     """Joe-Kuo (new-joe-kuo-6.21201) generating matrices, columns as t-bit integers (MSB first).
 
-    SciPy ships these direction numbers; its private initializer builds the
-    columns.  Column k of the matrix of dimension j is ``m_{j,k} 2^(t-1-k)``.
+    Column k of the matrix of dimension j is ``m_{j,k} 2^(t-1-k)``, with the direction
+    integers ``m_{j,k}`` (odd, ``< 2^(k+1)``) continued past the ``s_j`` initial ones by
+    Bratley and Fox's recurrence ``m_k = 2 a_1 m_(k-1) ^ 4 a_2 m_(k-2) ^ ... ^ 2^(s-1) a_(s-1)
+    m_(k-s+1) ^ 2^s m_(k-s) ^ m_(k-s)``; the first dimension has ``m_k = 1`` (the van der
+    Corput sequence).  Vectorized over dimensions; exact in uint64 (``m_k < 2^(k+1) <= 2^63``).
     """
-    from scipy.stats import _sobol
-
     v = np.zeros((d, t), dtype=np.uint64)
-    _sobol._initialize_v(v, dim=d, bits=t)
+    v[0, :] = 1
+    if d > 1:
+        s_all, a_all, m_all = _joe_kuo_table()
+        s, a = s_all[: d - 1], a_all[: d - 1]
+        for deg in np.unique(s).tolist():  # one vectorized recurrence per polynomial degree
+            rows = np.flatnonzero(s == deg) + 1
+            m = np.zeros((rows.size, t), dtype=np.uint64)
+            k0 = min(t, deg)
+            m[:, :k0] = m_all[rows - 1, :k0]
+            # bit k of the mask picks a_(k+1) (the coefficient of x^(deg-1-k)), as a 0/1 factor
+            coef = [((a[rows - 1] >> (deg - 2 - k)) & 1).astype(np.uint64) for k in range(deg - 1)]
+            for j in range(deg, t):
+                newv = m[:, j - deg] ^ (m[:, j - deg] << np.uint64(deg))
+                for k in range(deg - 1):
+                    newv ^= coef[k] * (m[:, j - k - 1] << np.uint64(k + 1))
+                m[:, j] = newv
+            v[rows] = m
+    v <<= (np.uint64(t - 1) - np.arange(t, dtype=np.uint64))[None, :]
     return v
 
 
@@ -112,7 +172,8 @@ class DigitalNet(PointEngine):
         Dimension.
     generating_matrices : "joe-kuo-21201" or array_like of uint64, shape (d_max, m)
         ``"joe-kuo-21201"``: Sobol' matrices from Joe and Kuo's
-        ``new-joe-kuo-6.21201`` direction numbers (read from SciPy), up to 21201
+        ``new-joe-kuo-6.21201`` direction numbers (shipped with orthla in
+        ``orthla/qmc/data``), up to 21201
         dimensions.  An integer array: ``[j, k]`` is column ``k`` of the matrix of
         dimension ``j`` as a ``t``-bit integer whose most significant bit is the
         first digit; ``2^m`` points may then be drawn.
