@@ -58,6 +58,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, benchmarks and docs scripts."""
-    session.install("ruff>=0.5")
+    """ruff over the package, tests, benchmarks and docs scripts; mypy over the package."""
+    session.install("ruff>=0.5", "mypy>=1.10", "-e", ".")
     session.run("ruff", "check", ".")
+    session.run("mypy")  # files and per-module settings: [tool.mypy] in pyproject.toml

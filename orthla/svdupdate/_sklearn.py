@@ -207,6 +207,18 @@ class IncrementalSVD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     True
     """
 
+    # Fitted attributes (set by fit/partial_fit; declared for type checkers only).
+    svd_: TruncatedSVD
+    components_: np.ndarray
+    singular_values_: np.ndarray
+    explained_variance_: np.ndarray
+    explained_variance_ratio_: np.ndarray
+    n_samples_seen_: int
+    _mean: np.ndarray
+    _m2: float
+    _signs: np.ndarray
+    _dtype: np.dtype
+
     def __init__(self, n_components: int = 2, *, oversample: int | None = None,
                  algorithm: str = "exact", n_iter: int = 2, update_method: str = "exact",
                  update_rank: int = 10, rtol: float | None = None,
