@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import array_api_extra as xpx
 import numpy as np
 
 from ._backend import array_namespace, device, is_cupy, is_torch
@@ -43,4 +42,6 @@ def assert_close(actual: Any, desired: Any, *, xp: Any, rtol: float | None = Non
         desired = xp.asarray(np.array(desired, copy=True, order="C"), device=dev)
     if like is not None:
         assert device(actual) == dev, f"result on {device(actual)}, input on {dev}"
+    import array_api_extra as xpx  # a test dependency (orthla[test]), not a runtime one
+
     xpx.testing.assert_close(actual, desired, rtol=rtol, atol=atol, err_msg=err_msg, xp=xp)
