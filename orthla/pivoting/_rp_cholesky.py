@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
-from .._backend import capability
+from .._backend import capability, no_grad
 from .._validate import (
     as_floating,
     as_rng,
@@ -185,6 +185,9 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
 
     Notes
     -----
+    Not differentiable: on torch the factor and traces are returned detached
+    (``requires_grad=False``), as the residual is downdated in place.
+
     Step i draws pivot s with probability ``d_s / sum(d)``, where ``d`` is the
     diagonal of the residual ``A - F F^H``, sets ``F[:, i] = g / sqrt(g_s)`` with
     ``g`` the residual column s, and downdates ``d``.  Cost: k column evaluations
@@ -239,6 +242,7 @@ def rp_cholesky(a: Any, rank: int, *, method: str = "accelerated", block_size: A
         raise ValueError(f"`a` must be positive semidefinite; its diagonal has a negative entry "
                          f"(min {float(xp.min(op.diag0)) * 4.0 ** op.j:.3g}).")
     f, piv, traces = _run(op, kmax, method, block_size, floor, rng, xp)
+    f, traces = no_grad(f), no_grad(traces)  # downdated in place: not differentiable (see Notes)
     if op.j:
         f, traces = scale_pow2(f, op.j), scale_pow2_saturating(traces, 2 * op.j, xp)
     return RPCholeskyResult(f, piv, traces, NystromApproximation._shared(f), f.shape[1] < rank)
