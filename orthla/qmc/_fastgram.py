@@ -48,7 +48,7 @@ class FastGram:
     solve(y)
         ``(K + noise I)^{-1} y``.
     logdet()
-        ``log det(K + noise I)``.
+        ``log det(K + noise I)`` as a 0-d array.
     double(x_next=None)
         The same algebra for ``2n`` points, reusing this transform.
 
@@ -120,6 +120,7 @@ class FastGram:
     """
 
     def __init__(self, x: Any, kernel: Any, *, noise: float = 0.0, n: int | None = None) -> None:
+        engine_cls: type[Lattice] | type[DigitalNet]
         if isinstance(kernel, ShiftInvariantKernel):
             self._kind, engine_cls = "lattice", Lattice
         elif isinstance(kernel, DigitalShiftInvariantKernel):
@@ -373,9 +374,24 @@ class FastGram:
         y = self._check_rhs(y, "y")
         return self._apply(y, 1.0 / self._positive())
 
-    def logdet(self) -> float:
-        """``log det(K + noise I)``; raises ``ValueError`` if the matrix is not positive definite."""
-        return float(self._xp.sum(self._xp.log(self._positive())))
+    def logdet(self) -> Any:
+        """``log det(K + noise I) = sum log(lambda + noise)``, in ``O(n)``.
+
+        Returns
+        -------
+        0-d array
+            Real, in the namespace and on the device of the points (a NumPy scalar for
+            NumPy points), as ``KronEigh.logdet``: no device-to-host copy, and on torch it
+            stays in the autograd graph of the eigenvalues.  ``float(...)`` gives a Python
+            number.
+
+        Raises
+        ------
+        ValueError
+            If the matrix is not positive definite to working precision (an eigenvalue
+            plus ``noise`` below the smallest normal number).
+        """
+        return self._xp.sum(self._xp.log(self._positive()))
 
 
 def _complex(dtype: Any, xp: Any) -> Any:
