@@ -23,6 +23,12 @@ from ._random_orthogonal import random_orthogonal
 from ._block_diagonal import BlockDiagonal
 from ._butterfly import Butterfly
 
+# isort: split
+# -- parametrizations: Cayley, exponential, Givens (module owners: _cayley.py, _expm_skew.py, _givens.py)
+from ._cayley import Cayley, CayleyResult, cayley
+from ._expm_skew import ExpSkew, expm_skew
+from ._givens import Givens
+
 __all__: list[str] = []
 __all__ += ["MsignInfo", "PolarResult", "msign", "polar"]  # msign / polar
 __all__ += [  # qr / procrustes
@@ -35,3 +41,4 @@ __all__ += [  # qr / procrustes
 ]
 __all__ += ["Householder", "random_orthogonal"]  # parametrizations: Householder, random_orthogonal
 __all__ += ["BlockDiagonal", "Butterfly"]  # parametrizations: BlockDiagonal, Butterfly
+__all__ += ["Cayley", "CayleyResult", "ExpSkew", "Givens", "cayley", "expm_skew"]  # parametrizations: Cayley, exp, Givens

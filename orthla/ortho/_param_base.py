@@ -163,6 +163,13 @@ class OrthogonalParametrization(ABC):
                                                       else "axis -1 (side='right': x @ Q)")
             raise ValueError(f"`{name}` must have d = {self._d} entries along {where}; "
                              f"got shape {tuple(x.shape)}.")
+        lead = tuple(x.shape[:-2]) if x.ndim > 1 else ()
+        n = max(len(lead), len(self._batch_shape))
+        for a, b in zip((1,) * (n - len(lead)) + lead,
+                        (1,) * (n - len(self._batch_shape)) + tuple(self._batch_shape), strict=True):
+            if a != b and a != 1 and b != 1:
+                raise ValueError(f"`{name}` has leading (batch) dimensions {lead}, which do not broadcast "
+                                 f"against the operator's batch_shape {self._batch_shape}.")
         check_finite(x, name, xp)
         if x.dtype != self._dtype:
             dt = xp.result_type(x.dtype, self._dtype)
