@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy, is_torch
-from .._validate import eps
+from .._validate import check_finite, eps
 from ._chain import kron_apply
 from ._common import (
     as_factor_list,
@@ -101,6 +101,14 @@ def _factor_solver(a: Any, k: int, xp: Any):
         raise _singular(k, f"sigma_min / sigma_max = {smin / smax if smax else 0.0:.3g}")
     inv = xp.linalg.inv(a)
     return lambda y: rmatmul_t(y, inv, xp)
+
+
+def _check_solution(z: Any, y: Any, name: str, what: str, xp: Any) -> None:
+    """One host sync: a non-finite solution is refused, naming ``y`` when it came from a
+    non-finite right-hand side (NaN/Inf propagate through every solve), else as an overflow."""
+    if not bool(xp.all(xp.isfinite(z))):
+        check_finite(y, name, xp)
+        check_overflow(z, what, xp)
 
 
 def _numpy_apply(b: np.ndarray, mats: Sequence[Any], dims_in: Sequence[int]) -> np.ndarray:
@@ -395,13 +403,14 @@ class KronOperator:
         self._require_square("solve")
         xp = self._namespace(b)
         dims, _ = self._bind(b, "b", xp, "in")
-        b = operand(b, xp, "b", math.prod(dims), dims)
+        # finiteness of b is read from the solution: one host sync per solve, not two
+        b = operand(b, xp, "b", math.prod(dims), dims, finite=False)
         funcs = self._lu()
         if size(b) == 0:
             return xp.zeros(b.shape, dtype=xp.result_type(b, *self._arrays()), device=b.device)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing solution is reported below
             y = xp.reshape(cycle_modes(xp.reshape(b, (*dims, *b.shape[1:])), dims, funcs, xp), b.shape)
-        check_overflow(y, "the solution of A x = b", xp)
+        _check_solution(y, b, "b", "the solution of A x = b", xp)
         return y
 
     def _pinv_factors(self):
