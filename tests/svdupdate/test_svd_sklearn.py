@@ -194,5 +194,17 @@ def test_truncated_svd_fit_on_an_instance_points_to_the_classmethod():
 
 
 def test_import_orthla_does_not_import_sklearn():
-    code = "import sys, orthla, orthla.svdupdate; assert 'sklearn' not in sys.modules"
+    # `import orthla` leaves scikit-learn alone; without it, the estimator says how to get it.
+    code = "\n".join([
+        "import sys, orthla, orthla.svdupdate",
+        "assert 'sklearn' not in sys.modules",
+        "sys.modules['sklearn'] = None  # as if not installed",
+        "try:",
+        "    orthla.svdupdate.IncrementalSVD",
+        "except ImportError as exc:",
+        "    assert 'pip install \"orthla[sklearn]\"' in str(exc), exc",
+        "else:",
+        "    raise AssertionError('no ImportError')",
+        "assert orthla.svdupdate.TruncatedSVD.fit([[1.0, 2.0], [3.0, 4.0]], 1).k == 1",
+    ])
     subprocess.run([sys.executable, "-c", code], check=True)
