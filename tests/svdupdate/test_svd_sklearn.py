@@ -36,6 +36,13 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
+def test_sklearn_partial_fit_check():
+    # scikit-learn runs this check for classifiers, regressors and clusterers only.
+    from sklearn.utils.estimator_checks import check_estimators_partial_fit_n_features
+
+    check_estimators_partial_fit_n_features("IncrementalSVD", IncrementalSVD())
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_fit_matches_sklearn_arpack_and_lapack(dtype, sparse):
