@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import capability
+from .._backend import capability, is_torch
 from .._validate import as_rng, check_int, eps
 from ._param_base import OrthogonalParametrization, as_params, param_device
 from ._random_orthogonal import check_batch_shape, host_to_xp, resolve_dtype, resolve_xp
@@ -347,7 +347,14 @@ class Householder(OrthogonalParametrization):
             return xp.broadcast_to(x, shape) + xp.zeros(shape, dtype=x.dtype, device=self._device)
         y = xp.matmul(xp.matrix_transpose(u), x)
         y = xp.matmul(xp.matrix_transpose(t) if transpose else t, y)
-        return x - xp.matmul(u, y)
+        if x.ndim == 2 and u.ndim == 2 and is_torch(xp):
+            import torch
+
+            return torch.addmm(x, u, y, alpha=-1)  # x - U y in one BLAS call (differentiable)
+        out = xp.matmul(u, y)
+        if isinstance(out, np.ndarray):  # a fresh array of ours: x - U y without a second temporary
+            return np.subtract(x, out, out=out)
+        return x - out
 
     def __repr__(self) -> str:
         batch = f", batch_shape={self._batch_shape}" if self._batch_shape else ""
