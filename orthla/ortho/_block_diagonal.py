@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace
+from .._backend import array_namespace, is_numpy
 from .._validate import as_rng, check_int, check_namespace, check_real, eps
 from ._param_base import OrthogonalParametrization, as_params, param_device
 
@@ -261,7 +261,15 @@ class BlockDiagonal(OrthogonalParametrization):
             blk = self._blocks
             if blk.dtype != x.dtype:
                 blk = xp.astype(blk, x.dtype)
-            y = xp.matmul(xp.matrix_transpose(blk) if transpose else blk, xr)
+            blk = xp.matrix_transpose(blk) if transpose else blk
+            if is_numpy(xp) and x.ndim == 2 and blk.ndim == 3 and x.strides[0] == x.itemsize:
+                # x is the transposed view of C-ordered activations (side="right"): write the
+                # result in the same layout, so x @ Q comes back C-ordered and BLAS writes rows
+                # of length n (measured 1.37x -> 1.06x of an equal-flop GEMM at b = 32).
+                out = np.empty((n, self._k, self._b), dtype=np.result_type(blk.dtype, x.dtype))
+                np.matmul(blk, xr, out=np.transpose(out, (1, 2, 0)))
+                return np.transpose(np.reshape(out, (n, self._d)))
+            y = xp.matmul(blk, xr)
         return xp.reshape(y, (*y.shape[:-3], self._d, n))
 
     # ------------------------------------------------------------------ constructors

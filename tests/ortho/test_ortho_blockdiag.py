@@ -261,6 +261,9 @@ def test_input_side_is_a_view_of_the_activations():
     assert np.shares_memory(np.reshape(xt, (8, 16, 64)), x)
     y = BlockDiagonal(blocks).apply(x, side="right")
     np.testing.assert_allclose(y, x @ dense(blocks), atol=1e-13)
+    assert y.flags.c_contiguous                   # written in the activations' layout
+    yt = BlockDiagonal(blocks).apply(x, side="right", transpose=True)
+    np.testing.assert_allclose(yt, x @ dense(blocks).T, atol=1e-13)
 
 
 # ------------------------------------------------------------------ torch autograd
