@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import capability, is_numpy
+from .._backend import capability, is_numpy, numba_available
 from .._validate import check_choice
 from ._checks import points_array, real_parameter
 
@@ -75,7 +75,8 @@ def ndtri(p: Any, *, engine: str = "auto") -> Any:
     engine : {"auto", "scipy", "xp"}, default "auto"
         ``"scipy"``: :func:`scipy.special.ndtri` (NumPy input only).
         ``"xp"``: Wichura's algorithm AS241 in array-API operations (any backend,
-        the GPU path).  ``"auto"``: SciPy on NumPy, otherwise ``"xp"``.
+        the GPU path).  ``"auto"``: on NumPy float64 2-D input a Numba kernel of
+        AS241 when numba is installed, else SciPy; otherwise ``"xp"``.
 
     Returns
     -------
@@ -121,6 +122,13 @@ def ndtri(p: Any, *, engine: str = "auto") -> Any:
 
 def _ndtri(p: Any, xp: Any, engine: str = "auto") -> Any:
     if engine != "xp" and is_numpy(xp):
+        if engine == "auto" and p.dtype == np.float64 and p.ndim == 2 and numba_available():
+            from ._measures_numba import ndtri_2d
+
+            src = np.ascontiguousarray(p)
+            out = np.empty_like(src)
+            ndtri_2d(src, out)
+            return out
         import scipy.special
 
         return xp.asarray(scipy.special.ndtri(p))
@@ -348,7 +356,18 @@ class _LinearGaussian(Measure):
         return self.factor @ self.factor.T
 
     def _transform(self, u: Any, xp: Any) -> Any:
+        diagonal = bool(np.all(self.factor == np.diag(np.diag(self.factor))))
+        if diagonal and is_numpy(xp) and u.dtype == np.float64 and numba_available():
+            from ._measures_numba import diagonal_normal
+
+            src = np.ascontiguousarray(u)
+            out = np.empty_like(src)
+            fi = np.finfo(np.float64)
+            diagonal_normal(src, fi.smallest_normal, 1.0 - fi.eps / 2, self.mean, np.diag(self.factor).copy(), out)
+            return out
         z = _ndtri(_open_cube(u, xp), xp)
+        if diagonal:
+            return self._param(self.mean, u, xp) + z * self._param(np.diag(self.factor), u, xp)
         a = self._param(self.factor, u, xp)
         return self._param(self.mean, u, xp) + z @ a.T
 

@@ -223,3 +223,20 @@ def test_periodize_errors():
         periodize(np.zeros(3), "c1")
     with pytest.raises(ValueError, match="`order`"):
         periodize(np.zeros((2, 2)), "sidi", order=-1)
+
+
+def test_numba_kernels_match_xp_engine():
+    pytest.importorskip("numba")
+    import array_api_compat.numpy as npx
+
+    from orthla.qmc._measures import _ndtri_xp
+
+    p = _probabilities()[:20400].reshape(-1, 4)
+    np.testing.assert_allclose(ndtri(p), _ndtri_xp(p, npx), rtol=1e-15, atol=1e-300)
+    g = Gaussian([1.0, -2.0], [0.5, 3.0])  # diagonal: the fused kernel
+    u = np.random.default_rng(2).random((1000, 2))
+    u[0] = [0.0, 1.0]
+    want = g.mean + _ndtri_xp(np.clip(u, np.finfo(float).tiny, 1 - np.finfo(float).eps / 2), npx) * np.sqrt(
+        [0.5, 3.0])
+    np.testing.assert_allclose(g.transform(u), want, rtol=1e-15, atol=1e-15)
+    assert np.all(np.isfinite(g.transform(u)))

@@ -1,0 +1,191 @@
+"""orthla.qmc.integrate against QMCPy's CubQMCLatticeG / CubQMCNetG and scipy.integrate.qmc_quad.
+
+Problems (issue #18): Keister d=5 to abs_tol=1e-4 and QMCPy's arithmetic Asian call (d=32 dates,
+trapezoidal mean, S0=30, K=35, sigma=0.5, r=0, T=1, PCA construction) to abs_tol=1e-3.  Both sides
+integrate the same function under the same measure with the same stopping rule; the points used
+and the error reached go into ``extra_info``.  ``qmc_quad`` has no stopping rule: it is run as a
+user would, doubling ``n_points`` (8 randomizations) until 2.58 standard errors (99%) are below
+the tolerance, and its total points are reported.
+
+Run ``python benchmarks/bench_qmc_integrate.py`` for a table (1 BLAS thread), or
+``pytest benchmarks/bench_qmc_integrate.py`` for pytest-benchmark timings.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+S0, STRIKE, SIGMA, RATE, T_FINAL = 30.0, 35.0, 0.5, 0.0, 1.0
+
+
+def keister_f(x):
+    d = x.shape[1]
+    return math.pi ** (d / 2) * np.cos(np.sqrt(np.sum(x * x, axis=1)))
+
+
+def keister_exact(d):
+    import scipy.integrate
+
+    radial = scipy.integrate.quad(lambda r: math.cos(r) * math.exp(-r * r) * r ** (d - 1), 0, 12.0,
+                                  epsabs=1e-15, epsrel=1e-13, limit=200)[0]
+    return 2 * math.pi ** (d / 2) / math.gamma(d / 2) * radial
+
+
+def asian_f(d):
+    t = np.arange(1, d + 1) * T_FINAL / d
+    drift = (RATE - SIGMA**2 / 2) * t
+
+    def f(w):  # w: standard Brownian motion at t, (n, d)
+        s = S0 * np.exp(drift + SIGMA * w)
+        mean = (S0 / 2 + s[:, :-1].sum(axis=1) + s[:, -1] / 2) / d
+        return math.exp(-RATE * T_FINAL) * np.maximum(mean - STRIKE, 0.0)
+
+    return f, t
+
+
+PROBLEMS = {"keister-d5": (5, 1e-4), "asian-d32": (32, 1e-3)}
+_REFERENCE: dict[str, float] = {}
+
+
+def reference(problem):
+    """Exact Keister value; the Asian call from orthla net-walsh at abs_tol 2e-5 (cached)."""
+    if problem not in _REFERENCE:
+        if problem.startswith("keister"):
+            _REFERENCE[problem] = keister_exact(5)
+        else:
+            from orthla.qmc import BrownianMotion, integrate
+
+            f, t = asian_f(32)
+            _REFERENCE[problem] = integrate(f, BrownianMotion(t), abs_tol=2e-5, method="net-walsh",
+                                            rng=12345).estimate
+    return _REFERENCE[problem]
+
+
+def run_orthla(problem, method, seed):
+    from orthla.qmc import BrownianMotion, Gaussian, integrate
+
+    d, tol = PROBLEMS[problem]
+    if problem.startswith("keister"):
+        f, measure = keister_f, Gaussian(0.0, 0.5, d=d)
+    else:
+        f, t = asian_f(d)
+        measure = BrownianMotion(t)
+    res = integrate(f, measure, abs_tol=tol, method=method, rng=seed)
+    return res.estimate, res.error_bound, res.n
+
+
+def run_qmcpy(problem, method, seed):
+    import qmcpy as qp
+
+    d, tol = PROBLEMS[problem]
+    lattice = method == "lattice-fourier"
+    sampler = qp.Lattice(d, seed=seed) if lattice else qp.DigitalNetB2(d, seed=seed)
+    if problem.startswith("keister"):
+        integrand = qp.Keister(sampler)
+    else:
+        integrand = qp.FinancialOption(sampler, option="ASIAN", volatility=SIGMA, start_price=S0,
+                                       strike_price=STRIKE, interest_rate=RATE, t_final=T_FINAL)
+    sc = qp.CubQMCLatticeG(integrand, abs_tol=tol) if lattice else qp.CubQMCNetG(integrand, abs_tol=tol)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol, data = sc.integrate()
+    return float(sol), float(data.comb_bound_diff) / 2, int(data.n_total)
+
+
+def run_scipy(problem, method, seed):
+    """scipy.integrate.qmc_quad doubled until 2.58 standard errors <= tol (99%, 8 randomizations)."""
+    from scipy.integrate import qmc_quad
+    from scipy.stats import qmc
+
+    from orthla.qmc import BrownianMotion, Gaussian
+
+    d, tol = PROBLEMS[problem]
+    if problem.startswith("keister"):
+        f, measure = keister_f, Gaussian(0.0, 0.5, d=d)
+    else:
+        f, t = asian_f(d)
+        measure = BrownianMotion(t)
+
+    def func(u):  # qmc_quad passes (d, n), or (d,) for its centroid check
+        x = np.clip(np.asarray(u, dtype=float).reshape(d, -1).T, 1e-300, 1 - 2**-53)
+        y = f(measure.transform(x))
+        return y if np.ndim(u) == 2 else y[0]
+
+    n_points, total = 2**10, 0
+    while True:
+        rng = np.random.default_rng(seed)
+        res = qmc_quad(func, np.zeros(d), np.ones(d), n_estimates=8, n_points=n_points,
+                       qrng=qmc.Sobol(d, rng=rng))
+        total += 8 * n_points
+        if 2.58 * res.standard_error <= tol or n_points >= 2**22:
+            return float(res.integral), 2.58 * float(res.standard_error), 8 * n_points
+        n_points *= 2
+
+
+RUNNERS = {
+    ("orthla", "lattice-fourier"): run_orthla,
+    ("orthla", "net-walsh"): run_orthla,
+    ("qmcpy", "lattice-fourier"): run_qmcpy,
+    ("qmcpy", "net-walsh"): run_qmcpy,
+    ("scipy.qmc_quad", "replications"): run_scipy,
+}
+
+
+def _available(tool):
+    if tool == "qmcpy":
+        try:
+            import qmcpy  # noqa: F401
+        except ImportError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+@pytest.mark.parametrize(("tool", "method"), list(RUNNERS))
+def test_integrate(benchmark, problem, tool, method):
+    if not _available(tool):
+        pytest.skip("qmcpy is not installed")
+    run = RUNNERS[tool, method]
+    run(problem, method, 1)  # warm-up: Numba JIT, QMCPy's compiled kernels
+    benchmark.group = f"integrate {problem} tol={PROBLEMS[problem][1]}"
+    est, bound, n = benchmark.pedantic(lambda: run(problem, method, 7), rounds=3, warmup_rounds=0)
+    err = abs(est - reference(problem))
+    benchmark.extra_info.update(n=n, error_bound=bound, error=err)
+    assert n > 0 and math.isfinite(est)
+
+
+def main(repeats=3):
+    from threadpoolctl import threadpool_limits
+
+    rows = []
+    with threadpool_limits(1):
+        for problem in PROBLEMS:
+            ref = reference(problem)
+            for (tool, method), run in RUNNERS.items():
+                if not _available(tool):
+                    continue
+                run(problem, method, 1)
+                times, ns, errs, bounds = [], [], [], []
+                for s in range(repeats):
+                    t0 = time.perf_counter()
+                    est, bound, n = run(problem, method, 100 + s)
+                    times.append(time.perf_counter() - t0)
+                    ns.append(n)
+                    errs.append(abs(est - ref))
+                    bounds.append(bound)
+                rows.append((problem, tool, method, np.median(times), int(np.median(ns)), max(errs),
+                             float(np.median(bounds))))
+                print(f"| {problem} | {tool} | {method} | {np.median(times):.3f} | 2^{math.log2(np.median(ns)):.1f} "
+                      f"| {max(errs):.2e} | {np.median(bounds):.2e} |", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    print("| problem | tool | method | time (s, median of 3) | n (median) | max true error | bound/half-width |")
+    print("|---|---|---|---|---|---|---|")
+    main()
