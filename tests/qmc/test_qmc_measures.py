@@ -233,7 +233,7 @@ def test_numba_kernels_match_xp_engine():
 
     p = _probabilities()[:20400].reshape(-1, 4)
     np.testing.assert_allclose(ndtri(p), _ndtri_xp(p, npx), rtol=1e-15, atol=1e-300)
-    g = Gaussian([1.0, -2.0], [0.5, 3.0])  # diagonal: the fused kernel
+    g = Gaussian([1.0, -2.0], [0.5, 3.0], decomp="cholesky")  # diagonal factor: the fused kernel
     u = np.random.default_rng(2).random((1000, 2))
     u[0] = [0.0, 1.0]
     want = g.mean + _ndtri_xp(np.clip(u, np.finfo(float).tiny, 1 - np.finfo(float).eps / 2), npx) * np.sqrt(
