@@ -7,6 +7,7 @@ from ._modeprod import mode_product, multi_mode_product
 from ._nearest import NearestKron, nearest_kron
 from ._operator import KronOperator, KronSVD
 from ._poisson import poisson_solve
+from ._sbl import SBLResult, kron_sbl, sbl
 from ._sumkron import sum_kron_solve
 from ._sums import kron_sum_solve, solve_lyapunov, solve_sylvester
 
@@ -19,11 +20,14 @@ __all__ = [
     "KronSVD",
     "NearestKron",
     "PCGResult",
+    "SBLResult",
+    "kron_sbl",
     "kron_sum_solve",
     "mode_product",
     "multi_mode_product",
     "nearest_kron",
     "poisson_solve",
+    "sbl",
     "solve_lyapunov",
     "solve_sylvester",
     "sum_kron_solve",
