@@ -338,6 +338,48 @@ class BlockDiagonal(OrthogonalParametrization):
             raise ValueError(str(exc).replace("`blocks`", "`Q`'s diagonal blocks")) from None
 
     @classmethod
+    def from_params(cls, p: Any, block_size: int, *, method: str = "exact", terms: int | None = None,
+                    tol: float | None = None) -> BlockDiagonal:
+        """OFT's parametrization: each block the Cayley transform of a skew matrix.
+
+        Parameters
+        ----------
+        p : array_like, shape (..., k, b(b-1)/2)
+            For each block, the strictly-lower-triangular entries of its skew generator ``S_j``
+            (the layout of :meth:`Cayley.from_params`: pairs of ``numpy.tril_indices(b, -1)``).
+        block_size : int
+            ``b``.
+        method, terms, tol
+            As in :class:`Cayley`: ``B_j = (I - S_j)(I + S_j)^{-1}`` by an LU solve
+            (``"exact"``) or a Neumann series with its bound and fallback.
+
+        Returns
+        -------
+        BlockDiagonal
+            Built on a batched :class:`Cayley` of ``batch_shape + (k,)``; ``n_params`` is
+            ``k b (b - 1) / 2``.  On torch, differentiable with respect to ``p``.
+
+        Raises
+        ------
+        ValueError
+            If ``p`` has the wrong last axis for ``block_size``, fewer than 2 axes, or NaN/inf
+            entries (and the errors of :class:`Cayley`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from orthla.ortho import BlockDiagonal
+        >>> Q = BlockDiagonal.from_params(np.zeros((3, 6)), 4)     # k = 3 blocks of 4: identity
+        >>> Q.d, Q.n_params, bool(np.array_equal(Q.matrix(), np.eye(12)))
+        (12, 18, True)
+        """
+        from ._cayley import Cayley
+
+        b = check_int(block_size, "block_size", low=1)
+        arr, _ = as_params(p, "p", min_ndim=2)
+        return cls(Cayley.from_params(arr, b, method=method, terms=terms, tol=tol))
+
+    @classmethod
     def random(cls, d: int, *, block_size: int, batch_shape: tuple[int, ...] = (), rng: Any = None,
                dtype: Any = None, xp: ModuleType | None = None) -> BlockDiagonal:
         """Independent Haar-distributed orthogonal blocks.

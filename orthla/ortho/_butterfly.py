@@ -315,6 +315,58 @@ class Butterfly(OrthogonalParametrization):
     # ------------------------------------------------------------------ constructors
 
     @classmethod
+    def from_params(cls, p: Any, block_size: int, *, method: str = "exact", terms: int | None = None,
+                    tol: float | None = None) -> Butterfly:
+        """BOFT's parametrization: every block the Cayley transform of a skew matrix.
+
+        Parameters
+        ----------
+        p : array_like, shape (..., m, k, b(b-1)/2)
+            For factor ``i`` and block ``j``, the strictly-lower-triangular entries of the skew
+            generator (layout of :meth:`Cayley.from_params`).
+        block_size : int
+            ``b``.
+        method, terms, tol
+            As in :class:`Cayley` (LU solve or Neumann series with bound and fallback).
+
+        Returns
+        -------
+        Butterfly
+            ``m`` factors, each a :class:`BlockDiagonal` on a batched :class:`Cayley`; on torch,
+            differentiable with respect to ``p``.
+
+        Raises
+        ------
+        ValueError
+            If ``p`` has fewer than 3 axes or the wrong last axis, NaN/inf entries, or too many
+            factors for the butterfly (see :meth:`max_factors`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from orthla.ortho import Butterfly
+        >>> p = 0.1 * np.random.default_rng(0).standard_normal((3, 4, 1))  # m = 3, k = 4, b = 2
+        >>> Q = Butterfly.from_params(p, 2)
+        >>> Q.d, Q.n_factors, Q.n_params
+        (8, 3, 12)
+        """
+        from ._cayley import Cayley
+
+        b = check_int(block_size, "block_size", low=1)
+        arr, _ = as_params(p, "p", min_ndim=3)
+        m, k = arr.shape[-3], arr.shape[-2]
+        if m == 0 or k == 0:
+            raise ValueError(f"`p` must hold at least one factor of at least one block; got shape "
+                             f"{tuple(arr.shape)}.")
+        if m > 1 and b % 2:
+            raise ValueError(f"`p`: a butterfly of {m} factors needs an even `block_size`; got {b}.")
+        if m > max_factors(k * b, b):
+            raise ValueError(f"`p` has {m} factors of k = {k} blocks; the butterfly needs 2**(m-1) to divide "
+                             f"k, so at most {max_factors(k * b, b)} factors here.")
+        return cls([BlockDiagonal(Cayley.from_params(arr[..., i, :, :], b, method=method, terms=terms, tol=tol))
+                    for i in range(m)])
+
+    @classmethod
     def random(cls, d: int, *, block_size: int, n_factors: int | None = None,
                batch_shape: tuple[int, ...] = (), rng: Any = None, dtype: Any = None,
                xp: ModuleType | None = None) -> Butterfly:

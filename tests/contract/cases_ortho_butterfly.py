@@ -26,6 +26,28 @@ X_ROWS = _rng.standard_normal((5, 12))
 X_COLS12 = _rng.standard_normal((12, 2))
 X_COLS = _rng.standard_normal((8, 3))
 Q_DENSE = scipy.linalg.block_diag(*BLOCKS)
+P_BD = 0.3 * _rng.standard_normal((3, 3))          # k = 3 blocks of b = 3 (3 skew entries each)
+P_BF = 0.3 * _rng.standard_normal((3, 4, 1))       # m = 3 factors of k = 4 blocks of b = 2
+
+
+def _cayley_blocks(p, b):
+    p = np.asarray(p, dtype=np.float64)
+    r, c = np.tril_indices(b, -1)
+    low = np.zeros((*p.shape[:-1], b, b))
+    low[..., r, c] = p
+    s = low - np.swapaxes(low, -1, -2)
+    eye = np.eye(b)
+    return np.swapaxes(np.linalg.solve(np.swapaxes(eye + s, -1, -2), np.swapaxes(eye - s, -1, -2)), -1, -2)
+
+
+def _check_bd_from_params(res, arrays):
+    want = scipy.linalg.block_diag(*_cayley_blocks(arrays["p"], 3))
+    np.testing.assert_allclose(host(res.matrix()), want, rtol=0, atol=1e-13)
+
+
+def _check_bf_from_params(res, arrays):
+    np.testing.assert_allclose(host(res.matrix()), _dense_butterfly(_cayley_blocks(arrays["p"], 2)),
+                               rtol=0, atol=1e-13)
 
 
 def _perm(d, b, i):
@@ -122,6 +144,8 @@ CASES = [
          {"blocks": BLOCKS, "x": X_ROWS}, check=_check_bd_inverse),
     Case("BlockDiagonal.from_matrix", lambda xp, Q: ortho.BlockDiagonal.from_matrix(Q, 4), {"Q": Q_DENSE},
          check=_check_from_matrix),
+    Case("BlockDiagonal.from_params", lambda xp, p: ortho.BlockDiagonal.from_params(p, 3), {"p": P_BD},
+         check=_check_bd_from_params),
     Case("BlockDiagonal.random", lambda xp: ortho.BlockDiagonal.random(12, block_size=4, rng=0, xp=xp), {},
          check=_check_orthogonal(12)),
     Case("Butterfly", lambda xp, blocks: ortho.Butterfly(blocks), {"blocks": BFLY},
@@ -132,6 +156,8 @@ CASES = [
          check=_check_bf_matrix),
     Case("Butterfly.inverse", lambda xp, blocks, x: ortho.Butterfly(blocks).inverse().apply(x),
          {"blocks": BFLY, "x": X_COLS}, check=_check_bf_inverse),
+    Case("Butterfly.from_params", lambda xp, p: ortho.Butterfly.from_params(p, 2), {"p": P_BF},
+         check=_check_bf_from_params),
     Case("Butterfly.random", lambda xp: ortho.Butterfly.random(16, block_size=4, rng=0, xp=xp), {},
          check=_check_orthogonal(16)),
     Case("Butterfly.permutation", lambda xp, blocks: ortho.Butterfly(blocks).permutation(2), {"blocks": BFLY},

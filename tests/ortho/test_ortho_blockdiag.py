@@ -184,6 +184,33 @@ def test_random_haar_trace_moments():
     assert abs(t.mean()) < 0.05 and abs((t**2).mean() - 1) < 0.06
 
 
+def cayley_np(S):
+    """(I - A)(I + A)^{-1} for A = L - L^T, L the strictly lower triangle given row-major."""
+    b = S.shape[-1]
+    return np.linalg.solve((np.eye(b) + S).swapaxes(-1, -2), (np.eye(b) - S).swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
+def skew_from_params(p, b):
+    r, c = np.tril_indices(b, -1)
+    L = np.zeros((*p.shape[:-1], b, b))
+    L[..., r, c] = p
+    return L - np.swapaxes(L, -1, -2)
+
+
+def test_from_params_cayley_blocks(xp):
+    p = 0.4 * np.random.default_rng(18).standard_normal((2, 3, 6))    # batch (2,), k = 3, b = 4
+    Q = BlockDiagonal.from_params(xp.asarray(p), 4)
+    assert (Q.d, Q.batch_shape, Q.n_params) == (12, (2,), 3 * 6)
+    want = dense(cayley_np(skew_from_params(p, 4)))
+    assert_close(Q.matrix(), want, xp=xp, atol=1e-13, rtol=0)
+    x = np.random.default_rng(19).standard_normal((5, 12))
+    assert_close(Q.apply(xp.asarray(x), side="right"), x @ want, xp=xp, atol=1e-13, rtol=0)
+    with pytest.raises(ValueError, match="`p` must have d\\(d-1\\)/2 = 6 entries"):
+        BlockDiagonal.from_params(xp.asarray(p[..., :5]), 4)
+    with pytest.raises(ValueError, match="`p` must have at least 2 dimension"):
+        BlockDiagonal.from_params(xp.asarray(p[0, 0]), 4)
+
+
 # ------------------------------------------------------------------ bad input
 
 def test_bad_blocks(xp):
@@ -297,3 +324,6 @@ def test_torch_gradcheck(one_torch_thread):
 
     assert torch.autograd.gradcheck(via_dense_blocks, (S, x), eps=1e-6, atol=1e-7)
     assert torch.autograd.gradcheck(via_parametrization, (S, x), eps=1e-6, atol=1e-7)
+    p = torch.tensor(0.3 * rng.standard_normal((2, 3)), dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p, x: BlockDiagonal.from_params(p, 3).apply(x, side="right"),
+                                    (p, x), eps=1e-6, atol=1e-7)

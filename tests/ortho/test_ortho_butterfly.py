@@ -206,6 +206,26 @@ def test_max_factors():
     assert Butterfly.max_factors(16, 16) == 1          # one block
 
 
+def test_from_params_cayley_blocks(xp):
+    rng = np.random.default_rng(20)
+    p = 0.4 * rng.standard_normal((3, 4, 1))                   # m = 3, k = 4, b = 2 (one angle each)
+    Q = Butterfly.from_params(xp.asarray(p), 2)
+    assert (Q.d, Q.n_factors, Q.n_params) == (8, 3, 12)
+    r, c = np.tril_indices(2, -1)
+    L = np.zeros((3, 4, 2, 2))
+    L[..., r, c] = p
+    S = L - np.swapaxes(L, -1, -2)
+    blocks = np.linalg.solve(np.swapaxes(np.eye(2) + S, -1, -2), np.swapaxes(np.eye(2) - S, -1, -2))
+    want = dense_butterfly(np.swapaxes(blocks, -1, -2))
+    assert_close(Q.matrix(), want, xp=xp, atol=1e-13, rtol=0)
+    with pytest.raises(ValueError, match="`p` has 4 factors of k = 4 blocks; .* at most 3"):
+        Butterfly.from_params(xp.asarray(0.1 * rng.standard_normal((4, 4, 1))), 2)
+    with pytest.raises(ValueError, match="`p`: a butterfly of 2 factors needs an even `block_size`"):
+        Butterfly.from_params(xp.asarray(np.zeros((2, 4, 3))), 3)
+    with pytest.raises(ValueError, match="`p` must have at least 3 dimension"):
+        Butterfly.from_params(xp.asarray(p[0]), 2)
+
+
 # ------------------------------------------------------------------ bad input
 
 def test_bad_blocks(xp):
@@ -301,3 +321,5 @@ def test_torch_gradcheck(one_torch_thread):
 
     assert torch.autograd.gradcheck(via_dense_blocks, (S, x), eps=1e-6, atol=1e-7)
     assert torch.autograd.gradcheck(via_factors, (S, x), eps=1e-6, atol=1e-7)
+    p = torch.tensor(0.3 * rng.standard_normal((2, 4, 1)), dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p, x: Butterfly.from_params(p, 2).apply(x), (p, x), eps=1e-6, atol=1e-7)
