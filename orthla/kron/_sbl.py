@@ -198,7 +198,8 @@ def _kron_estep(y: Any, mats: Sequence[Any], gammas: Sequence[Any], s2: float, x
     d = sig + xp.abs(mu) ** 2
     m = size(lam)
     # y - A mu = U (s2 / den) U^H y; tr(A Sigma A^H) = s2 tr(B C^{-1}) = s2 sum(l / den).
-    noise_new = scalar(s2 * s2 * xp.sum(ay2 / (den * den)) + s2 * xp.sum(lam / den)) / m
+    shrink = s2 / den  # in (0, 1]: no overflow for any s2
+    noise_new = scalar(xp.sum(ay2 * shrink * shrink) + s2 * xp.sum(lam / den)) / m
     return _Estep(mu, d, cost, noise_new)
 
 
