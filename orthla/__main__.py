@@ -1,5 +1,6 @@
 """Command line of orthla: info (versions, backends, devices), bench (orthla side by side with
-the tools you use today, on the same inputs) and plot (a chart of saved bench results)."""
+the tools you use today, on the same inputs), plot (a chart of saved bench results) and
+check-gpu (the CuPy tests and GPU benchmarks in one call, one JSON report)."""
 
 from __future__ import annotations
 
@@ -252,12 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     plot = sub.add_parser("plot", help="speed-up and error chart of a file saved by bench --json (needs matplotlib)")
     plot.add_argument("file", help="JSON written by python -m orthla bench --json FILE")
     plot.add_argument("-o", "--output", help="image file (default: FILE with .png)")
+    from ._check_gpu import add_parser, cmd_check_gpu
+
+    add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "bench":
         bad = [f for f in args.family if f not in FAMILIES]
         if bad:
             parser.error(f"unknown family {', '.join(bad)}; choose from {', '.join(FAMILIES)}")
-    return {"info": cmd_info, "bench": cmd_bench, "plot": cmd_plot}[args.command](args)
+    return {"info": cmd_info, "bench": cmd_bench, "plot": cmd_plot,
+            "check-gpu": cmd_check_gpu}[args.command](args)
 
 
 if __name__ == "__main__":
