@@ -39,12 +39,27 @@ class NearestKron(NamedTuple):
         Kronecker singular values, descending.
     error : float
         Relative Frobenius error ``||A - sum_i kron(B[i], C[i])||_F / ||A||_F``.
+    rank : int
+        The number of terms kept, ``r`` (chosen by ``energy`` or ``rank="elbow"``, or given).
+    criterion : array or None
+        With ``rank="elbow"``: the elbow score of each candidate rank, shape
+        ``(min(mb nb, mc nc),)``; ``criterion[r - 1]`` is the distance of the first discarded
+        value ``s_{r+1}`` below the chord of the normalized spectrum (0 for the full rank),
+        and ``rank`` is its first maximizer.  ``None`` otherwise.
+
+    Notes
+    -----
+    ``rank`` and ``criterion`` were added after the first four fields and have defaults, so
+    attribute access and indexing ``res[0]`` to ``res[3]`` are unchanged (unpacking into four
+    names is not).
     """
 
     B: Any
     C: Any
     s: Any
     error: float
+    rank: int = 0
+    criterion: Any = None
 
 
 def _shape2(v, name):
@@ -77,8 +92,9 @@ def _fro_norm(a: np.ndarray) -> float:
 
 
 @capability("kron", numba=False, notes="svds path: NumPy only")
-def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank: int | None = None,
-                 energy: float | None = None, method: str = "auto", rng: Any = None) -> NearestKron:
+def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank: int | str | None = None,
+                 energy: float | None = None, method: str = "auto", rng: Any = None,
+                 elbow_scale: str = "log") -> NearestKron:
     """Best Kronecker-rank-``r`` approximation ``A ≈ sum_i kron(B_i, C_i)`` (KPSVD).
 
     Parameters
@@ -87,8 +103,10 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
         Matrix to approximate, any array-API library; not modified.
     shape_b, shape_c : pair of int
         ``(mb, nb)`` and ``(mc, nc)``.
-    rank : int, optional
-        Number of Kronecker terms, ``1 <= rank <= min(mb nb, mc nc)``.
+    rank : int or "elbow", optional
+        Number of Kronecker terms, ``1 <= rank <= min(mb nb, mc nc)``, or ``"elbow"``: the
+        rank at the elbow of the Kronecker singular-value curve (full SVD; see Notes and
+        ``elbow_scale``).
     energy : float, optional
         Instead of ``rank``: the smallest ``r`` with ``sum_{i<r} s_i^2 >= energy ||A||_F^2``,
         ``0 < energy <= 1`` (full SVD).  Default when neither is given: ``rank=1``.
@@ -100,17 +118,23 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
         ``3 rank`` below its smaller side; else ``"svd"``.
     rng : numpy.random.Generator or int, optional
         Seeds the ``svds`` starting vector (deterministic for a fixed seed).
+    elbow_scale : {"log", "linear"}, default "log"
+        Spectrum the elbow is found on (``rank="elbow"`` only): ``log10(s_i / s_1)`` (values
+        below ``eps`` relative floored at ``eps``) or ``s_i / s_1``.
 
     Returns
     -------
     NearestKron
-        ``B``, ``C``, ``s`` and the relative ``error``.
+        ``B``, ``C``, ``s``, the relative ``error``, the ``rank`` kept and, for
+        ``rank="elbow"``, the ``criterion`` values.
 
     Raises
     ------
     ValueError
         Shapes that do not multiply to ``a.shape``, both ``rank`` and ``energy``, an
-        out-of-range ``rank``/``energy`` (NaN included), unknown ``method``, NaN/Inf.
+        out-of-range ``rank``/``energy`` (NaN included), a string ``rank`` other than
+        ``"elbow"``, ``rank="elbow"`` with ``method="svds"``, unknown ``method`` or
+        ``elbow_scale``, NaN/Inf.
     TypeError
         ``method="svds"`` on non-NumPy input; a boolean, float16 or non-numeric ``a``;
         a size, ``rank`` or ``energy`` that is not a number (``True`` included).
@@ -130,10 +154,22 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
     ``R^H R``, gets ``R`` scaled by a power of two when ``||A||^2`` would over- or underflow,
     and its error estimate is summed in double precision (float32 input included).
 
+    Elbow (``rank="elbow"``, as in SoKA [2]_): with ``p = min(mb nb, mc nc)`` values ``v_i``
+    (``log10(s_i / s_1)`` or ``s_i / s_1``), the points ``P_i = ((i - 1) / (p - 1),
+    (v_i - v_p) / (v_1 - v_p))`` lie in the unit square and the chord from ``P_1 = (0, 1)``
+    to ``P_p = (1, 0)`` is ``x + y = 1``.  The score of rank ``r`` is the distance of the
+    first discarded point below the chord, ``(1 - x_{r+1} - y_{r+1}) / sqrt(2)``, and the rank
+    is the first maximizer: for a spectrum of ``r`` large values and a flat tail the first
+    tail point sits deepest below the chord and ``r`` is chosen.  When no point is below the
+    chord (``p <= 2``, a concave spectrum, a flat one -- ``s_p >= (1 - 100 p eps) s_1`` --
+    or a zero matrix) every term is kept.
+
     References
     ----------
     .. [1] C. F. Van Loan, N. Pitsianis, "Approximation with Kronecker products",
        in Linear Algebra for Large Scale and Real-Time Applications (1993), 293-314.
+    .. [2] SoKA, "SVD on Kronecker adaptation": KPSVD rank selection at the elbow of the
+       Kronecker singular values, factors used to initialize Kronecker adapters.
 
     Examples
     --------
@@ -143,6 +179,14 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
     >>> res = nearest_kron(np.kron(b, c), (2, 2), (1, 3))
     >>> bool(np.allclose(np.kron(res.B[0], res.C[0]), np.kron(b, c))), res.error < 1e-14
     (True, True)
+
+    The elbow of a spectrum with three strong terms and a noise floor:
+
+    >>> rng = np.random.default_rng(0)
+    >>> a = sum(np.kron(rng.standard_normal((4, 4)), rng.standard_normal((3, 3))) for _ in range(3))
+    >>> res = nearest_kron(a + 1e-6 * rng.standard_normal((12, 12)), (4, 4), (3, 3), rank="elbow")
+    >>> res.rank, res.B.shape, res.criterion.shape
+    (3, (3, 4, 4), (9,))
     """
     xp = array_namespace(a)
     a = xp.asarray(a) if not hasattr(a, "shape") else a
@@ -155,8 +199,16 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
         raise ValueError(f"`a` must have shape (mb*mc, nb*nc) = ({mb * mc}, {nb * nc}) for shape_b = "
                          f"{(mb, nb)} and shape_c = {(mc, nc)}; got {tuple(a.shape)}.")
     check_choice(method, "method", METHODS)
+    check_choice(elbow_scale, "elbow_scale", ("log", "linear"))
     if rank is not None and energy is not None:
         raise ValueError("give either `rank` or `energy`, not both.")
+    elbow = isinstance(rank, str)
+    if elbow:
+        if rank != "elbow":
+            raise ValueError(f"`rank` must be a positive integer or 'elbow'; got {rank!r}.")
+        if method == "svds":
+            raise ValueError("`rank='elbow'` needs all Kronecker singular values; use method='svd' or 'auto'.")
+        rank = None
     p, q = mb * nb, mc * nc
     kmax = min(p, q)
     if energy is not None:
@@ -165,12 +217,13 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
             raise ValueError(f"`energy` must be in (0, 1]; got {energy}.")
         if method == "svds":
             raise ValueError("`energy` needs all Kronecker singular values; use method='svd' or 'auto'.")
-    elif rank is None:
+    elif rank is None and not elbow:
         rank = 1
     if rank is not None:
         rank = check_rank(rank, "rank", kmax, "min(mb*nb, mc*nc)")
     # R(A)[(i, j), (k, l)] = A[i mc + k, j nc + l]
     r = xp.reshape(xp.permute_dims(xp.reshape(a, (mb, mc, nb, nc)), (0, 2, 1, 3)), (p, q))
+    criterion = None
     use_svds = method == "svds" or (method == "auto" and rank is not None and is_numpy(xp)
                                     and min(p, q) > 256 and 3 * rank < kmax)
     cplx = xp.isdtype(a.dtype, "complex floating")
@@ -211,6 +264,8 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
             # energy = 1 keeps every term (the cumulative sum can reach its total early by rounding).
             rank = kmax if energy >= 1 or cum[-1] == 0 else min(
                 int(np.searchsorted(cum, energy * cum[-1])) + 1, kmax)
+        elif elbow:
+            rank, criterion = _elbow(s_all, smax, elbow_scale, xp)
         total = float(xp.sum(s2))
         rel2 = float(xp.sum(s2[rank:])) / total if rank < kmax and total > 0 else 0.0
         u, s, vh = u[:, :rank], s_all[:rank], vh[:rank, :]
@@ -228,4 +283,27 @@ def nearest_kron(a: Any, shape_b: Sequence[int], shape_c: Sequence[int], *, rank
         vc = vh * (phase * root)[:, None]
     bfac = xp.reshape(ub.mT, (rank, mb, nb))
     cfac = xp.reshape(vc, (rank, mc, nc))
-    return NearestKron(bfac, cfac, s, math.sqrt(rel2))
+    return NearestKron(bfac, cfac, s, math.sqrt(rel2), int(rank), criterion)
+
+
+def _elbow(s: Any, smax: float, scale: str, xp: Any) -> tuple[int, Any]:
+    """Rank at the elbow of the descending values ``s`` and the score of every rank (see Notes)."""
+    p = int(s.shape[0])
+    zeros = xp.zeros((p,), dtype=s.dtype, device=s.device)
+    if p <= 2 or smax <= 0:
+        return p, zeros
+    v = s / smax
+    tiny = float(np.finfo(np.float32 if s.dtype == xp.float32 else np.float64).eps)
+    if scalar(v[p - 1]) >= 1 - 100 * p * tiny:  # flat within rounding: no elbow
+        return p, zeros
+    if scale == "log":
+        v = xp.log10(xp.where(v > tiny, v, xp.full_like(v, tiny)))
+    span = v[0] - v[p - 1]
+    y = (v - v[p - 1]) / span
+    x = xp.arange(p, dtype=s.dtype, device=s.device) / (p - 1)
+    below = (1 - x - y) / math.sqrt(2)  # distance below the chord x + y = 1
+    crit = xp.concat([below[1:], zeros[:1]])  # rank r scores its first discarded point, r + 1
+    best = int(xp.argmax(crit))
+    if scalar(crit[best]) <= 0:  # nothing below the chord
+        return p, crit
+    return best + 1, crit

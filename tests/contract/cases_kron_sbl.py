@@ -1,4 +1,5 @@
-"""Contract cases for orthla.kron's sparse Bayesian learning (``kron_sbl``, ``sbl``).
+"""Contract cases for orthla.kron's sparse Bayesian learning (``kron_sbl``, ``sbl``) and the
+``rank="elbow"`` option of ``nearest_kron``.
 
 Each call runs a fixed number of EM iterations (``tol`` tiny, the non-convergence warning
 silenced: it is the documented report, not an error) and is checked against the same
@@ -104,7 +105,29 @@ def _check_svd(res, a):
     assert res.noise == 0.25 and len(res.history) == ITERS + 1
 
 
+def _check_elbow(res, a):
+    """The documented elbow criterion on NumPy's Kronecker singular values."""
+    r = _f(a["a"]).reshape(2, 3, 3, 2).transpose(0, 2, 1, 3).reshape(6, 6)
+    sv = np.linalg.svd(r, compute_uv=False)
+    if sv[0] == 0 or sv[-1] >= sv[0] * (1 - 600 * np.finfo(float).eps):
+        assert res.rank == 6
+        return
+    v = np.log10(np.maximum(sv / sv[0], np.finfo(float).eps))
+    y = (v - v[-1]) / (v[0] - v[-1])
+    crit = np.append(((1 - np.arange(6) / 5 - y) / np.sqrt(2))[1:], 0.0)
+    want = int(np.argmax(crit)) + 1 if crit.max() > 0 else 6
+    assert res.rank == want == host(res.B).shape[0], (res.rank, want)
+    assert np.max(np.abs(_f(res.criterion) - crit)) <= 1e-6
+
+
+# a Kronecker rank-2 matrix plus a small perturbation: the elbow is at 2
+ELBOW_A = np.kron(np.array([[1.3, -0.4, 2.2], [0.6, 1.9, -1.1]]), np.array([[1.7, -0.6], [0.4, 2.3], [1.2, 0.9]])) \
+    + np.kron(np.array([[1.0, -2.0, 0.5], [0.3, 1.1, -0.7]]), np.array([[0.4, 1.2], [-0.9, 0.2], [1.5, 0.6]])) \
+    + 1e-6 * _rng.standard_normal((6, 6))
+
 CASES = [
+    Case("nearest_kron", lambda xp, a: kron.nearest_kron(a, (2, 3), (3, 2), rank="elbow"),
+         {"a": ELBOW_A}, id="elbow", homogeneous=True, check=_check_elbow),
     Case("kron_sbl", lambda xp, y, f0, f1: _quiet(kron.kron_sbl, y, [f0, f1]),
          {"y": Y6, "f0": F0, "f1": F1}, names=_F, homogeneous=True, check=_check_kron),
     Case("kron_sbl", lambda xp, y, f0, f1: _quiet(kron.kron_sbl, y, [f0, f1], method="svd", noise=0.25),
