@@ -170,7 +170,11 @@ class Butterfly(OrthogonalParametrization):
             dtype = factors[0].dtype
             for f in factors[1:]:
                 dtype = xp.result_type(dtype, f.dtype)
-            batch = np.broadcast_shapes(*(f.batch_shape for f in factors))
+            try:
+                batch = np.broadcast_shapes(*(f.batch_shape for f in factors))
+            except ValueError:
+                raise ValueError(f"`blocks`: the factors' batch shapes do not broadcast; got "
+                                 f"{[f.batch_shape for f in factors]}.") from None
             device = factors[0]._device
         else:
             arr, xp = as_params(blocks, "blocks", min_ndim=4)

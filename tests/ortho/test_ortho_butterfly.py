@@ -256,6 +256,11 @@ def test_bad_blocks(xp):
     c = BlockDiagonal(xp.asarray(haar((2,), 4, seed=14)))
     with pytest.raises(ValueError, match="`blocks`: the factors must share d and the block size"):
         Butterfly([a, c])
+    a2 = BlockDiagonal(xp.asarray(haar((2, 4), 2, seed=13)))
+    a3 = BlockDiagonal(xp.asarray(haar((3, 4), 2, seed=13)))
+    with pytest.raises(ValueError, match=r"`blocks`: the factors' batch shapes do not broadcast"):
+        Butterfly([a2, a3])
+    assert Butterfly([a, a3]).batch_shape == (3,)
     Q = Butterfly(xp.asarray(good))
     with pytest.raises(ValueError, match="`x` must have d = 8 entries"):
         Q.apply(xp.asarray(np.ones((6, 2))))
@@ -320,6 +325,7 @@ def test_torch_gradcheck(one_torch_thread):
         return Butterfly([CayleyForTests(s[i]) for i in range(3)]).apply(x.T, side="right", transpose=True)
 
     assert torch.autograd.gradcheck(via_dense_blocks, (S, x), eps=1e-6, atol=1e-7)
-    assert torch.autograd.gradcheck(via_factors, (S, x), eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(via_factors, (S, x), eps=1e-6, atol=1e-7, fast_mode=True)
     p = torch.tensor(0.3 * rng.standard_normal((2, 4, 1)), dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda p, x: Butterfly.from_params(p, 2).apply(x), (p, x), eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(lambda p, x: Butterfly.from_params(p, 2).apply(x), (p, x), eps=1e-6, atol=1e-7,
+                                    fast_mode=True)
