@@ -22,6 +22,7 @@ from ._skew import (
     norm_bounds,
     params_to_skew,
     random_params,
+    skew_stats,
     skew_to_params,
 )
 
@@ -203,8 +204,8 @@ def cayley(S: Any, *, method: str = "exact", terms: int | None = None, tol: floa
     'exact'
     """
     method, K, tol = _check_options(method, terms, tol)
-    S, xp = check_skew(S, "S")
-    return _cayley(S, xp, method, K, tol, "S")
+    S, xp, lower, upper = skew_stats(S, "S", copy=False)
+    return _cayley(S, xp, method, K, tol, "S", (lower, upper))
 
 
 def _check_size(lower: Any, S: Any, xp: ModuleType, name: str) -> float:
@@ -217,10 +218,11 @@ def _check_size(lower: Any, S: Any, xp: ModuleType, name: str) -> float:
     return lo
 
 
-def _cayley(S: Any, xp: ModuleType, method: str, K: int | None, tol: float | None, name: str) -> CayleyResult:
+def _cayley(S: Any, xp: ModuleType, method: str, K: int | None, tol: float | None, name: str,
+            bounds: tuple[Any, Any] | None = None) -> CayleyResult:
     d = S.shape[-1]
     unit = eps(S.dtype, xp)
-    lower, upper = norm_bounds(S, xp)
+    lower, upper = norm_bounds(S, xp) if bounds is None else bounds
     lo = _check_size(lower, S, xp, name)
     if method == "neumann" and K is not None and lo < 1.0:
         Q, s = _neumann(S, K, upper, xp)

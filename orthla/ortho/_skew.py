@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, as_array, device
-from .._validate import as_rng, check_int, check_namespace, check_real, eps
+from .._validate import (
+    as_floating,
+    as_rng,
+    check_finite,
+    check_int,
+    check_namespace,
+    check_real,
+    eps,
+)
 from ._param_base import as_params
 from ._qr_common import host_float
 
@@ -26,12 +34,28 @@ SKEW_RTOL = 100.0
 
 
 def check_skew(S: Any, name: str = "S", xp: ModuleType | None = None) -> tuple[Any, ModuleType]:
-    """Validate a (batch of) skew matrices and return its exact skew part ``(S - S^T) / 2``.
+    """Validate a (batch of) skew matrices and return a copy of its exact skew part ``(S - S^T) / 2``.
 
     Refuses NaN/inf, non-square or empty input, and asymmetry ``max|S + S^T| > 100 d eps max|S|``
     (per matrix of the batch), with the measured ratio in the message.
     """
-    S, xp = as_params(S, name, xp, min_ndim=2)
+    S, xp, _, _ = skew_stats(S, name, xp)
+    return S, xp
+
+
+def skew_stats(S: Any, name: str = "S", xp: ModuleType | None = None, *,
+               copy: bool = True) -> tuple[Any, ModuleType, Any, Any]:
+    """:func:`check_skew` with the bounds of :func:`norm_bounds`, in one host sync and few passes.
+
+    Returns ``(S, xp, lower, upper)``.  With ``copy=False`` an exactly skew ``S`` is returned
+    itself (no projection, no copy).  The finiteness check reads ``max|S|``, which the skew
+    check needs anyway (no pass of its own).
+    """
+    if xp is None:
+        xp = array_namespace(S)
+    S = as_floating(as_array(S, xp), name, xp, allow_complex=False)
+    if S.ndim < 2:
+        raise ValueError(f"`{name}` must have at least 2 dimensions (..., d, d); got shape {tuple(S.shape)}.")
     d = S.shape[-1]
     if S.shape[-2] != d:
         raise ValueError(f"`{name}` must be square in its last two dimensions (..., d, d); "
@@ -39,16 +63,22 @@ def check_skew(S: Any, name: str = "S", xp: ModuleType | None = None) -> tuple[A
     if d < 1 or math.prod(S.shape) == 0:
         raise ValueError(f"`{name}` must be a non-empty (..., d, d) array with d >= 1; "
                          f"got shape {tuple(S.shape)}.")
-    St = xp.matrix_transpose(S)
-    scale = xp.max(xp.abs(S), axis=(-2, -1))
-    asym = xp.max(xp.abs(S + St), axis=(-2, -1))
+    a = xp.abs(S)
+    m = xp.max(a, axis=(-2, -1))
+    if not math.isfinite(host_float(xp.max(m))):  # max|S| is NaN or inf exactly when S is not finite
+        check_finite(S, name, xp)  # raises with the count of NaN/inf entries
+    sym = S + xp.matrix_transpose(S)
+    asym = xp.max(xp.abs(sym), axis=(-2, -1))
     rtol = SKEW_RTOL * d * eps(S.dtype, xp)
-    ratio = asym / xp.where(scale > 0, scale, xp.ones_like(scale))
-    worst = host_float(xp.max(ratio))
+    worst = host_float(xp.max(asym / xp.where(m > 0, m, xp.ones_like(m))))
     if worst > rtol:
         raise ValueError(f"`{name}` must be skew-symmetric (S^T = -S); max|S + S^T| / max|S| = "
                          f"{worst:.3g} exceeds {rtol:.3g} (= {SKEW_RTOL:g} d eps).")
-    return (S - St) * 0.5, xp
+    if copy or worst > 0:
+        S = S - 0.5 * sym
+        a = xp.abs(S)
+    lower, upper = _bounds(S, a, m, xp)
+    return S, xp, lower, upper
 
 
 def _tril_index(d: int) -> np.ndarray:
@@ -116,14 +146,16 @@ def norm_bounds(S: Any, xp: ModuleType) -> tuple[Any, Any]:
     ``||S||_F^2 >= 2 ||S||_2^2``) and ``lower = ||S||_F / sqrt(d)``.  The Frobenius norm is taken
     of ``S / max|S|``, so neither squares overflow nor underflow.
     """
-    d = S.shape[-1]
     a = xp.abs(S)
-    m = xp.max(a, axis=(-2, -1))
+    return _bounds(S, a, xp.max(a, axis=(-2, -1)), xp)
+
+
+def _bounds(S: Any, a: Any, m: Any, xp: ModuleType) -> tuple[Any, Any]:
+    d = S.shape[-1]
     m1 = xp.where(m > 0, m, xp.ones_like(m))
-    fro = xp.sqrt(xp.sum((S / m1[..., None, None]) ** 2, axis=(-2, -1))) * m
+    fro = xp.sqrt(xp.sum((a / m1[..., None, None]) ** 2, axis=(-2, -1))) * m
     one = xp.max(xp.sum(a, axis=-2), axis=-1)
-    upper = xp.minimum(one, fro / math.sqrt(2.0))
-    return fro / math.sqrt(d), upper
+    return fro / math.sqrt(d), xp.minimum(one, fro / math.sqrt(2.0))
 
 
 def check_orthogonal(Q: Any, name: str = "Q") -> tuple[Any, ModuleType]:
