@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import warnings
 from importlib import resources
 from typing import Any
 
@@ -76,7 +77,7 @@ def _joe_kuo(d: int, t: int) -> np.ndarray:
     Corput sequence).  Vectorized over dimensions; exact in uint64 (``m_k < 2^(k+1) <= 2^63``).
     """
     v = np.zeros((d, t), dtype=np.uint64)
-    v[0, :] = 1
+    v[:1, :] = 1
     if d > 1:
         s_all, a_all, m_all = _joe_kuo_table()
         s, a = s_all[: d - 1], a_all[: d - 1]
@@ -279,7 +280,8 @@ class DigitalNet(PointEngine):
     def __init__(self, d: int, *, generating_matrices: Any = "joe-kuo-21201", order: str = "natural",
                  randomize: str | bool = "lms-ds", t: int = 63, alpha: int = 1,
                  return_binary: bool = False, engine: str = "auto", replications: int | None = None,
-                 rng: Any = None, xp: Any = None, device: Any = None, dtype: Any = None) -> None:
+                 rng: Any = None, xp: Any = None, device: Any = None, dtype: Any = None,
+                 optimization: str | None = None) -> None:
         t = check_int(t, "t", low=1, high=63)
         alpha = check_int(alpha, "alpha", low=1, high=t, high_expr="t")
         self.alpha = alpha
@@ -301,10 +303,13 @@ class DigitalNet(PointEngine):
             d_max, hint = mats.shape[0], " in `generating_matrices`"
         if alpha > 1:
             hint += f" (interlacing alpha = {alpha} uses {alpha} of them per dimension)"
-        super().__init__(d, order=order, replications=replications, rng=rng, xp=xp,
-                         device=device, dtype=dtype, d_max=d_max // alpha, d_max_hint=hint)
-        self.randomize = check_choice(randomize, "randomize", _RANDOMIZE)
         self.return_binary = check_bool(return_binary, "return_binary")
+        if self.return_binary and optimization is not None:
+            raise ValueError("`optimization` moves points off the net; it needs return_binary=False.")
+        super().__init__(d, order=order, replications=replications, rng=rng, xp=xp,
+                         device=device, dtype=dtype, d_max=d_max // alpha, d_max_hint=hint,
+                         optimization=optimization)
+        self.randomize = check_choice(randomize, "randomize", _RANDOMIZE)
         self.engine = select_engine(engine, self.xp)
         if mats is None:
             cols = _joe_kuo(self.d * alpha, t)[:, : min(t, _M_CAP)]
@@ -337,7 +342,22 @@ class DigitalNet(PointEngine):
                                       dtype=np.uint64)
         self._device_cache = None
 
+    #: Dimensions of the default (Joe-Kuo) matrices, as ``scipy.stats.qmc.Sobol.MAXDIM``.
+    MAXDIM = JOE_KUO_MAXDIM
+
     # ------------------------------------------------------------------
+    def _check_draw(self, start: int, n: int) -> None:
+        if start == 0 and n & (n - 1):
+            warnings.warn(f"The balance properties of Sobol' points require n to be a power of 2 "
+                          f"(this holds for every digital net); the first draw has n = {n}. Use "
+                          "random_base2(m) or a power of two.", UserWarning, stacklevel=3)
+
+    def _point_dtype(self) -> Any:
+        return bits_dtype(self.xp) if self.return_binary else self.dtype
+
+    def _unit(self, x: Any) -> Any:
+        return self._finish(self._bits_to_float(x)) if self.return_binary else x
+
     def _bits_to_float(self, x: Any) -> Any:
         xp = self.xp
         if self.t > 53:  # keep the leading 53 digits: exact, and never rounds up to 1

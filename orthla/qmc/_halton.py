@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 from collections.abc import Sequence
@@ -47,6 +48,25 @@ def _offsets(sizes: np.ndarray) -> np.ndarray:
     out = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
     np.cumsum(sizes, out=out[1:])
     return out
+
+
+def _run_split(fill: Any, R: int, d: int, workers: int) -> None:
+    """``fill(r, j0, j1)`` over replications and blocks of dimensions, on ``workers`` threads.
+
+    The Numba kernels release the GIL (``nogil``) and write disjoint rows of the output, so
+    the blocks run concurrently; each dimension's points do not depend on the split.
+    """
+    if workers <= 1 or d < 2:
+        for r in range(R):
+            fill(r, 0, d)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    edges = np.linspace(0, d, min(workers, d) + 1).astype(int).tolist()
+    tasks = [(r, j0, j1) for r in range(R) for j0, j1 in itertools.pairwise(edges) if j1 > j0]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for f in [pool.submit(fill, *t) for t in tasks]:
+            f.result()
 
 
 def _flatten(tables: list, R: int) -> tuple[np.ndarray, np.ndarray]:
@@ -209,9 +229,9 @@ class Halton(PointEngine):
 
     def __init__(self, d: int, *, randomize: str | bool = "lms-dp", engine: str = "auto",
                  replications: int | None = None, rng: Any = None, xp: Any = None,
-                 device: Any = None, dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None, optimization: str | None = None) -> None:
         super().__init__(d, order="natural", replications=replications, rng=rng, xp=xp,
-                         device=device, dtype=dtype)
+                         device=device, dtype=dtype, optimization=optimization)
         self.randomize = check_choice(randomize, "randomize", _RANDOMIZE)
         self.engine = select_engine(engine, self.xp)
         self.bases = first_primes(self.d)
@@ -332,13 +352,17 @@ class Halton(PointEngine):
         zeros = np.zeros(self.d, dtype=np.int64)
         perm_off, perm = self._table("perm") if self._perms is not None else (zeros, empty)
         lms_off, lms = self._table("lms") if self._lms is not None else (zeros, empty)
-        for r in range(self._R):
+        def fill(r: int, j0: int, j1: int) -> None:
+            dims = slice(j0, j1)
             if self._perms is not None and self._lms is None:
                 # no LMS: the blocked kernel is faster than the counter walk
-                halton_dp_points(self.bases, K, perm_off, perm[r], start, out[r])
-                continue
-            halton_points(self.bases, K, perm_off, perm[r], self._perms is not None, lms_off, lms[r],
-                          self._lms is not None, self._scrambled, start, out[r])
+                halton_dp_points(self.bases[dims], K[dims], perm_off[dims], perm[r], start, out[r, dims])
+            else:
+                halton_points(self.bases[dims], K[dims], perm_off[dims], perm[r], self._perms is not None,
+                              lms_off[dims], lms[r], self._lms is not None, self._scrambled, start,
+                              out[r, dims])
+
+        _run_split(fill, self._R, self.d, self._workers)
         return np.swapaxes(out, 1, 2)  # a view, as SciPy returns
 
     def _generate_nus_numba(self, start: int, n: int) -> np.ndarray:
@@ -349,9 +373,13 @@ class Halton(PointEngine):
             self._flat["nus"] = _flatten(nus.tables, self._R)
         tab_off, tables = self._flat["nus"]
         out = np.empty((self._R, self.d, n))
-        for r in range(self._R):
-            halton_nus_points(self.bases, self._ndigits, nus.levels, tab_off, tables[r],
-                              np.ascontiguousarray(nus.keys[r]), start, out[r])
+
+        def fill(r: int, j0: int, j1: int) -> None:
+            dims = slice(j0, j1)
+            halton_nus_points(self.bases[dims], self._ndigits[dims], nus.levels[dims], tab_off[dims],
+                              tables[r], np.ascontiguousarray(nus.keys[r, dims]), start, out[r, dims])
+
+        _run_split(fill, self._R, self.d, self._workers)
         return np.swapaxes(out, 1, 2)
 
     def _generate_xp(self, start: int, n: int) -> Any:

@@ -21,7 +21,7 @@ def _divmod(q, b, inv_b):
     return t, r
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def halton_points(bases, ndigits, perm_off, perm, permute, lms_off, lms, use_lms, scrambled, start, out):
     """Fill ``out`` (d, n), one contiguous row per dimension, with radical inverses of ``start + i`` in ``bases[j]``.
 
@@ -122,7 +122,7 @@ def halton_points(bases, ndigits, perm_off, perm, permute, lms_off, lms, use_lms
                     c += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def halton_nus_points(bases, ndigits, levels, tab_off, tables, keys, start, out):
     """Fill ``out`` (d, n) with Owen-scrambled (NUS) radical inverses of ``start + i``.
 
@@ -193,7 +193,7 @@ def halton_nus_points(bases, ndigits, levels, tab_off, tables, keys, start, out)
                 out[j, i0 + t] = xt if xt < 1.0 else below_one
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def halton_dp_points(bases, ndigits, perm_off, perm, start, out):
     """As :func:`halton_points` with digit permutations only (no LMS), in blocks of points.
 

@@ -152,7 +152,8 @@ class Lattice(PointEngine):
     def __init__(self, d: int, *, generating_vector: Any = "kuo-9125", order: str = "natural",
                  randomize: str | bool = "shift", m_max: int | None = None,
                  replications: int | None = None, engine: str = "auto", rng: Any = None,
-                 xp: Any = None, device: Any = None, dtype: Any = None) -> None:
+                 xp: Any = None, device: Any = None, dtype: Any = None,
+                 optimization: str | None = None) -> None:
         if isinstance(generating_vector, str):
             check_choice(generating_vector, "generating_vector", tuple(SHIPPED_LATTICE_VECTORS))
             g = _shipped_vector(generating_vector)
@@ -172,7 +173,8 @@ class Lattice(PointEngine):
             hint = " in `generating_vector`"
             default_m = 20
         super().__init__(d, order=order, replications=replications, rng=rng, xp=xp,
-                         device=device, dtype=dtype, d_max=g.shape[0], d_max_hint=hint)
+                         device=device, dtype=dtype, d_max=g.shape[0], d_max_hint=hint,
+                         optimization=optimization)
         self.m_max = default_m if m_max is None else check_int(m_max, "m_max", low=1, high=M_MAX)
         self.generating_vector = np.asarray(g[: self.d], dtype=np.int64) % (2**self.m_max)
         self.randomize = check_choice(randomize, "randomize", ("shift", False))

@@ -103,8 +103,8 @@ def test_float32_and_namespace(xp):
 def test_errors():
     with pytest.raises(ValueError, match=r"`randomize` must be one of \('lms-dp', 'dp', 'lms', 'nus', False\); got 'ds'"):
         Halton(2, randomize="ds")
-    with pytest.raises(ValueError, match="`d` must be an integer at least 1; got 0"):
-        Halton(0)
+    with pytest.raises(ValueError, match="`d` must be an integer at least 0; got -1"):
+        Halton(-1)  # d = 0 is allowed, as in SciPy (points without coordinates)
     with pytest.raises(ValueError, match="`engine` must be one of"):
         Halton(2, engine="cuda")
 
