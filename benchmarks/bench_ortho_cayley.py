@@ -8,7 +8,9 @@ The OFT setting: a ``d = 4096`` layer split into ``4096 / b`` diagonal blocks of
   against the two hand-written forms: ``torch.linalg.solve(I + S, I - S)`` and
   ``(I - S) @ torch.linalg.inv(I + S)`` (the inverse is what peft's OFT writes).
 * ``cayley neumann K=.. b=..``: ``cayley(S, method="neumann", terms=K)`` against the hand-written
-  peft/OFTv2 loop ``I + 2 sum_{1<=k<K} (-S)^k`` (the same ``K - 1`` batched products, no bound).
+  peft/OFTv2 loop ``I + 2 sum_{1<=k<K} (-S)^k`` (no check, no bound) with the same ``K`` -- it
+  takes ``K - 2`` batched products where orthla's ``(I - S) sum_{k<K} (-S)^k`` takes ``K - 1`` --
+  and with ``K + 1``, the same number of products.
 
 Error column: ``max_blocks ||Q^T Q - I||_2`` (float64), the orthogonality each side delivers; the
 orthla Neumann row also carries its a-priori bound (printed by ``main``).
@@ -95,7 +97,9 @@ def cases():
             out.append(BenchCase(
                 f"cayley neumann K={k} b={b}", _setup(b),
                 lambda i, k=k: cayley(i["S"], method="neumann", terms=k),
-                {f"hand-written series K={k}": lambda i, k=k: _peft_neumann(i["S"], i["eye"], k)},
+                {f"hand-written series K={k}": lambda i, k=k: _peft_neumann(i["S"], i["eye"], k),
+                 f"hand-written series K={k + 1} (same {k - 1} products)":
+                     lambda i, k=k: _peft_neumann(i["S"], i["eye"], k + 1)},
                 _orth_error, error_name="max ||Q^T Q - I||_2", quick=quick, backends=("torch",)))
     return out
 
