@@ -131,8 +131,88 @@ def _split(G, dl, live, p):
     return Gamma_s, Bs, DinvY[:, ~strong], Z[~strong]
 
 
-def append_sparse_rows_extended(state, E):
+def _lanczos_basis(G, l, rng, p, live):
+    """Orthonormal basis (live x l') of the Krylov space ``K_l(G, z)`` (Lanczos, full
+    reorthogonalization twice, a random restart when the space is exhausted).
+
+    ``G = R^T R`` on the live rows: ``l`` Golub-Kahan-Lanczos steps on ``R`` from the
+    right vector ``z`` span ``R K_l(R^T R, z)``, so the Krylov space of ``G`` in the
+    ``p``-dimensional row space is all that is needed.
+    """
+    q0 = G.shape[0]
+    l = min(l, q0)
+    Z = np.zeros((q0, l))
+    z = rng.standard_normal(p)[live]
+    j = tries = 0
+    before = float(np.linalg.norm(z))
+    while j < l and tries < 2 * l + 1:
+        if j:
+            Zj = Z[:, :j]
+            z = z - Zj @ (Zj.T @ z)
+            z = z - Zj @ (Zj.T @ z)
+        nz = float(np.linalg.norm(z))
+        if not nz > 1e-12 * before:
+            # breakdown: K(G, z) is invariant; continue from a random vector
+            tries += 1
+            z = rng.standard_normal(p)[live]
+            before = float(np.linalg.norm(z))
+            continue
+        Z[:, j] = z / nz
+        j += 1
+        z = G @ Z[:, j - 1]
+        before = float(np.linalg.norm(z))
+        if before == 0.0:
+            z, before = Z[:, j - 1], 1.0  # G Z_j = 0: projects to zero, restarts
+    return Z[:, :j]
+
+
+def _krylov_split(G, dl, live, p, method, l, t, rng, tol):
+    """``(Gamma, B)`` of ``l`` GKL or randomized-power-iteration directions of ``R``.
+
+    ``G`` is the residual's Gram matrix ``R^T R`` on the live rows (unscaled), ``dl``
+    the live row norms.  The subspace is found in the ``p``-dimensional row space
+    (Lanczos on ``G`` for ``"gkl"``, ``t`` power passes ``G^t Omega`` with a QR after
+    each for ``"rpi"``: the spans of ``R K_l(R^T R, z)`` and ``R (R^T R)^t Omega`` that
+    Vecharynski-Saad and Yamazaki et al. build in ``n`` dimensions), then a
+    Rayleigh-Ritz step ``S^T G S = X diag(lam) X^T`` gives ``Q = R S X lam^-1/2``
+    (``Gamma = S X lam^-1/2``, ``B = Q^T R = Gamma^T G``).  Directions with
+    ``sqrt(lam) <= tol`` are dropped.  Strong directions keep at least
+    ``EXTENDED_MIN_RESIDUAL`` of their rows' energy ``||D y||^2`` outside ``range(V)``
+    (the Gram matrix gives them to ``64 eps``); the others are returned as ``Y_w``
+    (``R Y_w`` spans them) for the caller to form explicitly.  Returns
+    ``(Gamma_s, B_s, Y_w or None)``.
+    """
+    if method == "rpi":
+        S = np.linalg.qr(rng.standard_normal((p, min(l, p)))[live])[0]
+        for _ in range(t):
+            S = np.linalg.qr(G @ S)[0]
+    else:
+        S = _lanczos_basis(G, l, rng, p, live)
+    H = S.T @ (G @ S)
+    lam, X = np.linalg.eigh((H + H.T) / 2)
+    keep = lam > tol * tol
+    Y = S @ X[:, keep]
+    lam = lam[keep]
+    strong = lam >= EXTENDED_MIN_RESIDUAL * np.sum((dl[:, None] * Y) ** 2, axis=0)
+    Yw = None
+    if not np.all(strong):
+        Yw = np.zeros((p, int(np.sum(~strong))))
+        Yw[live] = Y[:, ~strong]
+        Y, lam = Y[:, strong], lam[strong]
+    root = np.sqrt(lam)
+    Gamma = np.zeros((p, lam.size))
+    Gamma[live] = Y / root[None, :]
+    B = np.zeros((lam.size, p))
+    B[:, live] = (Y.T @ G) / root[:, None]
+    return Gamma, B, Yw
+
+
+def append_sparse_rows_extended(state, E, method="exact", l=10, t=2):
     """Rows ``E`` (SciPy sparse) appended on the extended right basis; see the module notes.
+
+    ``method="gkl"``/``"rpi"`` keep ``l`` Golub-Kahan-Lanczos or randomized power
+    iteration directions of the residual instead of all of it (:func:`_krylov_split`);
+    the batch stays sparse and the residual implicit, as for the exact method.
 
     Returns ``(F, s, record, V)``: ``V`` is ``None`` with the change of ``V'`` staged in
     ``state._pending_v`` for the commit, or the explicit new right factor when
@@ -182,16 +262,30 @@ def append_sparse_rows_extended(state, E):
         return None
     dl = d[live]
     Gs = resid_gram[np.ix_(live, live)]
-    Gamma_s, Bs, Ww, Zw = _split(np.divide((Gs + Gs.T) / 2, np.multiply.outer(dl, dl)), dl, live, p)
+    if method == "exact":
+        Gamma_s, Bs, Ww, Zw = _split(np.divide((Gs + Gs.T) / 2, np.multiply.outer(dl, dl)), dl,
+                                     live, p)
+    else:
+        rtol, scale = state._tolerance(p, max(float(s[0]) * down,
+                                              float(np.sqrt(np.sum(Gm.diagonal())))))
+        Gamma_s, Bs, Ww = _krylov_split((Gs + Gs.T) / 2, dl, live, p, method, l, t, state._rng,
+                                        rtol * scale)
+        Zw = None if Ww is None else Ww.T
     Bw = np.zeros((0, p))
     Qw = None
     if Ww is not None:
         rtol, scale = state._tolerance(p, max(float(s[0]) * down, float(np.sqrt(np.sum(Gm.diagonal())))))
         Qw, Bw, a, b = _weak_basis(Vb, Kv, VtV, Ec, EcT, uid, C, Gamma_s, Ww, Zw, rtol * scale)
-        # E^T = V C + R, R = Q_s B_s + (R D^-1 Y_w) Z_w: what the projection removed from
-        # the weak part goes into the coordinates of the rows (exact algebra, as in
-        # Gram-Schmidt with reorthogonalization).
-        Ccore, Bs = C + a, Bs + b
+        if method == "exact":
+            # E^T = V C + R, R = Q_s B_s + (R D^-1 Y_w) Z_w: what the projection removed from
+            # the weak part goes into the coordinates of the rows (exact algebra, as in
+            # Gram-Schmidt with reorthogonalization).
+            Ccore, Bs = C + a, Bs + b
+        else:
+            # GKL/RPI: C, B_s = Q_s^T R and Q_w^T E^T (Q_w is orthogonal to V and Q_s) are
+            # the exact coordinates of the rows on [V, Q_s, Q_w] (touched rows of Q_w only).
+            Bw = np.asarray(Ec @ Qw[uid]).T
+            Ccore = C
         if Qw.shape[1] == 0:
             Qw = None
     else:
@@ -211,7 +305,7 @@ def append_sparse_rows_extended(state, E):
     # an O(p r) bound; the r x r SVD for the exact value runs only when it exceeds max_cond_k.
     x = (1.0 + float(np.linalg.norm(CG))) * float(np.linalg.norm(G2s)) + float(np.linalg.norm(G2w))
     cond = state._cond_kv * (1.0 + x) / (1.0 - x) if x < 1.0 else math.inf
-    rec = UpdateRecord("add_rows", "exact-extended", (0, 0), qs + qw, math.nan, math.nan, math.nan,
+    rec = UpdateRecord("add_rows", f"{method}-extended", (0, 0), qs + qw, math.nan, math.nan, math.nan,
                        False, path="sparse")
     if cond > state.max_cond_k:
         sv = np.linalg.svd(Kv_new, compute_uv=False)

@@ -421,7 +421,14 @@ class TruncatedSVD:
     approximate the dominant part of the residual, applied as an implicit operator
     ``(I - V V^T) E^T`` (sparse ``E`` is never densified); they are exact when the
     residual has rank at most ``l`` and fall back to the exact method when ``l >= p``.
-    Lanczos breakdown restarts with a random vector.
+    Lanczos breakdown restarts with a random vector.  Sparse row (column) appends on
+    NumPy take them on the extended bases, as the exact method does: the subspace is
+    found in the ``p``-dimensional row space of the batch from the residual's Gram
+    matrix ``E E^T - C^T C`` (Lanczos on it for ``"gkl"``, ``G^t Omega`` for ``"rpi"``,
+    then a Rayleigh-Ritz step), so nothing of size ``n`` is formed and only the rows of
+    ``V'`` in the batch's columns change (``"gkl-extended"``/``"rpi-extended"`` in
+    ``history``); directions with less than 1/64 of their rows' energy outside
+    ``range(V)`` are formed explicitly, as for the exact method.
 
     *Downdates* (Brand [2]_) delete rows/columns from the model and restore
     orthonormality by a QR of the remaining block, ``O((m + n) r^2)``.
@@ -837,7 +844,7 @@ class TruncatedSVD:
         """
         E = self._operand(E, "E", self.shape[1], "columns", (method, l, t, strategy))
         exact = is_exact(method, l, self.shape[1], E.shape[0], self._s.shape[0])
-        extended = self._v_extension_applies(E, exact, forced=strategy == "sparse")
+        extended = self._v_extension_applies(E, forced=strategy == "sparse")
         path, pred = self._plan(strategy, E, None, exact, "add_rows", extended=extended)
         kept = None if self._kept is None else self._kept.with_rows(E, self.decay)
         if path == "recompute":
@@ -871,7 +878,7 @@ class TruncatedSVD:
         exact = is_exact(method, l, self.shape[0], E.shape[1], self._s.shape[0])
         Et = transpose(E)  # the new columns as rows of the transposed matrix
         with self._factors_exchanged():
-            extended = self._v_extension_applies(Et, exact, forced=strategy == "sparse")
+            extended = self._v_extension_applies(Et, forced=strategy == "sparse")
         path, pred = self._plan(strategy, E, None, exact, "add_columns", extended=extended)
         kept = None if self._kept is None else self._kept.with_columns(E, self.decay)
         if path == "recompute":
@@ -1043,7 +1050,10 @@ class TruncatedSVD:
         """
         kind = self._append_kind
         if path == "sparse" and extended:
-            done = _append_sparse_rows_extended(self, E)
+            if method == "exact" or is_exact(method, l, E.shape[1], E.shape[0], self._s.shape[0]):
+                done = _append_sparse_rows_extended(self, E)
+            else:  # GKL/RPI directions of the implicit residual, the batch kept sparse
+                done = _append_sparse_rows_extended(self, E, method=method, l=l, t=t)
             if done is not None:
                 F, s, rec, V = done
                 Ub, Ku, cond = self._extend_rows(F)
@@ -1075,14 +1085,16 @@ class TruncatedSVD:
             raise ValueError(f"`{name}` must have {size} {what} to match the tracked {m} x {n} matrix; "
                              f"got shape {tuple(X.shape)}.")
 
-    def _v_extension_applies(self, E, exact, *, forced=False):
+    def _v_extension_applies(self, E, *, forced=False):
         """Small sparse row batches on NumPy, where touching only their columns pays.
 
-        ``forced`` (``strategy="sparse"``) drops the measured size thresholds.
+        Any method: the exact one and ``"gkl"``/``"rpi"`` (their directions are found
+        from the batch's Gram matrix, see :mod:`._extended`).  ``forced``
+        (``strategy="sparse"``) drops the measured size thresholds.
         """
         n, r = self._Vb.shape
         p = E.shape[0]
-        if not (exact and is_numpy(self._xp) and is_sparse(E)):
+        if not (is_numpy(self._xp) and is_sparse(E)):
             return False
         return forced or (p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK
                           and (self._Kv is not None or self._in_append_stream()))
@@ -1113,9 +1125,10 @@ class TruncatedSVD:
             if not (is_numpy(xp) and any(is_sparse(b) for b in blocks)):
                 raise ValueError("`strategy='sparse'` needs a SciPy sparse update block on a NumPy "
                                  f"state; got {', '.join(type(b).__name__ for b in blocks)}.")
-            if not exact:
-                raise ValueError("`strategy='sparse'` is an exact path; use `method='exact'` (or "
-                                 "`l` at least the batch size) or `strategy='dense'`.")
+            if not (exact or extended):
+                raise ValueError("`strategy='sparse'` runs `method='gkl'`/`'rpi'` only for "
+                                 "appended rows or columns; use `method='exact'` (or `l` at "
+                                 "least the batch size) or `strategy='dense'`.")
         if strategy != "auto":
             return strategy, None
         return _dispatch.choose("auto", pred := self._predict(X, Y, exact, kind, extended)), pred
@@ -1135,7 +1148,7 @@ class TruncatedSVD:
         blocks = [(X, width)] if Y is None else [(X, m), (Y, n)]
         dense = sum(_dispatch.append_dense(w, p, r, nnz(b)) for b, w in blocks)
         sparse = nan
-        if exact and any(gram_applies(self._xp, b) for b, _ in blocks):
+        if (exact or extended) and any(gram_applies(self._xp, b) for b, _ in blocks):
             if extended:
                 sparse = _dispatch.append_extended(min(nnz(X), width), p, r, nnz(X))
             elif p >= GRAM_MIN_BATCH:

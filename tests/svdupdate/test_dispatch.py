@@ -145,8 +145,10 @@ def test_strategy_errors_leave_the_state_unchanged():
         st.add_rows(A[:2], strategy="recompute")
     with pytest.raises(ValueError, match="`strategy='sparse'` needs a SciPy sparse update block.*ndarray"):
         st.add_rows(A[:2].toarray(), strategy="sparse")
-    with pytest.raises(ValueError, match="`strategy='sparse'` is an exact path"):
-        st.add_rows(A[:6], method="gkl", l=2, strategy="sparse")
+    # GKL/RPI run on the sparse path for appends only (not for a low-rank term)
+    D, E = (sp.random(m, 6, density=0.3, random_state=rng, format="csr") for m in (50, 30))
+    with pytest.raises(ValueError, match="`strategy='sparse'` runs `method='gkl'`/`'rpi'` only for"):
+        st.update(D, E, method="gkl", l=2, strategy="sparse")
     with pytest.raises(TypeError, match="`keep_matrix` must be True or False; got 1"):
         TruncatedSVD.fit(A, 3, keep_matrix=1)
     kept = TruncatedSVD.fit(A, 3, keep_matrix=True, rng=0)
