@@ -177,8 +177,10 @@ def cayley(S: Any, *, method: str = "exact", terms: int | None = None, tol: floa
     ``s`` is rigorous and cheap: ``min(||S||_1, ||S||_F / sqrt(2), ||S^(2m)||_F^(1/(2m)))`` over the
     even powers the series computes anyway (``||S^(2m)||_F^(1/(2m))`` overestimates ``||S||_2``
     by at most ``d^(1/(4m))``).  Cost: ``K - 1`` matrix products for ``"neumann"``, one LU and a
-    solve with ``d`` right-hand sides (about ``8/3 d^3`` flops) for ``"exact"``.  Host syncs: three
-    (skew check, finiteness, bound).
+    solve with ``d`` right-hand sides (about ``8/3 d^3`` flops) for ``"exact"``.  Host syncs: four
+    (finiteness, skew check, the lower bound on ||S||_2 that guards the series and the
+    too-large refusal, the final bound); the elementwise checks and bounds cost about ten passes
+    over ``S`` (measured 20-35% over a bare series at b = 256, up to 3x at b = 32).
 
     References
     ----------
