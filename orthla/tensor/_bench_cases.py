@@ -9,6 +9,9 @@ out when it is not installed.
 """
 
 
+import os
+import sys
+
 import numpy as np
 
 from .._bench import BenchCase, has_tool, note_skipped
@@ -59,6 +62,49 @@ def _tensorly_symmetric(inputs):
     return symmetric_parafac_power_iteration(inputs["T_host"], inputs["R"])
 
 
+#: Directory of the SPM authors' Python code (github.com/joaompereira/SPM, folder ``python``).
+AUTHORS_ENV = "ORTHLA_SPM_AUTHORS"
+#: The SPM paper's Table 1 cases (order, d, rank).
+TABLE1 = ((4, 40, 200), (4, 40, 400), (4, 60, 400), (6, 11, 250))
+
+
+def _authors_module():
+    """The authors' ``SPM`` module, run as published but for two fixes applied at run time.
+
+    Its ``eig2`` sorts eigenvalues by value, so with the rank given it keeps the largest
+    positive ones and drops components with negative weights; wrapped here to sort by
+    magnitude.  On NumPy >= 2 its line ``w[k] = 1. / (alpha.T @ D1alpha)`` must read
+    ``(...).item()`` (a one-character-class edit of the checkout, not done here).
+    """
+    path = os.environ.get(AUTHORS_ENV)
+    if not path or not os.path.isfile(os.path.join(path, "SPM.py")):
+        note_skipped("SPM authors' code on the paper's Table 1 cases",
+                     f"set {AUTHORS_ENV} to the `python` folder of a checkout of "
+                     "github.com/joaompereira/SPM (on NumPy 2 add `.item()` at its line "
+                     "`w[k] = 1. / (alpha.T @ D1alpha)`)")
+        return None
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    import SPM as authors
+
+    def eig2_by_magnitude(a):
+        vals, vecs = np.linalg.eigh(a)
+        order = np.argsort(-np.abs(vals))
+        return vals[order], vecs[:, order]
+
+    authors.eig2 = eig2_by_magnitude
+    return authors
+
+
+def _authors_spm(authors):
+    def run(inputs):
+        m = inputs["m"]
+        A, w = authors.subspace_power_method(inputs["T_host"], n=m, r=inputs["R"])
+        return w, A
+
+    return run
+
+
 def _error(inputs, out):
     """Relative error ||T_clean - T_hat||_F / ||T_clean||_F, on the host in float64."""
     from .._testing import to_host
@@ -99,6 +145,13 @@ def cases():
             name=f"spm m={m} d={d} R={R}", setup=_setup(m, d, R), run_orthla=_run_spm,
             anchors=_anchors(heavy), error=_error, error_name="rel. error vs clean tensor",
             quick=quick, backends=("numpy", "cupy", "torch")))
+    authors = _authors_module()
+    for m, d, R in TABLE1:
+        out.append(BenchCase(
+            name=f"spm Table 1 m={m} d={d} R={R}", setup=_setup(m, d, R), run_orthla=_run_spm,
+            anchors={} if authors is None else {"SPM authors' code": _authors_spm(authors)},
+            error=_error, error_name="rel. error vs clean tensor", quick=False,
+            backends=("numpy",)))
     parafac = {"tensorly.parafac": _tensorly_parafac} if _anchors(False) else {}
     for sym, dims, R, noise, quick in (((2, 1), (20, 10), 15, 0.0, True),
                                        ((1, 1, 1), (10, 20, 20), 15, 0.0, True),

@@ -45,6 +45,8 @@ MIN_BULK = 10
 CLEAR_GAP = 1.5
 #: Most random starts per component (they are iterated together: memory grows with them).
 MAX_TRIES = 1000
+#: Starts per round of ``n_tries="auto"`` once the first single start was not exact.
+AUTO_TRIES = 3
 
 
 class TensorWarning(UserWarning):
@@ -102,7 +104,8 @@ class SPMResult:
         Largest rank SPM can identify generically for this (m, d).
     timings : dict of str to float
         Seconds spent in ``extraction`` (flattening + eigendecomposition),
-        ``power`` and ``deflation``.
+        ``power``, ``deflation`` and ``refit`` (the least-squares weights and the
+        residual).
     """
 
     weights: Any
@@ -417,8 +420,8 @@ def _best_start(F, iters, done, gnorm, restart):
 
 @capability("tensor", numba=True, notes="power iteration in a Numba kernel on NumPy input")
 def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str = "adaptive",
-        max_iter: int = 5000, n_tries: int = 3, max_restarts: int = 3, grad_tol: float = 1e-14,
-        assume_symmetric: bool = False, sym_rtol: float | None = None, rng: Any = None,
+        max_iter: int = 5000, n_tries: int | str = "auto", max_restarts: int = 3,
+        grad_tol: float = 1e-14, assume_symmetric: bool = False, sym_rtol: float | None = None, rng: Any = None,
         engine: str = "auto", order: int | None = None) -> SPMResult:
     """Symmetric CP decomposition by the subspace power method (SPM).
 
@@ -448,17 +451,20 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         any step that would decrease F.
     max_iter : int, default 5000
         Power steps per start.
-    n_tries : int, default 3
-        Random starts per component, iterated together; the converged one with
-        the largest F is kept (the batch stops as soon as one start reaches an
-        exact component, F = 1 to within 1e-9).  At most 1000 (the starts are
-        held in memory together).
+    n_tries : int or "auto", default "auto"
+        Random starts per component.  An int: that many starts iterated
+        together (one GEMM per step; good on GPUs), the converged one with the
+        largest F is kept, and the batch stops as soon as one start reaches an
+        exact component (F = 1 to within 1e-9); at most 1000.  ``"auto"``: one
+        start first, and two more only when it is not an exact component (noise,
+        a stall, or a duplicate), the best of the three kept; restarts draw three.
+        On low-rank tensors this runs one start per component.
     max_restarts : int, default 3
         Fresh batches of starts drawn when no start converged or the best one
         duplicates a component already found.
     grad_tol : float, default 1e-14
         Stop a start when the Riemannian gradient norm ``||g - F(x) x||`` is
-        below ``max(grad_tol, 8 n sqrt(N) eps)`` (the rounding floor), or has
+        below ``max(grad_tol, n sqrt(N) eps / 2)`` (the rounding floor), or has
         stalled within a factor 1000 of it.
     assume_symmetric : bool, default False
         Skip the symmetry check (the upper "triangle" of ``T`` is then what is used).
@@ -519,6 +525,10 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     factored flattening with Householder reflectors (one for even m, two for
     odd m) that send ``C alpha`` and ``C^T beta`` to ``e_1``: ``V <- (V H)[:, 1:]``,
     ``C <- (H C H)[1:, 1:]``.  T is never re-formed.
+    Once all factors are found, the weights are refitted by least squares
+    (``G lam = b`` with ``G_ij = (a_i^T a_j)^m``, ``b_i = a_i^(x n)^T M a_i^(x (m-n))``)
+    and the refit kept when it lowers the residual: deflation's weights carry the
+    rounding of every earlier step, most visibly when the weights span decades.
 
     Rank choice (``rank=None``), on the descending magnitudes ``s`` of the
     flattening's spectrum: a candidate rank k is one where ``s[k:]`` is a noise
@@ -542,7 +552,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     the weights and ``spectrum`` are multiplied back by ``2^e``.
 
     Cost: ``O(N^3)`` (even) or ``O(N N' ^2)`` (odd) for the decomposition,
-    ``O(N R)`` per power step and ``O(N R)`` per deflation.  For a noiseless
+    ``O(N R)`` per power step, ``O(N R)`` per deflation and ``O(N N' R + R^3)``
+    for the refit and the residual.  For a noiseless
     tensor of rank ``R <= identifiable_limit`` with generic components the
     result is exact to rounding: components within ``O(kappa eps)`` where
     kappa grows with the conditioning of ``A_n``.
@@ -578,7 +589,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     check_finite(T, "T", xp)
     check_choice(shift, "shift", ("adaptive", "fixed"))
     max_iter = check_int(max_iter, "max_iter", low=1)
-    n_tries = check_int(n_tries, "n_tries", low=1, high=MAX_TRIES)
+    if not (isinstance(n_tries, str) and n_tries == "auto"):
+        n_tries = check_int(n_tries, "n_tries", low=1, high=MAX_TRIES)
     max_restarts = check_int(max_restarts, "max_restarts", low=0)
     rank_tol = check_real(rank_tol, "rank_tol", low=0.0, high=1.0, low_open=True, high_open=True)
     grad_tol = check_real(grad_tol, "grad_tol", low=0.0, low_open=True)
@@ -595,7 +607,7 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     m, d = T.ndim, T.shape[0]
     n = (m + 1) // 2
     dev, dtype = T.device, T.dtype
-    timings = {"extraction": 0.0, "power": 0.0, "deflation": 0.0}
+    timings = {"extraction": 0.0, "power": 0.0, "deflation": 0.0, "refit": 0.0}
 
     t0 = time.perf_counter()
     M, (idx_n, w_n), (idx_r, w_r) = compressed_flattening(T, n, xp)
@@ -630,7 +642,7 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         idx_cols_r = [xp.asarray(np.array(idx_r[:, p]), device=dev) for p in range(m - n)]
         w_dev_r = xp.asarray(np.array(w_r), dtype=dtype, device=dev)
     N = idx_n.shape[0]
-    tol = max(grad_tol, 8 * n * math.sqrt(N) * eps(dtype, xp))
+    tol = max(grad_tol, 0.5 * n * math.sqrt(N) * eps(dtype, xp))
     opts = {"max_iter": max_iter, "tol": tol, "adaptive": shift == "adaptive", "stall_limit": 50}
     if use == "xp":
         E_np = np.zeros((d, n * N))
@@ -672,7 +684,10 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
 
     A = xp.stack(factors, axis=1)
     lam = xp.asarray(np.asarray(weights), dtype=dtype, device=dev)
-    residual = _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp)
+    t0 = time.perf_counter()
+    lam, residual = _refit_weights(M, A, lam, idx_n, w_n, idx_r, w_r, m, xp)
+    timings["refit"] = time.perf_counter() - t0
+    weights = host_copy(lam, xp).tolist()
     lam = xp.asarray(np.asarray([ldexp(v, exponent) for v in weights]), dtype=dtype, device=dev)
 
     limit = identifiable_limit(m, d)
@@ -717,31 +732,62 @@ def _diag(v, xp):
     return eye * v[None, :]
 
 
+def _batches(n_tries, restart):
+    """Sizes of the batches of starts drawn in round ``restart``.
+
+    ``"auto"``: one start first; only when it is not an exact component (F < 1 - 1e-9, as with
+    noise, or it stalled, or it duplicates a found component) are ``AUTO_TRIES - 1`` more drawn,
+    and restarts use ``AUTO_TRIES``.  On a low-rank tensor nearly every first start lands on a
+    component, so this costs one start where a fixed batch of three costs three.
+    """
+    if n_tries != "auto":
+        return (n_tries,)
+    return (1, AUTO_TRIES - 1) if restart == 0 else (AUTO_TRIES,)
+
+
+def _better(rec, best_rec):
+    """Whether start record ``rec`` beats ``best_rec``: a converged new component first, then a
+    larger F (values within rounding of each other are ties, kept by the earlier start)."""
+    def good(r):
+        return r["converged"] and not r["duplicate"]
+
+    if good(rec) != good(best_rec):
+        return good(rec)
+    return rec["objective"] > best_rec["objective"] + TIE_TOL
+
+
 def _extract_one(V, idx_cols, w_dev, E, idx_np, w_np, gen, d, n_tries, max_restarts, found, use,
                  opts, xp):
     """Run batches of random starts until a converged, non-duplicate maximizer is found."""
     dev, dtype = V.device, V.dtype
     best = None
     for restart in range(max_restarts + 1):
-        X0 = gen.standard_normal((d, n_tries))
-        X0 /= np.linalg.norm(X0, axis=0)
-        if use == "numba":
-            X, F, iters, done, gnorm = _power_numba(V, idx_np, w_np, X0, **opts)
-        else:
-            X, F, iters, done, gnorm = _power_xp(V, idx_cols, w_dev, E,
-                                                 xp.asarray(X0, dtype=dtype, device=dev), **opts)
-            F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
-        j, rec = _best_start(F, iters, done, gnorm, restart)
-        x = X[:, j]
-        x = x / xp.linalg.vector_norm(x)
-        dup = False
-        if found:
-            prev = xp.stack(found, axis=1)
-            dup = float(xp.max(xp.abs(prev.mT @ x))) > DUPLICATE_COS
-        rec["duplicate"] = dup
-        if best is None or (rec["converged"] and not dup):
+        round_best = None
+        for size in _batches(n_tries, restart):
+            X0 = gen.standard_normal((d, size))
+            X0 /= np.linalg.norm(X0, axis=0)
+            if use == "numba":
+                X, F, iters, done, gnorm = _power_numba(V, idx_np, w_np, X0, **opts)
+            else:
+                X, F, iters, done, gnorm = _power_xp(V, idx_cols, w_dev, E,
+                                                     xp.asarray(X0, dtype=dtype, device=dev), **opts)
+                F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
+            j, rec = _best_start(F, iters, done, gnorm, restart)
+            x = X[:, j]
+            x = x / xp.linalg.vector_norm(x)
+            dup = False
+            if found:
+                prev = xp.stack(found, axis=1)
+                dup = float(xp.max(xp.abs(prev.mT @ x))) > DUPLICATE_COS
+            rec["duplicate"] = dup
+            if round_best is None or _better(rec, round_best[1]):
+                round_best = (x, rec)
+            if rec["converged"] and not dup and rec["objective"] >= 1.0 - TIE_TOL:
+                break  # an exact component: no start can do better (F <= 1)
+        x, rec = round_best
+        if best is None or (rec["converged"] and not rec["duplicate"]):
             best = (x, rec)
-        if rec["converged"] and not dup:
+        if rec["converged"] and not rec["duplicate"]:
             break
     best[1]["restarts"] = restart  # extra batches drawn, whichever batch was kept
     return best
@@ -764,15 +810,46 @@ def _deflate(V, W, C, alpha, beta, xp):
     return V[:, 1:], W, C[1:, 1:]
 
 
-def _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp):
-    """``||M - S_n(A) diag(lam) S_(m-n)(A)^T||_F / ||M||_F`` in isometric coordinates."""
-    dev, dtype = M.device, M.dtype
+def _sym_factors(A, idx_n, w_n, idx_r, w_r, xp):
+    """Isometric coordinates ``S_n(A)`` and ``S_(m-n)(A)`` of the components' powers."""
+    dev, dtype = A.device, A.dtype
 
     def coords(idx, w):
         cols = [xp.asarray(np.array(idx[:, p]), device=dev) for p in range(idx.shape[1])]
         return sym_coords(A, cols, xp.asarray(np.array(w), dtype=dtype, device=dev), xp)
 
     Sn = coords(idx_n, w_n)
-    Sr = Sn if idx_r.shape == idx_n.shape else coords(idx_r, w_r)
+    return Sn, (Sn if idx_r.shape == idx_n.shape else coords(idx_r, w_r))
+
+
+def _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp, *, S=None):
+    """``||M - S_n(A) diag(lam) S_(m-n)(A)^T||_F / ||M||_F`` in isometric coordinates."""
+    Sn, Sr = S if S is not None else _sym_factors(A, idx_n, w_n, idx_r, w_r, xp)
     diff = M - (Sn * lam[None, :]) @ Sr.mT
     return float(xp.linalg.matrix_norm(diff) / xp.linalg.matrix_norm(M))
+
+
+def _refit_weights(M, A, lam, idx_n, w_n, idx_r, w_r, m, xp):
+    """The weights refitted by least squares for the found factors, if that lowers the residual.
+
+    The weights from deflation carry the rounding of every earlier deflation step (most for
+    small weights when they span decades); given the factors, the best weights solve the
+    R x R normal equations ``G lam = b`` with ``G_ij = (a_i^T a_j)^m`` (the isometric
+    coordinates keep inner products) and ``b_i = S_n(a_i)^T M S_(m-n)(a_i)``.  Kept only when
+    the residual, evaluated directly, is smaller.  Returns ``(lam, residual)``.
+    """
+    S = _sym_factors(A, idx_n, w_n, idx_r, w_r, xp)
+    res0 = _residual(M, A, lam, idx_n, w_n, idx_r, w_r, xp, S=S)
+    Sn, Sr = S
+    G = (A.mT @ A) ** m
+    b = xp.sum(Sn * (M @ Sr), axis=0)
+    try:
+        new = xp.linalg.solve(G, b)
+    except Exception:  # singular Gram matrix (duplicate components): keep the deflation weights
+        return lam, res0
+    if m % 2 and bool(xp.any(new <= 0)):
+        return lam, res0  # odd order keeps the sign in the factors: weights stay positive
+    if not bool(xp.all(xp.isfinite(new))):
+        return lam, res0
+    res1 = _residual(M, A, new, idx_n, w_n, idx_r, w_r, xp, S=S)
+    return (new, res1) if res1 < res0 else (lam, res0)

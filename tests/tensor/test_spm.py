@@ -44,7 +44,7 @@ def test_exact_recovery_orders_3_to_6(m, d, R):
     else:
         assert np.any(res.weights < 0) and np.any(res.weights > 0)  # signed weights kept
     assert res.objective.min() > 1 - 1e-12
-    assert set(res.timings) == {"extraction", "power", "deflation"}
+    assert set(res.timings) == {"extraction", "power", "deflation", "refit"}
 
 
 def test_exact_recovery_on_every_backend(xp):
@@ -315,3 +315,49 @@ def test_duplicate_guard_redraws_and_reports():
     # With a already accepted, every batch is a duplicate: fresh batches are drawn, then it is reported.
     x, rec = _extract_one(V, cols, w, E, idx, w, gen, d, 2, 2, [a], "xp", opts, npx)
     assert rec["duplicate"] and rec["restarts"] == 2
+
+
+def _count_starts(monkeypatch):
+    """Record the batch size of every power-iteration call (both engines)."""
+    import orthla.tensor._spm as spm_module
+
+    sizes = []
+    for name in ("_power_numba", "_power_xp"):
+        orig = getattr(spm_module, name)
+
+        def wrapped(*args, _orig=orig, **kw):
+            sizes.append(int(args[-1].shape[1]))  # X0 is the last positional argument
+            return _orig(*args, **kw)
+
+        monkeypatch.setattr(spm_module, name, wrapped)
+    return sizes
+
+
+@pytest.mark.parametrize("engine", ["auto", "xp"])
+def test_auto_tries_run_one_start_per_exact_component(monkeypatch, engine):
+    T, w, A = random_low_rank(10, 20, order=4, rng=31)
+    sizes = _count_starts(monkeypatch)
+    res = spm(T, rank=20, rng=0, engine=engine)
+    _check_exact(res, w, A, 4)
+    assert sizes == [1] * 20  # one start each: every first start reached F = 1
+    sizes.clear()
+    res3 = spm(T, rank=20, rng=0, n_tries=3, engine=engine)
+    assert sizes == [3] * 20 and res3.success  # an explicit batch is honoured
+
+
+def test_auto_tries_add_starts_when_the_first_is_not_exact(monkeypatch):
+    T, _, _ = random_low_rank(12, 10, order=4, noise=1e-2, rng=32)
+    sizes = _count_starts(monkeypatch)
+    res = spm(T, rank=10, rng=0)
+    assert res.success
+    # Noise keeps F below 1: each component gets the single start plus two more.
+    assert sizes[:2] == [1, 2] and set(sizes) <= {1, 2, 3}
+    assert sum(sizes) >= 3 * 10
+
+
+def test_auto_tries_residual_at_rounding_level():
+    # The stopping rule stops at the rounding floor of the gradient, so exact tensors are
+    # fitted to a few eps (the authors' code reaches about 2e-14 here).
+    T, _, _ = random_low_rank(20, 50, order=4, rng=33)
+    res = spm(T, rank=50, rng=1)
+    assert res.success and res.residual < 1e-13
