@@ -202,8 +202,8 @@ class DigitalNet(PointEngine):
         ``"numba"``: Gray-code walk, one XOR per coordinate and point (NumPy).
         ``"xp"``: vectorized XOR of the matrix columns selected by the index bits
         (any backend, the GPU path).
-    replications, rng, xp, device, dtype
-        As for :class:`Lattice`.
+    replications, rng, xp, device, dtype, optimization
+        As for :class:`Lattice` (``optimization`` needs ``return_binary=False``).
 
     Attributes
     ----------
@@ -215,11 +215,14 @@ class DigitalNet(PointEngine):
         Output digits (``alpha (t // alpha)`` of the requested ``t``).
     alpha : int
         Interlacing factor.
+    MAXDIM : int
+        21201, the dimensions of the default (Joe-Kuo) matrices (class attribute, as
+        ``scipy.stats.qmc.Sobol.MAXDIM``).
 
     Raises
     ------
     ValueError
-        Unknown ``order``/``randomize``/matrix name, ``d`` beyond the matrices
+        Unknown ``order``/``randomize``/``optimization``/matrix name, ``d`` negative or beyond the matrices
         (``d alpha`` base dimensions are needed), ``t`` out of range or too small
         for the matrices, ``alpha`` not in ``1..t``, too many points.
     TypeError
@@ -248,7 +251,8 @@ class DigitalNet(PointEngine):
     per coordinate.  NUS keeps the net property but not the linear structure, so
     :class:`FastGram` refuses NUS points.
     Unrandomized Gray-order points equal ``scipy.stats.qmc.Sobol(d, scramble=False)``
-    bit for bit.
+    bit for bit.  As SciPy's Sobol', a first draw whose size is not a power of two
+    warns (``UserWarning``): the balance (net) properties hold for blocks of ``2^m`` points.
 
     References
     ----------

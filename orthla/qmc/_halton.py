@@ -127,7 +127,7 @@ class Halton(PointEngine):
         ``"numba"``: compiled kernels (NumPy): a digit-counter walk without
         divisions for LMS, blocks of points digit by digit otherwise.  ``"xp"``:
         digit passes vectorized over points (any backend).
-    replications, rng, xp, device, dtype
+    replications, rng, xp, device, dtype, optimization
         As for :class:`Lattice`.
 
     Attributes
@@ -155,7 +155,7 @@ class Halton(PointEngine):
     Raises
     ------
     ValueError
-        Unknown ``randomize``, ``d < 1``, drawing past the capacity (see Notes).
+        Unknown ``randomize``/``optimization``, ``d < 0``, drawing past the capacity (see Notes).
     TypeError
         Bad ``dtype`` or ``rng``, ``xp`` not an array namespace, ``d`` not an
         integer (booleans included).

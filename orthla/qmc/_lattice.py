@@ -74,6 +74,12 @@ class Lattice(PointEngine):
         Device of the points (e.g. a CuPy device); generation runs there.
     dtype : float64 or float32 of ``xp``, optional
         Default float64.
+    optimization : {None, "random-cd", "lloyd"}, optional
+        SciPy's post-processing of each draw (see ``scipy.stats.qmc.QMCEngine``): random
+        coordinate swaps lowering the centered discrepancy, or Lloyd-Max iterations.  It
+        moves points off the lattice (no longer a QMC point set in the strict sense) and
+        runs on NumPy points only; its random stream is spawned from ``rng``, so the
+        randomization is the same with or without it.
 
     Attributes
     ----------
@@ -89,7 +95,7 @@ class Lattice(PointEngine):
     Raises
     ------
     ValueError
-        Unknown ``order``/``randomize``/vector name, ``d`` beyond the vector,
+        Unknown ``order``/``randomize``/``optimization``/vector name, ``d`` negative or beyond the vector,
         a vector that is not 1-D, ``m_max`` out of range, drawing beyond
         ``2^m_max`` points, and in linear order a draw that is not a whole
         lattice from the start.
