@@ -309,7 +309,8 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
         these count points per randomization.
     periodization : {"none", "baker", "c1", "c1sin", "c2sin", "sidi"}, optional
         Variable transform applied before the measure's map (:func:`periodize`);
-        default "baker" for lattice methods, "none" otherwise.
+        default "baker" for "lattice-fourier", "c1sin" for "bayes-lattice" (the
+        Gaussian-process prior is smooth and periodic), "none" otherwise.
     periodization_order : int, default 4
         Exponent of Sidi's transform.
     replications : int, default 16
@@ -398,7 +399,7 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
         raise ValueError(f"`n_max` must be at least `n_init` = {n_init}; got {n_max}.")
     lattice = method in ("lattice-fourier", "bayes-lattice")
     if periodization is None:
-        periodization = "baker" if lattice else "none"
+        periodization = "c1sin" if method == "bayes-lattice" else ("baker" if lattice else "none")
     periodization = check_choice(periodization, "periodization", PERIODIZATIONS)
     order = check_int(periodization_order, "periodization_order", low=0, high=32)
     R = check_int(replications, "replications", low=2)

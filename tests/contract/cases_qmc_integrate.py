@@ -102,6 +102,10 @@ CASES = [
         lambda x: x[:, 0], Gaussian(mean, covariance), abs_tol=1e-2, method="replications", n_init=2**6,
         n_max=2**8, rng=1, xp=xp)), {"mean": MEAN, "covariance": COV}, id="replications", check=_check_integral,
         skip=HOST),
+    Case("integrate", lambda xp, mean, covariance: _parts(integrate(
+        lambda x: x[:, 0], Gaussian(mean, covariance), abs_tol=1e-2, method="bayes-lattice", n_init=2**5,
+        n_max=2**6, rng=1, xp=xp)), {"mean": MEAN, "covariance": COV}, id="bayes-lattice", check=_check_integral,
+        skip=HOST),
     Case("ndtri", lambda xp, p: ndtri(p), {"p": U[:, 0]}, check=_check_ndtri, finite_result=False),
     Case("periodize", lambda xp, u: periodize(u, "c1sin"), {"u": U}, check=_check_periodize),
     Case("Gaussian", lambda xp, mean, covariance: Gaussian(mean, covariance).factor,
