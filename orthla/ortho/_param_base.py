@@ -16,7 +16,9 @@ from abc import ABC, abstractmethod
 from types import ModuleType
 from typing import Any
 
-from .._backend import array_namespace, as_array, device
+import numpy as np
+
+from .._backend import array_namespace, as_array, device, no_grad
 from .._validate import as_floating, check_choice, check_finite
 
 __all__ = ["OrthogonalParametrization", "as_params"]
@@ -128,13 +130,18 @@ class OrthogonalParametrization(ABC):
         xp = self._xp
         x = self._check_x(x, side)
         vector = x.ndim == 1
-        if side == "left":
-            xx = x[:, None] if vector else x
-            out = self._apply(xx, transpose)
-            return out[..., 0] if vector else out
-        xx = x[:, None] if vector else xp.matrix_transpose(x)  # x Q = (Q^T x^T)^T
-        out = self._apply(xx, not transpose)
-        return out[..., 0] if vector else xp.matrix_transpose(out)
+        # NaN/inf in x are refused below from the result; NumPy must not warn meanwhile.
+        with np.errstate(invalid="ignore", over="ignore"):
+            if side == "left":
+                xx = x[:, None] if vector else x
+                out = self._apply(xx, transpose)
+                out = out[..., 0] if vector else out
+            else:
+                xx = x[:, None] if vector else xp.matrix_transpose(x)  # x Q = (Q^T x^T)^T
+                out = self._apply(xx, not transpose)
+                out = out[..., 0] if vector else xp.matrix_transpose(out)
+            self._refuse_nonfinite(out, x)
+        return out
 
     def matrix(self) -> Any:
         """The dense operator(s), shape ``batch_shape + (d, d)`` (for checks and small ``d``)."""
@@ -170,11 +177,28 @@ class OrthogonalParametrization(ABC):
             if a != b and a != 1 and b != 1:
                 raise ValueError(f"`{name}` has leading (batch) dimensions {lead}, which do not broadcast "
                                  f"against the operator's batch_shape {self._batch_shape}.")
-        check_finite(x, name, xp)
+        # Finiteness is checked on the result (see _refuse_nonfinite): one reduction instead of
+        # an elementwise test and a reduction of x before every product.
         if x.dtype != self._dtype:
             dt = xp.result_type(x.dtype, self._dtype)
             x = xp.astype(x, dt)
         return x
+
+
+    def _refuse_nonfinite(self, out: Any, x: Any, name: str = "x") -> None:
+        """Raise ``ValueError`` naming ``x`` unless ``out = Q x`` is finite.
+
+        An orthogonal map keeps norms, so ``Q x`` is finite exactly when ``x`` is (short of
+        overflow at the top of the range): a finite sum of ``out`` proves both, and only when it
+        is not finite are the entries looked at, to say which.
+        """
+        xp = self._xp
+        o = no_grad(out)
+        if bool(xp.isfinite(xp.sum(o))) or bool(xp.all(xp.isfinite(o))):
+            return
+        check_finite(no_grad(x), name, xp)
+        raise ValueError(f"`{name}` is too large: the product with the orthogonal operator "
+                         f"overflows {o.dtype} (max|x| near the largest float).")
 
 
 class _Transposed(OrthogonalParametrization):
