@@ -290,13 +290,15 @@ def _not_psd(i, value, aii, k, j):
 
 
 def _run(op, kmax, method, block_size, floor, rng, xp):
-    """The pivot loop.  Host round trips: a fixed number per round (about 8), none per pivot.
+    """The pivot loop.  Host round trips: a fixed number per round (6), none per pivot.
 
     The N-sized work (sampling, kernel columns, the downdate of F and of the residual diagonal)
     stays on the device; the small t x t candidate block, the candidates' diagonal entries and
     the per-round statistics travel to the host in one copy each, where the accept/reject
     decisions and the block's Cholesky factor are computed (with NumPy, the same operations as
-    the array-API code on NumPy), and the factor returns to the device in one copy.
+    the array-API code on NumPy), and the factor returns to the device in one copy.  Per round:
+    to the device the uniforms, the accepted pivots and their factor; to the host the candidate
+    indices, the block with the candidates' diagonals, and the trace statistics.
     """
     n = op.n
     dev = op.diag0.device
@@ -319,8 +321,13 @@ def _run(op, kmax, method, block_size, floor, rng, xp):
         cand, cand_x = _candidates(method, d, block_size, kmax - k, rng, xp)
         fc = xp.take(ft[:k, :], cand_x, axis=1)  # F[cand]^T
         # residual on the candidates only: A[c, c] - F[c] F[c]^H = A[c, c] - fc^T conj(fc)
-        h = host_array(op.block(cand_x, cand_x) - fc.mT @ (xp.conj(fc) if is_complex(fc, xp) else fc))
-        d_a = host_array(xp.stack([xp.take(d, cand_x), xp.take(diag0, cand_x)]))
+        h = op.block(cand_x, cand_x) - fc.mT @ (xp.conj(fc) if is_complex(fc, xp) else fc)
+        d_a = xp.stack([xp.take(d, cand_x), xp.take(diag0, cand_x)])
+        if is_complex(h, xp):
+            h, d_a = host_array(h), host_array(d_a)
+        else:  # one copy for the block and the candidates' d and A_jj
+            both = host_array(xp.concat([h, d_a], axis=0))
+            h, d_a = both[:-2, :], both[-2:, :]
         a_cand = d_a[1, :].tolist()
         if method == "block":
             accepted, low, exhausted = _block_pivots(h, cand, a_cand, kmax - k, unit, neg, k, op.j)
@@ -351,7 +358,7 @@ def _run(op, kmax, method, block_size, floor, rng, xp):
         if zero:
             # the exhausted candidates after the downdate, which must not see their zeros as
             # negative residuals
-            d = _zero_at(d, np.array(zero, dtype=np.int64), xp)
+            d = _zero_at(d, piv if not exhausted else np.array(zero, dtype=np.int64), xp)
         # one copy back per round: the trace removed by each new pivot, the PSD flag, sum(d)
         if accepted:
             stats = host_array(xp.concat([xp.cumulative_sum(_sqnorm(newt, 1, xp)),
