@@ -76,7 +76,10 @@ class PointEngine(_scipy_qmc.QMCEngine):
         # QMCEngine's own state (d, num_generated, SciPy's optimizer with its own Generator,
         # spawned so the randomization drawn from `rng` is the same with or without it).
         opt_rng = _spawn(rng) if optimization is not None else None
-        super().__init__(d, optimization=optimization, rng=opt_rng)
+        try:
+            super().__init__(d, optimization=optimization, rng=opt_rng)
+        except TypeError:  # SciPy < 1.15 names the generator `seed`
+            super().__init__(d, optimization=optimization, seed=opt_rng)
         self.d = d
         self.rng = rng
         self.num_generated = 0
