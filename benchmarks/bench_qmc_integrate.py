@@ -159,6 +159,56 @@ def test_integrate(benchmark, problem, tool, method):
     assert n > 0 and math.isfinite(est)
 
 
+# ---------------------------------------------------------------- Bayesian cubature likelihood at n = 2^16
+# One evaluation of the profiled marginal likelihood (kernel eigenvalues for a shape parameter and the
+# loss) on n = 2^16 lattice points in d = 5, for orthla (FastGram) and QMCPy's CubBayesLatticeG
+# (its objective_function, the call its fminbnd search repeats).
+
+N_BAYES, D_BAYES = 2**16, 5
+
+
+def bayes_setup(tool, net=False):
+    if tool == "orthla":
+        import array_api_compat.numpy as npx
+
+        from orthla.qmc import Lattice, Sobol, fftbr, fwht
+        from orthla.qmc._cub_bayes import _ShapeFamily, bayes_loss_and_halfwidth
+
+        u = (Sobol if net else Lattice)(D_BAYES, rng=3).random(N_BAYES)
+        y = np.cos(u.sum(axis=1))
+        power = np.abs(fwht(y) if net else fftbr(y)) ** 2
+        family = _ShapeFamily(u, net, 2, npx)  # once per n: 1-D kernel values, FastGram check
+
+        def evaluate(log_gamma=-1.0):
+            return bayes_loss_and_halfwidth(power, family.eigenvalues(math.exp(log_gamma)), N_BAYES)[0]
+
+        return evaluate
+    import qmcpy as qp
+
+    sampler = (qp.DigitalNetB2 if net else qp.Lattice)(D_BAYES, seed=3)
+    sc = (qp.CubBayesNetG if net else qp.CubBayesLatticeG)(qp.Keister(sampler), abs_tol=1e-3)
+    x = sampler(N_BAYES)
+    y = np.cos(x.sum(axis=1))
+    ftilde = sc.ft(y)  # QMCPy scales it; the cost is what is timed
+
+    def evaluate(log_gamma=-1.0):
+        return sc.objective_function(np.exp(log_gamma), x, ftilde)[0]
+
+    return evaluate
+
+
+@pytest.mark.parametrize("net", [False, True], ids=["lattice", "net"])
+@pytest.mark.parametrize("tool", ["orthla", "qmcpy"])
+def test_bayes_likelihood_2e16(benchmark, tool, net):
+    if not _available(tool):
+        pytest.skip("qmcpy is not installed")
+    evaluate = bayes_setup(tool, net)
+    evaluate()  # warm-up
+    benchmark.group = f"Bayesian cubature: one likelihood evaluation, n=2^16, d=5 ({'net' if net else 'lattice'})"
+    loss = benchmark.pedantic(evaluate, rounds=5, warmup_rounds=1)
+    assert math.isfinite(loss)
+
+
 def main(repeats=3):
     from threadpoolctl import threadpool_limits
 
@@ -185,7 +235,33 @@ def main(repeats=3):
     return rows
 
 
+def main_bayes(repeats=5):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        for net in (False, True):
+            for tool in ("orthla", "qmcpy"):
+                if not _available(tool):
+                    continue
+                try:
+                    evaluate = bayes_setup(tool, net)
+                except Exception as exc:  # QMCPy versions differ in their private APIs
+                    print(f"| {'net' if net else 'lattice'} | {tool} | failed: {exc!r} |")
+                    continue
+                evaluate()
+                times = []
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    evaluate()
+                    times.append(time.perf_counter() - t0)
+                print(f"| {'net' if net else 'lattice'} | {tool} | {1e3 * np.median(times):.1f} ms |", flush=True)
+
+
 if __name__ == "__main__":
     print("| problem | tool | method | time (s, median of 3) | n (median) | max true error | bound/half-width |")
     print("|---|---|---|---|---|---|---|")
     main()
+    print()
+    print("| points | tool | one likelihood evaluation at n = 2^16, d = 5 (median of 5) |")
+    print("|---|---|---|")
+    main_bayes()

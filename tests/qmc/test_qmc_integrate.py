@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from _qmc_integrands import genz_oscillatory, geometric_asian, keister, keister_exact
 
+from orthla._testing import to_host
 from orthla.qmc import (
     BrownianMotion,
     Gaussian,
@@ -54,6 +55,25 @@ def test_bayes_likelihood_against_dense():
     one = np.ones(n)
     assert var == pytest.approx(s * (1 - one @ np.linalg.solve(K, one)), rel=1e-8)
     assert loss == pytest.approx(np.log(n * s) + np.linalg.slogdet(K)[1] / n, rel=1e-10)
+
+
+@pytest.mark.parametrize("net", [False, True])
+def test_shape_family_matches_fastgram(xp, net):
+    from orthla.qmc import (
+        DigitalShiftInvariantKernel,
+        FastGram,
+        Lattice,
+        ShiftInvariantKernel,
+        Sobol,
+    )
+    from orthla.qmc._cub_bayes import _ShapeFamily
+
+    u = (Sobol if net else Lattice)(3, rng=5, xp=xp).random(256)
+    fam = _ShapeFamily(u, net, 2, xp)
+    for gamma in (0.01, 0.4, 3.0):
+        kern = (DigitalShiftInvariantKernel if net else ShiftInvariantKernel)(3, alpha=2, weights=gamma)
+        want = to_host(FastGram(u, kern).eigenvalues)
+        np.testing.assert_allclose(to_host(fam.eigenvalues(gamma)), want, rtol=1e-10, atol=1e-12 * want.max())
 
 
 @pytest.mark.parametrize("method", ALL)
