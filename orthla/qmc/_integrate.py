@@ -162,9 +162,15 @@ def _combine(mu: np.ndarray, half: np.ndarray, a: float, r: float) -> tuple[np.n
     return est, err, ok
 
 
-def _update_kappa(kappa: Any, mag: Any, mfrom: int, mto: int, xp: Any) -> Any:
+def _update_kappa(kappa: Any, mag: Any, mfrom: int, mto: int, xp: Any, engine: str = "xp") -> Any:
     """Rearrange the wavenumber map so that larger coefficients come first within each pair
     ``(k, k + 2^l)``, levels l = mfrom down to mto + 1 (Hickernell & Jimenez Rugama)."""
+    if engine == "numba":
+        from ._cub_numba import update_kappa
+
+        out = np.ascontiguousarray(kappa, dtype=np.int64).copy()
+        update_kappa(out, np.ascontiguousarray(mag, dtype=np.float64), mfrom, mto)
+        return out
     p, n = kappa.shape
     for level in range(mfrom, mto, -1):
         nl = 2**level
@@ -190,12 +196,15 @@ def _transform_ld(y: Any, net: bool, engine: str, xp: Any) -> Any:
 
 def _twiddle(n: int, xp: Any, device: Any) -> Any:
     th = xp.arange(n, dtype=xp.float64, device=device) * (math.pi / n)
+    if xp.__name__.endswith("numpy"):
+        return np.exp(-1j * th)
     return xp.astype(xp.cos(th), xp.complex128) - 1j * xp.astype(xp.sin(th), xp.complex128)
 
 
 def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, a: float, r: float, m0: int, mmax: int,
             xp: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     fft_engine = select_engine("auto", xp) if net else "xp"
+    kap_engine = select_engine("auto", xp)
     m = m0
     n = 2**m
     y = g(engine_pts.random(n))
@@ -204,7 +213,7 @@ def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, a: float, r: float, m0: i
     yt = _transform_ld(y, net, fft_engine, xp)
     mag = xp.abs(yt)
     kappa = xp.broadcast_to(xp.arange(n, dtype=xp.int64, device=y.device)[None, :], (p, n))
-    kappa = _update_kappa(kappa, mag, m - 1, 0, xp)
+    kappa = _update_kappa(kappa, mag, m - 1, 0, xp, kap_engine)
     est = np.full(p, np.nan)
     err = np.full(p, np.inf)
     n_used = np.zeros(p, dtype=np.int64)
@@ -231,7 +240,7 @@ def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, a: float, r: float, m0: i
         kappa = xp.concat([kappa, kappa + n], axis=1)
         m += 1
         n *= 2
-        kappa = _update_kappa(kappa, mag, m - 1, m - _R_LAG - 1, xp)
+        kappa = _update_kappa(kappa, mag, m - 1, m - _R_LAG - 1, xp, kap_engine)
 
 
 def _student_t(conf: float, dof: int) -> float:

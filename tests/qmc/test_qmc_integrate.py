@@ -234,3 +234,24 @@ def test_inputs_not_modified():
         warnings.simplefilter("error")
         integrate(lambda x: x[:, 1], g, abs_tol=1e-2, rng=1)
     np.testing.assert_array_equal(cov, keep)
+
+
+def test_kappa_numba_matches_xp():
+    pytest.importorskip("numba")
+    import array_api_compat.numpy as npx
+
+    from orthla.qmc._integrate import _update_kappa
+
+    rng = np.random.default_rng(0)
+    for m in (5, 8, 11):
+        n = 2**m
+        mag = rng.random((3, n))
+        kappa = np.tile(np.arange(n), (3, 1))
+        a = _update_kappa(kappa, mag, m - 1, 0, npx, "xp")
+        b = _update_kappa(kappa, mag, m - 1, 0, npx, "numba")
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(kappa, np.tile(np.arange(n), (3, 1)))  # input untouched
+        doubled = np.concatenate([a, a + n], axis=1)
+        mag2 = rng.random((3, 2 * n))
+        np.testing.assert_array_equal(_update_kappa(doubled, mag2, m, m - 5, npx, "xp"),
+                                      _update_kappa(doubled, mag2, m, m - 5, npx, "numba"))
