@@ -205,3 +205,11 @@ def test_poisson_off_numpy_is_one_fft_pass():
     with count_syncs() as c:
         poisson_solve(f, h=0.1)
     assert c.total == 1, c.report()  # the NaN/Inf check of f
+
+
+@pytest.mark.parametrize(("bad", "exc"), [(0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_pcg_check_every_is_validated(bad, exc):
+    k = np.eye(4) * 2.0
+    ke = KronOperator([k, k]).eigh()
+    with pytest.raises(exc, match="check_every"):
+        ke.solve_diag(np.ones(16), np.ones(16), check_every=bad)
