@@ -249,14 +249,17 @@ def _contract_except(t: Any, vecs: Sequence[Any], k: int, xp: ModuleType) -> Any
 
 
 def _svd_update(d: Any, blocks: Sequence[int], xp: ModuleType) -> list:
-    """Nearest rank-one nonnegative tensor to the (block-averaged) unstructured update ``d``.
+    """Rank-one fit of the unstructured update ``d`` in the amplitude domain.
 
-    K = 2: the leading singular triplet of the ``n_1 x n_2`` matrix ``d``.  K > 2: the leading
-    left singular vector of each unfolding (truncated HOSVD) refined by a few sweeps of the
-    higher-order power method.  ``d >= 0``, so the Perron vectors are nonnegative; their
-    entries are taken in absolute value and floored at ``eps * max``.
+    ``a = sqrt(d)`` (block-averaged) is replaced by its nearest rank-one tensor
+    ``a_1 ⊗ ⋯ ⊗ a_K`` and ``gamma_k = a_k^2``.  K = 2: the leading singular triplet of the
+    ``n_1 x n_2`` matrix; K > 2: the leading left singular vector of each unfolding (truncated
+    HOSVD) refined by a few sweeps of the higher-order power method.  ``a >= 0``, so the
+    Perron vectors are nonnegative; their entries are taken in absolute value and floored at
+    ``eps * max``.  (Fitting ``d`` itself lets the largest ``|x_i|^2`` dominate the least-squares
+    fit; with the noise estimated that stalled at a tenfold noise estimate on small problems.)
     """
-    t = _block_mean(d, blocks, xp)
+    t = _block_mean(xp.sqrt(d), blocks, xp)
     kdim = t.ndim
     if kdim == 1:
         vecs = [t]
@@ -280,7 +283,8 @@ def _svd_update(d: Any, blocks: Sequence[int], xp: ModuleType) -> list:
     for v, b in zip(vecs, blocks, strict=True):
         v = xp.abs(v)
         floor = tiny * xp.max(v)
-        out.append(_expand(xp.where(v > floor, v, floor + xp.zeros_like(v)), b, xp))
+        v = xp.where(v > floor, v, floor + xp.zeros_like(v))
+        out.append(_expand(v * v, b, xp))
     return _normalize(out, xp)
 
 
@@ -326,10 +330,12 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
         M-step.  ``"am"``: one sweep of alternating minimization over ``gamma_1, ...,
         gamma_K`` (each in closed form) -- a generalized EM step, so the cost in
         ``history`` never increases and the iterates approach a stationary point [1]_.
-        ``"svd"``: the unstructured EM update ``diag(Sigma) + |mu|^2``, reshaped to a
-        ``n_1 x ⋯ x n_K`` tensor, replaced by its nearest rank-one tensor (leading
-        singular vectors; for ``K > 2`` truncated HOSVD refined by the higher-order power
-        method): an approximation, with no monotonicity guarantee, often faster to settle.
+        ``"svd"``: the unstructured EM update ``d = diag(Sigma) + |mu|^2``, reshaped to a
+        ``n_1 x ⋯ x n_K`` tensor, approximated in the amplitude domain: ``sqrt(d)`` is
+        replaced by its nearest rank-one tensor ``a_1 ⊗ ⋯ ⊗ a_K`` (leading singular
+        vectors; for ``K > 2`` truncated HOSVD refined by the higher-order power method)
+        and ``gamma_k = a_k^2``.  An approximation with no monotonicity guarantee that
+        settles in far fewer iterations (20-40 against 400-700 for AM in the tests).
     noise : float, optional
         Known noise variance ``sigma^2 > 0``.  Default: estimated by EM (initial value
         ``0.1 ||y||^2 / M``, floored at ``10 eps ||y||^2 / M``).
