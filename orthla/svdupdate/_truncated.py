@@ -53,6 +53,11 @@ V_EXTENDED_MIN_WORK = 1_000_000
 U_EXTENDED_MIN_WORK = 1_000_000
 #: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
 FULL_CHECK_EVERY = 32
+#: Between probes the loss of orthogonality is bounded by ``PROBE_GROWTH sqrt(max(m, n))
+#: eps`` per update (raised per state to the measured drift if that is larger) and the
+#: probe skips at most ``PROBE_MAX_SKIP`` updates (0: probe after every update).
+PROBE_GROWTH = 1.0
+PROBE_MAX_SKIP = 8
 #: The slots of the left and the right factor (basis, small factor, row buffer, Gram
 #: matrix, condition bound): a column append is a row append with them exchanged.
 _FACTOR_SLOTS = (("_Ub", "_Vb"), ("_Ku", "_Kv"), ("_Ubuf", "_Vbuf"), ("_Gu", "_Gv"),
@@ -78,7 +83,9 @@ class UpdateRecord(NamedTuple):
         close the residual basis came to the rank threshold (``nan`` if not measured).
     ortho_u, ortho_v : float
         Estimated ``||U^T U - I||`` and ``||V^T V - I||`` after the update (before any
-        re-orthogonalization it triggered).
+        re-orthogonalization it triggered): the probe's estimate, or for an update the
+        probe skipped the bound from the last estimate (see Notes of
+        :class:`TruncatedSVD`).
     reorthogonalized : bool
         Whether ``U`` and ``V`` were re-orthonormalized after this update.
     cond_k : float
@@ -449,13 +456,20 @@ class TruncatedSVD:
     the tracked rank ``k + oversample`` and goes through the same monitoring;
     ``history`` records the path taken and the predictions.
 
-    *Monitoring*: after every update ``||U^T U - I||`` and ``||V^T V - I||`` are
-    estimated with two random probe vectors drawn afresh each time (``O((m + n) r)``;
-    ``O(r^2)`` for a factor held in extended form, through its Gram matrix kept up to
-    date), every ``FULL_CHECK_EVERY = 32`` updates the exact norms are taken as well
-    (``O((m + n) r^2)``, ``O(r^3)`` in extended form), and both factors are
-    re-orthonormalized (QR of each and an ``r x r`` SVD) when the estimate exceeds
-    ``ortho_tol``.
+    *Monitoring*: ``||U^T U - I||`` and ``||V^T V - I||`` are estimated with two random
+    probe vectors drawn afresh each time (``O((m + n) r)``; ``O(r^2)`` for a factor held
+    in extended form, through its Gram matrix kept up to date), every
+    ``FULL_CHECK_EVERY = 32`` updates the exact norms are taken as well (``O((m + n)
+    r^2)``, ``O(r^3)`` in extended form), and both factors are re-orthonormalized (QR of
+    each and an ``r x r`` SVD) when the estimate exceeds ``ortho_tol``.  The probe is
+    proportionate: rounding moves ``X^T X`` by about ``sqrt(max(m, n)) eps`` per update,
+    so between probes the loss is bounded by the last estimate plus that much per update
+    (the rate is raised for a state whose probes see faster drift), and the probe runs
+    again before the bound could reach ``ortho_tol`` (after at most ``PROBE_MAX_SKIP =
+    8`` updates); ``history`` records the bound for the updates in between.  Dense NumPy
+    row batches of the state's dtype take a lean path (the same exact update, NumPy
+    called directly, the general path whenever anything is unusual), so small problems
+    are not dominated by per-call overhead.
 
     References
     ----------
@@ -842,6 +856,12 @@ class TruncatedSVD:
             ``numpy.matrix``, an array of another library, an unusable sparse format;
             ``l``/``t`` not an integer (booleans refused).
         """
+        if (type(E) is np.ndarray and method == "exact" and (strategy == "auto" or strategy == "dense")
+                and self._kept is None and type(l) is int and type(t) is int and l >= 1 and t >= 0
+                and is_numpy(self._xp)):
+            done = _append_lean(self, E, strategy)
+            if done is not None:
+                return done
         E = self._operand(E, "E", self.shape[1], "columns", (method, l, t, strategy))
         exact = is_exact(method, l, self.shape[1], E.shape[0], self._s.shape[0])
         extended = self._v_extension_applies(E, forced=strategy == "sparse")
@@ -1308,11 +1328,61 @@ class TruncatedSVD:
         """
         xp, r = self._xp, self._s.shape[0]
         w = self._probe_rng.standard_normal((r, 2))
-        w = xp.asarray(w / np.linalg.norm(w, axis=0), dtype=self._s.dtype, device=device(self._s))
-        self._probe = w
+        w = w / np.sqrt(np.einsum("ij,ij->j", w, w))
         full = (self.n_updates + 1) % FULL_CHECK_EVERY == 0
+        if is_numpy(xp):
+            w = w.astype(self._s.dtype, copy=False)
+            self._probe = w
+            return (_factor_loss(xp, self._Ub, self._Ku, self._Gu, w, full),
+                    _factor_loss(xp, self._Vb, self._Kv, self._Gv, w, full))
+        w = xp.asarray(w, dtype=self._s.dtype, device=device(self._s))
+        self._probe = w
         return (_factor_loss(xp, self._Ub, self._Ku, self._Gu, w, full),
                 _factor_loss(xp, self._Vb, self._Kv, self._Gv, w, full))
+
+    def _monitor(self):
+        """``(ortho_u, ortho_v, reorthonormalize)`` after an update (see the class Notes).
+
+        The probe runs when it is due; in between, the loss is bounded by the last
+        measurement plus ``PROBE_GROWTH sqrt(max(m, n)) eps`` per update (rounding moves
+        ``X^T X`` of an ``n``-row factor by about ``sqrt(n) eps`` per update, so the loss
+        grows at most linearly in the number of updates), and the next probe is due
+        before that bound can reach ``ortho_tol`` (at most ``PROBE_MAX_SKIP`` updates
+        later; the exact check every ``FULL_CHECK_EVERY`` updates always runs).  A probe
+        that finds more growth than the bound allowed (beyond a factor 2 and one step of
+        slack: the probe is a randomized estimate) raises the per-update rate of this state to what it saw, so the
+        schedule follows the factor's actual drift.
+        """
+        d = self.__dict__
+        tol = self._ortho_threshold()
+        full = (self.n_updates + 1) % FULL_CHECK_EVERY == 0
+        step = d.get("_probe_rate", PROBE_GROWTH) * math.sqrt(max(self.shape)) * eps(
+            self._s.dtype, self._xp)
+        due, since = d.get("_probe_due", 0), d.get("_probe_since", 0) + 1
+        if due > 0 and not full:
+            lu, lv = self._probe_last
+            bu, bv = lu + since * step, lv + since * step
+            if max(bu, bv) <= tol:  # (ortho_tol may have been lowered since)
+                self._probe_due, self._probe_since = due - 1, since
+                return bu, bv, False
+        ou, ov = self._ortho_estimates()
+        loss = max(ou, ov)
+        reorth = loss > tol
+        last = d.get("_probe_last")
+        if last is not None and not reorth and loss > 2.0 * max(last) + (since + 1) * step:
+            # More drift than the model allows (one step of slack for the probe's own
+            # rounding): follow the measured rate from now on.
+            grown = (loss - max(last)) / since
+            self._probe_rate = d.get("_probe_rate", PROBE_GROWTH) * grown / step
+            step = grown
+        if reorth:
+            self._probe_last, self._probe_due = None, 0  # measure the restored factors next
+        else:
+            self._probe_last = (ou, ov)
+            room = (tol - loss) / step if step > 0 else math.inf
+            self._probe_due = int(min(max(room - 1.0, 0.0), PROBE_MAX_SKIP))
+        self._probe_since = 0
+        return ou, ov, reorth
 
     def _extend_rows(self, F):
         """New left factor after appending rows, as ``(U', K_u, cond(K_u))``.
@@ -1344,6 +1414,8 @@ class TruncatedSVD:
             if cond <= self.max_cond_k:
                 rows = xp.linalg.solve(K.mT, F2.mT).mT
                 return self._append_to_buffer(rows), K, cond
+        if type(F) is np.ndarray:
+            return np.concatenate([self._U @ F1, F2], axis=0), None, 1.0
         return xp.concat([self._U @ F1, F2], axis=0), None, 1.0
 
     def _append_to_buffer(self, rows):
@@ -1369,7 +1441,8 @@ class TruncatedSVD:
         # All work is done on new arrays; only now does the state change (all-or-nothing).
         buf, gram, pend_v = self._pending_buf, self._pending_gu, self._pending_v
         self._pending_buf = self._pending_gu = self._pending_v = None
-        if not bool(self._xp.all(self._xp.isfinite(s))):
+        finite = np.isfinite(s).all() if type(s) is np.ndarray else self._xp.all(self._xp.isfinite(s))
+        if not bool(finite):
             raise FloatingPointError("the update produced non-finite singular values; state unchanged.")
         old = (self._Ub, self._Ku, self._s, self._Vb, self._Kv, self._Gv, self._Ubuf, self._Gu,
                self._cond_ku, self._cond_kv, self._Vbuf)
@@ -1392,8 +1465,7 @@ class TruncatedSVD:
                 else:
                     self._Vbuf = None  # a row buffer holding the old V' is stale now
                 self._Vb, self._Kv, self._Gv, self._cond_kv = Vb, Kv, Gv, cond_kv
-            ou, ov = self._ortho_estimates()
-            reorth = max(ou, ov) > self._ortho_threshold()
+            ou, ov, reorth = self._monitor()
             if reorth:
                 self._U, self._s, self._V = _reorthonormalize(self._xp, self._U, s, self._V)
         except BaseException:
@@ -1416,6 +1488,8 @@ def _factor_loss(xp, B, K, G, w, full):
     The probe ``max ||(X^T X - I) w||`` over the columns of ``w``; with ``full`` also the
     exact 2-norm of ``X^T X - I`` (the larger of the two is returned).
     """
+    if type(w) is np.ndarray:
+        return _factor_loss_np(B, K, G, w, full)
     if K is not None and G is not None:
         ew = K.mT @ (G @ (K @ w)) - w
         gram = (lambda: K.mT @ G @ K) if full else None
@@ -1431,6 +1505,100 @@ def _factor_loss(xp, B, K, G, w, full):
         S = S - xp.eye(S.shape[0], dtype=S.dtype, device=device(S))
         est = max(est, float(xp.max(xp.abs(xp.linalg.eigvalsh((S + S.mT) / 2)))))
     return est
+
+
+def _factor_loss_np(B, K, G, w, full):
+    """:func:`_factor_loss` with NumPy called directly (the probe of every NumPy update)."""
+    if K is None:
+        ew = B.T @ (B @ w) - w
+    elif G is not None:
+        ew = K.T @ (G @ (K @ w)) - w
+    else:
+        ew = K.T @ (B.T @ (B @ (K @ w))) - w
+    est = float(np.sqrt(np.max(np.einsum("ij,ij->j", ew, ew))))
+    if full:
+        if K is None:
+            S = B.T @ B
+        elif G is not None:
+            S = K.T @ G @ K
+        else:
+            S = K.T @ (B.T @ B) @ K
+        S = S - np.eye(S.shape[0], dtype=S.dtype)
+        est = max(est, float(np.max(np.abs(np.linalg.eigvalsh((S + S.T) / 2)))))
+    return est
+
+
+def _append_lean(self, E, strategy):
+    """Dense NumPy rows appended to ``self`` by exact Zha-Simon with NumPy called directly.
+
+    The same algorithm as the general path (one Gram-Schmidt pass measured against
+    ``V``, a QR of the residual, the rank threshold, the core SVD, the extended or
+    explicit left factor, the commit and its orthogonality monitor) with the checks
+    that a plain ``float32``/``float64`` array of the state's dtype needs and no
+    namespace dispatch: small updates (rank 10-20, a few hundred columns) are
+    dominated by per-call overhead.  Returns ``None`` (nothing changed) whenever
+    anything is unusual (other dtype or shape, non-finite entries, extreme scales, a
+    rank-deficient residual, heavy cancellation): the general path then validates,
+    reports and handles it.
+    """
+    s0 = self._s
+    dt = s0.dtype
+    if E.ndim != 2 or E.dtype != dt:
+        return None
+    p, n = E.shape
+    m = self._Ub.shape[0]
+    r = s0.shape[0]
+    if n != self._Vb.shape[0] or p == 0 or p + r > n:
+        return None
+    enorm = float(np.sqrt(np.vdot(E, E)))  # also NaN/Inf in E, and overflow/underflow
+    if not 1e-100 < enorm < 1e100:
+        return None
+    self._clear_pending()
+    V = self._V
+    s = s0 * self.decay
+    C = E @ V                                   # p x r
+    Y = E.T - V @ C.T                           # n x p, one Gram-Schmidt pass
+    G = V.T @ Y
+    e = float(np.finfo(dt).eps)
+    rtol = self.rtol if self.rtol is not None else max(m, n, p) * e
+    scale = max(float(s[0]), enorm)
+    tol = rtol * scale
+    if p == 1:
+        rho = float(np.sqrt(np.vdot(Y, Y)))
+        if not rho > tol:
+            return None
+        Q, T, W, smin = Y / rho, np.full((1, 1), rho, dtype=dt), G / rho, rho
+    else:
+        Q, T = np.linalg.qr(Y)
+        if float(np.min(np.abs(np.diagonal(T)))) <= tol:
+            return None
+        smin = float(np.linalg.svd(T, compute_uv=False)[-1])
+        if not smin > tol:
+            return None
+        W = scipy.linalg.solve_triangular(T, G.T, trans="T", check_finite=False).T
+    w2 = float(np.vdot(W, W))
+    if w2 > (10 * e) ** 2:
+        if w2 > e:
+            return None  # heavy cancellation: the general path's second pass
+        Q = Q - V @ W                           # Gram matrix I - W^T W
+        C = C + (W @ T).T
+    K = np.zeros((r + p, r + p), dtype=dt)
+    K.ravel()[:r * (r + p + 1):r + p + 1] = s  # diag(s) in the leading block
+    K[r:, :r] = C
+    K[r:, r:] = T.T
+    F, theta, Gt = np.linalg.svd(K, full_matrices=False)
+    kk = min(self._r_target, theta.shape[0])
+    V_new = V @ Gt[:kk, :r].T + Q @ Gt[:kk, r:].T
+    pred = None
+    if strategy == "auto":
+        rows = p if self._Ku is not None else m
+        dense_s = (_dispatch.append_dense(n, p, r, None) + _dispatch.rotate(rows, r)
+                   + _dispatch.probe(m, n, r))
+        pred = Prediction(math.nan, dense_s, math.nan)
+    Ub, Ku, cond = self._extend_rows(F[:, :kk])
+    rec = UpdateRecord(self._append_kind, "exact", (0, 0), p, smin / scale, math.nan,
+                       math.nan, False, cond_k=cond, path="dense", predicted=pred)
+    return self._commit(Ub, theta[:kk], V_new, rec, Ku=Ku)
 
 
 def _gram_flag(path, strategy):

@@ -455,7 +455,10 @@ def test_constructor_from_existing_svd():
     assert [r.kind for r in st.history] == ["add_rows"]
 
 
-def test_extended_left_basis_matches_explicit_products():
+def test_extended_left_basis_matches_explicit_products(monkeypatch):
+    import orthla.svdupdate._truncated as mod
+
+    monkeypatch.setattr(mod, "PROBE_MAX_SKIP", 0)  # the last update's record is its probe
     # U = U' K_u (old rows untouched) must give the same SVD as forming U F1 every time.
     rng = np.random.default_rng(24)
     A = rng.standard_normal((200, 30)) * np.logspace(0, -2, 30)
@@ -634,6 +637,7 @@ def test_extended_left_basis_on_every_backend(xp):
 def test_extended_right_basis_for_small_sparse_row_batches(monkeypatch):
     import orthla.svdupdate._truncated as mod
 
+    monkeypatch.setattr(mod, "PROBE_MAX_SKIP", 0)  # the last update's record is its probe
     monkeypatch.setattr(mod, "V_EXTENDED_MIN_WORK", 0)  # small n: force V = V' K_v
     A = sp.random(60, 300, density=0.05, random_state=39).toarray() * np.logspace(0, -1, 300)
     U0, s0, Vt0 = np.linalg.svd(A, full_matrices=False)
