@@ -213,3 +213,22 @@ def test_pcg_check_every_is_validated(bad, exc):
     ke = KronOperator([k, k]).eigh()
     with pytest.raises(exc, match="check_every"):
         ke.solve_diag(np.ones(16), np.ones(16), check_every=bad)
+
+
+def test_rp_qr_syncs_per_round(monkeypatch):
+    from orthla.pivoting import _rp_qr, rp_qr
+
+    calls = {"n": 0}
+    orig = _rp_qr._sample
+
+    def counting(*args, **kwargs):
+        calls["n"] += 1
+        return orig(*args, **kwargs)
+
+    monkeypatch.setattr(_rp_qr, "_sample", counting)
+    a = on_device(np.random.default_rng(0).standard_normal((300, 200)))
+    with count_syncs() as c:
+        rp_qr(a, 60, block_size=12, rng=1)
+    # measured 62 in 6 rounds (5 copies to the host and 3-5 to the device a round); one
+    # conversion per candidate (the loop before this budget) adds 12 a round
+    assert c.total <= 10 * calls["n"] + 8, c.report()

@@ -19,7 +19,14 @@ from .._validate import (
     is_complex,
 )
 from ._rp_cholesky import _block_size, _sample, _sqnorm, _zero_at
-from ._rp_common import binary_exponent, host_list, namespace_of, scale_pow2, scale_pow2_saturating
+from ._rp_common import (
+    binary_exponent,
+    host_array,
+    host_list,
+    namespace_of,
+    scale_pow2,
+    scale_pow2_saturating,
+)
 
 __all__ = ["RPQRResult", "rp_qr"]
 
@@ -161,7 +168,8 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
         if qs:  # residual columns on demand: the residual matrix is never stored
             qprev = xp.concat(qs, axis=1)
             cols = cols - qprev @ (hh(qprev) @ cols)
-        h = hh(cols) @ cols  # residual Gram matrix on the candidates
+        # residual Gram matrix on the candidates, decided on the host: one copy a round
+        h = host_array(hh(cols) @ cols)
         d_cand = [float(x) for x in host_list(xp.take(d, cand_x))]
         thresh = [unit * float(x) for x in host_list(xp.take(d0, cand_x))]
         uniforms = rng.random(len(cand)) if method == "accelerated" else np.zeros(len(cand))
@@ -170,14 +178,14 @@ def rp_qr(a: Any, rank: int, *, method: str = "accelerated", block_size: Any = "
         for j in range(len(cand)):
             if len(pivots) + len(accepted) >= kmax:
                 break
-            r = float(xp.real(h[j, j]))
+            r = float(np.real(h[j, j]))
             if not r > thresh[j]:
                 exhausted.append(cand[j])
                 continue
             if not uniforms[j] * d_cand[j] < r:
                 continue  # rejection: accept with probability (current residual) / d
             col = h[:, j] / math.sqrt(r)
-            h = h - col[:, None] * (xp.conj(col[None, :]) if cplx else col[None, :])
+            h = h - col[:, None] * (np.conj(col[None, :]) if cplx else col[None, :])
             accepted.append(j)
         if exhausted:
             d = _zero_at(d, np.array(exhausted, dtype=np.int64), xp)
