@@ -1,7 +1,7 @@
 """Figure for docs/ortho.md: orthogonality of the truncated Cayley-Neumann series against ||S||_2.
 
 Run from the repository root:  python docs/figures/make_neumann_figure.py
-Writes docs/figures/neumann_error.png and prints the measured errors and bounds as a table.
+Writes docs/_static/neumann_error.png and prints the measured errors and bounds as a table.
 
 For each number of terms K, skew blocks S of order 64 (8 per norm, float64) are scaled to
 ||S||_2 = s exactly; the measured error is max ||Q_K^T Q_K - I||_2 over the batch and the bound
@@ -24,7 +24,7 @@ from orthla.ortho import cayley
 from orthla.ortho._cayley import _neumann
 from orthla.ortho._skew import norm_bounds
 
-OUT = os.path.join(os.path.dirname(__file__), "neumann_error.png")
+OUT = os.path.join(os.path.dirname(__file__), "..", "_static", "neumann_error.png")
 D, BATCH = 64, 8
 TERMS = (2, 3, 4, 5, 6)
 
