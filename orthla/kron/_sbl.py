@@ -27,6 +27,7 @@ from ._common import (
     conj_t,
     cycle_modes,
     kron_vectors,
+    matmul,
     real_dtype,
     rmatmul_t,
     scalar,
@@ -88,12 +89,16 @@ def _pow2(a: Any, xp: ModuleType) -> int:
 
 def _modes(x: Any, mats: Sequence[Any], xp: ModuleType) -> Any:
     """``x ×_1 M_1 ×_2 ⋯ ×_K M_K`` for a K-way tensor ``x`` (no batch axes)."""
+    if len(mats) == 2:  # M_1 X M_2^T: two GEMMs, no reshapes (the per-iteration overhead at small sizes)
+        return matmul(matmul(mats[0], x, xp), mats[1].mT, xp)
     dims = [int(n) for n in x.shape]
     return cycle_modes(x, dims, [lambda y, a=a: rmatmul_t(y, a, xp) for a in mats], xp)
 
 
 def _outer(vectors: Sequence[Any], xp: ModuleType) -> Any:
     """``kron(v_1, ..., v_K)`` reshaped to ``(n_1, ..., n_K)``."""
+    if len(vectors) == 2:
+        return vectors[0][:, None] * vectors[1][None, :]
     return xp.reshape(kron_vectors(list(vectors), xp), tuple(int(v.shape[0]) for v in vectors))
 
 
