@@ -396,6 +396,10 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
       ``tr(A Sigma A^H) = sigma^2 sum l / (l + sigma^2)`` for the noise update
       ``sigma^2 = (||y - A mu||^2 + tr(A Sigma A^H)) / M``.
 
+    ``y = 0`` (or an empty problem) returns ``x = 0``, ``gamma = 0``, an empty support and
+    ``noise = 0`` (or the value given), with ``n_iter = 0``: the evidence has no finite
+    maximizer there.
+
     Each iteration costs ``O(sum_k (M_k^3 + M_k^2 n_k) + N sum_k M_k)`` flops and
     ``O(N + sum_k M_k n_k)`` memory, against ``O(M^2 N + M^3)`` for :func:`sbl` on the full
     dictionary.  M-step (``d = diag(Sigma) + |mu|^2``, minimizing ``sum d_i / gamma_i + log
@@ -452,7 +456,7 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
     dev = ys.device
     shape_x = tuple(dims_n) if tensor else (n,)
     ynorm2 = scalar(xp.sum(xp.abs(ys) ** 2))
-    if ynorm2 == 0.0 or m == 0:
+    if ynorm2 == 0.0 or m == 0 or n == 0:
         return _zero_result(xp, mats, dims_n, shape_x, rdt, dev, noise, kron=True)
     anorm2 = math.prod(scalar(xp.sum(xp.abs(a) ** 2)) for a in mats)
     gammas = [xp.full((nk,), ynorm2 / anorm2 if k == 0 else 1.0, dtype=rdt, device=dev)
@@ -660,7 +664,7 @@ def sbl(y: Any, A: Any, *, noise: float | None = None, block: int | None = None,
     rdt = real_dtype(xp.result_type(ys, a), xp)
     dev = ys.device
     ynorm2 = scalar(xp.sum(xp.abs(ys) ** 2))
-    if ynorm2 == 0.0 or m == 0:
+    if ynorm2 == 0.0 or m == 0 or n == 0:
         return _zero_result(xp, [a], [n], (n,), rdt, dev, noise, kron=False)
     anorm2 = scalar(xp.sum(xp.abs(a) ** 2))
     gammas = [xp.full((n,), ynorm2 / anorm2, dtype=rdt, device=dev)]
