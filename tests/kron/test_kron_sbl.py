@@ -337,3 +337,25 @@ def test_bad_input_names_the_argument():
         sbl(y, np.zeros((12, 5)))
     with pytest.raises(ValueError, match="`block` size 4 must divide the 6 columns of `A`"):
         sbl(y[:4], a[0], block=4)
+
+
+def test_sync_budget_per_em_iteration():
+    """On the array-API path each EM iteration reads back three scalars (cost, noise update,
+    convergence test) and nothing per entry; inputs on a foreign device are never moved."""
+    xps = pytest.importorskip("array_api_strict")  # noqa: F841
+    from _sync_counting import count_syncs, on_device
+
+    a, _x, y, _s2 = _problem(20, (6, 6), (10, 10), (2, 2))
+    y_d, a_d = on_device(y), [on_device(m) for m in a]
+    counts = {}
+    for iters in (2, 5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KronConvergenceWarning)
+            for method in ("am", "svd"):
+                with count_syncs() as c:
+                    kron_sbl(y_d, a_d, method=method, max_iter=iters, tol=1e-300)
+                counts[method, iters] = c
+    for method in ("am", "svd"):
+        per = (counts[method, 5].d2h - counts[method, 2].d2h) / 3
+        assert per == 3, counts[method, 5].report()
+        assert counts[method, 5].h2d == 0 and counts[method, 5].shape == 0, counts[method, 5].report()
