@@ -6,7 +6,9 @@ array_api_strict) and return arrays of the same library on the same device.
 
 __version__ = "0.1.0.dev0"
 
-from . import kron, ortho, pivoting, qmc, svdupdate, tensor
+from typing import TYPE_CHECKING
+
+from . import kron, ortho, pivoting, svdupdate, tensor
 from .kron import (
     GridGP,
     KronEigh,
@@ -38,20 +40,6 @@ from .pivoting import (
     rp_cholesky,
     rp_qr,
 )
-from .qmc import (
-    CBCResult,
-    DigitalNet,
-    DigitalShiftInvariantKernel,
-    FastGram,
-    Halton,
-    Lattice,
-    ShiftInvariantKernel,
-    Sobol,
-    cbc_lattice,
-    fftbr,
-    fwht,
-    ifftbr,
-)
 from .svdupdate import (
     TruncatedSVD,
     UpdateRecord,
@@ -71,6 +59,45 @@ from .tensor import (
     sshopm,
     symmetrize,
 )
+
+# orthla.qmc is loaded on first use: its engines subclass scipy.stats.qmc.QMCEngine, and importing
+# scipy.stats would more than double the time of `import orthla` for users of the other families.
+_QMC_NAMES = (
+    "CBCResult", "DigitalNet", "DigitalShiftInvariantKernel", "FastGram", "Halton", "Lattice",
+    "ShiftInvariantKernel", "Sobol", "cbc_lattice", "fftbr", "fwht", "ifftbr",
+)
+
+if TYPE_CHECKING:
+    from . import qmc
+    from .qmc import (
+        CBCResult,
+        DigitalNet,
+        DigitalShiftInvariantKernel,
+        FastGram,
+        Halton,
+        Lattice,
+        ShiftInvariantKernel,
+        Sobol,
+        cbc_lattice,
+        fftbr,
+        fwht,
+        ifftbr,
+    )
+
+
+def __getattr__(name: str):
+    if name == "qmc" or name in _QMC_NAMES:
+        import importlib
+
+        module = importlib.import_module(".qmc", __name__)
+        globals()["qmc"] = module
+        return module if name == "qmc" else getattr(module, name)
+    raise AttributeError(f"module 'orthla' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "CBCResult",

@@ -22,7 +22,8 @@ def test_import_does_not_pull_optional_dependencies():
     import sys
 
     code = ("import sys, orthla, orthla._testing, orthla._bench; "
-            "bad = [m for m in ('numba', 'cupy', 'torch', 'array_api_extra', 'sklearn', 'dask', 'jax') "
+            "bad = [m for m in ('numba', 'cupy', 'torch', 'array_api_extra', 'sklearn', 'dask', 'jax', "
+            "'scipy.stats') "
             "if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(importlib.import_module("pathlib").Path(orthla.__file__).parents[1]))
