@@ -198,13 +198,18 @@ def test_recovery_matches_plain_sbl(cplx):
     assert e_kr <= 1.5 * e_pl and max(e_kr, e_pl) <= 1e-2, (e_kr, e_pl, oracle)
 
 
-def test_am_cost_is_monotone():
-    a, x, y, _ = _problem(12, (16, 16), (32, 32), (4, 4))
+@pytest.mark.parametrize("cplx", [False, True])
+def test_am_cost_is_monotone(cplx):
+    a, x, y, _ = _problem(12, (16, 16), (32, 32), (4, 4), cplx=cplx)
     res = kron_sbl(y, a, method="am", max_iter=3000)
     h = res.history
     assert np.all(np.diff(h) <= 1e-10 * np.abs(h[:-1])), np.max(np.diff(h))
     assert h[-1] < h[0]
     assert _nmse(res.x, x) <= 2 * _oracle_nmse(a, x, y)
+    # plain SBL is EM too: its cost never increases either
+    with pytest.warns(KronConvergenceWarning):
+        pl = sbl(y.reshape(-1), np.kron(*a), max_iter=20)
+    assert np.all(np.diff(pl.history) <= 1e-10 * np.abs(pl.history[:-1]))
 
 
 def test_svd_update_with_estimated_noise_and_gaussian_amplitudes():
