@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import select_engine
-from ._integrate import _combine, _host, _Integrand, _transform_ld
+from ._integrate import _host, _Integrand, _Rule, _transform_ld
 from ._transforms import _fwht
 
 __all__ = ["bayes_loss_and_halfwidth"]
@@ -109,7 +109,7 @@ def _posterior_variances(power: np.ndarray, u: Any, net: bool, n: int, alpha: in
     return out
 
 
-def _cub_bayes(g: _Integrand, pts: Any, net: bool, conf: float, a: float, r: float, m0: int, mmax: int,
+def _cub_bayes(g: _Integrand, pts: Any, net: bool, conf: float, rule: _Rule, m0: int, mmax: int,
                xp: Any, alpha: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     from scipy.stats import norm
 
@@ -124,12 +124,12 @@ def _cub_bayes(g: _Integrand, pts: Any, net: bool, conf: float, a: float, r: flo
         yhat = _transform_ld(y, net, fft_engine, xp) * math.sqrt(n)  # unitary transform
         power = _host(xp.abs(yhat) ** 2).astype(np.float64)  # (p, n)
         mu = _host(xp.mean(y, axis=0)).astype(np.float64)
-        p = power.shape[0]
         half = z * np.sqrt(_posterior_variances(power, u, net, n, alpha, xp))
-        e, b, ok = _combine(mu, half, a, r)
+        e, b, ok = rule(mu, half)
         if est is None:
-            est, err = np.full(p, np.nan), np.full(p, np.inf)
-            n_used, done = np.zeros(p, dtype=np.int64), np.zeros(p, dtype=bool)
+            n_out = e.shape[0]
+            est, err = np.full(n_out, np.nan), np.full(n_out, np.inf)
+            n_used, done = np.zeros(n_out, dtype=np.int64), np.zeros(n_out, dtype=bool)
         live = ~done
         est[live], err[live], n_used[live] = e[live], b[live], n
         done |= ok

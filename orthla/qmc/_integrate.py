@@ -162,6 +162,36 @@ def _combine(mu: np.ndarray, half: np.ndarray, a: float, r: float) -> tuple[np.n
     return est, err, ok
 
 
+class _Rule:
+    """The stopping decision: (estimate, error bound, converged) from the intervals
+    ``[mu - half, mu + half]`` of the outputs, through ``combine`` when given."""
+
+    def __init__(self, a: float, r: float, combine: Any) -> None:
+        self.a, self.r, self.combine = a, r, combine
+
+    def __call__(self, mu: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.combine is None:
+            return _combine(mu, half, self.a, self.r)
+        lo, hi = _combined_bounds(self.combine, mu - half, mu + half)
+        mid, rad = (lo + hi) / 2, (hi - lo) / 2
+        return _combine(mid, rad, self.a, self.r)
+
+
+def _combined_bounds(combine: Any, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    out = combine(lo.copy(), hi.copy())
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("`combine` must return a pair (lower, upper) of arrays; got "
+                        f"{type(out).__name__}.")
+    clo = np.atleast_1d(np.asarray(out[0], dtype=np.float64))
+    chi = np.atleast_1d(np.asarray(out[1], dtype=np.float64))
+    if clo.ndim != 1 or clo.shape != chi.shape:
+        raise ValueError(f"`combine` must return two 1-D arrays of equal length; got shapes {clo.shape} "
+                         f"and {chi.shape}.")
+    if np.any(np.isnan(clo) | np.isnan(chi)) or np.any(clo > chi):
+        raise ValueError("`combine` returned NaN or a lower bound above the upper bound.")
+    return clo, chi
+
+
 def _update_kappa(kappa: Any, mag: Any, mfrom: int, mto: int, xp: Any, engine: str = "xp") -> Any:
     """Rearrange the wavenumber map so that larger coefficients come first within each pair
     ``(k, k + 2^l)``, levels l = mfrom down to mto + 1 (Hickernell & Jimenez Rugama)."""
@@ -201,7 +231,7 @@ def _twiddle(n: int, xp: Any, device: Any) -> Any:
     return xp.astype(xp.cos(th), xp.complex128) - 1j * xp.astype(xp.sin(th), xp.complex128)
 
 
-def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, a: float, r: float, m0: int, mmax: int,
+def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, rule: _Rule, m0: int, mmax: int,
             xp: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     fft_engine = select_engine("auto", xp) if net else "xp"
     kap_engine = select_engine("auto", xp)
@@ -214,16 +244,17 @@ def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, a: float, r: float, m0: i
     mag = xp.abs(yt)
     kappa = xp.broadcast_to(xp.arange(n, dtype=xp.int64, device=y.device)[None, :], (p, n))
     kappa = _update_kappa(kappa, mag, m - 1, 0, xp, kap_engine)
-    est = np.full(p, np.nan)
-    err = np.full(p, np.inf)
-    n_used = np.zeros(p, dtype=np.int64)
-    done = np.zeros(p, dtype=bool)
+    est = err = n_used = done = None
     while True:
         nll = 2 ** (m - _R_LAG - 1)
         s = xp.sum(xp.take_along_axis(mag, kappa[:, nll : 2 * nll], axis=1), axis=1)
         half = _host(5.0 * 2.0**-m * s).astype(np.float64)
         mu = _host(ysum / n).astype(np.float64)
-        e, b, ok = _combine(mu, half, a, r)
+        e, b, ok = rule(mu, half)
+        if est is None:
+            n_out = e.shape[0]
+            est, err = np.full(n_out, np.nan), np.full(n_out, np.inf)
+            n_used, done = np.zeros(n_out, dtype=np.int64), np.zeros(n_out, dtype=bool)
         live = ~done
         est[live], err[live], n_used[live] = e[live], b[live], n
         done |= ok
@@ -249,7 +280,7 @@ def _student_t(conf: float, dof: int) -> float:
     return float(t.ppf(0.5 + conf / 2, dof))
 
 
-def _cub_rep(g: _Integrand, engine_pts: Any, R: int, conf: float, a: float, r: float, m0: int, mmax: int,
+def _cub_rep(g: _Integrand, engine_pts: Any, R: int, conf: float, rule: _Rule, m0: int, mmax: int,
              xp: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     q = _student_t(conf, R - 1)
     m = m0
@@ -268,11 +299,11 @@ def _cub_rep(g: _Integrand, engine_pts: Any, R: int, conf: float, a: float, r: f
         means = _host(sums / n).astype(np.float64)  # (R, p)
         mu = means.mean(axis=0)
         half = q * means.std(axis=0, ddof=1) / math.sqrt(R)
-        e, b, ok = _combine(mu, half, a, r)
+        e, b, ok = rule(mu, half)
         if est is None:
-            p = mu.shape[0]
-            est, err = np.full(p, np.nan), np.full(p, np.inf)
-            n_used, done = np.zeros(p, dtype=np.int64), np.zeros(p, dtype=bool)
+            n_out = e.shape[0]
+            est, err = np.full(n_out, np.nan), np.full(n_out, np.inf)
+            n_used, done = np.zeros(n_out, dtype=np.int64), np.zeros(n_out, dtype=bool)
         live = ~done
         est[live], err[live], n_used[live] = e[live], b[live], R * n
         done |= ok
@@ -286,8 +317,8 @@ def _cub_rep(g: _Integrand, engine_pts: Any, R: int, conf: float, a: float, r: f
 def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0.0,
               method: str = "lattice-fourier", n_init: int = 2**10, n_max: int = 2**30,
               periodization: str | None = None, periodization_order: int = 4,
-              replications: int = 16, confidence: float = 0.99, rng: Any = None, xp: Any = None,
-              device: Any = None) -> IntegrationResult:
+              replications: int = 16, confidence: float = 0.99, combine: Any = None, rng: Any = None,
+              xp: Any = None, device: Any = None) -> IntegrationResult:
     """Adaptive quasi-Monte Carlo cubature to a tolerance, with an error bound.
 
     Parameters
@@ -326,6 +357,13 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
         Randomizations for "replications" (at least 2).
     confidence : float, default 0.99
         Level of the probabilistic intervals ("replications", "bayes-*").
+    combine : callable, optional
+        Combined quantities of the outputs (ratios, differences, Sobol'
+        indices): ``combine(lower, upper)`` receives the current bounds of the
+        ``p`` integrals (arrays of shape ``(p,)``) and returns ``(lower_c,
+        upper_c)``, bounds of the ``q`` combined quantities (interval
+        arithmetic).  The tolerances then apply to those, and the result
+        reports them (arrays of shape ``(q,)``).
     rng : numpy.random.Generator or int, optional
         Source of the randomization (SPEC 7).
     xp, device : optional
@@ -345,7 +383,8 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
         wrong shape or a non-finite value (the point index and ``x`` are named).
     TypeError
         ``f`` not callable, ``measure`` not a measure, ``f`` returning a
-        non-array, complex values or another array library.
+        non-array, complex values or another array library, ``combine`` not
+        callable or not returning a pair.
 
     Warns
     -----
@@ -413,6 +452,9 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
     order = check_int(periodization_order, "periodization_order", low=0, high=32)
     R = check_int(replications, "replications", low=2)
     conf = check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
+    if combine is not None and not callable(combine):
+        raise TypeError(f"`combine` must be callable as combine(lower, upper); got {type(combine).__name__}.")
+    rule = _Rule(a, r, combine)
     gen = as_rng(rng)
     m0, mmax = n_init.bit_length() - 1, n_max.bit_length() - 1
 
@@ -430,17 +472,18 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
     pxp = pts.xp
     g = _Integrand(f, meas, periodization, order, pxp)
     if guaranteed:
-        est, err, n_used, done, n_total = _cub_ld(g, pts, not lattice, a, r, m0, mmax, pxp)
+        est, err, n_used, done, n_total = _cub_ld(g, pts, not lattice, rule, m0, mmax, pxp)
     elif method == "replications":
-        est, err, n_used, done, n_total = _cub_rep(g, pts, R, conf, a, r, m0, mmax, pxp)
+        est, err, n_used, done, n_total = _cub_rep(g, pts, R, conf, rule, m0, mmax, pxp)
     else:
         from ._cub_bayes import _cub_bayes
 
-        est, err, n_used, done, n_total = _cub_bayes(g, pts, not lattice, conf, a, r, m0, mmax, pxp)
+        est, err, n_used, done, n_total = _cub_bayes(g, pts, not lattice, conf, rule, m0, mmax, pxp)
     if not done.all():
         bad = np.flatnonzero(~done).tolist()
         warnings.warn(f"integrate: the tolerance was not met within n_max = {n_total} points "
                       f"(method={method!r}) for output(s) {bad}; the result is not certified "
                       "(converged=False). Raise `n_max` or loosen `abs_tol`/`rel_tol`.",
                       IntegrationWarning, stacklevel=2)
-    return _result(est, err, n_used, done, time.perf_counter() - t0, method, n_total, g.scalar)
+    return _result(est, err, n_used, done, time.perf_counter() - t0, method, n_total,
+                   g.scalar and combine is None)

@@ -19,6 +19,12 @@ from orthla.qmc import (
 )
 
 GUARANTEED = ["lattice-fourier", "net-walsh"]
+
+
+def _slack(method):
+    """The guaranteed rules bound the error; the 99% intervals may miss it in 1% of seeds, so the
+    fixed-seed tests allow them twice their half-width (missed with probability ~1e-5)."""
+    return 1.0 if method in GUARANTEED else 2.0
 ALL = [*GUARANTEED, "replications", "bayes-lattice", "bayes-net"]
 
 
@@ -28,7 +34,7 @@ def test_keister_within_bound(xp, method):
     res = integrate(keister, Gaussian(0.0, 0.5, d=d), abs_tol=2e-3, method=method, rng=11, xp=xp)
     assert isinstance(res, IntegrationResult)
     assert res.converged is True and res.error_bound <= 2e-3
-    assert abs(res.estimate - keister_exact(d)) <= res.error_bound
+    assert abs(res.estimate - keister_exact(d)) <= _slack(method) * res.error_bound
     assert res.n >= 2**10 and res.n & (res.n - 1) == 0 and res.time > 0 and res.method == method
 
 
@@ -81,7 +87,7 @@ def test_genz_oscillatory_uniform(method):
     f, exact = genz_oscillatory([1.0, 2.0, 0.5, 1.5], 0.3)
     tol = 1e-4 if method == "bayes-net" else 1e-5
     res = integrate(f, 4, abs_tol=tol, method=method, rng=3)
-    assert res.converged and abs(res.estimate - exact) <= res.error_bound <= tol
+    assert res.converged and abs(res.estimate - exact) <= _slack(method) * res.error_bound and res.error_bound <= tol
 
 
 def test_uniform_box_and_lebesgue():
@@ -120,7 +126,7 @@ def test_vector_valued(method):
     res = integrate(f, Gaussian(0.0, 0.5, d=d), abs_tol=1e-3, method=method, rng=4)
     want = np.array([keister_exact(d), 0.5, 1.0])
     assert res.estimate.shape == (3,) and res.n.shape == (3,) and res.converged.shape == (3,)
-    assert np.all(res.converged) and np.all(np.abs(res.estimate - want) <= res.error_bound)
+    assert np.all(res.converged) and np.all(np.abs(res.estimate - want) <= _slack(method) * res.error_bound)
     assert res.n[2] <= res.n[0]  # the constant converges at once, frozen at its n
     assert res.n_total == res.n.max()
 
@@ -131,7 +137,8 @@ def test_rel_tol(method):
     exact = keister_exact(d)
     res = integrate(keister, Gaussian(0.0, 0.5, d=d), abs_tol=0.0, rel_tol=1e-3, method=method, rng=6)
     assert res.converged
-    assert abs(res.estimate - exact) <= res.error_bound <= 1e-3 * abs(exact) * 1.0000001
+    assert abs(res.estimate - exact) <= _slack(method) * res.error_bound
+    assert res.error_bound <= 1e-3 * abs(exact) * 1.0000001
 
 
 def test_n_max_reached_warns():
@@ -255,3 +262,30 @@ def test_kappa_numba_matches_xp():
         mag2 = rng.random((3, 2 * n))
         np.testing.assert_array_equal(_update_kappa(doubled, mag2, m, m - 5, npx, "xp"),
                                       _update_kappa(doubled, mag2, m, m - 5, npx, "numba"))
+
+
+def _ratio_bounds(lo, hi):
+    """Interval division of output 0 by output 1 (denominator interval away from zero)."""
+    c = np.array([lo[0] / lo[1], lo[0] / hi[1], hi[0] / lo[1], hi[0] / hi[1]])
+    return np.array([c.min()]), np.array([c.max()])
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_combined_ratio(method):
+    # E[x0 exp(x1)] / E[exp(x1)] under U[0,1]^2 = 1/2; a posterior-mean-like ratio
+    f = lambda x: np.stack([x[:, 0] * np.exp(x[:, 1]), np.exp(x[:, 1])], axis=1)  # noqa: E731
+    res = integrate(f, 2, abs_tol=1e-4, method=method, combine=_ratio_bounds, rng=8)
+    assert res.estimate.shape == (1,) and res.converged.tolist() == [True]
+    assert abs(res.estimate[0] - 0.5) <= _slack(method) * res.error_bound[0] and res.error_bound[0] <= 1e-4
+
+
+def test_combine_errors():
+    f = lambda x: np.stack([x[:, 0], 1 + x[:, 1]], axis=1)  # noqa: E731
+    with pytest.raises(TypeError, match="`combine`"):
+        integrate(f, 2, combine=3)
+    with pytest.raises(TypeError, match="`combine`"):
+        integrate(f, 2, combine=lambda lo, hi: lo)
+    with pytest.raises(ValueError, match="`combine`"):
+        integrate(f, 2, combine=lambda lo, hi: (hi, lo))
+    with pytest.raises(ValueError, match="`combine`"):
+        integrate(f, 2, combine=lambda lo, hi: (lo[:1], hi))
