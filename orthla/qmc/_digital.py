@@ -458,7 +458,12 @@ class Sobol(DigitalNet):
            [0.25, 0.75, 0.75]])
     """
 
-    def __init__(self, d: int, **kwargs: Any) -> None:
-        if "generating_matrices" in kwargs:
-            raise TypeError("Sobol uses the Joe-Kuo matrices; use DigitalNet for `generating_matrices`.")
-        super().__init__(d, **kwargs)
+    def __init__(self, d: int, *, order: str = "natural", randomize: str | bool = "lms-ds",
+                 t: int = 63, alpha: int = 1, return_binary: bool = False, engine: str = "auto",
+                 replications: int | None = None, rng: Any = None, xp: Any = None,
+                 device: Any = None, dtype: Any = None, optimization: str | None = None) -> None:
+        # The same parameters as DigitalNet but `generating_matrices` (always Joe-Kuo here),
+        # spelled out so that signatures, help() and type checkers show them.
+        super().__init__(d, order=order, randomize=randomize, t=t, alpha=alpha,
+                         return_binary=return_binary, engine=engine, replications=replications,
+                         rng=rng, xp=xp, device=device, dtype=dtype, optimization=optimization)
