@@ -17,7 +17,10 @@ VARIANTS = {
     "strict": ("numba,test", "array_api_strict"),
     "torch": ("numba,test", "torch"),
     "cupy": ("numba,test,cupy", "cupy"),
+    # the Dask paths on a local distributed cluster (tests/test_dask.py) and the refusals
+    "dask": ("numba,test,dask", "numpy"),
 }
+DASK_TESTS = ["tests/test_dask.py", "tests/test_unsupported_libraries.py"]
 
 
 def _has_nvidia_driver() -> bool:
@@ -36,7 +39,8 @@ def tests(session: nox.Session, variant: str) -> None:
     session.install("-e", f".[{extras}]")
     if variant == "nonumba":
         session.run("python", "-m", "pip", "uninstall", "-y", "-q", "numba", "llvmlite")
-    session.run("python", "-m", "pytest", *session.posargs, env={"ORTHLA_XP": backends})
+    args = session.posargs or (DASK_TESTS if variant == "dask" else [])
+    session.run("python", "-m", "pytest", *args, env={"ORTHLA_XP": backends})
 
 
 @nox.session

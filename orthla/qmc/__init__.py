@@ -2,6 +2,7 @@
 shift-invariant kernels and fast Gram algebra on lattices."""
 
 from ._cbc import CBCResult, cbc_lattice
+from ._dask import to_dask
 from ._digital import DigitalNet, Sobol
 from ._dsi import DigitalShiftInvariantKernel
 from ._fastgram import FastGram
@@ -41,3 +42,6 @@ __all__ += [
     "ndtri",
     "periodize",
 ]
+
+# Dask (issue #16): chunks generated independently, equal bit for bit to engine.random(n).
+__all__ += ["to_dask"]
