@@ -289,3 +289,23 @@ def test_combine_errors():
         integrate(f, 2, combine=lambda lo, hi: (hi, lo))
     with pytest.raises(ValueError, match="`combine`"):
         integrate(f, 2, combine=lambda lo, hi: (lo[:1], hi))
+
+
+@pytest.mark.parametrize("method", ["lattice-fourier", "net-walsh"])
+def test_host_syncs_per_doubling(torch_host_syncs, method):
+    torch = pytest.importorskip("torch")
+    import array_api_compat.torch as txp
+
+    counts = torch_host_syncs
+    g = Gaussian(0.0, 0.5, d=3)
+    x = txp.asarray(np.random.default_rng(0).random((4096, 3)))
+    counts["n"] = 0
+    g.transform(x)
+    assert counts["n"] <= 2  # the range check of u, not one per point
+    used = {}
+    for tol in (1e-2, 1e-4):
+        counts["n"] = 0
+        res = integrate(lambda x: torch.cos(x.sum(dim=1)), g, abs_tol=tol, method=method, rng=1, xp=txp)
+        used[tol] = (counts["n"], int(math.log2(res.n)) - 9)  # syncs, rounds (n_init = 2^10)
+    for syncs, rounds in used.values():
+        assert syncs <= 8 * rounds, used
