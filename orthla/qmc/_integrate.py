@@ -410,6 +410,16 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
     ``O(n)`` map update.  Outside the cone (discontinuous integrands) the bound
     may be too small; "replications" is the choice then.
 
+    "replications" draws ``R`` independent LMS+DS Sobol' sequences and stops
+    when ``t_{R-1} s / sqrt(R)`` (``s`` the spread of the ``R`` estimates)
+    meets the tolerance; ``n`` then counts all ``R n`` evaluations.  The
+    Bayesian methods model ``g`` as a Gaussian process with the product kernel
+    ``prod_j (1 + gamma Kt(u_j - t_j))`` (Korobov or Walsh kernel of order 2);
+    its Gram matrix on the points is diagonalized by the FFT (FWHT), so the
+    profiled marginal likelihood costs ``O(n d + n log n)`` per shape value
+    ``gamma`` (chosen by a bounded scalar search), the estimate is the sample
+    mean and the half-width is ``z sqrt(s (1 - n / lambda_0))`` [3]_.
+
     References
     ----------
     .. [1] Ll. A. Jimenez Rugama, F. J. Hickernell, "Adaptive multidimensional
