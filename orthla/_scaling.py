@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ._backend import no_grad
+
 __all__ = ["binary_exponent", "max_abs_exponent", "scale_pow2", "unscale_checked"]
 
 
@@ -33,7 +35,7 @@ def max_abs_exponent(a: Any, xp: Any) -> int:
         amax = xp.max(xp.maximum(xp.abs(xp.real(a)), xp.abs(xp.imag(a))))
     else:
         amax = xp.max(xp.abs(a))
-    return binary_exponent(float(amax))
+    return binary_exponent(float(no_grad(amax)))  # an exponent: no gradient, no torch warning
 
 
 def scale_pow2(x: Any, e: int, xp: Any = None) -> Any:
