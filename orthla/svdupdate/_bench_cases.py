@@ -175,7 +175,7 @@ def cases():
             run_orthla=_run_orthla,
             anchors={"svds per batch": _recompute_svds, "naive Zha-Simon": _naive_zha_simon},
             error=_sv_error, error_name="max |s - s_ref| / s_1 (top k, final matrix)", quick=quick))
-    return out + _stream_cases()
+    return out + _stream_cases() + speed_cases()
 
 
 # ---------------------------------------------------------------- realistic streams
@@ -425,4 +425,150 @@ def _stream_cases():
             name=f"{label} {size} k={args[-1]}, +{what}", setup=maker(*args),
             run_orthla=_stream_orthla, anchors=anchors, error=_stream_sv_error,
             error_name="max_i |s_i - s_i(svds)| / s_i(svds) (top k, final matrix)", quick=quick))
+    return out
+
+
+# ---------------------------------------------------------------- speed round (issue 17)
+# IncSVD's own kind of streams: 100 batches, k = 64, every method at the same tracked rank
+# (oversample 0), IncSVD's sparse Zha-Simon, GKL and RPI side by side with orthla's.
+
+#: (l, t) of the Krylov/randomized methods on these streams (IncSVD's and orthla's alike).
+SPEED_L, SPEED_T = 10, 2
+
+
+def _speed_lsi(n_batches=100, batch=20, k=64):
+    """tf-idf docstring stream: the last ``n_batches * batch`` documents in batches."""
+    def setup(xp, rng):
+        docs = docstring_corpus()
+        order = np.random.default_rng(0).permutation(len(docs))
+        X = tfidf([docs[i] for i in order]).tocsr()
+        n0 = X.shape[0] - n_batches * batch
+        steps = [("rows", X[lo:lo + batch]) for lo in range(n0, X.shape[0], batch)]
+        return _speed_inputs(X[:n0], X, steps, k)
+
+    return setup
+
+
+def _speed_graph(n_nodes=10000, n_batches=100, batch=20, k=64):
+    """Barabasi-Albert graph grown by blocks of ``batch`` nodes (their rows, then columns)."""
+    def setup(xp, rng):
+        A = _ba_graph(n_nodes, 5, seed=0)
+        j0 = n_nodes - n_batches * batch
+        steps = []
+        for j in range(j0, n_nodes, batch):
+            steps.append(("rows", A[j:j + batch, :j]))
+            steps.append(("columns", A[:j + batch, j:j + batch].tocsc()))
+        return _speed_inputs(A[:j0, :j0], A, steps, k)
+
+    return setup
+
+
+def _speed_inputs(A0, A, steps, k):
+    import contextlib
+    import io
+
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import svds
+
+    state = TruncatedSVD.fit(A0, k, oversample=0, rng=0)  # IncSVD's tracked rank
+    s = svds(A, k=k, tol=0, rng=0, return_singular_vectors=False)
+    inputs = {"state": state, "steps": steps, "k": k, "A": A, "s_ref": np.sort(s)[::-1],
+              "U0": state._U, "s0": state._s, "V0": state._V}
+    if _incsvd_installed():
+        from IncSVD.EvolvingMatrix import EvolvingMatrix
+
+        ems = {}
+        for method in ("ZhaSimon", "GKL", "RPI"):
+            np.random.seed(0)  # noqa: NPY002  (IncSVD draws from NumPy's global generator)
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints its shapes
+                ems[method] = EvolvingMatrix(sp.csr_matrix(A0), k, sparse=True, method=method)
+        inputs["incsvd_states"] = ems
+    return inputs
+
+
+def _speed_orthla(method):
+    def run(inputs):
+        st = inputs["state"].copy()
+        kw = {} if method == "exact" else {"l": SPEED_L, "t": SPEED_T}
+        for kind, E in inputs["steps"]:
+            (st.add_rows if kind == "rows" else st.add_columns)(E, method=method, **kw)
+        return st.U, st.s, st.Vt
+
+    return run
+
+
+def _speed_incsvd(method):
+    def run(inputs):
+        import copy
+
+        import scipy.sparse as sp
+
+        em = copy.deepcopy(inputs["incsvd_states"][method])
+        kw = ({} if method == "ZhaSimon" else {"l": SPEED_L} if method == "GKL"
+              else {"l": SPEED_L, "t": SPEED_T})
+        np.random.seed(0)  # noqa: NPY002
+        for kind, E in inputs["steps"]:
+            if kind == "rows":
+                em.add_row(sp.csr_matrix(E), **kw)
+            else:
+                em.add_column(sp.csc_matrix(E), **kw)
+        s = np.asarray(em.Sigmak).ravel()
+        order = np.argsort(s)[::-1]
+        return np.asarray(em.Uk)[:, order], s[order], np.asarray(em.Vk)[:, order].T
+
+    return run
+
+
+def _speed_naive(inputs):
+    return _stream_naive(inputs)
+
+
+def _small_rows(n, k, m0, rows, batch):
+    """Dense rows with a graded spectrum, ``rows`` of them in batches of ``batch``."""
+    def setup(xp, rng):
+        A = rng.standard_normal((m0 + rows, n)) * np.logspace(0, -3, n)
+        state = TruncatedSVD.fit(A[:m0], k, oversample=0, rng=0)
+        batches = [A[lo:lo + batch] for lo in range(m0, m0 + rows, batch)]
+        s_ref = np.linalg.svd(A, compute_uv=False)[:k]
+        return {"state": state, "batches": batches, "prefixes": [], "k": k, "s_ref": s_ref,
+                "method": "exact", "sparse": False, "columns": False}
+
+    return setup
+
+
+def _small_orthla(inputs):
+    st = inputs["state"].copy()
+    for E in inputs["batches"]:
+        st.add_rows(E)
+    return st.s
+
+
+def speed_cases():
+    """The speed-round comparisons: IncSVD's streams and small dense problems."""
+    out = []
+    streams = [("LSI docstrings, last 2000 docs in 100x20", _speed_lsi())]
+    if _installed("networkx"):
+        streams.append(("BA graph 10000 nodes, last 2000 in 100 blocks of 20 (rows+columns)",
+                        _speed_graph()))
+    for label, setup in streams:
+        for method, inc in (("exact", "ZhaSimon"), ("gkl", "GKL"), ("rpi", "RPI")):
+            anchors = {"naive Zha-Simon": _speed_naive} if method == "exact" else {}
+            if _incsvd_installed():
+                anchors[f"IncSVD sparse {inc}"] = _speed_incsvd(inc)
+            shown = "auto" if method == "exact" else method
+            out.append(BenchCase(
+                name=f"speed: {label} k=64 [{shown}, l={SPEED_L}]" if method != "exact"
+                else f"speed: {label} k=64 [auto]",
+                setup=setup, run_orthla=_speed_orthla(method), anchors=anchors,
+                error=_stream_sv_error,
+                error_name="max_i |s_i - s_i(svds)| / s_i(svds) (top k, final matrix)", quick=False))
+    for n, k, m0, rows, batch, quick in [(1000, 16, 500, 200, 1, True), (300, 10, 300, 400, 5, True),
+                                         (1000, 20, 1000, 100, 10, True),
+                                         (50, 14, 100, 10000, 1, False),
+                                         (50, 14, 100, 100000, 1, False)]:
+        out.append(BenchCase(
+            name=f"speed: small dense n={n} rank {k}, {rows // batch}x{batch} rows onto {m0}",
+            setup=_small_rows(n, k, m0, rows, batch), run_orthla=_small_orthla,
+            anchors={"naive Zha-Simon": _naive_zha_simon}, error=_sv_error,
+            error_name="max |s - s_ref| / s_1 (top k, final matrix)", quick=quick))
     return out

@@ -131,6 +131,11 @@ def _split(G, dl, live, p):
     return Gamma_s, Bs, DinvY[:, ~strong], Z[~strong]
 
 
+def _orth(X):
+    """Orthonormal basis of the columns of a small ``X`` (economic Householder QR)."""
+    return scipy.linalg.qr(X, mode="economic", overwrite_a=True, check_finite=False)[0]
+
+
 def _lanczos_basis(G, l, rng, p, live):
     """Orthonormal basis (live x l') of the Krylov space ``K_l(G, z)`` (Lanczos, full
     reorthogonalization twice, a random restart when the space is exhausted).
@@ -183,9 +188,9 @@ def _krylov_split(G, dl, live, p, method, l, t, rng, tol):
     ``(Gamma_s, B_s, Y_w or None)``.
     """
     if method == "rpi":
-        S = np.linalg.qr(rng.standard_normal((p, min(l, p)))[live])[0]
+        S = _orth(rng.standard_normal((p, min(l, p)))[live])
         for _ in range(t):
-            S = np.linalg.qr(G @ S)[0]
+            S = _orth(G @ S)
     else:
         S = _lanczos_basis(G, l, rng, p, live)
     H = S.T @ (G @ S)
@@ -291,9 +296,12 @@ def append_sparse_rows_extended(state, E, method="exact", l=10, t=2):
     else:
         Ccore = C
     qs, qw = Bs.shape[0], Bw.shape[0]
-    K = np.block([[np.diag(s.astype(np.float64)), np.zeros((r, qs + qw))],
-                  [up * Ccore.T, up * Bs.T, up * Bw.T]])
-    F, theta, Gt = np.linalg.svd(K, full_matrices=False)
+    K = np.zeros((r + p, r + qs + qw))
+    K.ravel()[:r * (r + qs + qw + 1):r + qs + qw + 1] = s  # diag(s) in the leading block
+    K[r:, :r] = up * Ccore.T
+    K[r:, r:r + qs] = up * Bs.T
+    K[r:, r + qs:] = up * Bw.T
+    F, theta, Gt = scipy.linalg.svd(K, full_matrices=False, overwrite_a=True, check_finite=False)
     if min(state._r_target, theta.shape[0]) != r:
         return None
     G1, G2s, G2w = Gt[:r, :r].T, Gt[:r, r:r + qs].T, Gt[:r, r + qs:].T

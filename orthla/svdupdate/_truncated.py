@@ -1550,7 +1550,7 @@ def _append_lean(self, E, strategy):
     r = s0.shape[0]
     if n != self._Vb.shape[0] or p == 0 or p + r > n:
         return None
-    enorm = float(np.sqrt(np.vdot(E, E)))  # also NaN/Inf in E, and overflow/underflow
+    enorm = math.sqrt(np.vdot(E, E))  # also NaN/Inf in E, and overflow/underflow
     if not 1e-100 < enorm < 1e100:
         return None
     self._clear_pending()
@@ -1563,29 +1563,38 @@ def _append_lean(self, E, strategy):
     rtol = self.rtol if self.rtol is not None else max(m, n, p) * e
     scale = max(float(s[0]), enorm)
     tol = rtol * scale
-    if p == 1:
-        rho = float(np.sqrt(np.vdot(Y, Y)))
+    if p == 1:  # the QR is a normalization, T = rho
+        rho = math.sqrt(np.vdot(Y, Y))
         if not rho > tol:
             return None
-        Q, T, W, smin = Y / rho, np.full((1, 1), rho, dtype=dt), G / rho, rho
+        Q, T, smin = Y / rho, rho, rho
+        w2 = float(np.vdot(G, G)) / (rho * rho)
+        if w2 > (10 * e) ** 2:
+            if w2 > e:
+                return None  # heavy cancellation: the general path's second pass
+            W = G / rho
+            Q = Q - V @ W                       # Gram matrix I - W^T W
+            C = C + (W * rho).T
     else:
-        Q, T = np.linalg.qr(Y)
-        if float(np.min(np.abs(np.diagonal(T)))) <= tol:
-            return None
-        smin = float(np.linalg.svd(T, compute_uv=False)[-1])
+        # One SVD of the thin residual Y = Q diag(sig) Z^T (n p^2, as a QR) gives the
+        # basis, its smallest singular value for the threshold and V^T Q = G Z / sig.
+        Q, sig, Zt = np.linalg.svd(Y, full_matrices=False)
+        smin = float(sig[-1])
         if not smin > tol:
             return None
-        W = scipy.linalg.solve_triangular(T, G.T, trans="T", check_finite=False).T
-    w2 = float(np.vdot(W, W))
-    if w2 > (10 * e) ** 2:
-        if w2 > e:
-            return None  # heavy cancellation: the general path's second pass
-        Q = Q - V @ W                           # Gram matrix I - W^T W
-        C = C + (W @ T).T
+        T = sig[:, None] * Zt                   # B = Q^T Y
+        W = (G @ Zt.T) / sig[None, :]
+        w2 = float(np.vdot(W, W))
+        if w2 > (10 * e) ** 2:
+            if w2 > e:
+                return None  # heavy cancellation: the general path's second pass
+            Q = Q - V @ W                       # Gram matrix I - W^T W
+            C = C + (W @ T).T
+        T = T.T
     K = np.zeros((r + p, r + p), dtype=dt)
     K.ravel()[:r * (r + p + 1):r + p + 1] = s  # diag(s) in the leading block
     K[r:, :r] = C
-    K[r:, r:] = T.T
+    K[r:, r:] = T
     F, theta, Gt = np.linalg.svd(K, full_matrices=False)
     kk = min(self._r_target, theta.shape[0])
     V_new = V @ Gt[:kk, :r].T + Q @ Gt[:kk, r:].T
