@@ -25,4 +25,6 @@ def test_interleaved_matvec_row():
     for r in rows:
         assert r["orthla_wall"] > 0 and r["orthla_cpu"] >= 0 and r["anchor_wall"] > 0
         assert r["orthla_err"] < 1e-14
-        assert math.isnan(r["anchor_err"]) or r["anchor_err"] < 1e-14
+        # Anchors report the accuracy they reach (pykronecker's is about 3e-7 here); the GEMM
+        # floor has none.  Only orthla's is held to rounding.
+        assert math.isnan(r["anchor_err"]) or 0 <= r["anchor_err"] < 1e-5
