@@ -18,3 +18,13 @@ def update_kappa(kappa, mag, mfrom, mto):
                         t = kappa[row, a + j]
                         kappa[row, a + j] = kappa[row, a + nl + j]
                         kappa[row, a + nl + j] = t
+
+
+@njit(cache=True)
+def baker_clip(u, lo, hi, out):
+    """``out = clip(1 - |2 u - 1|, lo, hi)`` in one pass (the baker's map, then the open cube)."""
+    n, d = u.shape
+    for i in range(n):
+        for j in range(d):
+            v = 1.0 - abs(2.0 * u[i, j] - 1.0)
+            out[i, j] = min(max(v, lo), hi)

@@ -309,3 +309,19 @@ def test_host_syncs_per_doubling(torch_host_syncs, method):
         used[tol] = (counts["n"], int(math.log2(res.n)) - 9)  # syncs, rounds (n_init = 2^10)
     for syncs, rounds in used.values():
         assert syncs <= 8 * rounds, used
+
+
+def test_baker_kernel_matches_xp():
+    pytest.importorskip("numba")
+    import array_api_compat.numpy as npx
+
+    from orthla.qmc._integrate import _Integrand
+
+    u = np.random.default_rng(1).random((512, 3))
+    u[0] = [0.0, 0.5, 1.0 - 2**-53]
+    g = Gaussian([0.1, 0.2, 0.3], [1.0, 2.0, 0.5])
+    fast = _Integrand(keister, g, "baker", 4, npx)
+    slow = _Integrand(keister, g, "baker", 4, npx)
+    slow.numba_f64 = False
+    assert fast.numba_f64
+    np.testing.assert_array_equal(fast(u), slow(u))
