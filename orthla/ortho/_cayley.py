@@ -17,13 +17,13 @@ from .._validate import check_choice, check_int, check_real, eps
 from ._param_base import OrthogonalParametrization
 from ._qr_common import host_float
 from ._skew import (
+    SkewGenerated,
     check_orthogonal,
     check_skew,
     norm_bounds,
     params_to_skew,
     random_params,
     skew_stats,
-    skew_to_params,
 )
 
 __all__ = ["Cayley", "CayleyResult", "cayley"]
@@ -238,7 +238,7 @@ def _cayley(S: Any, xp: ModuleType, method: str, K: int | None, tol: float | Non
     return CayleyResult(_exact(S, xp), "exact", None, s_max, est, 2.0 * est)
 
 
-class Cayley(OrthogonalParametrization):
+class Cayley(SkewGenerated, OrthogonalParametrization):
     """Orthogonal ``Q = (I - S)(I + S)^{-1}`` from skew ``S`` (batched), applied by solves or GEMMs.
 
     Parameters
@@ -375,20 +375,6 @@ class Cayley(OrthogonalParametrization):
         return cls.from_params(p, d, method=method, terms=terms, tol=tol)
 
     # ------------------------------------------------------------------ accessors
-
-    @property
-    def skew(self) -> Any:
-        """The skew generators ``S``, shape ``batch_shape + (d, d)``."""
-        return self._S
-
-    @property
-    def params(self) -> Any:
-        """The strictly lower triangle of ``S``, shape ``batch_shape + (d(d-1)/2,)``."""
-        return skew_to_params(self._S, self._xp)
-
-    @property
-    def n_params(self) -> int:
-        return self._d * (self._d - 1) // 2
 
     @property
     def result(self) -> CayleyResult:

@@ -10,7 +10,13 @@ from .._backend import device
 from .._validate import eps
 from ._param_base import OrthogonalParametrization
 from ._qr_common import host_float
-from ._skew import check_orthogonal, check_skew, params_to_skew, random_params, skew_to_params
+from ._skew import (
+    SkewGenerated,
+    check_orthogonal,
+    check_skew,
+    params_to_skew,
+    random_params,
+)
 
 __all__ = ["ExpSkew", "expm_skew"]
 
@@ -135,7 +141,7 @@ def logm_orthogonal(Q: Any, name: str = "Q") -> tuple[Any, ModuleType]:
     return (L - xp.matrix_transpose(L)) * 0.5, xp
 
 
-class ExpSkew(OrthogonalParametrization):
+class ExpSkew(SkewGenerated, OrthogonalParametrization):
     """Orthogonal ``Q = exp(S)`` from skew ``S`` (batched): the exponential map onto SO(d).
 
     Parameters
@@ -236,20 +242,6 @@ class ExpSkew(OrthogonalParametrization):
         """
         d, p, xp = random_params(d, batch_shape, scale, rng, dtype, xp)
         return cls.from_params(p, d)
-
-    @property
-    def skew(self) -> Any:
-        """The skew generators ``S``, shape ``batch_shape + (d, d)``."""
-        return self._S
-
-    @property
-    def params(self) -> Any:
-        """The strictly lower triangle of ``S``, shape ``batch_shape + (d(d-1)/2,)``."""
-        return skew_to_params(self._S, self._xp)
-
-    @property
-    def n_params(self) -> int:
-        return self._d * (self._d - 1) // 2
 
     def matrix(self) -> Any:
         """The dense ``Q = exp(S)``, shape ``batch_shape + (d, d)`` (formed once and cached)."""
