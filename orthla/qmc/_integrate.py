@@ -15,7 +15,7 @@ from .._backend import array_namespace, as_array, capability, select_engine
 from .._validate import as_rng, check_choice, check_int, check_real
 from ._measures import Measure, _as_measure
 from ._periodize import PERIODIZATIONS, _periodize
-from ._transforms import _fftbr, _fwht, bit_reversal_indices
+from ._transforms import _fftbr, _fwht
 
 __all__ = ["METHODS", "IntegrationResult", "IntegrationWarning", "integrate"]
 
@@ -235,11 +235,13 @@ def _transform_ld(y: Any, net: bool, engine: str, xp: Any) -> Any:
     return _fftbr(xp.astype(yt, xp.complex128), 1, xp) / math.sqrt(n)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=40)
 def _bitrev_np(n: int) -> np.ndarray:
-    import array_api_compat.numpy as npx
-
-    return np.asarray(bit_reversal_indices(n, npx))
+    """Bit-reversal permutation of ``log2 n`` bits, from the one for ``n / 2`` in O(n)."""
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    half = 2 * _bitrev_np(n // 2)
+    return np.concatenate([half, half + 1])
 
 
 def _twiddle(n: int, xp: Any, device: Any) -> Any:

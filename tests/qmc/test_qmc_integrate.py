@@ -325,3 +325,15 @@ def test_baker_kernel_matches_xp():
     slow.numba_f64 = False
     assert fast.numba_f64
     np.testing.assert_array_equal(fast(u), slow(u))
+
+
+def test_numpy_lattice_transform_matches_fftbr():
+    import array_api_compat.numpy as npx
+
+    from orthla.qmc import fftbr
+    from orthla.qmc._integrate import _transform_ld
+
+    for m in (0, 1, 5, 12):
+        y = np.random.default_rng(m).random((2**m, 3))
+        np.testing.assert_allclose(_transform_ld(y, False, "xp", npx), fftbr(y.T) / 2 ** (m / 2),
+                                   rtol=1e-13, atol=1e-15)
