@@ -84,14 +84,18 @@ def test_kernel_weights_gradient(kind, f64):
         x = torch.asarray(orthla.qmc.Sobol(3, rng=1).random(16))
         K = orthla.qmc.DigitalShiftInvariantKernel
     w = torch.tensor([1.0, 0.5, 0.25], requires_grad=True)
+    scale = torch.tensor(0.7, requires_grad=True)
     y = torch.asarray(np.random.default_rng(0).standard_normal(16))
 
-    def quad(w):
-        return y @ (K(3, alpha=2, weights=w)(x) @ y)
+    def quad(w, scale):
+        return y @ (K(3, alpha=2, weights=w, scale=scale)(x) @ y)
 
-    assert torch.autograd.gradcheck(quad, (w,))
+    assert torch.autograd.gradcheck(quad, (w, scale))
+
+    def quad_w(w):
+        return quad(w, 1.0)
     # and the gradient is not zero: the weights really enter the values
-    quad(w).backward()
+    quad_w(w).backward()
     assert float(torch.linalg.vector_norm(w.grad)) > 0
 
 

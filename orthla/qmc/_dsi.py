@@ -14,8 +14,9 @@ from ._kernels import (
     _check_kernel_range,
     _kernel_points,
     _per_dimension,
-    _positive_scale,
     check_unit_cube,
+    scale_factor,
+    scale_param,
     weight,
     weights_param,
 )
@@ -149,7 +150,7 @@ class DigitalShiftInvariantKernel:
         self.alpha = a.astype(np.int64)
         self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
         self._weights_param = weights_param(weights)
-        self.scale = _positive_scale(scale)
+        self.scale, self._scale_param = scale_param(scale)
         zero = np.zeros(1, dtype=np.uint64)
         at_zero = np.array([float(walsh_kernel_1d(zero, 53, int(a), np)[0]) for a in self.alpha])
         _check_kernel_range(self.weights, at_zero, self.scale)
@@ -264,7 +265,7 @@ class DigitalShiftInvariantKernel:
             kt = walsh_kernel_1d(v[..., j], t, int(self.alpha[j]), xp)
             f = 1.0 + weight(self, j, kt, xp) * kt
             out = f if out is None else out * f
-        return self.scale * out
+        return scale_factor(self, out, xp) * out
 
     def __call__(self, x: Any, z: Any = None, *, pairwise: bool = True) -> Any:
         """Evaluate the kernel (see :meth:`ShiftInvariantKernel.__call__`).
@@ -283,4 +284,4 @@ class DigitalShiftInvariantKernel:
             kt = walsh_kernel_1d(v, tx, int(self.alpha[j]), xp)
             f = 1.0 + weight(self, j, kt, xp) * kt
             out = f if out is None else out * f
-        return self.scale * out
+        return scale_factor(self, out, xp) * out

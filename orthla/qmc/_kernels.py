@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace, capability
+from .._backend import array_namespace, capability, no_grad
 from .._validate import as_floating, check_int, check_real
 from ._bernoulli import ALPHA_MAX, korobov_omega
 from ._checks import check_bool, check_namespace, integer_parameter, points_array, real_parameter
@@ -54,6 +54,26 @@ def weight(kernel: Any, j: int, like: Any, xp: Any) -> Any:
         wj = w[j] if w.ndim else w
         return xp.astype(wj, like.dtype) if wj.dtype != like.dtype else wj
     return float(kernel.weights[j])
+
+
+def scale_factor(kernel: Any, like: Any, xp: Any) -> Any:
+    """The kernel's ``scale`` for values shaped like ``like``: a 0-d array of ``xp`` when it was
+    given in that library (differentiable), otherwise a Python float."""
+    s = kernel._scale_param
+    if s is not None and array_namespace(s) is xp:
+        s = xp.reshape(s, ())
+        return xp.astype(s, like.dtype) if s.dtype != like.dtype else s
+    return kernel.scale
+
+
+def scale_param(scale: Any) -> tuple[float, Any]:
+    """``(float scale, the array behind it or None)``: a tensor scale is checked on a detached copy
+    and kept, like tensor weights, so kernel values differentiate in it."""
+    param = weights_param(scale)
+    value = no_grad(param) if param is not None else scale
+    if param is not None and getattr(param, "ndim", 0) != 0:
+        raise ValueError(f"`scale` must be a scalar; got an array of shape {tuple(param.shape)}.")
+    return _positive_scale(value), param
 
 
 def _positive_scale(scale: Any) -> float:
@@ -164,7 +184,7 @@ class ShiftInvariantKernel:
         self.alpha = _per_dimension(alpha, self.d, "alpha", integer=True)
         self.weights = _per_dimension(1.0 if weights is None else weights, self.d, "weights", integer=False)
         self._weights_param = weights_param(weights)
-        self.scale = _positive_scale(scale)
+        self.scale, self._scale_param = scale_param(scale)
         at_zero = np.array([float(korobov_omega(0.0, int(a))) for a in self.alpha])
         _check_kernel_range(self.weights, at_zero, self.scale)
 
@@ -212,7 +232,7 @@ class ShiftInvariantKernel:
             kt = korobov_omega(t[..., j], int(self.alpha[j]), xp)
             f = 1.0 + weight(self, j, kt, xp) * kt
             out = f if out is None else out * f
-        return self.scale * out
+        return scale_factor(self, out, xp) * out
 
     def __call__(self, x: Any, z: Any = None, *, pairwise: bool = True) -> Any:
         """Evaluate the kernel.
@@ -252,4 +272,4 @@ class ShiftInvariantKernel:
             kt = korobov_omega(t, int(self.alpha[j]), xp)
             f = 1.0 + weight(self, j, kt, xp) * kt
             out = f if out is None else out * f
-        return self.scale * out
+        return scale_factor(self, out, xp) * out
