@@ -50,7 +50,7 @@ class _ShapeFamily:
 
         n, d = u.shape
         self.net, self.xp, self.n = net, xp, n
-        kernel = (DigitalShiftInvariantKernel(d, alpha=alpha, weights=1.0) if net
+        kernel: Any = (DigitalShiftInvariantKernel(d, alpha=alpha, weights=1.0) if net
                   else ShiftInvariantKernel(d, alpha=alpha, weights=1.0))
         reference = FastGram(u, kernel).eigenvalues
         if net:
@@ -119,7 +119,10 @@ def _cub_bayes(g: _Integrand, pts: Any, net: bool, conf: float, rule: _Rule, m0:
     n = 2**m
     u = pts.random(n)
     y = g(u)
-    est = err = n_used = done = None
+    est: Any = None
+    err: Any = None
+    n_used: Any = None
+    done: Any = None
     while True:
         yhat = _transform_ld(y, net, fft_engine, xp) * math.sqrt(n)  # unitary transform
         power = _host(xp.abs(yhat) ** 2).astype(np.float64)  # (p, n)
