@@ -100,3 +100,144 @@ def test_to_dask_errors():
     array_api_strict = pytest.importorskip("array_api_strict")
     with pytest.raises(TypeError, match="NumPy"):
         to_dask(Sobol(2, xp=array_api_strict), 8, chunks=4)
+
+
+# ---------------------------------------------------------------- Kronecker
+from orthla.kron import KronEigh, KronOperator  # noqa: E402
+
+
+def _kron_ops():
+    rng = np.random.default_rng(0)
+    a, b, c = rng.standard_normal((4, 4)), rng.standard_normal((3, 5)), rng.standard_normal((6, 6))
+    general = KronOperator([a, b, c])  # N = 120 -> M = 72
+    square = KronOperator([a + 4 * np.eye(4), c + 6 * np.eye(6), 3])  # N = 72
+    return rng, general, square
+
+
+def test_kron_matmul_and_solve_batch_axis_bit_for_bit(client):
+    rng, general, square = _kron_ops()
+    x = rng.standard_normal((120, 10))
+    lazy = general @ da.from_array(x, chunks=(120, 3))
+    assert lazy.chunks == ((72,), (3, 3, 3, 1))
+    np.testing.assert_array_equal(lazy.compute(), general @ x)
+    np.testing.assert_array_equal(general.matvec(da.from_array(x, chunks=(120, 4))).compute(), general @ x)
+    y = rng.standard_normal((72, 40))
+    np.testing.assert_array_equal(square.solve(da.from_array(y, chunks=(72, 5))).compute(), square.solve(y))
+    # (N, *batch) right-hand sides and a None factor (identity inferred from N)
+    z = rng.standard_normal((4 * 2 * 6, 3, 4))
+    free = KronOperator([square.factors[0], None, square.factors[1]])
+    np.testing.assert_array_equal((free @ da.from_array(z, chunks=(48, 1, 2))).compute(), free @ z)
+    # integer right-hand sides are promoted as in memory
+    zi = rng.integers(-5, 5, size=(120, 2))
+    got = (general @ da.from_array(zi, chunks=(120, 1))).compute()
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, general @ zi)
+
+
+def test_kron_leading_mode_single_vector(client):
+    rng, general, square = _kron_ops()
+    x = rng.standard_normal(120)
+    lazy = general @ da.from_array(x, chunks=30)  # 30 = N / n_1: one slice of mode 1 per chunk
+    want = general @ x
+    np.testing.assert_allclose(lazy.compute(), want, rtol=0, atol=1e-13 * np.abs(want).max())
+    y = rng.standard_normal(72)
+    want = square.solve(y)
+    got = square.solve(da.from_array(y, chunks=36)).compute()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    ident = KronOperator([3, square.factors[1]])  # identity first factor: no mixing at all
+    v = rng.standard_normal(18)
+    np.testing.assert_allclose((ident @ da.from_array(v, chunks=6)).compute(), ident @ v, rtol=1e-14)
+    with pytest.raises(ValueError, match="multiples of N / n_1 = 30"):
+        general @ da.from_array(x, chunks=25)
+
+
+def test_kron_eigh_solve_batch_axis_bit_for_bit(client):
+    t = np.linspace(0, 1, 5)
+    k1 = np.exp(-(t[:, None] - t[None, :]) ** 2)
+    ke = KronEigh([k1, 2 * k1], noise=[np.full(5, 2.0), np.arange(1, 6.0)])
+    y = np.random.default_rng(1).standard_normal((25, 9))
+    lazy = ke.solve(da.from_array(y, chunks=(25, 4)), shift=0.3)
+    np.testing.assert_array_equal(lazy.compute(), ke.solve(y, shift=0.3))
+
+
+def test_kron_dask_errors(client):
+    rng, general, square = _kron_ops()
+    with pytest.raises(TypeError, match="Dask.*chunked along axis 0"):
+        general @ da.from_array(rng.standard_normal((120, 4)), chunks=(60, 4))
+    t = np.linspace(0, 1, 4)
+    ke = KronEigh([np.exp(-(t[:, None] - t[None, :]) ** 2)] * 2)
+    with pytest.raises(TypeError, match="Dask.*chunked along axis 0"):
+        ke.solve(da.from_array(np.ones(16), chunks=4), 0.1)
+    with pytest.raises(ValueError, match="`b` must have shape"):
+        general @ da.from_array(np.ones((7, 2)), chunks=(7, 1))
+    with pytest.raises(TypeError, match="`b` must have a"):
+        general @ da.from_array(np.ones((120, 2), dtype=bool), chunks=(120, 1))
+    with pytest.raises(ValueError, match="positive definite"):  # reported before computing
+        ke.solve(da.from_array(np.ones((16, 2)), chunks=(16, 1)), -5.0)
+    bad = da.from_array(np.full((72, 2), np.nan), chunks=(72, 1))
+    lazy = square.solve(bad)  # values are read when computed
+    with pytest.raises(ValueError, match="`b`"):
+        lazy.compute()
+    with pytest.raises(TypeError, match="dask"):  # everything else refuses Dask up front
+        square.lstsq(da.from_array(np.ones(72), chunks=72))
+
+
+# ---------------------------------------------------------------- RPCholesky / KernelMatrix
+from orthla.pivoting import KernelMatrix, rp_cholesky  # noqa: E402
+
+KERNELS = [("gaussian", 1.0, 0.0), ("gaussian", 0.05, 0.0), ("laplace", 1.0, 0.0), ("matern", 0.7, 1e6)]
+
+
+@pytest.mark.parametrize(("kernel", "bandwidth", "offset"), KERNELS)
+def test_kernel_matrix_on_dask_points_bit_for_bit(client, kernel, bandwidth, offset):
+    x = np.random.default_rng(0).standard_normal((1500, 3)) + offset
+    mem = KernelMatrix(x, kernel, bandwidth=bandwidth)
+    lazy = KernelMatrix(da.from_array(x, chunks=(400, 2)), kernel, bandwidth=bandwidth)
+    assert (lazy._gram, lazy._cdist) == (mem._gram, mem._cdist)  # the same formula chosen
+    idx = np.array([5, 17, 3, 1499, 5])
+    for method in ("columns", "rows"):
+        got = getattr(lazy, method)(idx)
+        assert isinstance(got, np.ndarray)
+        np.testing.assert_array_equal(got, getattr(mem, method)(idx))
+    np.testing.assert_array_equal(lazy.block(idx, idx[:2]), mem.block(idx, idx[:2]))
+    np.testing.assert_array_equal(lazy.diag(), mem.diag())
+    assert lazy.shape == mem.shape and lazy.dtype == mem.dtype
+
+
+@pytest.mark.parametrize("method", ["accelerated", "simple", "block", "greedy"])
+def test_rp_cholesky_on_dask_points_equals_in_memory(client, method):
+    x = np.random.default_rng(1).standard_normal((3000, 2))
+    want = rp_cholesky(KernelMatrix(x, bandwidth=0.5), 30, method=method, rng=7)
+    got = rp_cholesky(KernelMatrix(da.from_array(x, chunks=(700, 2)), bandwidth=0.5), 30, method=method, rng=7)
+    np.testing.assert_array_equal(got.pivots, want.pivots)
+    np.testing.assert_array_equal(got.F, want.F)
+    np.testing.assert_array_equal(got.trace, want.trace)
+
+
+def test_kernel_matrix_dask_float32_and_integer_points(client):
+    rng = np.random.default_rng(2)
+    x32 = rng.standard_normal((400, 2)).astype(np.float32)
+    want = rp_cholesky(KernelMatrix(x32), 12, rng=1).F
+    got = rp_cholesky(KernelMatrix(da.from_array(x32, chunks=(128, 1))), 12, rng=1).F
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+    xi = rng.integers(0, 5, size=(60, 2))
+    np.testing.assert_array_equal(KernelMatrix(da.from_array(xi, chunks=(16, 2))).columns(np.arange(3)),
+                                  KernelMatrix(xi).columns(np.arange(3)))
+
+
+def test_kernel_matrix_dask_errors(client):
+    with pytest.raises(ValueError, match="`points` must be finite"):
+        KernelMatrix(da.from_array(np.array([[0.0, 1.0], [np.nan, 2.0]]), chunks=(1, 2)))
+    with pytest.raises(ValueError, match="`points` must be a 2-D"):
+        KernelMatrix(da.ones(5, chunks=2))
+    with pytest.raises(TypeError, match="`points`"):
+        KernelMatrix(da.ones((5, 2), dtype=bool, chunks=2))
+    with pytest.raises(ValueError, match="`bandwidth`"):
+        KernelMatrix(da.ones((5, 2), chunks=2), bandwidth=-1.0)
+    km = KernelMatrix(da.ones((5, 2), chunks=2))
+    with pytest.raises(ValueError, match="`idx`"):
+        km.columns(np.array([7]))
+    # a dense Dask matrix is not a kernel operator: refused up front, naming Dask
+    with pytest.raises(TypeError, match="dask"):
+        rp_cholesky(da.eye(5, chunks=2), 2, rng=0)

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy
+from .._dask import is_dask
 from .._validate import as_floating, check_finite, check_int, check_ndim, check_real
 from ._chain import kron_apply, work_array
 from ._common import (
@@ -309,7 +310,9 @@ class KronEigh:
         Parameters
         ----------
         y : array, shape (N,) or (N, k)
-            Right-hand side(s), solved in one pass.
+            Right-hand side(s), solved in one pass.  A ``dask.array`` (NumPy factors) chunked
+            along the batch axes (axis 0 in one chunk) is solved lazily block by block, each
+            block bit for bit as in memory; its values are checked when it is computed.
         shift : float, default 0
             Scalar multiplying ``D`` (``I`` without noise), e.g. a noise variance.
 
@@ -324,8 +327,29 @@ class KronEigh:
             If ``y`` does not match ``N`` or holds NaN/Inf, ``shift`` is not finite,
             ``K + shift D`` is not positive definite (the smallest shifted eigenvalue is
             reported), or the solution overflows the dtype.
+        TypeError
+            If a Dask ``y`` is chunked along axis 0 (a single vector chunked along the leading
+            mode is supported by :meth:`KronOperator.solve`, not here), or the factors are not
+            NumPy.
         """
-        return self._solve(y, self._check_shift(shift))
+        shift = self._check_shift(shift)
+        if is_dask(y):
+            return self._dask_solve(y, shift)
+        return self._solve(y, shift)
+
+    def _dask_solve(self, y: Any, shift: float) -> Any:
+        from ._dask import batch_layout, check_dask_operand, dask_apply
+
+        n = self.shape[0]
+        y, dtype = check_dask_operand(y, n, self._dims, "y", self._arrays(), "KronEigh.solve", self._name)
+        self._shifted(shift)  # not positive definite: reported now, not when computed
+        if not batch_layout(y):
+            raise TypeError(
+                f"KronEigh.solve on a Dask array: `y` of shape {tuple(y.shape)} is chunked along axis 0 "
+                f"({len(y.chunks[0])} chunks); chunk it along the batch axes only (axis 0 in one "
+                "chunk).  A single vector chunked along the leading mode is supported by "
+                "KronOperator.solve.")
+        return dask_apply(y, self, "solve", (shift,), n, dtype)
 
     def _solve(self, y, shift, finite=True):
         """:meth:`solve` after the shift check; ``finite=False`` for orthla's own iterates."""

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import array_namespace, capability, is_numpy, is_torch
+from .._dask import is_dask
 from .._validate import check_finite, eps
 from ._chain import kron_apply
 from ._common import (
@@ -88,7 +89,9 @@ def _factor_solver(a: Any, k: int, xp: Any):
         if dmin <= tol * dmax:
             raise _singular(k, f"min|U_ii| / max|U_ii| = {dmin / dmax if dmax else 0.0:.3g}")
         if is_numpy(xp):
-            return lambda y: scipy.linalg.lu_solve((lu, piv), y, check_finite=False).T
+            # A copy of the n pivots per call: SciPy 1.17's lu_solve corrupted the heap when
+            # threads (a Dask worker's) solved concurrently with one shared pivot array.
+            return lambda y: scipy.linalg.lu_solve((lu, piv.copy()), y, check_finite=False).T
 
         def torch_solve(y):
             f, y = promote(xp, lu, y)
@@ -303,10 +306,45 @@ class KronOperator:
 
         For another KronOperator with matching factor sizes the product is again a
         Kronecker product, ``(A_1 B_1) ⊗ ⋯ ⊗ (A_d B_d)``, returned as a KronOperator.
+
+        A ``dask.array`` ``b`` (NumPy factors) gives a lazy Dask result: chunked along the batch
+        axes (axis 0 in one chunk), each block is the in-memory product of that block, bit for
+        bit; a single vector ``(N,)`` may instead be chunked along the leading mode (chunk sizes
+        multiples of ``N / n_1``): ``A_2 ⊗ ⋯ ⊗ A_d`` is applied chunk by chunk and ``A_1`` mixes
+        the chunks as a Dask matrix product (equal to rounding).  NaN/Inf in a Dask ``b`` is
+        reported when the result is computed.
         """
         if isinstance(b, KronOperator):
             return self._compose(b)
+        if is_dask(b):
+            return self._dask(b, "__matmul__")
         return self._apply(b, "b", self.factors, "in")
+
+    def _dask(self, b: Any, method: str) -> Any:
+        """``self @ b`` or ``self.solve(b)`` for a Dask ``b`` (see ``orthla/kron/_dask.py``)."""
+        from ._dask import batch_layout, check_dask_operand, dask_apply, leading_mode
+
+        what = "KronOperator @ b" if method == "__matmul__" else "KronOperator.solve"
+        if method == "solve":
+            self._require_square("solve")
+        dims_in, dims_out = self._bind(b, "b", None, "in")
+        b, dtype = check_dask_operand(b, math.prod(dims_in), dims_in, "b", self._arrays(), what)
+        if method == "solve":
+            self._lu()  # a singular factor is reported now, not when the result is computed
+            dims_out = dims_in
+        if batch_layout(b):
+            return dask_apply(b, self, method, (), math.prod(dims_out), dtype)
+        if b.ndim != 1:
+            raise TypeError(
+                f"{what} on a Dask array: `b` of shape {tuple(b.shape)} is chunked along axis 0 "
+                f"({len(b.chunks[0])} chunks).  Dask right-hand sides must be chunked along the batch "
+                "axes only (axis 0 in one chunk), or be a single vector (N,) chunked along the "
+                "leading mode.")
+        bound = [n if f is None else f for f, n in zip(self.factors, dims_in, strict=True)]
+        rest = KronOperator._owned(bound[1:] or [1])
+        if method == "solve":
+            rest._lu()
+        return leading_mode(b, rest, bound[0], dims_in, dims_out, method, dtype, "b")
 
     def _compose(self, other: KronOperator) -> KronOperator:
         if len(other.factors) != len(self.factors) or any(
@@ -385,21 +423,29 @@ class KronOperator:
         Parameters
         ----------
         b : array, shape (N,) or (N, k)
-            Right-hand side(s); one pass for all columns.
+            Right-hand side(s); one pass for all columns.  A ``dask.array`` (NumPy factors)
+            is solved lazily, as for ``@``: chunked along the batch axes (each block solved as
+            in memory, bit for bit), or a single vector chunked along the leading mode (the
+            first factor's explicit inverse mixes the chunks; equal to rounding).
 
         Returns
         -------
         array
-            ``x`` with the shape of ``b``.
+            ``x`` with the shape of ``b`` (a lazy Dask array for a Dask ``b``).
 
         Raises
         ------
         ValueError
             If a factor is not square, ``b`` does not match ``N`` or holds NaN/Inf, or the
-            solution overflows the dtype (finite input, non-finite result).
+            solution overflows the dtype (finite input, non-finite result).  For a Dask ``b``
+            the values are checked when the result is computed.
+        TypeError
+            If a Dask ``b`` is a matrix chunked along axis 0, or the factors are not NumPy.
         numpy.linalg.LinAlgError
             If a factor is singular to working precision (the message names it).
         """
+        if is_dask(b):
+            return self._dask(b, "solve")
         self._require_square("solve")
         xp = self._namespace(b)
         dims, _ = self._bind(b, "b", xp, "in")

@@ -7,6 +7,7 @@ from typing import Any
 
 import array_api_compat
 
+from .._dask import is_dask
 from .._validate import as_floating, check_choice, check_finite, check_ndim, check_real, is_complex
 from ._rp_common import as_arg, namespace_of
 
@@ -34,6 +35,8 @@ class KernelMatrix:
     points : array, shape (N, d)
         Data points, any array-API library (a nested list is read as NumPy); real floating or
         integer.  Copied, so later changes to the caller's array do not affect the matrix.
+        A ``dask.array`` of NumPy chunks (chunked along the point axis) is kept distributed:
+        see Notes.
     kernel : {"gaussian", "laplace", "matern"}, default "gaussian"
         ``exp(-r^2 / (2 h^2))``, ``exp(-r / h)``, or the Matern kernel with
         smoothness ``nu`` (``r = ||x - y||``, ``h = bandwidth``).
@@ -64,6 +67,17 @@ class KernelMatrix:
     (every kernel is 0 there), so no bandwidth in ``(0, inf)`` over- or underflows; float32
     points with a bandwidth outside ``2**+-100`` are evaluated in float64 and rounded back.
 
+    **Dask points.**  With ``points`` a ``dask.array``, the centering and the choice of formula
+    come from global Dask reductions (two passes: min/max/finiteness, then the largest centered
+    norm; NaN/Inf is reported here), and every request is answered with a NumPy array: a block
+    with all ``N`` rows (``columns``, :func:`rp_cholesky`'s ``N x block`` column blocks) or all
+    ``N`` columns (``rows``) is evaluated chunk by chunk by Dask (the other ``t`` points gathered
+    and sent to every chunk), a small block locally after gathering its points.  Each entry
+    goes through the same operations as in memory, so the results, and ``rp_cholesky``'s factor
+    for the same ``rng``, are equal bit for bit.  ``F`` (``N x k``), the residual diagonal and
+    the pivot decisions stay on the client.  Costs per column block: two Dask computations
+    (gather, then evaluate), ``O(N t d)`` work on the workers, ``N t`` entries to the client.
+
     Examples
     --------
     >>> import numpy as np
@@ -74,6 +88,12 @@ class KernelMatrix:
     """
 
     def __init__(self, points: Any, kernel: str = "gaussian", *, bandwidth: float = 1.0, nu: float = 1.5):
+        self._dask = is_dask(points)
+        if self._dask:
+            from ._kernel_dask import setup
+
+            setup(self, points, kernel, bandwidth, nu)
+            return
         xp = namespace_of(points, "points")
         points = xp.asarray(points) if not hasattr(points, "shape") else points
         check_ndim(points, "points", 2)
@@ -111,7 +131,14 @@ class KernelMatrix:
 
     @property
     def _xp(self):
+        if self._dask:  # Dask points: everything returned is NumPy (see _kernel_dask)
+            return array_api_compat.numpy
         return namespace_of(self.points, "points")
+
+    @property
+    def _like(self):
+        """An array on the device of the results (the points, or NumPy for Dask points)."""
+        return self._arange if self._dask else self.points
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -126,7 +153,7 @@ class KernelMatrix:
 
     def diag(self) -> Any:
         """The diagonal, all ones (``k(x, x) = 1`` for these kernels)."""
-        return self._xp.ones(self.points.shape[0], dtype=self.points.dtype, device=self.points.device)
+        return self._xp.ones(self.points.shape[0], dtype=self.points.dtype, device=self._like.device)
 
     def block(self, rows: Any, cols: Any) -> Any:
         """``K[rows][:, cols]``.
@@ -162,12 +189,14 @@ class KernelMatrix:
         return self._block(idx, self._all())
 
     def _all(self):
+        if self._dask:
+            return self._arange
         xp = self._xp
         return xp.arange(self.points.shape[0], device=self.points.device)
 
     def _index(self, idx: Any, name: str) -> Any:
         xp = self._xp
-        idx = as_arg(idx, name, xp, self.points)
+        idx = as_arg(idx, name, xp, self._like)
         if idx.ndim != 1:
             raise ValueError(f"`{name}` must be a 1-D array of integer indices; got ndim={idx.ndim} "
                              f"(shape {tuple(idx.shape)}).")
@@ -186,22 +215,35 @@ class KernelMatrix:
 
     def _block(self, rows, cols):
         """``K[rows][:, cols]`` for validated index arrays."""
+        if self._dask:
+            from ._kernel_dask import block
+
+            return block(self, rows, cols)
         xp = self._xp
         if self._gram:
             z, w = xp.take(self._z, rows, axis=0), xp.take(self._z, cols, axis=0)
             hz, hw = xp.take(self._half_sz, rows), xp.take(self._half_sz, cols)
-            # -r^2 / 2 = z.w - |z|^2 / 2 - |w|^2 / 2 on centered scaled points (see GRAM_LIMIT)
-            arg = z @ w.mT - hz[:, None] - hw[None, :]
-            return xp.exp(xp.minimum(arg, xp.zeros_like(arg)))
-        out = self._profile(self._sqdist(rows, cols))
-        return xp.astype(out, self.points.dtype) if self._wide else out
-
-    def _sqdist(self, rows, cols):
-        """``r^2 / h^2`` summed coordinate by coordinate from clipped differences."""
-        xp, h = self._xp, self.bandwidth
+            return self._gram_eval(z, w, hz, hw)
         # the raw points: x_k - y_k is then exact for nearby points (Sterbenz), whereas the
         # centered ones carry the rounding of x - c (1e-10 for points at 1e6 centered near 0)
-        x, y = xp.take(self.points, rows, axis=0), xp.take(self.points, cols, axis=0)
+        return self._direct_eval(xp.take(self.points, rows, axis=0), xp.take(self.points, cols, axis=0))
+
+    def _gram_eval(self, z, w, hz, hw):
+        """Gaussian entries from centered scaled points ``z``, ``w`` and their halved squared norms."""
+        xp = self._xp
+        # -r^2 / 2 = z.w - |z|^2 / 2 - |w|^2 / 2 on centered scaled points (see GRAM_LIMIT)
+        arg = z @ w.mT - hz[:, None] - hw[None, :]
+        return xp.exp(xp.minimum(arg, xp.zeros_like(arg)))
+
+    def _direct_eval(self, x, y):
+        """Entries between the points ``x`` (rows) and ``y`` (columns) from their differences."""
+        out = self._profile(self._sqdist(x, y))
+        return self._xp.astype(out, self.dtype) if self._wide else out
+
+    def _sqdist(self, x, y):
+        """``r^2 / h^2`` between the rows of ``x`` and ``y``, summed coordinate by coordinate from
+        clipped differences."""
+        xp, h = self._xp, self.bandwidth
         if self._cdist:
             from scipy.spatial.distance import cdist
 
