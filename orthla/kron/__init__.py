@@ -3,17 +3,21 @@
 from ._common import KronConvergenceWarning
 from ._eigh import KronEigh, PCGResult
 from ._gridgp import GridGP, GridGPPrediction
+from ._gridpde import GridPDESolution, GridPDESolver
 from ._modeprod import mode_product, multi_mode_product
 from ._nearest import NearestKron, nearest_kron
 from ._operator import KronOperator, KronSVD
 from ._poisson import poisson_solve
 from ._sbl import SBLResult, kron_sbl, sbl
+from ._spectral_kernels import SpectralMixture
 from ._sumkron import sum_kron_solve
 from ._sums import kron_sum_solve, solve_lyapunov, solve_sylvester
 
 __all__ = [
     "GridGP",
     "GridGPPrediction",
+    "GridPDESolution",
+    "GridPDESolver",
     "KronConvergenceWarning",
     "KronEigh",
     "KronOperator",
@@ -21,6 +25,7 @@ __all__ = [
     "NearestKron",
     "PCGResult",
     "SBLResult",
+    "SpectralMixture",
     "kron_sbl",
     "kron_sum_solve",
     "mode_product",

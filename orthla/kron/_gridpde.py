@@ -1,0 +1,347 @@
+"""Gaussian-process collocation for linear PDEs on a tensor grid (GP-HM style), by Kronecker algebra."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from .._backend import array_namespace, capability, is_numpy
+from .._validate import as_floating, check_finite, check_ndim, check_real
+from ._common import scalar
+from ._modeprod import multi_mode_product
+from ._spectral_kernels import SpectralMixture
+from ._sums import kron_sum_solve
+
+__all__ = ["GridPDESolution", "GridPDESolver"]
+
+
+class GridPDESolution(NamedTuple):
+    """Result of :meth:`GridPDESolver.solve`.
+
+    Attributes
+    ----------
+    u : array, shape ``solver.shape``
+        The GP solution (posterior mean) at the grid nodes, ``K (K + jitter)^{-1} U``.
+    coef : array, shape ``solver.shape``
+        Weights ``alpha = (K + jitter)^{-1} U`` of the interpolant
+        ``u(x) = k(x, X) alpha`` (pass to :meth:`GridPDESolver.interpolate`).
+    values : array, shape ``solver.shape``
+        The collocation unknowns ``U`` (boundary data on the boundary nodes).
+    """
+
+    u: Any
+    coef: Any
+    values: Any
+
+
+def _per_axis(value: Any, name: str, d: int) -> list[float]:
+    seq = isinstance(value, Sequence) and not isinstance(value, str)
+    vals = list(value) if seq else [value] * d
+    if len(vals) != d:
+        raise ValueError(f"`{name}` must be a scalar or have one entry per axis ({d}); got {len(vals)}.")
+    return [check_real(v, f"{name}[{k}]" if seq else name) for k, v in enumerate(vals)]
+
+
+def _pad_zero(v: Any, xp: Any) -> Any:
+    """``v`` with one zero layer added on both sides of every axis."""
+    for ax in range(v.ndim):
+        shape = list(v.shape)
+        shape[ax] = 1
+        z = xp.zeros(tuple(shape), dtype=v.dtype, device=v.device)
+        v = xp.concat([z, v, z], axis=ax)
+    return v
+
+
+def _interior(v: Any) -> Any:
+    return v[(slice(1, -1),) * v.ndim]
+
+
+@capability("kron", numba=False, notes="d >= 2: NumPy only (non-symmetric Kronecker-sum solve through SciPy)")
+class GridPDESolver:
+    """GP collocation solver of ``L u = f`` on a tensor grid with Dirichlet boundary values.
+
+    ``L u = -sum_k nu_k d^2u/dx_k^2 + sum_k a_k du/dx_k + c u`` (Poisson: ``nu = 1``;
+    Helmholtz ``-Δu - kappa^2 u``: ``nu = 1, c = -kappa^2``; advection-diffusion with
+    constant coefficients).  The solution is a Gaussian process with the product kernel
+    ``k(x, x') = prod_k k_k(x_k, x'_k)``; as in GP-HM [1]_ its values ``U`` on the grid
+    ``x_1 × ⋯ × x_d`` (boundary nodes included) are the unknowns and derivatives come
+    from the GP interpolant ``u(x) = k(x, X) K^{-1} U``.  ``U`` is fixed by the boundary
+    values on the boundary nodes and by ``L u = f`` at every interior node.
+
+    Parameters
+    ----------
+    grids : sequence of 1-D arrays
+        Strictly increasing nodes ``x_k`` (at least 3 per axis); the first and last node
+        of each axis are the boundary.
+    kernels : SpectralMixture or sequence of SpectralMixture
+        The kernel of each axis (one for all axes, or one per axis).
+    diffusion : float or sequence of float, default 1
+        ``nu_k``.
+    advection : float or sequence of float, default 0
+        ``a_k``.
+    reaction : float, default 0
+        ``c``.
+    jitter : float, default 1e-10
+        ``K_k + jitter * k_k(0) I`` replaces each factor (a relative nugget; spectral-mixture
+        Gram matrices on fine grids are numerically singular).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The grid ``(n_1, ..., n_d)``.
+    diff1, diff2 : list of arrays
+        Differentiation matrices ``D_k^(m) = K_k^(m,0) K_k^{-1}`` (``n_k x n_k``).
+    factors : list of arrays
+        ``A_k = -nu_k D_k^(2) + a_k D_k^(1)`` on the full axis; ``L_h = A_1 ⊕ ⋯ ⊕ A_d + c I``.
+
+    Raises
+    ------
+    ValueError
+        Grids not 1-D, shorter than 3, not strictly increasing or not finite; a wrong
+        number of kernels or coefficients; non-finite coefficients; ``jitter < 0``.
+    TypeError
+        Grids of several libraries; a kernel that is not a :class:`SpectralMixture`;
+        ``d >= 2`` on a library other than NumPy.
+
+    Notes
+    -----
+    Because the kernel is a product, ``K = K_1 ⊗ ⋯ ⊗ K_d`` and the grid operator is a
+    Kronecker sum ``L_h = A_1 ⊕ ⋯ ⊕ A_d + c I`` of the 1-D operators
+    ``A_k = K_k^{(·,0)} K_k^{-1}`` [2]_.  With the boundary part ``U_B = g`` moved to the
+    right-hand side, the interior unknowns solve
+    ``((A_1)_II ⊕ ⋯ ⊕ (A_d)_II + c I) U_I = f_I - (L_h U_B)_I``, a Kronecker sum of
+    non-symmetric ``(n_k - 2)``-order blocks: one direct solve in 1-D, Bartels-Stewart
+    (``d = 2``) or eigenvector bases (``d >= 3``) through :func:`kron_sum_solve`.  Set-up
+    ``O(sum n_k^3)``, solve ``O(sum n_k^3 + N sum n_k)`` flops, ``O(N + sum n_k^2)`` memory:
+    no ``N x N`` matrix is formed.  The result equals the dense GP collocation (the zero
+    noise limit of GP-HM's residual likelihood) up to ``eps`` times its condition number;
+    the tests check this to ``1e-10`` on small grids.  The accuracy against the true PDE
+    solution depends on the kernel: mixture components near the solution's frequencies
+    (``mu = omega / (2 pi)``) give relative L2 errors of ``1e-4`` to ``1e-8`` on the
+    high-frequency Poisson problems of [1]_ with a few points per period (see the docs).
+    On torch in 1-D the solve is differentiable in kernel parameters given as tensors.
+
+    References
+    ----------
+    .. [1] S. Fang, M. Cooley, D. Long, S. Li, R. Kirby, S. Zhe, "Solving high frequency
+       and multi-scale PDEs with Gaussian processes", ICLR (2024).
+    .. [2] R. E. Lynch, J. R. Rice, D. H. Thomas, "Direct solution of partial difference
+       equations by tensor product methods", Numer. Math. 6 (1964).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthla.kron import GridPDESolver, SpectralMixture
+    >>> x = np.linspace(0, 1, 41)
+    >>> w = 20.0
+    >>> solver = GridPDESolver([x], SpectralMixture([w / (2 * np.pi)], [1.0]))
+    >>> res = solver.solve(w**2 * np.sin(w * x), np.sin(w * x))  # -u'' = f, u = sin(20 x)
+    >>> bool(np.linalg.norm(res.u - np.sin(w * x)) < 1e-4 * np.linalg.norm(np.sin(w * x)))
+    True
+    """
+
+    def __init__(self, grids: Sequence[Any], kernels: Any, *, diffusion: Any = 1.0, advection: Any = 0.0,
+                 reaction: float = 0.0, jitter: float = 1e-10):
+        if isinstance(grids, str) or not isinstance(grids, Sequence) or len(grids) == 0:
+            raise TypeError(f"`grids` must be a non-empty list of 1-D arrays; got {type(grids).__name__}.")
+        d = len(grids)
+        xp = array_namespace(*grids)
+        pts = []
+        for k, g in enumerate(grids):
+            label = f"grids[{k}]"
+            g = xp.asarray(g) if not hasattr(g, "shape") else g
+            check_ndim(g, label, 1)
+            g = as_floating(g, label, xp, allow_complex=False)
+            check_finite(g, label, xp)
+            if g.shape[0] < 3:
+                raise ValueError(f"`{label}` must have at least 3 nodes (two boundary nodes and an interior "
+                                 f"one); got {g.shape[0]}.")
+            step = scalar(xp.min(g[1:] - g[:-1]))
+            if not step > 0:
+                raise ValueError(f"`{label}` must be strictly increasing; got a step of {step:.3g}.")
+            pts.append(g)
+        if isinstance(kernels, SpectralMixture):
+            kernels = [kernels] * d
+        if isinstance(kernels, str) or not isinstance(kernels, Sequence):
+            raise TypeError(f"`kernels` must be a SpectralMixture or a list of them; got {type(kernels).__name__}.")
+        if len(kernels) != d:
+            raise ValueError(f"`kernels` must have one kernel per axis of `grids` ({d}); got {len(kernels)}.")
+        for k, kern in enumerate(kernels):
+            if not isinstance(kern, SpectralMixture):
+                raise TypeError(f"`kernels[{k}]` must be a SpectralMixture; got {type(kern).__name__}.")
+        if d >= 2 and not is_numpy(xp):
+            raise TypeError(f"`grids` with {d} axes need NumPy arrays (the non-symmetric Kronecker-sum solve "
+                            f"goes through SciPy); got arrays from {xp.__name__}.")
+        nu = _per_axis(diffusion, "diffusion", d)
+        adv = _per_axis(advection, "advection", d)
+        self.reaction = check_real(reaction, "reaction")
+        self.jitter = check_real(jitter, "jitter", low=0.0)
+        self.diffusion, self.advection = nu, adv
+        self.grids, self.kernels = pts, list(kernels)
+        self.shape = tuple(int(g.shape[0]) for g in pts)
+        self._xp = xp
+        self._inv = None
+        self.gram_raw, self.gram, self.diff1, self.diff2, self.factors = [], [], [], [], []
+        for k, (g, kern) in enumerate(zip(pts, self.kernels, strict=True)):
+            gram = kern(g, g)
+            n = g.shape[0]
+            amp = xp.max(xp.abs(gram))  # = k(0) for a valid kernel
+            if not scalar(amp) > 0:
+                raise ValueError(f"`kernels[{k}]` is zero on `grids[{k}]`.")
+            self.gram_raw.append(gram)
+            gram = gram + (self.jitter * amp) * xp.eye(n, dtype=gram.dtype, device=gram.device)
+            # D = K^(m,0) K^{-1} = (K^{-1} K^(0,m))^T, K symmetric
+            d1 = xp.linalg.solve(gram, kern(g, g, dz=1)).mT
+            d2 = xp.linalg.solve(gram, kern(g, g, dz=2)).mT
+            fac = (-nu[k]) * d2 + adv[k] * d1
+            if not bool(xp.all(xp.isfinite(fac))):
+                raise ValueError(f"the differentiation matrices of `kernels[{k}]` on `grids[{k}]` are not finite "
+                                 "(a singular Gram matrix: raise `jitter`).")
+            self.gram.append(gram)
+            self.diff1.append(d1)
+            self.diff2.append(d2)
+            self.factors.append(fac)
+
+    def __repr__(self) -> str:
+        return f"GridPDESolver(shape={self.shape})"
+
+    def _grid_array(self, v: Any, name: str) -> Any:
+        xp = self._xp
+        array_namespace(v, *self.grids)  # TypeError for another library
+        v = xp.asarray(v) if not hasattr(v, "shape") else v
+        if tuple(v.shape) != self.shape:
+            raise ValueError(f"`{name}` must have the grid's shape {self.shape} (the lengths of `grids`); "
+                             f"got shape {tuple(v.shape)}.")
+        v = as_floating(v, name, xp, allow_complex=False)
+        check_finite(v, name, xp)
+        return v
+
+    def apply(self, u: Any) -> Any:
+        """The grid operator ``L_h u = (A_1 ⊕ ⋯ ⊕ A_d + c I) u`` on all nodes.
+
+        Parameters
+        ----------
+        u : array, shape ``self.shape``
+            Values on the grid.
+
+        Returns
+        -------
+        array, shape ``self.shape``
+            ``L`` applied to the GP interpolant of ``u``, at every node (boundary rows
+            included).
+
+        Raises
+        ------
+        ValueError
+            ``u`` of another shape, or holding NaN/Inf.
+        TypeError
+            ``u`` of another library; boolean, complex or non-numeric ``u``.
+        """
+        return self._apply(self._grid_array(u, "u"))
+
+    def _apply(self, u: Any) -> Any:
+        d = len(self.shape)
+        out = self.reaction * u if self.reaction != 0 else None
+        for k, a in enumerate(self.factors):
+            mats = [None] * d
+            mats[k] = a
+            term = multi_mode_product(u, mats)
+            out = term if out is None else out + term
+        return out
+
+    def solve(self, f: Any, boundary: Any) -> Any:
+        """Grid values ``U`` of the GP collocation solution of ``L u = f``, ``u = g`` on the boundary.
+
+        Parameters
+        ----------
+        f : array, shape ``self.shape``
+            Right-hand side at the nodes (its boundary entries are not used).
+        boundary : array, shape ``self.shape``
+            Dirichlet values ``g`` (its interior entries are not used).
+
+        Returns
+        -------
+        array, shape ``self.shape``
+            ``U``: ``g`` on the boundary nodes, the collocation solution inside.
+
+        Raises
+        ------
+        ValueError
+            ``f`` or ``boundary`` not of the grid's shape or holding NaN/Inf; a singular
+            collocation operator; a solution that overflows.
+        TypeError
+            Arrays of another library; boolean, complex or non-numeric arrays.
+        """
+        xp = self._xp
+        f = self._grid_array(f, "f")
+        g = self._grid_array(boundary, "boundary")
+        ub = g - _pad_zero(_interior(g), xp)
+        rhs = _interior(f - self._apply(ub))
+        blocks = [a[1:-1, 1:-1] for a in self.factors]
+        if len(self.shape) == 1:
+            a = blocks[0]
+            n = a.shape[0]
+            if self.reaction != 0:
+                a = a + self.reaction * xp.eye(n, dtype=a.dtype, device=a.device)
+            rhs = xp.astype(rhs, a.dtype) if rhs.dtype != a.dtype else rhs
+            v = xp.linalg.solve(a, rhs[:, None])[:, 0]
+        else:
+            inner = tuple(n - 2 for n in self.shape)
+            v = kron_sum_solve(blocks, xp.reshape(rhs, (-1,)), shift=self.reaction)
+            v = xp.reshape(v, inner)
+        u = ub + _pad_zero(v, xp)
+        coef = multi_mode_product(u, self._gram_inv())
+        mean = multi_mode_product(coef, self.gram_raw)
+        if not (bool(xp.all(xp.isfinite(mean))) and bool(xp.all(xp.isfinite(coef)))):
+            raise ValueError("the solution is not finite: the collocation operator is singular to working "
+                             "precision, or `f`/`boundary` are too large for the dtype.")
+        return GridPDESolution(mean, coef, u)
+
+    def _gram_inv(self) -> list:
+        if self._inv is None:
+            xp = self._xp
+            self._inv = [xp.linalg.inv(g) for g in self.gram]  # small n_k x n_k
+        return self._inv
+
+    def interpolate(self, coef: Any, points: Sequence[Any]) -> Any:
+        """The GP solution ``u(t) = k(t, X) alpha`` on the test grid ``t_1 × ⋯ × t_d``.
+
+        Parameters
+        ----------
+        coef : array, shape ``self.shape``
+            Interpolant weights ``alpha`` (``solve(...).coef``).
+        points : sequence of 1-D arrays
+            Test nodes ``t_k`` per axis (any order, inside or outside the box).
+
+        Returns
+        -------
+        array, shape ``(len(t_1), ..., len(t_d))``
+            ``(k_1(t_1, x_1) ⊗ ⋯ ⊗ k_d(t_d, x_d)) alpha``, ``O(T sum n_k)`` flops.
+
+        Raises
+        ------
+        ValueError
+            Shapes that do not match, NaN/Inf.
+        TypeError
+            Arrays of another library; boolean, complex or non-numeric arrays.
+        """
+        xp = self._xp
+        coef = self._grid_array(coef, "coef")
+        d = len(self.shape)
+        if isinstance(points, str) or not isinstance(points, Sequence):
+            raise TypeError(f"`points` must be a list of {d} 1-D arrays; got {type(points).__name__}.")
+        if len(points) != d:
+            raise ValueError(f"`points` must have one array per axis ({d}); got {len(points)}.")
+        mats = []
+        for k, (t, g, kern) in enumerate(zip(points, self.grids, self.kernels, strict=True)):
+            label = f"points[{k}]"
+            array_namespace(t, *self.grids)  # TypeError for another library
+            t = xp.asarray(t) if not hasattr(t, "shape") else t
+            check_ndim(t, label, 1)
+            t = as_floating(t, label, xp, allow_complex=False)
+            check_finite(t, label, xp)
+            mats.append(kern(t, g))
+        out = multi_mode_product(coef, mats)
+        if not bool(xp.all(xp.isfinite(out))):
+            raise ValueError("the interpolant overflows: `coef` is too large for the dtype.")
+        return out
