@@ -245,7 +245,8 @@ def append_sparse_rows_extended(state, E, method="exact", l=10, t=2):
     down, up = np.ldexp(1.0, -exponent), np.ldexp(1.0, exponent)
     Ec, EcT = _touched_block(E.data.astype(np.float64) * down, E.indptr, inv.reshape(-1), p,
                              uid.size)
-    C = ((Ec @ Vb[uid]) @ Kv).T                     # r x p = V^T E^T
+    EV = Ec @ Vb[uid]                               # p x r = E V' (touched rows)
+    C = (EV @ Kv).T                                 # r x p = V^T E^T
     Gm = Ec @ EcT
     Gm = Gm.toarray() if sp.issparse(Gm) else Gm
     if held:
@@ -328,7 +329,8 @@ def append_sparse_rows_extended(state, E, method="exact", l=10, t=2):
             dt = state._s.dtype
             return F[:, :r].astype(dt), theta[:r].astype(dt), rec, V_new.astype(dt)
     # E^T Gamma_s G2s K_v^-1 on the touched rows: solve on the p x r factor first.
-    delta = EcT @ np.linalg.solve(Kv_new.T, (Gamma_s @ G2s).T).T   # u x r
+    Z = np.linalg.solve(Kv_new.T, (Gamma_s @ G2s).T).T             # p x r
+    delta = EcT @ Z                                                 # u x r, rank <= p
     Gv = state._Gv if held else Vb.T @ Vb  # computed once on entering the extended form
     if Qw is None:
         if not held:
@@ -342,9 +344,11 @@ def append_sparse_rows_extended(state, E, method="exact", l=10, t=2):
         VtQ = Vb.T @ Qw
         Gv = Gv + VtQ @ H + H.T @ VtQ.T + H.T @ ((Qw.T @ Qw) @ H)
         target = Vb + Qw @ H
-    Vu_old = target[uid]
-    Vu_new = Vu_old + delta
-    Gv_new = Gv - Vu_old.T @ Vu_old + Vu_new.T @ Vu_new
+    # V'^T V' after the touched rows change by delta = E_u^T Z: with E V'_old known (p x r)
+    # and E E^T = Gm, the update is O(p r^2) instead of O(u r^2) for u touched columns.
+    EVt = EV if Qw is None else EV + (Ec @ Qw[uid]) @ H                # E (rows of target)
+    S = EVt.T @ Z
+    Gv_new = Gv + S + S.T + Z.T @ (Gm @ Z)
     if Qw is not None:
         target[uid] += delta
         uid = delta = None

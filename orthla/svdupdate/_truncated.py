@@ -1597,7 +1597,7 @@ def _append_lean(self, E, strategy):
     K[r:, r:] = T
     F, theta, Gt = np.linalg.svd(K, full_matrices=False)
     kk = min(self._r_target, theta.shape[0])
-    V_new = V @ Gt[:kk, :r].T + Q @ Gt[:kk, r:].T
+    V_new = np.concatenate([V, Q], axis=1) @ Gt[:kk].T   # one product (two cost ~1.4x)
     pred = None
     if strategy == "auto":
         rows = p if self._Ku is not None else m
