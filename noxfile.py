@@ -17,6 +17,9 @@ VARIANTS = {
     "strict": ("numba,test", "array_api_strict"),
     "torch": ("numba,test", "torch"),
     "cupy": ("numba,test,cupy", "cupy"),
+    # the cases marked slow (coverage rates over hundreds of randomizations, issue-size
+    # accuracy and timing rows), left out of the other sessions to keep them short
+    "slow": ("numba,test", "numpy,array_api_strict"),
     # the Dask paths on a local distributed cluster (tests/test_dask.py) and the refusals
     "dask": ("numba,test,dask", "numpy"),
 }
@@ -39,7 +42,8 @@ def tests(session: nox.Session, variant: str) -> None:
     session.install("-e", f".[{extras}]")
     if variant == "nonumba":
         session.run("python", "-m", "pip", "uninstall", "-y", "-q", "numba", "llvmlite")
-    args = session.posargs or (DASK_TESTS if variant == "dask" else [])
+    default = {"dask": DASK_TESTS, "slow": ["-m", "slow"]}.get(variant, ["-m", "not slow"])
+    args = session.posargs or default
     session.run("python", "-m", "pytest", *args, env={"ORTHLA_XP": backends})
 
 
