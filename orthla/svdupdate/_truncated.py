@@ -1354,10 +1354,13 @@ class TruncatedSVD:
         schedule follows the factor's actual drift.
         """
         d = self.__dict__
-        tol = self._ortho_threshold()
+        root = math.sqrt(max(self._Ub.shape[0], self._Vb.shape[0]))
+        e = _eps_of(self._s.dtype, self._xp)
+        tol = self._ortho_tol
+        if tol is None:  # the default of _ortho_threshold, without a second lookup
+            tol = max(100.0, 10.0 * root) * e
         full = (self.n_updates + 1) % FULL_CHECK_EVERY == 0
-        step = d.get("_probe_rate", PROBE_GROWTH) * math.sqrt(max(self.shape)) * eps(
-            self._s.dtype, self._xp)
+        step = d.get("_probe_rate", PROBE_GROWTH) * root * e
         due, since = d.get("_probe_due", 0), d.get("_probe_since", 0) + 1
         if due > 0 and not full:
             lu, lv = self._probe_last
@@ -1505,6 +1508,18 @@ def _factor_loss(xp, B, K, G, w, full):
         S = S - xp.eye(S.shape[0], dtype=S.dtype, device=device(S))
         est = max(est, float(xp.max(xp.abs(xp.linalg.eigvalsh((S + S.mT) / 2)))))
     return est
+
+
+_EPS: dict = {}
+
+
+def _eps_of(dtype, xp):
+    """``eps(dtype)``, cached per dtype (the monitor asks after every update)."""
+    key = (xp.__name__, str(dtype))  # dtypes of different libraries never compared
+    e = _EPS.get(key)
+    if e is None:
+        e = _EPS[key] = eps(dtype, xp)
+    return e
 
 
 def _factor_loss_np(B, K, G, w, full):
