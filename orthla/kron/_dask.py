@@ -57,7 +57,7 @@ def _thaw(cls: type, state: dict, dropped: tuple, token: str) -> _Portable:
     hit = _WORKER_CACHE.get(token)
     if hit is not None:
         return hit
-    obj = cls.__new__(cls)
+    obj: Any = object.__new__(cls)
     obj.__dict__.update(state)
     defaults = {"_xp": np_xp, "_cache": {}, "_mats_cache": {}}
     obj.__dict__.update({k: defaults.get(k) for k in dropped})

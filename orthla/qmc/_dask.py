@@ -36,7 +36,7 @@ class _Snapshot:
 def _thaw(cls: type, state: dict) -> _Snapshot:
     import array_api_compat.numpy as xp_np
 
-    engine = cls.__new__(cls)
+    engine: Any = object.__new__(cls)
     engine.__dict__.update(state)
     engine.xp = xp_np
     return _Snapshot(engine)
