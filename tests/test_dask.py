@@ -160,6 +160,26 @@ def test_kron_eigh_solve_batch_axis_bit_for_bit(client):
     np.testing.assert_array_equal(lazy.compute(), ke.solve(y, shift=0.3))
 
 
+def test_kron_eigh_solve_leading_mode_single_vector(client):
+    t = np.linspace(0, 1, 5)
+    k1 = np.exp(-(t[:, None] - t[None, :]) ** 2)
+    k2 = np.exp(-np.abs(np.subtract.outer(np.arange(4.0), np.arange(4.0))))
+    rng = np.random.default_rng(3)
+    for ke in (KronEigh([k1, k2, 3]), KronEigh([k1, 2 * k2], noise=[np.full(5, 2.0), np.arange(1, 5.0)]),
+               KronEigh([2, k1])):
+        n, n1 = ke.shape[0], ke._dims[0]
+        y = rng.standard_normal(n)
+        want = ke.solve(y, 0.3)
+        got = ke.solve(da.from_array(y, chunks=2 * (n // n1)), 0.3).compute()
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-14 * np.abs(want).max())
+    indefinite = KronEigh([k1 - 2 * np.eye(5), k2])
+    with pytest.raises(ValueError, match="positive definite") as mem:
+        indefinite.solve(np.ones(20), 0.1)
+    with pytest.raises(ValueError, match="positive definite") as lazy:  # without forming the N eigenvalues
+        indefinite.solve(da.from_array(np.ones(20), chunks=4), 0.1)
+    assert str(lazy.value) == str(mem.value)
+
+
 def test_kron_dask_errors(client):
     rng, general, square = _kron_ops()
     with pytest.raises(TypeError, match="Dask.*chunked along axis 0"):
@@ -167,7 +187,7 @@ def test_kron_dask_errors(client):
     t = np.linspace(0, 1, 4)
     ke = KronEigh([np.exp(-(t[:, None] - t[None, :]) ** 2)] * 2)
     with pytest.raises(TypeError, match="Dask.*chunked along axis 0"):
-        ke.solve(da.from_array(np.ones(16), chunks=4), 0.1)
+        ke.solve(da.from_array(np.ones((16, 2)), chunks=(4, 2)), 0.1)
     with pytest.raises(ValueError, match="`b` must have shape"):
         general @ da.from_array(np.ones((7, 2)), chunks=(7, 1))
     with pytest.raises(TypeError, match="`b` must have a"):

@@ -312,7 +312,11 @@ class KronEigh:
         y : array, shape (N,) or (N, k)
             Right-hand side(s), solved in one pass.  A ``dask.array`` (NumPy factors) chunked
             along the batch axes (axis 0 in one chunk) is solved lazily block by block, each
-            block bit for bit as in memory; its values are checked when it is computed.
+            block bit for bit as in memory; its values are checked when it is computed.  A
+            single Dask vector ``(N,)`` may be chunked along the leading mode instead (chunk
+            sizes multiples of ``N / n_1``): ``Q_2 ⊗ ⋯ ⊗ Q_d`` and the eigenvalues are applied
+            chunk by chunk, ``Q_1`` mixes the chunks as a Dask product (equal to rounding), and
+            no ``N``-vector is formed on the client.
         shift : float, default 0
             Scalar multiplying ``D`` (``I`` without noise), e.g. a noise variance.
 
@@ -328,9 +332,7 @@ class KronEigh:
             ``K + shift D`` is not positive definite (the smallest shifted eigenvalue is
             reported), or the solution overflows the dtype.
         TypeError
-            If a Dask ``y`` is chunked along axis 0 (a single vector chunked along the leading
-            mode is supported by :meth:`KronOperator.solve`, not here), or the factors are not
-            NumPy.
+            If a Dask ``y`` is a matrix chunked along axis 0, or the factors are not NumPy.
         """
         shift = self._check_shift(shift)
         if is_dask(y):
@@ -338,18 +340,31 @@ class KronEigh:
         return self._solve(y, shift)
 
     def _dask_solve(self, y: Any, shift: float) -> Any:
-        from ._dask import batch_layout, check_dask_operand, dask_apply
+        from ._dask import (
+            batch_layout,
+            check_dask_operand,
+            dask_apply,
+            eigh_leading_mode,
+            smallest_shifted_eigenvalue,
+        )
 
         n = self.shape[0]
         y, dtype = check_dask_operand(y, n, self._dims, "y", self._arrays(), "KronEigh.solve", self._name)
-        self._shifted(shift)  # not positive definite: reported now, not when computed
-        if not batch_layout(y):
+        if batch_layout(y):
+            self._shifted(shift)  # not positive definite: reported now, not when computed
+            return dask_apply(y, self, "solve", (shift,), n, dtype)
+        if y.ndim != 1:
             raise TypeError(
                 f"KronEigh.solve on a Dask array: `y` of shape {tuple(y.shape)} is chunked along axis 0 "
-                f"({len(y.chunks[0])} chunks); chunk it along the batch axes only (axis 0 in one "
-                "chunk).  A single vector chunked along the leading mode is supported by "
-                "KronOperator.solve.")
-        return dask_apply(y, self, "solve", (shift,), n, dtype)
+                f"({len(y.chunks[0])} chunks).  Dask right-hand sides must be chunked along the batch "
+                "axes only (axis 0 in one chunk), or be a single vector (N,) chunked along the "
+                "leading mode.")
+        lmin = smallest_shifted_eigenvalue(self, shift)  # without forming the N eigenvalues
+        if lmin <= 0:
+            raise ValueError(
+                f"K + shift*D must be positive definite; its smallest eigenvalue (after scaling by D) "
+                f"is {lmin:.3g} with shift = {shift:.3g} (K: the Kronecker product of `{self._name}`).")
+        return eigh_leading_mode(self, y, shift, dtype)
 
     def _solve(self, y, shift, finite=True):
         """:meth:`solve` after the shift check; ``finite=False`` for orthla's own iterates."""
