@@ -273,11 +273,18 @@ def cases():
             anchors={"numpy.linalg.qr": _numpy_qr, "scipy.linalg.qr": _scipy_qr},
             error=_qr_error, error_name="max(backward err, ||Q^TQ-I||_F)", quick=quick,
             backends=("numpy", "cupy", "torch")))
-    for n, quick in ((100, True), (500, False)):
+    for n, quick in ((100, True), (500, False), (1000, False)):
+        # NumPy: precondition="auto" starts these (not graded) from LAPACK's eigenvectors
         out.append(BenchCase(
             name=f"jacobi_eigh {n}x{n}", setup=_sym_setup(n), run_orthla=lambda i: jacobi_eigh(i["a"]),
             anchors={"numpy.linalg.eigh": _numpy_eigh}, error=_eigh_error,
             error_name="eigh: max(residual, ||V^TV-I||_F)", quick=quick, backends=("numpy", "cupy")))
+    # the plain sweeps (what graded input gets), to keep their own speed in view
+    out.append(BenchCase(
+        name="jacobi_eigh 500x500 plain sweeps", setup=_sym_setup(500),
+        run_orthla=lambda i: jacobi_eigh(i["a"], precondition=None),
+        anchors={"numpy.linalg.eigh": _numpy_eigh}, error=_eigh_error,
+        error_name="eigh: max(residual, ||V^TV-I||_F)", quick=False))
     # the graded cases need mpmath for their reference values (a test extra, not a bench one)
     graded = has_tool("mpmath", "the graded-matrix Jacobi cases (mpmath gives their reference values)")
     if graded:

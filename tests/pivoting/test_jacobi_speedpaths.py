@@ -161,3 +161,41 @@ def test_svd_direct_lapack_route(dtype, full_matrices, monkeypatch):
     assert np.linalg.norm(vv @ vv.conj().T - np.eye(n)) <= 20 * n * eps
     wide_t = jacobi_svd(a.T.copy()).S  # m < n: the same route on a^H
     np.testing.assert_allclose(wide_t, s, rtol=0, atol=20 * n * eps * ref[0])
+
+
+# --- jacobi_eigh(method="cholesky-one-sided"): jacobi_svd's route on L^H ----------------
+
+def test_cholesky_route_runs_the_svd_route_and_falls_back(monkeypatch):
+    import orthla.pivoting._jacobi_svd as svd_mod
+    from orthla.pivoting._jacobi_common import JacobiInfo
+
+    h = graded_spd(40, seed=2, span=10)
+    calls = []
+    orig = svd_mod._two_qr_svd
+    monkeypatch.setattr(svd_mod, "_two_qr_svd", lambda *args: calls.append(args[0].shape) or orig(*args))
+    w, v, info = jacobi_eigh(h, method="cholesky-one-sided")
+    assert calls == [(40, 40)] and info.converged and np.all(w > 0)
+    check_decomposition(h, w, v, np.finfo(float).eps, tol_factor=20)
+    only = jacobi_eigh(h, method="cholesky-one-sided", eigvals_only=True)
+    assert only.eigenvectors is None
+    np.testing.assert_allclose(only.eigenvalues, w, rtol=1e-13)
+    # the triangular solve refused: the unpreconditioned sweeps on L, their work added
+    monkeypatch.setattr(svd_mod, "_two_qr_svd", lambda *args: JacobiInfo(True, 3, 100, 0.0, 1e-15))
+    w2, v2, info2 = jacobi_eigh(h, method="cholesky-one-sided")
+    assert info2.converged and info2.sweeps > 3 and info2.rotations > 100
+    np.testing.assert_allclose(w2, w, rtol=1e-12)
+    check_decomposition(h, w2, v2, np.finfo(float).eps, tol_factor=20)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.float32])
+def test_cholesky_route_dtypes(dtype):
+    rng = np.random.default_rng(12)
+    g = hermitian(rng, 30, dtype)
+    a = (g @ g.conj().T + 30 * np.eye(30)).astype(dtype)
+    w, v, info = jacobi_eigh(a, method="cholesky-one-sided")
+    assert info.converged and w.dtype == np.real(a).dtype and v.dtype == a.dtype
+    wide = a.astype(np.complex128)
+    ref = np.linalg.eigvalsh(wide)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(w, ref, rtol=50 * 30 * eps)
+    check_decomposition(wide, w, v, eps, tol_factor=20)
