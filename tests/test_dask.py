@@ -134,6 +134,15 @@ def test_kron_matmul_and_solve_batch_axis_bit_for_bit(client):
     np.testing.assert_array_equal(got, general @ zi)
 
 
+def test_kron_solve_concurrent_blocks_threaded_scheduler():
+    # many blocks solved at once by threads sharing one operator and its cached LU factors:
+    # SciPy 1.17's lu_solve corrupted the heap when the threads shared one pivot array
+    rng, general, square = _kron_ops()
+    y = rng.standard_normal((72, 256))
+    got = square.solve(da.from_array(y, chunks=(72, 2))).compute(scheduler="threads", num_workers=4)
+    np.testing.assert_array_equal(got, square.solve(y))
+
+
 def test_kron_leading_mode_single_vector(client):
     rng, general, square = _kron_ops()
     x = rng.standard_normal(120)
