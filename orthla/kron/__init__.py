@@ -4,6 +4,7 @@ from ._common import KronConvergenceWarning
 from ._eigh import KronEigh, PCGResult
 from ._gridgp import GridGP, GridGPPrediction
 from ._gridpde import GridPDESolution, GridPDESolver
+from ._gridpde_fit import GridPDEFit, fit_grid_pde
 from ._modeprod import mode_product, multi_mode_product
 from ._nearest import NearestKron, nearest_kron
 from ._operator import KronOperator, KronSVD
@@ -16,6 +17,7 @@ from ._sums import kron_sum_solve, solve_lyapunov, solve_sylvester
 __all__ = [
     "GridGP",
     "GridGPPrediction",
+    "GridPDEFit",
     "GridPDESolution",
     "GridPDESolver",
     "KronConvergenceWarning",
@@ -26,6 +28,7 @@ __all__ = [
     "PCGResult",
     "SBLResult",
     "SpectralMixture",
+    "fit_grid_pde",
     "kron_sbl",
     "kron_sum_solve",
     "mode_product",

@@ -179,7 +179,6 @@ class GridPDESolver:
         self.diffusion, self.advection = nu, adv
         self.grids, self.kernels = pts, list(kernels)
         self.shape = tuple(int(g.shape[0]) for g in pts)
-        self._xp = xp
         self._inv = None
         self.gram_raw, self.gram, self.diff1, self.diff2, self.factors = [], [], [], [], []
         for k, (g, kern) in enumerate(zip(pts, self.kernels, strict=True)):
@@ -204,6 +203,11 @@ class GridPDESolver:
 
     def __repr__(self) -> str:
         return f"GridPDESolver(shape={self.shape})"
+
+    @property
+    def _xp(self) -> Any:
+        # computed, not stored: a module in the instance dict would look like data to walkers
+        return array_namespace(*self.grids)
 
     def _grid_array(self, v: Any, name: str) -> Any:
         xp = self._xp
@@ -303,6 +307,68 @@ class GridPDESolver:
             self._inv = [xp.linalg.inv(g) for g in self.gram]  # small n_k x n_k
         return self._inv
 
+    def _points(self, points: Sequence[Any]) -> list:
+        xp = self._xp
+        d = len(self.shape)
+        if isinstance(points, str) or not isinstance(points, Sequence):
+            raise TypeError(f"`points` must be a list of {d} 1-D arrays; got {type(points).__name__}.")
+        if len(points) != d:
+            raise ValueError(f"`points` must have one array per axis ({d}); got {len(points)}.")
+        out = []
+        for k, t in enumerate(points):
+            label = f"points[{k}]"
+            array_namespace(t, *self.grids)  # TypeError for another library
+            t = xp.asarray(t) if not hasattr(t, "shape") else t
+            check_ndim(t, label, 1)
+            t = as_floating(t, label, xp, allow_complex=False)
+            check_finite(t, label, xp)
+            out.append(t)
+        return out
+
+    def apply_at(self, coef: Any, points: Sequence[Any]) -> Any:
+        """``L u`` of the GP solution ``u(x) = k(x, X) alpha`` on the test grid ``t_1 × ⋯ × t_d``.
+
+        Parameters
+        ----------
+        coef : array, shape ``self.shape``
+            Interpolant weights ``alpha`` (``solve(...).coef``).
+        points : sequence of 1-D arrays
+            Test nodes ``t_k`` per axis.
+
+        Returns
+        -------
+        array, shape ``(len(t_1), ..., len(t_d))``
+            ``sum_k (K*_1 ⊗ ⋯ ⊗ (-nu_k K*_k^(2,0) + a_k K*_k^(1,0)) ⊗ ⋯ ⊗ K*_d) alpha
+            + c (K*_1 ⊗ ⋯ ⊗ K*_d) alpha`` with ``K*_k = k_k(t_k, x_k)``: the PDE residual
+            off the collocation nodes is ``apply_at(coef, points) - f(points)`` (the objective
+            of :func:`fit_grid_pde`).  ``O(d T sum n_k)`` flops.
+
+        Raises
+        ------
+        ValueError
+            Shapes that do not match, NaN/Inf.
+        TypeError
+            Arrays of another library; boolean, complex or non-numeric arrays.
+        """
+        coef = self._grid_array(coef, "coef")
+        return self._apply_at(coef, self._points(points))
+
+    def _apply_at(self, coef: Any, pts: list) -> Any:
+        xp = self._xp
+        base = [kern(t, g) for t, g, kern in zip(pts, self.grids, self.kernels, strict=True)]
+        out = self.reaction * multi_mode_product(coef, base) if self.reaction != 0 else None
+        for j, (t, g, kern) in enumerate(zip(pts, self.grids, self.kernels, strict=True)):
+            op = (-self.diffusion[j]) * kern(t, g, dx=2)
+            if self.advection[j] != 0:
+                op = op + self.advection[j] * kern(t, g, dx=1)
+            mats = list(base)
+            mats[j] = op
+            term = multi_mode_product(coef, mats)
+            out = term if out is None else out + term
+        if not bool(xp.all(xp.isfinite(out))):
+            raise ValueError("`L u` overflows at `points`: `coef` is too large for the dtype.")
+        return out
+
     def interpolate(self, coef: Any, points: Sequence[Any]) -> Any:
         """The GP solution ``u(t) = k(t, X) alpha`` on the test grid ``t_1 × ⋯ × t_d``.
 
@@ -327,20 +393,8 @@ class GridPDESolver:
         """
         xp = self._xp
         coef = self._grid_array(coef, "coef")
-        d = len(self.shape)
-        if isinstance(points, str) or not isinstance(points, Sequence):
-            raise TypeError(f"`points` must be a list of {d} 1-D arrays; got {type(points).__name__}.")
-        if len(points) != d:
-            raise ValueError(f"`points` must have one array per axis ({d}); got {len(points)}.")
-        mats = []
-        for k, (t, g, kern) in enumerate(zip(points, self.grids, self.kernels, strict=True)):
-            label = f"points[{k}]"
-            array_namespace(t, *self.grids)  # TypeError for another library
-            t = xp.asarray(t) if not hasattr(t, "shape") else t
-            check_ndim(t, label, 1)
-            t = as_floating(t, label, xp, allow_complex=False)
-            check_finite(t, label, xp)
-            mats.append(kern(t, g))
+        pts = self._points(points)
+        mats = [kern(t, g) for t, g, kern in zip(pts, self.grids, self.kernels, strict=True)]
         out = multi_mode_product(coef, mats)
         if not bool(xp.all(xp.isfinite(out))):
             raise ValueError("the interpolant overflows: `coef` is too large for the dtype.")

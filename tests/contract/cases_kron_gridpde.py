@@ -7,6 +7,7 @@ arguments as the messages do: ``x0`` is ``grids[0]``, ``t0`` is ``points[0]``.
 """
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from orthla import kron
 
@@ -19,6 +20,8 @@ X = np.linspace(0.0, 1.0, 9)
 F = np.cos(3 * X)
 G = np.sin(2 * X) + 1.0
 T = np.array([0.05, 0.5, 0.93])
+TM = (X[1:] + X[:-1]) / 2
+FM = np.cos(3 * TM)
 JIT = 1e-6
 OPTS = {"advection": 0.5, "reaction": 1.0, "jitter": JIT}
 _N = {"x0": "grids[0]", "t0": "points[0]"}
@@ -99,6 +102,27 @@ def _check_interp(res, a):
     _close(res, want, "GridPDESolver.interpolate", _tol(res))
 
 
+def _check_apply_at(res, a):
+    t = _f(a["t0"])
+    d = t[:, None] - X[None, :]
+    op = -_sm(d, MU, SC, LW, 2) + OPTS["advection"] * _sm(d, MU, SC, LW, 1) + OPTS["reaction"] * _sm(d, MU, SC, LW)
+    _close(res, op @ _f(a["coef"]), "GridPDESolver.apply_at", _tol(res))
+
+
+def _check_fit(res, a):
+    # the returned objective is the residual of the returned solution, and no worse than the start's
+    t, fp = _f(a["t0"]), _f(a["f_points"])
+    ref = _dense(X, F, G)
+    d = t[:, None] - X[None, :]
+    op = -_sm(d, MU, SC, LW, 2) + OPTS["advection"] * _sm(d, MU, SC, LW, 1) + OPTS["reaction"] * _sm(d, MU, SC, LW)
+    j0 = np.sum((op @ ref["coef"] - fp) ** 2) / np.sum(fp**2)
+    assert res.objective <= j0 * (1 + 1e-6), (res.objective, j0)
+    ns = array_namespace(res.solver.grids[0])
+    got = _f(res.solver.apply_at(res.solution.coef, [ns.asarray(t, dtype=res.solver.grids[0].dtype)]))
+    j = np.sum((got - fp) ** 2) / np.sum(fp**2)
+    assert abs(j - res.objective) <= 1e-6 * max(j, 1e-30) + 1e-12, (j, res.objective)
+
+
 def _kernel(xp):
     return kron.SpectralMixture(xp.asarray(MU), xp.asarray(SC), log_weights=xp.asarray(LW))
 
@@ -121,6 +145,14 @@ CASES = [
     Case("GridPDESolver.solve", lambda xp, f, boundary: _solver(xp).solve(f, boundary),
          {"f": F, "boundary": G}, check=_check_solve),
     Case("GridPDESolver.apply", lambda xp, u: _solver(xp).apply(u), {"u": G}, check=_check_apply),
+    Case("GridPDESolver.apply_at", lambda xp, coef, t0: _solver(xp).apply_at(coef, [t0]),
+         {"coef": G, "t0": T}, names=_N, check=_check_apply_at),
+    Case("fit_grid_pde",
+         lambda xp, f, boundary, t0, f_points: kron.fit_grid_pde(
+             [xp.asarray(X)], _kernel(xp), f, boundary, [t0], f_points, fit=("freqs",), maxiter=2, **OPTS),
+         {"f": F, "boundary": G, "t0": TM, "f_points": FM}, names=_N, check=_check_fit,
+         backends=("numpy", "array_api_strict", "torch"),
+         skip={"float32": "float32 data with the float64 grid: the fit runs in float64 (checked elsewhere)"}),
     Case("GridPDESolver.interpolate", lambda xp, coef, t0: _solver(xp).interpolate(coef, [t0]),
          {"coef": G, "t0": T}, names=_N, check=_check_interp),
 ]
