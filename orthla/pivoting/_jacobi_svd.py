@@ -314,7 +314,7 @@ def _two_qr_svd(a, pivoting, full_matrices, compute_uv, tol, max_sweeps, rng, us
     perm = jpvt.astype(np.intp) - 1
     r = np.triu(qr1[:n])
     rt = np.array(r.conj().T if cplx else r.T, order="F")
-    lwork = _lwork(geqrf(rt, lwork=-1)[1][0], n)
+    lwork = _lwork(geqrf(rt, lwork=-1)[2][0], n)  # (qr, tau, work, info)
     r2 = geqrf(rt, lwork=lwork, overwrite_a=1)[0]
     low = np.asarray(np.tril(r2.conj().T if cplx else r2.T), order="F")
     g, _, info = one_sided_jacobi(xp.asarray(low), tol, max_sweeps, pivoting, rng, False, use, xp)
