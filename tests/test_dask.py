@@ -65,6 +65,13 @@ def test_to_dask_chunks_are_independent_and_snapshotted(client):
     np.testing.assert_array_equal(lazy.compute(), want)
 
 
+def test_to_dask_edge_sizes(client):
+    assert to_dask(Sobol(0, rng=1), 8, chunks=3).compute().shape == (8, 0)  # d = 0, as random()
+    assert to_dask(Sobol(2, rng=1), 0, chunks=3).compute().shape == (0, 2)
+    whole = to_dask(Lattice(3, order="linear", rng=1), 16, chunks=16)  # one chunk: allowed
+    np.testing.assert_array_equal(whole.compute(), Lattice(3, order="linear", rng=1).random(16))
+
+
 def test_to_dask_integrates_in_chunks(client):
     # mean of prod(x) over [0, 1)^3 is 1/8; the reduction never holds all points at once
     lazy = to_dask(Sobol(3, rng=9), 2**16, chunks=2**12)
@@ -137,7 +144,7 @@ def test_kron_matmul_and_solve_batch_axis_bit_for_bit(client):
 def test_kron_solve_concurrent_blocks_threaded_scheduler():
     # many blocks solved at once by threads sharing one operator and its cached LU factors:
     # SciPy 1.17's lu_solve corrupted the heap when the threads shared one pivot array
-    rng, general, square = _kron_ops()
+    rng, _, square = _kron_ops()
     y = rng.standard_normal((72, 256))
     got = square.solve(da.from_array(y, chunks=(72, 2))).compute(scheduler="threads", num_workers=4)
     np.testing.assert_array_equal(got, square.solve(y))
