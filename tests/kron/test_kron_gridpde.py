@@ -129,6 +129,22 @@ def test_poisson_1d_multiscale():
     assert err <= 2e-5 and err_off <= 2e-5  # measured 3.7e-6
 
 
+def test_poisson_1d_sin500_with_quadratic():
+    # GP-HM's u = sin(500 x) - 2 (x - 0.5)^2: a low (mu = 0) and a high component, 300 nodes
+    err, err_off = _poisson_1d(300, [0.0, 500.0], lambda x: np.sin(500 * x) - 2 * (x - 0.5) ** 2,
+                               lambda x: 500.0**2 * np.sin(500 * x) + 4, [1.0, 3.0], 1e-10)
+    assert err <= 1e-4 and err_off <= 1e-4  # measured 1.4e-5 at the nodes
+
+
+def test_poisson_2d_multiscale():
+    x = np.linspace(0, 1, 50)
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    lo, hi = np.sin(5 * xx) * np.sin(5 * yy), np.sin(40 * xx) * np.sin(40 * yy)
+    u, f = lo + 0.1 * hi, 50 * lo + 0.1 * 3200 * hi
+    solver = GridPDESolver([x, x], SpectralMixture([5 / TWO_PI, 40 / TWO_PI], [1.0, 1.0]), jitter=1e-8)
+    assert _rel(solver.solve(f, u).u, u) <= 2e-4  # measured 3.2e-5
+
+
 @pytest.mark.parametrize(("w", "jitter", "bound"), [(20.0, 1e-8, 1e-4), (50.0, 1e-6, 2e-4)])
 def test_poisson_2d(w, jitter, bound):
     x = np.linspace(0, 1, 50)
