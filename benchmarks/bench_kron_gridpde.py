@@ -11,6 +11,9 @@ and 2-D ``-Δu = f`` with ``u = sin(50 x) sin(50 y)`` on the unit box, Dirichlet
   transform, ``O(N log N)``) with the boundary data moved to the right-hand side, on ``n``
   nodes per axis: the tool a user would pick instead.
 
+``test_objective`` times one evaluation of :func:`orthla.kron.fit_grid_pde`'s objective on the
+2-D case (set-up, solve, ``L u`` at the ``(n-1)^2`` cell midpoints), up to ``n = 1000`` (slow).
+
 Reading the table: accuracy at equal time is the ``rel_err`` of the two tools at rows of
 similar median time.  BLAS is pinned to one thread by ``conftest.py``.  Run with
 ``/work/venv/bin/python -m pytest benchmarks/bench_kron_gridpde.py -m "slow or not slow"``.
@@ -73,3 +76,23 @@ def test_solve(benchmark, dim, tool, n):
     benchmark.extra_info["rel_err"] = float(np.linalg.norm(got - want) / np.linalg.norm(want))
     benchmark.extra_info["nodes"] = int(got.size)
     benchmark.pedantic(run, args=(dim, n), rounds=3, iterations=1)
+
+
+def _objective(n):
+    """One evaluation of fit_grid_pde's objective on the 2-D case: set-up, solve, L u at the midpoints."""
+    x = np.linspace(0.0, 1.0, n)
+    t = (x[1:] + x[:-1]) / 2
+    u, f = _exact("2d", x)
+    _, ft = _exact("2d", t)
+    solver = GridPDESolver([x, x], SpectralMixture([W2 / (2 * np.pi)], [1.0]), jitter=1e-6)
+    res = solver.solve(f, u)
+    r = solver.apply_at(res.coef, [t, t]) - ft
+    return float(np.sum(r**2) / np.sum(ft**2))
+
+
+@pytest.mark.parametrize("n", [pytest.param(n, id=f"2d|n={n}", marks=(pytest.mark.slow,) if n >= 1000 else ())
+                               for n in (100, 200, 400, 1000)])
+def test_objective(benchmark, n):
+    benchmark.extra_info["objective"] = _objective(n)  # warm-up
+    benchmark.extra_info["nodes"] = n * n
+    benchmark.pedantic(_objective, args=(n,), rounds=1 if n >= 1000 else 3, iterations=1)
