@@ -56,7 +56,7 @@ def _host(v: Any) -> np.ndarray:
     return np.array([float(v[i]) for i in range(int(v.shape[0]))])
 
 
-@capability("kron", numba=False, notes="gradient by torch autograd on torch (1-D grids); central differences elsewhere")
+@capability("kron", numba=False, notes="gradient by torch autograd on torch; central differences elsewhere")
 def fit_grid_pde(grids: Sequence[Any], kernels: Any, f: Any, boundary: Any, points: Sequence[Any], f_points: Any, *,
                  diffusion: Any = 1.0, advection: Any = 0.0, reaction: float = 0.0, jitter: float = 1e-10,
                  fit: Sequence[str] = _FIT_NAMES, maxiter: int = 50) -> GridPDEFit:
@@ -102,7 +102,7 @@ def fit_grid_pde(grids: Sequence[Any], kernels: Any, f: Any, boundary: Any, poin
     -----
     Each objective evaluation is one set-up and solve of :class:`GridPDESolver`
     (``O(sum n_k^3 + N sum n_k)``) plus ``O(d T sum n_k)`` for the residual at ``T`` test
-    points.  On torch (1-D grids) the gradient comes from autograd through the kernel
+    points.  On torch the gradient comes from autograd through the kernel
     derivatives, the Gram solves and the collocation solve; on other libraries from
     central differences (``1 + 2P`` evaluations for ``P`` parameters).  The
     parameters (a few numbers) and the objective go through the host for SciPy's
