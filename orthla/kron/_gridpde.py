@@ -295,7 +295,7 @@ class GridPDESolver:
         return out
 
     def solve(self, f: Any, boundary: Any) -> Any:
-        """Grid values ``U`` of the GP collocation solution of ``L u = f``, ``u = g`` on the boundary.
+        """GP collocation solution of ``L u = f`` inside, ``u = g`` on the boundary nodes.
 
         Parameters
         ----------
@@ -306,8 +306,10 @@ class GridPDESolver:
 
         Returns
         -------
-        array, shape ``self.shape``
-            ``U``: ``g`` on the boundary nodes, the collocation solution inside.
+        GridPDESolution
+            ``u`` (the GP solution at the nodes), ``coef`` (its weights ``alpha``, for
+            :meth:`interpolate` and :meth:`apply_at`) and ``values`` (the collocation
+            unknowns ``U``: ``g`` on the boundary nodes), each of shape ``self.shape``.
 
         Raises
         ------
