@@ -123,6 +123,18 @@ def _check_fit(res, a):
     assert abs(j - res.objective) <= 1e-6 * max(j, 1e-30) + 1e-12, (j, res.objective)
 
 
+def _nl(v):
+    return 0.5 * array_namespace(v).sin(v)  # Lipschitz 1/2, finite for any finite v (no overflow at 2**500)
+
+
+def _check_semilinear(res, a):
+    # the fixed point: u solves the linear problem with f - N(u), to the Picard tolerance
+    u = _f(res.u)
+    ref = _dense(X, _f(a["f"]) - _nl(u), _f(a["boundary"]))["u"]
+    tol = 0.1 if host(res.u).dtype == np.float32 else 1e-4
+    _close(u, ref, "GridPDESolver.solve_semilinear().u", tol)
+
+
 def _kernel(xp):
     return kron.SpectralMixture(xp.asarray(MU), xp.asarray(SC), log_weights=xp.asarray(LW))
 
@@ -144,6 +156,8 @@ CASES = [
                       "form underflows differently", "small": "2**-500 spacing: a numerically constant kernel"}),
     Case("GridPDESolver.solve", lambda xp, f, boundary: _solver(xp).solve(f, boundary),
          {"f": F, "boundary": G}, check=_check_solve),
+    Case("GridPDESolver.solve_semilinear", lambda xp, f, boundary: _solver(xp).solve_semilinear(f, boundary, _nl),
+         {"f": F, "boundary": G}, check=_check_semilinear),
     Case("GridPDESolver.apply", lambda xp, u: _solver(xp).apply(u), {"u": G}, check=_check_apply),
     Case("GridPDESolver.apply_at", lambda xp, coef, t0: _solver(xp).apply_at(coef, [t0]),
          {"coef": G, "t0": T}, names=_N, check=_check_apply_at),

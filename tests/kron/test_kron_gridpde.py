@@ -5,7 +5,14 @@ import pytest
 from _kron_helpers import kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
 
 from orthla._testing import assert_close, to_host
-from orthla.kron import GridPDEFit, GridPDESolution, GridPDESolver, SpectralMixture, fit_grid_pde
+from orthla.kron import (
+    GridPDEFit,
+    GridPDESolution,
+    GridPDESolver,
+    KronConvergenceWarning,
+    SpectralMixture,
+    fit_grid_pde,
+)
 
 TWO_PI = 2 * np.pi
 
@@ -167,6 +174,42 @@ def test_helmholtz_and_advection_diffusion_1d():
     ad = GridPDESolver([x], k, diffusion=nu, advection=a)
     f = nu * (w**2 * np.sin(w * x) - 2) + a * (w * np.cos(w * x) + 2 * x)
     assert _rel(ad.solve(f, u).u, u) <= 2e-4  # measured 7.4e-5
+
+
+def test_allen_cahn_1d_sin100():
+    # -u'' - u + u^3 = f (GP-HM's Allen-Cahn family) by Picard steps on the linear solver
+    w = 100.0
+    x = np.linspace(0, 1, 100)
+    u = np.sin(w * x)
+    f = w**2 * u - u + u**3
+    solver = GridPDESolver([x], SpectralMixture([w / TWO_PI], [2.0]), reaction=-1.0)
+    res = solver.solve_semilinear(f, u, lambda v: v**3)
+    assert _rel(res.u, u) <= 1e-4  # measured 2.4e-6
+
+
+def test_allen_cahn_2d():
+    w = 20.0
+    x = np.linspace(0, 1, 40)
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    u = np.sin(w * xx) * np.sin(w * yy)
+    f = 2 * w**2 * u - u + u**3
+    solver = GridPDESolver([x, x], SpectralMixture([w / TWO_PI], [1.0]), reaction=-1.0, jitter=1e-6)
+    res = solver.solve_semilinear(f, u, lambda v: v**3)
+    assert _rel(res.u, u) <= 3e-4  # measured 3.7e-5
+
+
+def test_semilinear_warns_and_checks():
+    x = np.linspace(0, 1, 30)
+    solver = GridPDESolver([x], SpectralMixture([1.0], [1.0]), reaction=-1.0)
+    f, g = 50 * np.sin(7 * x), np.zeros(30)
+    with pytest.warns(KronConvergenceWarning, match="2 Picard steps"):
+        solver.solve_semilinear(f, g, lambda v: v**3, maxiter=2)
+    with pytest.raises(ValueError, match="`nonlinearity` must return an array of the grid's shape"):
+        solver.solve_semilinear(f, g, lambda v: v[:-1])
+    with pytest.raises(TypeError, match="`nonlinearity` must be callable"):
+        solver.solve_semilinear(f, g, 3.0)
+    with pytest.raises(ValueError, match="`tol`"):
+        solver.solve_semilinear(f, g, np.sin, tol=0.0)
 
 
 # ---------------------------------------------------------------- solver: against the dense GP
