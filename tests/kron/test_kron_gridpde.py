@@ -258,6 +258,10 @@ def test_kron_path_equals_dense_gp(dims):
     assert _rel(solver.apply(res.values).reshape(-1), lh @ big_u) <= tol
     # interpolation at the nodes reproduces the mean
     assert _rel(solver.interpolate(res.coef, grids), res.u) <= tol
+    # a second solve reuses the cached factorization (Schur forms in 2-D)
+    f2 = rng.standard_normal(dims)
+    b2 = np.where(inner, f2.reshape(-1), g.reshape(-1))
+    assert _rel(solver.solve(f2, g).values.reshape(-1), np.linalg.solve(a, b2)) <= tol
 
 
 def test_backends_1d(xp):
