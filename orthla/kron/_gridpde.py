@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from .._backend import array_namespace, capability, is_numpy, is_torch
 from .._validate import as_floating, check_finite, check_int, check_ndim, check_real
-from ._common import KronConvergenceWarning, scalar
+from ._common import KronConvergenceWarning, copy_array, scalar
 from ._modeprod import multi_mode_product
 from ._spectral_kernels import SpectralMixture
 from ._sums import _check_denominators, _schur_eigvals, kron_sum_solve
@@ -201,7 +201,7 @@ class GridPDESolver:
             step = scalar(xp.min(g[1:] - g[:-1]))
             if not step > 0:
                 raise ValueError(f"`{label}` must be strictly increasing; got a step of {step:.3g}.")
-            pts.append(g)
+            pts.append(copy_array(g, xp) if g is grids[k] else g)  # private: the factors depend on it
         if isinstance(kernels, SpectralMixture):
             kernels = [kernels] * d
         if isinstance(kernels, str) or not isinstance(kernels, Sequence):

@@ -349,6 +349,13 @@ def test_bad_input():
     f0, g0 = good.copy(), good.copy()
     solver.solve(f0, g0)
     assert not f0.any() and not g0.any()  # inputs not modified
+    # the solver keeps its own copy of the grids (its factors depend on them)
+    xs = np.linspace(0, 1, 6)
+    s1 = GridPDESolver([xs], k)
+    coef = s1.solve(np.ones(6), np.zeros(6)).coef
+    before = s1.interpolate(coef, [np.array([0.3])])
+    xs[:] = 5.0
+    assert np.array_equal(s1.interpolate(coef, [np.array([0.3])]), before)
 
 
 def test_two_axes_need_numpy_or_torch():
