@@ -276,6 +276,17 @@ def jacobi_eigh(a: Any, *, pivoting: str = "cyclic", method: str = "two-sided",
     the absolute bound ``O(eps ||a||)`` holds.  The one-sided route on the Cholesky
     factor has the same relative accuracy for positive definite input [2]_.
 
+    The LAPACK start (``precondition="eigh"``) costs one ``eigh``, two matrix products and
+    one sweep that rotates few pairs (about 1.6-1.8x ``numpy.linalg.eigh`` at n = 500-1000
+    with eigenvectors, against 15-18x for the plain sweeps), with LAPACK's absolute
+    accuracy.  ``"auto"`` takes it only where that loses nothing the sweeps promise: the
+    matrix counts as graded, and gets the plain sweeps, when its diagonal is positive and
+    ``max a_ii / min a_ii > 10``, or otherwise when its row norms spread by more than 10.
+    For positive definite ``a`` with ``D^2 = diag(a)`` and ``H = D^-1 a D^-1``,
+    ``kappa(a) <= kappa(H) max a_ii / min a_ii``, so LAPACK's relative error
+    ``O(n eps kappa(a))`` is then within a factor 10 of the Jacobi bound
+    ``O(n eps kappa(H))``; for indefinite input both bounds are absolute.
+
     The method is homogeneous: ``a`` is scaled by a power of two (exactly) so that its
     largest entry lies in [0.5, 1), and the eigenvalues are scaled back, so any finite
     input works (``jacobi_eigh(a * 2**k)`` gives the eigenvalues of ``a`` times ``2**k``,
