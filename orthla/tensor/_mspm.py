@@ -19,6 +19,7 @@ from ._scale import binary_exponent, ldexp, max_abs, scale_pow2
 from ._spm import (
     DUPLICATE_COS,
     MAX_TRIES,
+    SAFEGUARD_TOL,
     SYNC_EVERY,
     TIE_TOL,
     TensorWarning,
@@ -225,7 +226,7 @@ def _power_blocks(V, left, X0, *, max_iter, tol, adaptive, stall_limit, exact_to
             Xn[j] = normalize(G[b] + gamma * X[j])
             An, Fn = objective(Xn)
             if adaptive and fixed > 0:
-                worse = Fn < F
+                worse = Fn < F - SAFEGUARD_TOL
                 if not on_host or bool(xp.any(worse & active)):
                     Xf = list(X)
                     Xf[j] = normalize(G[b] + fixed * X[j])

@@ -45,6 +45,9 @@ MIN_BULK = 10
 CLEAR_GAP = 1.5
 #: Most random starts per component (they are iterated together: memory grows with them).
 MAX_TRIES = 1000
+#: A decrease of F smaller than this is rounding, not a failed ascent: no safeguard step (it
+#: fired on about half the steps near convergence, each a second evaluation of F).
+SAFEGUARD_TOL = 1e-13
 #: Starts per round of ``n_tries="auto"`` once the first single start was not exact.
 AUTO_TRIES = 3
 
@@ -204,7 +207,7 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, ex
         An, Fn = evaluate(Xn)
         if adaptive:
             # Safeguard: the fixed shift n - 1 makes every step an ascent step.
-            worse = Fn < F
+            worse = Fn < F - SAFEGUARD_TOL
             if not on_host or bool(xp.any(worse & ~done)):
                 Xf = normalize(G + fixed * X)
                 Af, Ff = evaluate(Xf)

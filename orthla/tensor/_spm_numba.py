@@ -3,6 +3,8 @@
 import numpy as np
 from numba import njit
 
+from ._spm import SAFEGUARD_TOL
+
 
 @njit(cache=True)
 def _coords(X, idx, w, S):
@@ -100,7 +102,7 @@ def _safeguard(G, X, F, done, fixed, lo, hi, idx, w, V_T, S, gamma, Xn, An, Fn, 
     t = X.shape[1]
     worse = False
     for j in range(t):
-        if Fn[j] < F[j] and not done[j]:
+        if Fn[j] < F[j] - SAFEGUARD_TOL and not done[j]:
             worse = True
     if not worse:
         return
@@ -111,7 +113,7 @@ def _safeguard(G, X, F, done, fixed, lo, hi, idx, w, V_T, S, gamma, Xn, An, Fn, 
     Af = np.dot(V_T, S)
     _objective(Af, Ff)
     for j in range(t):
-        if Fn[j] < F[j]:
+        if Fn[j] < F[j] - SAFEGUARD_TOL:
             Xn[:, j] = Xf[:, j]
             An[:, j] = Af[:, j]
             Fn[j] = Ff[j]
