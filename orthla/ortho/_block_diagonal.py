@@ -101,7 +101,7 @@ def batch_shape_of(batch_shape: Any) -> tuple[int, ...]:
 
 
 class BlockDiagonal(OrthogonalParametrization):
-    """Block-diagonal orthogonal operator ``Q = diag(B_1, ..., B_k)`` (OFT), applied block by block.
+    """Block-diagonal orthogonal operator ``Q = diag(B_1, …, B_k)`` (OFT), applied block by block.
 
     Parameters
     ----------

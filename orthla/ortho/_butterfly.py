@@ -81,7 +81,7 @@ def _swap_axes(x: Any, mid: tuple[int, ...], a: int, c: int, xp: ModuleType) -> 
 
 
 class Butterfly(OrthogonalParametrization):
-    """BOFT's butterfly orthogonal operator ``Q = F_{m-1} ... F_0``, ``F_i = P_i D_i P_i^T``.
+    """BOFT's butterfly orthogonal operator ``Q = F_{m-1} ⋯ F_0``, ``F_i = P_i D_i P_i^T``.
 
     Parameters
     ----------

@@ -90,7 +90,7 @@ def _rotate(y: Any, idx: Any, c: Any, s: Any, p: int, xp: ModuleType) -> Any:
 
 
 class Givens(OrthogonalParametrization):
-    """Product of layers of Givens rotations on disjoint row pairs, ``Q = R_{L-1} ... R_1 R_0``.
+    """Product of layers of Givens rotations on disjoint row pairs, ``Q = R_{L-1} ⋯ R_1 R_0``.
 
     Parameters
     ----------

@@ -53,7 +53,7 @@ def _wy_t(u: Any, xp: ModuleType) -> Any:
 
 
 class Householder(OrthogonalParametrization):
-    r"""Product of Householder reflectors ``Q = H_1 H_2 ... H_r``, stored in compact WY form.
+    r"""Product of Householder reflectors ``Q = H_1 H_2 ⋯ H_r``, stored in compact WY form.
 
     Each column ``v_j`` of ``V`` (shape ``(..., d, r)``, ``r <= d``, any nonzero norms) defines the
     reflector ``H_j = I - 2 v_j v_j^T / (v_j^T v_j)``; the operator is their product, so

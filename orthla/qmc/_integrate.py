@@ -376,7 +376,7 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
     replications : int, default 16
         Randomizations for "replications" (at least 2).
     confidence : float, default 0.99
-        Level of the probabilistic intervals ("replications", "bayes-*").
+        Level of the probabilistic intervals (``"replications"``, ``"bayes-lattice"``, ``"bayes-net"``).
     combine : callable, optional
         Combined quantities of the outputs (ratios, differences, Sobol'
         indices): ``combine(lower, upper)`` receives the current bounds of the
