@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import select_engine
-from ._integrate import _host, _Integrand, _Rule, _transform_ld
+from ._integrate import _host, _Integrand, _Rule, _Tally, _transform_ld
 from ._transforms import _fwht
 
 __all__ = ["bayes_loss_and_halfwidth"]
@@ -119,25 +119,14 @@ def _cub_bayes(g: _Integrand, pts: Any, net: bool, conf: float, rule: _Rule, m0:
     n = 2**m
     u = pts.random(n)
     y = g(u)
-    est: Any = None
-    err: Any = None
-    n_used: Any = None
-    done: Any = None
+    tally = _Tally()
     while True:
         yhat = _transform_ld(y, net, fft_engine, xp) * math.sqrt(n)  # unitary transform
         power = _host(xp.abs(yhat) ** 2).astype(np.float64)  # (p, n)
         mu = _host(xp.mean(y, axis=0)).astype(np.float64)
         half = z * np.sqrt(_posterior_variances(power, u, net, n, alpha, xp))
-        e, b, ok = rule(mu, half)
-        if est is None:
-            n_out = e.shape[0]
-            est, err = np.full(n_out, np.nan), np.full(n_out, np.inf)
-            n_used, done = np.zeros(n_out, dtype=np.int64), np.zeros(n_out, dtype=bool)
-        live = ~done
-        est[live], err[live], n_used[live] = e[live], b[live], n
-        done |= ok
-        if done.all() or m >= mmax:
-            return est, err, n_used, done, n
+        if tally.record(*rule(mu, half), n) or m >= mmax:
+            return tally.result(n)
         unew = pts.random(n)
         y = xp.concat([y, g(unew)], axis=0)
         u = xp.concat([u, unew], axis=0)

@@ -171,6 +171,28 @@ def _combine(mu: np.ndarray, half: np.ndarray, a: float, r: float) -> tuple[np.n
     return est, err, ok
 
 
+class _Tally:
+    """Per-output bookkeeping of a doubling loop: each output keeps the estimate, bound and point
+    count of the step at which it met its tolerance; the others move on with every step."""
+
+    def __init__(self) -> None:
+        self.est: Any = None
+
+    def record(self, e: np.ndarray, b: np.ndarray, ok: np.ndarray, n: int) -> bool:
+        """Take one step's estimates ``e``, bounds ``b`` and met flags ``ok``; True when all met."""
+        if self.est is None:
+            k = e.shape[0]
+            self.est, self.err = np.full(k, np.nan), np.full(k, np.inf)
+            self.n_used, self.done = np.zeros(k, dtype=np.int64), np.zeros(k, dtype=bool)
+        live = ~self.done
+        self.est[live], self.err[live], self.n_used[live] = e[live], b[live], n
+        self.done |= ok
+        return bool(self.done.all())
+
+    def result(self, n: int) -> tuple:
+        return self.est, self.err, self.n_used, self.done, n
+
+
 class _Rule:
     """The stopping decision: (estimate, error bound, converged) from the intervals
     ``[mu - half, mu + half]`` of the outputs, through ``combine`` when given."""
@@ -264,22 +286,14 @@ def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, rule: _Rule, m0: int, mma
     mag = xp.abs(yt)
     kappa = xp.broadcast_to(xp.arange(n, dtype=xp.int64, device=y.device)[None, :], (p, n))
     kappa = _update_kappa(kappa, mag, m - 1, 0, xp, kap_engine)
-    est = err = n_used = done = None
+    tally = _Tally()
     while True:
         nll = 2 ** (m - _R_LAG - 1)
         s = xp.sum(xp.take_along_axis(mag, kappa[:, nll : 2 * nll], axis=1), axis=1)
         half = _host(5.0 * 2.0**-m * s).astype(np.float64)
         mu = _host(ysum / n).astype(np.float64)
-        e, b, ok = rule(mu, half)
-        if est is None:
-            n_out = e.shape[0]
-            est, err = np.full(n_out, np.nan), np.full(n_out, np.inf)
-            n_used, done = np.zeros(n_out, dtype=np.int64), np.zeros(n_out, dtype=bool)
-        live = ~done
-        est[live], err[live], n_used[live] = e[live], b[live], n
-        done |= ok
-        if done.all() or m >= mmax:
-            return est, err, n_used, done, n
+        if tally.record(*rule(mu, half), n) or m >= mmax:
+            return tally.result(n)
         # doubling: the next n points are the previous lattice/net shifted by one more digit
         ynew = g(engine_pts.random(n))
         ysum = ysum + xp.sum(ynew, axis=0)
@@ -307,8 +321,7 @@ def _cub_rep(g: _Integrand, engine_pts: Any, R: int, conf: float, rule: _Rule, m
     n = 2**m
     sums = None
     drawn = 0
-    est = err = None
-    n_used = done = None
+    tally = _Tally()
     while True:
         u = engine_pts.random(n - drawn)  # (R, k, d)
         k = u.shape[1]
@@ -319,16 +332,8 @@ def _cub_rep(g: _Integrand, engine_pts: Any, R: int, conf: float, rule: _Rule, m
         means = _host(sums / n).astype(np.float64)  # (R, p)
         mu = means.mean(axis=0)
         half = q * means.std(axis=0, ddof=1) / math.sqrt(R)
-        e, b, ok = rule(mu, half)
-        if est is None:
-            n_out = e.shape[0]
-            est, err = np.full(n_out, np.nan), np.full(n_out, np.inf)
-            n_used, done = np.zeros(n_out, dtype=np.int64), np.zeros(n_out, dtype=bool)
-        live = ~done
-        est[live], err[live], n_used[live] = e[live], b[live], R * n
-        done |= ok
-        if done.all() or m >= mmax:
-            return est, err, n_used, done, R * n
+        if tally.record(*rule(mu, half), R * n) or m >= mmax:
+            return tally.result(R * n)
         m += 1
         n *= 2
 
