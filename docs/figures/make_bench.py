@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from orthla.__main__ import main as cli  # noqa: E402
+from orthla.__main__ import main as cli
 
 DOCS = os.path.join(os.path.dirname(__file__), "..")
 
