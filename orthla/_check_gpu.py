@@ -108,7 +108,8 @@ def _run(cmd: list[str], env: dict, timeout: float, cwd: Path) -> dict:
     try:
         proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                               check=False)
-        rc, out = proc.returncode, proc.stdout + proc.stderr
+        rc: int | str = proc.returncode
+        out = proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
         rc = "timeout"
         out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or ""))

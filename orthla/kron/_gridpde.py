@@ -221,8 +221,8 @@ class GridPDESolver:
         self.diffusion, self.advection = nu, adv
         self.grids, self.kernels = pts, list(kernels)
         self.shape = tuple(int(g.shape[0]) for g in pts)
-        self._inv = None
-        self._schur = None
+        self._inv: Any = None
+        self._schur: Any = None
         self.gram_raw, self.gram, self.diff1, self.diff2, self.factors = [], [], [], [], []
         for k, (g, kern) in enumerate(zip(pts, self.kernels, strict=True)):
             gram = kern(g, g)
@@ -421,7 +421,7 @@ class GridPDESolver:
         f = self._grid_array(f, "f")
         g = self._grid_array(boundary, "boundary")
         u = xp.zeros(self.shape, dtype=f.dtype, device=f.device)
-        res = None
+        res: Any = None
         change = math.inf
         for _ in range(maxiter):
             nl = nonlinearity(u)

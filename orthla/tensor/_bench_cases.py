@@ -85,7 +85,7 @@ def _authors_module():
         return None
     if path not in sys.path:
         sys.path.insert(0, path)
-    import SPM as authors
+    import SPM as authors  # type: ignore[import-not-found]  # the authors' code, not a package
 
     def eig2_by_magnitude(a):
         vals, vecs = np.linalg.eigh(a)
