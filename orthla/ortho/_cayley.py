@@ -280,13 +280,7 @@ class Cayley(SkewGenerated, OrthogonalParametrization):
         self._init(S, xp)
 
     def _init(self, S: Any, xp: ModuleType, name: str = "S") -> None:
-        self._name = name  # the argument the generator came from, for error messages
-        self._S = S
-        self._xp = xp
-        self._d = S.shape[-1]
-        self._batch_shape = tuple(S.shape[:-2])
-        self._dtype = S.dtype
-        self._device = device(S)
+        self._set_generator(S, xp, name)
         self._result: CayleyResult | None = None
         _check_size(norm_bounds(S, xp)[0], S, xp, name)  # the solve path of apply needs it too
 

@@ -174,13 +174,7 @@ class ExpSkew(SkewGenerated, OrthogonalParametrization):
         self._init(S, xp)
 
     def _init(self, S: Any, xp: ModuleType, name: str = "S") -> None:
-        self._name = name  # the argument the generator came from, for error messages
-        self._S = S
-        self._xp = xp
-        self._d = S.shape[-1]
-        self._batch_shape = tuple(S.shape[:-2])
-        self._dtype = S.dtype
-        self._device = device(S)
+        self._set_generator(S, xp, name)
         self._Q: Any = None
 
     @classmethod

@@ -185,6 +185,16 @@ class SkewGenerated:
     _xp: ModuleType
     _d: int
 
+    def _set_generator(self, S: Any, xp: ModuleType, name: str) -> None:
+        """Hold the checked skew ``S`` and the sizes the base class reads from it."""
+        self._name = name  # the argument the generator came from, for error messages
+        self._S = S
+        self._xp = xp
+        self._d = S.shape[-1]
+        self._batch_shape = tuple(S.shape[:-2])
+        self._dtype = S.dtype
+        self._device = device(S)
+
     @property
     def skew(self) -> Any:
         """The skew generators ``S``, shape ``batch_shape + (d, d)``."""
