@@ -13,25 +13,11 @@ parametrized here and timed by the shared ``compare`` fixture.
 
 import importlib.util
 
-import pytest
-
+from conftest import parametrize_cases
 from orthla.ortho._polar_bench import cases
 
 
-def _params():
-    params = []
-    for case in cases():
-        for backend in case.backends:
-            if importlib.util.find_spec(backend) is None:
-                continue
-            for tool in ("orthla", *case.anchors):
-                marks = () if case.quick else (pytest.mark.slow,)
-                params.append(pytest.param(case, backend, tool, id=f"{case.name}|{backend}|{tool}".replace(" ", "_"),
-                                           marks=marks))
-    return params
-
-
-@pytest.mark.parametrize(("case", "backend", "tool"), _params())
+@parametrize_cases(cases())
 def test_ortho(compare, case, backend, tool):
     if backend == "torch":
         import torch

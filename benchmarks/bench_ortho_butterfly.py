@@ -20,9 +20,9 @@ import importlib.util
 import time
 
 import numpy as np
-import pytest
 import scipy.linalg
 
+from conftest import parametrize_cases
 from orthla._bench import BenchCase, namespace_for, synchronize
 from orthla.ortho import BlockDiagonal, Butterfly
 
@@ -146,20 +146,7 @@ def cases():
     return butterfly_cases() + blockdiag_cases()
 
 
-def _params():
-    params = []
-    for case in cases():
-        for backend in case.backends:
-            if importlib.util.find_spec(backend) is None:
-                continue
-            for tool in ("orthla", *case.anchors):
-                marks = () if case.quick else (pytest.mark.slow,)
-                params.append(pytest.param(case, backend, tool, id=f"{case.name}|{backend}|{tool}".replace(" ", "_"),
-                                           marks=marks))
-    return params
-
-
-@pytest.mark.parametrize(("case", "backend", "tool"), _params())
+@parametrize_cases(cases())
 def test_ortho_butterfly(compare, case, backend, tool):
     if backend == "torch":
         import torch

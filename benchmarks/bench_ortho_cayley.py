@@ -24,6 +24,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from conftest import parametrize_cases
 from orthla._bench import BenchCase
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
@@ -104,19 +105,7 @@ def cases():
     return out
 
 
-def _params():
-    if not HAVE_TORCH:
-        return []
-    params = []
-    for case in cases():
-        for tool in ("orthla", *case.anchors):
-            marks = () if case.quick else (pytest.mark.slow,)
-            params.append(pytest.param(case, "torch", tool, id=f"{case.name}|torch|{tool}".replace(" ", "_"),
-                                       marks=marks))
-    return params
-
-
-@pytest.mark.parametrize(("case", "backend", "tool"), _params())
+@parametrize_cases(cases() if HAVE_TORCH else [])
 def test_cayley(compare, case, backend, tool):
     import torch
 

@@ -27,6 +27,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from conftest import parametrize_cases
 from orthla._bench import BenchCase
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
@@ -177,15 +178,7 @@ def cases():
     ]
 
 
-def _params():
-    if not HAVE_TORCH:
-        return []
-    return [pytest.param(case, "torch", tool, id=f"{case.name}|torch|{tool}".replace(" ", "_"),
-                         marks=() if case.quick else (pytest.mark.slow,))
-            for case in cases() for tool in ("orthla", *case.anchors)]
-
-
-@pytest.mark.parametrize(("case", "backend", "tool"), _params())
+@parametrize_cases(cases() if HAVE_TORCH else [])
 def test_householder(compare, case, backend, tool):
     import torch
 

@@ -35,9 +35,15 @@ def usable_backends():
 
 def parametrize_family(family):
     """``pytest.mark.parametrize`` over (case, backend, tool) for one family."""
+    return parametrize_cases(family_cases(family) or [])
+
+
+def parametrize_cases(cases):
+    """``pytest.mark.parametrize`` over (case, backend, tool) for a list of ``BenchCase``."""
     params = []
-    for case in family_cases(family) or []:
-        for backend in usable_backends():
+    backends = usable_backends()
+    for case in cases:
+        for backend in backends:
             if backend not in case.backends:
                 continue
             for tool in ("orthla", *case.anchors):
