@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, as_array, device
-from .._validate import as_rng, check_int, check_namespace
+from .._validate import as_rng, check_int
 from ._param_base import OrthogonalParametrization, as_params
 from ._qr_common import host_float
+from ._random_orthogonal import check_batch_shape, resolve_dtype, resolve_xp
 from ._skew import check_orthogonal
 
 __all__ = ["Givens", "qr_layout", "round_robin_pairs"]
@@ -88,6 +89,12 @@ def _rotate(y: Any, idx: Any, c: Any, s: Any, p: int, xp: ModuleType) -> Any:
         parts.append(xp.broadcast_to(rest, (*parts[0].shape[:-2], *rest.shape[-2:])))
     return xp.concat(parts, axis=-2)
 
+
+
+def _namespace_and_dtype(xp: Any, dtype: Any) -> tuple[ModuleType, Any]:
+    """The array-API namespace to create angles in (NumPy's by default) and its float dtype."""
+    xp = array_namespace(resolve_xp(xp).asarray(0.0))
+    return xp, resolve_dtype(dtype, xp)
 
 class Givens(OrthogonalParametrization):
     """Product of layers of Givens rotations on disjoint row pairs, ``Q = R_{L-1} ⋯ R_1 R_0``.
@@ -196,13 +203,7 @@ class Givens(OrthogonalParametrization):
     @classmethod
     def _from_layout(cls, pairs_np: np.ndarray, angles: Any, d: int, xp: Any, dtype: Any) -> Givens:
         if angles is None:
-            if xp is None:
-                xp = np
-            check_namespace(xp)
-            xp = array_namespace(xp.asarray(0.0))
-            dtype = xp.float64 if dtype is None else dtype
-            if dtype not in (xp.float32, xp.float64):
-                raise TypeError(f"`dtype` must be float32 or float64 of the namespace; got {dtype!r}.")
+            xp, dtype = _namespace_and_dtype(xp, dtype)
             angles = xp.zeros(pairs_np.shape[:2], dtype=dtype)
         angles, xp = as_params(angles, "angles", min_ndim=2)
         if tuple(angles.shape[-2:]) != pairs_np.shape[:2]:
@@ -280,19 +281,10 @@ class Givens(OrthogonalParametrization):
         (2, 5, 5)
         """
         d = check_int(d, "d", low=1)
-        try:
-            batch_shape = tuple(check_int(b, "batch_shape", low=0) for b in batch_shape)
-        except TypeError:
-            raise TypeError(f"`batch_shape` must be a tuple of non-negative integers; got {batch_shape!r}.") from None
+        batch_shape = check_batch_shape(batch_shape)
         pairs_np = round_robin_pairs(d)
         theta = as_rng(rng).uniform(-math.pi, math.pi, (*batch_shape, *pairs_np.shape[:2]))
-        if xp is None:
-            xp = np
-        check_namespace(xp)
-        xp = array_namespace(xp.asarray(0.0))
-        dtype = xp.float64 if dtype is None else dtype
-        if dtype not in (xp.float32, xp.float64):
-            raise TypeError(f"`dtype` must be float32 or float64 of the namespace; got {dtype!r}.")
+        xp, dtype = _namespace_and_dtype(xp, dtype)
         return cls._from_layout(pairs_np, xp.asarray(theta, dtype=dtype), d, xp, dtype)
 
     # ------------------------------------------------------------------ accessors
