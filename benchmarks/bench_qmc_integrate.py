@@ -66,15 +66,21 @@ def reference(problem):
     return _REFERENCE[problem]
 
 
-def run_orthla(problem, method, seed):
-    from orthla.qmc import BrownianMotion, Gaussian, integrate
+def _integrand(problem):
+    """``(f, measure, d, tol)`` of a problem, as orthla (and qmc_quad through its map) see it."""
+    from orthla.qmc import BrownianMotion, Gaussian
 
     d, tol = PROBLEMS[problem]
     if problem.startswith("keister"):
-        f, measure = keister_f, Gaussian(0.0, 0.5, d=d)
-    else:
-        f, t = asian_f(d)
-        measure = BrownianMotion(t)
+        return keister_f, Gaussian(0.0, 0.5, d=d), d, tol
+    f, t = asian_f(d)
+    return f, BrownianMotion(t), d, tol
+
+
+def run_orthla(problem, method, seed):
+    from orthla.qmc import integrate
+
+    f, measure, _, tol = _integrand(problem)
     res = integrate(f, measure, abs_tol=tol, method=method, rng=seed)
     return res.estimate, res.error_bound, res.n
 
@@ -102,14 +108,7 @@ def run_scipy(problem, method, seed):
     from scipy.integrate import qmc_quad
     from scipy.stats import qmc
 
-    from orthla.qmc import BrownianMotion, Gaussian
-
-    d, tol = PROBLEMS[problem]
-    if problem.startswith("keister"):
-        f, measure = keister_f, Gaussian(0.0, 0.5, d=d)
-    else:
-        f, t = asian_f(d)
-        measure = BrownianMotion(t)
+    f, measure, d, tol = _integrand(problem)
 
     def func(u):  # qmc_quad passes (d, n), or (d,) for its centroid check
         x = np.clip(np.asarray(u, dtype=float).reshape(d, -1).T, 1e-300, 1 - 2**-53)
