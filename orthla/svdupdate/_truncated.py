@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg import blas, lapack
 
 from .._backend import array_namespace, capability, device, is_numpy
 from .._validate import (
@@ -212,24 +213,41 @@ def _all_or_nothing(method):
     The update works on new arrays and commits at the end, but on its way it may fold an
     extended form (``U' K_u`` formed into ``U``), draw from the random streams or stage
     work; all of that is part of the state's representation, and the next update computes
-    from it.  So the attribute dictionary and both random streams are saved on entry and
-    put back on failure: a failed update followed by an update gives bit for bit what the
-    update alone gives.  (In-place writes are confined to the commit, which undoes them.)
+    from it.  So the attribute dictionary and the update stream are saved on entry and
+    put back on failure, and the probe stream is put back to where the probe found it
+    (see :func:`_restore`): a failed update followed by an update gives bit for bit what
+    the update alone gives.  (In-place writes are confined to the commit, which undoes
+    them.)
     """
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         saved = dict(self.__dict__)
-        streams = (self._rng.bit_generator.state, self._probe_rng.bit_generator.state)
+        stream = self._rng.bit_generator.state
         n_records = len(self.history)
         try:
             return method(self, *args, **kwargs)
         except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            self._rng.bit_generator.state, self._probe_rng.bit_generator.state = streams
-            del self.history[n_records:]
+            _restore(self, saved, n_records)
+            self._rng.bit_generator.state = stream
             raise
     return wrapper
+
+
+def _restore(self, saved, n_records):
+    """Put back the attributes ``saved`` on entry to a failed update and its records.
+
+    The probe stream is read only by the orthogonality probe, which saves its state in
+    ``_probe_drawn`` before it draws (a new object each time); a ``_probe_drawn`` that is
+    not the one saved on entry was written by this update, so the stream goes back to it.
+    Saving the stream on every entry instead cost as much as the rest of the guard, on
+    updates that mostly skip the probe.
+    """
+    drawn = self.__dict__.get("_probe_drawn")
+    self.__dict__.clear()
+    self.__dict__.update(saved)
+    if drawn is not None and drawn is not saved.get("_probe_drawn"):
+        self._probe_rng.bit_generator.state = drawn
+    del self.history[n_records:]
 
 
 class _ClassOnly(classmethod):
@@ -811,7 +829,6 @@ class TruncatedSVD:
                 f"n_updates={self.n_updates})")
 
     # ------------------------------------------------------------------ updates
-    @_all_or_nothing
     def add_rows(self, E: Any, *, method: str = "exact", l: int = 10, t: int = 2,
                  strategy: str = "auto") -> TruncatedSVD:
         """Append rows: the tracked matrix becomes ``[decay * A; E]``.
@@ -859,9 +876,21 @@ class TruncatedSVD:
         if (type(E) is np.ndarray and method == "exact" and (strategy == "auto" or strategy == "dense")
                 and self._kept is None and type(l) is int and type(t) is int and l >= 1 and t >= 0
                 and is_numpy(self._xp)):
-            done = _append_lean(self, E, strategy)
+            # The lean path draws from no stream but the probe's: its guard saves the
+            # attributes only (see _restore), the general path's saves the update stream too.
+            saved, n_records = dict(self.__dict__), len(self.history)
+            try:
+                done = _append_lean(self, E, strategy)
+            except BaseException:
+                _restore(self, saved, n_records)
+                raise
             if done is not None:
                 return done
+        return self._add_rows(E, method, l, t, strategy)
+
+    @_all_or_nothing
+    def _add_rows(self, E, method, l, t, strategy):
+        """:meth:`add_rows` by the general path (all-or-nothing)."""
         E = self._operand(E, "E", self.shape[1], "columns", (method, l, t, strategy))
         exact = is_exact(method, l, self.shape[1], E.shape[0], self._s.shape[0])
         extended = self._v_extension_applies(E, forced=strategy == "sparse")
@@ -1327,6 +1356,7 @@ class TruncatedSVD:
         which bounds how long any loss can hide from the probe.
         """
         xp, r = self._xp, self._s.shape[0]
+        self._probe_drawn = self._probe_rng.bit_generator.state  # for _restore
         w = self._probe_rng.standard_normal((r, 2))
         w = w / np.sqrt(np.einsum("ij,ij->j", w, w))
         full = (self.n_updates + 1) % FULL_CHECK_EVERY == 0
@@ -1418,7 +1448,11 @@ class TruncatedSVD:
                 rows = xp.linalg.solve(K.mT, F2.mT).mT
                 return self._append_to_buffer(rows), K, cond
         if type(F) is np.ndarray:
-            return np.concatenate([self._U @ F1, F2], axis=0), None, 1.0
+            U = self._U
+            out = np.empty((U.shape[0] + F2.shape[0], kk), dtype=F.dtype)
+            np.matmul(U, F1, out=out[:U.shape[0]])  # written in place: no concatenation
+            out[U.shape[0]:] = F2
+            return out, None, 1.0
         return xp.concat([self._U @ F1, F2], axis=0), None, 1.0
 
     def _append_to_buffer(self, rows):
@@ -1512,10 +1546,25 @@ def _factor_loss(xp, B, K, G, w, full):
 
 _EPS: dict = {}
 
+class _Lapack(NamedTuple):
+    gesdd: Any
+    geqrf: Any
+    orgqr: Any
+    trtri: Any
+
+
+#: The LAPACK routines of the lean path per dtype character, called directly (NumPy's
+#: wrappers add a C-order copy and checks that cost as much as a 20 x 20 SVD itself).
+_LAPACK = {"d": _Lapack(lapack.dgesdd, lapack.dgeqrf, lapack.dorgqr, lapack.dtrtri),
+           "f": _Lapack(lapack.sgesdd, lapack.sgeqrf, lapack.sorgqr, lapack.strtri)}
+_GEMM = {"d": blas.dgemm, "f": blas.sgemm}
+
 
 def _eps_of(dtype, xp):
     """``eps(dtype)``, cached per dtype (the monitor asks after every update)."""
-    key = (xp.__name__, str(dtype))  # dtypes of different libraries never compared
+    # (str(dtype) cost more than the rest of the monitor.)  The namespace comes first in
+    # the key, so dtypes of different libraries are never compared with each other.
+    key = (xp, dtype)
     e = _EPS.get(key)
     if e is None:
         e = _EPS[key] = eps(dtype, xp)
@@ -1551,10 +1600,11 @@ def _append_lean(self, E, strategy):
     explicit left factor, the commit and its orthogonality monitor) with the checks
     that a plain ``float32``/``float64`` array of the state's dtype needs and no
     namespace dispatch: small updates (rank 10-20, a few hundred columns) are
-    dominated by per-call overhead.  Returns ``None`` (nothing changed) whenever
-    anything is unusual (other dtype or shape, non-finite entries, extreme scales, a
-    rank-deficient residual, heavy cancellation): the general path then validates,
-    reports and handles it.
+    dominated by per-call overhead, so LAPACK's SVD is called directly on arrays laid
+    out for it and no block is copied twice.  Returns ``None`` (nothing changed)
+    whenever anything is unusual (other dtype or shape, non-finite entries, extreme
+    scales, a rank-deficient residual, heavy cancellation, a LAPACK failure): the
+    general path then validates, reports and handles it.
     """
     s0 = self._s
     dt = s0.dtype
@@ -1568,51 +1618,78 @@ def _append_lean(self, E, strategy):
     enorm = math.sqrt(np.vdot(E, E))  # also NaN/Inf in E, and overflow/underflow
     if not 1e-100 < enorm < 1e100:
         return None
+    lap = _LAPACK.get(dt.char)
+    if lap is None:
+        return None
     self._clear_pending()
     V = self._V
-    s = s0 * self.decay
-    C = E @ V                                   # p x r
-    Y = E.T - V @ C.T                           # n x p, one Gram-Schmidt pass
-    G = V.T @ Y
-    e = float(np.finfo(dt).eps)
+    s = s0 * self.decay if self.decay != 1.0 else s0
+    e = _eps_of(dt, np)
     rtol = self.rtol if self.rtol is not None else max(m, n, p) * e
     scale = max(float(s[0]), enorm)
     tol = rtol * scale
+    # K = [[diag(s), 0], [C, T]] in Fortran order, which LAPACK factors in place.
+    K = np.zeros((r + p, r + p), dtype=dt, order="F")
+    K.ravel(order="F")[:r * (r + p + 1):r + p + 1] = s  # diag(s) (a view: K is F-contiguous)
     if p == 1:  # the QR is a normalization, T = rho
-        rho = math.sqrt(np.vdot(Y, Y))
+        x = E[0]
+        c = V.T @ x                             # r
+        y = x - V @ c                           # n, one Gram-Schmidt pass
+        g = V.T @ y
+        rho = math.sqrt(np.dot(y, y))
         if not rho > tol:
             return None
-        Q, T, smin = Y / rho, rho, rho
-        w2 = float(np.vdot(G, G)) / (rho * rho)
+        q, smin = y / rho, rho
+        w2 = float(np.dot(g, g)) / (rho * rho)
         if w2 > (10 * e) ** 2:
             if w2 > e:
                 return None  # heavy cancellation: the general path's second pass
-            W = G / rho
-            Q = Q - V @ W                       # Gram matrix I - W^T W
-            C = C + (W * rho).T
+            w = g / rho
+            q = q - V @ w                       # Gram matrix 1 - w^T w
+            c = c + w * rho
+        K[r, :r] = c
+        K[r, r] = rho
+        Q = q[:, None]
     else:
-        # One SVD of the thin residual Y = Q diag(sig) Z^T (n p^2, as a QR) gives the
-        # basis, its smallest singular value for the threshold and V^T Q = G Z / sig.
-        Q, sig, Zt = np.linalg.svd(Y, full_matrices=False)
-        smin = float(sig[-1])
-        if not smin > tol:
+        C = E @ V                               # p x r
+        Y = (E - C @ V.T).T                     # n x p (F-contiguous), one Gram-Schmidt pass
+        G = V.T @ Y
+        # Householder QR Y = Q T by LAPACK in place (an SVD of Y costs 2-5x as much at
+        # p = 10-40).  T^-1 (p^3 / 3 flops) gives both V^T Q = G T^-1, without touching
+        # Q, and the certified bound sigma_min(T) >= 1 / ||T^-1||_F for the rank
+        # threshold (within sqrt(p) of sigma_min; a batch that this bound cannot clear
+        # takes the general path, which measures the singular values of T).
+        qr, tau, _, info = lap.geqrf(Y, overwrite_a=1)
+        if info != 0:
             return None
-        T = sig[:, None] * Zt                   # B = Q^T Y
-        W = (G @ Zt.T) / sig[None, :]
+        T = np.where(_upper(p), qr[:p], 0.0)  # a copy: orgqr overwrites qr
+        Tinv, info = lap.trtri(T)
+        if info != 0:
+            return None
+        smin = 1.0 / math.sqrt(np.vdot(Tinv, Tinv))
+        if not smin > tol:
+            return None                         # near the threshold: the general path
+        Q, _, info = lap.orgqr(qr, tau, overwrite_a=1)
+        if info != 0:
+            return None
+        W = G @ Tinv
         w2 = float(np.vdot(W, W))
         if w2 > (10 * e) ** 2:
             if w2 > e:
                 return None  # heavy cancellation: the general path's second pass
             Q = Q - V @ W                       # Gram matrix I - W^T W
             C = C + (W @ T).T
-        T = T.T
-    K = np.zeros((r + p, r + p), dtype=dt)
-    K.ravel()[:r * (r + p + 1):r + p + 1] = s  # diag(s) in the leading block
-    K[r:, :r] = C
-    K[r:, r:] = T
-    F, theta, Gt = np.linalg.svd(K, full_matrices=False)
+        K[r:, :r] = C
+        K[r:, r:] = T.T
+    F, theta, Gt, info = lap.gesdd(K, compute_uv=1, full_matrices=0, overwrite_a=1)
+    if info != 0:
+        return None
     kk = min(self._r_target, theta.shape[0])
-    V_new = np.concatenate([V, Q], axis=1) @ Gt[:kk].T   # one product (two cost ~1.4x)
+    # V_new = [V, Q] G[:, :kk] without forming [V, Q]: V G_1, then the rank-p term added
+    # in place by one GEMM on the F-contiguous view V_new^T (NumPy's own outer product
+    # and addition cost twice that for p = 1).
+    V_new = V @ Gt[:kk, :r].T
+    _GEMM[dt.char](1.0, Gt[:kk, r:], Q, beta=1.0, c=V_new.T, trans_b=1, overwrite_c=1)
     pred = None
     if strategy == "auto":
         rows = p if self._Ku is not None else m
@@ -1623,6 +1700,14 @@ def _append_lean(self, E, strategy):
     rec = UpdateRecord(self._append_kind, "exact", (0, 0), p, smin / scale, math.nan,
                        math.nan, False, cond_k=cond, path="dense", predicted=pred)
     return self._commit(Ub, theta[:kk], V_new, rec, Ku=Ku)
+
+
+@functools.cache
+def _upper(p):
+    """Boolean mask of the upper triangle of a ``p x p`` matrix (read-only, cached)."""
+    mask = np.triu(np.ones((p, p), dtype=bool))
+    mask.flags.writeable = False
+    return mask
 
 
 def _gram_flag(path, strategy):

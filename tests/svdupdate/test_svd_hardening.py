@@ -440,6 +440,38 @@ def test_failed_update_restores_the_random_streams(monkeypatch):
     assert st.history[-1].ortho_u == ref.history[-1].ortho_u
 
 
+@pytest.mark.parametrize("p", [1, 3])
+def test_failed_lean_update_after_the_probe_drew_restores_its_stream(p, monkeypatch):
+    # Dense rows take the lean path, whose guard does not save the probe stream on entry:
+    # the probe saves it before drawing.  Fail after the draw (the re-orthonormalization
+    # that ortho_tol=0 forces), then check the next updates are bit-identical to a copy's.
+    st = _state()
+    ref = st.copy()
+    monkeypatch.setattr(mod, "_reorthonormalize", _boom)
+    st.ortho_tol = 0.0
+    st._probe_due = 0  # the probe runs on this update
+    before = st._probe_rng.bit_generator.state
+    with pytest.raises(RuntimeError, match="injected"):
+        st.add_rows(RNG.standard_normal((p, 8)))
+    monkeypatch.undo()
+    assert st._probe_rng.bit_generator.state == before
+    st.ortho_tol = None
+    for _ in range(3):
+        E = RNG.standard_normal((p, 8))
+        st.add_rows(E)
+        ref.add_rows(E)
+        st._probe_due = ref._probe_due = 0  # every update probes: the streams are compared
+    _assert_identical(st, ref)
+    assert st.history[-1].method == "exact" and st.history[-1].path == "dense"
+    # A failure inside the probe, after its draw, puts the stream back as well.
+    st._probe_due = 0
+    state = st._probe_rng.bit_generator.state
+    monkeypatch.setattr(mod, "_factor_loss", _boom)
+    with pytest.raises(RuntimeError, match="injected"):
+        st.add_rows(RNG.standard_normal((p, 8)))
+    assert st._probe_rng.bit_generator.state == state
+
+
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
 def test_interrupted_commit_puts_back_the_rows_written_in_place(exc, monkeypatch):
     # The extended right basis changes the touched rows of V' in place at the commit; an
