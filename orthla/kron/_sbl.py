@@ -39,8 +39,11 @@ __all__ = ["SBLResult", "kron_sbl", "sbl"]
 METHODS = ("am", "svd")
 #: HOPM sweeps refining the rank-one fit of the SVD update (K > 2; exact after the first for K = 2).
 _HOPM_SWEEPS = 4
-#: AM sweeps per M-step.
-_AM_SWEEPS = 1
+#: Over-relaxed EM (Salakhutdinov and Roweis): the step exponent grows by this factor after
+#: each accepted step and restarts at 1 after a rejected one ...
+_OVERRELAX_GROWTH = 1.1
+#: ... and never exceeds this.
+_OVERRELAX_MAX = 16.0
 
 
 class SBLResult(NamedTuple):
@@ -165,47 +168,70 @@ class _Estep(NamedTuple):
     mu: Any        # posterior mean, shape of gamma
     d: Any         # diag(Sigma) + |mu|^2, the EM statistic of gamma (real)
     cost: float    # log det C + y^H C^{-1} y
-    noise_new: float  # EM update of sigma^2: (||y - A mu||^2 + tr(A Sigma A^H)) / M
+    noise_new: float  # EM update of sigma^2: (||y - A mu||^2 + tr(A Sigma A^H)) / M (NaN when not asked for)
+    g: Any         # the full gamma this E-step used, shape of mu (for the convergence test)
 
 
 # ------------------------------------------------------------------ Kronecker E-step
 
-def _kron_estep(y: Any, mats: Sequence[Any], gammas: Sequence[Any], s2: float, xp: ModuleType) -> _Estep:
+class _KronEstep:
     """E-step through the factors: ``A = ⊗ A_k``, ``Gamma = ⊗ diag(gamma_k)``.
 
     ``C = s2 I + A Gamma A^H = ⊗ B_k + s2 I`` with ``B_k = A_k Gamma_k A_k^H = U_k diag(l_k) U_k^H``,
     so with ``U = ⊗ U_k``, ``l = kron(l_k)``, ``W_k = U_k^H A_k``:
     ``mu = gamma * (⊗ W_k)^H ((U^H y) / (l + s2))`` and
     ``diag(A^H C^{-1} A) = (⊗ |W_k|^2)^T (1 / (l + s2))``.
+
+    What does not change between EM iterations (``A_k^H``, whether the data are complex) is
+    set up once: at small sizes an E-step is mostly per-call Python overhead.
     """
-    us, lams, ws = [], [], []
-    for a, g in zip(mats, gammas, strict=True):
-        ag = a * xp.astype(g, a.dtype)[None, :] if a.dtype != g.dtype else a * g[None, :]
-        b = ag @ conj_t(a, xp)
-        b = (b + conj_t(b, xp)) / 2
-        lam, u = xp.linalg.eigh(b)
-        lams.append(xp.where(lam > 0, lam, xp.zeros_like(lam)))
-        us.append(u)
-        ws.append(conj_t(u, xp) @ a)
-    dims_m = tuple(int(a.shape[0]) for a in mats)
-    lam = xp.reshape(kron_vectors(lams, xp), dims_m)
-    den = lam + s2
-    yh = _modes(y, [conj_t(u, xp) for u in us], xp)
-    ay2 = xp.abs(yh) ** 2
-    z = yh / (xp.astype(den, yh.dtype) if den.dtype != yh.dtype else den)
-    cost = scalar(xp.sum(xp.log(den)) + xp.sum(ay2 / den))
-    v = _modes(z, [conj_t(w, xp) for w in ws], xp)  # A^H C^{-1} y
-    gfull = _outer(gammas, xp)
-    mu = (xp.astype(gfull, v.dtype) if v.dtype != gfull.dtype else gfull) * v
-    q = _modes(1 / den, [(xp.abs(w) ** 2).mT for w in ws], xp)  # diag(A^H C^{-1} A)
-    sig = gfull - gfull * gfull * q
-    sig = xp.where(sig > 0, sig, xp.zeros_like(sig))
-    d = sig + xp.abs(mu) ** 2
-    m = size(lam)
-    # y - A mu = U (s2 / den) U^H y; tr(A Sigma A^H) = s2 tr(B C^{-1}) = s2 sum(l / den).
-    shrink = s2 / den  # in (0, 1]: no overflow for any s2
-    noise_new = scalar(xp.sum(ay2 * shrink * shrink) + s2 * xp.sum(lam / den)) / m
-    return _Estep(mu, d, cost, noise_new)
+
+    def __init__(self, y: Any, mats: Sequence[Any], xp: ModuleType, *, noise_update: bool = True):
+        self.y, self.mats, self.xp = y, list(mats), xp
+        self.mats_h = [conj_t(a, xp) for a in mats]
+        self.complex = any(xp.isdtype(a.dtype, "complex floating") for a in (y, *mats))
+        self.m = size(y)
+        self.noise_update = noise_update
+
+    def _h(self, a: Any) -> Any:
+        return self.xp.conj(a.mT) if self.complex else a.mT
+
+    def __call__(self, gammas: Sequence[Any], s2: float) -> _Estep:
+        xp = self.xp
+        lams, uhs, ws = [], [], []
+        for a, ah, g in zip(self.mats, self.mats_h, gammas, strict=True):
+            ag = a * (xp.astype(g, a.dtype) if a.dtype != g.dtype else g)[None, :]
+            b = ag @ ah
+            lam, u = xp.linalg.eigh((b + self._h(b)) / 2)
+            lams.append(xp.maximum(lam, 0.0))
+            uh = self._h(u)
+            uhs.append(uh)
+            ws.append(uh @ a)
+        lam = _outer(lams, xp)
+        den = lam + s2
+        rden = 1 / den
+        yh = _modes(self.y, uhs, xp)
+        ay2 = xp.abs(yh) ** 2 if self.complex else yh * yh
+        cost = scalar(xp.sum(xp.log(den)) + xp.sum(ay2 * rden))
+        z = yh * (xp.astype(rden, yh.dtype) if rden.dtype != yh.dtype else rden)
+        v = _modes(z, [self._h(w) for w in ws], xp)  # A^H C^{-1} y
+        gfull = _outer(gammas, xp)
+        mu = (xp.astype(gfull, v.dtype) if v.dtype != gfull.dtype else gfull) * v
+        w2 = [(xp.abs(w) ** 2 if self.complex else w * w).mT for w in ws]
+        q = _modes(rden, w2, xp)  # diag(A^H C^{-1} A)
+        sig = xp.maximum(gfull - gfull * gfull * q, 0.0)
+        d = sig + (xp.abs(mu) ** 2 if self.complex else mu * mu)
+        noise_new = math.nan
+        if self.noise_update:
+            # y - A mu = U (s2 / den) U^H y; tr(A Sigma A^H) = s2 tr(B C^{-1}) = s2 sum(l / den).
+            shrink = s2 * rden  # in (0, 1]: no overflow for any s2
+            noise_new = scalar(xp.sum(ay2 * shrink * shrink) + s2 * xp.sum(lam * rden)) / self.m
+        return _Estep(mu, d, cost, noise_new, gfull)
+
+
+def _kron_estep(y: Any, mats: Sequence[Any], gammas: Sequence[Any], s2: float, xp: ModuleType) -> _Estep:
+    """One E-step through the factors (:class:`_KronEstep` for a single use)."""
+    return _KronEstep(y, mats, xp)(gammas, s2)
 
 
 def _am_update(d: Any, gammas: Sequence[Any], blocks: Sequence[int], xp: ModuleType) -> list:
@@ -217,20 +243,22 @@ def _am_update(d: Any, gammas: Sequence[Any], blocks: Sequence[int], xp: ModuleT
     kdim = d.ndim
     n = size(d)
     new = list(gammas)
-    for k in [kk for _ in range(_AM_SWEEPS) for kk in range(kdim)]:
-        t = d
-        for l in range(kdim):
-            if l != k:
-                shape = [1] * kdim
-                shape[l] = int(new[l].shape[0])
-                t = t / xp.reshape(new[l], tuple(shape))
-        axes = tuple(i for i in range(kdim) if i != k)
-        s = xp.sum(t, axis=axes) if axes else t
+    for k in range(kdim):
+        if kdim == 2:  # one matrix-vector product (no broadcast temporaries)
+            s = d @ (1 / new[1]) if k == 0 else d.mT @ (1 / new[0])
+        else:
+            t = d
+            for l in range(kdim):
+                if l != k:
+                    shape = [1] * kdim
+                    shape[l] = int(new[l].shape[0])
+                    t = t / xp.reshape(new[l], tuple(shape))
+            axes = tuple(i for i in range(kdim) if i != k)
+            s = xp.sum(t, axis=axes) if axes else t
         nk = int(d.shape[k])
         b = blocks[k]
         if b > 1:
-            s = xp.mean(xp.reshape(s, (nk // b, b)), axis=1)
-            s = _expand(s, b, xp)
+            s = _expand(xp.mean(xp.reshape(s, (nk // b, b)), axis=1), b, xp)
         new[k] = s * (nk / n)
     return _normalize(new, xp)
 
@@ -239,7 +267,7 @@ def _normalize(gammas: list, xp: ModuleType) -> list:
     """Move the scale of ``gamma_k``, ``k >= 2``, into ``gamma_1`` (``max gamma_k = 1``)."""
     for k in range(1, len(gammas)):
         c = xp.max(gammas[k])
-        c = xp.where(c > 0, c, xp.ones_like(c))
+        c = xp.where(c > 0, c, 1.0)
         gammas[k] = gammas[k] / c
         gammas[0] = gammas[0] * c
     return gammas
@@ -315,7 +343,7 @@ def _check_y(y: Any, xp: ModuleType, dims_m: Sequence[int], labels: Sequence[str
 @capability("kron", numba=False)
 def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float | None = None,
              block: int | Sequence[int | None] | None = None, max_iter: int = 1000, tol: float = 1e-3,
-             threshold: float = 1e-2) -> SBLResult:
+             threshold: float = 1e-2, overrelax: bool | None = None) -> SBLResult:
     """Sparse Bayesian learning with a Kronecker dictionary and Kronecker-structured support.
 
     Model: ``y = (A_1 ⊗ ⋯ ⊗ A_K) x + n`` with ``n ~ N(0, sigma^2 I)`` and the prior
@@ -334,13 +362,15 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
     method : {"am", "svd"}, default "am"
         M-step.  ``"am"``: one sweep of alternating minimization over ``gamma_1, ...,
         gamma_K`` (each in closed form) -- a generalized EM step, so the cost in
-        ``history`` never increases and the iterates approach a stationary point [1]_.
+        ``history`` never increases and the iterates approach a stationary point [1]_;
+        over-relaxed by default (see ``overrelax``), which keeps the cost monotone.
         ``"svd"``: the unstructured EM update ``d = diag(Sigma) + |mu|^2``, reshaped to a
         ``n_1 x ⋯ x n_K`` tensor, approximated in the amplitude domain: ``sqrt(d)`` is
         replaced by its nearest rank-one tensor ``a_1 ⊗ ⋯ ⊗ a_K`` (leading singular
         vectors; for ``K > 2`` truncated HOSVD refined by the higher-order power method)
         and ``gamma_k = a_k^2``.  An approximation with no monotonicity guarantee that
-        settles in far fewer iterations (20-40 against 400-700 for AM in the tests).
+        settles in fewer iterations (20-40, against 100-180 for over-relaxed AM and 400-700
+        for plain AM in the tests and benchmarks).
     noise : float, optional
         Known noise variance ``sigma^2 > 0``.  Default: estimated by EM (initial value
         ``0.1 ||y||^2 / M``, floored at ``10 eps ||y||^2 / M``).
@@ -349,16 +379,30 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
         entries (one int: the same for every factor; must divide ``n_k``), so the support of
         ``x`` is a union of Kronecker products of blocks.  The M-step averages over blocks.
     max_iter : int, default 1000
-        EM iteration cap.
+        EM iteration cap (an over-relaxed iteration whose try is rejected runs two E-steps).
     tol : float, default 1e-3
         Stop when ``max|gamma_new - gamma| <= tol max(gamma_new)`` on the full ``gamma``
         and the noise estimate changed by at most ``tol`` relatively.
     threshold : float, default 1e-2
         ``support = gamma > threshold * max(gamma)``, ``0 < threshold < 1``.  EM drives the
-        ``gamma_i`` off the support towards zero only slowly (about like ``1 / iteration``); at
-        ``tol = 1e-3`` they were below ``5e-3 max(gamma)`` in most tests, and ``gamma_i`` on
+        ``gamma_i`` off the support towards zero only slowly (about like ``1 / iteration``;
+        geometrically with ``overrelax``); at ``tol = 1e-3`` they were below ``5e-3
+        max(gamma)`` in most tests (with or without over-relaxation), and ``gamma_i`` on
         the support is about ``|x_i|^2``: lower the threshold for ``x`` with a wide dynamic
         range (and tighten ``tol``).
+    overrelax : bool, optional
+        Adaptive over-relaxed EM (Salakhutdinov and Roweis [3]_): each iteration first tries
+        ``gamma * (gamma_EM / gamma)**eta`` (``eta`` times the EM step in ``log gamma``; the
+        noise likewise) and keeps it when its cost is no higher than the current one, else
+        takes the plain EM step; ``eta`` starts at 1.1, grows by 1.1 per kept try up to 16,
+        and restarts at 1 after a rejected one.  Every step taken lowers the cost or is the
+        plain step, so AM stays monotone; the off-support ``gamma_i``, which EM shrinks
+        only like ``1 / iteration``, fall geometrically instead: 3.5-4x fewer iterations
+        (mean 132 against 482) and the same NMSE to within 10% on 48 problems with 32·32
+        and 64·64 unknowns, real and complex.  Default: on for ``"am"``, off for ``"svd"``
+        (whose plain steps may raise the cost anyway; there it saved about 1.4x in
+        iterations but made 2-4 of 24 test histories non-monotone against none).  ``tol``
+        applies to the step taken, so ``False`` reproduces the textbook EM of [1]_.
 
     Returns
     -------
@@ -402,8 +446,9 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
 
     Each iteration costs ``O(sum_k (M_k^3 + M_k^2 n_k) + N sum_k M_k)`` flops and
     ``O(N + sum_k M_k n_k)`` memory, against ``O(M^2 N + M^3)`` for :func:`sbl` on the full
-    dictionary; on the array-API path an iteration reads three scalars back to the host (the
-    cost, the noise update, the convergence test) and nothing per entry.  M-step
+    dictionary; on the array-API path an iteration reads at most three scalars back to the
+    host (the cost, the noise update when the noise is estimated, the convergence test), two
+    more when an over-relaxed try is rejected, and nothing per entry.  M-step
     (``d = diag(Sigma) + |mu|^2``, minimizing ``sum d_i / gamma_i + log
     gamma_i``): AM sets, for ``k = 1..K`` in turn, ``gamma_k[j] = (n_k / N) sum_{i_k = j}
     d_i / prod_{l != k} gamma_l[i_l]``.  Initial values: ``gamma_1 = ||y||^2 / ||A||_F^2``,
@@ -423,6 +468,8 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
        Process. (2024); arXiv:2307.14719.
     .. [2] M. E. Tipping, "Sparse Bayesian learning and the relevance vector machine",
        J. Mach. Learn. Res. 1 (2001), 211-244.
+    .. [3] R. Salakhutdinov, S. Roweis, "Adaptive overrelaxed bound optimization methods",
+       Proc. ICML (2003), 664-671.
 
     Examples
     --------
@@ -433,13 +480,17 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
     >>> x = np.zeros((20, 20))
     >>> x[np.ix_([3, 11], [5, 17])] = rng.standard_normal((2, 2)) + 3
     >>> y = a1 @ x @ a2.T + 0.01 * rng.standard_normal((12, 12))
-    >>> res = kron_sbl(y, [a1, a2])
+    >>> res = kron_sbl(y, [a1, a2], noise=1e-4)  # the noise variance, when it is known
     >>> res.x.shape, res.converged, bool(np.all(res.support == (x != 0)))
     ((20, 20), True, True)
     >>> bool(np.linalg.norm(res.x - x) < 0.01 * np.linalg.norm(x))
     True
     """
     noise, max_iter, tol, threshold = _check_common(method, noise, max_iter, tol, threshold)
+    if overrelax is None:
+        overrelax = method == "am"
+    elif not isinstance(overrelax, bool | np.bool_):
+        raise TypeError(f"`overrelax` must be True, False or None; got {overrelax!r}.")
     mats, xp = as_factor_list(factors, "factors", allow_identity=False)
     labels = [f"`factors[{k}]`" for k in range(len(mats))]
     array_namespace(y, *mats)  # TypeError for another library or a masked array
@@ -471,13 +522,13 @@ def kron_sbl(y: Any, factors: Sequence[Any], *, method: str = "am", noise: float
     s2 = 0.1 * ynorm2 / m if noise is None else noise * s2_scale
     floor = 10 * eps(rdt, xp) * ynorm2 / m
 
-    def estep(g, s):
-        return _kron_estep(ys, mats, g, s, xp)
+    estep = _KronEstep(ys, mats, xp, noise_update=noise is None)
 
     def mstep(st, g):
         return _am_update(st.d, g, blocks, xp) if method == "am" else _svd_update(st.d, blocks, xp)
 
-    res = _em(estep, mstep, gammas, s2, noise is None, floor, max_iter, tol, xp, "kron_sbl")
+    res = _em(estep, mstep, gammas, s2, noise is None, floor, max_iter, tol, xp, "kron_sbl",
+              overrelax=overrelax)
     gammas, s2, mu, history, converged, n_iter = res
     # Undo the scaling: x = x~ 2^(ey - sum ek), gamma_k = gamma~_k 2^(-2 ek), gamma_1 *= 2^(2 ey).
     shift = ey - sum(eks)
@@ -499,33 +550,66 @@ def _zero_result(xp, mats, dims_n, shape_x, rdt, dev, noise, *, kron):
                      np.zeros(1), True, 0)
 
 
-def _em(estep, mstep, gammas, s2, estimate_noise, floor, max_iter, tol, xp, name):
-    """The EM loop shared by :func:`kron_sbl` and :func:`sbl` (scaled data)."""
-    history = []
+def _overrelaxed(gammas: Sequence[Any], new: Sequence[Any], eta: float, xp: ModuleType) -> list:
+    """``gamma * (gamma_new / gamma)**eta`` factor by factor (a step ``eta`` times the EM step in
+    ``log gamma``; the scale normalization makes it the same step on the full ``gamma``).
+
+    The log-step is clipped to ``|log eps|`` and the result floored at ``eps^2`` times its maximum,
+    so a candidate is finite and positive (its cost decides whether it is kept).
+    """
+    lim = -math.log(eps(new[0].dtype, xp))
+    floor = math.exp(-2 * lim)
+    out = []
+    for g, gn in zip(gammas, new, strict=True):
+        c = g * xp.exp(xp.minimum(xp.maximum(eta * xp.log(gn / g), -lim), lim))
+        out.append(xp.maximum(c, floor * xp.max(c)))
+    return _normalize(out, xp)
+
+
+def _em(estep, mstep, gammas, s2, estimate_noise, floor, max_iter, tol, xp, name, overrelax=False):
+    """The EM loop shared by :func:`kron_sbl` and :func:`sbl` (scaled data).
+
+    With ``overrelax``, each iteration first tries ``eta`` times the EM step in the log domain
+    (:func:`_overrelaxed`, the noise likewise) and keeps it if its cost is no higher than the
+    current one; otherwise it takes the plain EM step and restarts ``eta`` at 1.  Every step
+    kept by the test, and every GEM step, is monotone, so the cost still never increases.
+    """
+    st = estep(gammas, s2)
+    history = [st.cost]
     converged = False
     change = math.inf
     n_iter = 0
-    full = _outer(gammas, xp) if len(gammas) > 1 else gammas[0]
+    eta = 1.0
+    lim = -math.log(eps(gammas[0].dtype, xp))
     for n_iter in range(1, max_iter + 1):
-        st = estep(gammas, s2)
-        history.append(st.cost)
         new = mstep(st, gammas)
-        new_full = _outer(new, xp) if len(new) > 1 else new[0]
-        top = xp.max(new_full)
-        change = scalar(xp.max(xp.abs(new_full - full)) / xp.where(top > 0, top, xp.ones_like(top)))
+        s2_new = max(st.noise_new, floor) if estimate_noise else s2
+        prev, s2_prev = st, s2
+        took = False
+        if overrelax:
+            eta_try = min(eta * _OVERRELAX_GROWTH, _OVERRELAX_MAX)
+            cand = _overrelaxed(gammas, new, eta_try, xp)
+            s2_c = s2
+            if estimate_noise:
+                s2_c = max(s2 * math.exp(max(-lim, min(lim, eta_try * math.log(s2_new / s2)))), floor)
+            st_c = estep(cand, s2_c)
+            if st_c.cost <= st.cost:  # False for NaN
+                gammas, s2, st, eta, took = cand, s2_c, st_c, eta_try, True
+        if not took:
+            eta = 1.0
+            gammas, s2 = new, s2_new
+            st = estep(gammas, s2)
+        history.append(st.cost)
+        top = xp.max(st.g)
+        change = scalar(xp.max(xp.abs(st.g - prev.g)) / xp.where(top > 0, top, xp.ones_like(top)))
         if not math.isfinite(change):
             raise ValueError(f"{name}: the hyperparameters became non-finite at EM iteration {n_iter} "
                              "(overflow); rescale `y` or the dictionary.")
         if estimate_noise:
-            s2_new = max(st.noise_new, floor)
-            change = max(change, abs(s2_new - s2) / s2_new)
-            s2 = s2_new
-        gammas, full = new, new_full
+            change = max(change, abs(s2 - s2_prev) / s2)
         if change <= tol:
             converged = True
             break
-    st = estep(gammas, s2)
-    history.append(st.cost)
     if not converged:
         _warn_unconverged(name, n_iter, change, tol)
     return gammas, s2, st.mu, history, converged, n_iter
@@ -580,7 +664,7 @@ def _dense_estep(y: Any, a: Any, g: Any, s2: float, xp: ModuleType) -> _Estep:
     # ||y - A mu||^2 + s2 tr(C^{-1} A Gamma A^H) = ||y - A mu||^2 + s2 sum(gamma q)
     r = y - a @ (mu if mu.dtype == a.dtype else xp.astype(mu, a.dtype))
     noise_new = scalar(xp.sum(xp.abs(r) ** 2) + s2 * xp.sum(g * q)) / m
-    return _Estep(mu, d, cost, noise_new)
+    return _Estep(mu, d, cost, noise_new, g)
 
 
 @capability("kron", numba=False)

@@ -9,7 +9,7 @@ import pytest
 from _kron_helpers import one_blas_thread  # noqa: F401  (autouse fixture)
 
 from orthla._testing import to_host
-from orthla.kron import KronConvergenceWarning, kron_sbl, sbl
+from orthla.kron import KronConvergenceWarning, _sbl, kron_sbl, sbl
 from orthla.kron._sbl import _kron_estep
 
 
@@ -60,19 +60,31 @@ def _dense_posterior(y, big, g, s2):
     return mu, sigma
 
 
-def _dense_em(y, mats, iters, method, noise=None, block=(1, 1)):
-    """EM in the parameter domain with the documented initial values, dense throughout."""
+def _dense_cost(y, big, g, s2):
+    c = s2 * np.eye(big.shape[0]) + (big * g) @ big.conj().T
+    return np.linalg.slogdet(c)[1] + np.real(y.conj() @ np.linalg.solve(c, y))
+
+
+def _dense_em(y, mats, iters, method, noise=None, block=(1, 1), overrelax=False, growth=1.1, cap=16.0):
+    """EM in the parameter domain with the documented initial values, dense throughout.
+
+    ``overrelax``: the documented over-relaxed EM (try ``g * (g_em / g)**eta``, and the noise
+    likewise, with ``eta`` growing by ``growth`` per accepted step up to ``cap``; keep it if the dense
+    cost is no higher, else take the EM step and restart ``eta`` at 1).  Returns the number of
+    rejected tries too.
+    """
     big = np.kron(mats[0], mats[1]) if len(mats) == 2 else mats[0]
     m, n = big.shape
     y = y.reshape(-1)
     g = np.full(n, np.sum(np.abs(y) ** 2) / np.sum(np.abs(big) ** 2))
     s2 = 0.1 * np.sum(np.abs(y) ** 2) / m if noise is None else noise
+    eta, rejected = 1.0, 0
     for _ in range(iters):
         mu, sigma = _dense_posterior(y, big, g, s2)
         d = np.real(np.diag(sigma)) + np.abs(mu) ** 2
         if method == "full":
             b = block[0]
-            g = np.repeat(d.reshape(-1, b).mean(axis=1), b)
+            g_em = np.repeat(d.reshape(-1, b).mean(axis=1), b)
         else:
             n1, n2 = mats[0].shape[1], mats[1].shape[1]
             dd = d.reshape(n1, n2) if method == "am" else np.sqrt(d).reshape(n1, n2)  # svd: amplitudes
@@ -85,12 +97,22 @@ def _dense_em(y, mats, iters, method, noise=None, block=(1, 1)):
             else:
                 u, s, vt = np.linalg.svd(dd)
                 g1, g2 = (s[0] * u[:, 0]) ** 2, vt[0] ** 2
-            g = np.kron(np.repeat(g1, b1), np.repeat(g2, b2))
+            g_em = np.kron(np.repeat(g1, b1), np.repeat(g2, b2))
+        s2_em = s2
         if noise is None:
             r = y - big @ mu
-            s2 = (np.sum(np.abs(r) ** 2) + np.real(np.trace(big @ sigma @ big.conj().T))) / m
+            s2_em = (np.sum(np.abs(r) ** 2) + np.real(np.trace(big @ sigma @ big.conj().T))) / m
+        if overrelax:
+            e = min(growth * eta, cap)
+            cand, s2_c = g * (g_em / g) ** e, s2 * (s2_em / s2) ** e
+            if _dense_cost(y, big, cand, s2_c) <= _dense_cost(y, big, g, s2):
+                g, s2, eta = cand, s2_c, e
+                continue
+            rejected += 1
+            eta = 1.0
+        g, s2 = g_em, s2_em
     mu, _ = _dense_posterior(y, big, g, s2)
-    return mu, g, s2
+    return mu, g, s2, rejected
 
 
 def _close(got, want, tol, what):
@@ -123,23 +145,45 @@ def test_estep_matches_dense_formula(xp, cplx):
     assert abs(st.noise_new - s2_new) <= 1e-10 * s2_new
 
 
-@pytest.mark.parametrize(("method", "cplx", "block", "noise"), [
-    ("am", False, (1, 1), None), ("am", True, (1, 1), 0.05), ("svd", False, (1, 1), None),
-    ("svd", True, (1, 1), None), ("am", False, (2, 3), None), ("svd", True, (2, 3), 0.05)])
-def test_em_iterations_match_dense(method, cplx, block, noise):
+@pytest.mark.parametrize(("method", "cplx", "block", "noise", "overrelax"), [
+    ("am", False, (1, 1), None, None), ("am", True, (1, 1), 0.05, None), ("svd", False, (1, 1), None, None),
+    ("svd", True, (1, 1), None, None), ("am", False, (2, 3), None, None), ("svd", True, (2, 3), 0.05, None),
+    ("am", True, (1, 1), None, False), ("svd", False, (1, 1), None, True)])
+def test_em_iterations_match_dense(method, cplx, block, noise, overrelax):
+    """Default: over-relaxed steps for AM, plain EM steps for SVD (``overrelax`` switches either)."""
     rng = np.random.default_rng(2)
     mats = [_rnd(rng, (4, 6), cplx), _rnd(rng, (3, 6), cplx)]
     y = _rnd(rng, (4, 3), cplx)
-    for iters in (1, 3):
+    over = method == "am" if overrelax is None else overrelax
+    for iters in (1, 3, 8):
         with pytest.warns(KronConvergenceWarning, match="kron_sbl stopped after"):
             res = kron_sbl(y, mats, method=method, max_iter=iters, tol=1e-300, noise=noise,
-                           block=None if block == (1, 1) else list(block))
-        mu, g, s2 = _dense_em(y, mats, iters, method, noise=noise, block=block)
+                           block=None if block == (1, 1) else list(block), overrelax=overrelax)
+        mu, g, s2, _ = _dense_em(y, mats, iters, method, noise=noise, block=block, overrelax=over)
         assert res.n_iter == iters and not res.converged and len(res.history) == iters + 1
         _close(res.x, mu, 1e-10, f"x after {iters} iterations")
         _close(np.kron(res.gamma[0], res.gamma[1]), g, 1e-10, f"gamma after {iters} iterations")
         assert abs(res.noise - s2) <= 1e-10 * s2
         assert res.x.shape == (6, 6)  # a tensor y gives a tensor x
+
+
+@pytest.mark.parametrize(("cplx", "noise"), [(False, None), (True, None), (True, 0.05)])
+def test_rejected_overrelaxed_steps_match_dense(monkeypatch, cplx, noise):
+    """A steep growth of ``eta`` makes tries fail early: the fallback EM steps against the dense EM."""
+    monkeypatch.setattr(_sbl, "_OVERRELAX_GROWTH", 6.0)
+    rng = np.random.default_rng(21)
+    mats = [_rnd(rng, (4, 6), cplx), _rnd(rng, (3, 6), cplx)]
+    y = _rnd(rng, (4, 3), cplx)
+    rejected = 0
+    for iters in (2, 4, 6):
+        with pytest.warns(KronConvergenceWarning):
+            res = kron_sbl(y, mats, max_iter=iters, tol=1e-300, noise=noise)
+        mu, g, s2, rejected = _dense_em(y, mats, iters, "am", noise=noise, overrelax=True, growth=6.0)
+        _close(res.x, mu, 1e-10, f"x after {iters} iterations")
+        _close(np.kron(res.gamma[0], res.gamma[1]), g, 1e-10, f"gamma after {iters} iterations")
+        assert abs(res.noise - s2) <= 1e-10 * s2
+        assert np.all(np.diff(res.history) <= 1e-12 * np.abs(res.history[:-1]))
+    assert rejected >= 1  # the fallback path ran
 
 
 @pytest.mark.parametrize("cplx", [False, True])
@@ -150,7 +194,7 @@ def test_plain_sbl_iterations_match_dense(xp, cplx):
     for block in (1, 3):
         with pytest.warns(KronConvergenceWarning, match="sbl stopped after"):
             res = sbl(xp.asarray(y), xp.asarray(a), max_iter=3, tol=1e-300, block=None if block == 1 else block)
-        mu, g, s2 = _dense_em(y, [a], 3, "full", block=(block,))
+        mu, g, s2, _ = _dense_em(y, [a], 3, "full", block=(block,))
         _close(res.x, mu, 1e-10, "x")
         _close(res.gamma[0], g, 1e-10, "gamma")
         assert abs(res.noise - s2) <= 1e-10 * s2
@@ -161,7 +205,7 @@ def test_kron_sbl_equals_sbl_with_one_factor():
     a, y = rng.standard_normal((10, 16)), rng.standard_normal(10)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", KronConvergenceWarning)
-        r1 = kron_sbl(y, [a], max_iter=20)
+        r1 = kron_sbl(y, [a], max_iter=20, overrelax=False)  # AM on one factor is the EM update
         r2 = sbl(y, a, max_iter=20)
     _close(r1.x, r2.x, 1e-9, "x")
     _close(r1.gamma[0], r2.gamma[0], 1e-9, "gamma")
@@ -200,12 +244,22 @@ def test_recovery_matches_plain_sbl(cplx):
 
 @pytest.mark.parametrize("cplx", [False, True])
 def test_am_cost_is_monotone(cplx):
+    """Over-relaxed (default) and plain AM: the cost never increases; over-relaxation reaches the
+    same accuracy in under half the iterations (measured: 151 against 493 real, 152 against 499
+    complex, NMSE 1.80e-3 and 1.49e-3 against 1.80e-3 and 1.58e-3)."""
     a, x, y, _ = _problem(12, (16, 16), (32, 32), (4, 4), cplx=cplx)
-    res = kron_sbl(y, a, method="am", max_iter=3000)
-    h = res.history
-    assert np.all(np.diff(h) <= 1e-10 * np.abs(h[:-1])), np.max(np.diff(h))
-    assert h[-1] < h[0]
-    assert _nmse(res.x, x) <= 2 * _oracle_nmse(a, x, y)
+    oracle = _oracle_nmse(a, x, y)
+    runs = {}
+    for overrelax in (True, False):
+        res = runs[overrelax] = kron_sbl(y, a, method="am", max_iter=3000, overrelax=overrelax)
+        h = res.history
+        assert res.converged and len(h) == res.n_iter + 1
+        assert np.all(np.diff(h) <= 1e-10 * np.abs(h[:-1])), np.max(np.diff(h))
+        assert h[-1] < h[0]
+        assert _nmse(res.x, x) <= 2 * oracle
+        assert np.array_equal(res.support, x != 0)
+    assert runs[True].n_iter <= runs[False].n_iter / 2
+    assert _nmse(runs[True].x, x) <= 1.25 * _nmse(runs[False].x, x)
     # plain SBL is EM too: its cost never increases either
     with pytest.warns(KronConvergenceWarning):
         pl = sbl(y.reshape(-1), np.kron(*a), max_iter=20)
@@ -288,7 +342,7 @@ def test_zero_data_and_inputs_unchanged():
     res = kron_sbl(np.zeros_like(y), a)
     assert res.converged and not np.any(res.x) and not np.any(res.support)
     keep = [m.copy() for m in a], y.copy()
-    kron_sbl(y, a, max_iter=20, tol=1e-2)
+    kron_sbl(y, a, max_iter=100, tol=1e-2)
     np.testing.assert_array_equal(a[0], keep[0][0])
     np.testing.assert_array_equal(y, keep[1])
 
@@ -316,6 +370,8 @@ def test_bad_input_names_the_argument():
         kron_sbl(y, [np.zeros((4, 6)), a[1]])
     with pytest.raises(ValueError, match="`method` must be one of"):
         kron_sbl(y, a, method="em")
+    with pytest.raises(TypeError, match="`overrelax` must be True, False or None; got 'yes'"):
+        kron_sbl(y, a, overrelax="yes")
     with pytest.raises(ValueError, match="`noise` must be"):
         kron_sbl(y, a, noise=-1.0)
     with pytest.raises(ValueError, match="`block` size 4 must divide the 6 columns"):
@@ -346,21 +402,24 @@ def test_bad_input_names_the_argument():
 
 def test_sync_budget_per_em_iteration():
     """On the array-API path each EM iteration reads back three scalars (cost, noise update,
-    convergence test) and nothing per entry; inputs on a foreign device are never moved."""
+    convergence test; a rejected over-relaxed try would add two) and nothing per entry, two with
+    the noise given; inputs on a foreign device are never moved."""
     xps = pytest.importorskip("array_api_strict")  # noqa: F841
     from _sync_counting import count_syncs, on_device
 
     a, _x, y, _s2 = _problem(20, (6, 6), (10, 10), (2, 2))
     y_d, a_d = on_device(y), [on_device(m) for m in a]
+    variants = {"am": {}, "am plain": {"overrelax": False}, "svd": {"method": "svd"},
+                "am, noise given": {"noise": 0.01}}
     counts = {}
     for iters in (2, 5):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", KronConvergenceWarning)
-            for method in ("am", "svd"):
+            for name, kw in variants.items():
                 with count_syncs() as c:
-                    kron_sbl(y_d, a_d, method=method, max_iter=iters, tol=1e-300)
-                counts[method, iters] = c
-    for method in ("am", "svd"):
-        per = (counts[method, 5].d2h - counts[method, 2].d2h) / 3
-        assert per == 3, counts[method, 5].report()
-        assert counts[method, 5].h2d == 0 and counts[method, 5].shape == 0, counts[method, 5].report()
+                    kron_sbl(y_d, a_d, max_iter=iters, tol=1e-300, **kw)
+                counts[name, iters] = c
+    for name in variants:
+        per = (counts[name, 5].d2h - counts[name, 2].d2h) / 3
+        assert per == (2 if "noise" in name else 3), (name, counts[name, 5].report())
+        assert counts[name, 5].h2d == 0 and counts[name, 5].shape == 0, counts[name, 5].report()
