@@ -82,6 +82,7 @@ class _Integrand:
         self.scalar = True
         self.count = 0
         self.numba_f64 = select_engine("auto", xp) == "numba"
+        self.unit_jacobian = type(measure)._jacobian is Measure._jacobian and measure._weight == 1.0
 
     def __call__(self, u: Any) -> Any:
         xp = self.xp
@@ -89,17 +90,22 @@ class _Integrand:
         tiny = xp.finfo(u.dtype).smallest_normal
         top = 1.0 - xp.finfo(u.dtype).eps / 2
         w = None
-        if self.kind == "baker" and self.numba_f64 and u.dtype == np.float64:
-            from ._cub_numba import baker_clip
-
-            src = np.ascontiguousarray(u)
-            u = np.empty_like(src)
-            baker_clip(src, tiny, top, u)
+        fast = self.numba_f64 and u.dtype == np.float64
+        if fast and self.kind in ("none", "baker") and self.unit_jacobian and hasattr(self.measure, "_map_numba"):
+            # one Numba pass: baker's map, open-cube clip, inverse normal CDF (J = 1 here)
+            x = self.measure._map_numba(u, self.kind == "baker")
         else:
-            if self.kind != "none":
-                u, w = _periodize(u, self.kind, self.order, xp)
-            u = xp.clip(u, tiny, top)
-        x = self.measure._transform(u, xp)
+            if fast and self.kind == "baker":
+                from ._cub_numba import baker_clip
+
+                src = np.ascontiguousarray(u)
+                u = np.empty_like(src)
+                baker_clip(src, tiny, top, u)
+            else:
+                if self.kind != "none":
+                    u, w = _periodize(u, self.kind, self.order, xp)
+                u = xp.clip(u, tiny, top)
+            x = self.measure._transform(u, xp)
         y = self.f(x)
         if isinstance(y, list | tuple):
             y = np.asarray(y)
@@ -135,7 +141,7 @@ class _Integrand:
                              f"(x = {xi}); integrands must be finite on the measure's support.")
         if w is not None:
             y = y * xp.astype(w, xp.float64)[:, None]
-        if type(self.measure)._jacobian is not Measure._jacobian or self.measure._weight != 1.0:
+        if not self.unit_jacobian:
             y = y * xp.astype(self.measure._jacobian(u, xp), xp.float64)[:, None]
         self.count += n
         return y
@@ -273,6 +279,45 @@ def _twiddle(n: int, xp: Any, device: Any) -> Any:
     return xp.astype(xp.cos(th), xp.complex128) - 1j * xp.astype(xp.sin(th), xp.complex128)
 
 
+_TWIDDLES: list[np.ndarray] = [np.ones(1, dtype=np.complex128)]
+
+
+def _twiddles_np(n: int) -> np.ndarray:
+    """``exp(-i pi k / n)``, k < n, on NumPy: the same values as :func:`_twiddle`, kept between
+    calls as one table for the largest ``n`` used (a smaller table is a strided view of it:
+    ``(k N / n) (pi / N)`` and ``k (pi / n)`` round alike).  A larger table takes the current one
+    as its even entries and computes only the odd ones."""
+    t = _TWIDDLES[0]
+    while t.shape[0] < n:
+        h = t.shape[0]
+        th = (2 * np.arange(h, dtype=np.float64) + 1) * (math.pi / (2 * h))
+        nxt = np.empty(2 * h, dtype=np.complex128)
+        nxt[0::2] = t
+        nxt[1::2] = np.exp(-1j * th)
+        t = nxt
+        _TWIDDLES[0] = t  # one reference swap: safe for concurrent readers
+    return t[:: t.shape[0] // n]
+
+
+def _double_numba(yt: np.ndarray, ytn: np.ndarray, w: np.ndarray | None, kappa: np.ndarray,
+                  mto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The doubling step of :func:`_cub_ld` on NumPy in one Numba pass, then the map update of
+    levels ``m .. mto + 1`` (``n = 2^m`` before the doubling)."""
+    from ._cub_numba import double_coefficients, update_kappa
+
+    p, n = yt.shape
+    ytn = np.ascontiguousarray(ytn)
+    out = np.empty((p, 2 * n), dtype=yt.dtype)
+    mag = np.empty((p, 2 * n))
+    knew = np.empty((p, 2 * n), dtype=np.int64)
+    twiddle = w is not None
+    double_coefficients(np.ascontiguousarray(yt), ytn, w if twiddle else np.ones(1, dtype=ytn.dtype),
+                        twiddle, np.ascontiguousarray(kappa, dtype=np.int64), out, knew)
+    np.abs(out, out=mag)
+    update_kappa(knew, mag, n.bit_length() - 1, mto)
+    return out, mag, knew
+
+
 def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, rule: _Rule, m0: int, mmax: int,
             xp: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     fft_engine = select_engine("auto", xp) if net else "xp"
@@ -286,6 +331,7 @@ def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, rule: _Rule, m0: int, mma
     mag = xp.abs(yt)
     kappa = xp.broadcast_to(xp.arange(n, dtype=xp.int64, device=y.device)[None, :], (p, n))
     kappa = _update_kappa(kappa, mag, m - 1, 0, xp, kap_engine)
+    fused = kap_engine == "numba"  # NumPy: the doubling in one Numba pass
     tally = _Tally()
     while True:
         nll = 2 ** (m - _R_LAG - 1)
@@ -298,14 +344,17 @@ def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, rule: _Rule, m0: int, mma
         ynew = g(engine_pts.random(n))
         ysum = ysum + xp.sum(ynew, axis=0)
         ytn = _transform_ld(ynew, net, fft_engine, xp)
-        if not net:
-            ytn = ytn * _twiddle(n, xp, y.device)[None, :]
-        yt = xp.concat([(yt + ytn) / 2, (yt - ytn) / 2], axis=1)
-        mag = xp.abs(yt)
-        kappa = xp.concat([kappa, kappa + n], axis=1)
+        if fused:
+            yt, mag, kappa = _double_numba(yt, ytn, None if net else _twiddles_np(n), kappa, m - _R_LAG)
+        else:
+            if not net:
+                ytn = ytn * _twiddle(n, xp, y.device)[None, :]
+            yt = xp.concat([(yt + ytn) / 2, (yt - ytn) / 2], axis=1)
+            mag = xp.abs(yt)
+            kappa = xp.concat([kappa, kappa + n], axis=1)
+            kappa = _update_kappa(kappa, mag, m, m - _R_LAG, xp, kap_engine)
         m += 1
         n *= 2
-        kappa = _update_kappa(kappa, mag, m - 1, m - _R_LAG - 1, xp, kap_engine)
 
 
 def _student_t(conf: float, dof: int) -> float:

@@ -123,11 +123,12 @@ def ndtri(p: Any, *, engine: str = "auto") -> Any:
 def _ndtri(p: Any, xp: Any, engine: str = "auto") -> Any:
     if engine != "xp" and is_numpy(xp):
         if engine == "auto" and p.dtype == np.float64 and p.ndim == 2 and numba_available():
-            from ._measures_numba import ndtri_2d
+            from ._measures_numba import normal_map
 
             src = np.ascontiguousarray(p)
             out = np.empty_like(src)
-            ndtri_2d(src, out)
+            d = src.shape[1]
+            normal_map(src, False, 0.0, 1.0, np.zeros(d), np.ones(d), out)
             return out
         import scipy.special
 
@@ -356,20 +357,37 @@ class _LinearGaussian(Measure):
         return self.factor @ self.factor.T
 
     def _transform(self, u: Any, xp: Any) -> Any:
-        diagonal = bool(np.all(self.factor == np.diag(np.diag(self.factor))))
-        if diagonal and is_numpy(xp) and u.dtype == np.float64 and numba_available():
-            from ._measures_numba import diagonal_normal
-
-            src = np.ascontiguousarray(u)
-            out = np.empty_like(src)
-            fi = np.finfo(np.float64)
-            diagonal_normal(src, fi.smallest_normal, 1.0 - fi.eps / 2, self.mean, np.diag(self.factor).copy(), out)
-            return out
+        if is_numpy(xp) and u.dtype == np.float64 and numba_available():
+            return self._map_numba(u, False)
         z = _ndtri(_open_cube(u, xp), xp)
-        if diagonal:
+        if self._diagonal:
             return self._param(self.mean, u, xp) + z * self._param(np.diag(self.factor), u, xp)
         a = self._param(self.factor, u, xp)
         return self._param(self.mean, u, xp) + z @ a.T
+
+    @property
+    def _diagonal(self) -> bool:
+        return bool(np.all(self.factor == np.diag(np.diag(self.factor))))
+
+    def _map_numba(self, u: np.ndarray, baker: bool) -> np.ndarray:
+        """The map on NumPy float64 points in one Numba pass (:func:`normal_map`: the baker's map
+        first when ``baker``, the open-cube clip, AS241, the diagonal affine map), then the
+        factor's product for a non-diagonal factor: the values of the array-API path."""
+        from ._measures_numba import normal_map
+
+        src = np.ascontiguousarray(u)
+        out = np.empty_like(src)
+        fi = np.finfo(np.float64)
+        d = src.shape[1]
+        diagonal = self._diagonal
+        mean, scale = (self.mean, np.diag(self.factor).copy()) if diagonal else (np.zeros(d), np.ones(d))
+        normal_map(src, baker, fi.smallest_normal, 1.0 - fi.eps / 2, mean, scale, out)
+        if diagonal:
+            return out
+        x = out @ self.factor.T
+        if np.any(self.mean != 0):
+            x = self.mean + x
+        return x
 
 
 def _pca_factor(cov: np.ndarray, name: str) -> np.ndarray:

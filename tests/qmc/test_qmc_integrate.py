@@ -337,3 +337,33 @@ def test_numpy_lattice_transform_matches_fftbr():
         y = np.random.default_rng(m).random((2**m, 3))
         np.testing.assert_allclose(_transform_ld(y, False, "xp", npx), fftbr(y.T) / 2 ** (m / 2),
                                    rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("net", [False, True])
+def test_doubling_kernel_matches_xp(net):
+    # the NumPy engine's fused doubling (butterflies with twiddles, magnitudes, map update) against
+    # the array-API expressions (the complex products may round differently in the last bit)
+    pytest.importorskip("numba")
+    import array_api_compat.numpy as npx
+
+    from orthla.qmc._integrate import _double_numba, _twiddle, _twiddles_np, _update_kappa
+
+    rng = np.random.default_rng(4)
+    for m in (4, 9):
+        n = 2**m
+        shape = (2, n)
+        yt = rng.standard_normal(shape) + (0 if net else 1j * rng.standard_normal(shape))
+        ytn = rng.standard_normal(shape) + (0 if net else 1j * rng.standard_normal(shape))
+        kappa = _update_kappa(np.tile(np.arange(n), (2, 1)), np.abs(yt), m - 1, 0, npx, "xp")
+        w = None if net else _twiddle(n, npx, None)
+        if not net:
+            np.testing.assert_array_equal(_twiddles_np(n), w)
+        b = ytn if net else ytn * w[None, :]
+        want = np.concatenate([(yt + b) / 2, (yt - b) / 2], axis=1)
+        want_kappa = _update_kappa(np.concatenate([kappa, kappa + n], axis=1), np.abs(want), m, m - 4,
+                                   npx, "xp")
+        got, mag, got_kappa = _double_numba(yt, ytn, w, kappa, m - 4)
+        scale = np.abs(yt).max() + np.abs(ytn).max()  # a few roundings of sums of this size
+        np.testing.assert_allclose(got, want, rtol=0, atol=4 * np.finfo(float).eps * scale)
+        np.testing.assert_array_equal(mag, np.abs(got))
+        np.testing.assert_array_equal(got_kappa, want_kappa)

@@ -240,3 +240,52 @@ def test_numba_kernels_match_xp_engine():
         [0.5, 3.0])
     np.testing.assert_allclose(g.transform(u), want, rtol=1e-15, atol=1e-15)
     assert np.all(np.isfinite(g.transform(u)))
+
+
+@pytest.mark.parametrize("baker", [False, True])
+@pytest.mark.parametrize(("n", "d"), [(0, 3), (1, 1), (7, 5), (300, 3), (1000, 70)])
+def test_normal_map_kernel_matches_xp(n, d, baker):
+    # the fused Numba map (blocks of 128 rows, central part vectorized, tails gathered) against the
+    # array-API AS241 after the baker's map and the clip; the blocks' edges and a partial last block
+    pytest.importorskip("numba")
+    import array_api_compat.numpy as npx
+
+    from orthla.qmc._measures import _ndtri_xp
+    from orthla.qmc._measures_numba import normal_map
+
+    rng = np.random.default_rng(n + d)
+    p = _probabilities()
+    u = rng.choice(p, size=(n, d))
+    mean, scale = rng.standard_normal(d), rng.random(d) + 0.5
+    lo, hi = np.finfo(float).smallest_normal, 1 - np.finfo(float).eps / 2
+    v = 1 - np.abs(2 * u - 1) if baker else u
+    want = mean + scale * _ndtri_xp(np.clip(v, lo, hi), npx)
+    out = np.full_like(u, np.nan)
+    keep = u.copy()
+    normal_map(u, baker, lo, hi, mean, scale, out)
+    np.testing.assert_allclose(out, want, rtol=2e-15, atol=1e-300)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_array_equal(u, keep)
+    # without the clip, 0 and 1 map to -inf and +inf, as ndtri does
+    edge = np.array([[0.0, 1.0, 0.5]])
+    z = np.empty_like(edge)
+    normal_map(edge, False, 0.0, 1.0, np.zeros(3), np.ones(3), z)
+    assert z.tolist() == [[-math.inf, math.inf, 0.0]]
+
+
+@pytest.mark.parametrize("decomp", ["pca", "bridge"])
+def test_linear_gaussian_numba_map_matches_xp(decomp):
+    # the NumPy engine's map (fused kernel, then the factor's product) against the array-API path
+    pytest.importorskip("numba")
+    import array_api_compat.numpy as npx
+
+    from orthla.qmc._measures import _ndtri_xp
+
+    bm = BrownianMotion(np.linspace(0.1, 2.0, 9), drift=0.3, decomp=decomp)
+    u = np.random.default_rng(5).random((777, 9))
+    u[0] = 0.0
+    lo, hi = np.finfo(float).smallest_normal, 1 - np.finfo(float).eps / 2
+    want = bm.mean + _ndtri_xp(np.clip(u, lo, hi), npx) @ bm.factor.T
+    np.testing.assert_allclose(bm.transform(u), want, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(bm._map_numba(u, True), bm.mean + _ndtri_xp(
+        np.clip(1 - np.abs(2 * u - 1), lo, hi), npx) @ bm.factor.T, rtol=1e-14, atol=1e-14)
