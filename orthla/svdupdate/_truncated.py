@@ -50,8 +50,11 @@ FIT_METHODS = ("exact", "rpi")
 #: n r^2 flops, use the extended right basis V = V' K_v.
 V_EXTENDED_MAX_BATCH = 256
 V_EXTENDED_MIN_WORK = 1_000_000
-#: Appended rows keep U = U' K_u when the factor has at least this many m r^2 flops.
-U_EXTENDED_MIN_WORK = 1_000_000
+#: Appended rows keep U = U' K_u when the factor has at least this many m r^2 flops
+#: (measured on dense single rows and 5-40-row batches at r = 10-20, with the small
+#: factorizations of the extended form called in LAPACK directly: from about 1.5e5 the
+#: extended form costs less than rotating U, 25% less per row at m = 10^4, r = 14).
+U_EXTENDED_MIN_WORK = 150_000
 #: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
 FULL_CHECK_EVERY = 32
 #: Between probes the loss of orthogonality is bounded by ``PROBE_GROWTH sqrt(max(m, n))
@@ -1429,7 +1432,7 @@ class TruncatedSVD:
         r = self._s.shape[0]
         kk = F.shape[1]
         F1, F2 = F[:r, :], F[r:, :]
-        # Below ~1e6 flops the explicit product is cheaper than the extra small factorizations.
+        # Below U_EXTENDED_MIN_WORK the explicit product is cheaper than the small factorizations.
         worth_it = self._Ku is not None or (self._Ub.shape[0] * r * r >= U_EXTENDED_MIN_WORK
                                             and self._in_append_stream())
         if kk == r and worth_it:
@@ -1438,15 +1441,25 @@ class TruncatedSVD:
             # decomposition) and cond(K_u F1) <= cond(K_u) / sigma_min(F1): an O(p r)
             # bound (||F2||_F >= ||F2||_2 keeps it one).  The r x r SVD for the exact
             # condition number runs only when the bound exceeds max_cond_k.
-            f2 = float(xp.sum(F2 * F2))
+            lap = _LAPACK.get(F.dtype.char) if type(F) is np.ndarray else None
+            f2 = float(np.vdot(F2, F2)) if lap is not None else float(xp.sum(F2 * F2))
             cond = self._cond_ku / math.sqrt(1.0 - f2) if f2 < 1.0 else math.inf
             if cond > self.max_cond_k:
-                sv = xp.linalg.svdvals(K)
+                if lap is not None:  # LAPACK direct: NumPy's wrapper costs more than the SVD
+                    _, sv, _, info = lap.gesdd(K, compute_uv=0)
+                    if info != 0:
+                        sv = np.linalg.svd(K, compute_uv=False)
+                else:
+                    sv = xp.linalg.svdvals(K)
                 smax, smin = float(sv[0]), float(sv[-1])
                 cond = smax / smin if smin > 0 else math.inf
             if cond <= self.max_cond_k:
-                rows = xp.linalg.solve(K.mT, F2.mT).mT
-                return self._append_to_buffer(rows), K, cond
+                if lap is None:
+                    rows = xp.linalg.solve(K.mT, F2.mT).mT
+                    return self._append_to_buffer(rows), K, cond
+                _, _, rows_t, info = lap.gesv(K.T, F2.T)
+                if info == 0:
+                    return self._append_to_buffer(rows_t.T), K, cond
         if type(F) is np.ndarray:
             U = self._U
             out = np.empty((U.shape[0] + F2.shape[0], kk), dtype=F.dtype)
@@ -1514,8 +1527,10 @@ class TruncatedSVD:
         if kept is not None:
             self._kept = kept
         self.n_updates += 1
-        self.history.append(rec._replace(shape=self.shape, ortho_u=ou, ortho_v=ov,
-                                         reorthogonalized=reorth))
+        # (the fields in order: cheaper than rec._replace, on every update)
+        self.history.append(UpdateRecord(rec.kind, rec.method, self.shape, rec.residual_rank,
+                                         rec.residual_sigma_min, ou, ov, reorth, rec.cond_k,
+                                         rec.path, rec.predicted))
         return self
 
 
@@ -1551,13 +1566,15 @@ class _Lapack(NamedTuple):
     geqrf: Any
     orgqr: Any
     trtri: Any
+    gesv: Any
 
 
 #: The LAPACK routines of the lean path per dtype character, called directly (NumPy's
 #: wrappers add a C-order copy and checks that cost as much as a 20 x 20 SVD itself).
-_LAPACK = {"d": _Lapack(lapack.dgesdd, lapack.dgeqrf, lapack.dorgqr, lapack.dtrtri),
-           "f": _Lapack(lapack.sgesdd, lapack.sgeqrf, lapack.sorgqr, lapack.strtri)}
+_LAPACK = {"d": _Lapack(lapack.dgesdd, lapack.dgeqrf, lapack.dorgqr, lapack.dtrtri, lapack.dgesv),
+           "f": _Lapack(lapack.sgesdd, lapack.sgeqrf, lapack.sorgqr, lapack.strtri, lapack.sgesv)}
 _GEMM = {"d": blas.dgemm, "f": blas.sgemm}
+_SYEVD = {"d": lapack.dsyevd, "f": lapack.ssyevd}
 
 
 def _eps_of(dtype, xp):
@@ -1587,8 +1604,14 @@ def _factor_loss_np(B, K, G, w, full):
             S = K.T @ G @ K
         else:
             S = K.T @ (B.T @ B) @ K
-        S = S - np.eye(S.shape[0], dtype=S.dtype)
-        est = max(est, float(np.max(np.abs(np.linalg.eigvalsh((S + S.T) / 2)))))
+        S = np.array(S, order="F")  # a private copy, laid out for LAPACK
+        S.ravel(order="F")[::S.shape[0] + 1] -= 1.0  # S - I (its eigenvalues to eps ||S - I||)
+        # One triangle of S - I, as good as its symmetric part: LAPACK's eigensolver direct
+        # (numpy.linalg.eigvalsh's wrapper costs more than a 20 x 20 solve).
+        lam, _, info = _SYEVD[S.dtype.char](S, compute_v=0, overwrite_a=1)
+        if info != 0:
+            lam = np.linalg.eigvalsh((S + S.T) / 2)
+        est = max(est, float(max(-lam[0], lam[-1])))
     return est
 
 
