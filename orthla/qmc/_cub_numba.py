@@ -5,6 +5,29 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def _swap_blocks(kr, flip, count, nl):
+    """Swap kr[a + j] and kr[a + nl + j] for the listed j in every block a, block by block."""
+    for a in range(0, kr.shape[0], 2 * nl):
+        for c in range(count):
+            i = a + flip[c]
+            t = kr[i]
+            kr[i] = kr[i + nl]
+            kr[i + nl] = t
+
+
+@njit(cache=True, inline="always")
+def _levels(kr, mr, flip, mfrom, mto):
+    for level in range(mfrom, mto, -1):
+        nl = 1 << level
+        count = 0
+        for j in range(1, nl):
+            flip[count] = j
+            count += mr[kr[nl + j]] > mr[kr[j]]
+        if count:
+            _swap_blocks(kr, flip, count, nl)
+
+
 @njit(cache=True)
 def update_kappa(kappa, mag, mfrom, mto):
     """For each row and level l = mfrom .. mto + 1: where |y~[kappa[nl + j]]| > |y~[kappa[j]]|
@@ -13,27 +36,35 @@ def update_kappa(kappa, mag, mfrom, mto):
     The comparisons (random gathers from ``mag``) are made first and the flipped ``j`` listed
     without branches; the swaps then run block by block, so the writes are sequential.
     """
-    p, n = kappa.shape
+    p = kappa.shape[0]
     if mfrom <= mto:
         return
     flip = np.empty(1 << mfrom, dtype=np.int64)
     for row in range(p):
+        _levels(kappa[row], mag[row], flip, mfrom, mto)
+
+
+@njit(cache=True)
+def update_kappa_doubled(kappa, mag, top, mfrom, mto):
+    """:func:`update_kappa` right after a doubling, ``kappa = [k, k + h]`` with ``h = 2^mfrom``:
+    the first level's comparisons ``|y~[k[j] + h]| > |y~[k[j]]|`` are read from
+    ``top[a] = |y~[a + h]| > |y~[a]|`` (made in natural order, one byte per entry) instead of
+    two random gathers from ``mag``."""
+    p = kappa.shape[0]
+    if mfrom <= mto:
+        return
+    nl = 1 << mfrom
+    flip = np.empty(nl, dtype=np.int64)
+    for row in range(p):
         kr = kappa[row]
-        mr = mag[row]
-        for level in range(mfrom, mto, -1):
-            nl = 1 << level
-            count = 0
-            for j in range(1, nl):
-                flip[count] = j
-                count += mr[kr[nl + j]] > mr[kr[j]]
-            if count == 0:
-                continue
-            for a in range(0, n, 2 * nl):
-                for c in range(count):
-                    i = a + flip[c]
-                    t = kr[i]
-                    kr[i] = kr[i + nl]
-                    kr[i + nl] = t
+        tr = top[row]
+        count = 0
+        for j in range(1, nl):
+            flip[count] = j
+            count += tr[kr[j]]
+        if count:
+            _swap_blocks(kr, flip, count, nl)
+        _levels(kr, mag[row], flip, mfrom - 1, mto)
 
 
 @njit(cache=True)

@@ -258,8 +258,10 @@ def _transform_ld(y: Any, net: bool, engine: str, xp: Any) -> Any:
     yt = xp.permute_dims(y, (1, 0))
     if net:
         return _fwht(yt, 1, engine, xp) / math.sqrt(n)
-    if xp.__name__.endswith("numpy"):  # cached bit reversal, one gather and one FFT
-        return np.fft.fft(np.take(yt, _bitrev_np(n), axis=1), axis=1) * (1.0 / n)
+    if xp.__name__.endswith("numpy"):  # cached bit reversal, one gather and one real-input FFT
+        import scipy.fft
+
+        return scipy.fft.fft(np.take(yt, _bitrev_np(n), axis=1), axis=1, overwrite_x=True) * (1.0 / n)
     return _fftbr(xp.astype(yt, xp.complex128), 1, xp) / math.sqrt(n)
 
 
@@ -303,7 +305,7 @@ def _double_numba(yt: np.ndarray, ytn: np.ndarray, w: np.ndarray | None, kappa: 
                   mto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The doubling step of :func:`_cub_ld` on NumPy in one Numba pass, then the map update of
     levels ``m .. mto + 1`` (``n = 2^m`` before the doubling)."""
-    from ._cub_numba import double_coefficients, update_kappa
+    from ._cub_numba import double_coefficients, update_kappa_doubled
 
     p, n = yt.shape
     ytn = np.ascontiguousarray(ytn)
@@ -314,7 +316,7 @@ def _double_numba(yt: np.ndarray, ytn: np.ndarray, w: np.ndarray | None, kappa: 
     double_coefficients(np.ascontiguousarray(yt), ytn, w if twiddle else np.ones(1, dtype=ytn.dtype),
                         twiddle, np.ascontiguousarray(kappa, dtype=np.int64), out, knew)
     np.abs(out, out=mag)
-    update_kappa(knew, mag, n.bit_length() - 1, mto)
+    update_kappa_doubled(knew, mag, mag[:, n:] > mag[:, :n], n.bit_length() - 1, mto)
     return out, mag, knew
 
 

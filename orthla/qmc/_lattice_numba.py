@@ -18,12 +18,14 @@ def lattice_points(g, shift, start, bits, reverse, gray, out):
         k = start + i
         if gray:
             k = k ^ (k >> 1)
-        if reverse:
-            r = 0
-            for _ in range(bits):
-                r = (r << 1) | (k & 1)
-                k >>= 1
-            k = r
+        if reverse:  # bits <= 31: reverse the low 32 bits in five swaps, keep the top `bits`
+            r = k & 0xFFFFFFFF
+            r = ((r >> 1) & 0x55555555) | ((r & 0x55555555) << 1)
+            r = ((r >> 2) & 0x33333333) | ((r & 0x33333333) << 2)
+            r = ((r >> 4) & 0x0F0F0F0F) | ((r & 0x0F0F0F0F) << 4)
+            r = ((r >> 8) & 0x00FF00FF) | ((r & 0x00FF00FF) << 8)
+            r = ((r >> 16) & 0x0000FFFF) | ((r & 0x0000FFFF) << 16)
+            k = r >> (32 - bits)
         for j in range(d):
             y = ((k * g[j]) & mask) * scale + shift[j]
             out[i, j] = y - 1.0 if y >= 1.0 else y
