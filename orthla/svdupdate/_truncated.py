@@ -85,6 +85,9 @@ class UpdateRecord(NamedTuple):
     residual_sigma_min : float
         Smallest kept residual singular value relative to the threshold scale: how
         close the residual basis came to the rank threshold (``nan`` if not measured).
+        For dense batches of several rows on the lean NumPy path (see Notes of
+        :class:`TruncatedSVD`) it is the certified lower bound ``1 / ||T^-1||_F`` of
+        the residual's triangular factor ``T``, within ``sqrt(p)`` of the value.
     ortho_u, ortho_v : float
         Estimated ``||U^T U - I||`` and ``||V^T V - I||`` after the update (before any
         re-orthogonalization it triggered): the probe's estimate, or for an update the
@@ -488,9 +491,11 @@ class TruncatedSVD:
     (the rate is raised for a state whose probes see faster drift), and the probe runs
     again before the bound could reach ``ortho_tol`` (after at most ``PROBE_MAX_SKIP =
     8`` updates); ``history`` records the bound for the updates in between.  Dense NumPy
-    row batches of the state's dtype take a lean path (the same exact update, NumPy
-    called directly, the general path whenever anything is unusual), so small problems
-    are not dominated by per-call overhead.
+    row batches of the state's dtype take a lean path (the same exact update with
+    LAPACK called directly: Householder QR of the residual, ``T^-1`` for ``V^T Q`` and a
+    certified ``sigma_min(T)``, the core SVD in place, ``V_new = V G_1 + Q G_2`` without
+    forming ``[V, Q]``; the general path whenever anything is unusual), so small
+    problems are not dominated by per-call overhead.
 
     References
     ----------

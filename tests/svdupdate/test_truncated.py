@@ -779,3 +779,49 @@ def test_copies_repeat_the_same_random_update():
     second = st.copy().add_rows(e, method="rpi", l=4)
     np.testing.assert_array_equal(np.asarray(first.s), np.asarray(second.s))
     np.testing.assert_array_equal(np.asarray(st.add_rows(e, method="rpi", l=4).s), np.asarray(first.s))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("p", [1, 3, 12])
+def test_lean_dense_rows_match_the_general_path(p, dtype):
+    # NumPy arrays take the lean path (LAPACK called directly, Householder QR with T^-1);
+    # the same rows as lists take the general path.  Same update, same records (the lean
+    # path's residual_sigma_min is the certified bound 1/||T^-1||_F <= sigma_min(T)), the
+    # rows unchanged (the lean path factors its own copies in place), F-ordered rows too.
+    rng = np.random.default_rng(40 + p)
+    A = (rng.standard_normal((60 + 6 * p, 40)) * np.logspace(0, -2, 40)).astype(dtype)
+    lean = TruncatedSVD.fit(A[:60], 6, rng=0)
+    general = lean.copy()
+    for i, lo in enumerate(range(60, 60 + 6 * p, p)):
+        E = A[lo:lo + p] if i % 2 else np.asfortranarray(A[lo:lo + p])
+        kept = E.copy()
+        lean.add_rows(E)
+        general.add_rows(E.tolist())
+        np.testing.assert_array_equal(E, kept)
+    e = np.finfo(dtype).eps
+    assert lean.s.dtype == dtype and lean.history[-1].path == general.history[-1].path == "dense"
+    np.testing.assert_allclose(lean.s, general.s, rtol=0, atol=100 * e * general.s[0])
+    np.testing.assert_allclose((lean.U * lean.s) @ lean.Vt, (general.U * general.s) @ general.Vt,
+                               rtol=0, atol=100 * e * general.s[0])
+    for X in (lean._U, lean._V):
+        assert np.linalg.norm(X.T @ X - np.eye(X.shape[1]), 2) < 100 * e
+    for a, b in zip(lean.history[1:], general.history[1:], strict=True):
+        assert (a.kind, a.method, a.shape, a.residual_rank) == (b.kind, b.method, b.shape, b.residual_rank)
+        if p == 1:
+            assert a.residual_sigma_min == pytest.approx(b.residual_sigma_min, rel=1e-6)
+        else:  # a lower bound within sqrt(p) of the measured value
+            assert b.residual_sigma_min / np.sqrt(p) * (1 - 1e-4) <= a.residual_sigma_min
+            assert a.residual_sigma_min <= b.residual_sigma_min * (1 + 1e-4)
+
+
+def test_lean_path_hands_rank_deficient_batches_to_the_general_path():
+    # Rows inside the current row space plus one new direction: the residual of the
+    # 4-row batch has rank 1, below the lean path's certified threshold, so the general
+    # path keeps the one direction (residual_rank 1, not 4).
+    rng = np.random.default_rng(47)
+    old, _ = _low_rank(rng, 30, 20, 4)
+    st = TruncatedSVD.fit(old, 4, oversample=2)
+    new = rng.standard_normal((4, 30)) @ old + np.outer(rng.standard_normal(4), rng.standard_normal(20))
+    st.add_rows(new)
+    assert st.history[-1].residual_rank == 1
+    _check_against(st, np.vstack([old, new]), 4, 1e-12)
