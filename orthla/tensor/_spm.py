@@ -50,6 +50,11 @@ MAX_TRIES = 1000
 SAFEGUARD_TOL = 1e-13
 #: Starts per round of ``n_tries="auto"`` once the first single start was not exact.
 AUTO_TRIES = 3
+#: With the adaptive shift, a start with 1 - F at most this tries a Riemannian Newton step
+#: (kept when the tangent Hessian is negative definite and F does not decrease).
+NEWTON_GATE = 0.1
+#: Steps a start waits before trying Newton again after a rejected Newton step.
+NEWTON_WAIT = 3
 
 
 class TensorWarning(UserWarning):
@@ -153,6 +158,8 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, ex
 
     ``E`` (d x nN) scatters the n partial derivatives of each monomial back to
     the d coordinates, so the gradient is one GEMM and needs no scatter-add.
+    With the adaptive shift, starts with ``1 - F <= NEWTON_GATE`` try a Riemannian
+    Newton step first (see :func:`_newton_xp`).
     """
     xp = array_namespace(V)
     n = len(idx_cols)
@@ -163,8 +170,7 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, ex
         A = V.mT @ sym_coords(X, idx_cols, w, xp)
         return A, xp.sum(A * A, axis=0)
 
-    def gradient(X, A):
-        Y = (V @ A) * w[:, None]
+    def leave_one_out(X, Y):
         Xs = [xp.take(X, col, axis=0) for col in idx_cols]
         parts = []
         for p in range(n):
@@ -173,7 +179,11 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, ex
                 if q != p:
                     loo = loo * Xs[q]
             parts.append(loo)
-        return (E @ xp.concat(parts, axis=0)) / n
+        return parts
+
+    def gradient(X, A):
+        Y = V @ A
+        return (E @ xp.concat(leave_one_out(X, Y * w[:, None]), axis=0)) / n, Y
 
     def normalize(X):
         return X / xp.linalg.vector_norm(X, axis=0)[None, :]
@@ -188,8 +198,9 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, ex
     best = xp.full(t, math.inf, dtype=X.dtype, device=dev)
     stall = xp.zeros(t, dtype=xp.int64, device=dev)
     gnorm = xp.full(t, math.inf, dtype=X.dtype, device=dev)
+    wait = xp.zeros(t, dtype=xp.int64, device=dev)
     for it in range(max_iter + 1):
-        G = gradient(X, A)
+        G, Y = gradient(X, A)
         gn = xp.linalg.vector_norm(G - X * F[None, :], axis=0)
         improved = gn < 0.999 * best
         best = xp.where(improved, gn, best)
@@ -202,19 +213,34 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, ex
         if it == max_iter or (it % check_every == 0
                               and bool(xp.all(done) | xp.any(done & (F >= 1.0 - exact_tol)))):
             break
+        active = ~done
+        taken = xp.zeros(t, dtype=xp.bool, device=dev)
+        if adaptive:
+            tries = active & (wait == 0) & (1.0 - F <= NEWTON_GATE)
+            if not on_host or bool(xp.any(tries)):
+                Xt = _newton_xp(V, idx_cols, w, E, X, F, G, Y, leave_one_out, xp)
+                ok = xp.all(xp.isfinite(Xt), axis=0)
+                Xt = xp.where(ok[None, :], Xt, X)
+                At, Ft = evaluate(Xt)
+                taken = tries & ok & (Ft >= F - SAFEGUARD_TOL)
+            wait = xp.where(tries & ~taken, xp.full_like(wait, NEWTON_WAIT),
+                            xp.where(~tries & active & (wait > 0), wait - 1, wait))
         gamma = fixed * xp.sqrt(xp.clip(1.0 - F, 0.0, None)) if adaptive else fixed
         Xn = normalize(G + gamma * X)
         An, Fn = evaluate(Xn)
         if adaptive:
             # Safeguard: the fixed shift n - 1 makes every step an ascent step.
             worse = Fn < F - SAFEGUARD_TOL
-            if not on_host or bool(xp.any(worse & ~done)):
+            if not on_host or bool(xp.any(worse & active & ~taken)):
                 Xf = normalize(G + fixed * X)
                 Af, Ff = evaluate(Xf)
                 Xn = xp.where(worse[None, :], Xf, Xn)
                 An = xp.where(worse[None, :], Af, An)
                 Fn = xp.where(worse, Ff, Fn)
-        active = ~done
+            if not on_host or bool(xp.any(taken)):
+                Xn = xp.where(taken[None, :], Xt, Xn)
+                An = xp.where(taken[None, :], At, An)
+                Fn = xp.where(taken, Ft, Fn)
         X = xp.where(active[None, :], Xn, X)
         A = xp.where(active[None, :], An, A)
         F = xp.where(active, Fn, F)
@@ -222,13 +248,112 @@ def _power_xp(V, idx_cols, w, E, X0, *, max_iter, tol, adaptive, stall_limit, ex
     return X, F, iters, done, gnorm
 
 
+def _newton_xp(V, idx_cols, w, E, X, F, G, Y, leave_one_out, xp):
+    """Riemannian Newton points for every column of ``X`` (NaN where the step is refused).
+
+    With ``B = J^T V / n`` (``J`` the Jacobian of x -> x^(x n) in isometric coordinates)
+    and ``K`` the contraction of ``sum_r a_r M_r`` with ``x^(n-2)`` times ``n - 1``, the
+    Hessian of F / 2n on the tangent space is ``P (n B B^T + K - F I) P``; the step solves
+    ``(-P H P + x x^T) eta = G - F x`` and is refused unless that matrix is positive
+    definite (``-P H P`` on the tangent space: Newton then heads for a local maximum).
+    The Numba kernel makes the same decisions (Cholesky pivots instead of eigenvalues).
+    """
+    n = len(idx_cols)
+    N = V.shape[0]
+    d, t = X.shape
+    dtype, dev = X.dtype, X.device
+    ones = xp.ones((N, t), dtype=dtype, device=dev)
+    loo = leave_one_out(X, ones * w[:, None])  # n arrays (N, t): w_I prod_{q != p} x_(i_q)
+    scaled = xp.concat([xp.permute_dims(c, (1, 0))[:, :, None] * V[None, :, :] for c in loo], axis=1)
+    B = (E @ scaled) / n  # (t, d, R)
+    H = n * (B @ xp.permute_dims(B, (0, 2, 1)))
+    Xs = [xp.take(X, col, axis=0) for col in idx_cols]
+    c = Y * w[:, None] / n
+    for p in range(n):
+        Ep = E[:, p * N:(p + 1) * N]
+        for q in range(n):
+            if q == p:
+                continue
+            coef = c
+            for s in range(n):
+                if s != p and s != q:
+                    coef = coef * Xs[s]
+            Eq = E[:, q * N:(q + 1) * N]
+            H = H + Ep @ (xp.permute_dims(coef, (1, 0))[:, :, None] * Eq.mT[None, :, :])
+    eye = xp.eye(d, dtype=dtype, device=dev)
+    Xb = xp.permute_dims(X, (1, 0))[:, :, None]  # (t, d, 1)
+    H = H - F[:, None, None] * eye
+    h = H @ Xb
+    xhx = xp.permute_dims(Xb, (0, 2, 1)) @ h
+    xxT = Xb @ xp.permute_dims(Xb, (0, 2, 1))
+    P_H_P = H - Xb @ xp.permute_dims(h, (0, 2, 1)) - h @ xp.permute_dims(Xb, (0, 2, 1)) + xhx * xxT
+    M = -P_H_P + xxT
+    M = (M + xp.permute_dims(M, (0, 2, 1))) / 2
+    ok = xp.min(xp.linalg.eigvalsh(M), axis=1) > 0
+    M = xp.where(ok[:, None, None], M, eye)
+    g = xp.permute_dims(G - X * F[None, :], (1, 0))[:, :, None]
+    eta = xp.linalg.solve(M, g)[:, :, 0]  # (t, d)
+    eta = xp.permute_dims(eta, (1, 0))
+    step = X + eta - X * xp.sum(X * eta, axis=0)[None, :]
+    step = step / xp.linalg.vector_norm(step, axis=0)[None, :]
+    return xp.where(ok[None, :], step, xp.full_like(step, math.nan))
+
+
+class _NumbaBasis:
+    """The basis V and the matrix C of the Numba engine, deflated in place (see ``_spm_numba``).
+
+    ``buf`` holds V (N x R0) for n = 2 and V^T (R0 x N) otherwise, float64 and C order;
+    its first ``k0`` columns of V, and rows and columns of ``C``, have been deflated away.
+    One copy per ``spm`` call instead of new arrays for every component.
+    """
+
+    device = "cpu"
+
+    def __init__(self, V, n, C=None):
+        self.dtype = V.dtype  # of the results; the kernels run in float64
+        V = np.asarray(V, dtype=np.float64)
+        self.n = n
+        self.buf = np.ascontiguousarray(V if n == 2 else V.T)
+        R = self.buf.shape[1] if n == 2 else self.buf.shape[0]
+        self.Cbuf = np.array(np.eye(R) if C is None else C, dtype=np.float64, order="C")
+        self.k0 = 0
+
+    @property
+    def C(self):
+        return self.Cbuf[self.k0:, self.k0:]
+
+    def alpha(self, x, idx, w):
+        from ._spm_numba import spm_alpha
+
+        alpha = spm_alpha(self.buf, self.k0, idx, w, np.asarray(x, dtype=np.float64))
+        return alpha.astype(self.dtype, copy=False)
+
+    def deflate(self, vw, bw, vv, bv):
+        """``C <- (H_W C H_V)[1:, 1:]`` and ``V <- (V H_V)[:, 1:]`` (``H = I - b v v^T``)."""
+        from ._spm_numba import spm_deflate
+
+        spm_deflate(self.buf, self.Cbuf, self.k0, self.n, np.asarray(vw, dtype=np.float64),
+                    float(bw), np.asarray(vv, dtype=np.float64), float(bv))
+        self.k0 += 1
+
+
+def _set_column(A, k, x, xp):
+    """``A`` with column ``k`` set to ``x`` (in place on NumPy; a new array elsewhere)."""
+    if is_numpy(xp):
+        A[:, k] = x
+        return A
+    mask = xp.arange(A.shape[1], device=A.device) == k
+    return xp.where(mask[None, :], x[:, None], A)
+
+
 def _power_numba(V, idx_np, w_np, X0, *, max_iter, tol, adaptive, stall_limit, exact_tol=TIE_TOL):
     from ._spm_numba import spm_power_tries
 
-    V64 = np.ascontiguousarray(V, dtype=np.float64)
+    basis = V if isinstance(V, _NumbaBasis) else _NumbaBasis(V, idx_np.shape[1])
     X, F, iters, done, gnorm = spm_power_tries(
-        V64, np.ascontiguousarray(V64.T), idx_np, np.asarray(w_np, dtype=np.float64),
-        np.asarray(X0, dtype=np.float64), max_iter, tol, adaptive, stall_limit, exact_tol)
+        basis.buf, basis.k0, idx_np, np.asarray(w_np, dtype=np.float64),
+        np.asarray(X0, dtype=np.float64), max_iter, tol, adaptive, stall_limit, exact_tol,
+        NEWTON_GATE, NEWTON_WAIT)
     return X.astype(V.dtype, copy=False), F, iters, done, gnorm
 
 
@@ -657,11 +782,15 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     stats = _component_stats(R)
     duplicates = 0
     # The Numba loops make small GEMMs: single-threaded BLAS (see _threads.py).
+    found = xp.zeros((d, R), dtype=dtype, device=dev)
+    if use == "numba":
+        V = _NumbaBasis(V, n, C)
+        C = V.C
     with single_thread_blas() if use == "numba" else contextlib.nullcontext():
         for k in range(R):
             t0 = time.perf_counter()
             x, rec = _extract_one(V, idx_cols, w_dev, E if use == "xp" else None, idx_n, w_n,
-                                  gen, d, n_tries, max_restarts, factors, use, opts, xp)
+                                  gen, d, n_tries, max_restarts, found[:, :k], use, opts, xp)
             timings["power"] += time.perf_counter() - t0
             for key in stats:
                 stats[key][k] = rec[key]
@@ -669,7 +798,10 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
 
             t0 = time.perf_counter()
             xcol = x[:, None]
-            alpha = V.mT @ sym_coords(xcol, idx_cols, w_dev, xp)[:, 0]
+            if use == "numba":
+                alpha = V.alpha(x, idx_n, w_n)
+            else:
+                alpha = V.mT @ sym_coords(xcol, idx_cols, w_dev, xp)[:, 0]
             beta = alpha if W is None else W.mT @ sym_coords(xcol, idx_cols_r, w_dev_r, xp)[:, 0]
             lam = 1.0 / float(xp.sum(beta * (C @ alpha)))
             if m % 2 and lam < 0:
@@ -681,6 +813,7 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
                     x = -x
             factors.append(x)
             weights.append(lam)
+            found = _set_column(found, k, x, xp)
             if k + 1 < R:
                 V, W, C = _deflate(V, W, C, alpha, beta, xp)
             timings["deflation"] += time.perf_counter() - t0
@@ -779,8 +912,9 @@ def _extract_one(V, idx_cols, w_dev, E, idx_np, w_np, gen, d, n_tries, max_resta
             x = X[:, j]
             x = x / xp.linalg.vector_norm(x)
             dup = False
-            if found:
-                prev = xp.stack(found, axis=1)
+            # ``found``: the accepted factors, a list or a d x k array (k = 0: none yet).
+            prev = xp.stack(found, axis=1) if isinstance(found, list) and found else found
+            if prev is not None and not isinstance(prev, list) and prev.shape[1]:
                 dup = float(xp.max(xp.abs(prev.mT @ x))) > DUPLICATE_COS
             rec["duplicate"] = dup
             if round_best is None or _better(rec, round_best[1]):
@@ -803,14 +937,19 @@ def _deflate(V, W, C, alpha, beta, xp):
         vv, bv = vw, bw
     else:
         vv, bv = _householder(C.mT @ beta, xp)
-    # C <- H_W C H_V, then drop the first row and column.
-    C = C - bw * vw[:, None] * (vw @ C)[None, :]
-    C = C - bv * (C @ vv)[:, None] * vv[None, :]
-    V = V - bv * (V @ vv)[:, None] * vv[None, :]
+    if isinstance(V, _NumbaBasis):
+        V.deflate(vw, bw, vv, bv)  # V and C in place
+        C = V.C
+    else:
+        # C <- H_W C H_V, then drop the first row and column.
+        C = C - bw * vw[:, None] * (vw @ C)[None, :]
+        C = C - bv * (C @ vv)[:, None] * vv[None, :]
+        V = V - bv * (V @ vv)[:, None] * vv[None, :]
+        V, C = V[:, 1:], C[1:, 1:]
     if W is not None:
         W = W - bw * (W @ vw)[:, None] * vw[None, :]
         W = W[:, 1:]
-    return V[:, 1:], W, C[1:, 1:]
+    return V, W, C
 
 
 def _sym_factors(A, idx_n, w_n, idx_r, w_r, xp):

@@ -166,6 +166,22 @@ def test_numba_kernel_matches_xp_power_loop(needs_numba):
         np.testing.assert_array_equal(out_n[3], out_x[3])  # convergence flags
 
 
+@pytest.mark.parametrize(("m", "d", "R"), [(4, 10, 30), (6, 5, 25), (3, 10, 8)])
+@pytest.mark.parametrize("engine", ["numba", "xp"])
+def test_newton_steps_keep_the_result_and_save_steps(monkeypatch, m, d, R, engine, needs_numba):
+    import orthla.tensor._spm as spm_module
+
+    T, w, A = random_low_rank(d, R, order=m, rng=40 + m)
+    res = spm(T, rank=R, rng=0, engine=engine)
+    monkeypatch.setattr(spm_module, "NEWTON_GATE", -1.0)  # never try Newton: plain power steps
+    plain = spm(T, rank=R, rng=0, engine=engine)
+    _check_exact(res, w, A, m)
+    _check_exact(plain, w, A, m)
+    # Quadratic instead of linear convergence near each component (the median: a start
+    # nearly orthogonal to the last component can take long to leave it, either way).
+    assert np.median(res.iterations) < 0.6 * np.median(plain.iterations)
+
+
 def test_input_not_modified(xp):
     T, _, _ = random_low_rank(5, 3, order=4, rng=1)
     Tx = xp.asarray(T.copy())
