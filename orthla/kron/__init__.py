@@ -3,8 +3,9 @@
 from ._common import KronConvergenceWarning
 from ._eigh import KronEigh, PCGResult
 from ._gridgp import GridGP, GridGPPrediction
-from ._gridpde import GridPDESolution, GridPDESolver
+from ._gridpde import GridPDESolution, GridPDESolver, SemilinearSolution
 from ._gridpde_fit import GridPDEFit, fit_grid_pde
+from ._gridpde_spectrum import GridPDESpectrumFit, fit_grid_pde_spectrum
 from ._modeprod import mode_product, multi_mode_product
 from ._nearest import NearestKron, nearest_kron
 from ._operator import KronOperator, KronSVD
@@ -20,6 +21,7 @@ __all__ = [
     "GridPDEFit",
     "GridPDESolution",
     "GridPDESolver",
+    "GridPDESpectrumFit",
     "KronConvergenceWarning",
     "KronEigh",
     "KronOperator",
@@ -27,8 +29,10 @@ __all__ = [
     "NearestKron",
     "PCGResult",
     "SBLResult",
+    "SemilinearSolution",
     "SpectralMixture",
     "fit_grid_pde",
+    "fit_grid_pde_spectrum",
     "kron_sbl",
     "kron_sum_solve",
     "mode_product",

@@ -13,7 +13,7 @@ from ._modeprod import multi_mode_product
 from ._spectral_kernels import SpectralMixture
 from ._sums import _check_denominators, _schur_eigvals, kron_sum_solve
 
-__all__ = ["GridPDESolution", "GridPDESolver"]
+__all__ = ["GridPDESolution", "GridPDESolver", "SemilinearSolution"]
 
 
 class GridPDESolution(NamedTuple):
@@ -33,6 +33,79 @@ class GridPDESolution(NamedTuple):
     u: Any
     coef: Any
     values: Any
+
+
+class SemilinearSolution(NamedTuple):
+    """Result of :meth:`GridPDESolver.solve_semilinear`.
+
+    Attributes
+    ----------
+    u, coef, values : arrays, shape ``solver.shape``
+        As in :class:`GridPDESolution`, for the last iterate.
+    nit : int
+        Outer (Newton or Picard) steps taken.
+    converged : bool
+        Whether the last step met ``tol`` (a warning is raised when not).
+    residual : float
+        ``||L_h U + N(U) - f|| / ||f||`` over the interior nodes for the returned ``U``.
+    """
+
+    u: Any
+    coef: Any
+    values: Any
+    nit: int
+    converged: bool
+    residual: float
+
+
+def _checked_call(shape: tuple, xp: Any) -> Callable[[Callable[[Any], Any], Any, str], Any]:
+    """``fn(v)``, refused unless an array of ``shape`` with finite entries."""
+
+    def call(fn, v, name):
+        out = fn(v)
+        if not hasattr(out, "shape") or tuple(out.shape) != shape:
+            raise ValueError(f"`{name}` must return an array of the grid's shape {shape}; got "
+                             f"{tuple(out.shape) if hasattr(out, 'shape') else type(out).__name__}.")
+        if not bool(xp.all(xp.isfinite(out))):
+            raise ValueError(f"`{name}` returned NaN/Inf (the iteration diverged, or it is not finite at the "
+                             "iterate).")
+        return out
+
+    return call
+
+
+def _gmres(op: Callable[[Any], Any], precond: Callable[[Any], Any], b: Any, xp: Any, *, rtol: float = 1e-12,
+           maxiter: int = 60) -> Any:
+    """Right-preconditioned GMRES for ``op(x) = b`` (no restart); the small least squares on the host.
+
+    Stops at ``||b - op(x)|| <= rtol ||b||`` or after ``maxiter`` iterations (an inexact
+    Newton step; the outer loop checks convergence).  ``j + 2`` host scalars per iteration.
+    """
+    import numpy as np
+
+    beta = scalar(xp.linalg.vector_norm(xp.reshape(b, (-1,))))
+    if beta == 0:
+        return xp.zeros_like(b)
+    basis = [b / beta]
+    h = np.zeros((maxiter + 1, maxiter))
+    y = np.zeros(0)
+    for j in range(maxiter):
+        w = op(precond(basis[j]))
+        for i in range(j + 1):  # modified Gram-Schmidt
+            h[i, j] = scalar(xp.sum(w * basis[i]))
+            w = w - h[i, j] * basis[i]
+        h[j + 1, j] = scalar(xp.linalg.vector_norm(xp.reshape(w, (-1,))))
+        e1 = np.zeros(j + 2)
+        e1[0] = beta
+        y, *_ = np.linalg.lstsq(h[:j + 2, :j + 1], e1, rcond=None)
+        res = float(np.linalg.norm(h[:j + 2, :j + 1] @ y - e1))
+        if res <= rtol * beta or h[j + 1, j] <= 1e-300:
+            break
+        basis.append(w / h[j + 1, j])
+    z = basis[0] * float(y[0])
+    for i in range(1, y.shape[0]):
+        z = z + basis[i] * float(y[i])
+    return precond(z)
 
 
 def _per_axis(value: Any, name: str, d: int) -> list[float]:
@@ -329,24 +402,7 @@ class GridPDESolver:
         g = self._grid_array(boundary, "boundary")
         ub = g - _pad_zero(_interior(g), xp)
         rhs = _interior(f - self._apply(ub))
-        blocks = [a[1:-1, 1:-1] for a in self.factors]
-        if len(self.shape) == 1:
-            a = blocks[0]
-            n = a.shape[0]
-            if self.reaction != 0:
-                a = a + self.reaction * xp.eye(n, dtype=a.dtype, device=a.device)
-            rhs = xp.astype(rhs, a.dtype) if rhs.dtype != a.dtype else rhs
-            v = xp.linalg.solve(a, rhs[:, None])[:, 0]
-        else:
-            inner = tuple(n - 2 for n in self.shape)
-            if is_numpy(xp) and len(self.shape) == 2:
-                v = self._bartels_stewart(blocks, rhs)
-            elif is_numpy(xp):
-                v = kron_sum_solve(blocks, xp.reshape(rhs, (-1,)), shift=self.reaction)
-                v = xp.reshape(v, inner)
-            else:
-                v = _eig_kron_sum_torch(blocks, rhs, self.reaction)
-        u = ub + _pad_zero(v, xp)
+        u = ub + _pad_zero(self._interior_solve(rhs), xp)
         coef = multi_mode_product(u, self._gram_inv())
         mean = multi_mode_product(coef, self.gram_raw)
         if not (bool(xp.all(xp.isfinite(mean))) and bool(xp.all(xp.isfinite(coef)))):
@@ -355,11 +411,16 @@ class GridPDESolver:
         return GridPDESolution(mean, coef, u)
 
     def solve_semilinear(self, f: Any, boundary: Any, nonlinearity: Callable[[Any], Any], *,
-                         tol: float = 1e-5, maxiter: int = 100) -> GridPDESolution:
-        """Solve ``L u + N(u) = f`` (e.g. Allen-Cahn) by Picard iteration on the linear solver.
+                         derivative: Callable[[Any], Any] | None = None, method: str | None = None,
+                         tol: float = 1e-5, maxiter: int = 100) -> SemilinearSolution:
+        """Solve ``L u + N(u) = f`` (e.g. Allen-Cahn) by Newton's method or Picard iteration.
 
-        ``L u_{k+1} = f - N(u_k)`` at the interior nodes, ``u_{k+1} = g`` on the boundary,
-        starting from ``N(0)``: each step is one :meth:`solve`.
+        Picard: ``L u_{k+1} = f - N(u_k)`` at the interior nodes, ``u_{k+1} = g`` on the
+        boundary, starting from ``u = 0``: each step is one :meth:`solve`.  Newton:
+        ``(L_h + diag N'(u_k))_II delta = f - L_h u_k - N(u_k)`` at the interior nodes, the
+        Jacobian solved directly in 1-D and by GMRES preconditioned with the Kronecker-sum
+        solve of ``L_h + mean(N'(u_k)) I`` for ``d >= 2`` (the same fast solver as
+        :meth:`solve`, with a shifted reaction), with a backtracking step on the residual.
 
         Parameters
         ----------
@@ -367,37 +428,52 @@ class GridPDESolver:
             As for :meth:`solve`.
         nonlinearity : callable
             ``N``: maps the grid values (an array of ``self.shape``) to an array of the same
-            shape, elementwise in practice (``lambda u: -u**3`` for Allen-Cahn with the
-            linear ``u`` term in ``reaction``).
+            shape, elementwise (``lambda u: u**3`` for Allen-Cahn with the linear ``-u`` term
+            in ``reaction``).
+        derivative : callable, optional
+            ``N'``, elementwise (``lambda u: 3 * u**2``); needed by Newton's method.
+        method : {"newton", "picard"}, optional
+            Default: ``"newton"`` when ``derivative`` is given, else ``"picard"``.
         tol : float, default 1e-5
-            Stop when ``||u_{k+1} - u_k|| <= tol ||u_{k+1}||``.  Not much below the
-            sensitivity of the linear solve (``eps`` times the condition number of the
-            jittered collocation system, often ``1e-7`` to ``1e-5`` relative): the iterates
+            Stop when the step is small, ``||u_{k+1} - u_k|| <= tol ||u_{k+1}||``.  Not much
+            below the sensitivity of the linear solve (``eps`` times the condition number of
+            the jittered collocation system, often ``1e-7`` to ``1e-5`` relative): the iterates
             stall at that level.
         maxiter : int, default 100
-            Iteration cap.
+            Cap on the outer (Newton or Picard) steps.
 
         Returns
         -------
-        GridPDESolution
-            The last iterate.
+        SemilinearSolution
+            The last iterate (``u``, ``coef``, ``values`` as from :meth:`solve`), the number of
+            steps ``nit``, ``converged`` and the final relative interior residual
+            ``||L_h U + N(U) - f||_I / ||f||_I``.
 
         Raises
         ------
         ValueError
-            As :meth:`solve`; ``N`` returning another shape or NaN/Inf; ``tol <= 0``.
+            As :meth:`solve`; ``N`` or ``N'`` returning another shape or NaN/Inf; ``tol <= 0``;
+            an unknown ``method``; Newton without ``derivative``.
+        TypeError
+            ``nonlinearity`` or ``derivative`` not callable.
 
         Warns
         -----
         KronConvergenceWarning
-            If ``maxiter`` steps do not reach ``tol`` (the last iterate is returned).
+            If ``maxiter`` steps do not reach ``tol`` (the last iterate is returned with
+            ``converged=False``).
 
         Notes
         -----
-        A contraction when ``Lip(N) ||L_h^{-1}|| < 1`` (errors fall by that factor per
-        step); a linear part of the equation belongs in ``reaction``.  Each step costs one
-        :meth:`solve`; Newton's method (a variable reaction coefficient, not a Kronecker
-        sum) is not implemented.
+        Picard is a contraction when ``Lip(N) ||L_h^{-1}|| < 1`` (errors fall by that
+        factor per step); a linear part of the equation belongs in ``reaction``.  Newton
+        converges quadratically near a solution whose Jacobian is invertible, in a few
+        steps where Picard needs many or diverges (a large ``Lip(N)``); ``N'`` varies over
+        the grid, so the Jacobian is not a Kronecker sum, and GMRES with the shifted
+        Kronecker-sum preconditioner needs few iterations when ``N'`` varies little against
+        ``L_h``.  Costs: Picard one :meth:`solve` per step; Newton in 1-D one dense
+        ``(n-2)``-order solve per step, for ``d >= 2`` one preconditioner solve (as
+        :meth:`solve`) per GMRES iteration.
 
         Examples
         --------
@@ -407,9 +483,9 @@ class GridPDESolver:
         >>> u = np.sin(np.pi * x) + 0.1 * np.sin(20 * x)
         >>> f = np.pi**2 * np.sin(np.pi * x) + 40 * np.sin(20 * x) + u**3  # -u'' + u^3 = f
         >>> solver = GridPDESolver([x], SpectralMixture([0.0, 20 / (2 * np.pi)], [1.0, 1.0]))
-        >>> res = solver.solve_semilinear(f, u, lambda v: v**3)
-        >>> bool(np.linalg.norm(res.u - u) < 1e-5 * np.linalg.norm(u))
-        True
+        >>> res = solver.solve_semilinear(f, u, lambda v: v**3, derivative=lambda v: 3 * v**2)
+        >>> bool(res.converged and np.linalg.norm(res.u - u) < 1e-5 * np.linalg.norm(u)), res.nit <= 5
+        (True, True)
         """
         import warnings
 
@@ -417,33 +493,112 @@ class GridPDESolver:
         maxiter = check_int(maxiter, "maxiter", low=1)
         if not callable(nonlinearity):
             raise TypeError(f"`nonlinearity` must be callable; got {type(nonlinearity).__name__}.")
+        if derivative is not None and not callable(derivative):
+            raise TypeError(f"`derivative` must be callable or None; got {type(derivative).__name__}.")
+        if method is None:
+            method = "picard" if derivative is None else "newton"
+        if method not in ("newton", "picard"):
+            raise ValueError(f"`method` must be 'newton' or 'picard'; got {method!r}.")
+        if method == "newton" and derivative is None:
+            raise ValueError("`method='newton'` needs `derivative` (N', elementwise).")
         xp = self._xp
         f = self._grid_array(f, "f")
         g = self._grid_array(boundary, "boundary")
-        u = xp.zeros(self.shape, dtype=f.dtype, device=f.device)
-        res: Any = None
-        change = math.inf
-        for _ in range(maxiter):
-            nl = nonlinearity(u)
-            if not hasattr(nl, "shape") or tuple(nl.shape) != self.shape:
-                raise ValueError(f"`nonlinearity` must return an array of the grid's shape {self.shape}; got "
-                                 f"{tuple(nl.shape) if hasattr(nl, 'shape') else type(nl).__name__}.")
-            if not bool(xp.all(xp.isfinite(nl))):
-                raise ValueError("`nonlinearity` returned NaN/Inf (the Picard iteration diverged, or N is not "
-                                 "finite at the iterate).")
-            res = self.solve(f - nl, g)
-            diff = res.u - u
-            norm = scalar(xp.linalg.vector_norm(xp.reshape(res.u, (-1,))))
-            change = scalar(xp.linalg.vector_norm(xp.reshape(diff, (-1,))))
-            u = res.u
-            if change <= tol * norm:
-                return res
-        warnings.warn(f"solve_semilinear: {maxiter} Picard steps left a relative change of {change / max(norm, 1e-300):.3g} "
-                      f"> `tol` = {tol:.3g}.", KronConvergenceWarning, stacklevel=2)
-        return res
+        call = _checked_call(self.shape, xp)
+        fi = _interior(f)
+        fnorm = max(scalar(xp.linalg.vector_norm(xp.reshape(fi, (-1,)))), 1e-300)
 
-    def _bartels_stewart(self, blocks: list, rhs: Any) -> Any:
-        """``(A_1 + c I) X + X A_2^T = R`` (NumPy), with the two Schur forms computed once per solver."""
+        def residual(v):
+            return _interior(self._apply(v) + call(nonlinearity, v, "nonlinearity") - f)
+
+        def rel(r):
+            return scalar(xp.linalg.vector_norm(xp.reshape(r, (-1,)))) / fnorm
+
+        change, norm, nit = math.inf, 1.0, 0
+        if method == "picard":
+            u = xp.zeros(self.shape, dtype=f.dtype, device=f.device)
+            sol: Any = None
+            for nit in range(1, maxiter + 1):  # noqa: B007
+                sol = self.solve(f - call(nonlinearity, u, "nonlinearity"), g)
+                norm = scalar(xp.linalg.vector_norm(xp.reshape(sol.u, (-1,))))
+                change = scalar(xp.linalg.vector_norm(xp.reshape(sol.u - u, (-1,))))
+                u = sol.u
+                if change <= tol * norm:
+                    break
+            values = sol.values
+        else:
+            values = self.solve(f - call(nonlinearity, g - _pad_zero(_interior(g), xp), "nonlinearity"), g).values
+            r = residual(values)
+            for nit in range(1, maxiter + 1):  # noqa: B007
+                jac = _interior(call(derivative, values, "derivative"))
+                step = self._newton_step(jac, -r, xp)
+                lam, r_norm = 1.0, rel(r)
+                for _ in range(30):  # backtracking on the residual norm
+                    trial = values + _pad_zero(lam * step, xp)
+                    r_new = residual(trial)
+                    if rel(r_new) <= (1 - 1e-4 * lam) * r_norm or r_norm == 0:
+                        break
+                    lam /= 2
+                values, r = trial, r_new
+                norm = scalar(xp.linalg.vector_norm(xp.reshape(values, (-1,))))
+                change = lam * scalar(xp.linalg.vector_norm(xp.reshape(step, (-1,))))
+                if change <= tol * norm:
+                    break
+            coef = multi_mode_product(values, self._gram_inv())
+            sol = GridPDESolution(multi_mode_product(coef, self.gram_raw), coef, values)
+        res = residual(sol.values)
+        converged = change <= tol * norm
+        if not converged:
+            steps = "Picard" if method == "picard" else "Newton"
+            warnings.warn(f"solve_semilinear: {maxiter} {steps} steps left a relative change of "
+                          f"{change / max(norm, 1e-300):.3g} > `tol` = {tol:.3g}.", KronConvergenceWarning,
+                          stacklevel=2)
+        if not (bool(xp.all(xp.isfinite(sol.u))) and bool(xp.all(xp.isfinite(sol.coef)))):
+            raise ValueError("the solution is not finite: the iteration diverged, or `f`/`boundary` are too large "
+                             "for the dtype.")
+        return SemilinearSolution(sol.u, sol.coef, sol.values, nit, converged, rel(res))
+
+    def _newton_step(self, jac: Any, rhs: Any, xp: Any) -> Any:
+        """``((L_h)_II + diag(jac)) x = rhs`` on the interior grid."""
+        if len(self.shape) == 1:
+            a = self.factors[0][1:-1, 1:-1]
+            n = a.shape[0]
+            a = a + xp.eye(n, dtype=a.dtype, device=a.device) * (jac + self.reaction)[None, :]
+            return xp.linalg.solve(a, rhs[:, None])[:, 0]
+        mean = scalar(xp.mean(jac))
+        blocks = [a[1:-1, 1:-1] for a in self.factors]
+
+        def op(v):
+            out = (self.reaction + jac) * v
+            for k, a in enumerate(blocks):
+                mats = [None] * len(blocks)
+                mats[k] = a
+                out = out + multi_mode_product(v, mats)
+            return out
+
+        return _gmres(op, lambda v: self._interior_solve(v, mean), rhs, xp)
+
+    def _interior_solve(self, rhs: Any, extra: float = 0.0) -> Any:
+        """``((A_1)_II ⊕ ⋯ ⊕ (A_d)_II + (c + extra) I)^{-1} rhs`` on the interior grid."""
+        xp = self._xp
+        blocks = [a[1:-1, 1:-1] for a in self.factors]
+        shift = self.reaction + extra
+        if len(self.shape) == 1:
+            a = blocks[0]
+            n = a.shape[0]
+            if shift != 0:
+                a = a + shift * xp.eye(n, dtype=a.dtype, device=a.device)
+            rhs = xp.astype(rhs, a.dtype) if rhs.dtype != a.dtype else rhs
+            return xp.linalg.solve(a, rhs[:, None])[:, 0]
+        if is_numpy(xp) and len(self.shape) == 2:
+            return self._bartels_stewart(blocks, rhs, extra)
+        if is_numpy(xp):
+            v = kron_sum_solve(blocks, xp.reshape(rhs, (-1,)), shift=shift)
+            return xp.reshape(v, tuple(n - 2 for n in self.shape))
+        return _eig_kron_sum_torch(blocks, rhs, shift)
+
+    def _bartels_stewart(self, blocks: list, rhs: Any, extra: float = 0.0) -> Any:
+        """``(A_1 + (c + extra) I) X + X A_2^T = R`` (NumPy), the two Schur forms computed once per solver."""
         import numpy as np
         import scipy.linalg
 
@@ -457,6 +612,12 @@ class GridPDESolver:
                                 "(||A_1||_F + ||A_2||_F + |c|)")
             self._schur = (r, u, t, v, scipy.linalg.get_lapack_funcs("trsyl", (r, t)))
         r, u, t, v, trsyl = self._schur
+        if extra != 0:  # same Schur vectors: R + extra I is the Schur form of A_1 + (c + extra) I
+            r = r + extra * np.eye(r.shape[0], dtype=r.dtype)
+            den = _schur_eigvals(r)[:, None] + np.conj(_schur_eigvals(t))[None, :]
+            scale = float(np.linalg.norm(blocks[0]) + np.linalg.norm(blocks[1])) + abs(self.reaction + extra)
+            _check_denominators(den.reshape(-1), np, "the collocation operator", scale,
+                                "(||A_1||_F + ||A_2||_F + |c|)")
         rhs = rhs.astype(r.dtype, copy=False)
         y, sc, info = trsyl(r, t, u.T @ rhs @ v, tranb="C")  # R Y + Y T^T = sc F
         if info < 0:  # pragma: no cover - LAPACK argument error

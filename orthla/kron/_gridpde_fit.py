@@ -111,9 +111,9 @@ def fit_grid_pde(grids: Sequence[Any], kernels: Any, f: Any, boundary: Any, poin
     the rounding level) inside it, so the fitted frequencies are *not* the true ones in
     general, only frequencies giving a small residual; far from the band the collocation
     system is ill-conditioned, ``J`` is dominated by rounding and the search stalls.
-    Start the frequencies near the solution's (GP-HM starts from many frequencies and
-    lets its Jeffreys prior prune them; that pruning is not implemented here).  A
-    common scale of all weights leaves ``J`` unchanged.
+    Start the frequencies near the solution's, e.g. from
+    :func:`fit_grid_pde_spectrum` (GP-HM's many-frequency start with Jeffreys-prior
+    pruning, which finds them).  A common scale of all weights leaves ``J`` unchanged.
 
     References
     ----------

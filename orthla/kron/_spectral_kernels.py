@@ -12,6 +12,8 @@ from ._common import scalar
 __all__ = ["SpectralMixture"]
 
 _MAX_ORDER = 4
+# Matérn (nu = dof / 2) polynomial factors P_p(y), coefficients of y^0, y^1, ...
+_MATERN = {3: (1.0, 1.0), 5: (1.0, 1.0, 1.0 / 3), 7: (1.0, 1.0, 2.0 / 5, 1.0 / 15)}
 
 
 def _param(v: Any, name: str, xp: Any, like: Any) -> Any:
@@ -45,6 +47,18 @@ class SpectralMixture:
     log_weights : array or sequence of float, shape (Q,), optional
         ``log w_q`` (the log-domain parametrization GP-HM learns, with a Jeffreys prior
         that drives unneeded weights to zero).  Default: all zero (``w_q = 1``).
+    spectrum : {"gaussian", "student_t"}, default "gaussian"
+        Shape of each spectral component.  ``"student_t"``: a Student-t density with
+        ``dof`` degrees of freedom, location ``mu_q`` and scale ``s_q``; its Fourier
+        transform is a Matérn kernel, so each component is
+        ``w_q M_nu(x - z; l_q) cos(2 pi mu_q (x - z))`` with ``nu = dof / 2`` and
+        ``l_q = 1 / (2 pi s_q)`` (heavier spectral tails than the Gaussian: rougher
+        functions, algebraically decaying spectra).
+    dof : {3, 5, 7}, optional
+        Degrees of freedom of the Student-t spectrum (Matérn 3/2, 5/2, 7/2; default 5).
+        Only with ``spectrum="student_t"``.  The kernel has ``dof - 1`` continuous
+        derivatives in ``x - z`` (at most 4 are offered): ``dof = 3`` allows ``dx + dz <= 2``,
+        enough for second-order PDEs.
 
     Attributes
     ----------
@@ -57,7 +71,8 @@ class SpectralMixture:
     ------
     ValueError
         Parameter vectors of different lengths, empty or not 1-D, NaN/Inf entries, a
-        scale that is not positive.
+        scale that is not positive; an unknown ``spectrum``; ``dof`` not in {3, 5, 7} or
+        given with the Gaussian spectrum.
     TypeError
         Boolean, complex or non-numeric parameters.
 
@@ -71,12 +86,22 @@ class SpectralMixture:
     is ``(-1)^dz k^{(dx + dz)}(x - z)``, evaluated in real arithmetic.  ``O(n m Q)``
     flops and memory for an ``n x m`` matrix.
 
+    Student-t spectrum: with ``dof = 2p + 1``, ``lam = 2 pi s sqrt(dof)`` and
+    ``y = lam |t|``, the Matérn factor is ``M(t) = P_p(y) exp(-y)`` (``P_1 = 1 + y``,
+    ``P_2 = 1 + y + y^2/3``, ``P_3 = 1 + y + 2y^2/5 + y^3/15``), the Fourier transform of
+    the Student-t density ``∝ (1 + xi^2 / (dof s^2))^{-(dof + 1)/2}`` normalized to
+    ``M(0) = 1`` [3]_.  Its m-th derivative is
+    ``sign(t)^m lam^m exp(-y) sum_j C(m, j) (-1)^(m-j) P_p^{(j)}(y)``, and the product with
+    the cosine follows by Leibniz's rule.
+
     References
     ----------
     .. [1] A. G. Wilson, R. P. Adams, "Gaussian process kernels for pattern discovery and
        extrapolation", ICML (2013).
     .. [2] S. Fang, M. Cooley, D. Long, S. Li, R. Kirby, S. Zhe, "Solving high frequency
        and multi-scale PDEs with Gaussian processes", ICLR (2024).
+    .. [3] C. E. Rasmussen, C. K. I. Williams, "Gaussian processes for machine learning",
+       MIT Press (2006), section 4.2.1.
 
     Examples
     --------
@@ -88,10 +113,25 @@ class SpectralMixture:
     True
     >>> k(x, x, dx=1, dz=1).shape
     (3, 3)
+    >>> kt = SpectralMixture([2.0], [0.5], spectrum="student_t", dof=5)  # Matérn-5/2 x cosine
+    >>> float(kt(np.array([0.0]))[0, 0])
+    1.0
     """
 
-    def __init__(self, freqs: Any, scales: Any, *, log_weights: Any = None):
+    def __init__(self, freqs: Any, scales: Any, *, log_weights: Any = None, spectrum: str = "gaussian",
+                 dof: int | None = None):
         import numpy as np
+
+        if spectrum not in ("gaussian", "student_t"):
+            raise ValueError(f"`spectrum` must be 'gaussian' or 'student_t'; got {spectrum!r}.")
+        if spectrum == "gaussian" and dof is not None:
+            raise ValueError(f"`dof` is only for spectrum='student_t'; got dof={dof!r} with the Gaussian spectrum.")
+        if spectrum == "student_t":
+            dof = 5 if dof is None else check_int(dof, "dof")
+            if dof not in _MATERN:
+                raise ValueError(f"`dof` must be one of {sorted(_MATERN)} (closed-form Matérn kernels); got {dof}.")
+        self.spectrum = spectrum
+        self.dof = dof
 
         vals = {}
         for name, v in (("freqs", freqs), ("scales", scales), ("log_weights", log_weights)):
@@ -118,7 +158,8 @@ class SpectralMixture:
         self.n_components = nq
 
     def __repr__(self) -> str:
-        return f"SpectralMixture(n_components={self.n_components})"
+        extra = "" if self.spectrum == "gaussian" else f", spectrum='student_t', dof={self.dof}"
+        return f"SpectralMixture(n_components={self.n_components}{extra})"
 
     def _params(self, xp: Any, like: Any) -> tuple[Any, Any, Any]:
         mu = _param(self.freqs, "freqs", xp, like)
@@ -150,7 +191,8 @@ class SpectralMixture:
         z : array, shape (m,), optional
             Column points (default ``x``).
         dx, dz : int, default 0
-            Derivative orders in the first and second argument, ``dx + dz <= 4``.
+            Derivative orders in the first and second argument, ``dx + dz <= 4``
+            (``<= dof - 1`` for a Student-t spectrum).
 
         Returns
         -------
@@ -167,8 +209,11 @@ class SpectralMixture:
         """
         dx = check_int(dx, "dx", low=0, high=_MAX_ORDER)
         dz = check_int(dz, "dz", low=0, high=_MAX_ORDER)
-        if dx + dz > _MAX_ORDER:
-            raise ValueError(f"`dx` + `dz` must be at most {_MAX_ORDER}; got {dx} + {dz}.")
+        top = _MAX_ORDER if self.spectrum == "gaussian" else min(_MAX_ORDER, self.dof - 1)
+        if dx + dz > top:
+            raise ValueError(f"`dx` + `dz` must be at most {top}" + ("" if self.spectrum == "gaussian" else
+                             f" (the Student-t kernel with dof={self.dof} has {self.dof - 1} derivatives)")
+                             + f"; got {dx} + {dz}.")
         arrays = [x] if z is None else [x, z]
         arrays += [v for v in (self.freqs, self.scales, self.log_weights) if hasattr(v, "shape")]
         xp = array_namespace(*arrays)
@@ -187,6 +232,8 @@ class SpectralMixture:
         dt = xp.result_type(x, mu, s, lw)
         x, mu, s, lw = (v if v.dtype == dt else xp.astype(v, dt) for v in (x, mu, s, lw))
         z = z if z.dtype == dt else xp.astype(z, dt)
+        if self.spectrum == "student_t":
+            return _st_derivative(x, z, mu, s, lw, dx + dz, (-1.0) ** dz, self.dof, xp)
         return _sm_derivative(x, z, mu, s, lw, dx + dz, (-1.0) ** dz, xp)
 
 
@@ -214,5 +261,44 @@ def _sm_derivative(x, z, mu, s, lw, m, sign, xp):
             hr = al2 * al2 - 6 * al2 * be2 + be2 * be2 - 12 * a * (al2 - be2) + 12 * a * a
             hi = 4 * al * be * (al2 - be2) - 24 * a * al * be
         val = env * (c * hr - sn * hi)
+    out = xp.sum(val, axis=2)
+    return out if sign == 1.0 else -out
+
+
+def _matern_poly(dof: int, m: int) -> list:
+    """Coefficients of ``Q_m(y) = sum_j C(m, j) (-1)^(m-j) P^{(j)}(y)``: ``d^m/dr^m [P(lam r) e^{-lam r}]
+    = lam^m e^{-y} Q_m(y)``."""
+    p = list(_MATERN[dof])
+    out = [0.0] * len(p)
+    deriv = p
+    for j in range(m + 1):
+        c = math.comb(m, j) * (-1.0) ** (m - j)
+        for i, a in enumerate(deriv):
+            out[i] += c * a
+        deriv = [i * a for i, a in enumerate(deriv)][1:]
+    return out
+
+
+def _st_derivative(x, z, mu, s, lw, m, sign, dof, xp):
+    """Student-t spectrum: ``sign * sum_q w_q (M_q cos(b_q t))^{(m)}(x_i - z_j)`` by Leibniz's rule."""
+    t = x[:, None, None] - z[None, :, None]
+    lam = (2 * math.pi * math.sqrt(dof)) * s
+    b = (2 * math.pi) * mu
+    y = lam * xp.abs(t)
+    env = xp.exp(lw - y)
+    sg = xp.sign(t)
+    c, sn = xp.cos(b * t), xp.sin(b * t)
+    trig = (c, -sn, -c, sn)  # cos(theta + k pi / 2)
+    val = None
+    for j in range(m + 1):
+        coefs = _matern_poly(dof, j)
+        poly = coefs[-1] + 0 * y
+        for a in coefs[-2::-1]:
+            poly = poly * y + a
+        mj = env * poly * lam**j
+        if j % 2:
+            mj = mj * sg
+        term = math.comb(m, j) * mj * b ** (m - j) * trig[(m - j) % 4]
+        val = term if val is None else val + term
     out = xp.sum(val, axis=2)
     return out if sign == 1.0 else -out

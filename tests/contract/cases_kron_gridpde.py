@@ -127,12 +127,59 @@ def _nl(v):
     return 0.5 * array_namespace(v).sin(v)  # Lipschitz 1/2, finite for any finite v (no overflow at 2**500)
 
 
+def _dnl(v):
+    return 0.5 * array_namespace(v).cos(v)
+
+
 def _check_semilinear(res, a):
     # the fixed point: u solves the linear problem with f - N(u), to the Picard tolerance
     u = _f(res.u)
     ref = _dense(X, _f(a["f"]) - _nl(u), _f(a["boundary"]))["u"]
     tol = 0.1 if host(res.u).dtype == np.float32 else 1e-4
     _close(u, ref, "GridPDESolver.solve_semilinear().u", tol)
+
+
+def _dense_with(x, f, g, kern):
+    """The dense collocation solution with any kernel (NumPy), as ``_dense``."""
+    kk = _f(kern(x))
+    kj = kk + JIT * np.max(np.abs(kk)) * np.eye(len(x))
+    d1 = np.linalg.solve(kj, _f(kern(x, x, dz=1))).T
+    d2 = np.linalg.solve(kj, _f(kern(x, x, dz=2))).T
+    a = -d2 + OPTS["advection"] * d1 + OPTS["reaction"] * np.eye(len(x))
+    a[[0, -1]] = np.eye(len(x))[[0, -1]]
+    b = f.copy()
+    b[[0, -1]] = g[[0, -1]]
+    return kk @ np.linalg.solve(kj, np.linalg.solve(a, b))
+
+
+def _check_spectrum_fit(res, a):
+    # the returned solution is the collocation solution of the returned (learned) kernel
+    x = _f(res.solver.grids[0])
+    want = _dense_with(x, _f(a["f"]), _f(a["boundary"]), res.kernels[0])
+    tol = 0.1 if host(res.solution.u).dtype == np.float32 else 1e-6
+    _close(res.solution.u, want, "fit_grid_pde_spectrum().solution.u", tol)
+    assert all(np.all(np.isfinite(fr)) for fr in res.freqs)
+
+
+def _fit_spectrum(xp, f, boundary):
+    import warnings
+
+    with warnings.catch_warnings():  # 2 rounds need not settle; the contract is about the inputs
+        warnings.simplefilter("ignore", kron.KronConvergenceWarning)
+        return kron.fit_grid_pde_spectrum([xp.asarray(X)], f, boundary, maxiter=5, rounds=2, **OPTS)
+
+
+def _st(t, mu, s, lw, dof=5):
+    """Student-t spectrum (dof 5): Matérn-5/2 times the cosine, closed form."""
+    t = t[..., None]
+    y = 2 * np.pi * np.sqrt(dof) * s * np.abs(t)
+    return np.sum(np.exp(lw - y) * (1 + y + y * y / 3) * np.cos(2 * np.pi * mu * t), axis=-1)
+
+
+def _check_student(res, a):
+    t = X[:, None] - X[None, :]
+    want = _st(t, _f(a.get("freqs", MU)), _f(a.get("scales", SC)), _f(a.get("log_weights", LW)))
+    _close(res, want, "SpectralMixture(spectrum='student_t')", _tol(res))
 
 
 def _kernel(xp):
@@ -158,6 +205,15 @@ CASES = [
          {"f": F, "boundary": G}, check=_check_solve),
     Case("GridPDESolver.solve_semilinear", lambda xp, f, boundary: _solver(xp).solve_semilinear(f, boundary, _nl),
          {"f": F, "boundary": G}, check=_check_semilinear),
+    Case("GridPDESolver.solve_semilinear",
+         lambda xp, f, boundary: _solver(xp).solve_semilinear(f, boundary, _nl, derivative=_dnl),
+         {"f": F, "boundary": G}, id="newton", check=_check_semilinear),
+    Case("SpectralMixture",
+         lambda xp, freqs, scales, log_weights: kron.SpectralMixture(
+             freqs, scales, log_weights=log_weights, spectrum="student_t", dof=5)(xp.asarray(X)),
+         {"freqs": MU, "scales": SC, "log_weights": LW}, id="student_t", check=_check_student),
+    Case("fit_grid_pde_spectrum", _fit_spectrum, {"f": F, "boundary": G}, check=_check_spectrum_fit,
+         backends=("numpy", "array_api_strict", "torch")),
     Case("GridPDESolver.apply", lambda xp, u: _solver(xp).apply(u), {"u": G}, check=_check_apply),
     Case("GridPDESolver.apply_at", lambda xp, coef, t0: _solver(xp).apply_at(coef, [t0]),
          {"coef": G, "t0": T}, names=_N, check=_check_apply_at),

@@ -1,0 +1,171 @@
+"""Learning the spectral mixture of the GP collocation PDE solver (GP-HM frequency search, Jeffreys pruning)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from _kron_helpers import kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
+
+from orthla._testing import to_host
+from orthla.kron import (
+    GridPDESpectrumFit,
+    KronConvergenceWarning,
+    SpectralMixture,
+    fit_grid_pde_spectrum,
+)
+from orthla.kron._gridpde_evidence import neg_log_evidence
+
+TWO_PI = 2 * np.pi
+
+
+def _rel(a, b):
+    a, b = np.asarray(to_host(a)), np.asarray(b)
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+# ---------------------------------------------------------------- the evidence and its gradient
+
+def _params(rng, d):
+    return [(rng.uniform(0.0, 3.0, 3), np.log(rng.uniform(0.3, 1.5, 3)), rng.normal(size=3)) for _ in range(d)]
+
+
+def _dense_nll(u, grids, params, log_noise):
+    grams = [to_host(SpectralMixture(mu, np.exp(ls), log_weights=lw)(g)) for g, (mu, ls, lw) in zip(grids, params, strict=True)]
+    big = kron_all(grams) + np.exp(log_noise) * np.eye(u.size)
+    return 0.5 * u.ravel() @ np.linalg.solve(big, u.ravel()) + 0.5 * np.linalg.slogdet(big)[1]
+
+
+@pytest.mark.parametrize("dims", [(9,), (7, 6), (5, 4, 3)])
+def test_evidence_against_dense_and_finite_differences(xp, dims):
+    rng = np.random.default_rng(191)
+    grids = [np.sort(rng.uniform(0, 1, n)) for n in dims]
+    u = rng.standard_normal(dims)
+    params = _params(rng, len(dims))
+    ln = np.log(0.05)
+
+    def run(pp, lnoise, grad=True):
+        arr = [[xp.asarray(v) for v in p] for p in pp]
+        return neg_log_evidence(xp.asarray(u), [xp.asarray(g) for g in grids], arr, lnoise, xp, grad=grad)
+
+    val, grads, dn = run(params, ln)
+    ref = _dense_nll(u, grids, params, ln)
+    assert abs(float(val) - ref) <= 1e-10 * abs(ref)
+    h = 1e-3  # fourth-order central differences: truncation ~h^4, rounding ~1e-16 |nll| / h
+
+    def fd4(fun):
+        return (-fun(2 * h) + 8 * fun(h) - 8 * fun(-h) + fun(-2 * h)) / (12 * h)
+
+    for k in range(len(dims)):
+        for i in range(3):
+            for q in range(3):
+                def moved(e, k=k, i=i, q=q):
+                    pp = [[v.copy() for v in p] for p in params]
+                    pp[k][i][q] += e
+                    return _dense_nll(u, grids, pp, ln)
+
+                fd, got = fd4(moved), float(grads[k][i][q])
+                assert abs(got - fd) <= 1e-7 * max(1.0, abs(fd)), (k, i, q, got, fd)
+    fd = fd4(lambda e: _dense_nll(u, grids, params, ln + e))
+    assert abs(float(dn) - fd) <= 1e-7 * max(1.0, abs(fd))
+    assert run(params, ln, grad=False)[1] is None
+
+
+def test_evidence_gradient_against_torch_autograd():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(192)
+    grids = [torch.linspace(0, 1, 8, dtype=torch.float64), torch.linspace(0, 2, 5, dtype=torch.float64)]
+    u = torch.tensor(rng.standard_normal((8, 5)))
+    params = [[torch.tensor(v, requires_grad=True) for v in p] for p in _params(rng, 2)]
+    val, grads, _ = neg_log_evidence(u, grids, params, -3.0, torch)
+    auto = torch.autograd.grad(val, [v for p in params for v in p])
+    ours = [g.detach() for gk in grads for g in gk]
+    for a, b in zip(auto, ours, strict=True):
+        assert float((a - b).abs().max()) <= 1e-9 * max(1.0, float(a.abs().max()))
+
+
+# ---------------------------------------------------------------- learning the frequencies
+
+def test_learns_sin100_1d():
+    x = np.linspace(0, 1, 100)
+    u = np.sin(100 * x)
+    res = fit_grid_pde_spectrum([x], 1e4 * u, u)
+    assert isinstance(res, GridPDESpectrumFit) and res.converged
+    assert res.freqs[0].shape == (1,)  # the Jeffreys prior pruned every other start frequency (50)
+    assert abs(TWO_PI * res.freqs[0][0] - 100) <= 0.01 * 100  # measured 99.985
+    assert _rel(res.solution.u, u) <= 1e-3  # measured 5.5e-6
+    t = np.linspace(0, 1, 777)
+    assert _rel(res.solver.interpolate(res.solution.coef, [t]), np.sin(100 * t)) <= 1e-3
+
+
+def test_learns_multiscale_1d():
+    # u = sin x + 0.1 sin 20x + 0.05 cos 100x: three scales, the small fast part found through f
+    x = np.linspace(0, 1, 100)
+    u = np.sin(x) + 0.1 * np.sin(20 * x) + 0.05 * np.cos(100 * x)
+    f = np.sin(x) + 40 * np.sin(20 * x) + 500 * np.cos(100 * x)
+    res = fit_grid_pde_spectrum([x], f, u)
+    omega = np.sort(TWO_PI * res.freqs[0])
+    assert omega.shape == (3,), omega
+    assert omega[0] <= 1.0  # the sin x trend: below one cycle on [0, 1], a component at mu = 0
+    assert abs(omega[1] - 20) <= 0.02 * 20 and abs(omega[2] - 100) <= 0.02 * 100  # measured 19.90, 100.09
+    assert _rel(res.solution.u, u) <= 1e-3  # measured 1.4e-5
+    assert res.weights[0][0] == 1.0 and np.all(res.weights[0] <= 1.0)
+
+
+def test_learns_2d_small():
+    # the 2-D analogue of sin(100x) sin(100y) at a lower frequency, 40^2 nodes (1-2 s)
+    x = np.linspace(0, 1, 40)
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    u = np.sin(30 * xx) * np.sin(30 * yy)
+    res = fit_grid_pde_spectrum([x, x], 2 * 900 * u, u, jitter=1e-6)
+    for fr in res.freqs:
+        assert abs(TWO_PI * fr[0] - 30) <= 0.02 * 30, TWO_PI * fr  # measured 29.86
+    assert _rel(res.solution.u, u) <= 1e-3  # measured 7.2e-5
+
+
+@pytest.mark.slow
+def test_learns_sin100_2d():
+    x = np.linspace(0, 1, 100)
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    u = np.sin(100 * xx) * np.sin(100 * yy)
+    res = fit_grid_pde_spectrum([x, x], 2e4 * u, u, jitter=1e-6)
+    for fr in res.freqs:
+        assert fr.shape == (1,) and abs(TWO_PI * fr[0] - 100) <= 0.01 * 100  # measured 99.95
+    assert _rel(res.solution.u, u) <= 1e-3  # measured 3.0e-5
+
+
+def test_backends_1d(xp):
+    x = np.linspace(0, 1, 40)
+    u = np.sin(20 * x)
+    res = fit_grid_pde_spectrum([xp.asarray(x)], xp.asarray(400 * u), xp.asarray(u), maxiter=100)
+    assert abs(TWO_PI * res.freqs[0][0] - 20) <= 0.02 * 20
+    assert _rel(res.solution.u, u) <= 1e-3
+
+
+def test_not_converged_warns():
+    x = np.linspace(0, 1, 40)
+    u = np.sin(20 * x)
+    with pytest.warns(KronConvergenceWarning, match="1 rounds"):
+        res = fit_grid_pde_spectrum([x], 400 * u, u, rounds=1, tol=1e-14)
+    assert not res.converged and res.rounds == 1
+
+
+def test_bad_input():
+    x = np.linspace(0, 1, 20)
+    u = np.sin(3 * x)
+    for kw, msg in [({"jeffreys": -1.0}, "`jeffreys`"), ({"prune": 0.0}, "`prune`"), ({"prune": 1.0}, "`prune`"),
+                    ({"tol": 0.0}, "`tol`"), ({"rounds": 0}, "`rounds`"), ({"maxiter": 0}, "`maxiter`")]:
+        with pytest.raises(ValueError, match=msg):
+            fit_grid_pde_spectrum([x], u, u, **kw)
+    with pytest.raises(ValueError, match="`f`"):
+        fit_grid_pde_spectrum([x], u[:-1], u)
+    with pytest.raises(ValueError, match="`boundary`"):
+        fit_grid_pde_spectrum([x], u, np.full(20, np.nan))
+    with pytest.raises(ValueError, match="`grids\\[0\\]`"):
+        fit_grid_pde_spectrum([x[::-1]], u, u)
+    with pytest.raises(ValueError, match="zero"):
+        fit_grid_pde_spectrum([x], np.zeros(20), np.zeros(20))
+    f0, g0 = u.copy(), u.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KronConvergenceWarning)
+        fit_grid_pde_spectrum([x], f0, g0, maxiter=5, rounds=1)
+    assert np.array_equal(f0, u) and np.array_equal(g0, u)  # inputs not modified
