@@ -825,3 +825,25 @@ def test_lean_path_hands_rank_deficient_batches_to_the_general_path():
     st.add_rows(new)
     assert st.history[-1].residual_rank == 1
     _check_against(st, np.vstack([old, new]), 4, 1e-12)
+
+
+@pytest.mark.parametrize("bitgen", [np.random.PCG64, np.random.MT19937, np.random.Philox])
+def test_copy_clones_the_random_streams_independently(bitgen):
+    # copy() rebuilds the generators (cheaper than deepcopy): same draws, same spawned
+    # children as a deep copy, and nothing drawn or spawned from the copy reaches the original.
+    import copy
+
+    gen = np.random.Generator(bitgen(np.random.SeedSequence(5, spawn_key=(2,))))
+    gen.standard_normal(7)  # a state away from the seed
+    st = TruncatedSVD.fit(np.random.default_rng(0).standard_normal((20, 10)), 3, rng=gen)
+    for name in ("_rng", "_probe_rng"):
+        orig = getattr(st, name)
+        ref, untouched = copy.deepcopy(orig), copy.deepcopy(orig)
+        clone = getattr(st.copy(), name)
+        assert clone is not orig and clone.bit_generator.seed_seq is not orig.bit_generator.seed_seq
+        np.testing.assert_array_equal(clone.standard_normal(5), ref.standard_normal(5))
+        np.testing.assert_array_equal(clone.spawn(1)[0].random(3), ref.spawn(1)[0].random(3))
+        np.testing.assert_array_equal(orig.standard_normal(5), untouched.standard_normal(5))
+        spawned = orig.bit_generator.seed_seq.n_children_spawned
+        assert spawned == untouched.bit_generator.seed_seq.n_children_spawned
+        assert clone.bit_generator.seed_seq.n_children_spawned == spawned + 1
