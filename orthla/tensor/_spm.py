@@ -730,7 +730,7 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     exponent = binary_exponent(max_abs(T, xp))
     T = scale_pow2(T, -exponent, xp)
     if not assume_symmetric:
-        check_symmetric_tensor(T, "T", xp, rtol=sym_rtol)
+        check_symmetric_tensor(T, "T", xp, rtol=sym_rtol, engine=use)
 
     m, d = T.ndim, T.shape[0]
     n = (m + 1) // 2

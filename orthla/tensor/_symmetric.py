@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace, capability
+from .._backend import array_namespace, capability, select_engine
 from .._validate import as_floating, check_finite, check_int, eps
 from ._scale import binary_exponent, max_abs, max_exponent, scale_pow2
 
@@ -86,13 +86,21 @@ def _symmetrize_xp(T: Any, xp, modes: tuple[int, ...] | None = None) -> Any:
     return S
 
 
-def asymmetry(T: Any, xp) -> float:
+def asymmetry(T: Any, xp, *, engine: str = "auto") -> float:
     """``max |T - T^sigma| / max |T|`` over generators sigma of the symmetric group.
 
     A swap of the first two modes and a cyclic shift generate all permutations,
-    so the tensor is symmetric exactly when both differences vanish.
+    so the tensor is symmetric exactly when both differences vanish.  On NumPy with
+    numba, one kernel reads ``T`` in place (NumPy makes a transposed copy and two more
+    temporaries per generator: 33 ms of a 0.4 s ``spm`` call at order 4, d = 40).
     """
     m = T.ndim
+    if select_engine(engine, xp) == "numba" and m >= 2:
+        from ._symmetric_numba import max_asymmetry
+
+        flat = np.ascontiguousarray(T).reshape(-1)
+        swap, cycle, scale = max_asymmetry(flat, T.shape[0])
+        return 0.0 if scale == 0.0 else max(swap, cycle) / scale
     scale = float(xp.max(xp.abs(T)))
     if scale == 0.0:
         return 0.0
@@ -119,11 +127,12 @@ def check_nonempty(T: Any, name: str) -> None:
         raise ValueError(f"`{name}` must not be empty; got shape {tuple(T.shape)}.")
 
 
-def check_symmetric_tensor(T: Any, name: str, xp, *, rtol: float | None) -> float:
+def check_symmetric_tensor(T: Any, name: str, xp, *, rtol: float | None,
+                           engine: str = "auto") -> float:
     """Raise ``ValueError`` with the measured asymmetry unless ``T`` is symmetric within ``rtol``."""
     if rtol is None:
         rtol = 100 * T.ndim * eps(T.dtype, xp)
-    asym = asymmetry(T, xp)
+    asym = asymmetry(T, xp, engine=engine)
     if asym > rtol:
         raise ValueError(
             f"`{name}` must be a symmetric tensor; measured asymmetry max|T - T.transpose(p)| / "
