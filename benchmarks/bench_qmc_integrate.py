@@ -7,8 +7,12 @@ and the error reached go into ``extra_info``.  ``qmc_quad`` has no stopping rule
 user would, doubling ``n_points`` (8 randomizations) until 2.58 standard errors (99%) are below
 the tolerance, and its total points are reported.
 
-Run ``python benchmarks/bench_qmc_integrate.py`` for a table (1 BLAS thread), or
-``pytest benchmarks/bench_qmc_integrate.py`` for pytest-benchmark timings.
+Run ``python benchmarks/bench_qmc_integrate.py [seeds]`` for a table (1 BLAS thread, CPU time of
+this process, orthla and QMCPy interleaved seed by seed so that load from other jobs hits both
+alike), or ``pytest benchmarks/bench_qmc_integrate.py`` for pytest-benchmark timings.  The
+table gives two ratios per method: of the median times over all seeds, and of the median times
+at the ``n`` both sides reached most often (different randomizations stop one doubling apart
+now and then, which moves a median over few seeds by up to 2x).
 """
 
 from __future__ import annotations
@@ -208,30 +212,68 @@ def test_bayes_likelihood_2e16(benchmark, tool, net):
     assert math.isfinite(loss)
 
 
-def main(repeats=3):
+def _timed(run, problem, method, seed):
+    """``(cpu_s, wall_s, estimate, bound, n)`` of one run (CPU time of this process)."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    est, bound, n = run(problem, method, seed)
+    return time.process_time() - c0, time.perf_counter() - w0, est, bound, n
+
+
+def main(repeats=7):
+    """Table rows for every problem and tool; orthla/QMCPy CPU-time ratios per method."""
+    import os
+
     from threadpoolctl import threadpool_limits
 
-    rows = []
+    rows, ratios = [], []
+    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
     with threadpool_limits(1):
         for problem in PROBLEMS:
             ref = reference(problem)
-            for (tool, method), run in RUNNERS.items():
-                if not _available(tool):
-                    continue
-                run(problem, method, 1)
-                times, ns, errs, bounds = [], [], [], []
-                for s in range(repeats):
-                    t0 = time.perf_counter()
-                    est, bound, n = run(problem, method, 100 + s)
-                    times.append(time.perf_counter() - t0)
-                    ns.append(n)
-                    errs.append(abs(est - ref))
-                    bounds.append(bound)
-                rows.append((problem, tool, method, np.median(times), int(np.median(ns)), max(errs),
-                             float(np.median(bounds))))
-                print(f"| {problem} | {tool} | {method} | {np.median(times):.3f} | 2^{math.log2(np.median(ns)):.1f} "
-                      f"| {max(errs):.2e} | {np.median(bounds):.2e} |", flush=True)
-    return rows
+            by_method: dict[str, list] = {}
+            for tool, method in RUNNERS:
+                if _available(tool):
+                    by_method.setdefault(method, []).append(tool)
+            for method, tools in by_method.items():
+                for tool in tools:
+                    RUNNERS[tool, method](problem, method, 1)  # warm-up
+                runs: dict[str, list] = {tool: [] for tool in tools}
+                for s in range(repeats):  # interleaved, seed by seed
+                    for tool in tools:
+                        runs[tool].append(_timed(RUNNERS[tool, method], problem, method, 100 + s))
+                for tool in tools:
+                    cpu, wall, est, bound, n = (np.array(c) for c in zip(*runs[tool], strict=True))
+                    err = np.abs(est - ref)
+                    rows.append((problem, tool, method, float(np.median(cpu)), float(np.median(wall)),
+                                 int(np.median(n)), float(err.max()), float(np.median(bound))))
+                    print(f"| {problem} | {tool} | {method} | {np.median(cpu):.3f} | {np.median(wall):.3f} "
+                          f"| 2^{math.log2(np.median(n)):.1f} | {err.max():.2e} | {np.median(bound):.2e} |",
+                          flush=True)
+                if "orthla" in runs and "qmcpy" in runs:
+                    ratios.append((problem, method, *_ratios(runs["orthla"], runs["qmcpy"])))
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    print()
+    print("| problem | method | QMCPy / orthla CPU time (medians, all seeds) | at the same n (n, seeds) |")
+    print("|---|---|---|---|")
+    for problem, method, all_seeds, same_n, n, counts in ratios:
+        same = f"{same_n:.1f}x (2^{int(math.log2(n))}, {counts[0]} + {counts[1]})" if n else "-"
+        print(f"| {problem} | {method} | {all_seeds:.1f}x | {same} |")
+    return rows, ratios
+
+
+def _ratios(ours, theirs):
+    """QMCPy/orthla ratio of the median CPU times over all seeds, and at the n reached most often
+    by both (with the seed counts behind each side's median)."""
+    t_o = np.array([r[0] for r in ours])
+    t_q = np.array([r[0] for r in theirs])
+    n_o = np.array([r[4] for r in ours])
+    n_q = np.array([r[4] for r in theirs])
+    common = [(min((n_o == n).sum(), (n_q == n).sum()), n) for n in set(n_o.tolist()) & set(n_q.tolist())]
+    if not common:
+        return float(np.median(t_q) / np.median(t_o)), math.nan, 0, (0, 0)
+    _, n = max(common)
+    same = float(np.median(t_q[n_q == n]) / np.median(t_o[n_o == n]))
+    return float(np.median(t_q) / np.median(t_o)), same, n, (int((n_o == n).sum()), int((n_q == n).sum()))
 
 
 def main_bayes(repeats=5):
@@ -257,9 +299,13 @@ def main_bayes(repeats=5):
 
 
 if __name__ == "__main__":
-    print("| problem | tool | method | time (s, median of 3) | n (median) | max true error | bound/half-width |")
-    print("|---|---|---|---|---|---|---|")
-    main()
+    import sys
+
+    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    print(f"| problem | tool | method | CPU time (s, median of {seeds}) | wall time (s) | n (median) "
+          "| max true error | bound/half-width |")
+    print("|---|---|---|---|---|---|---|---|")
+    main(seeds)
     print()
     print("| points | tool | one likelihood evaluation at n = 2^16, d = 5 (median of 5) |")
     print("|---|---|---|")
