@@ -88,7 +88,7 @@ def _gmres(op: Callable[[Any], Any], precond: Callable[[Any], Any], b: Any, xp: 
         return xp.zeros_like(b)
     basis = [b / beta]
     h = np.zeros((maxiter + 1, maxiter))
-    y = np.zeros(0)
+    y: Any = np.zeros(0)
     for j in range(maxiter):
         w = op(precond(basis[j]))
         for i in range(j + 1):  # modified Gram-Schmidt
@@ -116,9 +116,11 @@ def _per_axis(value: Any, name: str, d: int) -> list[float]:
     return [check_real(v, f"{name}[{k}]" if seq else name) for k, v in enumerate(vals)]
 
 
-def _pad_zero(v: Any, xp: Any) -> Any:
-    """``v`` with one zero layer added on both sides of every axis."""
+def _pad_zero(v: Any, xp: Any, axes: Sequence[bool] | None = None) -> Any:
+    """``v`` with one zero layer added on both sides of every axis (of the axes flagged in ``axes``)."""
     for ax in range(v.ndim):
+        if axes is not None and not axes[ax]:
+            continue
         shape = list(v.shape)
         shape[ax] = 1
         z = xp.zeros(tuple(shape), dtype=v.dtype, device=v.device)
@@ -126,8 +128,57 @@ def _pad_zero(v: Any, xp: Any) -> Any:
     return v
 
 
-def _interior(v: Any) -> Any:
-    return v[(slice(1, -1),) * v.ndim]
+def _interior(v: Any, axes: Sequence[bool] | None = None) -> Any:
+    """``v`` without its first and last layer along every axis (the axes flagged in ``axes``)."""
+    if axes is None:
+        return v[(slice(1, -1),) * v.ndim]
+    return v[tuple(slice(1, -1) if a else slice(None) for a in axes)]
+
+
+class _Periodized:
+    """``sum_m k(x - z - m P)``: the ``P``-periodic version of a 1-D kernel (its spectrum sampled at ``j / P``).
+
+    The image sum stops where the component envelopes fall below ``1e-17`` of their peak
+    (``|x - z| < P`` on the grid; further off, the images nearest the points are kept).
+    """
+
+    def __init__(self, kernel: SpectralMixture, period: float, label: str):
+        s = kernel.scales
+        if hasattr(s, "shape"):
+            flat = [float(s)] if s.ndim == 0 else [float(s[i]) for i in range(int(s.shape[0]))]
+        else:
+            flat = [float(v) for v in (s if isinstance(s, Sequence) else [s])]
+        smin = min(flat)
+        if kernel.spectrum == "gaussian":  # exp(-2 pi^2 s^2 t^2) <= 1e-17 for |t| >= M P
+            reach = math.sqrt(17 * math.log(10) / (2 * math.pi**2)) / smin
+        else:  # Matérn envelope exp(-lam |t|) |t|^p, lam = 2 pi s sqrt(dof): a margin for the polynomial
+            reach = (17 * math.log(10) + 10) / (2 * math.pi * smin * math.sqrt(kernel.dof or 1))
+        images = math.ceil(reach / period) + 1
+        if images > 200:
+            raise ValueError(f"`{label}` is too narrow in frequency for `period` = {period:.6g}: its periodic "
+                             f"version would need {2 * images + 1} images (at most 401); got min(`scales`) = "
+                             f"{smin:.3g}, widen it.")
+        self.kernel, self.period, self.images = kernel, period, images
+
+    def __call__(self, x: Any, z: Any = None, *, dx: int = 0, dz: int = 0) -> Any:
+        z = x if z is None else z
+        out = self.kernel(x, z, dx=dx, dz=dz)
+        for m in range(1, self.images + 1):
+            out = out + self.kernel(x, z + m * self.period, dx=dx, dz=dz)
+            out = out + self.kernel(x, z - m * self.period, dx=dx, dz=dz)
+        return out
+
+
+def _periods(period: Any, d: int) -> list:
+    """``period`` as one entry per axis: ``None`` (Dirichlet) or a positive float."""
+    if period is None:
+        return [None] * d
+    seq = isinstance(period, Sequence) and not isinstance(period, str)
+    vals = list(period) if seq else [period] * d
+    if len(vals) != d:
+        raise ValueError(f"`period` must be None, a scalar or have one entry per axis ({d}); got {len(vals)}.")
+    return [None if v is None else check_real(v, f"period[{k}]" if seq else "period", low=0.0, low_open=True)
+            for k, v in enumerate(vals)]
 
 
 def _eig_kron_sum_torch(blocks: list, rhs: Any, shift: float) -> Any:
@@ -191,6 +242,14 @@ class GridPDESolver:
         ``K_k + jitter * k_k(0) I`` replaces each factor (a relative nugget; spectral-mixture
         Gram matrices on fine grids are numerically singular).  Raised to ``1000 eps`` of the
         dtype when smaller (``1.2e-4`` in float32; no change in float64).
+    period : float or sequence of (float or None), optional
+        Periodic boundary conditions: ``period[k]`` (one float for all axes, or ``None`` for
+        a Dirichlet axis) is the period ``P_k`` of axis ``k``, whose nodes must lie in less
+        than one period (e.g. ``x_j = j P / n``, ``j < n``).  On a periodic axis every node is
+        an unknown (no boundary values are used) and the kernel is replaced by its periodic
+        version ``sum_m k(x - z - m P)``, the kernel whose spectrum is the mixture's sampled at
+        the frequencies ``j / P``, so the GP and the solution are ``P``-periodic.  Default:
+        Dirichlet on every axis.
 
     Attributes
     ----------
@@ -209,7 +268,9 @@ class GridPDESolver:
     ------
     ValueError
         Grids not 1-D, shorter than 3, not strictly increasing or not finite; a wrong
-        number of kernels or coefficients; non-finite coefficients; ``jitter < 0``.
+        number of kernels or coefficients; non-finite coefficients; ``jitter < 0``; a
+        ``period`` that is not positive, not longer than the extent of its grid, or too
+        short for the kernel's narrowest component (more than 401 images).
     TypeError
         Grids of several libraries; a kernel that is not a :class:`SpectralMixture`;
         ``d >= 2`` on a library other than NumPy or torch.
@@ -236,6 +297,13 @@ class GridPDESolver:
     high-frequency Poisson problems of [1]_ with a few points per period (see the docs).
     On torch the solve is differentiable in kernel parameters given as tensors (1-D and 2-D tested).
 
+    Periodic axes: the image sum ``sum_{|m| <= M} k(t - m P)`` stops where the component
+    envelopes fall below ``1e-17`` (``M`` about ``1.4 / (s_min P)`` for the Gaussian
+    spectrum), so a kernel call costs ``2M + 1`` times the plain one; the periodic Gram
+    matrix on a uniform grid is circulant.  Test points of :meth:`interpolate` and
+    :meth:`apply_at` are mapped into ``[x_0, x_0 + P)``.  A fully periodic problem without
+    a reaction term is singular (constants solve ``L u = 0``).
+
     References
     ----------
     .. [1] S. Fang, M. Cooley, D. Long, S. Li, R. Kirby, S. Zhe, "Solving high frequency
@@ -253,10 +321,19 @@ class GridPDESolver:
     >>> res = solver.solve(w**2 * np.sin(w * x), np.sin(w * x))  # -u'' = f, u = sin(20 x)
     >>> bool(np.linalg.norm(res.u - np.sin(w * x)) < 1e-4 * np.linalg.norm(np.sin(w * x)))
     True
+
+    Periodic boundaries, ``-u'' + u = f`` on ``[0, 1)``:
+
+    >>> x = np.arange(64) / 64
+    >>> u = np.sin(2 * np.pi * 16 * x)
+    >>> per = GridPDESolver([x], SpectralMixture([16.0], [0.5]), reaction=1.0, period=1.0)
+    >>> res = per.solve(((2 * np.pi * 16) ** 2 + 1) * u, np.zeros(64))
+    >>> bool(np.linalg.norm(res.u - u) < 1e-5 * np.linalg.norm(u))
+    True
     """
 
     def __init__(self, grids: Sequence[Any], kernels: Any, *, diffusion: Any = 1.0, advection: Any = 0.0,
-                 reaction: float = 0.0, jitter: float = 1e-10):
+                 reaction: float = 0.0, jitter: float = 1e-10, period: Any = None):
         if isinstance(grids, str) or not isinstance(grids, Sequence) or len(grids) == 0:
             raise TypeError(f"`grids` must be a non-empty list of 1-D arrays; got {type(grids).__name__}.")
         d = len(grids)
@@ -289,6 +366,19 @@ class GridPDESolver:
                             f"solve needs a general eigensolver); got arrays from {xp.__name__}.")
         nu = _per_axis(diffusion, "diffusion", d)
         adv = _per_axis(advection, "advection", d)
+        periods = _periods(period, d)
+        self.period = periods
+        self._dirichlet = [p is None for p in periods]
+        self._kern: list = []
+        for k, (g, p) in enumerate(zip(pts, periods, strict=True)):
+            if p is None:
+                self._kern.append(kernels[k])
+                continue
+            span = scalar(g[-1] - g[0])
+            if not p > span:
+                raise ValueError(f"`period[{k}]` must exceed the extent of `grids[{k}]` ({span:.6g}: the nodes "
+                                 f"cover one period without its right end); got {p:.6g}.")
+            self._kern.append(_Periodized(kernels[k], p, f"kernels[{k}]"))
         self.reaction = check_real(reaction, "reaction")
         self.jitter = check_real(jitter, "jitter", low=0.0)
         self.diffusion, self.advection = nu, adv
@@ -297,7 +387,7 @@ class GridPDESolver:
         self._inv: Any = None
         self._schur: Any = None
         self.gram_raw, self.gram, self.diff1, self.diff2, self.factors = [], [], [], [], []
-        for k, (g, kern) in enumerate(zip(pts, self.kernels, strict=True)):
+        for k, (g, kern) in enumerate(zip(pts, self._kern, strict=True)):
             gram = kern(g, g)
             n = g.shape[0]
             amp = xp.max(xp.abs(gram))  # = k(0) for a valid kernel
@@ -400,9 +490,9 @@ class GridPDESolver:
         xp = self._xp
         f = self._grid_array(f, "f")
         g = self._grid_array(boundary, "boundary")
-        ub = g - _pad_zero(_interior(g), xp)
-        rhs = _interior(f - self._apply(ub))
-        u = ub + _pad_zero(self._interior_solve(rhs), xp)
+        ub = g - self._pad(self._int(g))
+        rhs = self._int(f - self._apply(ub))
+        u = ub + self._pad(self._interior_solve(rhs))
         coef = multi_mode_product(u, self._gram_inv())
         mean = multi_mode_product(coef, self.gram_raw)
         if not (bool(xp.all(xp.isfinite(mean))) and bool(xp.all(xp.isfinite(coef)))):
@@ -505,11 +595,11 @@ class GridPDESolver:
         f = self._grid_array(f, "f")
         g = self._grid_array(boundary, "boundary")
         call = _checked_call(self.shape, xp)
-        fi = _interior(f)
+        fi = self._int(f)
         fnorm = max(scalar(xp.linalg.vector_norm(xp.reshape(fi, (-1,)))), 1e-300)
 
         def residual(v):
-            return _interior(self._apply(v) + call(nonlinearity, v, "nonlinearity") - f)
+            return self._int(self._apply(v) + call(nonlinearity, v, "nonlinearity") - f)
 
         def rel(r):
             return scalar(xp.linalg.vector_norm(xp.reshape(r, (-1,)))) / fnorm
@@ -527,14 +617,15 @@ class GridPDESolver:
                     break
             values = sol.values
         else:
-            values = self.solve(f - call(nonlinearity, g - _pad_zero(_interior(g), xp), "nonlinearity"), g).values
+            values = self.solve(f - call(nonlinearity, g - self._pad(self._int(g)), "nonlinearity"), g).values
             r = residual(values)
+            assert derivative is not None  # checked above; for the type checker
             for nit in range(1, maxiter + 1):  # noqa: B007
-                jac = _interior(call(derivative, values, "derivative"))
+                jac = self._int(call(derivative, values, "derivative"))
                 step = self._newton_step(jac, -r, xp)
                 lam, r_norm = 1.0, rel(r)
                 for _ in range(30):  # backtracking on the residual norm
-                    trial = values + _pad_zero(lam * step, xp)
+                    trial = values + self._pad(lam * step)
                     r_new = residual(trial)
                     if rel(r_new) <= (1 - 1e-4 * lam) * r_norm or r_norm == 0:
                         break
@@ -561,12 +652,12 @@ class GridPDESolver:
     def _newton_step(self, jac: Any, rhs: Any, xp: Any) -> Any:
         """``((L_h)_II + diag(jac)) x = rhs`` on the interior grid."""
         if len(self.shape) == 1:
-            a = self.factors[0][1:-1, 1:-1]
+            a = self._blocks()[0]
             n = a.shape[0]
             a = a + xp.eye(n, dtype=a.dtype, device=a.device) * (jac + self.reaction)[None, :]
             return xp.linalg.solve(a, rhs[:, None])[:, 0]
         mean = scalar(xp.mean(jac))
-        blocks = [a[1:-1, 1:-1] for a in self.factors]
+        blocks = self._blocks()
 
         def op(v):
             out = (self.reaction + jac) * v
@@ -578,10 +669,20 @@ class GridPDESolver:
 
         return _gmres(op, lambda v: self._interior_solve(v, mean), rhs, xp)
 
+    def _int(self, v: Any) -> Any:
+        """The unknowns' part of a grid array: Dirichlet axes lose their end nodes."""
+        return _interior(v, self._dirichlet)
+
+    def _pad(self, v: Any) -> Any:
+        return _pad_zero(v, self._xp, self._dirichlet)
+
+    def _blocks(self) -> list:
+        return [a[1:-1, 1:-1] if dirichlet else a for a, dirichlet in zip(self.factors, self._dirichlet, strict=True)]
+
     def _interior_solve(self, rhs: Any, extra: float = 0.0) -> Any:
         """``((A_1)_II ⊕ ⋯ ⊕ (A_d)_II + (c + extra) I)^{-1} rhs`` on the interior grid."""
         xp = self._xp
-        blocks = [a[1:-1, 1:-1] for a in self.factors]
+        blocks = self._blocks()
         shift = self.reaction + extra
         if len(self.shape) == 1:
             a = blocks[0]
@@ -594,7 +695,7 @@ class GridPDESolver:
             return self._bartels_stewart(blocks, rhs, extra)
         if is_numpy(xp):
             v = kron_sum_solve(blocks, xp.reshape(rhs, (-1,)), shift=shift)
-            return xp.reshape(v, tuple(n - 2 for n in self.shape))
+            return xp.reshape(v, tuple(int(b.shape[0]) for b in blocks))
         return _eig_kron_sum_torch(blocks, rhs, shift)
 
     def _bartels_stewart(self, blocks: list, rhs: Any, extra: float = 0.0) -> Any:
@@ -651,6 +752,9 @@ class GridPDESolver:
             check_ndim(t, label, 1)
             t = as_floating(t, label, xp, allow_complex=False)
             check_finite(t, label, xp)
+            p = self.period[k]
+            if p is not None:  # the image sum covers |t - x| < P: take the copy of t in [x_0, x_0 + P)
+                t = self.grids[k][0] + (t - self.grids[k][0]) % p
             out.append(t)
         return out
 
@@ -684,9 +788,9 @@ class GridPDESolver:
 
     def _apply_at(self, coef: Any, pts: list) -> Any:
         xp = self._xp
-        base = [kern(t, g) for t, g, kern in zip(pts, self.grids, self.kernels, strict=True)]
+        base = [kern(t, g) for t, g, kern in zip(pts, self.grids, self._kern, strict=True)]
         out = self.reaction * multi_mode_product(coef, base) if self.reaction != 0 else None
-        for j, (t, g, kern) in enumerate(zip(pts, self.grids, self.kernels, strict=True)):
+        for j, (t, g, kern) in enumerate(zip(pts, self.grids, self._kern, strict=True)):
             op = (-self.diffusion[j]) * kern(t, g, dx=2)
             if self.advection[j] != 0:
                 op = op + self.advection[j] * kern(t, g, dx=1)
@@ -723,7 +827,7 @@ class GridPDESolver:
         xp = self._xp
         coef = self._grid_array(coef, "coef")
         pts = self._points(points)
-        mats = [kern(t, g) for t, g, kern in zip(pts, self.grids, self.kernels, strict=True)]
+        mats = [kern(t, g) for t, g, kern in zip(pts, self.grids, self._kern, strict=True)]
         out = multi_mode_product(coef, mats)
         if not bool(xp.all(xp.isfinite(out))):
             raise ValueError("the interpolant overflows: `coef` is too large for the dtype.")

@@ -209,10 +209,11 @@ class SpectralMixture:
         """
         dx = check_int(dx, "dx", low=0, high=_MAX_ORDER)
         dz = check_int(dz, "dz", low=0, high=_MAX_ORDER)
-        top = _MAX_ORDER if self.spectrum == "gaussian" else min(_MAX_ORDER, self.dof - 1)
+        dof = self.dof if self.dof is not None else 0
+        top = _MAX_ORDER if self.spectrum == "gaussian" else min(_MAX_ORDER, dof - 1)
         if dx + dz > top:
             raise ValueError(f"`dx` + `dz` must be at most {top}" + ("" if self.spectrum == "gaussian" else
-                             f" (the Student-t kernel with dof={self.dof} has {self.dof - 1} derivatives)")
+                             f" (the Student-t kernel with dof={dof} has {dof - 1} derivatives)")
                              + f"; got {dx} + {dz}.")
         arrays = [x] if z is None else [x, z]
         arrays += [v for v in (self.freqs, self.scales, self.log_weights) if hasattr(v, "shape")]
@@ -233,7 +234,7 @@ class SpectralMixture:
         x, mu, s, lw = (v if v.dtype == dt else xp.astype(v, dt) for v in (x, mu, s, lw))
         z = z if z.dtype == dt else xp.astype(z, dt)
         if self.spectrum == "student_t":
-            return _st_derivative(x, z, mu, s, lw, dx + dz, (-1.0) ** dz, self.dof, xp)
+            return _st_derivative(x, z, mu, s, lw, dx + dz, (-1.0) ** dz, dof, xp)
         return _sm_derivative(x, z, mu, s, lw, dx + dz, (-1.0) ** dz, xp)
 
 
