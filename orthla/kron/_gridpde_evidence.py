@@ -10,27 +10,47 @@ import math
 from typing import Any
 
 from ._modeprod import multi_mode_product
+from ._spectral_kernels import _matern_poly
 
 TWO_PI = 2 * math.pi
 
 
-def sm_gram_and_derivatives(g: Any, mu: Any, log_s: Any, lw: Any, xp: Any, *, grad: bool = True) -> tuple:
+def sm_gram_and_derivatives(g: Any, mu: Any, log_s: Any, lw: Any, xp: Any, *, grad: bool = True,
+                            spectrum: str = "gaussian", dof: int | None = None) -> tuple:
     """``K = k(g, g)`` of the mixture and ``dK / d(mu_q, log s_q, log w_q)`` stacked on a last axis."""
     t = (g[:, None] - g[None, :])[:, :, None]
     s = xp.exp(log_s)
-    a = (2 * math.pi**2) * s * s
     b = TWO_PI * mu
-    env = xp.exp(lw - a * t * t)
-    comp = env * xp.cos(b * t)
+    cos = xp.cos(b * t)
+    if spectrum == "gaussian":
+        a = (2 * math.pi**2) * s * s
+        env = xp.exp(lw - a * t * t)
+    else:  # Student-t: Matérn envelope P(y) exp(-y), y = lam |t|, lam = 2 pi sqrt(dof) s
+        assert dof is not None
+        y = (TWO_PI * math.sqrt(dof)) * s * xp.abs(t)
+        env = xp.exp(lw - y) * _horner(_matern_poly(dof, 0), y)
+    comp = env * cos
     gram = xp.sum(comp, axis=2)
     if not grad:
         return gram, None
     d_mu = env * xp.sin(b * t) * (-TWO_PI * t)
-    d_logs = comp * (-2 * a) * (t * t)
+    if spectrum == "gaussian":
+        d_logs = comp * (-2 * a) * (t * t)
+    else:  # d/dlog s of P(y) e^{-y} = y (P'(y) - P(y)) e^{-y}
+        assert dof is not None
+        d_logs = xp.exp(lw - y) * y * _horner(_matern_poly(dof, 1), y) * cos
     return gram, (d_mu, d_logs, comp)
 
 
-def neg_log_evidence(u: Any, grids: list, params: list, log_noise: float, xp: Any, *, grad: bool = True) -> tuple:
+def _horner(coefs: list, y: Any) -> Any:
+    out = coefs[-1] + 0 * y
+    for c in coefs[-2::-1]:
+        out = out * y + c
+    return out
+
+
+def neg_log_evidence(u: Any, grids: list, params: list, log_noise: float, xp: Any, *, grad: bool = True,
+                     spectrum: str = "gaussian", dof: int | None = None) -> tuple:
     """``-log N(vec(u) | 0, ⊗_k K_k + s2 I)`` up to ``N log(2 pi) / 2``, and its gradient.
 
     ``params[k] = (mu, log_s, lw)`` of axis ``k`` (1-D arrays of ``xp``).  Returns
@@ -46,7 +66,7 @@ def neg_log_evidence(u: Any, grids: list, params: list, log_noise: float, xp: An
     d = len(grids)
     grams, derivs, vecs, vals = [], [], [], []
     for g, (mu, log_s, lw) in zip(grids, params, strict=True):
-        gram, der = sm_gram_and_derivatives(g, mu, log_s, lw, xp, grad=grad)
+        gram, der = sm_gram_and_derivatives(g, mu, log_s, lw, xp, grad=grad, spectrum=spectrum, dof=dof)
         lam, vec = xp.linalg.eigh(gram)
         grams.append(gram)
         derivs.append(der)

@@ -192,14 +192,15 @@ def fit_grid_pde(grids: Sequence[Any], kernels: Any, f: Any, boundary: Any, poin
             vals[k][name] = theta[pos:pos + q]
             pos += q
         out = []
-        for v in vals:
+        for v, kern in zip(vals, start.kernels, strict=True):
+            shape = {"spectrum": kern.spectrum, "dof": kern.dof}  # the spectrum family is kept
             if as_xp:
                 v = {key: xp.asarray(a, dtype=f.dtype, device=f.device) if isinstance(a, np.ndarray) else a
                      for key, a in v.items()}
-                out.append(SpectralMixture(v["freqs"], xp.exp(v["scales"]), log_weights=v["log_weights"]))
+                out.append(SpectralMixture(v["freqs"], xp.exp(v["scales"]), log_weights=v["log_weights"], **shape))
             else:
                 v = {key: np.asarray(a, dtype=np.float64) for key, a in v.items()}
-                out.append(SpectralMixture(v["freqs"], np.exp(v["scales"]), log_weights=v["log_weights"]))
+                out.append(SpectralMixture(v["freqs"], np.exp(v["scales"]), log_weights=v["log_weights"], **shape))
         return out
 
     def objective(theta_t):

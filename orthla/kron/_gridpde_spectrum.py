@@ -70,7 +70,7 @@ def _to_np(v: Any) -> np.ndarray:
 
 
 def _fit_mixture(field: Any, grids: list, params: list, log_noise: float, free: tuple, *, jeffreys: float,
-                 noise_floor: float, maxiter: int, xp: Any, like: Any) -> tuple:
+                 noise_floor: float, maxiter: int, xp: Any, like: Any, shape: dict) -> tuple:
     """Minimize the evidence of ``field`` + ``jeffreys * sum log w`` by L-BFGS-B over the ``free`` parameters.
 
     ``params[k] = [mu, log_s, lw]`` (NumPy); ``free`` holds indices into it (0, 1, 2).  Returns the
@@ -103,7 +103,7 @@ def _fit_mixture(field: Any, grids: list, params: list, log_noise: float, free: 
         cur, ln = unpack(theta)
         arrs = [[xp.asarray(v, dtype=like.dtype, device=like.device) for v in p] for p in cur]
         try:
-            val, grads, dn = neg_log_evidence(field, grids, arrs, ln, xp)
+            val, grads, dn = neg_log_evidence(field, grids, arrs, ln, xp, **shape)
             val = float(val) + jeffreys * float(sum(np.sum(p[2]) for p in cur))
         except (ValueError, np.linalg.LinAlgError):
             return 1e300, np.zeros_like(theta)
@@ -143,16 +143,18 @@ def _unit_rms(v: Any, xp: Any) -> Any:
     return v / rms
 
 
-def _kernels(params: list) -> list:
+def _kernels(params: list, shape: dict) -> list:
     # Python floats: converted to the namespace of the points at each call (any array library)
-    return [SpectralMixture(mu.tolist(), np.exp(log_s).tolist(), log_weights=lw.tolist()) for mu, log_s, lw in params]
+    return [SpectralMixture(mu.tolist(), np.exp(log_s).tolist(), log_weights=lw.tolist(), **shape)
+            for mu, log_s, lw in params]
 
 
 @capability("kron", numba=False, notes="d >= 2: NumPy or torch (as GridPDESolver)")
 def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffusion: Any = 1.0,
                           advection: Any = 0.0, reaction: float = 0.0, jitter: float = 1e-10,
                           jeffreys: float = 1.0, prune: float = 1e-6, rounds: int = 6, tol: float = 1e-3,
-                          maxiter: int = 300) -> GridPDESpectrumFit:
+                          maxiter: int = 300, spectrum: str = "gaussian", dof: int | None = None
+                          ) -> GridPDESpectrumFit:
     """Learn the spectral-mixture kernels of :class:`GridPDESolver` from the PDE (GP-HM).
 
     As in GP-HM [1]_, each axis starts from many mixture components on a wide frequency
@@ -182,6 +184,9 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
         ``tol`` times the largest frequency (or ``1 / length``).
     maxiter : int, default 300
         L-BFGS-B iteration cap per fit.
+    spectrum, dof
+        The spectral family of every component, as for :class:`SpectralMixture`
+        (``"student_t"``: Matérn-times-cosine components; the widths are the t scales).
 
     Returns
     -------
@@ -191,7 +196,8 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
     Raises
     ------
     ValueError
-        As :class:`GridPDESolver` and :meth:`GridPDESolver.solve`; ``jeffreys < 0``,
+        As :class:`GridPDESolver` and :meth:`GridPDESolver.solve`; as :class:`SpectralMixture`
+        for ``spectrum`` and ``dof``; ``jeffreys < 0``,
         ``prune`` outside ``(0, 1)``, ``tol <= 0``, ``rounds``/``maxiter`` < 1; ``f`` and
         ``boundary`` both zero.
     TypeError
@@ -255,6 +261,10 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
     rounds = check_int(rounds, "rounds", low=1)
     maxiter = check_int(maxiter, "maxiter", low=1)
     opts = {"diffusion": diffusion, "advection": advection, "reaction": reaction, "jitter": jitter}
+    shape: dict[str, Any] = {"spectrum": spectrum, "dof": dof}
+    SpectralMixture([0.0], [1.0], **shape)  # validates spectrum and dof
+    if spectrum == "student_t" and dof is None:
+        shape["dof"] = 5
     probe = GridPDESolver(grids, SpectralMixture([0.0], [1.0]), **opts)  # validates grids and coefficients
     start = []  # the broadband start: the wide frequency grid of every axis
     for g in probe.grids:
@@ -263,14 +273,15 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
         nyq = (gh.shape[0] - 1) / (2 * length)
         mu = np.arange(0.0, nyq + 0.5 / length, 1.0 / length)
         start.append([mu, np.full(mu.shape, -math.log(length)), np.zeros(mu.shape)])
-    solver = GridPDESolver(probe.grids, _kernels(start), **opts)
+    solver = GridPDESolver(probe.grids, _kernels(start, shape), **opts)
     xp = array_namespace(*solver.grids)
     like = solver.grids[0]
     f_arr = solver._grid_array(f, "f")
     g_arr = solver._grid_array(boundary, "boundary")
     eps = float(xp.finfo(like.dtype).eps)
     floor = max(1e-10, 1e4 * eps)
-    fit_opts = {"jeffreys": jeffreys, "noise_floor": floor, "maxiter": maxiter, "xp": xp, "like": like}
+    fit_opts = {"jeffreys": jeffreys, "noise_floor": floor, "maxiter": maxiter, "xp": xp, "like": like,
+                "shape": shape}
 
     # frequency search: weights only, on U of the broadband kernel and on the interior f
     sol = solver.solve(f_arr, g_arr)
@@ -291,7 +302,7 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
     ln = math.log(max(1e-6, 100 * floor))  # small: a large start nugget lets the prior prune small components
     done = 0
     for done in range(1, rounds + 1):  # noqa: B007
-        solver = GridPDESolver(solver.grids, _kernels(params), **opts)
+        solver = GridPDESolver(solver.grids, _kernels(params, shape), **opts)
         sol = solver.solve(f_arr, g_arr)
         new, ln, objective = _fit_mixture(_unit_rms(sol.u, xp), solver.grids, params, ln, (0, 1, 2), **fit_opts)
         new = _prune(new, prune)
@@ -304,7 +315,7 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
     # and make the collocation system ill-conditioned; the frequencies and weights are the learned ones)
     final = [[mu, np.maximum(log_s, -math.log(_length(g))), lw] for (mu, log_s, lw), g in zip(params, solver.grids,
                                                                                                 strict=True)]
-    solver = GridPDESolver(solver.grids, _kernels(final), **opts)
+    solver = GridPDESolver(solver.grids, _kernels(final, shape), **opts)
     sol = solver.solve(f_arr, g_arr)
     if not converged:
         warnings.warn(f"fit_grid_pde_spectrum: the mixture frequencies still moved after {rounds} rounds (relative "
@@ -315,7 +326,7 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
         order = np.argsort(-lw, kind="stable")
         freqs.append(mu[order])
         weights.append(np.exp(lw[order] - np.max(lw)))
-    return GridPDESpectrumFit(_kernels(final), freqs, weights, solver, sol, objective, math.exp(ln), done, converged)
+    return GridPDESpectrumFit(_kernels(final, shape), freqs, weights, solver, sol, objective, math.exp(ln), done, converged)
 
 
 def _length(g: Any) -> float:
