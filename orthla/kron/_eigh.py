@@ -43,15 +43,16 @@ class PCGResult(NamedTuple):
         Whether every column reached ``||b - A x|| <= tol ||b||``.
     iterations : int
         Iterations run.
-    residual : float
+    residual : array, 0-d
         Largest relative residual ``||b - A x|| / ||b||`` over the columns,
-        recomputed from ``x`` at the end (not the recurrence).
+        recomputed from ``x`` at the end (not the recurrence); real, in the namespace and
+        on the device of ``x``.
     """
 
     x: Any
     converged: bool
     iterations: int
-    residual: float
+    residual: Any
 
 
 def _conj_t(a, xp):
@@ -504,7 +505,7 @@ class KronEigh:
         ymax = scalar(xp.max(xp.abs(y))) if size(y) else 0.0
         if ymax == 0.0:  # the solution is zero (also for N = 0 or no columns)
             z = xp.zeros(y.shape, dtype=xp.result_type(y, v, *self._arrays()), device=y.device)
-            return PCGResult(z, True, 0, 0.0)
+            return PCGResult(z, True, 0, xp.zeros((), dtype=real_dtype(z.dtype, xp), device=y.device))
         c = scalar(xp.mean(v)) if precond_shift is None else precond_shift
         self._shifted(c, "precond_shift")  # preconditioner must be SPD
         vcol = v if y.ndim == 1 else xp.reshape(v, (n, *([1] * (y.ndim - 1))))
@@ -553,10 +554,11 @@ def pcg(op, precond, b, xp, *, tol, maxiter, x0=None, check_every=None) -> PCGRe
         rz = rz_new
         p = z + beta * p
     true = b - op(x)
-    res = scalar(xp.max(xp.sqrt(dot(true, true)) / bnorm))
+    res_arr = xp.max(xp.sqrt(dot(true, true)) / bnorm)
+    res = scalar(res_arr)  # read anyway: `converged` and the warning need it
     converged = res <= tol * 10 and rel <= tol  # recurrence and true residual both small
     if not converged:
         warnings.warn(
             f"PCG stopped after {it} iterations with relative residual {res:.3g} > tol = {tol:.3g}; "
             "raise maxiter or loosen tol.", KronConvergenceWarning, stacklevel=3)
-    return PCGResult(x, converged, it, res)
+    return PCGResult(x, converged, it, res_arr)

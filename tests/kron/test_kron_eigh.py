@@ -88,6 +88,10 @@ def test_general_diagonal_pcg(xp):
     assert res.converged and 0 < res.iterations < 100 and res.residual <= 1e-11
     tol = 1e-11 * np.linalg.cond(dense) * np.abs(ref).max()
     assert_close(res.x, ref, xp=xp, rtol=0, atol=tol)
+    # the residual: a 0-d array of the input's namespace (no host read of its own), from x
+    xh = to_host(res.x)
+    true = np.max(np.linalg.norm(y - dense @ xh, axis=0) / np.linalg.norm(y, axis=0))
+    assert_close(res.residual, np.asarray(true), xp=xp, rtol=0, atol=1e-13)  # ~ 6e-13, rounding ~ 2e-15
     # A constant diagonal is exactly the preconditioner: one iteration (read after each one).
     res = ke.solve_diag(xp.asarray(y[:, 0]), xp.asarray(np.full(320, 0.05)), tol=1e-10, check_every=1)
     assert res.converged and res.iterations == 1

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from _kron_helpers import one_blas_thread  # noqa: F401  (autouse fixture)
 
-from orthla._testing import to_host
+from orthla._testing import assert_close, to_host
 from orthla.kron import nearest_kron
 
 
@@ -38,6 +38,8 @@ def _check_recovery(xp, method):
     rec = sum(np.kron(b[i], c[i]) for i in range(3))
     np.testing.assert_allclose(rec, a, rtol=0, atol=1e-12 * np.abs(a).max())
     assert res.error < (1e-7 if method == "svds" else 1e-13)
+    # a 0-d array of the input's namespace and real dtype, like the other result arrays
+    assert_close(res.error, np.asarray(0.0), xp=xp, atol=1e-7 if method == "svds" else 1e-13)
     # Same Kronecker factor spaces: the recovered B_i span the true B_i (and likewise C).
     true_b = np.stack([x.reshape(-1) for x in bs], axis=1)
     true_c = np.stack([x.reshape(-1) for x in cs], axis=1)
@@ -55,7 +57,7 @@ def test_rank_one_error_and_optimality(xp):
     approx = np.kron(to_host(one.B)[0], to_host(one.C)[0])
     err = np.linalg.norm(a - approx)
     np.testing.assert_allclose(err, np.sqrt(s[1] ** 2 + s[2] ** 2), rtol=1e-12)
-    np.testing.assert_allclose(one.error, err / np.linalg.norm(a), rtol=1e-12)
+    assert_close(one.error, np.asarray(err / np.linalg.norm(a)), xp=xp, rtol=1e-12)  # 0-d, on the device
     # No other Kronecker product does better: perturbing the optimum increases the error.
     for _ in range(5):
         b = to_host(one.B)[0] + 1e-3 * rng.standard_normal((3, 3))
