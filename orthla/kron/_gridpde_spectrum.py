@@ -153,8 +153,8 @@ def _kernels(params: list, shape: dict) -> list:
 def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffusion: Any = 1.0,
                           advection: Any = 0.0, reaction: float = 0.0, jitter: float = 1e-10,
                           jeffreys: float = 1.0, prune: float = 1e-6, rounds: int = 6, tol: float = 1e-3,
-                          maxiter: int = 300, spectrum: str = "gaussian", dof: int | None = None
-                          ) -> GridPDESpectrumFit:
+                          maxiter: int = 300, spectrum: str = "gaussian", dof: int | None = None,
+                          period: Any = None) -> GridPDESpectrumFit:
     """Learn the spectral-mixture kernels of :class:`GridPDESolver` from the PDE (GP-HM).
 
     As in GP-HM [1]_, each axis starts from many mixture components on a wide frequency
@@ -170,8 +170,9 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
     ----------
     grids, f, boundary
         As for :class:`GridPDESolver` and :meth:`GridPDESolver.solve`.
-    diffusion, advection, reaction, jitter
-        As for :class:`GridPDESolver`.
+    diffusion, advection, reaction, jitter, period
+        As for :class:`GridPDESolver` (on a periodic axis the evidence uses the plain,
+        non-periodized mixture: the frequencies are those of the values on the nodes).
     jeffreys : float, default 1
         Strength of the Jeffreys term (0 turns the pruning prior off).
     prune : float, default 1e-6
@@ -260,7 +261,8 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     rounds = check_int(rounds, "rounds", low=1)
     maxiter = check_int(maxiter, "maxiter", low=1)
-    opts = {"diffusion": diffusion, "advection": advection, "reaction": reaction, "jitter": jitter}
+    opts = {"diffusion": diffusion, "advection": advection, "reaction": reaction, "jitter": jitter,
+            "period": period}
     shape: dict[str, Any] = {"spectrum": spectrum, "dof": dof}
     SpectralMixture([0.0], [1.0], **shape)  # validates spectrum and dof
     if spectrum == "student_t" and dof is None:
@@ -287,9 +289,9 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
     sol = solver.solve(f_arr, g_arr)
     u_fit, _, _ = _fit_mixture(_unit_rms(sol.u, xp), solver.grids, start, math.log(1e-4), (2,), **fit_opts)
     params = _prune(u_fit, prune)
-    f_int = _interior(f_arr)
+    f_int = solver._int(f_arr)
     if float(xp.max(xp.abs(f_int))) > 0:
-        inner = [_interior(g) for g in solver.grids]
+        inner = [g if p is not None else _interior(g) for g, p in zip(solver.grids, solver.period, strict=True)]
         f_fit, _, _ = _fit_mixture(_unit_rms(f_int, xp), inner, start, math.log(1e-4), (2,), **fit_opts)
         f_fit = _prune(f_fit, prune)
         params = [[np.concatenate([a[i], b[i]]) for i in range(3)] for a, b in zip(params, f_fit, strict=True)]
