@@ -14,6 +14,12 @@ and 2-D ``-Δu = f`` with ``u = sin(50 x) sin(50 y)`` on the unit box, Dirichlet
 ``test_objective`` times one evaluation of :func:`orthla.kron.fit_grid_pde`'s objective on the
 2-D case (set-up, solve, ``L u`` at the ``(n-1)^2`` cell midpoints), up to ``n = 1000`` (slow).
 
+``test_evidence`` times one evaluation (value and gradient) of the GP evidence that
+:func:`orthla.kron.fit_grid_pde_spectrum` maximizes, ``-log N(vec U | 0, K_1 ⊗ K_2 + s2 I)``, on the
+2-D case with ``Q`` components per axis (``Q = n/2``: the frequency search; ``Q = 1``: a
+refinement round), against the dense evaluation a user would write (``N x N`` Cholesky; the value
+only, no gradient) where ``N = n^2`` fits in memory.
+
 Reading the table: accuracy at equal time is the ``rel_err`` of the two tools at rows of
 similar median time.  BLAS is pinned to one thread by ``conftest.py``.  Run with
 ``/work/venv/bin/python -m pytest benchmarks/bench_kron_gridpde.py -m "slow or not slow"``.
@@ -96,3 +102,44 @@ def test_objective(benchmark, n):
     benchmark.extra_info["objective"] = _objective(n)  # warm-up
     benchmark.extra_info["nodes"] = n * n
     benchmark.pedantic(_objective, args=(n,), rounds=1 if n >= 1000 else 3, iterations=1)
+
+
+def _evidence_params(n, q):
+    mu = np.linspace(0.0, (n - 1) / 2, q) if q > 1 else np.array([W2 / (2 * np.pi)])
+    return [(mu, np.zeros(q), np.zeros(q))] * 2
+
+
+def _evidence_kron(n, q):
+    from orthla.kron._gridpde_evidence import neg_log_evidence
+
+    x = np.linspace(0.0, 1.0, n)
+    u, _ = _exact("2d", x)
+    val, _, _ = neg_log_evidence(u, [x, x], _evidence_params(n, q), np.log(1e-6), np)
+    return float(val)
+
+
+def _evidence_dense(n, q):
+    import scipy.linalg
+
+    x = np.linspace(0.0, 1.0, n)
+    u, _ = _exact("2d", x)
+    mu, ls, lw = _evidence_params(n, q)[0]
+    k1 = SpectralMixture(mu, np.exp(ls), log_weights=lw)(x)
+    big = np.kron(k1, k1) + 1e-6 * np.eye(n * n)
+    c = scipy.linalg.cho_factor(big)
+    return float(0.5 * u.ravel() @ scipy.linalg.cho_solve(c, u.ravel()) + np.sum(np.log(np.diag(c[0]))))
+
+
+@pytest.mark.parametrize(("tool", "n", "q"), [
+    pytest.param(tool, n, q, id=f"{tool}|n={n}|Q={q}", marks=(pytest.mark.slow,) if n >= 400 else ())
+    for tool, n, q in [("kron", 30, 15), ("dense", 30, 15), ("kron", 50, 25), ("dense", 50, 25),
+                       ("kron", 100, 50), ("kron", 100, 1), ("kron", 200, 100), ("kron", 200, 1),
+                       ("kron", 400, 1)]])
+def test_evidence(benchmark, tool, n, q):
+    run = _evidence_kron if tool == "kron" else _evidence_dense
+    val = run(n, q)  # warm-up
+    if tool == "kron" and n <= 50:
+        ref = _evidence_dense(n, q)
+        benchmark.extra_info["rel_diff_dense"] = abs(val - ref) / abs(ref)
+    benchmark.extra_info["nodes"] = n * n
+    benchmark.pedantic(run, args=(n, q), rounds=3, iterations=1)
