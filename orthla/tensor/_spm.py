@@ -55,6 +55,9 @@ AUTO_TRIES = 3
 NEWTON_GATE = 0.1
 #: Steps a start waits before trying Newton again after a rejected Newton step.
 NEWTON_WAIT = 3
+#: Most power steps (with S^2) towards the top eigenvector of a random slice (a start), and
+#: the change below which they stop; the Numba kernel has its own copy.
+SLICE_STEPS, SLICE_TOL = 30, 1e-3
 
 
 class TensorWarning(UserWarning):
@@ -321,6 +324,10 @@ class _NumbaBasis:
     @property
     def C(self):
         return self.Cbuf[self.k0:, self.k0:]
+
+    @property
+    def rank(self):
+        return (self.buf.shape[1] if self.n == 2 else self.buf.shape[0]) - self.k0
 
     def alpha(self, x, idx, w):
         from ._spm_numba import spm_alpha
@@ -895,18 +902,15 @@ def _better(rec, best_rec):
 def _extract_one(V, idx_cols, w_dev, E, idx_np, w_np, gen, d, n_tries, max_restarts, found, use,
                  opts, xp):
     """Run batches of random starts until a converged, non-duplicate maximizer is found."""
-    dev, dtype = V.device, V.dtype
     best = None
     for restart in range(max_restarts + 1):
         round_best = None
         for size in _batches(n_tries, restart):
-            X0 = gen.standard_normal((d, size))
-            X0 /= np.linalg.norm(X0, axis=0)
+            X0 = _slice_starts(V, idx_np, w_np, E, gen, d, size, use, xp)
             if use == "numba":
                 X, F, iters, done, gnorm = _power_numba(V, idx_np, w_np, X0, **opts)
             else:
-                X, F, iters, done, gnorm = _power_xp(V, idx_cols, w_dev, E,
-                                                     xp.asarray(X0, dtype=dtype, device=dev), **opts)
+                X, F, iters, done, gnorm = _power_xp(V, idx_cols, w_dev, E, X0, **opts)
                 F, iters, done, gnorm = (host_copy(a, xp) for a in (F, iters, done, gnorm))
             j, rec = _best_start(F, iters, done, gnorm, restart)
             x = X[:, j]
@@ -928,6 +932,60 @@ def _extract_one(V, idx_cols, w_dev, E, idx_np, w_np, gen, d, n_tries, max_resta
             break
     best[1]["restarts"] = restart  # extra batches drawn, whichever batch was kept
     return best
+
+
+def _slice_starts(V, idx_np, w_np, E, gen, d, size, use, xp):
+    """``size`` starting points: the top eigenvectors of random slices of the subspace.
+
+    A random element ``sum_r g_r M_r`` of the subspace (``M_r`` the symmetric tensor of V's
+    column r), contracted with a random vector u in all modes but two, is a d x d matrix
+    ``sum_i c_i (u^T a_i)^(n-2) a_i a_i^T`` of the span of the remaining components; its
+    eigenvector of largest |eigenvalue| lies near one of them once few are left (exactly on
+    the last one), and is no worse than a uniform random start before.  Saves about a third
+    of the power steps on order 4 and removes the long escapes of starts nearly orthogonal
+    to the last components (thousands of steps at order 6).  Returns (d, size): NumPy for
+    the Numba engine, else in the namespace and on the device of V.
+    """
+    n = idx_np.shape[1]
+    N = idx_np.shape[0]
+    rank = V.rank if use == "numba" else V.shape[1]
+    G = gen.standard_normal((rank, size))
+    U = gen.standard_normal((d, size))
+    pairs = [(p, q) for p in range(n) for q in range(n) if p != q]
+    if use == "numba":
+        from ._spm_numba import spm_slice_starts
+
+        return spm_slice_starts(V.buf, V.k0, idx_np, np.asarray(w_np, dtype=np.float64), G, U)
+    dtype, dev = V.dtype, V.device
+    Y = (V @ xp.asarray(G, dtype=dtype, device=dev)) * xp.asarray(np.asarray(w_np), dtype=dtype,
+                                                                   device=dev)[:, None]
+    Ux = xp.asarray(U, dtype=dtype, device=dev)
+    cols = [xp.asarray(np.array(idx_np[:, p]), device=dev) for p in range(n)]
+    Us = [xp.take(Ux, col, axis=0) for col in cols]  # (N, size) each
+    mats = xp.zeros((size, d, d), dtype=dtype, device=dev)
+    for p, q in pairs:
+        coef = Y
+        for t in range(n):
+            if t != p and t != q:
+                coef = coef * Us[t]
+        Ep, Eq = E[:, p * N:(p + 1) * N], E[:, q * N:(q + 1) * N]
+        mats = mats + Ep @ (xp.permute_dims(coef, (1, 0))[:, :, None] * Eq.mT[None, :, :])
+    # Power iteration with S^2 from U, as the Numba kernel (fixed number of steps off
+    # NumPy: each early-stop test would be a host sync).
+    x = xp.permute_dims(Ux, (1, 0))[:, :, None]  # (size, d, 1)
+    x = x / xp.linalg.vector_norm(x, axis=1, keepdims=True)
+    stopped = xp.zeros((size, 1, 1), dtype=xp.bool, device=dev)
+    for _ in range(SLICE_STEPS):
+        z = mats @ (mats @ x)
+        nz = xp.linalg.vector_norm(z, axis=1, keepdims=True)
+        stopped = stopped | ~(nz > 0)
+        z = z / xp.where(nz > 0, nz, xp.ones_like(nz))
+        change = xp.linalg.vector_norm(z - x, axis=1, keepdims=True)
+        x = xp.where(stopped, x, z)
+        stopped = stopped | (change < SLICE_TOL)
+        if is_numpy(xp) and bool(xp.all(stopped)):
+            break
+    return xp.permute_dims(x[:, :, 0], (1, 0))
 
 
 def _deflate(V, W, C, alpha, beta, xp):

@@ -501,3 +501,55 @@ def spm_deflate(Vb, Cb, k0, n, vw, bw, vv, bv):
             row = Vk[r]
             for I in range(row.shape[0]):
                 row[I] -= c * w[I]
+
+
+#: Most power steps (with S^2) towards the top eigenvector of a random slice, and the
+#: change below which they stop.
+_SLICE_STEPS, _SLICE_TOL = 30, 1e-3
+
+
+@njit(cache=True)
+def spm_slice_starts(Vb, k0, idx, w, G, U):
+    """Starts from random slices of the subspace (see ``_slice_starts`` in ``_spm``).
+
+    For each column c: ``y = V G[:, c]`` (one pass over V), the d x d matrix
+    ``S = sum_I y_I w_I sum_(p != q) e_(i_p) e_(i_q)^T prod_(t != p, q) U[i_t, c]`` and its
+    eigenvector of largest |eigenvalue|.  Returns (d, k).
+    """
+    N, n = idx.shape
+    d, k = U.shape
+    X0 = np.empty((d, k))
+    y = np.empty(N)
+    S = np.empty((d, d))
+    for c in range(k):
+        g = np.ascontiguousarray(G[:, c])
+        if n == 2:
+            _quadratic_mix(Vb, k0, g, y)
+        else:
+            y[:] = np.dot(g, Vb[k0:])
+        S[:, :] = 0.0
+        for I in range(N):
+            v0 = y[I] * w[I]
+            for p in range(n):
+                for q in range(n):
+                    if q != p:
+                        v = v0
+                        for t in range(n):
+                            if t != p and t != q:
+                                v *= U[idx[I, t], c]
+                        S[idx[I, p], idx[I, q]] += v
+        # Eigenvector of largest |eigenvalue|: power iteration with S^2 from U[:, c]
+        # (a start need not be exact; an eigen-solver costs more than the steps it saves).
+        x = U[:, c] / np.sqrt(np.dot(U[:, c], U[:, c]))
+        for _ in range(_SLICE_STEPS):
+            z = np.dot(S, np.dot(S, x))
+            nz = np.sqrt(np.dot(z, z))
+            if not nz > 0.0:
+                break
+            z /= nz
+            change = np.sqrt(np.dot(z - x, z - x))
+            x = z
+            if change < _SLICE_TOL:
+                break
+        X0[:, c] = x
+    return X0

@@ -182,6 +182,34 @@ def test_newton_steps_keep_the_result_and_save_steps(monkeypatch, m, d, R, engin
     assert np.median(res.iterations) < 0.6 * np.median(plain.iterations)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_slice_starts_engines_agree_and_find_a_last_component(needs_numba, n):
+    import array_api_compat.numpy as npx
+
+    from orthla.tensor._spm import _NumbaBasis, _slice_starts, sym_coords
+    from orthla.tensor._symmetric import sym_indices
+
+    d = 7
+    idx, w = sym_indices(d, n)
+    N = idx.shape[0]
+    rng = np.random.default_rng(3)
+    V, _ = np.linalg.qr(rng.standard_normal((N, 12)))
+    E = np.zeros((d, n * N))
+    for p in range(n):
+        E[idx[:, p], p * N + np.arange(N)] = 1.0
+    X_numba = _slice_starts(_NumbaBasis(V, n), idx, w, None, np.random.default_rng(5), d, 3, "numba", npx)
+    X_xp = _slice_starts(V, idx, w, E, np.random.default_rng(5), d, 3, "xp", npx)
+    np.testing.assert_allclose(X_numba, X_xp, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(X_numba, axis=0), 1.0, rtol=1e-14)
+    # One component left: the slice is a multiple of a a^T, its top eigenvector is +-a.
+    a = rng.standard_normal(d)
+    a /= np.linalg.norm(a)
+    s = sym_coords(a[:, None], [idx[:, p].copy() for p in range(n)], w, npx)
+    for engine, basis in (("numba", _NumbaBasis(s, n)), ("xp", s)):
+        X0 = _slice_starts(basis, idx, w, E, np.random.default_rng(6), d, 2, engine, npx)
+        np.testing.assert_allclose(np.abs(a @ X0), 1.0, rtol=0, atol=1e-12)
+
+
 def test_input_not_modified(xp):
     T, _, _ = random_low_rank(5, 3, order=4, rng=1)
     Tx = xp.asarray(T.copy())
