@@ -345,6 +345,7 @@ class DigitalNet(PointEngine):
                                          for r in range(t)] for s in row] for row in seeds],
                                       dtype=np.uint64)
         self._device_cache = None
+        self._steps_cache: np.ndarray | None = None
 
     #: Dimensions of the default (Joe-Kuo) matrices, as ``scipy.stats.qmc.Sobol.MAXDIM``.
     MAXDIM = JOE_KUO_MAXDIM
@@ -394,7 +395,12 @@ class DigitalNet(PointEngine):
         from ._digital_numba import owen_scramble, walk_binary, walk_points
 
         mats = self.generating_matrices
-        steps = mats if self.order == "gray" else np.bitwise_xor.accumulate(mats, axis=2)
+        if self.order == "gray":
+            steps = mats
+        else:  # prefix XORs of the columns, made once (draws in blocks call this often)
+            if self._steps_cache is None:
+                self._steps_cache = np.ascontiguousarray(np.bitwise_xor.accumulate(mats, axis=2))
+            steps = self._steps_cache
         x0 = self._point_integers(start)
         if self.return_binary or self.randomize == "nus":
             out = np.empty((self._R, n, self.d), dtype=np.uint64)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import array_namespace, as_array, capability, select_engine
+from .._backend import array_namespace, as_array, capability, is_numpy, select_engine
 from .._validate import as_rng, check_choice, check_int, check_real
 from ._measures import Measure, _as_measure
 from ._periodize import PERIODIZATIONS, _periodize
@@ -71,6 +71,10 @@ def _result(estimate: np.ndarray, error_bound: np.ndarray, n: np.ndarray, conver
     return IntegrationResult(s(estimate), s(error_bound), s(n), s(converged), elapsed, method, n_total)
 
 
+#: Values per block of points drawn and mapped at once on the fused NumPy path (512 KiB).
+_BLOCK_VALUES = 2**16
+
+
 class _Integrand:
     """``g(u) = f(T(psi(u))) J(psi(u)) psi'(u)``, with output checks; values as (n, p) float64."""
 
@@ -84,18 +88,37 @@ class _Integrand:
         self.numba_f64 = select_engine("auto", xp) == "numba"
         self.unit_jacobian = type(measure)._jacobian is Measure._jacobian and measure._weight == 1.0
 
+    def _fused(self, dtype: Any) -> bool:
+        """Whether the NumPy engine maps float64 points in one Numba pass (:meth:`_map_numba`:
+        baker's map, open-cube clip, inverse normal CDF; J = 1)."""
+        return (self.numba_f64 and dtype == np.float64 and self.kind in ("none", "baker")
+                and self.unit_jacobian and hasattr(self.measure, "_map_numba"))
+
+    def sample(self, engine: Any, n: int) -> Any:
+        """``g`` at the next ``n`` points of ``engine`` (no replications).  On the fused NumPy path
+        the points are drawn and mapped block by block through a cache-sized array, never as one
+        (n, d) array; the same points (the sequences are extensible) and the same values."""
+        if not (self._fused(engine.dtype) and is_numpy(engine.xp) and engine.replications is None):
+            return self(engine.random(n))
+        d = self.measure.d
+        rows = 1 << max(8, (_BLOCK_VALUES // d).bit_length() - 1)
+        x = np.empty((n, d))
+        mapper = self.measure._numba_mapper(self.kind == "baker")
+        for i in range(0, n, rows):
+            b = min(rows, n - i)
+            mapper(engine.random(b), x[i : i + b])
+        return self._evaluate(x, None, None, n)
+
     def __call__(self, u: Any) -> Any:
         xp = self.xp
         n = u.shape[0]
         tiny = xp.finfo(u.dtype).smallest_normal
         top = 1.0 - xp.finfo(u.dtype).eps / 2
         w = None
-        fast = self.numba_f64 and u.dtype == np.float64
-        if fast and self.kind in ("none", "baker") and self.unit_jacobian and hasattr(self.measure, "_map_numba"):
-            # one Numba pass: baker's map, open-cube clip, inverse normal CDF (J = 1 here)
+        if self._fused(u.dtype):
             x = self.measure._map_numba(u, self.kind == "baker")
         else:
-            if fast and self.kind == "baker":
+            if self.numba_f64 and u.dtype == np.float64 and self.kind == "baker":
                 from ._cub_numba import baker_clip
 
                 src = np.ascontiguousarray(u)
@@ -106,6 +129,12 @@ class _Integrand:
                     u, w = _periodize(u, self.kind, self.order, xp)
                 u = xp.clip(u, tiny, top)
             x = self.measure._transform(u, xp)
+        return self._evaluate(x, u, w, n)
+
+    def _evaluate(self, x: Any, u: Any, w: Any, n: int) -> Any:
+        """``f(x)`` checked, as (n, p) float64, times the periodization's weights ``w`` and the
+        Jacobian at ``u`` where they are not 1."""
+        xp = self.xp
         y = self.f(x)
         if isinstance(y, list | tuple):
             y = np.asarray(y)
@@ -326,7 +355,7 @@ def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, rule: _Rule, m0: int, mma
     kap_engine = select_engine("auto", xp)
     m = m0
     n = 2**m
-    y = g(engine_pts.random(n))
+    y = g.sample(engine_pts, n)
     p = y.shape[1]
     ysum = xp.sum(y, axis=0)
     yt = _transform_ld(y, net, fft_engine, xp)
@@ -343,7 +372,7 @@ def _cub_ld(g: _Integrand, engine_pts: Any, net: bool, rule: _Rule, m0: int, mma
         if tally.record(*rule(mu, half), n) or m >= mmax:
             return tally.result(n)
         # doubling: the next n points are the previous lattice/net shifted by one more digit
-        ynew = g(engine_pts.random(n))
+        ynew = g.sample(engine_pts, n)
         ysum = ysum + xp.sum(ynew, axis=0)
         ytn = _transform_ld(ynew, net, fft_engine, xp)
         if fused:

@@ -369,25 +369,43 @@ class _LinearGaussian(Measure):
     def _diagonal(self) -> bool:
         return bool(np.all(self.factor == np.diag(np.diag(self.factor))))
 
-    def _map_numba(self, u: np.ndarray, baker: bool) -> np.ndarray:
+    def _map_numba(self, u: np.ndarray, baker: bool, out: np.ndarray | None = None) -> np.ndarray:
         """The map on NumPy float64 points in one Numba pass (:func:`normal_map`: the baker's map
         first when ``baker``, the open-cube clip, AS241, the diagonal affine map), then the
-        factor's product for a non-diagonal factor: the values of the array-API path."""
+        factor's product for a non-diagonal factor: the values of the array-API path.  Written
+        into ``out`` (C-contiguous, the shape of ``u``) when given."""
+        return self._numba_mapper(baker)(u, out)
+
+    def _numba_mapper(self, baker: bool) -> Any:
+        """``map(u, out=None)``: :meth:`_map_numba` with its parameters prepared once (for maps
+        applied block by block)."""
         from ._measures_numba import normal_map
 
-        src = np.ascontiguousarray(u)
-        out = np.empty_like(src)
         fi = np.finfo(np.float64)
-        d = src.shape[1]
+        lo, hi = fi.smallest_normal, 1.0 - fi.eps / 2
+        d = self.d
+        factor_t = np.ascontiguousarray(self.factor.T)
+        shift = self.mean.copy() if np.any(self.mean != 0) else None
         diagonal = self._diagonal
-        mean, scale = (self.mean, np.diag(self.factor).copy()) if diagonal else (np.zeros(d), np.ones(d))
-        normal_map(src, baker, fi.smallest_normal, 1.0 - fi.eps / 2, mean, scale, out)
         if diagonal:
-            return out
-        x = out @ self.factor.T
-        if np.any(self.mean != 0):
-            x = self.mean + x
-        return x
+            mean, scale = self.mean.copy(), np.diag(self.factor).copy()
+        else:
+            mean, scale = np.zeros(d), np.ones(d)
+
+        def run(u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+            src = np.ascontiguousarray(u)
+            if diagonal:
+                res = np.empty_like(src) if out is None else out
+                normal_map(src, baker, lo, hi, mean, scale, res)
+                return res
+            z = np.empty_like(src)
+            normal_map(src, baker, lo, hi, mean, scale, z)
+            res = np.matmul(z, factor_t, out=out)
+            if shift is not None:
+                res += shift
+            return res
+
+        return run
 
 
 def _pca_factor(cov: np.ndarray, name: str) -> np.ndarray:

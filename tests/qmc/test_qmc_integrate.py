@@ -367,3 +367,29 @@ def test_doubling_kernel_matches_xp(net):
         np.testing.assert_allclose(got, want, rtol=0, atol=4 * np.finfo(float).eps * scale)
         np.testing.assert_array_equal(mag, np.abs(got))
         np.testing.assert_array_equal(got_kappa, want_kappa)
+
+
+@pytest.mark.parametrize("kind", ["baker", "none"])
+@pytest.mark.parametrize("net", [False, True])
+def test_blockwise_sample_matches_one_draw(monkeypatch, kind, net):
+    # the fused NumPy path draws and maps the points block by block; the values must equal those
+    # of one draw of all the points (extensible sequences), for diagonal and full factors
+    pytest.importorskip("numba")
+    import array_api_compat.numpy as npx
+
+    import orthla.qmc._integrate as mod
+    from orthla.qmc import Lattice, Sobol
+
+    monkeypatch.setattr(mod, "_BLOCK_VALUES", 2**9)  # blocks of 256 rows: several per draw
+    f = lambda x: np.stack([np.cos(x.sum(axis=1)), x[:, -1] ** 2], axis=1)  # noqa: E731
+    for measure in (Gaussian([0.1, -0.2, 0.3], [0.5, 2.0, 1.0]), BrownianMotion(7, drift=0.4)):
+        engine = Sobol if net else Lattice
+        blocks, whole = engine(measure.d, rng=3), engine(measure.d, rng=3)
+        g = mod._Integrand(f, measure, kind, 4, npx)
+        assert g._fused(np.float64)
+        for n in (2**10, 2**10, 2**11):  # the doublings' draws, continuing the sequence
+            got, want = g.sample(blocks, n), g(whole.random(n))
+            if isinstance(measure, Gaussian):
+                np.testing.assert_array_equal(got, want)
+            else:  # a BLAS may round the factor's product of a block unlike that of all rows
+                np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
