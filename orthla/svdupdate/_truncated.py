@@ -1689,12 +1689,12 @@ def _append_lean(self, E, strategy):
             return None
         q, smin = y / rho, rho
         w2 = float(np.dot(g, g)) / (rho * rho)
+        W = None
         if w2 > (10 * e) ** 2:
             if w2 > e:
                 return None  # heavy cancellation: the general path's second pass
-            w = g / rho
-            q = q - V @ w                       # Gram matrix 1 - w^T w
-            c = c + w * rho
+            W = (g / rho)[:, None]              # q - V W has Gram matrix 1 - W^T W
+            c = c + g
         K[r, :r] = c
         K[r, r] = rho
         Q = q[:, None]
@@ -1725,18 +1725,24 @@ def _append_lean(self, E, strategy):
         if w2 > (10 * e) ** 2:
             if w2 > e:
                 return None  # heavy cancellation: the general path's second pass
-            Q = Q - V @ W                       # Gram matrix I - W^T W
-            C = C + (W @ T).T
+            C = C + G.T                         # Q - V W has Gram matrix I - W^T W; W T = G
+        else:
+            W = None
         K[r:, :r] = C
         K[r:, r:] = T.T
     F, theta, Gt, info = lap.gesdd(K, compute_uv=1, full_matrices=0, overwrite_a=1)
     if info != 0:
         return None
     kk = min(self._r_target, theta.shape[0])
-    # V_new = [V, Q] G[:, :kk] without forming [V, Q]: V G_1, then the rank-p term added
-    # in place by one GEMM on the F-contiguous view V_new^T (NumPy's own outer product
-    # and addition cost twice that for p = 1).
-    V_new = V @ Gt[:kk, :r].T
+    # V_new = [V, Q - V W] G[:, :kk] = V (G_1 - W G_2) + Q G_2: the correction of Q
+    # against V (needed on most updates: ||W|| is 20-120 eps on graded rows) costs an
+    # r x p x kk product instead of an n x r x p one, and [V, Q] is never formed.  The
+    # rank-p term is added in place by one GEMM on the F-contiguous view V_new^T (NumPy's
+    # own outer product and addition cost twice that for p = 1).
+    G1 = Gt[:kk, :r].T
+    if W is not None:
+        G1 = G1 - W @ Gt[:kk, r:].T
+    V_new = V @ G1
     _GEMM[dt.char](1.0, Gt[:kk, r:], Q, beta=1.0, c=V_new.T, trans_b=1, overwrite_c=1)
     pred = None
     if strategy == "auto":
