@@ -50,11 +50,16 @@ FIT_METHODS = ("exact", "rpi")
 #: n r^2 flops, use the extended right basis V = V' K_v.
 V_EXTENDED_MAX_BATCH = 256
 V_EXTENDED_MIN_WORK = 1_000_000
-#: Appended rows keep U = U' K_u when the factor has at least this many m r^2 flops
-#: (measured on dense single rows and 5-40-row batches at r = 10-20, with the small
-#: factorizations of the extended form called in LAPACK directly: from about 1.5e5 the
-#: extended form costs less than rotating U, 25% less per row at m = 10^4, r = 14).
-U_EXTENDED_MIN_WORK = 150_000
+#: Appended rows keep U = U' K_u when the factor has at least this many m r^2 flops.
+U_EXTENDED_MIN_WORK = 1_000_000
+#: ... or at least this many within a run of appends of one kind (rows after rows, or
+#: right after the fit): measured on dense single rows and 5-40-row batches at r = 10-20,
+#: with the extended form's small factorizations in LAPACK, from about 1.5e5 the extended
+#: form costs less than rotating U (25% less per row at m = 10^4, r = 14).  Not across
+#: a switch between rows and columns: there a small graph grown node by node (2000 nodes,
+#: r = 20, where V stays explicit) would enter the form (a Gram matrix, O(m r^2)) at every
+#: row and fold it at every column, 25% slower than rotating.
+U_EXTENDED_RUN_MIN_WORK = 150_000
 #: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
 FULL_CHECK_EVERY = 32
 #: Between probes the loss of orthogonality is bounded by ``PROBE_GROWTH sqrt(max(m, n))
@@ -1186,6 +1191,10 @@ class TruncatedSVD:
         """
         return not self.history or self.history[-1].kind in ("fit", "add_rows", "add_columns")
 
+    def _in_run(self):
+        """Whether the previous step was the fit or an append of the kind now running."""
+        return not self.history or self.history[-1].kind in ("fit", self._append_kind)
+
     def _plan(self, strategy, X, Y, exact, kind, *, extended=False):
         """``(path, prediction)`` for an update with block ``X`` (and ``Y`` for ``update``).
 
@@ -1456,9 +1465,11 @@ class TruncatedSVD:
         r = self._s.shape[0]
         kk = F.shape[1]
         F1, F2 = F[:r, :], F[r:, :]
-        # Below U_EXTENDED_MIN_WORK the explicit product is cheaper than the small factorizations.
-        worth_it = self._Ku is not None or (self._Ub.shape[0] * r * r >= U_EXTENDED_MIN_WORK
-                                            and self._in_append_stream())
+        # Below the thresholds the explicit product is cheaper than the small factorizations.
+        work = self._Ub.shape[0] * r * r
+        worth_it = (self._Ku is not None
+                    or (work >= U_EXTENDED_MIN_WORK and self._in_append_stream())
+                    or (work >= U_EXTENDED_RUN_MIN_WORK and self._in_run()))
         if kk == r and worth_it:
             K = F1 if self._Ku is None else self._Ku @ F1
             # F has orthonormal columns, so sigma_min(F1)^2 = 1 - ||F2||_2^2 (CS
