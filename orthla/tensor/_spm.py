@@ -99,7 +99,7 @@ class SPMResult:
         Relative reconstruction error ``||T - sum_i w_i a_i^(x m)||_F / ||T||_F``,
         measured on the compressed flattening (no d**m tensor is formed).
     iterations, restarts : numpy.ndarray of int, shape (rank,)
-        Power steps of the accepted start, and extra batches of starts drawn
+        Steps (power or Newton) of the accepted start, and extra batches of starts drawn
         (after non-convergence or a duplicate), per component.
     objective : numpy.ndarray, shape (rank,)
         Final F(a_i) = ||P_V a_i^(x n)||^2 (1 for an exact component).
@@ -583,11 +583,13 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
         ``"fixed"`` uses ``gamma = n - 1`` (every step ascends); ``"adaptive"``
         uses ``gamma = (n - 1) sqrt(1 - F(x))``, which vanishes at an exact
         component and converges much faster, falling back to the fixed shift on
-        any step that would decrease F.
+        any step that would decrease F, and near a maximum (``1 - F <= 0.1``)
+        tries a Riemannian Newton step first (see Notes).
     max_iter : int, default 5000
-        Power steps per start.
+        Steps (power or Newton) per start.
     n_tries : int or "auto", default "auto"
-        Random starts per component.  An int: that many starts iterated
+        Random starts per component (each the top eigenvector of a random
+        slice of the subspace, see Notes).  An int: that many starts iterated
         together (one GEMM per step; good on GPUs), the converged one with the
         largest F is kept, and the batch stops as soon as one start reaches an
         exact component (F = 1 to within 1e-9); at most 1000.  ``"auto"``: one
@@ -654,7 +656,18 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     ``C = D^(-1)`` [1]_.  The components are the global maxima (F = 1) of
     ``F(x) = ||V^T x^(x n)||^2`` on the sphere, found by the shifted power
     method of Kolda and Mayo [2]_; with the fixed shift ``n - 1``,
-    ``F + (n-1)||x||^(2n)`` is convex, so F increases monotonically.  The
+    ``F + (n-1)||x||^(2n)`` is convex, so F increases monotonically.  With the
+    adaptive shift, a start with ``1 - F <= 0.1`` first tries a Riemannian Newton
+    step: with ``B = [M_r x^(n-1)]_r`` (``M_r`` the symmetric tensor of column r of
+    V) and ``K = (n-1) sum_r a_r M_r x^(n-2)``, the Hessian of ``F / 2n`` on the
+    tangent space is ``P (n B B^T + K - F I) P`` (``P = I - x x^T``); the step is kept
+    when that is negative definite (Cholesky) and F does not drop, else the shifted
+    step is taken and Newton waits three steps.  Near a component this turns the
+    linear rate of the power step into a quadratic one (about a third of the steps
+    on order 4).  Each start is the eigenvector of largest |eigenvalue| of a random
+    slice ``sum_r g_r M_r(u, ..., u, ., .)`` (Gaussian g and u), an element of the
+    span of the remaining ``a_i a_i^T``: once few components remain it lies near
+    one of them.  The
     weight is ``lambda = 1/(beta^T C alpha)`` with ``alpha = V^T a^(x n)``,
     ``beta = W^T a^(x (m-n))``.  Deflation removes the component from the
     factored flattening with Householder reflectors (one for even m, two for
@@ -687,7 +700,8 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     the weights and ``spectrum`` are multiplied back by ``2^e``.
 
     Cost: ``O(N^3)`` (even) or ``O(N N' ^2)`` (odd) for the decomposition,
-    ``O(N R)`` per power step, ``O(N R)`` per deflation and ``O(N N' R + R^3)``
+    ``O(N R)`` per power step (one pass over V for n = 2, two otherwise), ``O(N R +
+    d^2 R + d^3)`` per Newton step, ``O(N R)`` per deflation and ``O(N N' R + R^3)``
     for the refit and the residual.  For a noiseless
     tensor of rank ``R <= identifiable_limit`` with generic components the
     result is exact to rounding: components within ``O(kappa eps)`` where
