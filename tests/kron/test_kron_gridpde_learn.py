@@ -210,3 +210,27 @@ def test_learns_on_a_periodic_axis():
     assert res.solver.period == [1.0]
     assert np.allclose(np.sort(res.freqs[0]), [3.0, 8.0], rtol=1e-2)  # measured 3.011, 7.995
     assert _rel(res.solution.u, u) <= 1e-4  # measured 6.3e-7
+
+
+def test_learns_multiscale_2d():
+    # sin 5x sin 5y + 0.1 sin 40x sin 40y on 50^2 nodes: sin 5x is under one period on [0, 1]
+    # (a component at mu = 0 carries it), the fast part is found at 40
+    x = np.linspace(0, 1, 50)
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    lo, hi = np.sin(5 * xx) * np.sin(5 * yy), np.sin(40 * xx) * np.sin(40 * yy)
+    u = lo + 0.1 * hi
+    res = fit_grid_pde_spectrum([x, x], 50 * lo + 320 * hi, u, jitter=1e-8)
+    for fr in res.freqs:
+        omega = np.sort(TWO_PI * fr)
+        assert omega[0] <= 1.0 and abs(omega[-1] - 40) <= 0.02 * 40, omega  # measured 0, 39.88
+    assert _rel(res.solution.u, u) <= 1e-3  # measured 3.8e-5
+
+
+def test_learns_advection_dominated_1d():
+    # -0.01 u'' + 20 u' = f, u = sin(100 x)
+    x = np.linspace(0, 1, 100)
+    u = np.sin(100 * x)
+    f = 0.01 * 1e4 * u + 20 * 100 * np.cos(100 * x)
+    res = fit_grid_pde_spectrum([x], f, u, diffusion=0.01, advection=20.0)
+    assert abs(TWO_PI * res.freqs[0][0] - 100) <= 0.01 * 100  # measured 99.998
+    assert _rel(res.solution.u, u) <= 1e-3  # measured 2.1e-6
