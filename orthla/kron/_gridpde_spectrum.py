@@ -42,8 +42,9 @@ class GridPDESpectrumFit(NamedTuple):
     solution : GridPDESolution
         Its solution of the problem.
     objective : float
-        The final ``-log p(U | theta) + sum log w`` (evidence of the collocation values
-        scaled to unit RMS, plus the Jeffreys term).
+        ``-log p(U | theta) + sum log w`` at the end of the last refinement fit (evidence of
+        the collocation values scaled to unit RMS, up to ``N log(2 pi) / 2``, plus the
+        Jeffreys term).
     noise : float
         The learned nugget of the evidence, relative to the mean square of ``U``.
     rounds : int
@@ -304,7 +305,7 @@ def fit_grid_pde_spectrum(grids: Sequence[Any], f: Any, boundary: Any, *, diffus
         f_fit = _prune(f_fit, prune)
         params = [[np.concatenate([a[i], b[i]]) for i in range(3)] for a, b in zip(params, f_fit, strict=True)]
     for p in params:  # equal start for the refinement; duplicates (found in both fields) merge in the fit
-        mu, idx = np.unique(np.round(p[0], 12), return_index=True)
+        _, idx = np.unique(np.round(p[0], 12), return_index=True)
         p[0], p[1], p[2] = p[0][idx], p[1][idx], np.zeros(idx.shape)
 
     converged = False
