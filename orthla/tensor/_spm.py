@@ -335,6 +335,15 @@ class _NumbaBasis:
         alpha = spm_alpha(self.buf, self.k0, idx, w, np.asarray(x, dtype=np.float64))
         return alpha.astype(self.dtype, copy=False)
 
+    def accept_even(self, x, idx, w, *, deflate):
+        """``(x with its canonical sign, weight)``, deflating V and C when ``deflate``."""
+        from ._spm_numba import spm_accept_even
+
+        lam, sign = spm_accept_even(self.buf, self.Cbuf, self.k0, self.n, idx, w,
+                                    np.asarray(x, dtype=np.float64), deflate)
+        self.k0 += bool(deflate)
+        return (-x if sign < 0 else x), float(lam)
+
     def deflate(self, vw, bw, vv, bv):
         """``C <- (H_W C H_V)[1:, 1:]`` and ``V <- (V H_V)[:, 1:]`` (``H = I - b v v^T``)."""
         from ._spm_numba import spm_deflate
@@ -546,8 +555,11 @@ def _best_start(F, iters, done, gnorm, restart):
     ties: take the first, so the choice does not depend on the engine or the BLAS
     thread count.
     """
-    F = np.where(done, F, -np.inf) if done.any() else np.asarray(F, dtype=np.float64)
-    j = int(np.argmax(F >= F.max() - TIE_TOL))
+    if len(F) == 1:  # one start (the usual case of n_tries="auto"): no search
+        j = 0
+    else:
+        F = np.where(done, F, -np.inf) if done.any() else np.asarray(F, dtype=np.float64)
+        j = int(np.argmax(F >= F.max() - TIE_TOL))
     rec = {"iterations": int(iters[j]), "restarts": restart, "objective": float(F[j]),
            "grad_norm": float(gnorm[j]), "converged": bool(done[j])}
     return j, rec
@@ -819,6 +831,14 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
 
             t0 = time.perf_counter()
             xcol = x[:, None]
+            if use == "numba" and W is None:  # even order: one Numba call
+                x, lam = V.accept_even(x, idx_n, w_n, deflate=k + 1 < R)
+                C = V.C
+                factors.append(x)
+                weights.append(lam)
+                found = _set_column(found, k, x, xp)
+                timings["deflation"] += time.perf_counter() - t0
+                continue
             if use == "numba":
                 alpha = V.alpha(x, idx_n, w_n)
             else:
@@ -960,16 +980,16 @@ def _slice_starts(V, idx_np, w_np, E, gen, d, size, use, xp):
     to the last components (thousands of steps at order 6).  Returns (d, size): NumPy for
     the Numba engine, else in the namespace and on the device of V.
     """
-    n = idx_np.shape[1]
-    N = idx_np.shape[0]
     rank = V.rank if use == "numba" else V.shape[1]
     G = gen.standard_normal((rank, size))
     U = gen.standard_normal((d, size))
-    pairs = [(p, q) for p in range(n) for q in range(n) if p != q]
     if use == "numba":
         from ._spm_numba import spm_slice_starts
 
-        return spm_slice_starts(V.buf, V.k0, idx_np, np.asarray(w_np, dtype=np.float64), G, U)
+        return spm_slice_starts(V.buf, V.k0, idx_np, w_np, G, U)
+    n = idx_np.shape[1]
+    N = idx_np.shape[0]
+    pairs = [(p, q) for p in range(n) for q in range(n) if p != q]
     dtype, dev = V.dtype, V.device
     Y = (V @ xp.asarray(G, dtype=dtype, device=dev)) * xp.asarray(np.asarray(w_np), dtype=dtype,
                                                                    device=dev)[:, None]

@@ -553,3 +553,33 @@ def spm_slice_starts(Vb, k0, idx, w, G, U):
                 break
         X0[:, c] = x
     return X0
+
+
+@njit(cache=True)
+def spm_accept_even(Vb, Cb, k0, n, idx, w, x, deflate):
+    """Accept the component ``x`` of an even-order tensor in one call: ``alpha = V^T
+    x^(x n)``, the weight ``1 / (alpha^T C alpha)``, the canonical sign (largest-magnitude
+    entry positive: returned, the caller flips x) and, when ``deflate``, the Householder
+    deflation of V and C (``spm_deflate``; the caller then moves ``k0`` on).  The same
+    steps as the array-API path of ``spm``, without a Python call per step."""
+    alpha = spm_alpha(Vb, k0, idx, w, x)
+    R = alpha.shape[0]
+    u = np.empty(R)
+    for i in range(R):
+        ci = Cb[k0 + i, k0:]
+        t = 0.0
+        for r in range(R):
+            t += ci[r] * alpha[r]
+        u[i] = t
+    lam = 1.0 / np.dot(alpha, u)
+    j = 0
+    for i in range(x.shape[0]):
+        if abs(x[i]) > abs(x[j]):
+            j = i
+    sign = -1.0 if x[j] < 0 else 1.0
+    if deflate:
+        v = u.copy()
+        v[0] += (1.0 if u[0] >= 0 else -1.0) * np.sqrt(np.dot(u, u))
+        b = 2.0 / np.dot(v, v)
+        spm_deflate(Vb, Cb, k0, n, v, b, v, b)
+    return lam, sign
