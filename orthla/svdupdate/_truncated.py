@@ -517,8 +517,9 @@ class TruncatedSVD:
     8`` updates); ``history`` records the bound for the updates in between.  Dense NumPy
     row batches of the state's dtype take a lean path (the same exact update with
     LAPACK called directly: Householder QR of the residual, ``T^-1`` for ``V^T Q`` and a
-    certified ``sigma_min(T)``, the core SVD in place, ``V_new = V G_1 + Q G_2`` without
-    forming ``[V, Q]``; the general path whenever anything is unusual), so small
+    certified ``sigma_min(T)``, the core SVD in place, ``V_new = V (G_1 - W G_2) + Q
+    G_2`` with the correction of ``Q`` against ``V`` folded into the small rotation and
+    ``[V, Q]`` never formed; the general path whenever anything is unusual), so small
     problems are not dominated by per-call overhead.
 
     References
