@@ -1722,7 +1722,8 @@ def _append_lean(self, E, strategy):
         qr, tau, _, info = lap.geqrf(Y, overwrite_a=1)
         if info != 0:
             return None
-        T = np.where(_upper(p), qr[:p], 0.0)  # a copy: orgqr overwrites qr
+        # a copy (orgqr overwrites qr); np.triu's own overhead matters for small p only
+        T = np.where(_upper(p), qr[:p], 0.0) if p <= _UPPER_CACHED else np.triu(qr[:p])
         Tinv, info = lap.trtri(T)
         if info != 0:
             return None
@@ -1768,7 +1769,11 @@ def _append_lean(self, E, strategy):
     return self._commit(Ub, theta[:kk], V_new, rec, Ku=Ku)
 
 
-@functools.cache
+#: Batch sizes whose upper-triangle mask is cached (at most 64 masks of at most 4 KiB).
+_UPPER_CACHED = 64
+
+
+@functools.lru_cache(maxsize=_UPPER_CACHED)
 def _upper(p):
     """Boolean mask of the upper triangle of a ``p x p`` matrix (read-only, cached)."""
     mask = np.triu(np.ones((p, p), dtype=bool))
