@@ -772,10 +772,17 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
 
     t0 = time.perf_counter()
     M, (idx_n, w_n), (idx_r, w_r) = compressed_flattening(T, n, xp)
-    if m % 2 == 0:
-        vals, vecs = xp.linalg.eigh(M)
-        order = xp.argsort(-xp.abs(vals))
-        vals, vecs = xp.take(vals, order), xp.take(vecs, order, axis=1)
+    tri = None
+    if m % 2 == 0 and is_numpy(xp):
+        from ._eig_top import tridiagonal_or_none
+
+        # All eigenvalues now, only the R vectors needed later (skipped when an explicit
+        # rank already asks for too many vectors).
+        tri = tridiagonal_or_none(M, rank if isinstance(rank, int) else None)
+    if tri is not None:
+        spectrum = np.sort(np.abs(tri.values))[::-1].copy()
+    elif m % 2 == 0:
+        vals, vecs = _eigh_by_magnitude(M, xp)
         spectrum = np.abs(host_copy(vals, xp)).astype(np.float64)
     else:
         U, S, Wt = xp.linalg.svd(M, full_matrices=False)
@@ -788,9 +795,18 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
                      symmetric=m % 2 == 0)
 
     if m % 2 == 0:
-        V = vecs[:, :R]
         W = None
-        lam_top = vals[:R]
+        top = None
+        if tri is not None:
+            t0 = time.perf_counter()
+            top = tri.top(R)
+            if top is None:  # too many vectors for the tridiagonal route, or LAPACK failed
+                vals, vecs = _eigh_by_magnitude(M, xp)
+            timings["extraction"] += time.perf_counter() - t0
+        if top is None:
+            V, lam_top = vecs[:, :R], vals[:R]
+        else:
+            lam_top, V = top
     else:
         V = U[:, :R]
         W = Wt[:R, :].mT
@@ -881,6 +897,13 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
                      residual=residual, spectrum=scale_spectrum(spectrum, exponent),
                      identifiable_limit=limit,
                      timings=timings, **stats)
+
+
+def _eigh_by_magnitude(M, xp):
+    """Eigenvalues and eigenvectors of symmetric ``M`` by decreasing |eigenvalue|."""
+    vals, vecs = xp.linalg.eigh(M)
+    order = xp.argsort(-xp.abs(vals))
+    return xp.take(vals, order), xp.take(vecs, order, axis=1)
 
 
 def scale_spectrum(spectrum: np.ndarray, exponent: int) -> np.ndarray:

@@ -405,3 +405,43 @@ def test_auto_tries_residual_at_rounding_level():
     T, _, _ = random_low_rank(20, 50, order=4, rng=33)
     res = spm(T, rank=50, rng=1)
     assert res.success and res.residual < 1e-13
+
+
+def test_tridiagonal_route_matches_eigh():
+    pytest.importorskip("scipy")
+    from orthla.tensor._eig_top import MIN_SIZE, tridiagonal_or_none
+
+    rng = np.random.default_rng(7)
+    N, R = MIN_SIZE + 20, 60
+    Q, _ = np.linalg.qr(rng.standard_normal((N, R)))
+    lam = rng.standard_normal(R) * np.logspace(0, -3, R)  # signed, over three decades
+    M = (Q * lam) @ Q.T + 1e-10 * symmetrize(rng.standard_normal((N, N)))
+    vals, vecs = np.linalg.eigh(M)
+    order = np.argsort(-np.abs(vals))
+    tri = tridiagonal_or_none(M)
+    assert tri is not None
+    np.testing.assert_allclose(np.sort(tri.values), np.sort(vals), rtol=0, atol=1e-13)
+    top_vals, V = tri.top(R)
+    np.testing.assert_allclose(top_vals, vals[order[:R]], rtol=0, atol=1e-13)
+    assert np.abs(V.T @ V - np.eye(R)).max() < 1e-14 * N
+    ref = vecs[:, order[:R]]
+    assert np.linalg.norm(V @ V.T - ref @ ref.T) < 1e-9  # same subspace (gap 1e-3 / noise 1e-10)
+    assert np.abs(V.T @ M @ V - np.diag(top_vals)).max() < 1e-14 * N
+    assert tri.top(N // 2) is None  # too many vectors: eigh's all-vector path
+    assert tridiagonal_or_none(M, rank=N // 2) is None
+    assert tridiagonal_or_none(M[:100, :100]) is None and tridiagonal_or_none(M.astype(np.float32)) is None
+
+
+def test_exact_recovery_through_the_tridiagonal_route(monkeypatch):
+    pytest.importorskip("scipy")
+    from orthla.tensor._eig_top import Tridiagonal
+
+    calls = []
+    orig = Tridiagonal.top
+    monkeypatch.setattr(Tridiagonal, "top", lambda self, R: calls.append(R) or orig(self, R))
+    # N = C(33, 2) = 528 >= MIN_SIZE and R <= N / 3: spm takes the tridiagonal route.
+    T, w, A = random_low_rank(32, 60, order=4, rng=50)
+    res = spm(T, rank=60, rng=0)
+    _check_exact(res, w, A, 4)
+    assert spm(T, rng=0).rank == 60  # the rank chosen from the tridiagonal's eigenvalues
+    assert calls == [60, 60]
