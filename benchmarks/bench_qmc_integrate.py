@@ -7,9 +7,9 @@ and the error reached go into ``extra_info``.  ``qmc_quad`` has no stopping rule
 user would, doubling ``n_points`` (8 randomizations) until 2.58 standard errors (99%) are below
 the tolerance, and its total points are reported.
 
-Run ``python benchmarks/bench_qmc_integrate.py [seeds]`` for a table (1 BLAS thread, CPU time of
-this process, orthla and QMCPy interleaved seed by seed so that load from other jobs hits both
-alike), or ``pytest benchmarks/bench_qmc_integrate.py`` for pytest-benchmark timings.  The
+Run ``python benchmarks/bench_qmc_integrate.py [seeds [first_seed [problem:method ...]]]`` for a
+table (1 BLAS thread, CPU time of this process, orthla and QMCPy interleaved seed by seed so that
+load from other jobs hits both alike), or ``pytest benchmarks/bench_qmc_integrate.py`` for pytest-benchmark timings.  The
 table gives two ratios per method: of the median times over all seeds, and of the median times
 at the ``n`` both sides reached most often (different randomizations stop one doubling apart
 now and then, which moves a median over few seeds by up to 2x).
@@ -219,8 +219,9 @@ def _timed(run, problem, method, seed):
     return time.process_time() - c0, time.perf_counter() - w0, est, bound, n
 
 
-def main(repeats=7):
-    """Table rows for every problem and tool; orthla/QMCPy CPU-time ratios per method."""
+def main(repeats=7, only=None, first_seed=100):
+    """Table rows for every problem and tool (or the ``"problem:method"`` pairs in ``only``);
+    orthla/QMCPy CPU-time ratios per method, seeds ``first_seed, first_seed + 1, ...``."""
     import os
 
     from threadpoolctl import threadpool_limits
@@ -232,7 +233,7 @@ def main(repeats=7):
             ref = reference(problem)
             by_method: dict[str, list] = {}
             for tool, method in RUNNERS:
-                if _available(tool):
+                if _available(tool) and (only is None or f"{problem}:{method}" in only):
                     by_method.setdefault(method, []).append(tool)
             for method, tools in by_method.items():
                 for tool in tools:
@@ -240,7 +241,7 @@ def main(repeats=7):
                 runs: dict[str, list] = {tool: [] for tool in tools}
                 for s in range(repeats):  # interleaved, seed by seed
                     for tool in tools:
-                        runs[tool].append(_timed(RUNNERS[tool, method], problem, method, 100 + s))
+                        runs[tool].append(_timed(RUNNERS[tool, method], problem, method, first_seed + s))
                 for tool in tools:
                     cpu, wall, est, bound, n = (np.array(c) for c in zip(*runs[tool], strict=True))
                     err = np.abs(est - ref)
@@ -301,11 +302,16 @@ def main_bayes(repeats=5):
 if __name__ == "__main__":
     import sys
 
+    # python bench_qmc_integrate.py [seeds [first_seed [problem:method ...]]]
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    first = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    only = sys.argv[3:] or None
     print(f"| problem | tool | method | CPU time (s, median of {seeds}) | wall time (s) | n (median) "
           "| max true error | bound/half-width |")
     print("|---|---|---|---|---|---|---|---|")
-    main(seeds)
+    main(seeds, only, first)
+    if only is not None:
+        sys.exit(0)
     print()
     print("| points | tool | one likelihood evaluation at n = 2^16, d = 5 (median of 5) |")
     print("|---|---|---|")
