@@ -9,7 +9,8 @@ back-transformation of only those (``dormqr`` on the reflectors).  MRRR vectors 
 to about ``N eps`` only, so a Rayleigh-Ritz step on their span (QR, ``Q^T M Q``, its ``eigh``)
 returns an orthonormal basis and Ritz values; ``V^T M V`` is then diagonal to rounding, as
 from ``eigh``.  Measured at N = 1830, R = 400 (order 4, d = 60; one BLAS thread): 0.6 s instead
-of 1.0 s.  NumPy float64 only; the caller falls back to ``eigh`` when ``None`` is returned.
+of 0.9 s; at R / N above about 0.2 (0.3 from N = 1500) ``eigh`` is as fast or faster, and is
+used.  NumPy float64 only; the caller falls back to ``eigh`` when ``None`` is returned.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ import numpy as np
 
 #: Smallest size worth the tridiagonal route (below it ``eigh`` is cheap enough).
 MIN_SIZE = 500
-#: Largest fraction R / N of wanted vectors (above it ``eigh``'s all-vector path wins).
-MAX_FRACTION = 1 / 3
+#: Largest fraction R / N of wanted vectors, below and from ``LARGE`` (measured crossovers
+#: with one BLAS thread: about 0.2 at N = 528-1275, about 0.33 at N = 1830, where ``eigh``'s
+#: divide and conquer of all N vectors costs relatively more).
+MAX_FRACTION, MAX_FRACTION_LARGE, LARGE = 0.2, 0.3, 1500
+
+
+def max_vectors(N: int) -> int:
+    """Most leading eigenvectors for which the tridiagonal route beats ``eigh`` at size N."""
+    return int((MAX_FRACTION_LARGE if N >= LARGE else MAX_FRACTION) * N)
 
 
 class Tridiagonal:
@@ -50,9 +58,9 @@ class Tridiagonal:
 
     def top(self, R: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(values, vectors)`` of the R largest |eigenvalues|, by decreasing magnitude;
-        None when R exceeds ``MAX_FRACTION`` of N or LAPACK fails (use ``eigh`` then)."""
+        None when R exceeds ``max_vectors(N)`` or LAPACK fails (use ``eigh`` then)."""
         N = self.values.size
-        if R > MAX_FRACTION * N:
+        if R > max_vectors(N):
             return None
         try:
             return self._top(R)
@@ -85,10 +93,10 @@ class Tridiagonal:
 
 def tridiagonal_or_none(M: np.ndarray, rank: int | None = None) -> Tridiagonal | None:
     """The tridiagonal route for ``M`` when it applies (NumPy float64, N >= MIN_SIZE, a known
-    ``rank`` at most ``MAX_FRACTION`` N, SciPy importable and LAPACK succeeding), else None."""
+    ``rank`` at most ``max_vectors(N)``, SciPy importable and LAPACK succeeding), else None."""
     if not (isinstance(M, np.ndarray) and M.dtype == np.float64 and M.shape[0] >= MIN_SIZE):
         return None
-    if rank is not None and rank > MAX_FRACTION * M.shape[0]:
+    if rank is not None and rank > max_vectors(M.shape[0]):
         return None
     try:
         return Tridiagonal(np.ascontiguousarray(M))

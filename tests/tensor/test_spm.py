@@ -439,7 +439,7 @@ def test_exact_recovery_through_the_tridiagonal_route(monkeypatch):
     calls = []
     orig = Tridiagonal.top
     monkeypatch.setattr(Tridiagonal, "top", lambda self, R: calls.append(R) or orig(self, R))
-    # N = C(33, 2) = 528 >= MIN_SIZE and R <= N / 3: spm takes the tridiagonal route.
+    # N = C(33, 2) = 528 >= MIN_SIZE and R <= max_vectors(N): spm takes the tridiagonal route.
     T, w, A = random_low_rank(32, 60, order=4, rng=50)
     res = spm(T, rank=60, rng=0)
     _check_exact(res, w, A, 4)
