@@ -13,12 +13,44 @@ sparse unless ``update`` adds a dense low-rank term.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._operand import is_sparse
 
 #: Fold ``scale`` into the blocks before it underflows (long streams with decay < 1).
 MIN_SCALE = 1e-150
+
+
+class _SparseBlock(NamedTuple):
+    """A private copy of an appended CSR/CSC batch as its raw arrays.
+
+    Built into a SciPy matrix only when the blocks are stacked: SciPy's constructor and
+    ``copy()`` check the index arrays, which for a single appended row cost several
+    times the update itself (a graph grown node by node), while the stacking that needs
+    the matrix is ``O(nnz(A))`` anyway.
+    """
+
+    format: str
+    data: Any
+    indices: Any
+    indptr: Any
+    shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, X: Any, factor: float) -> _SparseBlock:
+        nnz = int(X.indptr[-1])
+        data = X.data[:nnz] * factor if factor != 1.0 else X.data[:nnz].copy()
+        return cls(X.format, data, X.indices[:nnz].copy(), X.indptr.copy(), tuple(X.shape))
+
+    @property
+    def nnz(self) -> int:
+        return int(self.data.shape[0])
+
+    def matrix(self) -> Any:
+        import scipy.sparse as sp
+
+        make = sp.csc_array if self.format == "csc" else sp.csr_array
+        return make((self.data, self.indices, self.indptr), shape=self.shape)
 
 
 class KeptMatrix:
@@ -52,7 +84,10 @@ class KeptMatrix:
 
     def _with(self, axis: int, E: Any, decay: float) -> KeptMatrix:
         scale = self.scale * decay
-        block = self._own(E, self.xp, self.sparse, 1.0 / scale)
+        if self.sparse and is_sparse(E) and E.format in ("csr", "csc"):
+            block = _SparseBlock.of(E, 1.0 / scale)
+        else:
+            block = self._own(E, self.xp, self.sparse, 1.0 / scale)
         m, n = self.shape
         shape = (m + E.shape[0], n) if axis == 0 else (m, n + E.shape[1])
         nnz = None if self.nnz is None else self.nnz + int(block.nnz)
@@ -86,6 +121,7 @@ class KeptMatrix:
         if self.sparse:
             import scipy.sparse as sp
 
+            blocks = [b.matrix() if isinstance(b, _SparseBlock) else b for b in blocks]
             return (sp.vstack if axis == 0 else sp.hstack)(blocks, format="csr")
         return self.xp.concat(blocks, axis=axis)
 

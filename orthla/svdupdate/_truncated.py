@@ -25,7 +25,7 @@ from .._validate import (
     check_real,
     eps,
 )
-from . import _dispatch
+from . import _basis, _dispatch
 from ._basis import GRAM_MIN_BATCH, METHODS, gram_applies, is_exact, residual_basis
 from ._dispatch import STRATEGIES, Prediction
 from ._extended import append_sparse_rows_extended as _append_sparse_rows_extended
@@ -60,6 +60,10 @@ U_EXTENDED_MIN_WORK = 1_000_000
 #: r = 20, where V stays explicit) would enter the form (a Gram matrix, O(m r^2)) at every
 #: row and fold it at every column, 25% slower than rotating.
 U_EXTENDED_RUN_MIN_WORK = 150_000
+#: Sparse batches of at most this many rows (columns for ``add_columns``) that the
+#: planner sends to the dense path are densified and take the lean path (measured: the
+#: node-by-node graph and 10-row sparse batches, where sparse bookkeeping dominated).
+LEAN_SPARSE_MAX_BATCH = 64
 #: The orthogonality monitor takes the exact ``||U^T U - I||_2`` every this many updates.
 FULL_CHECK_EVERY = 32
 #: Between probes the loss of orthogonality is bounded by ``PROBE_GROWTH sqrt(max(m, n))
@@ -90,8 +94,8 @@ class UpdateRecord(NamedTuple):
     residual_sigma_min : float
         Smallest kept residual singular value relative to the threshold scale: how
         close the residual basis came to the rank threshold (``nan`` if not measured).
-        For dense batches of several rows on the lean NumPy path (see Notes of
-        :class:`TruncatedSVD`) it is the certified lower bound ``1 / ||T^-1||_F`` of
+        For batches of several rows on the lean NumPy path (dense, or small sparse
+        ones densified; see Notes of :class:`TruncatedSVD`) it is the certified lower bound ``1 / ||T^-1||_F`` of
         the residual's triangular factor ``T``, within ``sqrt(p)`` of the value.
     ortho_u, ortho_v : float
         Estimated ``||U^T U - I||`` and ``||V^T V - I||`` after the update (before any
@@ -520,7 +524,11 @@ class TruncatedSVD:
     certified ``sigma_min(T)``, the core SVD in place, ``V_new = V (G_1 - W G_2) + Q
     G_2`` with the correction of ``Q`` against ``V`` folded into the small rotation and
     ``[V, Q]`` never formed; the general path whenever anything is unusual), so small
-    problems are not dominated by per-call overhead.
+    problems are not dominated by per-call overhead.  So do small sparse batches (at
+    most 64 rows, or columns for ``add_columns``) that ``strategy="auto"`` or
+    ``"dense"`` sends to the dense path without the Gram-matrix residual: that path
+    forms the dense residual anyway, so the batch is densified once, after validation
+    and planning (``strategy="sparse"`` is never densified).
 
     References
     ----------
@@ -1141,8 +1149,20 @@ class TruncatedSVD:
                 Ub, Ku, cond = self._extend_rows(F)
                 return self._commit(Ub, s, V, rec._replace(kind=kind, cond_k=cond, predicted=pred),
                                     Ku=Ku, kept=kept)
+        gram = _gram_flag(path, strategy)
+        if (path == "dense" and is_sparse(E) and E.shape[0] <= LEAN_SPARSE_MAX_BATCH
+                and (gram is False or (gram is None and E.shape[0] < _basis.GRAM_MIN_BATCH))
+                and is_exact(method, l, E.shape[1], E.shape[0], self._s.shape[0])
+                and is_numpy(self._xp)):
+            # The dense path forms the n x p residual anyway: a small sparse batch for
+            # which it would not try the Gram-matrix residual runs the lean path, taken
+            # dense from the start (the same algorithm, NumPy and LAPACK called
+            # directly), for a fraction of the sparse bookkeeping's cost.
+            done = _append_lean(self, E.toarray(), strategy, kept=kept, pred=pred)
+            if done is not None:
+                return done
         F, s, V, rec = _append(self, None, self._s * self.decay, self._V, transpose(E), method, l, t,
-                               gram=_gram_flag(path, strategy))
+                               gram=gram)
         Ub, Ku, cond = self._extend_rows(F)
         return self._commit(Ub, s, V, rec._replace(kind=kind, cond_k=cond, predicted=pred),
                             Ku=Ku, kept=kept)
@@ -1652,7 +1672,7 @@ def _factor_loss_np(B, K, G, w, full):
     return est
 
 
-def _append_lean(self, E, strategy):
+def _append_lean(self, E, strategy, *, kept=None, pred=None):
     """Dense NumPy rows appended to ``self`` by exact Zha-Simon with NumPy called directly.
 
     The same algorithm as the general path (one Gram-Schmidt pass measured against
@@ -1757,8 +1777,7 @@ def _append_lean(self, E, strategy):
         G1 = G1 - W @ Gt[:kk, r:].T
     V_new = V @ G1
     _GEMM[dt.char](1.0, Gt[:kk, r:], Q, beta=1.0, c=V_new.T, trans_b=1, overwrite_c=1)
-    pred = None
-    if strategy == "auto":
+    if strategy == "auto" and pred is None:
         rows = p if self._Ku is not None else m
         dense_s = (_dispatch.append_dense(n, p, r, None) + _dispatch.rotate(rows, r)
                    + _dispatch.probe(m, n, r))
@@ -1766,7 +1785,7 @@ def _append_lean(self, E, strategy):
     Ub, Ku, cond = self._extend_rows(F[:, :kk])
     rec = UpdateRecord(self._append_kind, "exact", (0, 0), p, smin / scale, math.nan,
                        math.nan, False, cond_k=cond, path="dense", predicted=pred)
-    return self._commit(Ub, theta[:kk], V_new, rec, Ku=Ku)
+    return self._commit(Ub, theta[:kk], V_new, rec, Ku=Ku, kept=kept)
 
 
 #: Batch sizes whose upper-triangle mask is cached (at most 64 masks of at most 4 KiB).

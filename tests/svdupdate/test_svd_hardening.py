@@ -386,15 +386,19 @@ def _assert_identical(a, b):
 FAILURES = [
     # (what fails, the update that fails) -- each after the state was read or folded
     ("_rotate", lambda st, M: st.update(np.ones((110, 1)), np.ones((110, 1)))),
-    ("_append", lambda st, M: st.add_rows(M[110:112, :110], strategy="dense")),
+    # (a small sparse batch on the dense path is densified for the lean path; rpi with
+    # l < p keeps the general one)
+    ("_append", lambda st, M: st.add_rows(M[110:112, :110], method="rpi", l=1,
+                                          strategy="dense")),
     ("_append_lean", lambda st, M: st.add_rows(M[110:112, :110].toarray(), strategy="dense")),
+    ("_append_lean", lambda st, M: st.add_rows(M[110:112, :110], strategy="dense")),
     ("_downdate", lambda st, M: st.remove_rows([3])),
     ("_reorthonormalize", lambda st, M: st.add_columns(M[:110, 110:111].toarray())),
     ("_factor_loss", lambda st, M: st.add_rows(M[110:111, :110].toarray())),
 ]
 
 
-@pytest.mark.parametrize(("target", "failing"), FAILURES, ids=[f[0] for f in FAILURES])
+@pytest.mark.parametrize(("target", "failing"), FAILURES, ids=[f"{f[0]}-{i}" for i, f in enumerate(FAILURES)])
 def test_failed_update_on_extended_state_leaves_no_trace(target, failing, monkeypatch):
     st, M = _extended_state(monkeypatch)
     if target == "_reorthonormalize":
