@@ -1014,7 +1014,7 @@ def _slice_starts(V, idx_np, w_np, E, gen, d, size, use, xp):
     N = idx_np.shape[0]
     pairs = [(p, q) for p in range(n) for q in range(n) if p != q]
     dtype, dev = V.dtype, V.device
-    Y = (V @ xp.asarray(G, dtype=dtype, device=dev)) * xp.asarray(np.asarray(w_np), dtype=dtype,
+    Y = (V @ xp.asarray(G, dtype=dtype, device=dev)) * xp.asarray(np.array(w_np), dtype=dtype,
                                                                    device=dev)[:, None]
     Ux = xp.asarray(U, dtype=dtype, device=dev)
     cols = [xp.asarray(np.array(idx_np[:, p]), device=dev) for p in range(n)]
