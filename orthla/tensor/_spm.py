@@ -676,11 +676,10 @@ def spm(T: Any, *, rank: int | None = None, rank_tol: float = 1e-4, shift: str =
     when that is negative definite (Cholesky) and F does not drop, else the shifted
     step is taken and Newton waits three steps.  Near a component this turns the
     linear rate of the power step into a quadratic one (about a third of the steps
-    on order 4).  Each start is the eigenvector of largest |eigenvalue| of a random
-    slice ``sum_r g_r M_r(u, ..., u, ., .)`` (Gaussian g and u), an element of the
-    span of the remaining ``a_i a_i^T``: once few components remain it lies near
-    one of them.  The
-    weight is ``lambda = 1/(beta^T C alpha)`` with ``alpha = V^T a^(x n)``,
+    on order 4).  Each start is the eigenvector of largest absolute eigenvalue of a
+    random slice ``sum_r g_r M_r(u, ..., u, ., .)`` (Gaussian g and u), an element
+    of the span of the remaining ``a_i a_i^T``: once few components remain it lies
+    near one of them.  The weight is ``lambda = 1/(beta^T C alpha)`` with ``alpha = V^T a^(x n)``,
     ``beta = W^T a^(x (m-n))``.  Deflation removes the component from the
     factored flattening with Householder reflectors (one for even m, two for
     odd m) that send ``C alpha`` and ``C^T beta`` to ``e_1``: ``V <- (V H)[:, 1:]``,
