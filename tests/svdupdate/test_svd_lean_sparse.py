@@ -143,3 +143,29 @@ def test_bad_sparse_batch_still_refused(monkeypatch):
     assert not calls
     np.testing.assert_array_equal(st.s, ref.s)
     assert len(st.history) == len(ref.history)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("p", [1, 4])
+def test_dense_rows_equal_toarray(transposed, fmt, dtype, p):
+    # The batch's p rows (of X, or of X^T), built from raw arrays so that duplicates (to
+    # be summed) and unsorted indices survive; one row is empty when p > 1.
+    n = 9
+    major = p if (fmt == "csr") != transposed else n  # length of the compressed axis
+    entries = [(0, 5, 1.5), (0, 2, -2.0), (p - 1, 5, 3.0), (0, 5, 0.25), (p - 1, 0, 1e-300),
+               (0, 7, 4.0)]
+    if major == n:  # compressed along the n side: swap the coordinates
+        entries = [(j, i, v) for i, j, v in entries]
+    entries.sort(key=lambda e: e[0])  # grouped by major index, minor order as listed
+    indptr = np.searchsorted([e[0] for e in entries], np.arange(major + 1))
+    make = sp.csr_array if fmt == "csr" else sp.csc_array
+    shape = (n, p) if transposed else (p, n)
+    X = make((np.array([e[2] for e in entries], dtype=dtype),
+              np.array([e[1] for e in entries]), indptr), shape=shape)
+    assert not X.has_canonical_format
+    got = mod._dense_rows(X, transposed)
+    ref = X.toarray().T if transposed else X.toarray()
+    assert got.shape == ref.shape == (p, n) and got.dtype == ref.dtype
+    np.testing.assert_array_equal(got, ref)
