@@ -1167,7 +1167,10 @@ class TruncatedSVD:
         ``LEAN_SPARSE_MAX_BATCH`` rows for which it would not try the Gram-matrix residual
         is densified once and appended by :func:`_append_lean` (the same algorithm, NumPy
         and LAPACK called directly), for a fraction of the sparse bookkeeping's cost.
-        Returns ``None`` (nothing changed) where this does not apply.
+        Empty rows (common in sparse batches; they made the residual rank-deficient and
+        sent the batch to the general path) become zero rows of ``U`` and the rest
+        takes the lean path.  Returns ``None`` (nothing changed) where this does not
+        apply.
         """
         p, n = E.shape[::-1] if transposed else E.shape
         gram = _gram_flag(path, strategy)
@@ -1175,7 +1178,16 @@ class TruncatedSVD:
                 and (gram is False or (gram is None and p < _basis.GRAM_MIN_BATCH))
                 and is_exact(method, l, n, p, self._s.shape[0]) and is_numpy(self._xp)):
             return None
-        return _append_lean(self, _dense_rows(E, transposed), strategy, kept=kept, pred=pred)
+        rows = None
+        if E.format == ("csc" if transposed else "csr"):
+            counts = np.diff(E.indptr)
+            if not counts.all():  # empty rows: zero rows of U, the rest by the lean path
+                rows = np.flatnonzero(counts)
+                if rows.shape[0] == 0:
+                    return None
+        D = _dense_rows(E, transposed)
+        return _append_lean(self, D if rows is None else D[rows], strategy, kept=kept, pred=pred,
+                            rows=rows, p_all=p)
 
     def _operand(self, X, name, size, what, options, axis=1):
         self._clear_pending()
@@ -1713,7 +1725,7 @@ def _factor_loss_np(B, K, G, w, full):
     return est
 
 
-def _append_lean(self, E, strategy, *, kept=None, pred=None):
+def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=None):
     """Dense NumPy rows appended to ``self`` by exact Zha-Simon with NumPy called directly.
 
     The same algorithm as the general path (one Gram-Schmidt pass measured against
@@ -1726,6 +1738,11 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None):
     whenever anything is unusual (other dtype or shape, non-finite entries, extreme
     scales, a rank-deficient residual, heavy cancellation, a LAPACK failure): the
     general path then validates, reports and handles it.
+
+    ``rows`` (with ``p_all``): ``E`` holds the rows ``rows`` of a batch of ``p_all``
+    rows whose others are exactly zero (empty rows of a sparse batch); those become
+    zero rows of ``U`` (exactly what the general path's rank-revealing step gives them)
+    and the rest of the batch takes the lean path.
     """
     s0 = self._s
     dt = s0.dtype
@@ -1746,7 +1763,8 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None):
     V = self._V
     s = s0 * self.decay if self.decay != 1.0 else s0
     e = _eps_of(dt, np)
-    rtol = self.rtol if self.rtol is not None else max(m, n, p) * e
+    p_all = p if rows is None else p_all
+    rtol = self.rtol if self.rtol is not None else max(m, n, p_all) * e
     scale = max(float(s[0]), enorm)
     tol = rtol * scale
     # K = [[diag(s), 0], [C, T]] in Fortran order, which LAPACK factors in place.
@@ -1819,11 +1837,17 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None):
     V_new = V @ G1
     _GEMM[dt.char](1.0, Gt[:kk, r:], Q, beta=1.0, c=V_new.T, trans_b=1, overwrite_c=1)
     if strategy == "auto" and pred is None:
-        rows = p if self._Ku is not None else m
-        dense_s = (_dispatch.append_dense(n, p, r, None) + _dispatch.rotate(rows, r)
+        rotated = p_all if self._Ku is not None else m
+        dense_s = (_dispatch.append_dense(n, p_all, r, None) + _dispatch.rotate(rotated, r)
                    + _dispatch.probe(m, n, r))
         pred = Prediction(math.nan, dense_s, math.nan)
-    Ub, Ku, cond = self._extend_rows(F[:, :kk])
+    F = F[:, :kk]
+    if rows is not None:  # the batch's zero rows: zero rows of the left rotation
+        full = np.zeros((r + p_all, kk), dtype=dt)
+        full[:r] = F[:r]
+        full[r + rows] = F[r:]
+        F = full
+    Ub, Ku, cond = self._extend_rows(F)
     rec = UpdateRecord(self._append_kind, "exact", (0, 0), p, smin / scale, math.nan,
                        math.nan, False, cond_k=cond, path="dense", predicted=pred)
     return self._commit(Ub, theta[:kk], V_new, rec, Ku=Ku, kept=kept)

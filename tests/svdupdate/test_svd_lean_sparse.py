@@ -169,3 +169,47 @@ def test_dense_rows_equal_toarray(transposed, fmt, dtype, p):
     ref = X.toarray().T if transposed else X.toarray()
     assert got.shape == ref.shape == (p, n) and got.dtype == ref.dtype
     np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_empty_rows_become_zero_rows_of_the_factor(columns, monkeypatch):
+    # Batches of 4 sparse rows (columns), some of them empty: the others take the lean
+    # path, the empty ones become zero rows of U (V); an all-empty batch takes the
+    # general path.  Exact model (rank 16 in all, 4 in the first 16 rows, k = 16).
+    rng = np.random.default_rng(76)
+    T = sp.random(16, 90, density=0.1, random_state=rng).toarray()
+    coef = np.zeros((44, 16))
+    coef[12:16, :4] = rng.standard_normal((4, 4))
+    coef[16:] = rng.standard_normal((28, 16))
+    coef[[17, 22, 23, 28, 29, 30, 31, 33]] = 0.0
+    A = sp.csr_array(coef @ T)
+    A.eliminate_zeros()
+
+    def run():
+        if columns:
+            st = TruncatedSVD.fit(A[:16].T, 16, oversample=0)
+            for lo in range(16, 44, 4):
+                st.add_columns(sp.csc_array(A[lo:lo + 4].T))
+        else:
+            st = TruncatedSVD.fit(A[:16], 16, oversample=0)
+            for lo in range(16, 44, 4):
+                st.add_rows(A[lo:lo + 4])
+        return st
+
+    calls = _count_lean(monkeypatch)
+    st = run()
+    # (the all-empty batch never reaches the lean path; batches in the span already do,
+    # and hand over to the general path)
+    assert [done for _, done in calls] == [True, True, True, True, False, False]
+    assert [h.residual_rank for h in st.history[1:]] == [3, 2, 4, 0, 3, 0, 0]
+    full = A.toarray().T if columns else A.toarray()
+    s_ref = np.linalg.svd(full, compute_uv=False)
+    np.testing.assert_allclose(st.s, s_ref[:16], rtol=0, atol=1e-13 * s_ref[0])
+    np.testing.assert_allclose((st.U * st.s) @ st.Vt, full, rtol=0, atol=1e-13 * s_ref[0])
+    assert max(_loss(st.U), _loss(st.Vt.T)) < 1e-13
+    zero = st.Vt.T if columns else st.U
+    assert not zero[[17, 22, 23, 28, 29, 30, 31, 33]].any()
+    monkeypatch.setattr(mod, "LEAN_SPARSE_MAX_BATCH", 0)
+    general = run()
+    np.testing.assert_allclose(st.s, general.s, rtol=0, atol=1e-13 * s_ref[0])
+    assert [h.residual_rank for h in general.history] == [h.residual_rank for h in st.history]
