@@ -969,8 +969,7 @@ class TruncatedSVD:
         """
         E = self._operand(E, "E", self.shape[0], "rows", (method, l, t, strategy), axis=0)
         exact = is_exact(method, l, self.shape[0], E.shape[1], self._s.shape[0])
-        with self._factors_exchanged():
-            extended = self._v_extension_applies(E, forced=strategy == "sparse", p=E.shape[1])
+        extended = self._v_extension_applies(E, forced=strategy == "sparse", columns=True)
         path, pred = self._plan(strategy, E, None, exact, "add_columns", extended=extended)
         kept = None if self._kept is None else self._kept.with_columns(E, self.decay)
         if path == "recompute":
@@ -1193,10 +1192,14 @@ class TruncatedSVD:
         self._clear_pending()
         if options is not None:
             method, l, t, strategy = options
-            check_choice(method, "method", METHODS)
-            check_int(l, "l", low=1)
-            check_int(t, "t", low=0)
-            check_choice(strategy, "strategy", STRATEGIES)
+            # (plain str and int options that pass the checks skip them: 7 us a call)
+            if not (type(method) is str and method in METHODS and type(strategy) is str
+                    and strategy in STRATEGIES and type(l) is int and l >= 1
+                    and type(t) is int and t >= 0):
+                check_choice(method, "method", METHODS)
+                check_int(l, "l", low=1)
+                check_int(t, "t", low=0)
+                check_choice(strategy, "strategy", STRATEGIES)
         X = as_operand(X, name, self._xp, self._s.dtype, device(self._s))
         self._check_cols(X, name, size, what, axis)
         if X.shape[1 - axis] == 0:
@@ -1209,19 +1212,22 @@ class TruncatedSVD:
             raise ValueError(f"`{name}` must have {size} {what} to match the tracked {m} x {n} matrix; "
                              f"got shape {tuple(X.shape)}.")
 
-    def _v_extension_applies(self, E, *, forced=False, p=None):
+    def _v_extension_applies(self, E, *, forced=False, columns=False):
         """Small sparse row batches on NumPy, where touching only their columns pays.
 
         Any method: the exact one and ``"gkl"``/``"rpi"`` (their directions are found
         from the batch's Gram matrix, see :mod:`._extended`).  ``forced``
-        (``strategy="sparse"``) drops the measured size thresholds.
+        (``strategy="sparse"``) drops the measured size thresholds.  ``columns``: ``E``
+        holds new columns, whose rows of ``U`` would be touched (the question of the
+        exchanged view, asked without exchanging the factors).
         """
-        n, r = self._Vb.shape
-        p = E.shape[0] if p is None else p  # (the batch's rows, or its columns: E^T's rows)
+        Xb, K = (self._Ub, self._Ku) if columns else (self._Vb, self._Kv)
+        n, r = Xb.shape
+        p = E.shape[1] if columns else E.shape[0]
         if not (is_numpy(self._xp) and is_sparse(E)):
             return False
         return forced or (p <= V_EXTENDED_MAX_BATCH and n * r * r >= V_EXTENDED_MIN_WORK
-                          and (self._Kv is not None or self._in_append_stream()))
+                          and (K is not None or self._in_append_stream()))
 
     def _in_append_stream(self):
         """Whether the previous step was the fit or an append (of rows or of columns).
@@ -1266,7 +1272,9 @@ class TruncatedSVD:
         m, n = self.shape
         r = self._s.shape[0]
         nan = math.nan
-        nnz = lambda b: int(b.nnz) if is_sparse(b) else None  # noqa: E731
+        # (SciPy's nnz property recounts: read once per block)
+        counts = {id(b): int(b.nnz) for b in (X, Y) if b is not None and is_sparse(b)}
+        nnz = lambda b: counts.get(id(b))  # noqa: E731
         if kind == "add_rows":
             p, width, other = X.shape[0], n, m
             new_shape = (m + p, n)
@@ -1699,7 +1707,16 @@ def _eps_of(dtype, xp):
 
 def _factor_loss_np(B, K, G, w, full):
     """:func:`_factor_loss` with NumPy called directly (the probe of every NumPy update)."""
-    if K is None:
+    if full:
+        # The Gram matrix S = X^T X (fresh, so private) gives the probe too: S w - w.
+        if K is None:
+            S = B.T @ B
+        elif G is not None:
+            S = K.T @ G @ K
+        else:
+            S = K.T @ (B.T @ B) @ K
+        ew = S @ w
+    elif K is None:
         ew = B.T @ (B @ w)
     elif G is not None:
         ew = K.T @ (G @ (K @ w))
@@ -1708,13 +1725,8 @@ def _factor_loss_np(B, K, G, w, full):
     ew -= w
     est = math.sqrt(float(np.add.reduce(ew * ew, axis=0).max()))
     if full:
-        if K is None:
-            S = B.T @ B
-        elif G is not None:
-            S = K.T @ G @ K
-        else:
-            S = K.T @ (B.T @ B) @ K
-        S = np.array(S, order="F")  # a private copy, laid out for LAPACK
+        # S^T, F-contiguous, for LAPACK (a triangle of it is one of S: no copy)
+        S = S.T if S.flags.c_contiguous else np.array(S, order="F")
         S.ravel(order="F")[::S.shape[0] + 1] -= 1.0  # S - I (its eigenvalues to eps ||S - I||)
         # One triangle of S - I, as good as its symmetric part: LAPACK's eigensolver direct
         # (numpy.linalg.eigvalsh's wrapper costs more than a 20 x 20 solve).
