@@ -386,28 +386,9 @@ def spm_power_tries(Vb, k0, idx, w, X0, max_iter, tol, adaptive, stall_limit, ex
     gnorm = np.full(t, np.inf)
     wait = np.zeros(t, dtype=np.int64)
     for it in range(max_iter + 1):
-        all_done = True
-        exact = False
-        for j in range(t):
-            if done[j]:
-                exact = exact or F[j] >= 1.0 - exact_tol
-                continue
-            gn = 0.0
-            for k in range(d):
-                r = G[j, k] - F[j] * X[j, k]
-                gn += r * r
-            gn = np.sqrt(gn)
-            if gn < 0.999 * best[j]:
-                best[j] = gn
-                stall[j] = 0
-            else:
-                stall[j] += 1
-            gnorm[j] = gn
-            if gn <= tol or (stall[j] >= stall_limit and best[j] <= 1e3 * tol):
-                done[j] = True
-                exact = exact or F[j] >= 1.0 - exact_tol
-            else:
-                all_done = False
+        # Starts are rows here, columns in the shared test: transposed views.
+        all_done, exact = _check_convergence(G.T, X.T, F, done, best, stall, gnorm, tol, stall_limit,
+                                             exact_tol)
         if it == max_iter or all_done or exact:
             break
         for j in range(t):
