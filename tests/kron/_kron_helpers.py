@@ -53,3 +53,14 @@ def one_blas_thread():
         return
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+TWO_PI = 2 * np.pi
+
+
+def rel_error(a, b):
+    """Relative 2-norm error of a result of any backend against a NumPy reference."""
+    from orthla._testing import to_host
+
+    a, b = np.asarray(to_host(a)), np.asarray(b)
+    return np.linalg.norm(a - b) / np.linalg.norm(b)

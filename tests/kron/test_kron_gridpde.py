@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from _kron_helpers import kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import TWO_PI, kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import rel_error as _rel
 
 from orthla._testing import assert_close, to_host
 from orthla.kron import (
@@ -13,14 +14,6 @@ from orthla.kron import (
     SpectralMixture,
     fit_grid_pde,
 )
-
-TWO_PI = 2 * np.pi
-
-
-def _rel(a, b):
-    a, b = np.asarray(to_host(a)), np.asarray(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
-
 
 # ---------------------------------------------------------------- kernel
 

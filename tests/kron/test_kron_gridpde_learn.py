@@ -4,7 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
-from _kron_helpers import kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import TWO_PI, kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import rel_error as _rel
 
 from orthla._testing import to_host
 from orthla.kron import (
@@ -14,14 +15,6 @@ from orthla.kron import (
     fit_grid_pde_spectrum,
 )
 from orthla.kron._gridpde_evidence import neg_log_evidence
-
-TWO_PI = 2 * np.pi
-
-
-def _rel(a, b):
-    a, b = np.asarray(to_host(a)), np.asarray(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
-
 
 # ---------------------------------------------------------------- the evidence and its gradient
 

@@ -2,17 +2,11 @@
 
 import numpy as np
 import pytest
-from _kron_helpers import one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import TWO_PI, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import rel_error as _rel
 
 from orthla._testing import to_host
 from orthla.kron import GridPDESolver, KronConvergenceWarning, SemilinearSolution, SpectralMixture
-
-TWO_PI = 2 * np.pi
-
-
-def _rel(a, b):
-    a, b = np.asarray(to_host(a)), np.asarray(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def _cube(v):

@@ -3,17 +3,11 @@
 import numpy as np
 import pytest
 import scipy.stats
-from _kron_helpers import kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import TWO_PI, kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import rel_error as _rel
 
 from orthla._testing import to_host
 from orthla.kron import GridPDESolver, SpectralMixture
-
-TWO_PI = 2 * np.pi
-
-
-def _rel(a, b):
-    a, b = np.asarray(to_host(a)), np.asarray(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def _fourier_series(t, period, mu, s, lw, order=0, dof=None):
