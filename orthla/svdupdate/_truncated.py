@@ -1654,7 +1654,6 @@ _EPS: dict = {}
 
 class _Lapack(NamedTuple):
     gesdd: Any
-    gesvd: Any
     gesdd_lwork: Any
     geqrf: Any
     orgqr: Any
@@ -1664,32 +1663,30 @@ class _Lapack(NamedTuple):
 
 #: The LAPACK routines of the lean path per dtype character, called directly (NumPy's
 #: wrappers add a C-order copy and checks that cost as much as a 20 x 20 SVD itself).
-_LAPACK = {"d": _Lapack(lapack.dgesdd, lapack.dgesvd, lapack.dgesdd_lwork, lapack.dgeqrf,
-                        lapack.dorgqr, lapack.dtrtri, lapack.dgesv),
-           "f": _Lapack(lapack.sgesdd, lapack.sgesvd, lapack.sgesdd_lwork, lapack.sgeqrf,
-                        lapack.sorgqr, lapack.strtri, lapack.sgesv)}
-#: Cores of at most this order are factored by ``gesvd`` (QR iteration), larger ones by
-#: ``gesdd`` with its optimal workspace.  Measured on ``n x n`` lower triangular cores
-#: (1 BLAS thread): gesvd 5% faster up to 21 (31 against 33 us at 15), equal at 26-30;
-#: gesdd with the queried workspace 13% faster than with SciPy's default at 36, equal
-#: at 50, and gesvd 7% slower there.
-_GESVD_MAX_ORDER = 24
+_LAPACK = {"d": _Lapack(lapack.dgesdd, lapack.dgesdd_lwork, lapack.dgeqrf, lapack.dorgqr,
+                        lapack.dtrtri, lapack.dgesv),
+           "f": _Lapack(lapack.sgesdd, lapack.sgesdd_lwork, lapack.sgeqrf, lapack.sorgqr,
+                        lapack.strtri, lapack.sgesv)}
+#: ``gesdd``'s queried (optimal) workspace per core order: 13% faster than SciPy's
+#: default workspace at order 36 (158 against 181 us), equal at 11-30 and at 50.
+#: (``gesvd`` was 5% faster on random triangular cores up to order 21 but 7-15% slower
+#: on the cores of a real stream, n = 50, rank 14, single rows: not used.)
 _GESDD_LWORK: dict = {}
 
 
 def _core_svd(lap, K):
     """``(F, theta, Gt, info)``: thin SVD of the square F-ordered core ``K``, overwritten."""
     k = K.shape[0]
-    if k <= _GESVD_MAX_ORDER:
-        return lap.gesvd(K, compute_uv=1, full_matrices=0, overwrite_a=1)
     key = (lap.gesdd, k)
     lwork = _GESDD_LWORK.get(key)
     if lwork is None:
         work, info = lap.gesdd_lwork(k, k, compute_uv=1, full_matrices=0)
-        lwork = _GESDD_LWORK[key] = int(work) if info == 0 else None
-    if lwork is None:
+        lwork = _GESDD_LWORK[key] = int(work) if info == 0 else 0
+    if lwork <= 0:
         return lap.gesdd(K, compute_uv=1, full_matrices=0, overwrite_a=1)
     return lap.gesdd(K, compute_uv=1, full_matrices=0, overwrite_a=1, lwork=lwork)
+
+
 _GEMM = {"d": blas.dgemm, "f": blas.sgemm}
 _SYEVD = {"d": lapack.dsyevd, "f": lapack.ssyevd}
 
