@@ -303,6 +303,22 @@ def test_fit_refuses_empty_and_non_finite_sparse():
         TruncatedSVD.fit(sp.csr_array(_nan(A)), 3)
 
 
+def test_sparse_finiteness_check_exact_at_the_edge_of_range():
+    # check_sparse counts finite entries (no sum: one that overflows on finite entries
+    # would warn, an error under filterwarnings); huge finite entries are accepted
+    # silently, a NaN or Inf among them is found.
+    from orthla.svdupdate._operand import check_sparse
+
+    big = sp.csr_array(np.array([[1e308, 1e308, 0.0, -1e308, 1e308]]))
+    assert check_sparse(big, "E") is big
+    bad = sp.csr_array(np.array([[1e308, 1e308, np.nan, 1.0]]))
+    with pytest.raises(ValueError, match="`E` must contain only finite values; found 1"):
+        check_sparse(bad, "E")
+    inf = sp.csr_array(np.array([[1.0, -np.inf, 2.0]]))
+    with pytest.raises(ValueError, match="`E` must contain only finite values; found 1"):
+        _state().add_rows(sp.csr_array(np.hstack([inf.toarray(), np.zeros((1, 5))])))
+
+
 # ---------------------------------------------------------------- indices
 
 @pytest.mark.parametrize(("idx", "exc", "match"), [
