@@ -104,8 +104,11 @@ def as_operand(x: Any, name: str, xp: ModuleType, dtype: Any, dev: Any = None) -
     """Validate ``x`` (dense of ``xp``, a list, or sparse) and cast it to the state's ``dtype``
     (``None``: keep a floating dtype, promote integers to float64)."""
     if is_sparse(x):
-        sxp = _sparse_namespace(x)
-        if sxp.__name__ != xp.__name__ and not (is_numpy(xp) and is_numpy(sxp)):
+        # SciPy sparse on a NumPy state (every streamed sparse batch) always matches: the
+        # namespace lookup only for the other pairs
+        if not (is_numpy(xp) and type(x).__module__.startswith("scipy")) and (
+                (sxp := _sparse_namespace(x)).__name__ != xp.__name__
+                and not (is_numpy(xp) and is_numpy(sxp))):
             raise TypeError(
                 f"`{name}` is a {type(x).__module__} sparse matrix but the SVD state lives in "
                 f"{xp.__name__}; convert it explicitly."
