@@ -665,3 +665,19 @@ def test_semi_orthogonal_factors_are_reorthonormalized(xp, dtype):
     with pytest.raises(ValueError, match="`U` must have orthonormal columns"):
         TruncatedSVD(xp.asarray((U * (1 + 4 * np.sqrt(e))).astype(dtype)),
                      xp.asarray(S0.astype(dtype)), xp.asarray(V.astype(dtype)), 3)
+
+
+@pytest.mark.parametrize(("m", "r"), [(300, 10), (2000, 20)])
+def test_probe_of_an_explicit_factor_matches_the_dense_formula(m, r):
+    # Tall explicit factors take one pair of GEMVs per probe column instead of one GEMM
+    # (_PROBE_GEMV_MIN); both must give ||(X^T X - I) w|| as formed densely.
+    rng = np.random.default_rng(7)
+    X = np.linalg.qr(rng.standard_normal((m, r)))[0]
+    X[:, 0] *= 1.0 + 1e-9  # a known loss of orthogonality (2e-9 in X^T X)
+    w = rng.standard_normal((r, 2))
+    w /= np.linalg.norm(w, axis=0)
+    ref = float(np.linalg.norm((X.T @ X - np.eye(r)) @ w, axis=0).max())
+    assert (m * r >= mod._PROBE_GEMV_MIN) == (m == 2000)
+    est = mod._factor_loss_np(X, None, None, w, False)
+    assert est == pytest.approx(ref, rel=1e-6)
+    assert ref > 1e-10
