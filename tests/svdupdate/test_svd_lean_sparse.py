@@ -30,6 +30,16 @@ def _count_lean(monkeypatch):
     return calls
 
 
+def _exact_model_rows(rng, rows, empty=()):
+    """``rows`` x 90 rows of rank 16 whose first 16 rows have rank 4 (rows ``empty`` zero)."""
+    T = sp.random(16, 90, density=0.1, random_state=rng).toarray()
+    coef = np.zeros((rows, 16))
+    coef[12:16, :4] = rng.standard_normal((4, 4))
+    coef[16:] = rng.standard_normal((rows - 16, 16))
+    coef[list(empty)] = 0.0
+    return coef @ T
+
+
 def _loss(X):
     return np.linalg.norm(X.T @ X - np.eye(X.shape[1]), 2)
 
@@ -39,12 +49,7 @@ def test_small_sparse_rows_match_lapack_on_an_exact_model(p, monkeypatch):
     # Rank 16 in all, rank 4 in the first 16 rows (tracked at k = 16, the rest zero): no
     # update truncates anything, so the state is the SVD of the stacked matrix.  Batches
     # in the span already (zero residual) go to the general path.
-    rng = np.random.default_rng(71)
-    T = sp.random(16, 90, density=0.1, random_state=rng).toarray()
-    coef = np.zeros((40, 16))
-    coef[12:16, :4] = rng.standard_normal((4, 4))
-    coef[16:] = rng.standard_normal((24, 16))
-    A = sp.csr_array(coef @ T)
+    A = sp.csr_array(_exact_model_rows(np.random.default_rng(71), 40))
     calls = _count_lean(monkeypatch)
     st = TruncatedSVD.fit(A[:16], 16, oversample=0)
     batches = [A[lo:lo + p] for lo in range(16, 40, p)]
@@ -176,13 +181,8 @@ def test_empty_rows_become_zero_rows_of_the_factor(columns, monkeypatch):
     # Batches of 4 sparse rows (columns), some of them empty: the others take the lean
     # path, the empty ones become zero rows of U (V); an all-empty batch takes the
     # general path.  Exact model (rank 16 in all, 4 in the first 16 rows, k = 16).
-    rng = np.random.default_rng(76)
-    T = sp.random(16, 90, density=0.1, random_state=rng).toarray()
-    coef = np.zeros((44, 16))
-    coef[12:16, :4] = rng.standard_normal((4, 4))
-    coef[16:] = rng.standard_normal((28, 16))
-    coef[[17, 22, 23, 28, 29, 30, 31, 33]] = 0.0
-    A = sp.csr_array(coef @ T)
+    A = sp.csr_array(_exact_model_rows(np.random.default_rng(76), 44,
+                                       empty=[17, 22, 23, 28, 29, 30, 31, 33]))
     A.eliminate_zeros()
 
     def run():
