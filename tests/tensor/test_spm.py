@@ -210,6 +210,47 @@ def test_slice_starts_engines_agree_and_find_a_last_component(needs_numba, n):
         np.testing.assert_allclose(np.abs(a @ X0), 1.0, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_fused_single_start_matches_the_kernel_sequence(needs_numba, n):
+    # spm_one_start (slice start + power iteration + normalization + duplicate test in one
+    # call) against the separate kernels and NumPy steps of _start_batch: same draws, same
+    # point bit for bit, same record; and a found column equal to the point is a duplicate.
+    import array_api_compat.numpy as npx
+
+    from orthla.tensor._spm import _NumbaBasis, _one_start_numba, _start_batch
+    from orthla.tensor._symmetric import sym_indices
+
+    d = 7
+    idx, w = sym_indices(d, n)
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((d, 6))
+    A /= np.linalg.norm(A, axis=0)
+    S = np.stack([np.prod(A[idx, k], axis=1) * w for k in range(6)], axis=1)
+    V, _ = np.linalg.qr(S)
+    basis = _NumbaBasis(V, n)
+    opts = {"max_iter": 200, "tol": 1e-13, "adaptive": True, "stall_limit": 50}
+    found = A[:, :2].copy()
+    x1, rec1 = _one_start_numba(basis, idx, w, np.random.default_rng(4), d, found, 0, opts)
+    x2, rec2 = _start_batch(basis, None, None, None, idx, w, np.random.default_rng(4), d, 1, found, 0,
+                            "numba", opts, npx)
+    np.testing.assert_array_equal(x1, x2)
+    assert rec1 == rec2 and rec1["converged"]
+    assert np.max(np.abs(A.T @ x1)) > 1 - 1e-10  # a component
+    _, rec3 = _one_start_numba(basis, idx, w, np.random.default_rng(4), d, x1[:, None].copy(), 0, opts)
+    _, rec4 = _one_start_numba(basis, idx, w, np.random.default_rng(4), d, [], 0, opts)
+    assert rec3["duplicate"] and not rec4["duplicate"]
+
+
+def test_pairwise_sum_is_numpys_summation_order(needs_numba):
+    from orthla.tensor._spm_numba import _pairwise_sum
+
+    rng = np.random.default_rng(9)
+    for size in [*range(1, 140), 255, 256, 257, 1000, 4099]:
+        v = rng.standard_normal(size) * 10.0 ** rng.uniform(-8, 8, size)  # rounding shows the order
+        assert _pairwise_sum(v, 0, size) == np.add.reduce(v)
+        assert np.sqrt(_pairwise_sum(v * v, 0, size)) == np.linalg.vector_norm(v)
+
+
 def test_input_not_modified(xp):
     T, _, _ = random_low_rank(5, 3, order=4, rng=1)
     Tx = xp.asarray(T.copy())
@@ -374,6 +415,13 @@ def _count_starts(monkeypatch):
             return _orig(*args, **kw)
 
         monkeypatch.setattr(spm_module, name, wrapped)
+    orig_one = spm_module._one_start_numba
+
+    def one_start(*args, **kw):  # the fused single start of the Numba engine
+        sizes.append(1)
+        return orig_one(*args, **kw)
+
+    monkeypatch.setattr(spm_module, "_one_start_numba", one_start)
     return sizes
 
 
