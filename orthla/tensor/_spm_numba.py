@@ -567,76 +567,21 @@ def spm_accept_even(Vb, Cb, k0, n, idx, w, x, deflate):
 
 
 @njit(cache=True)
-def _block_sum(v, lo, n):
-    # NumPy's pairwise-summation leaf (n <= 128): eight running sums, then the rest.
-    if n < 8:
-        s = 0.0
-        for i in range(lo, lo + n):
-            s += v[i]
-        return s
-    r = np.empty(8)
-    for k in range(8):
-        r[k] = v[lo + k]
-    i = 8
-    while i < n - n % 8:
-        for k in range(8):
-            r[k] += v[lo + i + k]
-        i += 8
-    s = (r[0] + r[1]) + (r[2] + r[3]) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        s += v[lo + i]
-        i += 1
-    return s
-
-
-@njit(cache=True)
-def _pairwise_sum(v, lo, n):
-    # sum(v[lo:lo + n]) in the order of NumPy's ``np.add.reduce`` on a contiguous array
-    # (leaves of at most 128 values, halves split at a multiple of 8 above), so a norm
-    # taken here equals ``np.linalg.vector_norm`` bit for bit.  Iterative: Numba does
-    # not compile this recursion; a stack of pending halves and of partial sums instead.
-    los = np.empty(128, dtype=np.int64)
-    ns = np.empty(128, dtype=np.int64)
-    sums = np.empty(128)
-    top, nsum = 0, 0
-    los[0], ns[0] = lo, n
-    top = 1
-    while top > 0:
-        top -= 1
-        a, m = los[top], ns[top]
-        if m < 0:  # combine marker: the two partial sums on top
-            nsum -= 1
-            sums[nsum - 1] = sums[nsum - 1] + sums[nsum]
-            continue
-        if m <= 128:
-            sums[nsum] = _block_sum(v, a, m)
-            nsum += 1
-            continue
-        m2 = m // 2
-        m2 -= m2 % 8
-        los[top], ns[top] = a, -1
-        los[top + 1], ns[top + 1] = a + m2, m - m2
-        los[top + 2], ns[top + 2] = a, m2
-        top += 3
-    return sums[0]
-
-
-@njit(cache=True)
 def spm_one_start(Vb, k0, idx, w, G, U, found, max_iter, tol, adaptive, stall_limit, exact_tol,
                   newton_gate, newton_wait, duplicate_cos):
     """One start of ``_extract_one`` in one call: the slice start from the Gaussian draws
     ``G``/``U`` (``spm_slice_starts``), its power iteration (``spm_power_tries``), the
     normalized point and whether it duplicates a column of ``found`` (|cos| above
     ``duplicate_cos``).  The same arithmetic as those kernels and the NumPy steps between
-    them in ``_spm``.  Returns ``(x, F, iterations, converged, grad_norm, duplicate)``."""
+    them in ``_spm``, up to the summation order of the norm.  Returns ``(x, F, iterations, converged, grad_norm, duplicate)``."""
     X0 = spm_slice_starts(Vb, k0, idx, w, G, U)
     X, F, iters, done, gnorm = spm_power_tries(Vb, k0, idx, w, X0, max_iter, tol, adaptive,
                                                stall_limit, exact_tol, newton_gate, newton_wait)
     d = X.shape[0]
-    sq = np.empty(d)
+    nrm = 0.0
     for i in range(d):
-        sq[i] = X[i, 0] * X[i, 0]
-    nrm = np.sqrt(_pairwise_sum(sq, 0, d))
+        nrm += X[i, 0] * X[i, 0]
+    nrm = np.sqrt(nrm)
     x = np.empty(d)
     for i in range(d):
         x[i] = X[i, 0] / nrm

@@ -214,7 +214,7 @@ def test_slice_starts_engines_agree_and_find_a_last_component(needs_numba, n):
 def test_fused_single_start_matches_the_kernel_sequence(needs_numba, n):
     # spm_one_start (slice start + power iteration + normalization + duplicate test in one
     # call) against the separate kernels and NumPy steps of _start_batch: same draws, same
-    # point bit for bit, same record; and a found column equal to the point is a duplicate.
+    # point (to rounding), same record; and a found column equal to the point is a duplicate.
     import array_api_compat.numpy as npx
 
     from orthla.tensor._spm import _NumbaBasis, _one_start_numba, _start_batch
@@ -233,22 +233,13 @@ def test_fused_single_start_matches_the_kernel_sequence(needs_numba, n):
     x1, rec1 = _one_start_numba(basis, idx, w, np.random.default_rng(4), d, found, 0, opts)
     x2, rec2 = _start_batch(basis, None, None, None, idx, w, np.random.default_rng(4), d, 1, found, 0,
                             "numba", opts, npx)
-    np.testing.assert_array_equal(x1, x2)
+    # equal up to the summation order of the final norm (a few ulp)
+    np.testing.assert_allclose(x1, x2, rtol=0, atol=4 * d * np.finfo(float).eps)
     assert rec1 == rec2 and rec1["converged"]
     assert np.max(np.abs(A.T @ x1)) > 1 - 1e-10  # a component
     _, rec3 = _one_start_numba(basis, idx, w, np.random.default_rng(4), d, x1[:, None].copy(), 0, opts)
     _, rec4 = _one_start_numba(basis, idx, w, np.random.default_rng(4), d, [], 0, opts)
     assert rec3["duplicate"] and not rec4["duplicate"]
-
-
-def test_pairwise_sum_is_numpys_summation_order(needs_numba):
-    from orthla.tensor._spm_numba import _pairwise_sum
-
-    rng = np.random.default_rng(9)
-    for size in [*range(1, 140), 255, 256, 257, 1000, 4099]:
-        v = rng.standard_normal(size) * 10.0 ** rng.uniform(-8, 8, size)  # rounding shows the order
-        assert _pairwise_sum(v, 0, size) == np.add.reduce(v)
-        assert np.sqrt(_pairwise_sum(v * v, 0, size)) == np.linalg.vector_norm(v)
 
 
 def test_input_not_modified(xp):
