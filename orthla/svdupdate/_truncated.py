@@ -13,7 +13,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg import blas, lapack
 
-from .._backend import array_namespace, capability, device, is_numpy
+from .._backend import array_namespace, capability, device, is_numpy, numba_available
 from .._validate import (
     as_floating,
     as_rng,
@@ -1700,6 +1700,32 @@ def _core_svd(lap, K):
     return lap.gesdd(K, compute_uv=1, full_matrices=0, overwrite_a=1, lwork=lwork)
 
 
+def _arrow_core(s, c, rho, kk):
+    """``(F, theta, Gt)`` of the one-row core ``[[diag(s), 0], [c^T, rho]]`` (float64), top ``kk``,
+    by its secular equation in ``O(r^2)`` (:mod:`._arrow_numba`); ``None`` where that kernel
+    cannot be used (no Numba, a core that needs deflation), and ``gesdd`` factors it."""
+    kernel = _arrow_kernel()
+    if kernel is None:
+        return None
+    arrow_core_svd, dlasd4 = kernel
+    r = s.shape[0]
+    F = np.empty((r + 1, kk), order="F")
+    theta = np.empty(kk)
+    Gt = np.empty((kk, r + 1))
+    if arrow_core_svd(dlasd4, s, c, rho, kk, F, theta, Gt) != 0:
+        return None
+    return F, theta, Gt
+
+
+@functools.cache
+def _arrow_kernel():
+    if not numba_available():
+        return None
+    from ._arrow_numba import DLASD4, arrow_core_svd
+
+    return arrow_core_svd, DLASD4
+
+
 _GEMM = {"d": blas.dgemm, "f": blas.sgemm}
 _SYEVD = {"d": lapack.dsyevd, "f": lapack.ssyevd}
 
@@ -1805,6 +1831,7 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
     K = np.zeros((r + p, r + p), dtype=dt, order="F")
     K.ravel(order="F")[:r * (r + p + 1):r + p + 1] = s  # diag(s) (a view: K is F-contiguous)
     Qmap = None  # Q itself, or the T^-1 that maps Y to it
+    core = None  # (F, theta, Gt) when found without gesdd
     if p == 1:  # the QR is a normalization, T = rho
         x = E[0]
         c = V.T @ x                             # r
@@ -1821,6 +1848,7 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
                 return None  # heavy cancellation: the general path's second pass
             W = (g / rho)[:, None]              # q - V W has Gram matrix 1 - W^T W
             c = c + g
+        core = _arrow_core(s, c, rho, min(self._r_target, r + 1)) if dt.char == "d" else None
         K[r, :r] = c
         K[r, r] = rho
         Q = q[:, None]
@@ -1864,9 +1892,12 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
             W = None
         K[r:, :r] = C
         K[r:, r:] = T.T
-    F, theta, Gt, info = _core_svd(lap, K)
-    if info != 0:
-        return None
+    if core is None:
+        F, theta, Gt, info = _core_svd(lap, K)
+        if info != 0:
+            return None
+    else:
+        F, theta, Gt = core
     kk = min(self._r_target, theta.shape[0])
     # V_new = [V, Q - V W] G[:, :kk] = V (G_1 - W G_2) + Q G_2: the correction of Q
     # against V (needed on most updates: ||W|| is 20-120 eps on graded rows) costs an
