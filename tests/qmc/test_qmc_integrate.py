@@ -393,3 +393,25 @@ def test_blockwise_sample_matches_one_draw(monkeypatch, kind, net):
                 np.testing.assert_array_equal(got, want)
             else:  # a BLAS may round the factor's product of a block unlike that of all rows
                 np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
+
+
+def test_blockwise_evaluation_keeps_global_index_and_call_per_draw(xp, monkeypatch):
+    # NumPy + Numba: f runs on blocks of the fused map (cache-sized arrays); a non-finite value
+    # is still reported at its index among all points.  Other libraries: one call per draw.
+    import orthla.qmc._integrate as mod
+
+    monkeypatch.setattr(mod, "_BLOCK_VALUES", 2**9)  # d = 2: blocks of 256 rows
+    rows: list[int] = []
+
+    def f(x):
+        start = sum(rows)
+        rows.append(x.shape[0])
+        y = np.cos(np.arange(start, start + x.shape[0]))  # not constant: no early stop
+        if start <= 1500 < start + x.shape[0]:
+            y[1500 - start] = np.inf
+        return xp.asarray(y)
+
+    with pytest.raises(ValueError, match=r"non-finite value at point index 1500 "):
+        integrate(f, Gaussian(0.0, 1.0, d=2), method="net-walsh", abs_tol=1e-12, rng=3, xp=xp)
+    fused = xp.__name__.endswith("numpy") and mod.select_engine("auto", xp) == "numba"
+    assert rows[:2] == ([256] * 4 if fused else [1024, 1024])[:2]
