@@ -523,23 +523,26 @@ def _speed_naive(inputs):
     return _stream_naive(inputs)
 
 
-def _small_rows(n, k, m0, rows, batch):
-    """Dense rows with a graded spectrum, ``rows`` of them in batches of ``batch``."""
+def _small_rows(n, k, m0, rows, batch, columns=False):
+    """Dense rows with a graded spectrum, ``rows`` of them in batches of ``batch``
+    (``columns=True``: the transposed stream, columns onto ``A[:m0]^T``)."""
     def setup(xp, rng):
         A = rng.standard_normal((m0 + rows, n)) * np.logspace(0, -3, n)
-        state = TruncatedSVD.fit(A[:m0], k, oversample=0, rng=0)
-        batches = [A[lo:lo + batch] for lo in range(m0, m0 + rows, batch)]
+        orient = (lambda X: X.T) if columns else (lambda X: X)
+        state = TruncatedSVD.fit(orient(A[:m0]), k, oversample=0, rng=0)
+        batches = [orient(A[lo:lo + batch]) for lo in range(m0, m0 + rows, batch)]
         s_ref = np.linalg.svd(A, compute_uv=False)[:k]
         return {"state": state, "batches": batches, "prefixes": [], "k": k, "s_ref": s_ref,
-                "method": "exact", "sparse": False, "columns": False}
+                "method": "exact", "sparse": False, "columns": columns}
 
     return setup
 
 
 def _small_orthla(inputs):
     st = inputs["state"].copy()
+    append = st.add_columns if inputs["columns"] else st.add_rows
     for E in inputs["batches"]:
-        st.add_rows(E)
+        append(E)
     return st.s
 
 
@@ -562,13 +565,17 @@ def speed_cases():
                 setup=setup, run_orthla=_speed_orthla(method), anchors=anchors,
                 error=_stream_sv_error,
                 error_name="max_i |s_i - s_i(svds)| / s_i(svds) (top k, final matrix)", quick=False))
-    for n, k, m0, rows, batch, quick in [(1000, 16, 500, 200, 1, True), (300, 10, 300, 400, 5, True),
-                                         (1000, 20, 1000, 100, 10, True),
-                                         (50, 14, 100, 10000, 1, False),
-                                         (50, 14, 100, 100000, 1, False)]:
+    for n, k, m0, rows, batch, quick, columns in [(1000, 16, 500, 200, 1, True, False),
+                                                  (300, 10, 300, 400, 5, True, False),
+                                                  (1000, 20, 1000, 100, 10, True, False),
+                                                  (1000, 16, 500, 200, 1, True, True),
+                                                  (300, 10, 300, 400, 5, True, True),
+                                                  (50, 14, 100, 10000, 1, False, False),
+                                                  (50, 14, 100, 100000, 1, False, False)]:
+        what = "columns" if columns else "rows"
         out.append(BenchCase(
-            name=f"speed: small dense n={n} rank {k}, {rows // batch}x{batch} rows onto {m0}",
-            setup=_small_rows(n, k, m0, rows, batch), run_orthla=_small_orthla,
+            name=f"speed: small dense n={n} rank {k}, {rows // batch}x{batch} {what} onto {m0}",
+            setup=_small_rows(n, k, m0, rows, batch, columns), run_orthla=_small_orthla,
             anchors={"naive Zha-Simon": _naive_zha_simon}, error=_sv_error,
             error_name="max |s - s_ref| / s_1 (top k, final matrix)", quick=quick))
     return out

@@ -1,0 +1,54 @@
+"""Dense NumPy columns take the lean path in the transposed view, as rows do (issue 17):
+the same factors as the general path, the record in the state's own orientation, and the
+inputs untouched."""
+
+import numpy as np
+import pytest
+
+import orthla.svdupdate._truncated as mod
+from orthla.svdupdate import TruncatedSVD
+
+EPS = np.finfo(np.float64).eps
+
+
+def _stream(lean, monkeypatch, p):
+    rng = np.random.default_rng(p)
+    grade = np.logspace(0, -3, 90)
+    st = TruncatedSVD.fit((rng.standard_normal((60, 90)) * grade).T, 8, rng=0)  # 90 x 60
+    calls = []
+    inner = mod._append_lean
+
+    def spy(self, E, strategy, **kw):
+        done = inner(self, E, strategy, **kw) if lean else None
+        calls.append(done is not None)
+        return done
+
+    monkeypatch.setattr(mod, "_append_lean", spy)
+    batches = [(rng.standard_normal((p, 90)) * grade).T for _ in range(12)]  # 90 x p columns
+    copies = [b.copy() for b in batches]
+    for b in batches:
+        st.add_columns(b)
+    monkeypatch.undo()
+    for b, c in zip(batches, copies, strict=True):
+        np.testing.assert_array_equal(b, c)
+    return st, calls
+
+
+@pytest.mark.parametrize("p", [1, 3, 20])
+def test_dense_columns_lean_equals_general_path(monkeypatch, p):
+    lean, used = _stream(True, monkeypatch, p)
+    general, unused = _stream(False, monkeypatch, p)
+    assert len(used) == 12 and all(used) and not any(unused)
+    assert lean.shape == general.shape == (90, 60 + 12 * p)
+    s1 = float(general.s[0])
+    np.testing.assert_allclose(lean.s, general.s, rtol=0, atol=100 * EPS * s1)
+    np.testing.assert_allclose((lean.U * lean.s) @ lean.Vt, (general.U * general.s) @ general.Vt,
+                               rtol=0, atol=200 * EPS * s1)
+    for a, b in zip(lean.history, general.history, strict=True):
+        assert (a.kind, a.method, a.shape, a.residual_rank, a.path) == \
+               (b.kind, b.method, b.shape, b.residual_rank, b.path)
+    last = lean.history[-1]
+    assert last.kind == "add_columns" and last.shape == lean.shape and last.path == "dense"
+    r = lean.n_tracked
+    for X in (lean._U, lean._V):
+        assert np.linalg.norm(X.T @ X - np.eye(r), 2) < 1e-13
