@@ -1729,19 +1729,25 @@ def _core_svd(lap, K):
 
 
 def _arrow_core(s, c, rho, kk):
-    """``(F, theta, Gt)`` of the one-row core ``[[diag(s), 0], [c^T, rho]]`` (float64), top ``kk``,
-    by its secular equation in ``O(r^2)`` (:mod:`._arrow_numba`); ``None`` where that kernel
-    cannot be used (no Numba, a core that needs deflation), and ``gesdd`` factors it."""
+    """``(F, theta, Gt)`` of the one-row core ``[[diag(s), 0], [c^T, rho]]``, top ``kk``, by its
+    secular equation in ``O(r^2)`` (:mod:`._arrow_numba`); ``None`` where that kernel cannot be
+    used (no Numba, a core that needs deflation), and ``gesdd`` factors it.  A float32 core is
+    factored in float64 (more accurate than ``sgesdd``) and the factors rounded back."""
     kernel = _arrow_kernel()
     if kernel is None:
         return None
     arrow_core_svd, dlasd4 = kernel
+    dt = s.dtype
+    if dt != np.float64:
+        s, c = s.astype(np.float64), c.astype(np.float64)
     r = s.shape[0]
     F = np.empty((r + 1, kk), order="F")
     theta = np.empty(kk)
     Gt = np.empty((kk, r + 1))
-    if arrow_core_svd(dlasd4, s, c, rho, kk, F, theta, Gt) != 0:
+    if arrow_core_svd(dlasd4, s, c, float(rho), kk, F, theta, Gt) != 0:
         return None
+    if dt != np.float64:
+        return F.astype(dt, order="F"), theta.astype(dt), Gt.astype(dt)
     return F, theta, Gt
 
 
@@ -1876,7 +1882,7 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
                 return None  # heavy cancellation: the general path's second pass
             W = (g / rho)[:, None]              # q - V W has Gram matrix 1 - W^T W
             c = c + g
-        core = _arrow_core(s, c, rho, min(self._r_target, r + 1)) if dt.char == "d" else None
+        core = _arrow_core(s, c, rho, min(self._r_target, r + 1))
         K[r, :r] = c
         K[r, r] = rho
         Q = q[:, None]

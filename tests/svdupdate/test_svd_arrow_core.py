@@ -146,3 +146,36 @@ def test_arrow_cores_drift_less_over_1000_rows(monkeypatch):
 
     arrow, plain = loss(False), loss(True)
     assert arrow < 100 * EPS < plain and arrow < plain / 4  # 9.0e-15 against 1.1e-13
+
+
+def test_float32_rows_use_the_kernel_in_float64(monkeypatch):
+    """A float32 state's one-row cores go through the kernel in float64 and come back float32:
+    the same factors as sgesdd's to float32 rounding."""
+    def stream(no_arrow):
+        calls = []
+        arrow = mod._arrow_core
+
+        def spy(*args):
+            out = None if no_arrow else arrow(*args)
+            calls.append(out is not None)
+            return out
+
+        monkeypatch.setattr(mod, "_arrow_core", spy)
+        rng = np.random.default_rng(9)
+        grade = np.logspace(0, -2, 50).astype(np.float32)
+        st = TruncatedSVD.fit(rng.standard_normal((40, 50)).astype(np.float32) * grade, 6, rng=0)
+        for _ in range(30):
+            st.add_rows(rng.standard_normal((1, 50)).astype(np.float32) * grade)
+        monkeypatch.undo()
+        return st, calls
+
+    arrow, used = stream(False)
+    plain, _ = stream(True)
+    assert all(used) and len(used) == 30
+    assert arrow.s.dtype == arrow.U.dtype == arrow.Vt.dtype == np.float32
+    e32 = np.finfo(np.float32).eps
+    s1 = float(plain.s[0])
+    np.testing.assert_allclose(arrow.s, plain.s, rtol=0, atol=100 * e32 * s1)
+    r = arrow.n_tracked
+    for X in (arrow._U, arrow._V):
+        assert np.linalg.norm(X.T @ X - np.eye(r), 2) < 100 * e32
