@@ -73,3 +73,21 @@ def owen_scramble(x, depth_keys, t):
                 h = _mix64(depth_keys[j, r] ^ prefix)
                 out ^= (h >> np.uint64(63)) << np.uint64(t - 1 - r)
             x[i, j] = out
+
+
+@njit(cache=True)
+def lms_columns(cols, lcols, t, out):
+    """Linear matrix scrambling: ``out[r, j, c]`` is the XOR of ``lcols[r, j, b]`` over the set
+    digits ``b`` (from the most significant of t) of ``cols[j, c]``; branch-free (the digits are
+    random-looking, a branch would mispredict)."""
+    reps, d, m = out.shape
+    one = np.uint64(1)
+    for r in range(reps):
+        for j in range(d):
+            for c in range(m):
+                x = cols[j, c]
+                acc = np.uint64(0)
+                for b in range(t):
+                    bit = (x >> np.uint64(t - 1 - b)) & one
+                    acc ^= lcols[r, j, b] & (np.uint64(0) - bit)
+                out[r, j, c] = acc

@@ -71,8 +71,9 @@ def _result(estimate: np.ndarray, error_bound: np.ndarray, n: np.ndarray, conver
     return IntegrationResult(s(estimate), s(error_bound), s(n), s(converged), elapsed, method, n_total)
 
 
-#: Values per block of points drawn and mapped at once on the fused NumPy path (512 KiB).
-_BLOCK_VALUES = 2**16
+#: Values per block of points drawn, mapped and evaluated at once on the fused NumPy path (1 MiB):
+#: larger blocks than the cache pay here, as the per-block overheads (draw, map, f, checks) shrink.
+_BLOCK_VALUES = 2**17
 
 
 class _Integrand:
@@ -88,6 +89,7 @@ class _Integrand:
         self.numba_f64 = select_engine("auto", xp) == "numba"
         self.unit_jacobian = type(measure)._jacobian is Measure._jacobian and measure._weight == 1.0
         self.numpy = is_numpy(xp)
+        self._mapper: Any = None
 
     def _fused(self, dtype: Any) -> bool:
         """Whether the NumPy engine maps float64 points in one Numba pass (:meth:`_map_numba`:
@@ -97,13 +99,17 @@ class _Integrand:
 
     def sample(self, engine: Any, n: int) -> Any:
         """``g`` at the next ``n`` points of ``engine`` (no replications).  On the fused NumPy path
-        the points are drawn and mapped block by block through a cache-sized array, never as one
-        (n, d) array; the same points (the sequences are extensible) and the same values."""
+        the points are drawn, mapped and handed to ``f`` block by block (``_BLOCK_VALUES``), never
+        as one (n, d) array: the same points (the sequences are extensible) and values; ``f``'s
+        temporaries stay small (no page faults from fresh (n, d) arrays).  Other paths: one call
+        of ``f`` per draw."""
         if not (self._fused(engine.dtype) and is_numpy(engine.xp) and engine.replications is None):
             return self(engine.random(n))
         d = self.measure.d
         rows = 1 << max(8, (_BLOCK_VALUES // d).bit_length() - 1)
-        mapper = self.measure._numba_mapper(self.kind == "baker")
+        if self._mapper is None:  # once per integrate call: the measure does not change meanwhile
+            self._mapper = self.measure._numba_mapper(self.kind == "baker")
+        mapper = self._mapper
         y = None
         for i in range(0, n, rows):
             b = min(rows, n - i)

@@ -131,69 +131,81 @@ _ROWS = 128
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
-def _central_body(a, o, p, mt, st, lo, hi, m, baker, affine):
+def _central_body(a, o, flag, mt, st, lo, hi, m, baker, affine):
     for k in range(m):
         v = _open(a[k], baker, lo, hi)
-        p[k] = v
         z = _central(v - 0.5)
         o[k] = mt[k] + st[k] * z if affine else z
+        flag[k] = abs(v - 0.5) > 0.425
 
 
 # The passes over a block are separate (not inlined) functions: LLVM vectorizes each loop on its
 # own; inlined into one body it vectorized the central loop worse (1.6x slower here).  The flags
 # are constants of each variant, so that the loops carry no branch on them.
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _central_pass(a, o, p, mt, st, lo, hi, m):
-    """Clip, central AS241 and affine map of every element (SIMD); ``p`` gets the clipped values."""
-    _central_body(a, o, p, mt, st, lo, hi, m, False, True)
+def _central_pass(a, o, flag, mt, st, lo, hi, m):
+    """Clip, central AS241 and affine map of every element (SIMD); ``flag`` marks the tails."""
+    _central_body(a, o, flag, mt, st, lo, hi, m, False, True)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _central_pass_baker(a, o, p, mt, st, lo, hi, m):
+def _central_pass_baker(a, o, flag, mt, st, lo, hi, m):
     """:func:`_central_pass` after the baker's map."""
-    _central_body(a, o, p, mt, st, lo, hi, m, True, True)
+    _central_body(a, o, flag, mt, st, lo, hi, m, True, True)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _central_pass_std(a, o, p, mt, st, lo, hi, m):
+def _central_pass_std(a, o, flag, mt, st, lo, hi, m):
     """:func:`_central_pass` without the affine map (mean 0, scale 1)."""
-    _central_body(a, o, p, mt, st, lo, hi, m, False, False)
+    _central_body(a, o, flag, mt, st, lo, hi, m, False, False)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _central_pass_std_baker(a, o, p, mt, st, lo, hi, m):
+def _central_pass_std_baker(a, o, flag, mt, st, lo, hi, m):
     """:func:`_central_pass_baker` without the affine map."""
-    _central_body(a, o, p, mt, st, lo, hi, m, True, False)
+    _central_body(a, o, flag, mt, st, lo, hi, m, True, False)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _gather_tails(p, m, where, tp):
-    """Indices and values of the elements in the tails ``|p - 1/2| > 0.425``, without branches."""
+@njit(cache=True, error_model="numpy")
+def _gather_tails(a, flag, m, where, tp, baker, lo, hi):
+    """Indices of the tail elements (one store per element, no branch), then their clipped
+    values (a loop over the tails only)."""
     count = 0
     for k in range(m):
-        v = p[k]
         where[count] = k
-        tp[count] = v
-        count += abs(v - 0.5) > 0.425
+        count += flag[k]
+    for c in range(count):
+        tp[c] = _open(a[where[c]], baker, lo, hi)
     return count
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _tail_pass(tp, count, tv, ts):
-    """AS241's tail branch over the gathered values (SIMD, with the vectorizable log)."""
+def _tail_pass(tp, count, tv):
+    """AS241's tail branch over the gathered values (SIMD, with the vectorizable log); returns
+    how many need :func:`_tail_far`."""
+    far = 0
     for c in range(count):
-        tv[c], ts[c] = _tail_near(tp[c])
+        v, s = _tail_near(tp[c])
+        tv[c] = v
+        far += not s <= 5.0
+    return far
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _scatter_tails(o, tp, where, count, tv, ts, mt, st, affine):
-    """The tail values, affine-mapped, back to their places; the rare cases fixed on the way."""
+def _fix_far(tp, count, tv):
+    """The values of the rare far tails (after :func:`_tail_pass` counted some)."""
+    for c in range(count):
+        s = _tail_near(tp[c])[1]
+        if not s <= 5.0:
+            tv[c] = _tail_far(tp[c])
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _scatter_tails(o, where, count, tv, mt, st, affine):
+    """The tail values, affine-mapped, back to their places."""
     for c in range(count):
         k = where[c]
-        v = tv[c]
-        if not ts[c] <= 5.0:
-            v = _tail_far(tp[c])
-        o[k] = mt[k] + st[k] * v if affine else v
+        o[k] = mt[k] + st[k] * tv[c] if affine else tv[c]
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -225,24 +237,24 @@ def normal_map(u, baker, lo, hi, mean, scale, out):
         for j in range(d):
             mt[i * d + j] = mean[j]
             st[i * d + j] = scale[j]
-    p = np.empty(width)
+    flag = np.empty(width, dtype=np.uint8)
     where = np.empty(width, dtype=np.int64)
     tp = np.empty(width)
     tv = np.empty(width)
-    ts = np.empty(width)
     for b in range(0, total, width):
         m = min(width, total - b)
         ab = a[b : b + m]
         ob = o[b : b + m]
         if affine:
             if baker:
-                _central_pass_baker(ab, ob, p, mt, st, lo, hi, m)
+                _central_pass_baker(ab, ob, flag, mt, st, lo, hi, m)
             else:
-                _central_pass(ab, ob, p, mt, st, lo, hi, m)
+                _central_pass(ab, ob, flag, mt, st, lo, hi, m)
         elif baker:
-            _central_pass_std_baker(ab, ob, p, mt, st, lo, hi, m)
+            _central_pass_std_baker(ab, ob, flag, mt, st, lo, hi, m)
         else:
-            _central_pass_std(ab, ob, p, mt, st, lo, hi, m)
-        count = _gather_tails(p, m, where, tp)
-        _tail_pass(tp, count, tv, ts)
-        _scatter_tails(ob, tp, where, count, tv, ts, mt, st, affine)
+            _central_pass_std(ab, ob, flag, mt, st, lo, hi, m)
+        count = _gather_tails(ab, flag, m, where, tp, baker, lo, hi)
+        if _tail_pass(tp, count, tv):
+            _fix_far(tp, count, tv)
+        _scatter_tails(ob, where, count, tv, mt, st, affine)

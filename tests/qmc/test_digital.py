@@ -261,3 +261,17 @@ def test_lms_alone_is_not_uniform_but_a_digital_shift_is():
             assert np.all(z < -4)  # the four points are 0 and three points in the upper quarters
         else:
             assert np.all(np.abs(z) < 4)
+
+
+@pytest.mark.parametrize(("d", "t", "reps"), [(1, 1, 1), (5, 63, 3), (40, 30, 2)])
+def test_lms_numba_kernel_matches_xp(d, t, reps):
+    # the Numba linear matrix scrambling against the NumPy loop, on the same random draws
+    pytest.importorskip("numba")
+    from orthla.qmc._digital import _joe_kuo, _lms
+
+    cols = _joe_kuo(d, t)[:, : min(t, 32)]
+    want = _lms(cols, t, np.random.default_rng(d), reps)
+    got = _lms(cols, t, np.random.default_rng(d), reps, "numba")
+    assert got.dtype == np.uint64 and got.shape == (reps, d, cols.shape[1])
+    np.testing.assert_array_equal(got, want)
+    assert t == 1 or np.any(got != cols[None])  # scrambled (t = 1: L is the identity)
