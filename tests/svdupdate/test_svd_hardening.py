@@ -412,6 +412,10 @@ FAILURES = [
     # dense columns: the lean path in the exchanged view (the factors must be swapped back)
     ("_append_lean", lambda st, M: st.add_columns(M[:110, 110:112].toarray(), strategy="dense")),
     ("_arrow_core", lambda st, M: st.add_rows(M[110:111, :110].toarray())),
+    # in-span dense rows/columns: the lean path declines (no residual) after forming the
+    # extended factor; the general path must still start from, and restore, the state as it was
+    ("_append", lambda st, M: st.add_rows(st.Vt[:1] * 2.0, strategy="dense")),
+    ("_append", lambda st, M: st.add_columns(st.U[:, :1] * 2.0, strategy="dense")),
     ("_downdate", lambda st, M: st.remove_rows([3])),
     ("_reorthonormalize", lambda st, M: st.add_columns(M[:110, 110:111].toarray())),
     ("_factor_loss", lambda st, M: st.add_rows(M[110:111, :110].toarray())),

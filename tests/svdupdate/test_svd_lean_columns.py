@@ -52,3 +52,20 @@ def test_dense_columns_lean_equals_general_path(monkeypatch, p):
     r = lean.n_tracked
     for X in (lean._U, lean._V):
         assert np.linalg.norm(X.T @ X - np.eye(r), 2) < 1e-13
+
+
+def test_column_records_and_probe_in_the_states_orientation():
+    """After dense columns (lean path, exchanged view) the records name U's loss ``ortho_u``,
+    also on the next row appends that skip the probe and report its last measurement."""
+    rng = np.random.default_rng(12)
+    st = TruncatedSVD.fit(rng.standard_normal((80, 50)), 6, rng=0)
+    Ub = st._Ub.copy()
+    Ub[:, 0] *= 1.0 + 2e-9  # U off orthonormal by about 4e-9, V exact
+    st._U = Ub
+    st.ortho_tol = 1.0  # the monitor reports, never re-orthonormalizes
+    st._probe_due = 0
+    st.add_columns(rng.standard_normal((80, 1)))
+    st.add_rows(rng.standard_normal((1, 51)))
+    st.add_rows(rng.standard_normal((1, 51)))
+    for rec in st.history[-3:]:
+        assert rec.ortho_u > 1e-10 > 1e-12 > rec.ortho_v, rec  # (a probe: within a small factor)
