@@ -62,21 +62,26 @@ def test_arrow_core_against_lapack():
 
 
 def test_arrow_core_on_clustered_spectra():
-    """Singular values 600-3000 eps apart: the recomputed z keeps the vectors orthogonal
-    (with the given z they lose it: 186 eps at order 30)."""
-    rng = np.random.default_rng(21)
-    for _ in range(20):
-        r = int(rng.integers(10, 40))
-        gaps = rng.uniform(600, 3000, r - 1) * EPS
-        s = 1.0 - np.concatenate([[0.0], np.cumsum(gaps)])
-        c = rng.standard_normal(r) * 1e-3
+    """Singular values 520-3000 eps apart and a small row: the recomputed z keeps the vectors
+    orthogonal (with the given z they lose several times more)."""
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for _ in range(100):
+        r = int(rng.integers(2, 60))
+        s = 1.0 - np.cumsum(np.full(r, rng.uniform(520, 3000) * EPS))
+        if rng.random() < 0.5:
+            s = np.concatenate([[2.0], s])
+        r = s.shape[0]
+        c = rng.standard_normal(r) * 1e-6
         info, F, theta, Gt = _kernel(s, c, 0.5, r + 1)
-        assert info == 0
-        K = _core(s, c, 0.5)
+        if info:  # deflation: handed back
+            continue
         n = r + 1
+        K = _core(s, c, 0.5)
         assert np.linalg.norm(K @ Gt.T - F * theta) <= 2 * n * EPS * theta[0]
-        assert np.linalg.norm(F.T @ F - np.eye(n)) <= 2 * n * EPS
-        assert np.linalg.norm(Gt @ Gt.T - np.eye(n)) <= 2 * n * EPS
+        worst = max(worst, np.linalg.norm(F.T @ F - np.eye(n)) / EPS,
+                    np.linalg.norm(Gt @ Gt.T - np.eye(n)) / EPS)
+    assert worst <= 40.0  # 24 eps here; 95 eps with the given z
 
 
 def test_rank_growth_through_the_kernel(monkeypatch):
