@@ -458,7 +458,10 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
     f : callable
         Vectorized integrand: ``f(x)`` with ``x`` of shape ``(n, d)`` (an array of
         ``xp`` on ``device``) returns shape ``(n,)`` or ``(n, p)`` for ``p``
-        outputs, each integrated to tolerance.
+        outputs, each integrated to tolerance.  It may be called several times
+        per doubling, on consecutive blocks of its points (NumPy with Numba,
+        Gaussian and Brownian-motion measures: about 2^17 values per block),
+        so ``n`` varies between calls.
     measure : Measure or int
         :class:`Uniform`, :class:`Gaussian`, :class:`BrownianMotion`,
         :class:`Lebesgue`; an integer ``d`` means the uniform measure on
