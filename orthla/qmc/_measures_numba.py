@@ -28,28 +28,25 @@ def _central(q):
     return q * num / den
 
 
-@intrinsic
-def _bits(typingctx, x):
-    """The IEEE bits of a float64 as an int64 (a bit cast: vectorizes, unlike a buffer view)."""
-    if x != types.float64:
-        return None
+def _bitcast(name, src, dst, doc):
+    """An intrinsic reinterpreting the bits of a ``src`` scalar as a ``dst`` scalar (a bit cast:
+    vectorizes, unlike a buffer view)."""
+    def cast(typingctx, x):
+        if x != src:
+            return None
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(dst))
 
-    return types.int64(types.float64), codegen
+        return dst(src), codegen
+
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = doc
+    return intrinsic(cast)
 
 
-@intrinsic
-def _float(typingctx, i):
-    """The float64 with the IEEE bits of an int64."""
-    if i != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return types.float64(types.int64), codegen
+_bits = _bitcast("_bits", types.float64, types.int64, "The IEEE bits of a float64 as an int64.")
+_float = _bitcast("_float", types.int64, types.float64, "The float64 with the IEEE bits of an int64.")
 
 
 # log(m) = 2 atanh(f), f = (m - 1) / (m + 1), m in [sqrt(1/2), sqrt(2)): the series

@@ -29,6 +29,21 @@ def _kernel(s, c, rho, kk):
     return arrow_core_svd(DLASD4, s, c, rho, kk, F, theta, Gt), F, theta, Gt
 
 
+def _spy_arrow(monkeypatch, disable=False):
+    """Route ``_arrow_core`` through a spy (or refuse every core: gesdd); returns the list of
+    ``(r, kk, used)`` per one-row core."""
+    calls = []
+    arrow = mod._arrow_core
+
+    def spy(*args):
+        out = None if disable else arrow(*args)
+        calls.append((args[0].shape[0], args[3], out is not None))
+        return out
+
+    monkeypatch.setattr(mod, "_arrow_core", spy)
+    return calls
+
+
 def _core(s, c, rho):
     r = s.shape[0]
     K = np.zeros((r + 1, r + 1))
@@ -89,15 +104,7 @@ def test_rank_growth_through_the_kernel(monkeypatch):
     ``kk = r + 1``): exact, so LAPACK's top singular values of the rows seen so far."""
     rng = np.random.default_rng(4)
     A = rng.standard_normal((12, 6)) @ rng.standard_normal((6, 30))
-    calls = []
-    arrow = mod._arrow_core
-
-    def spy(*args):
-        out = arrow(*args)
-        calls.append((args[0].shape[0], args[3], out is not None))
-        return out
-
-    monkeypatch.setattr(mod, "_arrow_core", spy)
+    calls = _spy_arrow(monkeypatch)
     st = TruncatedSVD.fit(A[:3], 3, oversample=3, rng=0)
     for i in range(3, 12):
         st.add_rows(A[i:i + 1])
@@ -132,15 +139,7 @@ def _single_rows(no_arrow, monkeypatch, seed=5, columns=False, equal=False):
         Uq = np.linalg.qr(rng.standard_normal((60, 6)))[0]
         Vq = np.linalg.qr(rng.standard_normal((70, 6)))[0]
         A = (Uq * np.array([4.0, 3.0, 3.0, 2.0, 1.0, 0.5])) @ Vq.T
-    calls = []
-    arrow = mod._arrow_core
-
-    def spy(*args):
-        out = None if no_arrow else arrow(*args)
-        calls.append(out is not None)
-        return out
-
-    monkeypatch.setattr(mod, "_arrow_core", spy)
+    calls = _spy_arrow(monkeypatch, disable=no_arrow)
     st = TruncatedSVD.fit(A.T if columns else A, 6, rng=0, oversample=0)
     for _ in range(40):
         row = rng.standard_normal((1, 70)) * grade
@@ -149,7 +148,7 @@ def _single_rows(no_arrow, monkeypatch, seed=5, columns=False, equal=False):
         else:
             st.add_rows(row)
     monkeypatch.undo()
-    return st, calls
+    return st, [used for *_, used in calls]
 
 
 @pytest.mark.parametrize("columns", [False, True])
@@ -198,22 +197,14 @@ def test_float32_rows_use_the_kernel_in_float64(monkeypatch):
     """A float32 state's one-row cores go through the kernel in float64 and come back float32:
     the same factors as sgesdd's to float32 rounding."""
     def stream(no_arrow):
-        calls = []
-        arrow = mod._arrow_core
-
-        def spy(*args):
-            out = None if no_arrow else arrow(*args)
-            calls.append(out is not None)
-            return out
-
-        monkeypatch.setattr(mod, "_arrow_core", spy)
+        calls = _spy_arrow(monkeypatch, disable=no_arrow)
         rng = np.random.default_rng(9)
         grade = np.logspace(0, -2, 50).astype(np.float32)
         st = TruncatedSVD.fit(rng.standard_normal((40, 50)).astype(np.float32) * grade, 6, rng=0)
         for _ in range(30):
             st.add_rows(rng.standard_normal((1, 50)).astype(np.float32) * grade)
         monkeypatch.undo()
-        return st, calls
+        return st, [used for *_, used in calls]
 
     arrow, used = stream(False)
     plain, _ = stream(True)
