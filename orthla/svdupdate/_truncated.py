@@ -1764,6 +1764,20 @@ def _arrow_core(s, c, rho, kk):
 
 
 @functools.cache
+def _lean_kernel():
+    """:func:`._lean_numba.lean_rows` with its LAPACK routines bound, or ``None`` without Numba."""
+    if not numba_available():
+        return None
+    from ._lean_numba import DGEQRF, DGESDD, DORGQR, DTRTRI, lean_rows
+
+    def lean(E, V, s, tol, e, kk, implicit_cond, F, theta, V_new):
+        return lean_rows(DGEQRF, DORGQR, DTRTRI, DGESDD, E, V, s, tol, e, kk, implicit_cond, F,
+                         theta, V_new)
+
+    return lean
+
+
+@functools.cache
 def _arrow_kernel():
     if not numba_available():
         return None
@@ -1903,6 +1917,20 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
             K[r, r] = rho
         Q = q[:, None]
     else:
+        lean = _lean_kernel() if dt.char == "d" else None
+        if lean is not None:  # the same steps in one Numba call (NumPy's per-call costs)
+            kk = min(self._r_target, r + p)
+            F = np.empty((r + p, kk))
+            theta = np.empty(kk)
+            V_new = np.empty((n, kk))
+            code, smin = lean(E if E.flags.c_contiguous else np.ascontiguousarray(E),
+                              V if V.flags.c_contiguous else np.ascontiguousarray(V),
+                              s if s.flags.c_contiguous else np.ascontiguousarray(s),
+                              tol, e, kk, _IMPLICIT_Q_COND, F, theta, V_new)
+            if code != 0:
+                return None
+            return _lean_commit(self, F, theta, V_new, smin / scale, p, p_all, rows, strategy,
+                                pred, kept)
         C = E @ V                               # p x r
         Y = (E - C @ V.T).T                     # n x p (F-contiguous), one Gram-Schmidt pass
         G = V.T @ Y
@@ -1961,21 +1989,29 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
     V_new = V @ G1
     G2 = Gt[:kk, r:] if Qmap is None else Gt[:kk, r:] @ Qmap.T
     _GEMM[dt.char](1.0, G2, Q, beta=1.0, c=V_new.T, trans_b=1, overwrite_c=1)
+    return _lean_commit(self, F[:, :kk], theta[:kk], V_new, smin / scale, p, p_all, rows, strategy,
+                        pred, kept)
+
+
+def _lean_commit(self, F, theta, V_new, sigma_min, p, p_all, rows, strategy, pred, kept):
+    """The lean path's end: the planner's prediction for the record, the batch's zero rows,
+    the new left factor and the commit (``F`` (r + p) x kk, ``theta`` and ``V_new`` kk wide)."""
+    r = self._s.shape[0]
+    m, n = self._Ub.shape[0], V_new.shape[0]
     if strategy == "auto" and pred is None:
         rotated = p_all if self._Ku is not None else m
         dense_s = (_dispatch.append_dense(n, p_all, r, None) + _dispatch.rotate(rotated, r)
                    + _dispatch.probe(m, n, r))
         pred = Prediction(math.nan, dense_s, math.nan)
-    F = F[:, :kk]
     if rows is not None:  # the batch's zero rows: zero rows of the left rotation
-        full = np.zeros((r + p_all, kk), dtype=dt)
+        full = np.zeros((r + p_all, F.shape[1]), dtype=F.dtype)
         full[:r] = F[:r]
         full[r + rows] = F[r:]
         F = full
     Ub, Ku, cond = self._extend_rows(F)
-    rec = UpdateRecord(self._append_kind, "exact", (0, 0), p, smin / scale, math.nan,
+    rec = UpdateRecord(self._append_kind, "exact", (0, 0), p, sigma_min, math.nan,
                        math.nan, False, cond_k=cond, path="dense", predicted=pred)
-    return self._commit(Ub, theta[:kk], V_new, rec, Ku=Ku, kept=kept)
+    return self._commit(Ub, theta, V_new, rec, Ku=Ku, kept=kept)
 
 
 def _dense_rows(E, transposed):

@@ -1,6 +1,8 @@
 """The lean dense path keeps the residual's orthonormal basis ``Q = Y T^-1`` implicit when
 ``T`` is well conditioned (issue 17): same factors as with Householder's explicit ``Q``,
-orthogonality within rounding, and ``orgqr`` back whenever ``cond(T)`` could be large."""
+orthogonality within rounding, and ``orgqr`` back whenever ``cond(T)`` could be large.  Both
+engines of the batch branch: the Numba kernel (one call) and NumPy/LAPACK called from Python
+(without Numba, and for float32)."""
 
 import math
 
@@ -13,7 +15,18 @@ from orthla.svdupdate import TruncatedSVD
 EPS = np.finfo(np.float64).eps
 
 
+@pytest.fixture(params=["numba", "python"])
+def engine(request, monkeypatch):
+    """The batch branch's engine: the Numba kernel, or the Python calls (kernel refused)."""
+    if request.param == "python":
+        monkeypatch.setattr(mod, "_lean_kernel", lambda: None)
+    else:
+        pytest.importorskip("numba")
+    return request.param
+
+
 def _count_orgqr(monkeypatch):
+    """Calls of the Python path's ``orgqr`` (the kernel calls LAPACK's own: not counted)."""
     calls = []
     lap = mod._LAPACK["d"]
 
@@ -39,21 +52,22 @@ def _ortho_v(st):
 
 
 def _run(monkeypatch, cond):
-    monkeypatch.setattr(mod, "_IMPLICIT_Q_COND", cond)
-    calls = _count_orgqr(monkeypatch)
-    st, rows = _stream(20)
-    for E in rows:
-        st.add_rows(E)
-    monkeypatch.undo()
+    with monkeypatch.context() as mp:
+        mp.setattr(mod, "_IMPLICIT_Q_COND", cond)
+        calls = _count_orgqr(mp)
+        st, rows = _stream(20)
+        for E in rows:
+            st.add_rows(E)
     assert all(h.path == "dense" for h in st.history[1:])
     return st, len(calls)
 
 
-def test_implicit_q_gives_householders_factors(monkeypatch):
+def test_implicit_q_gives_householders_factors(monkeypatch, engine):
     implicit, n_implicit = _run(monkeypatch, math.inf)
     explicit, n_explicit = _run(monkeypatch, 0.0)
     default, n_default = _run(monkeypatch, mod._IMPLICIT_Q_COND)
-    assert (n_implicit, n_explicit, n_default) == (0, 20, 0)  # this stream: cond(T) < 4 p
+    if engine == "python":
+        assert (n_implicit, n_explicit, n_default) == (0, 20, 0)  # this stream: cond(T) < 4 p
     s1 = float(explicit.s[0])
     np.testing.assert_allclose(implicit.s, explicit.s, rtol=0, atol=50 * EPS * s1)
     np.testing.assert_allclose((implicit.U * implicit.s) @ implicit.Vt, (explicit.U * explicit.s) @ explicit.Vt,
@@ -64,13 +78,13 @@ def test_implicit_q_gives_householders_factors(monkeypatch):
     assert _ortho_v(implicit) < 2 * _ortho_v(explicit) + 20 * EPS
 
 
-def test_ill_conditioned_residual_forms_q(monkeypatch):
+def test_ill_conditioned_residual_forms_q(monkeypatch, engine):
     st, rows = _stream(1, seed=1)
     E = rows[0].copy()
     E[6:] *= 1e-6  # residual rows six orders apart: cond(T) ~ 1e6 > 4 p
     calls = _count_orgqr(monkeypatch)
     lean = st.copy().add_rows(E)
-    assert len(calls) == 1 and lean.history[-1].path == "dense"
+    assert len(calls) == (1 if engine == "python" else 0) and lean.history[-1].path == "dense"
     monkeypatch.setattr(mod, "_append_lean", lambda *a, **k: None)  # the general path
     general = st.copy().add_rows(E)
     s1 = float(general.s[0])
@@ -79,7 +93,7 @@ def test_ill_conditioned_residual_forms_q(monkeypatch):
 
 
 @pytest.mark.parametrize("p", [2, 40])
-def test_implicit_q_on_exact_rank(monkeypatch, p):
+def test_implicit_q_on_exact_rank(monkeypatch, engine, p):
     """``p`` rows appended to a rank-8 matrix tracked at rank 8: Zha-Simon is exact there, so
     the tracked singular values are LAPACK's top 8 of the whole matrix."""
     rng = np.random.default_rng(p)
@@ -91,3 +105,36 @@ def test_implicit_q_on_exact_rank(monkeypatch, p):
     assert calls == [] and st.history[-1].path == "dense"
     ref = np.linalg.svd(np.vstack([A0, E]), compute_uv=False)[:8]
     np.testing.assert_allclose(st.s, ref, rtol=0, atol=100 * EPS * ref[0])
+
+
+@pytest.mark.parametrize("p", [2, 5, 40])
+def test_kernel_equals_python_engine(monkeypatch, p):
+    """The Numba kernel and the Python calls: the same factors and records to rounding over a
+    stream of graded batches (and the same declines: an in-span batch takes the general path)."""
+    pytest.importorskip("numba")
+
+    def stream(python):
+        with monkeypatch.context() as mp:
+            if python:
+                mp.setattr(mod, "_lean_kernel", lambda: None)
+            rng = np.random.default_rng(p)
+            grade = np.logspace(0, -3, 60)
+            st = TruncatedSVD.fit(rng.standard_normal((80, 60)) * grade, 8, rng=0)
+            for _ in range(6):
+                st.add_rows(rng.standard_normal((p, 60)) * grade)
+            st.add_rows(st.Vt[:2] * 3.0)  # in the row space: no residual, general path
+        return st
+
+    fast, slow = stream(False), stream(True)
+    s1 = float(slow.s[0])
+    np.testing.assert_allclose(fast.s, slow.s, rtol=0, atol=50 * EPS * s1)
+    np.testing.assert_allclose((fast.U * fast.s) @ fast.Vt, (slow.U * slow.s) @ slow.Vt,
+                               rtol=0, atol=100 * EPS * s1)
+    for a, b in zip(fast.history, slow.history, strict=True):
+        assert (a.kind, a.method, a.shape, a.residual_rank, a.path) == \
+               (b.kind, b.method, b.shape, b.residual_rank, b.path)
+        if a.residual_sigma_min == a.residual_sigma_min:  # (nan for the fit)
+            np.testing.assert_allclose(a.residual_sigma_min, b.residual_sigma_min, rtol=1e-12)
+    for st in (fast, slow):
+        r = st.n_tracked
+        assert np.linalg.norm(st._V.T @ st._V - np.eye(r), 2) < 1e-13
