@@ -63,13 +63,34 @@ def _nothing_kept(xp, Y, H):
     return _empty(xp, n, Y), xp.zeros((0, p), dtype=Y.dtype, device=Y.device), H, float("nan")
 
 
+#: Largest ``cond(T) / p`` of the residual's triangular factor for which ``W = V^T Q`` is
+#: taken from the measured leftover ``G = V^T Y`` (``W = G T^-1``, accurate to ``cond(T) eps``)
+#: rather than measured from ``Q`` (``n r p`` flops).
+W_FROM_G_MAX_COND = 4.0
+
+
+def robust_svd(xp: ModuleType, A: Any, full_matrices: bool = True) -> tuple[Any, Any, Any]:
+    """``xp.linalg.svd(A)``; on NumPy, LAPACK's QR-iteration driver (``gesvd``) where the
+    divide-and-conquer one (``gesdd``) reports no convergence, which it does on rare finite
+    matrices (a 60 x 60 residual factor of rank about 45 of a graded stream raised
+    ``LinAlgError`` there; ``gesvd`` factors it)."""
+    try:
+        return xp.linalg.svd(A, full_matrices=full_matrices)
+    except np.linalg.LinAlgError:
+        if not is_numpy(xp):
+            raise
+        import scipy.linalg
+
+        return scipy.linalg.svd(A, full_matrices=full_matrices, lapack_driver="gesvd", check_finite=False)
+
+
 def _leading_directions(xp, Qh, T, tol):
     """Keep the directions of ``Qh T`` above ``tol``, from the SVD ``T = X S Z^T``.
 
     Returns ``(Q, B, sig, Zt, q)`` with ``Q = Qh X_q`` and ``B = S_q Z_q^T`` for the
     ``q`` singular values above ``tol``, or ``None`` when there are none.
     """
-    X, sig, Zt = xp.linalg.svd(T)
+    X, sig, Zt = robust_svd(xp, T)
     q = int(xp.sum(xp.astype(sig > tol, xp.int64)))
     if q == 0:
         return None
@@ -127,6 +148,10 @@ def _complement_after_one_pass(xp, V, Y, H, tol):
                 return _nothing_kept(xp, Y, H)
             Q, B, sig, Zt, q = kept
             W = (G @ Zt[:q, :].mT) / sig[None, :q]
+        if float(sig[0]) > W_FROM_G_MAX_COND * p * float(sig[q - 1]):
+            # W from G is V^T Q only to within cond(T) eps, and Q - V W must be orthogonal
+            # to rounding (1000 eps were lost at cond(T) = 5e3): measured instead
+            W = V.mT @ Q
         w2 = float(xp.sum(W * W))
         if w2 <= (10 * e) ** 2:
             return Q, B, H, float(sig[q - 1])

@@ -43,6 +43,10 @@ def _query(work):
     return max(1, int(work[0]))
 
 
+#: Largest workspace a query may ask for (a failed query leaves no usable size).
+_MAX_WORK = 1 << 30
+
+
 @njit(cache=True)
 def lean_rows(geqrf, orgqr, trtri, gesdd, E, V, s, tol, e, kk, implicit_cond, F, theta, V_new):
     """Zha-Simon for the rows ``E`` (p x n, p >= 2, C-contiguous) onto ``U diag(s) V^T``
@@ -62,13 +66,15 @@ def lean_rows(geqrf, orgqr, trtri, gesdd, E, V, s, tol, e, kk, implicit_cond, F,
     # Householder QR of Y (a copy: Y itself is kept for Q = Y T^-1)
     qr = Yt.copy()
     tau = np.empty(p)
-    wq = np.empty(1)
+    wq = np.zeros(1)
     ints[0] = n
     ints[1] = p
     ints[3] = n
     ints[4] = -1
     geqrf(ints[0:].ctypes, ints[1:].ctypes, qr.ctypes, ints[3:].ctypes, tau.ctypes, wq.ctypes,
           ints[4:].ctypes, ints[5:].ctypes)
+    if ints[5] != 0 or not wq[0] < _MAX_WORK:
+        return DECLINE_LAPACK, 0.0
     work = np.empty(_query(wq))
     ints[4] = work.shape[0]
     geqrf(ints[0:].ctypes, ints[1:].ctypes, qr.ctypes, ints[3:].ctypes, tau.ctypes, work.ctypes,
@@ -109,14 +115,17 @@ def lean_rows(geqrf, orgqr, trtri, gesdd, E, V, s, tol, e, kk, implicit_cond, F,
         ints[4] = -1
         orgqr(ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes, qr.ctypes, ints[3:].ctypes,
               tau.ctypes, wq.ctypes, ints[4:].ctypes, ints[5:].ctypes)
+        if ints[5] != 0 or not wq[0] < _MAX_WORK:
+            return DECLINE_LAPACK, smin
         work = np.empty(_query(wq))
         ints[4] = work.shape[0]
         orgqr(ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes, qr.ctypes, ints[3:].ctypes,
               tau.ctypes, work.ctypes, ints[4:].ctypes, ints[5:].ctypes)
         if ints[5] != 0:
             return DECLINE_LAPACK, smin
-    # W = G T^-1 = V^T Q (r x p); Tinv holds (T^-1)^T in C order
-    Wm = np.dot(Gt.T, Tinv.T)
+    # W = V^T Q (r x p): G T^-1 where Q = Y T^-1 (Tinv holds (T^-1)^T in C order), measured
+    # from the formed Q otherwise (G T^-1 is V^T Q only to within cond(T) eps)
+    Wm = np.dot(Gt.T, Tinv.T) if implicit else np.dot(V.T, qr.T)
     w2 = 0.0
     for a in range(r):
         for b in range(p):
@@ -149,6 +158,8 @@ def lean_rows(geqrf, orgqr, trtri, gesdd, E, V, s, tol, e, kk, implicit_cond, F,
     gesdd(chars[2:].ctypes, ints[0:].ctypes, ints[1:].ctypes, Kf.ctypes, ints[3:].ctypes, S.ctypes,
           Uf.ctypes, ints[6:].ctypes, VTf.ctypes, ints[7:].ctypes, wq.ctypes, ints[4:].ctypes,
           iwork.ctypes, ints[5:].ctypes)
+    if ints[5] != 0 or not wq[0] < _MAX_WORK:
+        return DECLINE_LAPACK, smin
     work = np.empty(_query(wq))
     ints[4] = work.shape[0]
     gesdd(chars[2:].ctypes, ints[0:].ctypes, ints[1:].ctypes, Kf.ctypes, ints[3:].ctypes, S.ctypes,

@@ -26,7 +26,7 @@ from .._validate import (
     eps,
 )
 from . import _basis, _dispatch
-from ._basis import GRAM_MIN_BATCH, METHODS, is_exact, residual_basis
+from ._basis import GRAM_MIN_BATCH, METHODS, W_FROM_G_MAX_COND, is_exact, residual_basis, robust_svd
 from ._dispatch import STRATEGIES, Prediction
 from ._extended import append_sparse_rows_extended as _append_sparse_rows_extended
 from ._kept import KeptMatrix
@@ -324,7 +324,7 @@ def _rotate(xp, left, s_pad, right):
     core = left @ right.mT
     if s_pad is not None:
         core = core + s_pad
-    return xp.linalg.svd(core, full_matrices=False)
+    return robust_svd(xp, core, full_matrices=False)
 
 
 def _diag(xp, s, rows, cols):
@@ -718,7 +718,7 @@ class TruncatedSVD:
         elif is_sparse(A) and r < kmax - 1:
             U, s, V = _svds(xp, A, r, gen)
         else:
-            U, s, Vt = xp.linalg.svd(dense(A, xp), full_matrices=False)
+            U, s, Vt = robust_svd(xp, dense(A, xp), full_matrices=False)
             U, s, V = U[:, :r], s[:r], Vt[:r, :].mT
         if not bool(xp.all(xp.isfinite(s))):
             raise ValueError("the SVD of `A` is not finite (its entries are too close to the "
@@ -1371,7 +1371,7 @@ class TruncatedSVD:
             U, s, V = _svds(xp, A, r, self._rng, v0=self._warm_start(m, n))
             method = "svds"
         else:
-            U, s, Vt = xp.linalg.svd(dense(A, xp), full_matrices=False)
+            U, s, Vt = robust_svd(xp, dense(A, xp), full_matrices=False)
             U, s, V = U[:, :r], s[:r], Vt[:r, :].mT
             method = "lapack"
         dt = self._s.dtype
@@ -1768,9 +1768,16 @@ def _lean_kernel():
     """:func:`._lean_numba.lean_rows` with its LAPACK routines bound, or ``None`` without Numba."""
     if not numba_available():
         return None
-    from ._lean_numba import DGEQRF, DGESDD, DORGQR, DTRTRI, lean_rows
+    try:
+        from ._lean_numba import DGEQRF, DGESDD, DORGQR, DTRTRI, lean_rows
+    except ImportError:  # Numba present but unusable: the Python calls
+        return None
 
     def lean(E, V, s, tol, e, kk, implicit_cond, F, theta, V_new):
+        # C-contiguous and writeable: a read-only or strided array would compile (and
+        # cache) another specialization of the kernel
+        E, V, s = (a if a.flags.c_contiguous and a.flags.writeable else np.array(a, order="C")
+                   for a in (E, V, s))
         return lean_rows(DGEQRF, DORGQR, DTRTRI, DGESDD, E, V, s, tol, e, kk, implicit_cond, F,
                          theta, V_new)
 
@@ -1781,8 +1788,10 @@ def _lean_kernel():
 def _arrow_kernel():
     if not numba_available():
         return None
-    from ._arrow_numba import DLASD4, arrow_core_svd
-
+    try:
+        from ._arrow_numba import DLASD4, arrow_core_svd
+    except ImportError:  # Numba present but unusable: gesdd
+        return None
     return arrow_core_svd, DLASD4
 
 
@@ -1923,10 +1932,7 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
             F = np.empty((r + p, kk))
             theta = np.empty(kk)
             V_new = np.empty((n, kk))
-            code, smin = lean(E if E.flags.c_contiguous else np.ascontiguousarray(E),
-                              V if V.flags.c_contiguous else np.ascontiguousarray(V),
-                              s if s.flags.c_contiguous else np.ascontiguousarray(s),
-                              tol, e, kk, _IMPLICIT_Q_COND, F, theta, V_new)
+            code, smin = lean(E, V, s, tol, e, kk, _IMPLICIT_Q_COND, F, theta, V_new)
             if code != 0:
                 return None
             return _lean_commit(self, F, theta, V_new, smin / scale, p, p_all, rows, strategy,
@@ -1956,11 +1962,14 @@ def _append_lean(self, E, strategy, *, kept=None, pred=None, rows=None, p_all=No
             # an r x p x kk product, and Y T^-1 is as orthonormal as Householder's Q to within
             # cond(T) eps (orgqr was a third of the update's non-SVD time at p = 40)
             Q, Qmap = Y, Tinv
+            W = G @ Tinv                        # V^T Q to within cond(T) eps
         else:
             Q, _, info = lap.orgqr(qr, tau, overwrite_a=1)
             if info != 0:
                 return None
-        W = G @ Tinv
+            # measured: G T^-1 is V^T Q only to within cond(T) eps, and the correction
+            # Q - V W below must be orthogonal to rounding (1000 eps lost at cond(T) = 5e3)
+            W = V.T @ Q
         w2 = float(np.vdot(W, W))
         if w2 > (10 * e) ** 2:
             if w2 > e:
@@ -2037,7 +2046,7 @@ def _dense_rows(E, transposed):
 #: number and is ``p`` for an orthonormal one) for which the lean path keeps ``Q = Y T^-1``
 #: implicit: its loss of orthogonality then stays within a few times Householder's own
 #: (10 against 6 eps on the 40-row bench stream, condition number 7).
-_IMPLICIT_Q_COND = 4.0
+_IMPLICIT_Q_COND = W_FROM_G_MAX_COND  # (the same bound decides where W = G T^-1 is used)
 
 
 #: Batch sizes whose upper-triangle mask is cached (at most 64 masks of at most 4 KiB).
@@ -2077,7 +2086,7 @@ def _append(state, U, s, V, M, method, l, t, gram=None):
     r, q = s.shape[0], b.Q.shape[1]
     # K = [[diag(s), 0], [C^T, B^T]]: the new rows in the basis [V, Q], the old ones in V.
     K = xp.concat([_diag(xp, s, r, r + q), xp.concat([b.C, b.B], axis=0).mT], axis=0)
-    F, theta, Gt = xp.linalg.svd(K, full_matrices=False)
+    F, theta, Gt = robust_svd(xp, K, full_matrices=False)
     kk = min(state._r_target, theta.shape[0])
     U_new = F[:, :kk] if U is None else xp.concat([U @ F[:r, :kk], F[r:, :kk]], axis=0)
     V_new = V @ Gt[:kk, :r].mT + b.Q @ Gt[:kk, r:].mT
@@ -2090,7 +2099,7 @@ def _downdate(state, U, s, V, keep):
     """SVD of ``U[keep] diag(s) V^T`` by a QR of ``U[keep]``."""
     xp = state._xp
     Q, R = xp.linalg.qr(xp.take(U, keep, axis=0))
-    F, theta, Gt = xp.linalg.svd(R * s[None, :], full_matrices=False)
+    F, theta, Gt = robust_svd(xp, R * s[None, :], full_matrices=False)
     kk = min(s.shape[0], theta.shape[0])
     rec = UpdateRecord("", "exact", (0, 0), 0, math.nan, math.nan, math.nan, False, path="downdate")
     return Q @ F[:, :kk], theta[:kk], V @ Gt[:kk, :].mT, rec
@@ -2100,7 +2109,7 @@ def _reorthonormalize(xp, U, s, V):
     """Restore orthonormal factors: QR of both, then the SVD of the small core."""
     Qu, Ru = xp.linalg.qr(U)
     Qv, Rv = xp.linalg.qr(V)
-    F, theta, Gt = xp.linalg.svd((Ru * s[None, :]) @ Rv.mT, full_matrices=False)
+    F, theta, Gt = robust_svd(xp, (Ru * s[None, :]) @ Rv.mT, full_matrices=False)
     return Qu @ F, theta, Qv @ Gt.mT
 
 
@@ -2162,6 +2171,6 @@ def _randomized_svd(xp, A, r, t, rng):
     for _ in range(t):
         Z, _ = xp.linalg.qr(rmatmul(A, Q))
         Q, _ = xp.linalg.qr(A @ Z)
-    W, s, Vt = xp.linalg.svd(rmatmul(A, Q).mT, full_matrices=False)
+    W, s, Vt = robust_svd(xp, rmatmul(A, Q).mT, full_matrices=False)
     return Q @ W[:, :r], s[:r], Vt[:r, :].mT
 
