@@ -66,9 +66,10 @@ _TWO52 = 4503599627370496.0
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
 def _log(t):
-    """Natural log of a positive normal float64, branch-free (vectorizes), within one ulp:
-    exponent and mantissa from the bits, the atanh series of the mantissa.  (Subnormals and 0
-    give a finite value below -708, never more than log(2^-1022).)"""
+    """Natural log of a positive normal float64, branch-free (vectorizes): exponent and mantissa
+    from the bits, the atanh series of the mantissa.  Within one ulp for ``t <= 0.075`` (the
+    tail pass's range); up to 2 ulps near 1, where ``(m - 1) / (m + 1)`` rounds a small result.
+    (Subnormals and 0 give a finite value below -708, never more than log(2^-1022).)"""
     b = _bits(t)
     k = b >> 52  # biased exponent (t > 0: no sign bit)
     m = _float((b & _MANT) | _ONE)  # [1, 2)

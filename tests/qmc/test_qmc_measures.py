@@ -242,9 +242,10 @@ def test_numba_kernels_match_xp_engine():
     assert np.all(np.isfinite(g.transform(u)))
 
 
+@pytest.mark.parametrize("standard", [False, True], ids=["affine", "standard"])
 @pytest.mark.parametrize("baker", [False, True])
 @pytest.mark.parametrize(("n", "d"), [(0, 3), (1, 1), (7, 5), (300, 3), (1000, 70)])
-def test_normal_map_kernel_matches_xp(n, d, baker):
+def test_normal_map_kernel_matches_xp(n, d, baker, standard):
     # the fused Numba map (blocks of 128 rows, central part vectorized, tails gathered) against the
     # array-API AS241 after the baker's map and the clip; the blocks' edges and a partial last block
     pytest.importorskip("numba")
@@ -257,6 +258,8 @@ def test_normal_map_kernel_matches_xp(n, d, baker):
     p = _probabilities()
     u = rng.choice(p, size=(n, d))
     mean, scale = rng.standard_normal(d), rng.random(d) + 0.5
+    if standard:  # the kernel's variants without the affine pass
+        mean, scale = np.zeros(d), np.ones(d)
     lo, hi = np.finfo(float).smallest_normal, 1 - np.finfo(float).eps / 2
     v = 1 - np.abs(2 * u - 1) if baker else u
     want = mean + scale * _ndtri_xp(np.clip(v, lo, hi), npx)
