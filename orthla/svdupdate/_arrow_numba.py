@@ -12,19 +12,15 @@ The deflation of ``?lasd2`` (a negligible ``z_j``, two nearly equal ``d_j``) is 
 such a core is reported back and factored by ``gesdd``.
 """
 
-import ctypes
 import math
 
 import numpy as np
 from numba import njit
-from numba.extending import get_cython_function_address
 
-_INT_P = ctypes.POINTER(ctypes.c_int)
-_DBL_P = ctypes.POINTER(ctypes.c_double)
-#: LAPACK's ``dlasd4`` from SciPy's Cython LAPACK, passed to the kernel as an argument (a
-#: function-typed argument keeps the kernel cacheable; a global ctypes pointer would not).
-DLASD4 = ctypes.CFUNCTYPE(None, _INT_P, _INT_P, _DBL_P, _DBL_P, _DBL_P, _DBL_P, _DBL_P, _DBL_P, _INT_P)(
-    get_cython_function_address("scipy.linalg.cython_lapack", "dlasd4"))
+from ._lapack_ptr import DOUBLE, INT, lapack_function
+
+#: LAPACK's ``dlasd4``: (n, i, d, z, delta, rho, sigma, work, info).
+DLASD4 = lapack_function("dlasd4", INT, INT, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, INT)
 
 #: Deflation threshold, in units of eps times the core's largest entry: a ``|z_j|`` or a gap
 #: ``d_{j+1} - d_j`` below it sends the core to ``gesdd`` (``?lasd2`` deflates below 64 eps).

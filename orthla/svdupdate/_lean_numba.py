@@ -8,21 +8,15 @@ first-class functions so that the kernel stays cacheable) and declines where the
 declines, which then hands the batch to the general path.
 """
 
-import ctypes
 import math
 
 import numpy as np
 from numba import njit
-from numba.extending import get_cython_function_address
 
-_I = ctypes.POINTER(ctypes.c_int)
-_D = ctypes.POINTER(ctypes.c_double)
-_C = ctypes.POINTER(ctypes.c_ubyte)  # a Fortran CHARACTER: one byte
-
-
-def _lapack(name, *args):
-    return ctypes.CFUNCTYPE(None, *args)(get_cython_function_address("scipy.linalg.cython_lapack", name))
-
+from ._lapack_ptr import CHAR as _C
+from ._lapack_ptr import DOUBLE as _D
+from ._lapack_ptr import INT as _I
+from ._lapack_ptr import lapack_function as _lapack
 
 #: (m, n, a, lda, tau, work, lwork, info)
 DGEQRF = _lapack("dgeqrf", _I, _I, _D, _I, _D, _D, _I, _I)

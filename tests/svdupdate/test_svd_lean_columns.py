@@ -4,6 +4,7 @@ inputs untouched."""
 
 import numpy as np
 import pytest
+from _svd_helpers import assert_same_factors, assert_same_records
 
 import orthla.svdupdate._truncated as mod
 from orthla.svdupdate import TruncatedSVD
@@ -40,13 +41,8 @@ def test_dense_columns_lean_equals_general_path(monkeypatch, p):
     general, unused = _stream(False, monkeypatch, p)
     assert len(used) == 12 and all(used) and not any(unused)
     assert lean.shape == general.shape == (90, 60 + 12 * p)
-    s1 = float(general.s[0])
-    np.testing.assert_allclose(lean.s, general.s, rtol=0, atol=100 * EPS * s1)
-    np.testing.assert_allclose((lean.U * lean.s) @ lean.Vt, (general.U * general.s) @ general.Vt,
-                               rtol=0, atol=200 * EPS * s1)
-    for a, b in zip(lean.history, general.history, strict=True):
-        assert (a.kind, a.method, a.shape, a.residual_rank, a.path) == \
-               (b.kind, b.method, b.shape, b.residual_rank, b.path)
+    assert_same_factors(lean, general, 100, 200)
+    assert_same_records(lean, general)
     last = lean.history[-1]
     assert last.kind == "add_columns" and last.shape == lean.shape and last.path == "dense"
     r = lean.n_tracked

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from _svd_helpers import assert_same_factors, assert_same_records
 
 import orthla.svdupdate._truncated as mod
 from orthla.svdupdate import TruncatedSVD
@@ -68,10 +69,7 @@ def test_implicit_q_gives_householders_factors(monkeypatch, engine):
     default, n_default = _run(monkeypatch, mod._IMPLICIT_Q_COND)
     if engine == "python":
         assert (n_implicit, n_explicit, n_default) == (0, 20, 0)  # this stream: cond(T) < 4 p
-    s1 = float(explicit.s[0])
-    np.testing.assert_allclose(implicit.s, explicit.s, rtol=0, atol=50 * EPS * s1)
-    np.testing.assert_allclose((implicit.U * implicit.s) @ implicit.Vt, (explicit.U * explicit.s) @ explicit.Vt,
-                               rtol=0, atol=100 * EPS * s1)
+    assert_same_factors(implicit, explicit, 50, 100)
     np.testing.assert_array_equal(default.s, implicit.s)
     # twenty updates of 12 rows: rounding only, as with Householder's Q (45-65 eps on 4 seeds each)
     assert _ortho_v(implicit) < 150 * EPS
@@ -126,13 +124,9 @@ def test_kernel_equals_python_engine(monkeypatch, p):
         return st
 
     fast, slow = stream(False), stream(True)
-    s1 = float(slow.s[0])
-    np.testing.assert_allclose(fast.s, slow.s, rtol=0, atol=50 * EPS * s1)
-    np.testing.assert_allclose((fast.U * fast.s) @ fast.Vt, (slow.U * slow.s) @ slow.Vt,
-                               rtol=0, atol=100 * EPS * s1)
+    assert_same_factors(fast, slow, 50, 100)
+    assert_same_records(fast, slow)
     for a, b in zip(fast.history, slow.history, strict=True):
-        assert (a.kind, a.method, a.shape, a.residual_rank, a.path) == \
-               (b.kind, b.method, b.shape, b.residual_rank, b.path)
         if a.residual_sigma_min == a.residual_sigma_min:  # (nan for the fit)
             np.testing.assert_allclose(a.residual_sigma_min, b.residual_sigma_min, rtol=1e-12)
     for st in (fast, slow):
