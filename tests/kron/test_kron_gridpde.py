@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from _kron_helpers import TWO_PI, kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import TWO_PI, allen_cahn_2d, kron_all, one_blas_thread  # noqa: F401  (autouse fixture)
 from _kron_helpers import rel_error as _rel
 
 from orthla._testing import assert_close, to_host
@@ -170,12 +170,7 @@ def test_helmholtz_and_advection_diffusion_1d():
 
 
 def test_allen_cahn_2d():
-    w = 20.0
-    x = np.linspace(0, 1, 40)
-    xx, yy = np.meshgrid(x, x, indexing="ij")
-    u = np.sin(w * xx) * np.sin(w * yy)
-    f = 2 * w**2 * u - u + u**3
-    solver = GridPDESolver([x, x], SpectralMixture([w / TWO_PI], [1.0]), reaction=-1.0, jitter=1e-6)
+    solver, u, f = allen_cahn_2d(40)
     res = solver.solve_semilinear(f, u, lambda v: v**3)
     assert _rel(res.u, u) <= 3e-4  # measured 3.7e-5
 

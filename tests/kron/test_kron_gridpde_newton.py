@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from _kron_helpers import TWO_PI, one_blas_thread  # noqa: F401  (autouse fixture)
+from _kron_helpers import TWO_PI, allen_cahn_2d, one_blas_thread  # noqa: F401  (autouse fixture)
 from _kron_helpers import rel_error as _rel
 
 from orthla._testing import to_host
@@ -73,12 +73,7 @@ def test_newton_2d_where_picard_diverges():
 
 
 def test_newton_2d_matches_picard_when_both_converge():
-    w = 20.0
-    x = np.linspace(0, 1, 30)
-    xx, yy = np.meshgrid(x, x, indexing="ij")
-    u = np.sin(w * xx) * np.sin(w * yy)
-    f = 2 * w**2 * u - u + u**3
-    solver = GridPDESolver([x, x], SpectralMixture([w / TWO_PI], [1.0]), reaction=-1.0, jitter=1e-6)
+    solver, u, f = allen_cahn_2d(30)
     newton = solver.solve_semilinear(f, u, _cube, derivative=_dcube, tol=1e-10)
     picard = solver.solve_semilinear(f, u, _cube, method="picard", tol=1e-7, maxiter=200)
     assert newton.converged and picard.converged
