@@ -914,20 +914,33 @@ class TruncatedSVD:
             ``numpy.matrix``, an array of another library, an unusable sparse format;
             ``l``/``t`` not an integer (booleans refused).
         """
-        if (type(E) is np.ndarray and method == "exact" and (strategy == "auto" or strategy == "dense")
+        done = self._lean(E, method, l, t, strategy, columns=False)
+        return self._add_rows(E, method, l, t, strategy) if done is None else done
+
+    def _lean(self, E, method, l, t, strategy, *, columns):
+        """A dense NumPy batch by :func:`_append_lean` (columns: in the exchanged view) under
+        its own guard; ``None``, the state unchanged, where it does not apply or declines."""
+        if not (type(E) is np.ndarray and method == "exact" and (strategy == "auto" or strategy == "dense")
                 and self._kept is None and type(l) is int and type(t) is int and l >= 1 and t >= 0
-                and is_numpy(self._xp)):
-            # The lean path draws from no stream but the probe's: its guard saves the
-            # attributes only (see _restore), the general path's saves the update stream too.
-            saved, n_records = dict(self.__dict__), len(self.history)
+                and is_numpy(self._xp) and (E.ndim == 2 or not columns)):
+            return None
+        # The lean path draws from no stream but the probe's: its guard saves the
+        # attributes only (see _restore), the general path's saves the update stream too.
+        saved, n_records = dict(self.__dict__), len(self.history)
+        try:
+            if not columns:
+                return _append_lean(self, E, strategy)
+            self._exchange()
             try:
-                done = _append_lean(self, E, strategy)
-            except BaseException:
-                _restore(self, saved, n_records)
-                raise
-            if done is not None:
-                return done
-        return self._add_rows(E, method, l, t, strategy)
+                done = _append_lean(self, np.ascontiguousarray(E.T), strategy)
+            finally:
+                self._exchange()
+        except BaseException:
+            _restore(self, saved, n_records)
+            raise
+        if done is not None:
+            self._transpose_last_record()
+        return done
 
     @_all_or_nothing
     def _add_rows(self, E, method, l, t, strategy):
@@ -966,24 +979,8 @@ class TruncatedSVD:
         ValueError, TypeError
             As in :meth:`add_rows`.
         """
-        if (type(E) is np.ndarray and method == "exact" and (strategy == "auto" or strategy == "dense")
-                and self._kept is None and type(l) is int and type(t) is int and l >= 1 and t >= 0
-                and is_numpy(self._xp)):
-            # dense columns: the lean path on the transposed state, as for rows (same guard)
-            saved, n_records = dict(self.__dict__), len(self.history)
-            try:
-                self._exchange()
-                try:
-                    done = _append_lean(self, np.ascontiguousarray(E.T), strategy) if E.ndim == 2 else None
-                finally:
-                    self._exchange()
-            except BaseException:
-                _restore(self, saved, n_records)
-                raise
-            if done is not None:
-                self._transpose_last_record()
-                return self
-        return self._add_columns(E, method, l, t, strategy)
+        done = self._lean(E, method, l, t, strategy, columns=True)
+        return self._add_columns(E, method, l, t, strategy) if done is None else done
 
     @_all_or_nothing
     def _add_columns(self, E, method, l, t, strategy):
