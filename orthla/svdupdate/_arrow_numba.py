@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._lapack_ptr import DOUBLE, INT, lapack_function
+from ._lapack_numba import DOUBLE, INT, lapack_function
 
 #: LAPACK's ``dlasd4``: (n, i, d, z, delta, rho, sigma, work, info).
 DLASD4 = lapack_function("dlasd4", INT, INT, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, INT)

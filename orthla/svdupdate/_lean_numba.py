@@ -13,10 +13,10 @@ import math
 import numpy as np
 from numba import njit
 
-from ._lapack_ptr import CHAR as _C
-from ._lapack_ptr import DOUBLE as _D
-from ._lapack_ptr import INT as _I
-from ._lapack_ptr import lapack_function as _lapack
+from ._lapack_numba import CHAR as _C
+from ._lapack_numba import DOUBLE as _D
+from ._lapack_numba import INT as _I
+from ._lapack_numba import lapack_function as _lapack
 
 #: (m, n, a, lda, tau, work, lwork, info)
 DGEQRF = _lapack("dgeqrf", _I, _I, _D, _I, _D, _D, _I, _I)
