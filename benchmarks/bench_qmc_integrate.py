@@ -3,7 +3,12 @@
 Problems (issue #18): Keister d=5 to abs_tol=1e-4 and QMCPy's arithmetic Asian call (d=32 dates,
 trapezoidal mean, S0=30, K=35, sigma=0.5, r=0, T=1, PCA construction) to abs_tol=1e-3.  Both sides
 integrate the same function under the same measure with the same stopping rule; the points used
-and the error reached go into ``extra_info``.  ``qmc_quad`` has no stopping rule: it is run as a
+and the error reached go into ``extra_info``.  The Asian call is run two ways on orthla's side:
+``asian-d32`` integrates a user function of the Brownian path (the exp of the asset prices in
+the user's NumPy code), ``asian-d32-gbm`` the payoff alone under orthla's
+``GeometricBrownianMotion`` measure, as QMCPy's ``FinancialOption`` does under its own
+``GeometricBrownianMotion`` (its measure computes the prices, its integrand the payoff).  QMCPy
+runs its ``FinancialOption`` in both rows.  ``qmc_quad`` has no stopping rule: it is run as a
 user would, doubling ``n_points`` (8 randomizations) until 2.58 standard errors (99%) are below
 the tolerance, and its total points are reported.
 
@@ -52,12 +57,21 @@ def asian_f(d):
     return f, t
 
 
-PROBLEMS = {"keister-d5": (5, 1e-4), "asian-d32": (32, 1e-3)}
+def asian_payoff(d):
+    def f(s):  # s: the asset prices at t, (n, d)
+        mean = (S0 / 2 + s[:, :-1].sum(axis=1) + s[:, -1] / 2) / d
+        return math.exp(-RATE * T_FINAL) * np.maximum(mean - STRIKE, 0.0)
+
+    return f
+
+
+PROBLEMS = {"keister-d5": (5, 1e-4), "asian-d32": (32, 1e-3), "asian-d32-gbm": (32, 1e-3)}
 _REFERENCE: dict[str, float] = {}
 
 
 def reference(problem):
     """Exact Keister value; the Asian call from orthla net-walsh at abs_tol 2e-5 (cached)."""
+    problem = "asian-d32" if problem.startswith("asian") else problem  # one integral, two ways
     if problem not in _REFERENCE:
         if problem.startswith("keister"):
             _REFERENCE[problem] = keister_exact(5)
@@ -72,12 +86,14 @@ def reference(problem):
 
 def _integrand(problem):
     """``(f, measure, d, tol)`` of a problem, as orthla (and qmc_quad through its map) see it."""
-    from orthla.qmc import BrownianMotion, Gaussian
+    from orthla.qmc import BrownianMotion, Gaussian, GeometricBrownianMotion
 
     d, tol = PROBLEMS[problem]
     if problem.startswith("keister"):
         return keister_f, Gaussian(0.0, 0.5, d=d), d, tol
     f, t = asian_f(d)
+    if problem.endswith("gbm"):
+        return asian_payoff(d), GeometricBrownianMotion(t, S0, RATE, SIGMA), d, tol
     return f, BrownianMotion(t), d, tol
 
 

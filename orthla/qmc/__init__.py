@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 # Adaptive cubature (issue #18): measures, periodizing transforms, integrate.
+from ._gbm import GeometricBrownianMotion
 from ._integrate import IntegrationResult, IntegrationWarning, integrate
 from ._measures import BrownianMotion, Gaussian, Lebesgue, Uniform, ndtri
 from ._periodize import periodize
@@ -34,6 +35,7 @@ from ._periodize import periodize
 __all__ += [
     "BrownianMotion",
     "Gaussian",
+    "GeometricBrownianMotion",
     "IntegrationResult",
     "IntegrationWarning",
     "Lebesgue",

@@ -75,11 +75,16 @@ class PointEngine(_scipy_qmc.QMCEngine):
                                  f"xp = {self.xp.__name__}. Optimize on the host explicitly instead.")
         # QMCEngine's own state (d, num_generated, SciPy's optimizer with its own Generator,
         # spawned so the randomization drawn from `rng` is the same with or without it).
-        opt_rng = _spawn(rng) if optimization is not None else None
-        try:
-            super().__init__(d, optimization=optimization, rng=opt_rng)
-        except TypeError:  # SciPy < 1.15 names the generator `seed`
-            super().__init__(d, optimization=optimization, seed=opt_rng)
+        if optimization is None:
+            # QMCEngine.__init__ would seed a Generator of its own from OS entropy and deep-copy
+            # it (0.3 ms, a tenth of a small integrate call) for an optimizer that is not used
+            self._optimization, self.optimization_method = None, None
+        else:
+            opt_rng = _spawn(rng)
+            try:
+                super().__init__(d, optimization=optimization, rng=opt_rng)
+            except TypeError:  # SciPy < 1.15 names the generator `seed`
+                super().__init__(d, optimization=optimization, seed=opt_rng)
         self.d = d
         self.rng = rng
         self.num_generated = 0

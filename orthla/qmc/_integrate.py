@@ -460,11 +460,13 @@ def integrate(f: Any, measure: Any, *, abs_tol: float = 1e-2, rel_tol: float = 0
         ``xp`` on ``device``) returns shape ``(n,)`` or ``(n, p)`` for ``p``
         outputs, each integrated to tolerance.  It may be called several times
         per doubling, on consecutive blocks of its points (NumPy with Numba,
-        Gaussian and Brownian-motion measures: about 2^17 values per block),
+        Gaussian and (geometric) Brownian-motion measures: about 2^17 values
+        per block),
         so ``n`` varies between calls.
     measure : Measure or int
         :class:`Uniform`, :class:`Gaussian`, :class:`BrownianMotion`,
-        :class:`Lebesgue`; an integer ``d`` means the uniform measure on
+        :class:`GeometricBrownianMotion`, :class:`Lebesgue`; an integer ``d``
+        means the uniform measure on
         ``[0, 1]^d``.
     abs_tol, rel_tol : float, default 1e-2 and 0
         Stop when ``|I - estimate| <= max(abs_tol, rel_tol |I|)`` is certified for

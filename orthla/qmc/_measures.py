@@ -609,6 +609,7 @@ def _as_measure(measure: Any, name: str = "measure") -> Measure:
         if measure < 1:
             raise ValueError(f"`{name}` as a dimension must be a positive integer; got {measure}.")
         return Uniform(d=int(measure))
-    raise TypeError(f"`{name}` must be a measure (Uniform, Gaussian, BrownianMotion, Lebesgue) or a "
+    raise TypeError(f"`{name}` must be a measure (Uniform, Gaussian, BrownianMotion, "
+                    "GeometricBrownianMotion, Lebesgue) or a "
                     f"dimension d for the uniform measure on [0, 1]^d; got {type(measure).__name__}.")
 

@@ -10,7 +10,16 @@ import math
 import numpy as np
 import scipy.special
 
-from orthla.qmc import BrownianMotion, Gaussian, Lebesgue, Uniform, integrate, ndtri, periodize
+from orthla.qmc import (
+    BrownianMotion,
+    Gaussian,
+    GeometricBrownianMotion,
+    Lebesgue,
+    Uniform,
+    integrate,
+    ndtri,
+    periodize,
+)
 
 from ._case import Case, host
 
@@ -90,8 +99,22 @@ def _mean_of_x0(xp, mean, covariance):
 HOST = {"mixed": "measure parameters are small host arrays: any library's are copied to the host"}
 
 
+def _check_gbm_covariance(res, a):
+    # the lognormal law: S0^2 e^{mu (t_i + t_j)} (e^{sigma^2 min(t_i, t_j)} - 1), S0 = 2, mu = 0.1, sigma = 0.3
+    t = np.asarray(a["times"], dtype=float)
+    want = 4.0 * np.exp(0.1 * np.add.outer(t, t)) * np.expm1(0.09 * np.minimum.outer(t, t))
+    np.testing.assert_allclose(host(res), want, rtol=1e-12)
+
+
+def _check_gbm_transform(res, a):
+    u = np.clip(np.asarray(a["u"], dtype=float), np.finfo(float).tiny, 1 - np.finfo(float).eps / 2)
+    w = scipy.special.ndtri(u) @ BrownianMotion(TIMES, decomp="bridge").factor.T
+    np.testing.assert_allclose(host(res), 2.0 * np.exp((0.1 - 0.045) * TIMES + 0.3 * w), rtol=1e-6)
+
+
 G = Gaussian(MEAN, COV)
 BM = BrownianMotion(TIMES, decomp="bridge")
+GBM = GeometricBrownianMotion(TIMES, 2.0, 0.1, 0.3, decomp="bridge")
 
 CASES = [
     Case("integrate", _mean_of_x0, {"mean": MEAN, "covariance": COV}, check=_check_integral, skip=HOST),
@@ -120,6 +143,12 @@ CASES = [
     Case("BrownianMotion.transform", lambda xp, u: BM.transform(u), {"u": np.hstack([U, U[:, :1]])},
          check=_check_transform(BM)),
     Case("BrownianMotion.jacobian", lambda xp, u: BM.jacobian(u), {"u": np.hstack([U, U[:, :1]])},
+         check=_check_ones),
+    Case("GeometricBrownianMotion", lambda xp, times: GeometricBrownianMotion(times, 2.0, 0.1, 0.3).covariance,
+         {"times": TIMES}, skip=HOST, check=_check_gbm_covariance),
+    Case("GeometricBrownianMotion.transform", lambda xp, u: GBM.transform(u), {"u": np.hstack([U, U[:, :1]])},
+         check=_check_gbm_transform),
+    Case("GeometricBrownianMotion.jacobian", lambda xp, u: GBM.jacobian(u), {"u": np.hstack([U, U[:, :1]])},
          check=_check_ones),
     Case("Uniform", lambda xp, lower, upper: Uniform(lower, upper).transform(xp.asarray(U)),
          {"lower": LO, "upper": HI}, check=_check_uniform_params, skip=HOST),

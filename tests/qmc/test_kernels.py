@@ -187,6 +187,14 @@ def test_fwht_numba_matches_xp(needs_numba):
     np.testing.assert_array_equal(fwht(np.array([3, 1]), engine="numba"), np.array([4, 2]) / np.sqrt(2))
 
 
+@pytest.mark.parametrize("m", range(14))
+def test_fwht_numba_radix4_is_the_radix2_transform_bit_for_bit(needs_numba, m):
+    # the kernel takes two stages at a time (and one alone for odd m): the same sums in the
+    # same order as the xp path's radix-2 stages, so the same bits
+    y = np.random.default_rng(m).standard_normal((3, 2**m))
+    np.testing.assert_array_equal(fwht(y, engine="numba"), fwht(y, engine="xp"))
+
+
 def test_fwht_errors(xp):
     with pytest.raises(ValueError, match="must have a power-of-two length along axis 0; got 6"):
         fwht(xp.ones(6))
