@@ -79,6 +79,7 @@ class PointEngine(_scipy_qmc.QMCEngine):
             # QMCEngine.__init__ would seed a Generator of its own from OS entropy and deep-copy
             # it (0.3 ms, a tenth of a small integrate call) for an optimizer that is not used
             self._optimization, self.optimization_method = None, None
+            self.rng_seed = rng  # what SciPy's QMCEngine.reset would restart from
         else:
             opt_rng = _spawn(rng)
             try:

@@ -37,6 +37,14 @@ def _scalar(value: Any, name: str, *, positive: bool = False, nonnegative: bool 
     return v
 
 
+def _log_expm1(x: np.ndarray) -> np.ndarray:
+    """``log(exp(x) - 1)`` for ``x >= 0`` without overflow (``-inf`` at 0): the covariance's
+    factor in log space, so that only a covariance beyond float64 is refused."""
+    with np.errstate(divide="ignore"):
+        small = np.log(np.expm1(np.minimum(x, 1.0)))
+    return np.where(x < 1.0, small, x + np.log1p(-np.exp(-np.maximum(x, 1.0))))
+
+
 @capability("qmc", numba=False)
 class GeometricBrownianMotion(Measure):
     """Geometric Brownian motion observed at given times: the lognormal paths
@@ -75,7 +83,8 @@ class GeometricBrownianMotion(Measure):
     ValueError
         Times not strictly increasing and positive; ``initial_value <= 0``;
         ``volatility < 0``; non-finite or non-scalar parameters; an unknown ``decomp``;
-        moments beyond float64 (``2 log S0 + (2 mu + sigma^2) t_d`` above about 709).
+        a mean or covariance beyond float64 (``log S0 + mu t`` or
+        ``2 log S0 + 2 mu t + log(exp(sigma^2 t) - 1)`` above about 709).
 
     Notes
     -----
@@ -109,12 +118,11 @@ class GeometricBrownianMotion(Measure):
         self._exponent = _Exponent(sigma * bm.factor)
         with np.errstate(over="ignore"):
             self.mean = s0 * np.exp(mu * t)
-            self.covariance = (s0 * s0 * np.exp(mu * np.add.outer(t, t))
-                               * np.expm1(sigma * sigma * np.minimum.outer(t, t)))
-        if not np.all(np.isfinite(self.covariance)):
-            raise ValueError(f"The prices' moments overflow float64 for `times` up to {t[-1]:.6g}, `drift` = {mu}, "
-                             f"`volatility` = {sigma} and `initial_value` = {s0}: their paths are not "
-                             "representable.")
+            self.covariance = np.exp(2 * np.log(s0) + mu * np.add.outer(t, t)
+                                     + _log_expm1(sigma * sigma * np.minimum.outer(t, t)))
+        if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.covariance))):
+            raise ValueError(f"The prices' mean or covariance overflows float64 for `times` up to {t[-1]:.6g}, "
+                             f"`drift` = {mu}, `volatility` = {sigma} and `initial_value` = {s0}.")
 
     def _transform(self, u: Any, xp: Any) -> Any:
         if is_numpy(xp) and u.dtype == np.float64 and numba_available():
