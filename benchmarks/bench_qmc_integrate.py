@@ -18,6 +18,10 @@ load from other jobs hits both alike), or ``pytest benchmarks/bench_qmc_integrat
 table gives two ratios per method: of the median times over all seeds, and of the median times
 at the ``n`` both sides reached most often (different randomizations stop one doubling apart
 now and then, which moves a median over few seeds by up to 2x).
+
+``python benchmarks/bench_qmc_integrate.py points [seeds]`` compares the points orthla and
+``qmc_quad`` need for the same achieved error (root-mean-square over the seeds, at fixed ``n``:
+no stopping rule involved), see :func:`points_at_equal_error`.
 """
 
 from __future__ import annotations
@@ -135,11 +139,11 @@ def run_scipy(problem, method, seed):
         y = f(measure.transform(x))
         return y if np.ndim(u) == 2 else y[0]
 
-    n_points, total = 2**10, 0
+    n_points, total = 2**10, 0  # Sobol' with 64 bits: see points_at_equal_error
     while True:
         rng = np.random.default_rng(seed)
         res = qmc_quad(func, np.zeros(d), np.ones(d), n_estimates=8, n_points=n_points,
-                       qrng=qmc.Sobol(d, rng=rng))
+                       qrng=qmc.Sobol(d, bits=64, rng=rng))
         total += 8 * n_points
         if 2.58 * res.standard_error <= tol or n_points >= 2**22:
             return float(res.integral), 2.58 * float(res.standard_error), 8 * n_points
@@ -293,6 +297,63 @@ def _ratios(ours, theirs):
     return float(np.median(t_q) / np.median(t_o)), same, n, (int((n_o == n).sum()), int((n_q == n).sum()))
 
 
+def points_at_equal_error(problem, seeds=30, first_seed=500, m_range=(10, 18)):
+    """Points that orthla's net-walsh estimate and ``qmc_quad`` need for the same achieved error.
+
+    The root-mean-square error over ``seeds`` randomizations, against the reference, of
+    orthla's estimate from ``n`` points (one LMS + digitally shifted Sobol' sequence: ``integrate``
+    with ``n_init = n_max = n``, whose estimate is the mean of the ``n`` values) and of
+    ``qmc_quad``'s from ``n`` points in all (8 independent scrambled Sobol' sets of ``n / 8``, its
+    way of getting a standard error).  SciPy's Sobol' engine runs with ``bits=64``: with its
+    default 30 bits a scrambled coordinate is exactly 0 now and then (about once in 2^30 / n
+    points per coordinate), and the clip maps it to a far tail, a rare large error that is an
+    artifact of the engine, not of ``qmc_quad``.  Returns rows
+    ``(n, rmse_orthla, rmse_qmc_quad, ratio)`` and the fitted rate, where ``ratio`` is the
+    number of points ``qmc_quad`` needs for orthla's error at ``n`` (from a least-squares fit
+    of ``log rmse = a + b log n`` to ``qmc_quad``'s errors) over ``n``.
+    """
+    from scipy.integrate import qmc_quad
+    from scipy.stats import qmc
+
+    from orthla.qmc import IntegrationWarning, integrate
+
+    f, measure, d, _ = _integrand(problem)
+    ref = reference(problem)
+
+    def func(u):
+        x = np.clip(np.asarray(u, dtype=float).reshape(d, -1).T, 1e-300, 1 - 2**-53)
+        y = f(measure.transform(x))
+        return y if np.ndim(u) == 2 else y[0]
+
+    sizes = [2**m for m in range(m_range[0], m_range[1] + 1)]
+    rmse_o, rmse_q = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IntegrationWarning)
+        for n in sizes:
+            eo = [integrate(f, measure, abs_tol=1e-300, method="net-walsh", n_init=n, n_max=n, rng=s).estimate - ref
+                  for s in range(first_seed, first_seed + seeds)]
+            eq = [qmc_quad(func, np.zeros(d), np.ones(d), n_estimates=8, n_points=n // 8,
+                           qrng=qmc.Sobol(d, bits=64, rng=np.random.default_rng(s))).integral - ref
+                  for s in range(first_seed, first_seed + seeds)]
+            rmse_o.append(math.sqrt(np.mean(np.square(eo))))
+            rmse_q.append(math.sqrt(np.mean(np.square(eq))))
+    b, a = np.polyfit(np.log(sizes), np.log(rmse_q), 1)
+    rows = [(n, eo_n, eq_n, math.exp((math.log(eo_n) - a) / b) / n)
+            for n, eo_n, eq_n in zip(sizes, rmse_o, rmse_q, strict=True)]
+    return rows, b
+
+
+def main_points(seeds=30):
+    for problem, m_range in (("keister-d5", (10, 20)), ("asian-d32-gbm", (10, 18))):
+        print(f"\n{problem}: RMSE over {seeds} randomizations; qmc_quad's points for orthla's error / orthla's points")
+        print("| n | orthla net-walsh RMSE | qmc_quad (8 x n/8) RMSE | qmc_quad points / orthla points at orthla's error |")
+        print("|---|---|---|---|")
+        rows, rate = points_at_equal_error(problem, seeds, m_range=m_range)
+        for n, eo, eq, ratio in rows:
+            print(f"| 2^{int(math.log2(n))} | {eo:.2e} | {eq:.2e} | {ratio:.1f} |", flush=True)
+        print(f"qmc_quad's fitted rate: RMSE ~ n^{rate:.2f}")
+
+
 def main_bayes(repeats=5):
     from threadpoolctl import threadpool_limits
 
@@ -319,6 +380,10 @@ if __name__ == "__main__":
     import sys
 
     # python bench_qmc_integrate.py [seeds [first_seed [problem:method ...]]]
+    # python bench_qmc_integrate.py points [seeds]: points against qmc_quad at equal error
+    if len(sys.argv) > 1 and sys.argv[1] == "points":
+        main_points(int(sys.argv[2]) if len(sys.argv) > 2 else 30)
+        sys.exit(0)
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     first = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     only = sys.argv[3:] or None

@@ -289,6 +289,24 @@ def _exp(x):
 _EXP_ROWS = 64
 
 
+# Flat passes over a block, each its own function (as the normal map's): LLVM vectorizes a long
+# flat loop with the tiled shifts better than the (rows, d) double loop (1.5 vs 2.4 ns per value).
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _exp_block_inside(a, ct, m):
+    """Whether every exponent ``a[k] + ct[k]`` (k < m) is within [EXP_LO, EXP_HI] (NaN is not)."""
+    inside = True
+    for k in range(m):
+        x = a[k] + ct[k]
+        inside &= (x >= EXP_LO) & (x <= EXP_HI)
+    return inside
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _exp_block(a, ct, s0, m):
+    for k in range(m):
+        a[k] = s0 * _exp(a[k] + ct[k])
+
+
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def scaled_exp(w, c, s0):
     """``w[i, j] = s0 exp(w[i, j] + c[j])`` in place, for C-contiguous (n, d) float64 ``w``.
@@ -298,18 +316,21 @@ def scaled_exp(w, c, s0):
     (overflow, underflow to subnormals, NaN) takes libm's exp for all its entries instead.
     """
     n, d = w.shape
-    for b in range(0, n, _EXP_ROWS):
-        e = min(b + _EXP_ROWS, n)
-        inside = True
-        for i in range(b, e):
-            for j in range(d):
-                x = w[i, j] + c[j]
-                inside &= (x >= EXP_LO) & (x <= EXP_HI)
-        if inside:
-            for i in range(b, e):
-                for j in range(d):
-                    w[i, j] = s0 * _exp(w[i, j] + c[j])
+    total = n * d
+    if total == 0:
+        return
+    a = w.reshape(total)
+    rows = min(_EXP_ROWS, n)
+    width = rows * d
+    ct = np.empty(width)
+    for i in range(rows):
+        for j in range(d):
+            ct[i * d + j] = c[j]
+    for b in range(0, total, width):
+        m = min(width, total - b)
+        ab = a[b : b + m]
+        if _exp_block_inside(ab, ct, m):
+            _exp_block(ab, ct, s0, m)
         else:
-            for i in range(b, e):
-                for j in range(d):
-                    w[i, j] = s0 * math.exp(w[i, j] + c[j])
+            for k in range(m):
+                ab[k] = s0 * math.exp(ab[k] + ct[k])
