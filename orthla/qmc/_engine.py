@@ -2,12 +2,16 @@
 
 Every engine is a subclass of :class:`scipy.stats.qmc.QMCEngine` (SciPy is a required
 dependency), so SciPy's consumers of engines (``MultivariateNormalQMC(engine=...)``,
-``MultinomialQMC(engine=...)``, ``NumericalInversePolynomial.qrvs(qmc_engine=...)``) accept
-them; points are still made by orthla's own kernels, in the engine's array namespace.
+``MultinomialQMC(engine=...)``, ``NumericalInversePolynomial.qrvs(qmc_engine=...)``,
+``scipy.integrate.qmc_quad(qrng=...)``) accept them; points are still made by orthla's own
+kernels, in the engine's array namespace.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import os
 from types import ModuleType
 from typing import Any
@@ -56,6 +60,55 @@ class PointEngine(_scipy_qmc.QMCEngine):
     """
 
     _orders: tuple = ("natural",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # SciPy's consumers that make fresh engines of the same kind (``qmc_quad``: one per
+        # estimate) call ``type(engine)(seed=..., **engine._init_quad)``: ``seed`` is SciPy's
+        # former name of ``rng``, and ``_init_quad`` the other constructor arguments.  Each
+        # engine's ``__init__`` is wrapped to take ``seed`` and to record its arguments.
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, seed: Any = _UNSET, **kw: Any) -> None:
+            if seed is not _UNSET:
+                if "rng" in kw:
+                    raise TypeError("Pass `rng` (or SciPy's former name `seed`), not both.")
+                kw["rng"] = seed
+            init(self, *args, **kw)
+            # the outermost call returns last: its arguments are the ones kept
+            self._init_args = (args, {k: v for k, v in kw.items() if k != "rng"})
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+    @property
+    def _init_quad(self) -> dict[str, Any]:
+        """The constructor's arguments but the generator (``d`` by name), for SciPy's
+        ``qmc_quad``, which makes one engine of the same kind per estimate."""
+        args, kw = self._init_args
+        bound = inspect.signature(type(self).__init__).bind(self, *args, **kw)
+        return {k: v for k, v in bound.arguments.items() if k != "self"}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # array namespaces are modules (the engine's, and `xp=` among the recorded arguments):
+        # pickled, and deep-copied, by name
+        state = self.__dict__.copy()
+        state["xp"] = _ModuleName(self.xp.__name__)
+        if "_init_args" in state:
+            args, kw = state["_init_args"]
+            state["_init_args"] = (args, {k: _ModuleName(v.__name__) if isinstance(v, ModuleType) else v
+                                          for k, v in kw.items()})
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["xp"] = state["xp"].load()
+        if "_init_args" in state:
+            args, kw = state["_init_args"]
+            state["_init_args"] = (args, {k: v.load() if isinstance(v, _ModuleName) else v for k, v in kw.items()})
+        self.__dict__.update(state)
 
     def __init__(self, d: int, *, order: str, replications: int | None, rng: Any,
                  xp: Any, device: Any, dtype: Any, d_max: int | None = None,
@@ -284,6 +337,16 @@ class PointEngine(_scipy_qmc.QMCEngine):
         # Rounding may reach 1.0; keep the half-open unit cube with the largest float below 1.
         below_one = xp.asarray(1.0 - xp.finfo(self.dtype).eps / 2, dtype=self.dtype, device=self.device)
         return xp.where(y >= 1, below_one, y)
+
+
+_UNSET = object()
+
+
+class _ModuleName(str):
+    """A module in a pickled engine, by name."""
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self)
 
 
 def _spawn(rng: np.random.Generator) -> np.random.Generator:
