@@ -65,31 +65,67 @@ class PointEngine(_scipy_qmc.QMCEngine):
         # SciPy's consumers that make fresh engines of the same kind (``qmc_quad``: one per
         # estimate) call ``type(engine)(seed=..., **engine._init_quad)``: ``seed`` is SciPy's
         # former name of ``rng``, and ``_init_quad`` the other constructor arguments.  Each
-        # engine's ``__init__`` is wrapped to take ``seed`` and to record its arguments.
+        # engine's ``__init__`` is wrapped to record its arguments and, unless it has a ``seed``
+        # parameter of its own (a user's subclass), to take ``seed`` for ``rng``.
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is None:
             return
+        own_seed = "seed" in inspect.signature(init).parameters
 
         @functools.wraps(init)
-        def __init__(self: Any, *args: Any, seed: Any = _UNSET, **kw: Any) -> None:
-            if seed is not _UNSET:
+        def __init__(self: Any, *args: Any, **kw: Any) -> None:
+            if not own_seed and "seed" in kw:
                 if "rng" in kw:
                     raise TypeError("Pass `rng` (or SciPy's former name `seed`), not both.")
-                kw["rng"] = seed
+                kw["rng"] = kw.pop("seed")
             init(self, *args, **kw)
-            # the outermost call returns last: its arguments are the ones kept
-            self._init_args = (args, {k: v for k, v in kw.items() if k != "rng"})
+            # The outermost call returns last: its arguments are the ones kept.  Arrays are
+            # copied: the engines remade from them must not see later changes by the caller.
+            self._init_args = (tuple(_frozen(a) for a in args),
+                               {k: _frozen(v) for k, v in kw.items() if k not in ("rng", "seed")})
 
         cls.__init__ = __init__  # type: ignore[method-assign]
 
     @property
     def _init_quad(self) -> dict[str, Any]:
         """The constructor's arguments but the generator (``d`` by name), for SciPy's
-        ``qmc_quad``, which makes one engine of the same kind per estimate."""
+        ``qmc_quad``, which makes one engine of the same kind per estimate.  Engines whose
+        points are not one ``(n, d)`` set in ``[0, 1)`` (``replications``, ``return_binary``)
+        raise ``ValueError``: ``qmc_quad`` would sum over all of them."""
+        if self.replications is not None or getattr(self, "return_binary", False):
+            raise ValueError("scipy.integrate.qmc_quad needs an engine that draws one (n, d) set of points in "
+                             "[0, 1): build it without `replications` (qmc_quad makes its own "
+                             "randomizations) and with return_binary=False.")
         args, kw = self._init_args
         bound = inspect.signature(type(self).__init__).bind(self, *args, **kw)
-        return {k: v for k, v in bound.arguments.items() if k != "self"}
+        out: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = bound.signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                out.update(value)
+            elif kind is inspect.Parameter.VAR_POSITIONAL:
+                if value:
+                    raise TypeError(f"{type(self).__name__} takes positional arguments as *args; SciPy's "
+                                    "qmc_quad remakes engines from keyword arguments only.")
+            elif name != "self":
+                out[name] = value
+        return out
+
+    @property
+    def rng_seed(self) -> np.random.Generator:
+        """The generator as it was before the engine drew its randomization (what SciPy's
+        ``QMCEngine.reset`` restarts ``rng`` from); a new one at each access."""
+        bit_generator, state = self._rng_snapshot
+        restored = bit_generator()
+        restored.state = state
+        return np.random.Generator(restored)
+
+    @rng_seed.setter
+    def rng_seed(self, value: Any) -> None:
+        # SciPy's QMCEngine.__init__ (engines with an optimizer) stores its optimizer's
+        # generator here; the property keeps answering with the engine's own
+        pass
 
     def __getstate__(self) -> dict[str, Any]:
         # array namespaces are modules (the engine's, and `xp=` among the recorded arguments):
@@ -98,8 +134,7 @@ class PointEngine(_scipy_qmc.QMCEngine):
         state["xp"] = _ModuleName(self.xp.__name__)
         if "_init_args" in state:
             args, kw = state["_init_args"]
-            state["_init_args"] = (args, {k: _ModuleName(v.__name__) if isinstance(v, ModuleType) else v
-                                          for k, v in kw.items()})
+            state["_init_args"] = (tuple(_by_name(a) for a in args), {k: _by_name(v) for k, v in kw.items()})
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -107,7 +142,7 @@ class PointEngine(_scipy_qmc.QMCEngine):
         state["xp"] = state["xp"].load()
         if "_init_args" in state:
             args, kw = state["_init_args"]
-            state["_init_args"] = (args, {k: v.load() if isinstance(v, _ModuleName) else v for k, v in kw.items()})
+            state["_init_args"] = (tuple(_loaded(a) for a in args), {k: _loaded(v) for k, v in kw.items()})
         self.__dict__.update(state)
 
     def __init__(self, d: int, *, order: str, replications: int | None, rng: Any,
@@ -120,6 +155,8 @@ class PointEngine(_scipy_qmc.QMCEngine):
         self.replications = None if replications is None else check_int(replications, "replications", low=1)
         self.xp, self.device, self.dtype = resolve_namespace(xp, device, dtype)
         rng = as_rng(rng)
+        # the generator's state before any draw (for rng_seed; a deep copy would cost 90 us)
+        self._rng_snapshot = (type(rng.bit_generator), rng.bit_generator.state)
         if optimization is not None:
             if not isinstance(optimization, str):
                 raise TypeError(f"`optimization` must be None, 'random-cd' or 'lloyd'; got {optimization!r}.")
@@ -132,7 +169,6 @@ class PointEngine(_scipy_qmc.QMCEngine):
             # QMCEngine.__init__ would seed a Generator of its own from OS entropy and deep-copy
             # it (0.3 ms, a tenth of a small integrate call) for an optimizer that is not used
             self._optimization, self.optimization_method = None, None
-            self.rng_seed = rng  # what SciPy's QMCEngine.reset would restart from
         else:
             opt_rng = _spawn(rng)
             try:
@@ -339,14 +375,23 @@ class PointEngine(_scipy_qmc.QMCEngine):
         return xp.where(y >= 1, below_one, y)
 
 
-_UNSET = object()
-
-
 class _ModuleName(str):
     """A module in a pickled engine, by name."""
 
     def load(self) -> ModuleType:
         return importlib.import_module(self)
+
+
+def _frozen(value: Any) -> Any:
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _by_name(value: Any) -> Any:
+    return _ModuleName(value.__name__) if isinstance(value, ModuleType) else value
+
+
+def _loaded(value: Any) -> Any:
+    return value.load() if isinstance(value, _ModuleName) else value
 
 
 def _spawn(rng: np.random.Generator) -> np.random.Generator:

@@ -66,3 +66,53 @@ def test_pickle_and_deepcopy_continue_the_sequence(xp, make):
         np.testing.assert_array_equal(to_host(twin.random(8)), to_host(copy.deepcopy(e).random(8)))
     np.testing.assert_array_equal(to_host(pickle.loads(pickle.dumps(e)).random(4)), to_host(e.random(4)))
     assert math.isfinite(float(first.sum()))
+
+
+@pytest.mark.parametrize("make", [lambda: Sobol(3, replications=2, rng=3), lambda: Sobol(3, return_binary=True, rng=3)],
+                         ids=["replications", "return_binary"])
+def test_qmc_quad_refuses_engines_that_are_not_one_point_set(make):
+    # qmc_quad would sum the R replications (R times the integral) or the raw 63-bit integers
+    with pytest.raises(ValueError, match="without `replications`.*return_binary=False"):
+        qmc_quad(lambda x: x.sum(axis=0), np.zeros(3), np.ones(3), n_points=64, qrng=make())
+
+
+def test_init_quad_of_users_subclasses():
+    class Legacy(Sobol):  # a seed parameter of its own: not rewritten to rng
+        def __init__(self, d, seed=None):
+            super().__init__(d, rng=seed)
+
+    np.testing.assert_array_equal(Legacy(2, seed=5).random(4), Sobol(2, rng=5).random(4))
+
+    class Logged(Sobol):  # everything through **kwargs: flattened
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    assert Logged(d=2, order="gray", rng=1)._init_quad == {"d": 2, "order": "gray"}
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        _ = Logged(2, rng=1)._init_quad
+
+    class OnXp(Sobol):  # a module among the positional arguments: copied by name
+        def __init__(self, d, xp, **kw):
+            super().__init__(d, xp=xp, **kw)
+
+    e = OnXp(2, np, rng=1)
+    assert copy.deepcopy(e)._init_quad["xp"] is np
+
+
+def test_init_quad_keeps_the_arrays_as_given():
+    # the caller's array changed afterwards: the engines qmc_quad remakes use the original
+    gm = np.array([[1 << 62, 1 << 61], [1 << 62, (1 << 62) | (1 << 61)]], dtype=np.uint64)
+    e = DigitalNet(2, generating_matrices=gm, rng=1)
+    gm[:] = 0
+    np.testing.assert_array_equal(e._init_quad["generating_matrices"][:, 0], [1 << 62, 1 << 62])
+
+
+def test_rng_seed_is_the_generator_before_the_randomization():
+    from scipy.stats import qmc
+
+    for e in (Sobol(2, rng=11), Sobol(2, rng=11, optimization="random-cd")):
+        before = np.random.default_rng(11).random(3)
+        np.testing.assert_array_equal(e.rng_seed.random(3), before)  # not the optimizer's stream
+        e.rng.random(5)
+        qmc.QMCEngine.reset(e)  # SciPy's reset, unbound: rng back to its state before the draws
+        np.testing.assert_array_equal(e.rng.random(3), before)
