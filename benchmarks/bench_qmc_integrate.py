@@ -49,24 +49,26 @@ def keister_exact(d):
     return 2 * math.pi ** (d / 2) / math.gamma(d / 2) * radial
 
 
-def asian_f(d):
-    t = np.arange(1, d + 1) * T_FINAL / d
-    drift = (RATE - SIGMA**2 / 2) * t
-
-    def f(w):  # w: standard Brownian motion at t, (n, d)
-        s = S0 * np.exp(drift + SIGMA * w)
-        mean = (S0 / 2 + s[:, :-1].sum(axis=1) + s[:, -1] / 2) / d
-        return math.exp(-RATE * T_FINAL) * np.maximum(mean - STRIKE, 0.0)
-
-    return f, t
-
-
 def asian_payoff(d):
+    """QMCPy's arithmetic Asian call, trapezoidal mean, as a function of the prices."""
+
     def f(s):  # s: the asset prices at t, (n, d)
         mean = (S0 / 2 + s[:, :-1].sum(axis=1) + s[:, -1] / 2) / d
         return math.exp(-RATE * T_FINAL) * np.maximum(mean - STRIKE, 0.0)
 
     return f
+
+
+def asian_f(d):
+    """The user's function of the Brownian path: the prices (NumPy's exp), then the payoff."""
+    t = np.arange(1, d + 1) * T_FINAL / d
+    drift = (RATE - SIGMA**2 / 2) * t
+    payoff = asian_payoff(d)
+
+    def f(w):  # w: standard Brownian motion at t, (n, d)
+        return payoff(S0 * np.exp(drift + SIGMA * w))
+
+    return f, t
 
 
 PROBLEMS = {"keister-d5": (5, 1e-4), "asian-d32": (32, 1e-3), "asian-d32-gbm": (32, 1e-3)}
@@ -127,17 +129,25 @@ def run_qmcpy(problem, method, seed):
     return float(sol), float(data.comb_bound_diff) / 2, int(data.n_total)
 
 
+def _on_cube(f, measure, d):
+    """``f`` under ``measure`` as qmc_quad's integrand on the cube: points (d, n), or (d,) for its
+    centroid check; clipped to the open cube as orthla's maps do."""
+
+    def func(u):
+        x = np.clip(np.asarray(u, dtype=float).reshape(d, -1).T, 1e-300, 1 - 2**-53)
+        y = f(measure.transform(x))
+        return y if np.ndim(u) == 2 else y[0]
+
+    return func
+
+
 def run_scipy(problem, method, seed):
     """scipy.integrate.qmc_quad doubled until 2.58 standard errors <= tol (99%, 8 randomizations)."""
     from scipy.integrate import qmc_quad
     from scipy.stats import qmc
 
     f, measure, d, tol = _integrand(problem)
-
-    def func(u):  # qmc_quad passes (d, n), or (d,) for its centroid check
-        x = np.clip(np.asarray(u, dtype=float).reshape(d, -1).T, 1e-300, 1 - 2**-53)
-        y = f(measure.transform(x))
-        return y if np.ndim(u) == 2 else y[0]
+    func = _on_cube(f, measure, d)
 
     n_points, total = 2**10, 0  # Sobol' with 64 bits: see points_at_equal_error
     while True:
@@ -319,11 +329,7 @@ def points_at_equal_error(problem, seeds=30, first_seed=500, m_range=(10, 18)):
 
     f, measure, d, _ = _integrand(problem)
     ref = reference(problem)
-
-    def func(u):
-        x = np.clip(np.asarray(u, dtype=float).reshape(d, -1).T, 1e-300, 1 - 2**-53)
-        y = f(measure.transform(x))
-        return y if np.ndim(u) == 2 else y[0]
+    func = _on_cube(f, measure, d)
 
     sizes = [2**m for m in range(m_range[0], m_range[1] + 1)]
     rmse_o, rmse_q = [], []

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import capability, is_numpy, numba_available
-from ._checks import real_parameter
+from .._validate import check_real
 from ._measures import BrownianMotion, Measure, _LinearGaussian, _ndtri, _open_cube
 
 __all__ = ["GeometricBrownianMotion"]
@@ -21,20 +21,6 @@ class _Exponent(_LinearGaussian):
         self.d = factor.shape[0]
         self.factor = factor
         self.mean = np.zeros(self.d)
-
-
-def _scalar(value: Any, name: str, *, positive: bool = False, nonnegative: bool = False) -> float:
-    a = real_parameter(value, name)
-    if a.ndim != 0:
-        raise ValueError(f"`{name}` must be a scalar; got shape {a.shape}.")
-    v = float(a)
-    if not np.isfinite(v):
-        raise ValueError(f"`{name}` must be finite; got {v}.")
-    if positive and not v > 0:
-        raise ValueError(f"`{name}` must be positive; got {v}.")
-    if nonnegative and v < 0:
-        raise ValueError(f"`{name}` must be non-negative; got {v}.")
-    return v
 
 
 def _log_expm1(x: np.ndarray) -> np.ndarray:
@@ -80,9 +66,12 @@ class GeometricBrownianMotion(Measure):
 
     Raises
     ------
+    TypeError
+        A parameter that is not a real number (a string, a complex number, an array of
+        several values).
     ValueError
         Times not strictly increasing and positive; ``initial_value <= 0``;
-        ``volatility < 0``; non-finite or non-scalar parameters; an unknown ``decomp``;
+        ``volatility < 0``; non-finite parameters; an unknown ``decomp``;
         a mean or covariance beyond float64 (``log S0 + mu t`` or
         ``2 log S0 + 2 mu t + log(exp(sigma^2 t) - 1)`` above about 709).
 
@@ -107,9 +96,9 @@ class GeometricBrownianMotion(Measure):
     def __init__(self, times: Any, initial_value: Any = 1.0, drift: Any = 0.0, volatility: Any = 1.0, *,
                  decomp: str = "pca") -> None:
         bm = BrownianMotion(times, decomp=decomp)  # checks times and decomp
-        self.initial_value = _scalar(initial_value, "initial_value", positive=True)
-        self.drift = _scalar(drift, "drift")
-        self.volatility = _scalar(volatility, "volatility", nonnegative=True)
+        self.initial_value = check_real(initial_value, "initial_value", low=0.0, low_open=True)
+        self.drift = check_real(drift, "drift")
+        self.volatility = check_real(volatility, "volatility", low=0.0)
         self.decomp = bm.decomp
         self.times = t = bm.times
         self.d = bm.d

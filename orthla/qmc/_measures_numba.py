@@ -206,6 +206,18 @@ def _scatter_tails(o, where, count, tv, mt, st, affine):
         o[k] = mt[k] + st[k] * tv[c] if affine else tv[c]
 
 
+@njit(cache=True)
+def _tiled(v, rows):
+    """``v`` (d,) repeated ``rows`` times, flat: the per-column constants of a block of rows
+    taken as one flat loop (no modulo: these few microseconds count for small blocks)."""
+    d = v.shape[0]
+    out = np.empty(rows * d)
+    for i in range(rows):
+        for j in range(d):
+            out[i * d + j] = v[j]
+    return out
+
+
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def normal_map(u, baker, lo, hi, mean, scale, out):
     """``out[i, j] = mean[j] + scale[j] Phi^{-1}(clip(psi(u[i, j]), lo, hi))`` for C-contiguous
@@ -229,12 +241,8 @@ def normal_map(u, baker, lo, hi, mean, scale, out):
         affine |= mean[j] != 0.0 or scale[j] != 1.0
     rows = min(_ROWS, n)
     width = d * rows
-    mt = np.empty(width)
-    st = np.empty(width)
-    for i in range(rows):  # no modulo: these few microseconds count for small blocks
-        for j in range(d):
-            mt[i * d + j] = mean[j]
-            st[i * d + j] = scale[j]
+    mt = _tiled(mean, rows)
+    st = _tiled(scale, rows)
     flag = np.empty(width, dtype=np.uint8)
     where = np.empty(width, dtype=np.int64)
     tp = np.empty(width)
@@ -267,7 +275,7 @@ INV_LN2 = 1.4426950408889634
 #: 1.5 * 2^52: ``x + _SHIFTER`` rounds x (|x| < 2^51) to the nearest integer, held in the low bits.
 _SHIFTER = 6755399441055744.0
 _SHIFTER_BITS = 0x4338000000000000
-#: The arguments whose exp is a finite normal number with k + 1023 in [1, 2046].
+#: The arguments whose exp is a finite normal number (k + 1023 stays in [2, 2046]).
 EXP_LO, EXP_HI = -708.0, 709.0
 
 
@@ -322,10 +330,7 @@ def scaled_exp(w, c, s0):
     a = w.reshape(total)
     rows = min(_EXP_ROWS, n)
     width = rows * d
-    ct = np.empty(width)
-    for i in range(rows):
-        for j in range(d):
-            ct[i * d + j] = c[j]
+    ct = _tiled(c, rows)
     for b in range(0, total, width):
         m = min(width, total - b)
         ab = a[b : b + m]

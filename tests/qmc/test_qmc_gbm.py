@@ -165,13 +165,13 @@ def test_exp_kernel_out_of_range_takes_libm():
 def test_errors():
     with pytest.raises(ValueError, match="`times`"):
         GeometricBrownianMotion([0.5, 0.2])
-    with pytest.raises(ValueError, match="`initial_value` must be positive"):
+    with pytest.raises(ValueError, match=r"`initial_value` must be a finite real number > 0"):
         GeometricBrownianMotion(3, initial_value=0.0)
-    with pytest.raises(ValueError, match="`volatility` must be non-negative"):
+    with pytest.raises(ValueError, match=r"`volatility` must be a finite real number >= 0"):
         GeometricBrownianMotion(3, volatility=-0.1)
-    with pytest.raises(ValueError, match="`drift` must be finite"):
+    with pytest.raises(ValueError, match=r"`drift` must be a finite real number"):
         GeometricBrownianMotion(3, drift=math.inf)
-    with pytest.raises(ValueError, match="`volatility` must be a scalar"):
+    with pytest.raises(TypeError, match="`volatility` must be a real number"):
         GeometricBrownianMotion(3, volatility=[0.1, 0.2])
     with pytest.raises(ValueError, match="`decomp`"):
         GeometricBrownianMotion(3, decomp="cholesky")
