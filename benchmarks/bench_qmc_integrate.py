@@ -192,6 +192,49 @@ def test_integrate(benchmark, problem, tool, method):
     assert n > 0 and math.isfinite(est)
 
 
+# ---------------------------------------------------------------- kernels behind the GBM Asian call
+# The prices of 2^12 paths on 32 dates from the same points: orthla's GeometricBrownianMotion
+# (normal map, PCA product, its exp kernel) against what a user writes without it, orthla's
+# BrownianMotion map and NumPy's exp.  And the FWHT of one doubling: orthla's kernel against QMCPy's.
+
+@pytest.mark.parametrize("tool", ["orthla GeometricBrownianMotion", "BrownianMotion + numpy.exp"])
+def test_gbm_prices(benchmark, tool):
+    from orthla.qmc import BrownianMotion, GeometricBrownianMotion, Sobol
+
+    t = np.arange(1, 33) / 32
+    u = Sobol(32, rng=5).random(2**12)
+    if tool.startswith("orthla"):
+        gbm = GeometricBrownianMotion(t, S0, RATE, SIGMA)
+
+        def prices():
+            return gbm.transform(u)
+    else:
+        bm, drift = BrownianMotion(t), (RATE - SIGMA**2 / 2) * t
+
+        def prices():
+            return S0 * np.exp(drift + SIGMA * bm.transform(u))
+    prices()  # warm-up (Numba JIT)
+    benchmark.group = "prices of 2^12 GBM paths, d=32 (normal map + PCA product + exp)"
+    out = benchmark.pedantic(prices, rounds=20, warmup_rounds=2)
+    assert out.shape == (2**12, 32) and np.all(out > 0)
+
+
+@pytest.mark.parametrize("m", [14, 16])
+@pytest.mark.parametrize("tool", ["orthla", "qmcpy"])
+def test_fwht(benchmark, tool, m):
+    if not _available(tool):
+        pytest.skip("qmcpy is not installed")
+    y = np.random.default_rng(m).standard_normal(2**m)
+    if tool == "orthla":
+        from orthla.qmc import fwht
+    else:
+        from qmcpy import fwht
+    fwht(y)  # warm-up
+    benchmark.group = f"orthonormal FWHT of 2^{m} values"
+    out = benchmark.pedantic(lambda: fwht(y), rounds=30, warmup_rounds=3)
+    assert out.shape == y.shape
+
+
 # ---------------------------------------------------------------- Bayesian cubature likelihood at n = 2^16
 # One evaluation of the profiled marginal likelihood (kernel eigenvalues for a shape parameter and the
 # loss) on n = 2^16 lattice points in d = 5, for orthla (FastGram) and QMCPy's CubBayesLatticeG

@@ -148,7 +148,8 @@ def fwht(y: Any, *, axis: int = -1, engine: str = "auto") -> Any:
     axis : int, default -1
         Axis to transform.
     engine : {"auto", "numba", "xp"}, default "auto"
-        ``"numba"``: in-place radix-2 butterflies on a contiguous copy (NumPy).
+        ``"numba"``: in-place butterflies on a contiguous copy, two stages per
+        pass (NumPy; the same values as radix-2 stages, bit for bit).
         ``"xp"``: ``m`` vectorized butterfly stages (any backend).
 
     Returns
